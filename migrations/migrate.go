@@ -1,0 +1,156 @@
+package migrations
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// ErrChecksumMismatch means an applied migration's SQL has since changed.
+var ErrChecksumMismatch = errors.New("applied migration has a different checksum")
+
+// ErrSchemaAhead means the database has a version this binary does not know.
+var ErrSchemaAhead = errors.New("database schema is newer than this binary")
+
+const createTable = `CREATE TABLE IF NOT EXISTS schema_migrations (
+  version    INTEGER PRIMARY KEY,
+  name       TEXT NOT NULL,
+  checksum   TEXT NOT NULL,
+  applied_at DATETIME DEFAULT CURRENT_TIMESTAMP
+)`
+
+// Applied is one row of schema_migrations.
+type Applied struct {
+	Version  int
+	Name     string
+	Checksum string
+}
+
+// Status reads what a database has applied. A database without the table
+// has applied nothing.
+func Status(ctx context.Context, db *sql.DB) ([]Applied, error) {
+	rows, err := db.QueryContext(ctx, `SELECT version, name, checksum FROM schema_migrations ORDER BY version`)
+	if err != nil {
+		if isNoTable(err) {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("read schema_migrations: %w", err)
+	}
+	defer rows.Close()
+	var out []Applied
+	for rows.Next() {
+		var a Applied
+		if err := rows.Scan(&a.Version, &a.Name, &a.Checksum); err != nil {
+			return nil, err
+		}
+		out = append(out, a)
+	}
+	return out, rows.Err()
+}
+
+// Pending checks what a database has applied against the set and returns
+// the migrations still to apply, in order. It fails on a changed checksum or
+// an unknown (newer) version, so a database is never served or migrated on a
+// schema the code does not expect.
+func Pending(ctx context.Context, db *sql.DB, set Set) ([]Migration, error) {
+	applied, err := Status(ctx, db)
+	if err != nil {
+		return nil, err
+	}
+	return pendingFrom(applied, set)
+}
+
+func pendingFrom(applied []Applied, set Set) ([]Migration, error) {
+	done := make(map[int]Applied, len(applied))
+	for _, a := range applied {
+		done[a.Version] = a
+	}
+	known := make(map[int]bool, len(set.Migrations))
+	var pending []Migration
+	for _, m := range set.Migrations {
+		known[m.Version] = true
+		a, ok := done[m.Version]
+		if !ok {
+			pending = append(pending, m)
+			continue
+		}
+		if a.Checksum != m.Checksum {
+			return nil, fmt.Errorf("%s migration %04d_%s: %w", set.Name, m.Version, m.Name, ErrChecksumMismatch)
+		}
+	}
+	for _, a := range applied {
+		if !known[a.Version] {
+			return nil, fmt.Errorf("%s migration %04d_%s: %w", set.Name, a.Version, a.Name, ErrSchemaAhead)
+		}
+	}
+	return pending, nil
+}
+
+// Migrate applies every pending migration of the set, each in its own
+// transaction, and returns how many it applied.
+func Migrate(ctx context.Context, db *sql.DB, set Set) (int, error) {
+	if _, err := db.ExecContext(ctx, createTable); err != nil {
+		return 0, fmt.Errorf("create schema_migrations: %w", err)
+	}
+	pending, err := Pending(ctx, db, set)
+	if err != nil {
+		return 0, err
+	}
+	for i, m := range pending {
+		if err := Apply(ctx, db, m, false); err != nil {
+			return i, err
+		}
+	}
+	return len(pending), nil
+}
+
+// Apply runs one migration in a transaction and records it. With dryRun the
+// transaction is rolled back, so the caller learns whether it would fail.
+// A migration recorded meanwhile by another process is not applied twice.
+func Apply(ctx context.Context, db *sql.DB, m Migration, dryRun bool) error {
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin migration %04d_%s: %w", m.Version, m.Name, err)
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, createTable); err != nil {
+		return fmt.Errorf("create schema_migrations: %w", err)
+	}
+	var exists int
+	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM schema_migrations WHERE version = ?`, m.Version).Scan(&exists); err != nil {
+		return fmt.Errorf("check migration %04d_%s: %w", m.Version, m.Name, err)
+	}
+	if exists > 0 {
+		return nil
+	}
+	if _, err := tx.ExecContext(ctx, m.SQL); err != nil {
+		return fmt.Errorf("apply migration %04d_%s: %w", m.Version, m.Name, err)
+	}
+	if _, err := tx.ExecContext(ctx,
+		`INSERT INTO schema_migrations (version, name, checksum) VALUES (?, ?, ?)`,
+		m.Version, m.Name, m.Checksum); err != nil {
+		return fmt.Errorf("record migration %04d_%s: %w", m.Version, m.Name, err)
+	}
+	if dryRun {
+		return nil
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit migration %04d_%s: %w", m.Version, m.Name, err)
+	}
+	return nil
+}
+
+// Version is the highest applied version (0 for a fresh database).
+func Version(ctx context.Context, db *sql.DB) (int, error) {
+	applied, err := Status(ctx, db)
+	if err != nil || len(applied) == 0 {
+		return 0, err
+	}
+	return applied[len(applied)-1].Version, nil
+}
+
+func isNoTable(err error) bool {
+	return err != nil && strings.Contains(strings.ToLower(err.Error()), "no such table")
+}

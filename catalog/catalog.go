@@ -1,0 +1,97 @@
+package catalog
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/microfi/tenantgate/migrations"
+	"github.com/microfi/tenantgate/shard"
+)
+
+// Defaults for Options.
+const (
+	DefaultCacheSize    = 100_000
+	DefaultPositiveTTL  = 5 * time.Minute
+	DefaultNegativeTTL  = 10 * time.Second
+	DefaultPollInterval = 250 * time.Millisecond
+)
+
+// Options configures a Catalog. Zero fields take the defaults.
+type Options struct {
+	CacheSize    int           // entries in each of the positive and negative caches
+	PositiveTTL  time.Duration // how long a found tenant is trusted without a change notice
+	NegativeTTL  time.Duration // how long an unknown host stays unknown
+	PollInterval time.Duration // how often the change log is read; < 0 disables polling
+	Registerer   prometheus.Registerer
+	Logger       *slog.Logger
+}
+
+// Catalog is the tenant catalog database with its host cache.
+type Catalog struct {
+	db     *sql.DB
+	cache  *cache
+	opts   Options
+	log    *slog.Logger
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+// Open opens (and migrates) the catalog at url — a file: URL or path, or a
+// libsql://, https:// or http:// libSQL server — and starts the change
+// poller that keeps the cache in step with other processes.
+func Open(ctx context.Context, url string, opts Options) (*Catalog, error) {
+	if opts.CacheSize <= 0 {
+		opts.CacheSize = DefaultCacheSize
+	}
+	if opts.PositiveTTL <= 0 {
+		opts.PositiveTTL = DefaultPositiveTTL
+	}
+	if opts.NegativeTTL <= 0 {
+		opts.NegativeTTL = DefaultNegativeTTL
+	}
+	if opts.PollInterval == 0 {
+		opts.PollInterval = DefaultPollInterval
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	db, err := shard.Open(ctx, url)
+	if err != nil {
+		return nil, fmt.Errorf("open catalog: %w", err)
+	}
+	if _, err := migrations.Migrate(ctx, db, migrations.Catalog); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("migrate catalog: %w", err)
+	}
+	c := &Catalog{db: db, opts: opts, log: opts.Logger, done: make(chan struct{})}
+	c.cache = newCache(c, opts, newMetrics(opts.Registerer))
+	seq, err := c.lastChange(ctx)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	c.cache.seq = seq
+	pollCtx, cancel := context.WithCancel(context.Background())
+	c.cancel = cancel
+	if opts.PollInterval > 0 {
+		go c.poll(pollCtx)
+	} else {
+		close(c.done)
+	}
+	return c, nil
+}
+
+// Close stops the poller and closes the database.
+func (c *Catalog) Close() error {
+	c.cancel()
+	<-c.done
+	return c.db.Close()
+}
+
+// DB exposes the catalog database for tooling that migrates or inspects it.
+func (c *Catalog) DB() *sql.DB { return c.db }

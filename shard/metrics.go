@@ -1,0 +1,35 @@
+package shard
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
+)
+
+type metrics struct {
+	opens, evictions prometheus.Counter
+	open             prometheus.Gauge
+	openDuration     prometheus.Observer
+	openFailures     *prometheus.CounterVec
+}
+
+func newMetrics(reg prometheus.Registerer) *metrics {
+	f := promauto.With(reg)
+	m := &metrics{
+		opens:     f.NewCounter(prometheus.CounterOpts{Name: "tenantgate_tenant_db_opens_total", Help: "Tenant databases opened (cold starts)."}),
+		evictions: f.NewCounter(prometheus.CounterOpts{Name: "tenantgate_tenant_db_evictions_total", Help: "Tenant databases closed by the LRU cap or on request."}),
+		open:      f.NewGauge(prometheus.GaugeOpts{Name: "tenantgate_tenant_db_open", Help: "Tenant databases open now."}),
+		openDuration: f.NewHistogram(prometheus.HistogramOpts{
+			Name: "tenantgate_tenant_db_open_duration_seconds", Help: "Time to open, stamp-check and migrate a tenant database (cold-start latency).",
+			Buckets:                     []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
+			NativeHistogramBucketFactor: 1.1,
+		}),
+		openFailures: f.NewCounterVec(prometheus.CounterOpts{
+			Name: "tenantgate_tenant_db_open_failures_total",
+			Help: "Tenant databases that could not be served, by reason (stamp_mismatch is a security event).",
+		}, []string{"reason"}),
+	}
+	for _, r := range []string{"stamp_mismatch", "schema", "not_found", "backend"} {
+		m.openFailures.WithLabelValues(r)
+	}
+	return m
+}

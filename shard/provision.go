@@ -1,0 +1,101 @@
+package shard
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/microfi/tenantgate/migrations"
+)
+
+// Provision creates a tenant's database: a new local file (or the remote
+// database at dbURL), migrated and stamped with the tenant id. A local file
+// that already exists is refused, never reused. On failure a local file it
+// created is removed again.
+func (m *Manager) Provision(ctx context.Context, id int64, dbURL string) (err error) {
+	url := m.URL(id, dbURL)
+	var path string
+	if !IsRemote(url) {
+		if path, err = LocalPath(url); err != nil {
+			return err
+		}
+		if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
+			return fmt.Errorf("provision tenant %d: %w", id, err)
+		}
+		f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o640)
+		if errors.Is(err, os.ErrExist) {
+			return fmt.Errorf("provision tenant %d: %w: %s", id, ErrExists, path)
+		}
+		if err != nil {
+			return fmt.Errorf("provision tenant %d: %w", id, err)
+		}
+		f.Close()
+		defer func() {
+			if err != nil {
+				RemoveFiles(path)
+			}
+		}()
+	}
+	db, err := Open(ctx, url)
+	if err != nil {
+		return fmt.Errorf("provision tenant %d: %w", id, err)
+	}
+	defer db.Close()
+	if _, err := migrations.Migrate(ctx, db, migrations.Tenant); err != nil {
+		return fmt.Errorf("provision tenant %d: %w", id, err)
+	}
+	if got, err := ReadStamp(ctx, db); err == nil && got != id {
+		return fmt.Errorf("provision tenant %d: %w: remote database stamped %d", id, ErrStampMismatch, got)
+	} else if err != nil {
+		return Stamp(ctx, db, id)
+	}
+	return nil
+}
+
+// Remove closes a tenant's database and deletes its local files. With a
+// non-empty backupPath the database file is moved there instead of deleted.
+// Remote databases are only closed: their data belongs to the libSQL server.
+func (m *Manager) Remove(ctx context.Context, id int64, dbURL, backupPath string) error {
+	m.Evict(id)
+	url := m.URL(id, dbURL)
+	if IsRemote(url) {
+		return nil
+	}
+	path, err := LocalPath(url)
+	if err != nil {
+		return err
+	}
+	if backupPath != "" {
+		if err := backupInto(ctx, path, backupPath); err != nil {
+			return fmt.Errorf("back up tenant %d: %w", id, err)
+		}
+	}
+	return RemoveFiles(path)
+}
+
+// backupInto writes a consistent copy of the database at path to dst.
+func backupInto(ctx context.Context, path, dst string) error {
+	if err := os.MkdirAll(filepath.Dir(dst), 0o750); err != nil {
+		return err
+	}
+	db, err := Open(ctx, "file:"+path)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	_, err = db.ExecContext(ctx, `VACUUM INTO ?`, dst)
+	return err
+}
+
+// RemoveFiles deletes a database file and its -wal and -shm companions.
+func RemoveFiles(path string) error {
+	var errs []error
+	for _, p := range []string{path, path + "-wal", path + "-shm", path + "-journal"} {
+		if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}

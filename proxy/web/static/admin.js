@@ -1,0 +1,225 @@
+// MicroFi platform admin panel: lists, searches, creates, edits, suspends
+// and deletes tenants through /api/admin/tenants on the admin host.
+"use strict";
+
+(function () {
+  const $ = (id) => document.getElementById(id);
+  const TOKEN_KEY = "microfi.admin.token";
+  const PAGE = 20;
+  let token = sessionStorage.getItem(TOKEN_KEY) || "";
+  let offset = 0;
+  let total = 0;
+  let query = "";
+  let current = null;
+
+  async function api(method, path, body) {
+    const h = { Accept: "application/json", Authorization: "Bearer " + token };
+    if (body !== undefined) h["Content-Type"] = "application/json";
+    const res = await fetch(path, { method, headers: h, body: body === undefined ? undefined : JSON.stringify(body) });
+    let data = {};
+    try { data = await res.json(); } catch (e) { data = {}; }
+    if (res.status === 401 || res.status === 403) {
+      signOut((data.error || "Not allowed") + ": sign in with a platform_admin token.");
+    }
+    return { status: res.status, data };
+  }
+
+  function say(msg, ok) {
+    const el = $("admin-status");
+    el.textContent = msg || "";
+    el.className = msg ? "notice " + (ok ? "notice-ok" : "notice-error") : "";
+  }
+
+  function fieldText(data) {
+    let msg = data.error || "Request failed";
+    if (data.fields) msg += ": " + Object.entries(data.fields).map(([k, v]) => k + " " + v).join("; ");
+    return msg;
+  }
+
+  function signOut(msg) {
+    token = "";
+    sessionStorage.removeItem(TOKEN_KEY);
+    $("admin-section").hidden = true;
+    $("session-box").hidden = true;
+    $("token-section").hidden = false;
+    const e = $("token-error");
+    e.textContent = msg || "";
+    e.hidden = !msg;
+  }
+
+  function signedIn() {
+    $("token-section").hidden = true;
+    $("admin-section").hidden = false;
+    $("session-box").hidden = false;
+    load();
+  }
+
+  $("token-form").addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    token = $("token-input").value.trim();
+    if (!token) return;
+    sessionStorage.setItem(TOKEN_KEY, token);
+    $("token-input").value = "";
+    signedIn();
+  });
+  $("signout-button").addEventListener("click", () => signOut(""));
+
+  function button(label, cls, fn) {
+    const b = document.createElement("button");
+    b.type = "button";
+    b.className = "btn btn-sm " + (cls || "");
+    b.textContent = label;
+    b.addEventListener("click", fn);
+    return b;
+  }
+
+  function cell(tr, text) {
+    const td = document.createElement("td");
+    td.textContent = text == null ? "" : String(text);
+    tr.appendChild(td);
+    return td;
+  }
+
+  async function load() {
+    const q = new URLSearchParams({ limit: PAGE, offset });
+    if (query) q.set("q", query);
+    const { status, data } = await api("GET", "/api/admin/tenants?" + q.toString());
+    if (status !== 200) {
+      if (status !== 401 && status !== 403) say(data.error || "Could not load tenants.");
+      return;
+    }
+    total = data.total || 0;
+    const tbody = $("tenants-table").querySelector("tbody");
+    tbody.replaceChildren();
+    for (const t of data.tenants || []) {
+      const tr = document.createElement("tr");
+      tr.dataset.tenantId = t.id;
+      cell(tr, t.id);
+      cell(tr, t.host);
+      cell(tr, t.name);
+      cell(tr, t.country_code);
+      cell(tr, t.subscription_plan);
+      const st = cell(tr, "");
+      const badge = document.createElement("span");
+      badge.className = "badge badge-" + t.status;
+      badge.textContent = t.status;
+      st.appendChild(badge);
+      cell(tr, t.custom_domain || "");
+      const actions = cell(tr, "");
+      actions.className = "inline-form";
+      actions.append(
+        button("View", "", () => view(t.id)),
+        t.status === "suspended"
+          ? button("Resume", "", () => patch(t.id, { status: "active" }, "Resumed " + t.host))
+          : button("Suspend", "btn-danger", () => patch(t.id, { status: "suspended" }, "Suspended " + t.host)),
+        button("Delete", "btn-danger", () => remove(t))
+      );
+      tbody.appendChild(tr);
+    }
+    const end = Math.min(offset + PAGE, total);
+    $("page-info").textContent = total ? (offset + 1) + "–" + end + " of " + total : "No tenants";
+    $("prev-page").disabled = offset === 0;
+    $("next-page").disabled = end >= total;
+  }
+
+  async function patch(id, body, okMsg) {
+    const { status, data } = await api("PATCH", "/api/admin/tenants/" + id, body);
+    if (status === 200) {
+      say(okMsg || "Saved", true);
+      if (current && current.id === id) show(data.tenant || data);
+      load();
+    } else if (status !== 401 && status !== 403) {
+      say(fieldText(data));
+    }
+  }
+
+  async function remove(t) {
+    if (!confirm("Delete tenant " + t.host + "? Its database is backed up first.")) return;
+    const { status, data } = await api("DELETE", "/api/admin/tenants/" + t.id);
+    if (status === 200 || status === 204) {
+      say("Deleted " + t.host, true);
+      if (current && current.id === t.id) $("detail-section").hidden = true;
+      load();
+    } else if (status !== 401 && status !== 403) {
+      say(data.error || "Delete failed");
+    }
+  }
+
+  function show(t) {
+    current = t;
+    $("detail-title").textContent = "Tenant #" + t.id + " · " + t.host;
+    const facts = $("detail-facts");
+    facts.replaceChildren();
+    const add = (k, v) => {
+      const dt = document.createElement("dt");
+      dt.textContent = k;
+      const dd = document.createElement("dd");
+      dd.textContent = v || "—";
+      facts.append(dt, dd);
+    };
+    add("Host", t.host);
+    add("Country", t.country_code);
+    add("Created", t.created_at);
+    if (t.expires_at) add("Expires", t.expires_at);
+    $("edit-name").value = t.name || "";
+    $("edit-plan").value = t.subscription_plan || "starter";
+    $("edit-domain").value = t.custom_domain || "";
+    $("edit-status").value = t.status || "active";
+    $("detail-section").hidden = false;
+  }
+
+  async function view(id) {
+    const { status, data } = await api("GET", "/api/admin/tenants/" + id);
+    if (status === 200) {
+      show(data.tenant || data);
+      $("detail-title").scrollIntoView();
+      $("edit-name").focus({ preventScroll: true });
+    } else if (status !== 401 && status !== 403) {
+      say(data.error || "Could not load tenant");
+    }
+  }
+
+  $("detail-close").addEventListener("click", () => { $("detail-section").hidden = true; current = null; });
+  $("edit-form").addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    if (!current) return;
+    patch(current.id, {
+      name: $("edit-name").value.trim(),
+      subscription_plan: $("edit-plan").value,
+      custom_domain: $("edit-domain").value.trim(),
+      status: $("edit-status").value,
+    }, "Saved " + current.host);
+  });
+
+  $("create-form").addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const body = {
+      host: $("create-host").value.trim().toLowerCase(),
+      name: $("create-name").value.trim(),
+      country: $("create-country").value.trim().toUpperCase(),
+      subscription_plan: $("create-plan").value,
+    };
+    const d = $("create-domain").value.trim();
+    if (d) body.custom_domain = d;
+    const { status, data } = await api("POST", "/api/admin/tenants", body);
+    if (status === 201) {
+      say("Created " + body.host, true);
+      ev.target.reset();
+      load();
+    } else if (status !== 401 && status !== 403) {
+      say(fieldText(data));
+    }
+  });
+
+  $("search-form").addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    query = $("search-input").value.trim();
+    offset = 0;
+    load();
+  });
+  $("prev-page").addEventListener("click", () => { offset = Math.max(0, offset - PAGE); load(); });
+  $("next-page").addEventListener("click", () => { offset += PAGE; load(); });
+
+  if (token) signedIn();
+  else signOut("");
+})();

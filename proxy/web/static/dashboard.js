@@ -1,0 +1,298 @@
+// MicroFi tenant dashboard: sign in, accounts, recent transactions and
+// deposits, all through this tenant host's /api/* endpoints.
+"use strict";
+
+(function () {
+  const $ = (id) => document.getElementById(id);
+  const TOKEN_KEY = "microfi.token";
+  const USER_KEY = "microfi.user";
+  let token = sessionStorage.getItem(TOKEN_KEY) || "";
+  let user = null;
+  try { user = JSON.parse(sessionStorage.getItem(USER_KEY) || "null"); } catch (e) { user = null; }
+  let accounts = [];
+
+  // ---- money: integers in minor units, formatted per currency ----
+  function fractionDigits(currency) {
+    try {
+      return new Intl.NumberFormat("en", { style: "currency", currency }).resolvedOptions().maximumFractionDigits;
+    } catch (e) {
+      return 2;
+    }
+  }
+  function formatMoney(minor, currency) {
+    const digits = fractionDigits(currency);
+    const neg = minor < 0;
+    let s = String(Math.abs(minor)).padStart(digits + 1, "0");
+    const whole = digits ? s.slice(0, -digits) : s;
+    const frac = digits ? s.slice(-digits) : "";
+    const grouped = whole.replace(/\B(?=(\d{3})+(?!\d))/g, ",");
+    return (neg ? "-" : "") + currency + " " + grouped + (digits ? "." + frac : "");
+  }
+  // parseMinor turns "1,250.5" into 125050 (for 2 digits) without floats.
+  function parseMinor(text, currency) {
+    const digits = fractionDigits(currency);
+    const s = text.replace(/[,\s]/g, "");
+    const m = digits ? s.match(new RegExp("^(\\d+)(?:\\.(\\d{1," + digits + "}))?$")) : s.match(/^(\d+)$/);
+    if (!m) return null;
+    const frac = (m[2] || "").padEnd(digits, "0");
+    const n = Number(m[1] + frac);
+    return Number.isSafeInteger(n) && n > 0 ? n : null;
+  }
+
+  function randomKey() {
+    const b = new Uint8Array(16);
+    crypto.getRandomValues(b);
+    return Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
+  }
+
+  async function api(method, path, body, headers) {
+    const h = Object.assign({ Accept: "application/json" }, headers || {});
+    if (token) h.Authorization = "Bearer " + token;
+    if (body !== undefined) h["Content-Type"] = "application/json";
+    const res = await fetch(path, { method, headers: h, body: body === undefined ? undefined : JSON.stringify(body) });
+    let data = {};
+    try { data = await res.json(); } catch (e) { data = {}; }
+    if ((res.status === 401 && path !== "/api/auth/login")) {
+      signOut("Your session has ended. Please sign in again.");
+    }
+    return { status: res.status, data };
+  }
+
+  function show(el, on) { el.hidden = !on; }
+
+  function showError(id, msg) {
+    const el = $(id);
+    el.textContent = msg || "";
+    el.hidden = !msg;
+  }
+
+  // ---- session ----
+  function signOut(msg) {
+    token = "";
+    user = null;
+    sessionStorage.removeItem(TOKEN_KEY);
+    sessionStorage.removeItem(USER_KEY);
+    show($("app-section"), false);
+    show($("user-box"), false);
+    show($("login-section"), true);
+    showError("login-error", msg || "");
+  }
+
+  function signedIn() {
+    show($("login-section"), false);
+    show($("welcome"), false);
+    show($("app-section"), true);
+    show($("user-box"), true);
+    $("user-label").textContent = user ? (user.email || user.name || "") + (user.role ? " · " + user.role : "") : "";
+    const canDeposit = user && (user.role === "admin" || user.role === "staff");
+    show($("deposit-section"), !!canDeposit);
+    loadData();
+  }
+
+  $("login-form").addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    showError("login-error", "");
+    const email = $("login-email").value.trim();
+    const password = $("login-password").value;
+    if (!email || !password) {
+      showError("login-error", "Enter your e-mail and password.");
+      return;
+    }
+    const btn = $("login-submit");
+    btn.disabled = true;
+    try {
+      const { status, data } = await api("POST", "/api/auth/login", { email, password });
+      if (status !== 200 || !data.token) {
+        showError("login-error", data.error || "Sign-in failed.");
+        return;
+      }
+      token = data.token;
+      user = data.user || null;
+      sessionStorage.setItem(TOKEN_KEY, token);
+      sessionStorage.setItem(USER_KEY, JSON.stringify(user));
+      $("login-password").value = "";
+      signedIn();
+    } catch (e) {
+      showError("login-error", "Network error: could not reach the server.");
+    } finally {
+      btn.disabled = false;
+    }
+  });
+
+  $("logout-button").addEventListener("click", () => signOut(""));
+  $("refresh-button").addEventListener("click", () => loadData());
+
+  // ---- data ----
+  function cell(tr, text, cls) {
+    const td = document.createElement("td");
+    td.textContent = text;
+    if (cls) td.className = cls;
+    tr.appendChild(td);
+    return td;
+  }
+
+  function renderAccounts() {
+    const tbody = $("accounts-table").querySelector("tbody");
+    tbody.replaceChildren();
+    for (const a of accounts) {
+      const tr = document.createElement("tr");
+      tr.dataset.accountId = a.id;
+      cell(tr, "#" + a.id);
+      cell(tr, a.owner_name || a.user_name || (a.user_id != null ? "User #" + a.user_id : ""));
+      cell(tr, a.type);
+      cell(tr, a.status);
+      cell(tr, formatMoney(a.balance, a.currency), "num");
+      tbody.appendChild(tr);
+    }
+    show($("accounts-empty"), accounts.length === 0);
+
+    const totals = {};
+    for (const a of accounts) totals[a.currency] = (totals[a.currency] || 0) + a.balance;
+    const stats = $("stats");
+    stats.replaceChildren();
+    const addStat = (label, value) => {
+      const d = document.createElement("div");
+      d.className = "stat";
+      const l = document.createElement("div");
+      l.className = "label";
+      l.textContent = label;
+      const v = document.createElement("div");
+      v.className = "value";
+      v.textContent = value;
+      d.append(l, v);
+      stats.appendChild(d);
+    };
+    addStat("Accounts", String(accounts.length));
+    for (const [cur, sum] of Object.entries(totals)) addStat("Total deposits (" + cur + ")", formatMoney(sum, cur));
+
+    const sel = $("deposit-account");
+    const prev = sel.value;
+    sel.replaceChildren();
+    for (const a of accounts.filter((x) => x.status === "active")) {
+      const o = document.createElement("option");
+      o.value = a.id;
+      o.textContent = "#" + a.id + " · " + a.type + " · " + formatMoney(a.balance, a.currency);
+      sel.appendChild(o);
+    }
+    if (prev) sel.value = prev;
+  }
+
+  function renderTransactions(txs) {
+    const tbody = $("tx-table").querySelector("tbody");
+    tbody.replaceChildren();
+    for (const t of txs) {
+      const tr = document.createElement("tr");
+      const when = t.created_at ? new Date(t.created_at) : null;
+      cell(tr, when && !isNaN(when) ? when.toLocaleString() : (t.created_at || ""));
+      cell(tr, t.type);
+      cell(tr, "#" + t.account_id + (t.to_account_id ? " → #" + t.to_account_id : ""));
+      cell(tr, t.description || "");
+      cell(tr, formatMoney(t.amount, t.currency), "num");
+      tbody.appendChild(tr);
+    }
+    show($("tx-empty"), txs.length === 0);
+  }
+
+  async function loadTransactions() {
+    let { status, data } = await api("GET", "/api/transactions?limit=10");
+    if (status === 200) return data.transactions || [];
+    // Some deployments require an account: gather the newest per account.
+    const all = [];
+    for (const a of accounts.slice(0, 10)) {
+      const r = await api("GET", "/api/transactions?limit=10&account_id=" + encodeURIComponent(a.id));
+      if (r.status === 200) all.push(...(r.data.transactions || []));
+    }
+    const seen = new Set();
+    return all
+      .filter((t) => !seen.has(t.id) && seen.add(t.id))
+      .sort((a, b) => b.id - a.id)
+      .slice(0, 10);
+  }
+
+  async function loadData() {
+    showError("app-error", "");
+    try {
+      const me = await api("GET", "/api/me");
+      if (me.status === 200) {
+        const t = me.data.tenant;
+        if (t && t.name) {
+          $("tenant-name").textContent = t.name;
+          document.title = t.name + " · MicroFi";
+        }
+      } else if (me.status !== 401) {
+        showError("app-error", me.data.error || "Could not load your profile.");
+        if (me.status >= 400) return;
+      }
+      if (!token) return;
+      const acc = await api("GET", "/api/accounts");
+      if (acc.status !== 200) {
+        if (acc.status !== 401) showError("app-error", acc.data.error || "Could not load accounts.");
+        return;
+      }
+      accounts = acc.data.accounts || [];
+      renderAccounts();
+      renderTransactions(await loadTransactions());
+    } catch (e) {
+      showError("app-error", "Network error: could not reach the server.");
+    }
+  }
+
+  $("deposit-form").addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const status = $("deposit-status");
+    status.className = "";
+    const id = Number($("deposit-account").value);
+    const account = accounts.find((a) => a.id === id);
+    if (!account) {
+      status.textContent = "Choose an account.";
+      status.className = "notice notice-error";
+      return;
+    }
+    const amount = parseMinor($("deposit-amount").value, account.currency);
+    if (amount === null) {
+      status.textContent = "Enter a positive amount, e.g. 250.50.";
+      status.className = "notice notice-error";
+      $("deposit-amount").focus();
+      return;
+    }
+    const body = { type: "deposit", account_id: id, amount };
+    const desc = $("deposit-description").value.trim();
+    if (desc) body.description = desc;
+    const btn = $("deposit-submit");
+    btn.disabled = true;
+    try {
+      const r = await api("POST", "/api/transactions", body, { "Idempotency-Key": randomKey() });
+      if (r.status === 201) {
+        status.textContent = "Deposited " + formatMoney(amount, account.currency) + " to account #" + id + ".";
+        status.className = "notice notice-ok";
+        $("deposit-amount").value = "";
+        $("deposit-description").value = "";
+        await loadData();
+      } else {
+        status.textContent = r.data.error || "Deposit failed.";
+        status.className = "notice notice-error";
+      }
+    } catch (e) {
+      status.textContent = "Network error: could not reach the server.";
+      status.className = "notice notice-error";
+    } finally {
+      btn.disabled = false;
+    }
+  });
+
+  // ---- start ----
+  const base = location.hostname.split(".")[0];
+  if (base) $("tenant-name").textContent = base;
+  const hash = new URLSearchParams(location.hash.slice(1));
+  if (hash.get("email")) $("login-email").value = hash.get("email");
+  if (hash.get("password")) $("login-password").value = hash.get("password");
+  if (location.hash) history.replaceState(null, "", location.pathname + location.search);
+  if (location.pathname === "/setup") show($("welcome"), true);
+
+  if (token) {
+    signedIn();
+  } else {
+    show($("login-section"), true);
+    (hash.get("email") ? $("login-password") : $("login-email")).focus();
+  }
+})();

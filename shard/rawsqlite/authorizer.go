@@ -1,0 +1,161 @@
+package rawsqlite
+
+import (
+	"strings"
+
+	"modernc.org/libc"
+	sqlite3 "modernc.org/sqlite/lib"
+)
+
+// The safety policy, enforced while SQLite compiles each statement (so it
+// also covers statements inside triggers and pragma table-valued functions,
+// and needs no SQL parsing of our own):
+//
+//   - no ATTACH/DETACH (also stopped by SQLITE_LIMIT_ATTACHED=0, which
+//     blocks VACUUM and VACUUM INTO too);
+//   - no load_extension() (extension loading is also off in db_config);
+//   - PRAGMAs only from an allowlist: reading schema and settings, and
+//     setting foreign_keys, defer_foreign_keys, user_version, optimize;
+//   - the stamp, schema_migrations and every table guarded by a
+//     *_tenant_guard_* trigger cannot be dropped or altered; the stamp and
+//     schema_migrations cannot be written; guard and stamp triggers cannot
+//     be dropped, nor new triggers put on the stamp;
+//   - virtual tables only for the full-text and r-tree modules.
+//
+// Writes to sqlite_schema and other corruption vectors are refused by
+// SQLITE_DBCONFIG_DEFENSIVE.
+
+// pragmaRead are pragmas allowed without a value (they report), or with a
+// table/index name argument where they take one.
+var pragmaRead = map[string]bool{
+	"application_id": true, "auto_vacuum": true, "busy_timeout": true, "cache_size": true,
+	"collation_list": true, "compile_options": true, "data_version": true,
+	"defer_foreign_keys": true, "encoding": true, "foreign_key_check": true,
+	"foreign_key_list": true, "foreign_keys": true, "freelist_count": true,
+	"function_list": true, "index_info": true, "index_list": true, "index_xinfo": true,
+	"integrity_check": true, "journal_mode": true, "module_list": true, "optimize": true,
+	"page_count": true, "page_size": true, "pragma_list": true, "query_only": true,
+	"quick_check": true, "recursive_triggers": true, "schema_version": true,
+	"synchronous": true, "table_info": true, "table_list": true, "table_xinfo": true,
+	"user_version": true,
+}
+
+// pragmaArg are pragmas whose argument names a table or index (or a
+// count), so an argument does not make them a setting.
+var pragmaArg = map[string]bool{
+	"foreign_key_check": true, "foreign_key_list": true, "index_info": true,
+	"index_list": true, "index_xinfo": true, "integrity_check": true, "quick_check": true,
+	"table_info": true, "table_xinfo": true, "table_list": true, "optimize": true,
+}
+
+// pragmaSet are settings a tenant may change. Those marked true change
+// connection state that outlives a transaction, so the connection is not
+// reused by another stream afterwards.
+var pragmaSet = map[string]bool{
+	"foreign_keys": true, "defer_foreign_keys": false, "user_version": false,
+}
+
+// vtabModules are the virtual table modules a tenant may create.
+var vtabModules = map[string]bool{"fts3": true, "fts4": true, "fts5": true, "rtree": true}
+
+// deniedFunctions are SQL functions that are refused outright.
+var deniedFunctions = map[string]bool{"load_extension": true, "fts3_tokenizer": true}
+
+func (c *Conn) authorize(action int32, a1, a2, db, trigger string) int32 {
+	deny := func(reason string) int32 {
+		c.denied = reason
+		return sqlite3.SQLITE_DENY
+	}
+	if db != "" && db != "main" && db != "temp" {
+		return deny("only the main database may be used")
+	}
+	switch action {
+	case sqlite3.SQLITE_ATTACH, sqlite3.SQLITE_DETACH:
+		return deny("ATTACH and DETACH are not allowed")
+	case sqlite3.SQLITE_FUNCTION:
+		if deniedFunctions[strings.ToLower(a2)] {
+			return deny(strings.ToLower(a2) + "() is not allowed")
+		}
+	case sqlite3.SQLITE_PRAGMA:
+		return c.authorizePragma(strings.ToLower(a1), a2, deny)
+	case sqlite3.SQLITE_DROP_TABLE, sqlite3.SQLITE_DROP_VIEW:
+		if c.protected[strings.ToLower(a1)] {
+			return deny("table " + a1 + " is managed by tenantgate and cannot be dropped")
+		}
+	case sqlite3.SQLITE_ALTER_TABLE:
+		if c.protected[strings.ToLower(a2)] {
+			return deny("table " + a2 + " is managed by tenantgate and cannot be altered")
+		}
+	case sqlite3.SQLITE_DROP_TRIGGER:
+		if isGuardTrigger(a1) || strings.EqualFold(a2, "tenant_stamp") {
+			return deny("trigger " + a1 + " is managed by tenantgate and cannot be dropped")
+		}
+	case sqlite3.SQLITE_CREATE_TRIGGER, sqlite3.SQLITE_CREATE_TEMP_TRIGGER:
+		if strings.EqualFold(a2, "tenant_stamp") || strings.EqualFold(a2, "schema_migrations") || isGuardTrigger(a1) {
+			return deny("triggers on " + a2 + " are managed by tenantgate")
+		}
+		if action == sqlite3.SQLITE_CREATE_TEMP_TRIGGER {
+			c.dirty = true
+		}
+	case sqlite3.SQLITE_INSERT, sqlite3.SQLITE_UPDATE, sqlite3.SQLITE_DELETE:
+		if t := strings.ToLower(a1); t == "tenant_stamp" || t == "schema_migrations" {
+			return deny("table " + a1 + " is managed by tenantgate and cannot be written")
+		}
+	case sqlite3.SQLITE_CREATE_VTABLE:
+		if !vtabModules[strings.ToLower(a2)] {
+			return deny("virtual table module " + a2 + " is not allowed")
+		}
+	case sqlite3.SQLITE_CREATE_TEMP_TABLE, sqlite3.SQLITE_CREATE_TEMP_INDEX, sqlite3.SQLITE_CREATE_TEMP_VIEW:
+		c.dirty = true
+	case sqlite3.SQLITE_CREATE_INDEX, sqlite3.SQLITE_CREATE_TABLE, sqlite3.SQLITE_CREATE_VIEW,
+		sqlite3.SQLITE_DROP_INDEX, sqlite3.SQLITE_DROP_TEMP_INDEX, sqlite3.SQLITE_DROP_TEMP_TABLE,
+		sqlite3.SQLITE_DROP_TEMP_TRIGGER, sqlite3.SQLITE_DROP_TEMP_VIEW, sqlite3.SQLITE_DROP_VTABLE,
+		sqlite3.SQLITE_READ, sqlite3.SQLITE_SELECT, sqlite3.SQLITE_TRANSACTION,
+		sqlite3.SQLITE_SAVEPOINT, sqlite3.SQLITE_RECURSIVE, sqlite3.SQLITE_REINDEX,
+		sqlite3.SQLITE_ANALYZE:
+	default:
+		return deny("this operation is not allowed")
+	}
+	return sqlite3.SQLITE_OK
+}
+
+func (c *Conn) authorizePragma(name, arg string, deny func(string) int32) int32 {
+	switch {
+	case arg == "" && pragmaRead[name]:
+		return sqlite3.SQLITE_OK
+	case arg != "" && pragmaArg[name]:
+		return sqlite3.SQLITE_OK
+	}
+	if dirty, ok := pragmaSet[name]; ok {
+		if dirty {
+			c.dirty = true
+		}
+		return sqlite3.SQLITE_OK
+	}
+	if arg != "" {
+		return deny("PRAGMA " + name + " may not be changed")
+	}
+	return deny("PRAGMA " + name + " is not allowed")
+}
+
+func isGuardTrigger(name string) bool {
+	n := strings.ToLower(name)
+	return strings.Contains(n, "_tenant_guard_") || strings.HasPrefix(n, "tenant_stamp_")
+}
+
+// authorizerTrampoline is the C authorizer callback; pArg is the SQLite
+// handle. Fail closed: an unknown handle is denied.
+func authorizerTrampoline(_ *libc.TLS, pArg uintptr, action int32, z1, z2, z3, z4 uintptr) int32 {
+	v, ok := registry.Load(pArg)
+	if !ok {
+		return sqlite3.SQLITE_DENY
+	}
+	return v.(*Conn).authorize(action, cString(z1), cString(z2), cString(z3), cString(z4))
+}
+
+func cString(p uintptr) string {
+	if p == 0 {
+		return ""
+	}
+	return libc.GoString(p)
+}

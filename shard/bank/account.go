@@ -1,0 +1,154 @@
+package bank
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+)
+
+// Account types and statuses.
+const (
+	AccountSavings = "savings"
+	AccountCurrent = "current"
+
+	StatusActive = "active"
+	StatusFrozen = "frozen"
+	StatusClosed = "closed"
+)
+
+// Account is one account of a tenant's user. Balance is in minor units
+// (pesewas, cents) of Currency and never negative.
+type Account struct {
+	ID        int64  `json:"id"`
+	TenantID  int64  `json:"tenant_id"`
+	UserID    int64  `json:"user_id"`
+	Type      string `json:"type"`
+	Currency  string `json:"currency"`
+	Balance   int64  `json:"balance"`
+	Status    string `json:"status"`
+	CreatedAt string `json:"created_at"` // RFC 3339, UTC
+}
+
+// AccountQuery selects accounts, ascending by id.
+type AccountQuery struct {
+	UserID  int64 // only this user's accounts; 0 = all of the tenant's
+	Limit   int   // 0 → DefaultPageSize; capped at MaxPageSize
+	AfterID int64 // only accounts with id > AfterID (keyset paging)
+}
+
+// NewAccount is the input to CreateAccount.
+type NewAccount struct {
+	UserID   int64  `json:"user_id"`
+	Type     string `json:"type"`
+	Currency string `json:"currency"` // the tenant's currency (CurrencyFor), set by the caller
+}
+
+var accountColumns = "id, tenant_id, user_id, type, currency, balance, status, " + rfc3339Expr("created_at")
+
+func scanAccount(row interface{ Scan(...any) error }, a *Account) error {
+	return row.Scan(&a.ID, &a.TenantID, &a.UserID, &a.Type, &a.Currency, &a.Balance, &a.Status, &a.CreatedAt)
+}
+
+// ListAccounts returns one page of the tenant's accounts (or of one user's).
+func (s *Store) ListAccounts(ctx context.Context, q AccountQuery) ([]Account, error) {
+	var (
+		rows *sql.Rows
+		err  error
+	)
+	if q.UserID != 0 {
+		rows, err = s.db.QueryContext(ctx,
+			`SELECT `+accountColumns+` FROM accounts WHERE tenant_id = ? AND user_id = ? AND id > ? ORDER BY id LIMIT ?`,
+			s.tenantID, q.UserID, q.AfterID, clampLimit(q.Limit))
+	} else {
+		rows, err = s.db.QueryContext(ctx,
+			`SELECT `+accountColumns+` FROM accounts WHERE tenant_id = ? AND id > ? ORDER BY id LIMIT ?`,
+			s.tenantID, q.AfterID, clampLimit(q.Limit))
+	}
+	if err != nil {
+		return nil, fmt.Errorf("list accounts: %w", classify(err))
+	}
+	defer rows.Close()
+	out := []Account{}
+	for rows.Next() {
+		var a Account
+		if err := scanAccount(rows, &a); err != nil {
+			return nil, fmt.Errorf("list accounts: %w", err)
+		}
+		out = append(out, a)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list accounts: %w", classify(err))
+	}
+	return out, nil
+}
+
+// GetAccount returns one account. ownerUserID != 0 restricts it to that
+// user's accounts (customers): another user's account is ErrNotFound, never
+// a hint that it exists.
+func (s *Store) GetAccount(ctx context.Context, id, ownerUserID int64) (Account, error) {
+	var a Account
+	err := scanAccount(s.db.QueryRowContext(ctx,
+		`SELECT `+accountColumns+` FROM accounts WHERE tenant_id = ? AND id = ?`, s.tenantID, id), &a)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Account{}, ErrNotFound
+	}
+	if err != nil {
+		return Account{}, fmt.Errorf("get account %d: %w", id, classify(err))
+	}
+	if ownerUserID != 0 && a.UserID != ownerUserID {
+		return Account{}, ErrNotFound
+	}
+	return a, nil
+}
+
+// CreateAccount opens an account with a zero balance for one of the
+// tenant's users. Unknown user, type or currency → ValidationError.
+func (s *Store) CreateAccount(ctx context.Context, na NewAccount) (Account, error) {
+	v := validation{}
+	if na.UserID <= 0 {
+		v.add("user_id", "is required")
+	}
+	switch na.Type {
+	case AccountSavings, AccountCurrent:
+	case "":
+		v.add("type", "is required")
+	default:
+		v.add("type", "must be savings or current")
+	}
+	if !validCurrency(na.Currency) {
+		v.add("currency", "must be a three-letter ISO 4217 code")
+	}
+	if err := v.err(); err != nil {
+		return Account{}, err
+	}
+	var a Account
+	err := retryBusy(ctx, func() error {
+		// The user check and insert are one statement, so a user cannot be
+		// from another tenant or missing.
+		row := s.db.QueryRowContext(ctx,
+			`INSERT INTO accounts (tenant_id, user_id, type, currency)
+			 SELECT ?, id, ?, ? FROM users WHERE tenant_id = ? AND id = ?
+			 RETURNING `+accountColumns, s.tenantID, na.Type, na.Currency, s.tenantID, na.UserID)
+		return classify(scanAccount(row, &a))
+	})
+	if errors.Is(err, sql.ErrNoRows) {
+		return Account{}, &ValidationError{Fields: map[string]string{"user_id": "no such user"}}
+	}
+	if err != nil {
+		return Account{}, fmt.Errorf("create account: %w", err)
+	}
+	return a, nil
+}
+
+func validCurrency(c string) bool {
+	if len(c) != 3 {
+		return false
+	}
+	for i := 0; i < 3; i++ {
+		if c[i] < 'A' || c[i] > 'Z' {
+			return false
+		}
+	}
+	return true
+}

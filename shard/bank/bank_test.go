@@ -1,0 +1,66 @@
+package bank_test
+
+import (
+	"context"
+	"database/sql"
+	"path/filepath"
+	"testing"
+
+	"github.com/microfi/tenantgate/migrations"
+	"github.com/microfi/tenantgate/shard"
+	"github.com/microfi/tenantgate/shard/bank"
+)
+
+// MustOpenDB creates a migrated tenant database stamped with tenantID in a
+// temp dir.
+func MustOpenDB(tb testing.TB, tenantID int64) *sql.DB {
+	tb.Helper()
+	ctx := context.Background()
+	path := filepath.Join(tb.TempDir(), "tenant.db")
+	db, err := shard.Open(ctx, "file:"+path)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { db.Close() })
+	if _, err := migrations.Migrate(ctx, db, migrations.Tenant); err != nil {
+		tb.Fatal(err)
+	}
+	if _, err := db.ExecContext(ctx, `INSERT INTO tenant_stamp (singleton, tenant_id) VALUES (1, ?)`, tenantID); err != nil {
+		tb.Fatal(err)
+	}
+	return db
+}
+
+// MustStore returns a store on a fresh database for tenant 7.
+func MustStore(tb testing.TB) (*bank.Store, *sql.DB) {
+	tb.Helper()
+	db := MustOpenDB(tb, 7)
+	return bank.New(db, 7), db
+}
+
+func mustUser(tb testing.TB, s *bank.Store, email, role string) bank.User {
+	tb.Helper()
+	u, err := s.CreateUser(context.Background(), bank.NewUser{Email: email, Name: "Test " + role, Password: "correct horse", Role: role})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return u
+}
+
+func mustAccount(tb testing.TB, s *bank.Store, userID int64, currency string) bank.Account {
+	tb.Helper()
+	a, err := s.CreateAccount(context.Background(), bank.NewAccount{UserID: userID, Type: bank.AccountSavings, Currency: currency})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return a
+}
+
+func mustPost(tb testing.TB, s *bank.Store, p bank.Posting) bank.PostingResult {
+	tb.Helper()
+	r, err := s.Post(context.Background(), p, bank.PostOptions{})
+	if err != nil {
+		tb.Fatalf("post %+v: %v", p, err)
+	}
+	return r
+}

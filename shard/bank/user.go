@@ -1,0 +1,211 @@
+package bank
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/mail"
+	"strings"
+	"unicode/utf8"
+)
+
+// User roles stored in a tenant database. (Tokens also know "service" and
+// "platform_admin", which are never users.)
+const (
+	RoleCustomer = "customer"
+	RoleStaff    = "staff"
+	RoleAdmin    = "admin"
+)
+
+// User is a tenant's user as the API shows it; the password hash never
+// leaves the package.
+type User struct {
+	ID        int64  `json:"id"`
+	TenantID  int64  `json:"tenant_id"`
+	Email     string `json:"email"`
+	Name      string `json:"name"`
+	Role      string `json:"role"`
+	CreatedAt string `json:"created_at"` // RFC 3339, UTC
+}
+
+// NewUser is the input to CreateUser. Password is plain text; it is hashed
+// before it is stored.
+type NewUser struct {
+	Email    string `json:"email"`
+	Name     string `json:"name"`
+	Password string `json:"password"`
+	Role     string `json:"role"`
+}
+
+// UserQuery pages through users by ascending id.
+type UserQuery struct {
+	Limit   int   // 0 → DefaultPageSize; capped at MaxPageSize
+	AfterID int64 // only users with id > AfterID
+}
+
+var userColumns = "id, tenant_id, email, name, role, " + rfc3339Expr("created_at")
+
+func scanUser(row interface{ Scan(...any) error }, u *User) error {
+	return row.Scan(&u.ID, &u.TenantID, &u.Email, &u.Name, &u.Role, &u.CreatedAt)
+}
+
+// NormalizeEmail trims and lower-cases an e-mail address, the form it is
+// stored and looked up in.
+func NormalizeEmail(email string) string {
+	return strings.ToLower(strings.TrimSpace(email))
+}
+
+func validateNewUser(nu *NewUser) error {
+	v := validation{}
+	nu.Email = NormalizeEmail(nu.Email)
+	nu.Name = strings.TrimSpace(nu.Name)
+	if nu.Role == "" {
+		nu.Role = RoleCustomer
+	}
+	if nu.Email == "" {
+		v.add("email", "is required")
+	} else if len(nu.Email) > 254 {
+		v.add("email", "must be at most 254 characters")
+	} else if a, err := mail.ParseAddress(nu.Email); err != nil || a.Address != nu.Email || !strings.Contains(nu.Email[strings.LastIndexByte(nu.Email, '@')+1:], ".") {
+		v.add("email", "must be a valid e-mail address")
+	}
+	if nu.Name == "" {
+		v.add("name", "is required")
+	} else if utf8.RuneCountInString(nu.Name) > 100 {
+		v.add("name", "must be at most 100 characters")
+	}
+	if len(nu.Password) < MinPasswordLen {
+		v.add("password", fmt.Sprintf("must be at least %d characters", MinPasswordLen))
+	} else if len(nu.Password) > MaxPasswordLen {
+		v.add("password", fmt.Sprintf("must be at most %d bytes", MaxPasswordLen))
+	}
+	switch nu.Role {
+	case RoleCustomer, RoleStaff, RoleAdmin:
+	default:
+		v.add("role", "must be one of customer, staff, admin")
+	}
+	return v.err()
+}
+
+// CreateUser validates nu (ValidationError), hashes the password and stores
+// the user. An e-mail already used in this tenant → ErrEmailTaken.
+func (s *Store) CreateUser(ctx context.Context, nu NewUser) (User, error) {
+	if err := validateNewUser(&nu); err != nil {
+		return User{}, err
+	}
+	hash, err := HashPassword(ctx, nu.Password)
+	if err != nil {
+		return User{}, fmt.Errorf("create user: %w", err)
+	}
+	return s.insertUser(ctx, nu, hash)
+}
+
+func (s *Store) insertUser(ctx context.Context, nu NewUser, hash string) (User, error) {
+	var u User
+	err := retryBusy(ctx, func() error {
+		row := s.db.QueryRowContext(ctx,
+			`INSERT INTO users (tenant_id, email, name, password_hash, role) VALUES (?, ?, ?, ?, ?)
+			 RETURNING `+userColumns, s.tenantID, nu.Email, nu.Name, hash, nu.Role)
+		return classify(scanUser(row, &u))
+	})
+	if err != nil {
+		if isUnique(err) {
+			return User{}, ErrEmailTaken
+		}
+		return User{}, fmt.Errorf("create user: %w", err)
+	}
+	return u, nil
+}
+
+// GetUser returns one user of the tenant, or ErrNotFound.
+func (s *Store) GetUser(ctx context.Context, id int64) (User, error) {
+	var u User
+	err := scanUser(s.db.QueryRowContext(ctx,
+		`SELECT `+userColumns+` FROM users WHERE tenant_id = ? AND id = ?`, s.tenantID, id), &u)
+	if errors.Is(err, sql.ErrNoRows) {
+		return User{}, ErrNotFound
+	}
+	if err != nil {
+		return User{}, fmt.Errorf("get user %d: %w", id, classify(err))
+	}
+	return u, nil
+}
+
+// ListUsers pages through the tenant's users in id order.
+func (s *Store) ListUsers(ctx context.Context, q UserQuery) ([]User, error) {
+	rows, err := s.db.QueryContext(ctx,
+		`SELECT `+userColumns+` FROM users WHERE tenant_id = ? AND id > ? ORDER BY id LIMIT ?`,
+		s.tenantID, q.AfterID, clampLimit(q.Limit))
+	if err != nil {
+		return nil, fmt.Errorf("list users: %w", classify(err))
+	}
+	defer rows.Close()
+	out := []User{}
+	for rows.Next() {
+		var u User
+		if err := scanUser(rows, &u); err != nil {
+			return nil, fmt.Errorf("list users: %w", err)
+		}
+		out = append(out, u)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list users: %w", classify(err))
+	}
+	return out, nil
+}
+
+// Authenticate checks an e-mail and password against the tenant's users.
+// An unknown e-mail and a wrong password both return ErrInvalidCredentials
+// after the same amount of hashing work.
+func (s *Store) Authenticate(ctx context.Context, email, password string) (User, error) {
+	email = NormalizeEmail(email)
+	var u User
+	var hash string
+	err := s.db.QueryRowContext(ctx,
+		`SELECT `+userColumns+`, password_hash FROM users WHERE tenant_id = ? AND email = ?`,
+		s.tenantID, email).Scan(&u.ID, &u.TenantID, &u.Email, &u.Name, &u.Role, &u.CreatedAt, &hash)
+	found := true
+	if errors.Is(err, sql.ErrNoRows) {
+		found, hash = false, dummyHash()
+	} else if err != nil {
+		return User{}, fmt.Errorf("authenticate: %w", classify(err))
+	}
+	if len(password) > MaxPasswordLen {
+		password = password[:MaxPasswordLen] // bound the work; such a password was never stored
+		found = false
+	}
+	ok, weak, err := verifyPassword(ctx, hash, password)
+	if err != nil && !errors.Is(err, errBadHash) {
+		return User{}, fmt.Errorf("authenticate: %w", err)
+	}
+	if weak {
+		// A cheap (demo or legacy bcrypt) hash: pay the full cost anyway, so
+		// timing does not tell these users apart — by upgrading the hash on
+		// success, or by verifying the dummy on failure.
+		if found && ok {
+			s.upgradeHash(ctx, u.ID, hash, password)
+		} else {
+			verifyPassword(ctx, dummyHash(), password)
+		}
+	}
+	if !found || !ok {
+		return User{}, ErrInvalidCredentials
+	}
+	return u, nil
+}
+
+// upgradeHash rehashes a correct password with DefaultPasswordParams. It is
+// best effort: the login has succeeded either way, so failures are logged.
+func (s *Store) upgradeHash(ctx context.Context, userID int64, oldHash, password string) {
+	newHash, err := HashPassword(ctx, password)
+	if err == nil {
+		_, err = s.db.ExecContext(ctx,
+			`UPDATE users SET password_hash = ? WHERE tenant_id = ? AND id = ? AND password_hash = ?`,
+			newHash, s.tenantID, userID, oldHash)
+	}
+	if err != nil {
+		slog.WarnContext(ctx, "upgrade password hash", "tenant_id", s.tenantID, "user_id", userID, "err", err)
+	}
+}

@@ -1,0 +1,226 @@
+package main
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/microfi/tenantgate/catalog"
+	"github.com/microfi/tenantgate/catalog/provision"
+	"github.com/microfi/tenantgate/proxy"
+	"github.com/microfi/tenantgate/shard"
+	"github.com/microfi/tenantgate/shard/bank"
+)
+
+// serveConfig is the serve command's flags.
+type serveConfig struct {
+	listen, metricsListen, rootDomain, jwtSecret, catalogURL string
+	maxOpen, tenantMetrics, publicPort                       int
+	requestTimeout                                           time.Duration
+	logLevel, logFormat                                      string
+	seedDemo                                                 bool
+}
+
+func runServe(ctx context.Context, env *Env, args []string) error {
+	f := env.flagSet("serve")
+	var c serveConfig
+	f.StringVar(&c.listen, "listen", ":8080", "address for tenant, public and admin traffic")
+	f.StringVar(&c.metricsListen, "metrics-listen", ":9090", "address for /metrics, /healthz, /readyz and /debug/pprof/")
+	f.StringVar(&c.rootDomain, "root-domain", proxy.DefaultRootDomain, "root domain: R is the public site, admin.R the admin panel, X.R tenant X")
+	f.StringVar(&c.jwtSecret, "jwt-secret", "", "HS256 key, at least 32 characters (default: <data-dir>/jwt.secret, created on first run)")
+	f.StringVar(&c.catalogURL, "catalog-url", "", "catalog database URL: file:PATH, libsql://, https:// or http:// (default file:<data-dir>/catalog.db)")
+	f.IntVar(&c.maxOpen, "max-open-tenants", 0, "tenant databases kept open at once (default: sized from the file-descriptor limit)")
+	f.IntVar(&c.tenantMetrics, "tenant-metrics", 0, "per-tenant metric series for the N busiest tenants (0 = off)")
+	f.IntVar(&c.publicPort, "public-port", 0, "port used in printed and returned links (default: the --listen port)")
+	f.DurationVar(&c.requestTimeout, "request-timeout", proxy.DefaultRequestTimeout, "deadline for a request's database work")
+	f.StringVar(&c.logLevel, "log-level", "info", "debug, info, warn or error")
+	f.StringVar(&c.logFormat, "log-format", "text", "text or json")
+	f.BoolVar(&c.seedDemo, "seed-demo", true, "create the demo tenant (id 1, host demo) when the catalog is empty")
+	if err := f.parse(args); err != nil {
+		return err
+	}
+	log, err := newLogger(env, c.logLevel, c.logFormat)
+	if err != nil {
+		return err
+	}
+	return serve(ctx, env, f.DataDir(), c, log)
+}
+
+func serve(ctx context.Context, env *Env, dataDir string, c serveConfig, log *slog.Logger) error {
+	if err := os.MkdirAll(dataDir, 0o750); err != nil {
+		return fmt.Errorf("create data dir: %w", err)
+	}
+	secret, err := jwtSecret(dataDir, c.jwtSecret)
+	if err != nil {
+		return err
+	}
+	auth, err := proxy.NewAuth(secret)
+	if err != nil {
+		return err
+	}
+	nofile, err := shard.RaiseFileLimit()
+	if err != nil {
+		log.Warn("could not raise the file-descriptor limit", "err", err)
+	}
+	if c.maxOpen <= 0 {
+		c.maxOpen = min(shard.MaxOpenForLimit(nofile), 10_000)
+	}
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	cat, err := catalog.Open(ctx, catalogURL(dataDir, c.catalogURL), catalog.Options{Registerer: reg, Logger: log})
+	if err != nil {
+		return err
+	}
+	defer cat.Close()
+	shards := shard.NewManager(shard.Config{DataDir: dataDir, MaxOpen: c.maxOpen, Registerer: reg, Logger: log})
+	defer shards.Close()
+	prov := &provision.Provisioner{Catalog: cat, Shards: shards, Logger: log}
+
+	demoLogin, err := seedDemoTenant(ctx, cat, prov, c.seedDemo)
+	if err != nil {
+		return fmt.Errorf("seed demo tenant: %w", err)
+	}
+	ln, err := net.Listen("tcp", c.listen)
+	if err != nil {
+		return fmt.Errorf("listen %s: %w", c.listen, err)
+	}
+	defer ln.Close()
+	if c.publicPort == 0 {
+		c.publicPort = ln.Addr().(*net.TCPAddr).Port
+	}
+	srv, err := proxy.New(proxy.Config{
+		RootDomain: c.rootDomain, PublicPort: c.publicPort, RequestTimeout: c.requestTimeout,
+		TenantMetrics: c.tenantMetrics, BackupDir: dataDir + "/backups",
+		Catalog: cat, Shards: shards, Provisioner: prov, Auth: auth,
+		Registerer: reg, Gatherer: reg, Logger: log,
+	})
+	if err != nil {
+		return err
+	}
+	opsLn, err := net.Listen("tcp", c.metricsListen)
+	if err != nil {
+		return fmt.Errorf("listen %s: %w", c.metricsListen, err)
+	}
+	errc := make(chan error, 2)
+	go func() { errc <- srv.Serve(ln) }()
+	go func() { errc <- srv.ServeOps(opsLn) }()
+	go background(ctx, cat, log)
+	if env.Ready != nil {
+		env.Ready(ln.Addr().String(), opsLn.Addr().String())
+	}
+	printBanner(env, srv, auth, ln.Addr(), opsLn.Addr(), demoLogin, c.maxOpen)
+	log.Info("tenantgate serving", "listen", ln.Addr().String(), "metrics", opsLn.Addr().String(),
+		"root_domain", srv.RootDomain(), "max_open_tenants", c.maxOpen)
+
+	select {
+	case <-ctx.Done():
+	case err := <-errc:
+		if err != nil {
+			return fmt.Errorf("serve: %w", err)
+		}
+	}
+	log.Info("shutting down: draining in-flight requests")
+	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		log.Warn("shutdown", "err", err)
+	}
+	return nil
+}
+
+// background runs the periodic housekeeping of a serving process.
+func background(ctx context.Context, cat *catalog.Catalog, log *slog.Logger) {
+	t := time.NewTicker(10 * time.Minute)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := cat.PruneChanges(ctx); err != nil {
+				log.Warn("prune catalog change log", "err", err)
+			}
+		}
+	}
+}
+
+// seedDemoTenant creates tenant 1 ("demo", GH) with sample data when the
+// catalog is empty, and returns its admin login (nil if it already existed).
+func seedDemoTenant(ctx context.Context, cat *catalog.Catalog, prov *provision.Provisioner, enabled bool) (*bank.DemoLogin, error) {
+	if !enabled {
+		return nil, nil
+	}
+	_, total, err := cat.List(ctx, catalog.ListOptions{Limit: 1})
+	if err != nil || total > 0 {
+		return nil, err
+	}
+	var login bank.DemoLogin
+	_, err = prov.Create(ctx, provision.Request{
+		ID: 1, Host: "demo", Name: "Demo Tenant", Country: "GH",
+		Seed: func(ctx context.Context, db *sql.DB, id int64) error {
+			var err error
+			login, err = bank.SeedDemo(ctx, db, id, "GH")
+			return err
+		},
+	})
+	if errors.Is(err, catalog.ErrHostTaken) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &login, nil
+}
+
+func printBanner(env *Env, srv *proxy.Server, auth *proxy.Auth, addr, ops net.Addr, login *bank.DemoLogin, maxOpen int) {
+	w := env.Stdout
+	tok, _, err := auth.Issue(proxy.Claims{TenantID: proxy.Int(1), UserID: proxy.Int(1), Role: proxy.RoleAdmin}, 24*time.Hour)
+	if err != nil {
+		return
+	}
+	port := addr.(*net.TCPAddr).Port
+	fmt.Fprintf(w, "tenantgate is running (max %d open tenant databases)\n\n", maxOpen)
+	fmt.Fprintf(w, "  public site     %s\n", srv.URL(""))
+	fmt.Fprintf(w, "  admin panel     %s\n", srv.URL("admin"))
+	fmt.Fprintf(w, "  demo tenant     %s   (host %q, tenant id 1)\n", srv.URL("demo"), "demo")
+	fmt.Fprintf(w, "  metrics         http://%s/metrics\n", loopback(ops))
+	if login != nil {
+		fmt.Fprintf(w, "  demo login      %s / %s\n", login.Email, login.Password)
+	}
+	fmt.Fprintf(w, "\nA token for the demo tenant's admin (valid 24h):\n\n  %s\n", tok)
+	fmt.Fprintf(w, "\nTry it:\n\n  curl -H 'Host: demo.%s' -H 'Authorization: Bearer %s' http://127.0.0.1:%d/api/accounts\n\n",
+		srv.RootDomain(), tok, port)
+}
+
+func loopback(a net.Addr) string {
+	s := a.String()
+	if strings.HasPrefix(s, "[::]:") || strings.HasPrefix(s, "0.0.0.0:") {
+		return "127.0.0.1" + s[strings.LastIndex(s, ":"):]
+	}
+	return s
+}
+
+func newLogger(env *Env, level, format string) (*slog.Logger, error) {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		return nil, errUsage("--log-level must be debug, info, warn or error")
+	}
+	opts := &slog.HandlerOptions{Level: lv}
+	switch format {
+	case "text":
+		return slog.New(slog.NewTextHandler(env.Stderr, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(env.Stderr, opts)), nil
+	}
+	return nil, errUsage("--log-format must be text or json")
+}

@@ -1,0 +1,161 @@
+package proxy
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+)
+
+// Roles a token may carry.
+const (
+	RoleCustomer      = "customer"
+	RoleStaff         = "staff"
+	RoleAdmin         = "admin"
+	RoleService       = "service"
+	RolePlatformAdmin = "platform_admin"
+)
+
+// Authentication failures, mapped to the contract's messages in error.go.
+var (
+	ErrAuthRequired   = errors.New("authentication required")
+	ErrInvalidToken   = errors.New("invalid token")
+	ErrTokenExpired   = fmt.Errorf("%w: expired", ErrInvalidToken)
+	ErrTenantMismatch = errors.New("tenant mismatch")
+	ErrForbidden      = errors.New("forbidden")
+)
+
+// Claims are a verified token's claims.
+type Claims struct {
+	TenantID *JSONInt `json:"tenant_id,omitempty"`
+	UserID   *JSONInt `json:"user_id,omitempty"`
+	Role     string   `json:"role"`
+	// Access "ro" marks a read-only token (as sqld's "a":"ro"): SQL over
+	// Hrana gets a read-only connection.
+	Access string `json:"a,omitempty"`
+	jwt.RegisteredClaims
+}
+
+// Tenant is the token's tenant id (0 when absent).
+func (c *Claims) Tenant() int64 {
+	if c.TenantID == nil {
+		return 0
+	}
+	return int64(*c.TenantID)
+}
+
+// User is the token's user id (0 when absent).
+func (c *Claims) User() int64 {
+	if c.UserID == nil {
+		return 0
+	}
+	return int64(*c.UserID)
+}
+
+// ReadOnly reports whether the token grants read-only access.
+func (c *Claims) ReadOnly() bool { return c.Access == "ro" }
+
+// JSONInt is a claim that must be a JSON integer: not a string, a float, an
+// array or null.
+type JSONInt int64
+
+// UnmarshalJSON accepts only an integer literal.
+func (n *JSONInt) UnmarshalJSON(b []byte) error {
+	digits := bytes.TrimPrefix(b, []byte("-"))
+	if len(digits) == 0 || len(digits) > 18 {
+		return errors.New("claim must be an integer")
+	}
+	for _, c := range digits {
+		if c < '0' || c > '9' {
+			return errors.New("claim must be an integer")
+		}
+	}
+	v, err := strconv.ParseInt(string(b), 10, 64)
+	if err != nil {
+		return err
+	}
+	*n = JSONInt(v)
+	return nil
+}
+
+// Int wraps an int64 for building claims.
+func Int(v int64) *JSONInt { n := JSONInt(v); return &n }
+
+// Auth signs and verifies HS256 tokens with one secret.
+type Auth struct {
+	secret []byte
+	parser *jwt.Parser
+}
+
+// NewAuth returns an Auth for the secret (at least 32 bytes).
+func NewAuth(secret []byte) (*Auth, error) {
+	if len(secret) < 32 {
+		return nil, errors.New("jwt secret must be at least 32 bytes")
+	}
+	return &Auth{
+		secret: secret,
+		parser: jwt.NewParser(
+			jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}), // pinned: alg confusion is impossible
+			jwt.WithExpirationRequired(),
+			jwt.WithIssuedAt(),
+			jwt.WithLeeway(5*time.Second),
+		),
+	}, nil
+}
+
+// Verify checks a token's signature, algorithm, expiry and claim types.
+func (a *Auth) Verify(token string) (*Claims, error) {
+	var c Claims
+	_, err := a.parser.ParseWithClaims(token, &c, func(*jwt.Token) (any, error) { return a.secret, nil })
+	switch {
+	case errors.Is(err, jwt.ErrTokenExpired):
+		return nil, ErrTokenExpired
+	case err != nil:
+		return nil, fmt.Errorf("%w: %v", ErrInvalidToken, err)
+	}
+	switch c.Role {
+	case RoleCustomer, RoleStaff, RoleAdmin, RoleService:
+		if c.TenantID == nil || *c.TenantID <= 0 {
+			return nil, fmt.Errorf("%w: tenant_id required", ErrInvalidToken)
+		}
+	case RolePlatformAdmin:
+	default:
+		return nil, fmt.Errorf("%w: unknown role", ErrInvalidToken)
+	}
+	return &c, nil
+}
+
+// Issue signs claims valid for ttl and returns the token and its expiry.
+func (a *Auth) Issue(c Claims, ttl time.Duration) (string, time.Time, error) {
+	now := time.Now()
+	exp := now.Add(ttl).Truncate(time.Second)
+	c.IssuedAt = jwt.NewNumericDate(now)
+	c.ExpiresAt = jwt.NewNumericDate(exp)
+	if c.Subject == "" {
+		c.Subject = subject(&c)
+	}
+	s, err := jwt.NewWithClaims(jwt.SigningMethodHS256, c).SignedString(a.secret)
+	if err != nil {
+		return "", time.Time{}, fmt.Errorf("sign token: %w", err)
+	}
+	return s, exp, nil
+}
+
+// subject names the principal: role plus user id.
+func subject(c *Claims) string {
+	return c.Role + ":" + strconv.FormatInt(c.User(), 10)
+}
+
+// bearer extracts the token from an Authorization header value: the scheme
+// is matched case-insensitively, as libSQL clients and sqld do.
+func bearer(h []byte) ([]byte, bool) {
+	const scheme = "bearer "
+	if len(h) <= len(scheme) || !bytes.EqualFold(h[:len(scheme)], []byte(scheme)) {
+		return nil, false
+	}
+	tok := bytes.TrimSpace(h[len(scheme):])
+	return tok, len(tok) > 0
+}

@@ -1,0 +1,88 @@
+package proxy
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+
+	"github.com/valyala/fasthttp"
+)
+
+// MaxJSONBody caps API request bodies; Hrana has its own, larger cap.
+const MaxJSONBody = 64 << 10
+
+var contentTypeJSON = []byte("application/json")
+
+// writeJSON answers with v as JSON.
+func writeJSON(ctx *fasthttp.RequestCtx, status int, v any) {
+	ctx.Response.Header.SetContentTypeBytes(contentTypeJSON)
+	ctx.SetStatusCode(status)
+	enc := json.NewEncoder(ctx)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		ctx.ResetBody()
+		ctx.SetStatusCode(fasthttp.StatusInternalServerError)
+		ctx.SetBodyString(`{"error":"Internal error"}`)
+	}
+}
+
+// decodeJSON strictly decodes the request body into v: one JSON object, no
+// unknown fields, no trailing data, at most MaxJSONBody bytes. Failures are
+// 400s that say what is wrong.
+func decodeJSON(ctx *fasthttp.RequestCtx, v any) error {
+	body := ctx.PostBody()
+	if len(body) > MaxJSONBody {
+		return &Error{Status: fasthttp.StatusRequestEntityTooLarge, Message: fmt.Sprintf("Request body too large (limit %d bytes)", MaxJSONBody)}
+	}
+	if len(bytes.TrimSpace(body)) == 0 {
+		return badRequest("Request body must be a JSON object", nil)
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return badRequest(describeJSONError(err), nil)
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return badRequest("Request body must contain a single JSON object", nil)
+	}
+	return nil
+}
+
+func describeJSONError(err error) string {
+	var syntax *json.SyntaxError
+	var typeErr *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &syntax):
+		return fmt.Sprintf("Invalid JSON at byte %d", syntax.Offset)
+	case errors.As(err, &typeErr):
+		if typeErr.Field == "" {
+			return "Request body must be a JSON object"
+		}
+		return fmt.Sprintf("Field %q must be %s", typeErr.Field, jsonKind(typeErr.Type.Kind().String()))
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return "Invalid JSON: unexpected end of input"
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		return "Unknown field " + strings.TrimPrefix(err.Error(), "json: unknown field ")
+	}
+	return "Invalid JSON"
+}
+
+func jsonKind(k string) string {
+	switch {
+	case strings.HasPrefix(k, "int"), strings.HasPrefix(k, "uint"):
+		return "an integer"
+	case k == "string":
+		return "a string"
+	case k == "bool":
+		return "a boolean"
+	case strings.HasPrefix(k, "float"):
+		return "a number"
+	}
+	return "of another type"
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }

@@ -1,0 +1,75 @@
+package proxy
+
+import (
+	"context"
+	"net/http"
+	"net/http/pprof"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/valyala/fasthttp"
+	"github.com/valyala/fasthttp/fasthttpadaptor"
+
+	"github.com/microfi/tenantgate/migrations"
+)
+
+// handleOps serves the operator listener: metrics, health and pprof. It is
+// never reachable from the public listener.
+func (s *Server) handleOps(ctx *fasthttp.RequestCtx) {
+	path := string(ctx.Path())
+	switch {
+	case path == "/metrics":
+		s.metricsHandler()(ctx)
+	case path == "/healthz":
+		writeJSON(ctx, http.StatusOK, map[string]string{"status": "ok"})
+	case path == "/readyz":
+		s.ready(ctx)
+	case strings.HasPrefix(path, "/debug/pprof"):
+		pprofHandler(ctx)
+	default:
+		writeJSON(ctx, http.StatusNotFound, map[string]string{"error": "Not found"})
+	}
+}
+
+func (s *Server) metricsHandler() fasthttp.RequestHandler {
+	g := s.cfg.Gatherer
+	if g == nil {
+		g = prometheus.DefaultGatherer
+	}
+	return fasthttpadaptor.NewFastHTTPHandler(promhttp.HandlerFor(g, promhttp.HandlerOpts{EnableOpenMetrics: true}))
+}
+
+// ready reports whether the catalog answers and is on the newest schema.
+func (s *Server) ready(ctx *fasthttp.RequestCtx) {
+	c, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	checks := map[string]string{}
+	status := http.StatusOK
+	if err := s.catalog.Ping(c); err != nil {
+		checks["catalog"] = "unreachable: " + err.Error()
+		status = http.StatusServiceUnavailable
+	} else if pending, err := migrations.Pending(c, s.catalog.DB(), migrations.Catalog); err != nil || len(pending) > 0 {
+		checks["catalog"] = "schema not current"
+		status = http.StatusServiceUnavailable
+	} else {
+		checks["catalog"] = "ok"
+	}
+	writeJSON(ctx, status, map[string]any{"status": map[bool]string{true: "ready", false: "not ready"}[status == http.StatusOK], "checks": checks})
+}
+
+var pprofHandler = fasthttpadaptor.NewFastHTTPHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	switch strings.TrimPrefix(r.URL.Path, "/debug/pprof/") {
+	case "cmdline":
+		pprof.Cmdline(w, r)
+	case "profile":
+		pprof.Profile(w, r)
+	case "symbol":
+		pprof.Symbol(w, r)
+	case "trace":
+		pprof.Trace(w, r)
+	default:
+		pprof.Index(w, r)
+	}
+}))

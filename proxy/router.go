@@ -1,0 +1,114 @@
+package proxy
+
+import (
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/microfi/tenantgate/catalog"
+)
+
+// hostKind is what a Host header routes to.
+type hostKind int
+
+const (
+	hostUnknown hostKind = iota
+	hostPublic
+	hostAdmin
+	hostTenant // a subdomain label under the root domain
+	hostDomain // any other host: a tenant's custom domain
+)
+
+// classifyHost normalises a Host header and decides where it routes. It
+// never touches the catalog, so malformed hosts cost nothing.
+func (s *Server) classifyHost(raw []byte) (hostKind, string) {
+	host, err := catalog.NormalizeHost(string(raw))
+	if err != nil {
+		return hostUnknown, ""
+	}
+	root := s.cfg.RootDomain
+	switch {
+	case host == root || host == "www."+root:
+		return hostPublic, host
+	case host == "admin."+root:
+		return hostAdmin, host
+	case strings.HasSuffix(host, "."+root):
+		label := strings.TrimSuffix(host, "."+root)
+		if strings.Contains(label, ".") {
+			return hostUnknown, "" // tenants are one label deep
+		}
+		return hostTenant, label
+	}
+	return hostDomain, host
+}
+
+// handle is the entry point of every request on the public listener.
+func (s *Server) handle(ctx *fasthttp.RequestCtx) {
+	start := time.Now()
+	s.metrics.inFlight.Inc()
+	class, tenantHost := s.dispatch(ctx)
+	s.metrics.inFlight.Dec()
+	elapsed := time.Since(start)
+	status := ctx.Response.StatusCode()
+	s.metrics.requests.WithLabelValues(class, methodString(ctx), strconv.Itoa(status)).Inc()
+	s.metrics.duration.WithLabelValues(class).Observe(elapsed.Seconds())
+	if tenantHost != "" && s.tenantSeries != nil {
+		s.tenantSeries.Observe(tenantHost, status, elapsed)
+	}
+	s.log.Debug("request", "request_id", requestID(ctx), "host", string(ctx.Host()), "method", string(ctx.Method()),
+		"path", string(ctx.Path()), "status", status, "duration", elapsed)
+}
+
+// dispatch routes by host and returns the route class and, for tenant
+// traffic, the tenant's host (the per-tenant metric label).
+func (s *Server) dispatch(ctx *fasthttp.RequestCtx) (class, tenantHost string) {
+	kind, key := s.classifyHost(ctx.Host())
+	switch kind {
+	case hostPublic:
+		s.handlePublic(ctx)
+		return classPublic, ""
+	case hostAdmin:
+		s.handleAdmin(ctx)
+		return classAdmin, ""
+	case hostUnknown:
+		s.writeError(ctx, errTenantNotFound)
+		return classNone, ""
+	}
+	c, cancel := contextFor(s)
+	defer cancel()
+	var t catalog.Tenant
+	var err error
+	if kind == hostTenant {
+		t, err = s.catalog.FindByHost(c, key)
+	} else {
+		t, err = s.catalog.FindByDomain(c, key)
+	}
+	if err != nil {
+		s.writeError(ctx, err)
+		return classNone, ""
+	}
+	class, err = s.serveTenant(ctx, t)
+	if err != nil {
+		s.writeError(ctx, err)
+	}
+	return class, t.Host
+}
+
+// requestID is the caller's X-Request-Id when sane, else the server's own.
+func requestID(ctx *fasthttp.RequestCtx) string {
+	if id := ctx.Request.Header.Peek("X-Request-Id"); len(id) > 0 && len(id) <= 64 && printable(id) {
+		return string(id)
+	}
+	return strconv.FormatUint(ctx.ID(), 36) + "-" + strconv.FormatInt(ctx.ConnTime().UnixNano()%1e9, 36)
+}
+
+func printable(b []byte) bool {
+	for _, c := range b {
+		if c < 0x21 || c > 0x7e {
+			return false
+		}
+	}
+	return true
+}

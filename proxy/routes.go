@@ -1,0 +1,130 @@
+package proxy
+
+import (
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/valyala/fasthttp"
+)
+
+// Role sets for route declarations.
+var (
+	anyTenantRole = []string{RoleCustomer, RoleStaff, RoleAdmin, RoleService}
+	staffUp       = []string{RoleStaff, RoleAdmin, RoleService}
+	adminOnly     = []string{RoleAdmin}
+	serviceOnly   = []string{RoleService}
+)
+
+// route is one tenant-host endpoint. A route with no roles is public (no
+// token); otherwise the token must belong to the host's tenant and carry
+// one of the roles.
+type route struct {
+	method string
+	path   string // segments; "{name}" matches one segment
+	class  string
+	roles  []string
+	noDB   bool // the handler does not need the tenant database acquired
+	handle func(s *Server, r *tenantRequest) error
+}
+
+// tenantRoutes is the table of every tenant-host endpoint.
+var tenantRoutes = []route{
+	{method: "GET", path: "/api/accounts", class: classTenant, roles: anyTenantRole, handle: (*Server).listAccounts},
+}
+
+// routeTable matches requests against routes.
+type routeTable struct{ routes []route }
+
+// match finds the route for method and path. It returns the route and the
+// path parameters, or a 404 / 405 error.
+func (t *routeTable) match(method, path string) (*route, map[string]string, error) {
+	pathMatched := false
+	for i := range t.routes {
+		rt := &t.routes[i]
+		params, ok := matchPath(rt.path, path)
+		if !ok {
+			continue
+		}
+		pathMatched = true
+		if rt.method == method || (method == "HEAD" && rt.method == "GET") {
+			return rt, params, nil
+		}
+	}
+	if pathMatched {
+		return nil, nil, errMethod
+	}
+	return nil, nil, errNotFound
+}
+
+func matchPath(pattern, path string) (map[string]string, bool) {
+	if pattern == path {
+		return nil, true
+	}
+	if !strings.Contains(pattern, "{") {
+		return nil, false
+	}
+	ps := strings.Split(strings.Trim(pattern, "/"), "/")
+	xs := strings.Split(strings.Trim(path, "/"), "/")
+	if len(ps) != len(xs) {
+		return nil, false
+	}
+	var params map[string]string
+	for i, p := range ps {
+		if strings.HasPrefix(p, "{") && strings.HasSuffix(p, "}") {
+			if xs[i] == "" {
+				return nil, false
+			}
+			if params == nil {
+				params = map[string]string{}
+			}
+			params[p[1:len(p)-1]] = xs[i]
+			continue
+		}
+		if p != xs[i] {
+			return nil, false
+		}
+	}
+	return params, true
+}
+
+// allowedMethods lists the methods a path accepts, for the Allow header.
+func (t *routeTable) allowedMethods(path string) string {
+	var ms []string
+	for _, rt := range t.routes {
+		if _, ok := matchPath(rt.path, path); ok && !slices.Contains(ms, rt.method) {
+			ms = append(ms, rt.method)
+		}
+	}
+	return strings.Join(ms, ", ")
+}
+
+// pathInt64 parses a positive integer path parameter, or fails with 400.
+func (r *tenantRequest) pathInt64(name string) (int64, error) {
+	v, err := strconv.ParseInt(r.params[name], 10, 64)
+	if err != nil || v <= 0 {
+		return 0, badRequest("Invalid "+name+": must be a positive integer", map[string]string{name: "must be a positive integer"})
+	}
+	return v, nil
+}
+
+// queryInt64 parses an optional non-negative integer query parameter.
+func (r *tenantRequest) queryInt64(name string) (int64, bool, error) {
+	raw := r.ctx.QueryArgs().Peek(name)
+	if len(raw) == 0 {
+		return 0, false, nil
+	}
+	v, err := strconv.ParseInt(string(raw), 10, 64)
+	if err != nil || v < 0 {
+		return 0, false, badRequest("Invalid "+name+": must be a non-negative integer", map[string]string{name: "must be a non-negative integer"})
+	}
+	return v, true, nil
+}
+
+func methodString(ctx *fasthttp.RequestCtx) string {
+	switch m := ctx.Method(); string(m) {
+	case "GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS":
+		return string(m)
+	}
+	return "other"
+}

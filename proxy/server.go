@@ -1,0 +1,190 @@
+// Package proxy is tenantgate's HTTP edge: a fasthttp server that routes
+// every request by Host to the public site, the admin panel or a tenant,
+// checks the tenant's token, and serves the tenant from its own database.
+package proxy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/valyala/fasthttp"
+
+	"github.com/microfi/tenantgate/catalog"
+	"github.com/microfi/tenantgate/catalog/provision"
+	"github.com/microfi/tenantgate/shard"
+)
+
+// Defaults for Config.
+const (
+	DefaultRootDomain     = "microfi.localhost"
+	DefaultRequestTimeout = 10 * time.Second
+	MaxRequestBody        = 8 << 20 // Hrana pipelines may be large; API bodies are capped lower
+)
+
+// Config wires a Server. Catalog, Shards, Provisioner and Auth are required.
+type Config struct {
+	RootDomain     string // e.g. "microfi.com"; default DefaultRootDomain
+	PublicScheme   string // scheme in links; default "http"
+	PublicPort     int    // port in links; 0 = the listener's port (80/443 omitted)
+	RequestTimeout time.Duration
+	TenantMetrics  int    // per-tenant series for the N busiest tenants; 0 = off
+	BackupDir      string // where admin deletes keep a copy of the database
+
+	Catalog     *catalog.Catalog
+	Shards      *shard.Manager
+	Provisioner *provision.Provisioner
+	Auth        *Auth
+	Registerer  prometheus.Registerer
+	Gatherer    prometheus.Gatherer
+	Logger      *slog.Logger
+}
+
+// Server is the proxy.
+type Server struct {
+	cfg         Config
+	catalog     *catalog.Catalog
+	shards      *shard.Manager
+	provisioner *provision.Provisioner
+	auth        *Auth
+	metrics     *Metrics
+	log         *slog.Logger
+	tenantTable *routeTable
+	http        *fasthttp.Server
+	ops         *fasthttp.Server
+	tenantSeries *TenantSeries // nil unless Config.TenantMetrics > 0
+	port        int
+	stop        context.CancelFunc
+	background  context.Context
+}
+
+// New builds a Server from cfg.
+func New(cfg Config) (*Server, error) {
+	if cfg.Catalog == nil || cfg.Shards == nil || cfg.Auth == nil {
+		return nil, errors.New("proxy: Catalog, Shards and Auth are required")
+	}
+	if cfg.RootDomain == "" {
+		cfg.RootDomain = DefaultRootDomain
+	}
+	root, err := catalog.NormalizeHost(cfg.RootDomain)
+	if err != nil {
+		return nil, fmt.Errorf("root domain: %w", err)
+	}
+	cfg.RootDomain = root
+	if cfg.PublicScheme == "" {
+		cfg.PublicScheme = "http"
+	}
+	if cfg.RequestTimeout <= 0 {
+		cfg.RequestTimeout = DefaultRequestTimeout
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Provisioner == nil {
+		cfg.Provisioner = &provision.Provisioner{Catalog: cfg.Catalog, Shards: cfg.Shards, Logger: cfg.Logger}
+	}
+	bg, stop := context.WithCancel(context.Background())
+	s := &Server{
+		cfg: cfg, catalog: cfg.Catalog, shards: cfg.Shards, provisioner: cfg.Provisioner,
+		auth: cfg.Auth, log: cfg.Logger, metrics: NewMetrics(cfg.Registerer),
+		tenantTable: &routeTable{routes: tenantRoutes},
+		background:  bg, stop: stop,
+	}
+	if cfg.TenantMetrics > 0 {
+		s.tenantSeries = NewTenantSeries(cfg.Registerer, cfg.TenantMetrics)
+		go s.tenantSeries.Start(bg)
+	}
+	s.http = &fasthttp.Server{
+		Handler:               s.handle,
+		Name:                  "tenantgate",
+		MaxRequestBodySize:    MaxRequestBody,
+		ReadTimeout:           30 * time.Second,
+		WriteTimeout:          30 * time.Second,
+		IdleTimeout:           2 * time.Minute,
+		NoDefaultServerHeader: false,
+		NoDefaultContentType:  true,
+		Logger:                fasthttpLogger{s.log},
+		ErrorHandler: func(ctx *fasthttp.RequestCtx, err error) {
+			// Malformed HTTP never reaches handle; still answer in JSON.
+			status := fasthttp.StatusBadRequest
+			msg := "Bad request"
+			if errors.Is(err, fasthttp.ErrBodyTooLarge) {
+				status, msg = fasthttp.StatusRequestEntityTooLarge, "Request body too large"
+			}
+			writeJSON(ctx, status, map[string]string{"error": msg})
+		},
+	}
+	s.ops = &fasthttp.Server{Handler: s.handleOps, Name: "tenantgate-ops", NoDefaultContentType: true}
+	return s, nil
+}
+
+// Serve accepts tenant, public and admin traffic on ln until Shutdown.
+func (s *Server) Serve(ln net.Listener) error {
+	if s.port == 0 {
+		if tcp, ok := ln.Addr().(*net.TCPAddr); ok {
+			s.port = tcp.Port
+		}
+	}
+	return s.http.Serve(ln)
+}
+
+// ServeOps serves /metrics, /healthz, /readyz and /debug/pprof/ on ln.
+func (s *Server) ServeOps(ln net.Listener) error { return s.ops.Serve(ln) }
+
+// Handler is the main request handler, for in-memory tests and benchmarks.
+func (s *Server) Handler() fasthttp.RequestHandler { return s.handle }
+
+// Shutdown stops accepting requests, waits for in-flight ones (until ctx
+// ends) and stops background work. The caller closes the catalog and shards.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.stop()
+	errc := make(chan error, 2)
+	go func() { errc <- s.http.ShutdownWithContext(ctx) }()
+	go func() { errc <- s.ops.ShutdownWithContext(ctx) }()
+	return errors.Join(<-errc, <-errc)
+}
+
+// contextFor is a request-scoped context with the configured deadline:
+// fasthttp's ctx is not cancelled per request, so blocking calls need it.
+func contextFor(s *Server) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(s.background, s.cfg.RequestTimeout)
+}
+
+// RootDomain is the configured root domain.
+func (s *Server) RootDomain() string { return s.cfg.RootDomain }
+
+// URL is the public base URL of a host under the root domain ("" = root).
+func (s *Server) URL(label string) string {
+	host := s.cfg.RootDomain
+	if label != "" {
+		host = label + "." + host
+	}
+	return s.cfg.PublicScheme + "://" + host + s.portSuffix()
+}
+
+// DomainURL is the public base URL of a full host name (custom domains).
+func (s *Server) DomainURL(host string) string {
+	return s.cfg.PublicScheme + "://" + host + s.portSuffix()
+}
+
+func (s *Server) portSuffix() string {
+	port := s.cfg.PublicPort
+	if port == 0 {
+		port = s.port
+	}
+	if port == 0 || (s.cfg.PublicScheme == "http" && port == 80) || (s.cfg.PublicScheme == "https" && port == 443) {
+		return ""
+	}
+	return ":" + strconv.Itoa(port)
+}
+
+type fasthttpLogger struct{ log *slog.Logger }
+
+func (l fasthttpLogger) Printf(format string, args ...any) {
+	l.log.Debug(fmt.Sprintf(format, args...), "component", "fasthttp")
+}

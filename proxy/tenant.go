@@ -1,0 +1,109 @@
+package proxy
+
+import (
+	"context"
+	"slices"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/microfi/tenantgate/catalog"
+	"github.com/microfi/tenantgate/shard"
+	"github.com/microfi/tenantgate/shard/bank"
+)
+
+// tenantRequest is one request on a tenant host, after routing and auth.
+type tenantRequest struct {
+	ctx    *fasthttp.RequestCtx
+	c      context.Context // carries the request deadline for blocking calls
+	tenant catalog.Tenant
+	claims *Claims // nil on public routes
+	handle *shard.Handle
+	params map[string]string
+}
+
+// store is the tenant-scoped store: the one way handlers reach tenant data.
+func (r *tenantRequest) store() *bank.Store { return bank.New(r.handle.DB, r.tenant.ID) }
+
+// hasRole reports whether the token carries one of roles.
+func (r *tenantRequest) hasRole(roles ...string) bool {
+	return r.claims != nil && slices.Contains(roles, r.claims.Role)
+}
+
+// serveTenant runs the tenant pipeline: route, authenticate, check the
+// tenant's status and the role, acquire its database, run the handler.
+func (s *Server) serveTenant(ctx *fasthttp.RequestCtx, t catalog.Tenant) (class string, err error) {
+	rt, params, err := s.tenantTable.match(methodString(ctx), string(ctx.Path()))
+	if err != nil {
+		if err == errMethod {
+			ctx.Response.Header.Set("Allow", s.tenantTable.allowedMethods(string(ctx.Path())))
+		}
+		return classNone, err
+	}
+	r := &tenantRequest{ctx: ctx, tenant: t, params: params}
+	if rt.roles != nil {
+		claims, err := s.authenticate(ctx)
+		if err != nil {
+			return rt.class, err
+		}
+		if claims.Tenant() != t.ID {
+			s.metrics.authFailures.WithLabelValues("mismatch").Inc()
+			return rt.class, ErrTenantMismatch
+		}
+		r.claims = claims
+	}
+	if err := tenantServable(t, time.Now()); err != nil {
+		return rt.class, err
+	}
+	if rt.roles != nil && !r.hasRole(rt.roles...) {
+		s.metrics.authFailures.WithLabelValues("forbidden").Inc()
+		return rt.class, ErrForbidden
+	}
+	c, cancel := context.WithTimeout(context.Background(), s.cfg.RequestTimeout)
+	defer cancel()
+	r.c = c
+	if !rt.noDB {
+		h, err := s.shards.Acquire(c, t.ID, t.DBURL)
+		if err != nil {
+			return rt.class, err
+		}
+		defer h.Release()
+		r.handle = h
+	}
+	return rt.class, rt.handle(s, r)
+}
+
+// tenantServable refuses suspended tenants and expired demos.
+func tenantServable(t catalog.Tenant, now time.Time) error {
+	switch {
+	case t.Suspended():
+		return errSuspended
+	case t.Expired(now):
+		return errDemoExpired
+	}
+	return nil
+}
+
+// authenticate verifies the bearer token and counts failures by reason.
+func (s *Server) authenticate(ctx *fasthttp.RequestCtx) (*Claims, error) {
+	h := ctx.Request.Header.Peek(fasthttp.HeaderAuthorization)
+	if len(h) == 0 {
+		s.metrics.authFailures.WithLabelValues("missing").Inc()
+		return nil, ErrAuthRequired
+	}
+	tok, ok := bearer(h)
+	if !ok {
+		s.metrics.authFailures.WithLabelValues("invalid").Inc()
+		return nil, ErrInvalidToken
+	}
+	claims, err := s.auth.Verify(string(tok))
+	if err != nil {
+		reason := "invalid"
+		if err == ErrTokenExpired {
+			reason = "expired"
+		}
+		s.metrics.authFailures.WithLabelValues(reason).Inc()
+		return nil, err
+	}
+	return claims, nil
+}

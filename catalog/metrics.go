@@ -21,7 +21,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		errors:       f.NewCounter(prometheus.CounterOpts{Name: "tenantgate_catalog_errors_total", Help: "Catalog database errors (lookups and change polling)."}),
 		lookupDuration: f.NewHistogram(prometheus.HistogramOpts{
 			Name: "tenantgate_catalog_lookup_duration_seconds", Help: "Catalog database lookup latency on cache misses.",
-			Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1},
+			Buckets:                     []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1},
 			NativeHistogramBucketFactor: 1.1,
 		}),
 	}

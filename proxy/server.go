@@ -35,6 +35,10 @@ type Config struct {
 	RequestTimeout time.Duration
 	TenantMetrics  int    // per-tenant series for the N busiest tenants; 0 = off
 	BackupDir      string // where admin deletes keep a copy of the database
+	DemoLimit      RateLimit     // demo creations per client address; zero = DefaultDemoLimit
+	SignupLimit    RateLimit     // signups per client address; zero = DefaultSignupLimit
+	DemoTTL        time.Duration // demo lifetime; 0 = DefaultDemoTTL
+	ReapInterval   time.Duration // demo reaper period; 0 = provision.DefaultReapInterval, < 0 = off
 
 	Catalog     *catalog.Catalog
 	Shards      *shard.Manager
@@ -47,20 +51,21 @@ type Config struct {
 
 // Server is the proxy.
 type Server struct {
-	cfg         Config
-	catalog     *catalog.Catalog
-	shards      *shard.Manager
-	provisioner *provision.Provisioner
-	auth        *Auth
-	metrics     *Metrics
-	log         *slog.Logger
-	tenantTable *routeTable
-	http        *fasthttp.Server
-	ops         *fasthttp.Server
+	cfg          Config
+	catalog      *catalog.Catalog
+	shards       *shard.Manager
+	provisioner  *provision.Provisioner
+	auth         *Auth
+	metrics      *Metrics
+	log          *slog.Logger
+	tenantTable  *routeTable
+	http         *fasthttp.Server
+	ops          *fasthttp.Server
 	tenantSeries *TenantSeries // nil unless Config.TenantMetrics > 0
-	port        int
-	stop        context.CancelFunc
-	background  context.Context
+	site         *site // public site and admin panel state (public.go)
+	port         int
+	stop         context.CancelFunc
+	background   context.Context
 }
 
 // New builds a Server from cfg.
@@ -95,6 +100,8 @@ func New(cfg Config) (*Server, error) {
 		tenantTable: &routeTable{routes: tenantRoutes},
 		background:  bg, stop: stop,
 	}
+	s.site = newSite(cfg)
+	s.startReaper()
 	if cfg.TenantMetrics > 0 {
 		s.tenantSeries = NewTenantSeries(cfg.Registerer, cfg.TenantMetrics)
 		go s.tenantSeries.Start(bg)

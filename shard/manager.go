@@ -53,11 +53,11 @@ type Manager struct {
 type entry struct {
 	id      int64
 	url     string
-	path    string         // local file path; "" for remote databases
-	db      *sql.DB        // nil until ready
-	err     error          // open failure, shared by waiters
-	ready   chan struct{}  // closed when db or err is set
-	done    chan struct{}  // closed when the entry starts closing
+	path    string        // local file path; "" for remote databases
+	db      *sql.DB       // nil until ready
+	err     error         // open failure, shared by waiters
+	ready   chan struct{} // closed when db or err is set
+	done    chan struct{} // closed when the entry starts closing
 	refs    int
 	evicted bool
 }

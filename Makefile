@@ -1,0 +1,57 @@
+# tenantgate — the README's two commands are `make run` and `make test`.
+GO      ?= go
+DATA    ?= ./data
+LISTEN  ?= :8080
+METRICS ?= :9090
+ARTIFACTS ?= $(CURDIR)/.artifacts
+
+export GOFLAGS ?= -mod=mod
+
+.PHONY: run build test test-deps test-go lint bench loadtest clean
+
+## run: build and start the proxy on ./data with the demo tenant (prints URLs and a token)
+run: build
+	./bin/tenantgate serve --data-dir $(DATA) --listen $(LISTEN) --metrics-listen $(METRICS)
+
+## build: static binaries in ./bin
+build:
+	CGO_ENABLED=0 $(GO) build -o bin/tenantgate ./cmd/tenantgate
+	CGO_ENABLED=0 $(GO) build -o bin/loadtest ./cmd/loadtest
+
+## test: install what the tests need, vet, then run every test
+test: test-deps lint test-go
+
+test-go:
+	mkdir -p $(ARTIFACTS)
+	TENANTGATE_ARTIFACTS=$(ARTIFACTS) $(GO) test -count=1 -timeout 20m ./...
+
+## test-deps: idempotent installs for tests that use real external clients
+#   Debian packages: chromium (browser tests), prometheus (promtool + server)
+#   npm packages:    @libsql/client for the JavaScript client tests
+DEB_PKGS := chromium prometheus
+NPM_DIRS := $(wildcard proxy/hrana/testdata/js)
+test-deps:
+	$(GO) mod download
+	@missing=""; \
+	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
+	command -v promtool >/dev/null 2>&1 || missing="$$missing prometheus"; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:$$missing"; \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; \
+	fi
+	@for d in $(NPM_DIRS); do echo "npm ci in $$d"; (cd $$d && npm ci --no-audit --no-fund --loglevel=error); done
+
+lint:
+	$(GO) vet ./...
+
+## bench: the go test benchmarks recorded in BENCHMARKS.md
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+## loadtest: the seed's criterion for real (100 tenants, 30 s, p95 < 100 ms)
+loadtest:
+	$(GO) run ./cmd/loadtest --spawn --tenants 100 --duration 30s --rate 500 --threshold 'http_req_duration:p(95)<100' --threshold 'http_req_failed:rate<0.01'
+
+clean:
+	rm -rf bin $(ARTIFACTS)

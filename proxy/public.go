@@ -1,18 +1,295 @@
 package proxy
 
 import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/base32"
+	"errors"
 	"net/http"
+	"strings"
+	"time"
 
 	"github.com/valyala/fasthttp"
+
+	"github.com/microfi/tenantgate/catalog"
+	"github.com/microfi/tenantgate/catalog/provision"
+	"github.com/microfi/tenantgate/proxy/web"
+	"github.com/microfi/tenantgate/shard/bank"
 )
 
-// handlePublic serves the root domain and www: the marketing site and
-// /api/public/*. (Placeholder until the public site lands.)
-func (s *Server) handlePublic(ctx *fasthttp.RequestCtx) {
-	if string(ctx.Path()) == "/" {
-		ctx.SetContentType("text/html; charset=utf-8")
-		ctx.SetBodyString("<!doctype html><title>MicroFi</title><h1>MicroFi</h1><p>Banking SaaS for microfinance institutions.</p>")
+// Public-site defaults.
+const (
+	DefaultDemoTTL     = 24 * time.Hour
+	DefaultDemoCountry = "GH"
+	DemoTenantName     = "Demo Microfinance"
+	demoHostPrefix     = "demo-"
+	demoHostRandom     = 10 // base32 characters: 50 random bits
+)
+
+// site is the state of the public site and the admin panel: the per-address
+// limiters of the tenant-creating endpoints and the demo lifetime.
+type site struct {
+	demoLimit   *ipLimiter
+	signupLimit *ipLimiter
+	demoTTL     time.Duration
+	now         func() time.Time
+}
+
+// newSite builds the public site's state from the server's config.
+func newSite(cfg Config) *site {
+	demo, signup, ttl := cfg.DemoLimit, cfg.SignupLimit, cfg.DemoTTL
+	if demo == (RateLimit{}) {
+		demo = DefaultDemoLimit
+	}
+	if signup == (RateLimit{}) {
+		signup = DefaultSignupLimit
+	}
+	if ttl <= 0 {
+		ttl = DefaultDemoTTL
+	}
+	return &site{demoLimit: newIPLimiter(demo), signupLimit: newIPLimiter(signup), demoTTL: ttl, now: time.Now}
+}
+
+// startReaper runs the demo reaper in the background until Shutdown,
+// counting passes and removed demos in the metrics.
+func (s *Server) startReaper() {
+	if s.cfg.ReapInterval < 0 {
 		return
 	}
-	writeJSON(ctx, http.StatusNotFound, map[string]string{"error": "Not found"})
+	r := &provision.Reaper{
+		Provisioner: s.provisioner,
+		Interval:    s.cfg.ReapInterval,
+		Logger:      s.log,
+		OnPass: func(n int, _ error) {
+			s.metrics.reaperRuns.Inc()
+			s.metrics.demosReaped.Add(float64(n))
+		},
+	}
+	go r.Run(s.background)
+}
+
+// handlePublic serves the root domain and www: the marketing site, its
+// assets and /api/public/*.
+func (s *Server) handlePublic(ctx *fasthttp.RequestCtx) {
+	path := string(ctx.Path())
+	switch path {
+	case "/", "/index.html":
+		s.servePage(ctx, web.Public)
+	case "/api/public/demo":
+		s.onlyMethod(ctx, "POST", s.createDemo)
+	case "/api/public/signup":
+		s.onlyMethod(ctx, "POST", s.signup)
+	case "/api/public/countries":
+		s.onlyMethod(ctx, "GET", s.listCountries)
+	default:
+		if isGetOrHead(ctx) && web.ServeAsset(ctx) {
+			return
+		}
+		s.writeError(ctx, errNotFound)
+	}
+}
+
+// servePage serves an embedded page to GET and HEAD.
+func (s *Server) servePage(ctx *fasthttp.RequestCtx, f *web.File) {
+	if !isGetOrHead(ctx) {
+		ctx.Response.Header.Set("Allow", "GET, HEAD")
+		s.writeError(ctx, errMethod)
+		return
+	}
+	web.Serve(ctx, f)
+}
+
+// onlyMethod runs h for method (GET also answers HEAD) and 405s otherwise.
+func (s *Server) onlyMethod(ctx *fasthttp.RequestCtx, method string, h func(*fasthttp.RequestCtx) error) {
+	m := string(ctx.Method())
+	if m != method && !(method == "GET" && m == "HEAD") {
+		allow := method
+		if method == "GET" {
+			allow = "GET, HEAD"
+		}
+		ctx.Response.Header.Set("Allow", allow)
+		s.writeError(ctx, errMethod)
+		return
+	}
+	if err := h(ctx); err != nil {
+		s.writeError(ctx, err)
+	}
+}
+
+func isGetOrHead(ctx *fasthttp.RequestCtx) bool { return ctx.IsGet() || ctx.IsHead() }
+
+// throttle takes a token from l for the client or fails with 429.
+func (s *Server) throttle(ctx *fasthttp.RequestCtx, l *ipLimiter, name string) error {
+	ok, wait := l.allow(clientKey(ctx), s.site.now())
+	if ok {
+		return nil
+	}
+	s.metrics.throttled.WithLabelValues(name).Inc()
+	return tooManyRequests(retrySeconds(wait))
+}
+
+// demoRequest is the optional body of POST /api/public/demo.
+type demoRequest struct {
+	Country string `json:"country"` // default DefaultDemoCountry
+}
+
+// demoResponse is the contract's answer to POST /api/public/demo.
+type demoResponse struct {
+	TenantID  int64          `json:"tenant_id"`
+	Host      string         `json:"host"`
+	Subdomain string         `json:"subdomain"`
+	URL       string         `json:"url"`
+	ExpiresAt time.Time      `json:"expires_at"`
+	Login     bank.DemoLogin `json:"login"`
+}
+
+// createDemo answers POST /api/public/demo: a fresh demo tenant under an
+// unguessable host, seeded with sample data, expiring after the demo TTL.
+func (s *Server) createDemo(ctx *fasthttp.RequestCtx) error {
+	if err := s.throttle(ctx, s.site.demoLimit, "demo"); err != nil {
+		return err
+	}
+	var req demoRequest
+	if len(bytes.TrimSpace(ctx.PostBody())) > 0 {
+		if err := decodeJSON(ctx, &req); err != nil {
+			return err
+		}
+	}
+	country := strings.ToUpper(strings.TrimSpace(req.Country))
+	if country == "" {
+		country = DefaultDemoCountry
+	}
+	if _, ok := bank.CurrencyFor(country); !ok {
+		return badRequest("Invalid demo", map[string]string{"country": "must be a supported ISO 3166-1 alpha-2 country code"})
+	}
+	c, cancel := contextFor(s)
+	defer cancel()
+	var login bank.DemoLogin
+	seed := func(ctx context.Context, db *sql.DB, id int64) (err error) {
+		login, err = bank.SeedDemo(ctx, db, id, country)
+		return err
+	}
+	var t catalog.Tenant
+	var err error
+	// 50 random bits make a collision all but impossible; retry anyway.
+	for range 3 {
+		t, err = s.provisioner.Create(c, provision.Request{
+			Host: demoHostPrefix + randomLabel(demoHostRandom), Name: DemoTenantName, Country: country,
+			Status: catalog.StatusDemo, ExpiresAt: s.site.now().Add(s.site.demoTTL).UTC().Truncate(time.Second),
+			Seed: seed,
+		})
+		if !errors.Is(err, catalog.ErrHostTaken) {
+			break
+		}
+	}
+	if err != nil {
+		return err
+	}
+	writeJSON(ctx, http.StatusCreated, demoResponse{
+		TenantID: t.ID, Host: t.Host, Subdomain: t.Host + "." + s.cfg.RootDomain,
+		URL: s.URL(t.Host), ExpiresAt: t.ExpiresAt, Login: login,
+	})
+	return nil
+}
+
+// signupResponse is the contract's answer to POST /api/public/signup (plus
+// host and url for convenience).
+type signupResponse struct {
+	TenantID  int64  `json:"tenant_id"`
+	Host      string `json:"host"`
+	Subdomain string `json:"subdomain"`
+	URL       string `json:"url"`
+	SetupURL  string `json:"setupUrl"`
+}
+
+// signup answers POST /api/public/signup: validate, provision the tenant and
+// its database, create the first user (role admin). The catalog's UNIQUE
+// host decides races: one concurrent signup wins, the others get 409.
+func (s *Server) signup(ctx *fasthttp.RequestCtx) error {
+	if err := s.throttle(ctx, s.site.signupLimit, "signup"); err != nil {
+		return err
+	}
+	var req signupRequest
+	if err := decodeJSON(ctx, &req); err != nil {
+		return err
+	}
+	if fields := normalizeSignup(&req); fields != nil {
+		return badRequest("Invalid signup", fields)
+	}
+	c, cancel := contextFor(s)
+	defer cancel()
+	t, err := s.provisioner.Create(c, provision.Request{
+		Host: req.Subdomain, Name: req.Name, Country: req.Country, Status: catalog.StatusActive,
+		Seed: func(ctx context.Context, db *sql.DB, id int64) error {
+			_, err := bank.New(db, id).CreateUser(ctx, bank.NewUser{
+				Email: req.Email, Name: "Administrator", Password: req.Password, Role: bank.RoleAdmin,
+			})
+			return err
+		},
+	})
+	var verr *bank.ValidationError
+	switch {
+	case errors.Is(err, catalog.ErrHostTaken):
+		return &Error{Status: http.StatusConflict, Message: "Subdomain taken", Fields: map[string]string{"subdomain": "is taken"}}
+	case errors.As(err, &verr):
+		return badRequest("Invalid signup", verr.Fields)
+	case err != nil:
+		return err
+	}
+	base := s.URL(t.Host)
+	writeJSON(ctx, http.StatusCreated, signupResponse{
+		TenantID: t.ID, Host: t.Host, Subdomain: t.Host + "." + s.cfg.RootDomain, URL: base, SetupURL: base + "/setup",
+	})
+	return nil
+}
+
+// country is one entry of GET /api/public/countries.
+type country struct {
+	Code     string `json:"code"`
+	Currency string `json:"currency"`
+}
+
+// listCountries answers GET /api/public/countries: the countries a signup
+// may choose, with the currency their accounts are held in.
+func (s *Server) listCountries(ctx *fasthttp.RequestCtx) error {
+	codes := bank.SupportedCountries()
+	out := make([]country, 0, len(codes))
+	for _, c := range codes {
+		cur, _ := bank.CurrencyFor(c)
+		out = append(out, country{Code: c, Currency: cur})
+	}
+	ctx.Response.Header.Set(fasthttp.HeaderCacheControl, "public, max-age=3600")
+	writeJSON(ctx, http.StatusOK, map[string]any{"countries": out})
+	return nil
+}
+
+// lowerBase32 is RFC 4648 base32 in lower case without padding: only
+// a-z and 2-7, so always a valid DNS label.
+var lowerBase32 = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)
+
+// randomLabel returns n random base32 characters (5 bits each) from the
+// system's CSPRNG.
+func randomLabel(n int) string {
+	b := make([]byte, (n*5+7)/8)
+	rand.Read(b) // never fails (crypto/rand panics rather than return an error)
+	return lowerBase32.EncodeToString(b)[:n]
+}
+
+// dashboard routes: the tenant dashboard page at "/" and "/setup" (the
+// page a new signup lands on) and the shared assets, served on every
+// tenant host without a token or a database.
+func (s *Server) serveDashboard(r *tenantRequest) error {
+	web.Serve(r.ctx, web.Dashboard)
+	return nil
+}
+
+func (s *Server) serveTenantAsset(r *tenantRequest) error {
+	f := web.Asset(r.params["name"])
+	if f == nil {
+		return errNotFound
+	}
+	web.Serve(r.ctx, f)
+	return nil
 }

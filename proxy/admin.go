@@ -1,14 +1,42 @@
 package proxy
 
 import (
+	"context"
+	"database/sql"
+	"errors"
 	"net/http"
+	"strconv"
+	"strings"
+	"time"
 
 	"github.com/valyala/fasthttp"
+
+	"github.com/microfi/tenantgate/catalog"
+	"github.com/microfi/tenantgate/catalog/provision"
+	"github.com/microfi/tenantgate/proxy/web"
+	"github.com/microfi/tenantgate/shard/bank"
 )
 
-// handleAdmin serves admin.<root>: the admin panel and /api/admin/*, for
-// platform_admin tokens only. (Placeholder until the admin panel lands.)
+// Subscription plans a tenant may be on.
+var subscriptionPlans = []string{"starter", "growth", "enterprise"}
+
+const adminTenantsPath = "/api/admin/tenants"
+
+// handleAdmin serves admin.<root>: the admin panel page and its assets to
+// anyone, and /api/admin/* to platform_admin tokens only (no token → 401,
+// another role → 403).
 func (s *Server) handleAdmin(ctx *fasthttp.RequestCtx) {
+	path := string(ctx.Path())
+	if !strings.HasPrefix(path, "/api/") {
+		switch {
+		case path == "/" || path == "/index.html":
+			s.servePage(ctx, web.Admin)
+		case isGetOrHead(ctx) && web.ServeAsset(ctx):
+		default:
+			s.writeError(ctx, errNotFound)
+		}
+		return
+	}
 	claims, err := s.authenticate(ctx)
 	if err != nil {
 		s.writeError(ctx, err)
@@ -19,5 +47,326 @@ func (s *Server) handleAdmin(ctx *fasthttp.RequestCtx) {
 		s.writeError(ctx, ErrForbidden)
 		return
 	}
-	writeJSON(ctx, http.StatusOK, map[string]string{"status": "admin"})
+	if err := s.adminAPI(ctx, path); err != nil {
+		s.writeError(ctx, err)
+	}
+}
+
+// adminAPI dispatches an authenticated /api/admin/* request.
+func (s *Server) adminAPI(ctx *fasthttp.RequestCtx, path string) error {
+	method := string(ctx.Method())
+	if path == adminTenantsPath {
+		switch method {
+		case "GET", "HEAD":
+			return s.adminListTenants(ctx)
+		case "POST":
+			return s.adminCreateTenant(ctx)
+		}
+		ctx.Response.Header.Set("Allow", "GET, HEAD, POST")
+		return errMethod
+	}
+	rest, ok := strings.CutPrefix(path, adminTenantsPath+"/")
+	if !ok || rest == "" || strings.Contains(rest, "/") {
+		return errNotFound
+	}
+	id, err := strconv.ParseInt(rest, 10, 64)
+	if err != nil || id <= 0 {
+		return badRequest("Invalid tenant id: must be a positive integer", map[string]string{"id": "must be a positive integer"})
+	}
+	switch method {
+	case "GET", "HEAD":
+		return s.adminGetTenant(ctx, id)
+	case "PATCH":
+		return s.adminPatchTenant(ctx, id)
+	case "DELETE":
+		return s.adminDeleteTenant(ctx, id)
+	}
+	ctx.Response.Header.Set("Allow", "GET, HEAD, PATCH, DELETE")
+	return errMethod
+}
+
+// adminTenant is a tenant as the admin API shows it: the catalog row plus
+// its public URL.
+type adminTenant struct {
+	catalog.Tenant
+	URL string `json:"url"`
+}
+
+func (s *Server) adminView(t catalog.Tenant) adminTenant {
+	return adminTenant{Tenant: t, URL: s.URL(t.Host)}
+}
+
+// adminListTenants answers GET /api/admin/tenants?q=&status=&limit=&offset=.
+func (s *Server) adminListTenants(ctx *fasthttp.RequestCtx) error {
+	args := ctx.QueryArgs()
+	limit, err := queryInt(args, "limit", 50, 1, 500)
+	if err != nil {
+		return err
+	}
+	offset, err := queryInt(args, "offset", 0, 0, 1<<31-1)
+	if err != nil {
+		return err
+	}
+	status := string(args.Peek("status"))
+	if status != "" && status != catalog.StatusActive && status != catalog.StatusSuspended && status != catalog.StatusDemo {
+		return badRequest("Invalid status", map[string]string{"status": "must be active, suspended or demo"})
+	}
+	q := strings.TrimSpace(string(args.Peek("q")))
+	if len(q) > 200 {
+		return badRequest("Invalid q", map[string]string{"q": "must be at most 200 characters"})
+	}
+	c, cancel := contextFor(s)
+	defer cancel()
+	list, total, err := s.catalog.List(c, catalog.ListOptions{Query: q, Status: status, Limit: limit, Offset: offset})
+	if err != nil {
+		return err
+	}
+	out := make([]adminTenant, len(list))
+	for i, t := range list {
+		out[i] = s.adminView(t)
+	}
+	writeJSON(ctx, http.StatusOK, map[string]any{"tenants": out, "total": total, "limit": limit, "offset": offset})
+	return nil
+}
+
+// adminCreateRequest is the body of POST /api/admin/tenants. AdminEmail and
+// AdminPassword, when given, create the tenant's first administrator.
+type adminCreateRequest struct {
+	Host          string `json:"host"`
+	Name          string `json:"name"`
+	Country       string `json:"country"`
+	CustomDomain  string `json:"custom_domain"`
+	Plan          string `json:"subscription_plan"`
+	DBURL         string `json:"db_url"`
+	AdminEmail    string `json:"admin_email"`
+	AdminPassword string `json:"admin_password"`
+}
+
+// adminCreateTenant answers POST /api/admin/tenants with 201 and the tenant.
+func (s *Server) adminCreateTenant(ctx *fasthttp.RequestCtx) error {
+	var req adminCreateRequest
+	if err := decodeJSON(ctx, &req); err != nil {
+		return err
+	}
+	fields := map[string]string{}
+	req.Host = strings.ToLower(strings.TrimSpace(req.Host))
+	switch {
+	case req.Host == "":
+		fields["host"] = "is required"
+	case !catalog.ValidLabel(req.Host):
+		fields["host"] = "must be a DNS label: a-z, 0-9 and hyphens, not at the start or end"
+	case reservedSubdomains[req.Host]:
+		fields["host"] = "is reserved"
+	}
+	req.Name = strings.TrimSpace(req.Name)
+	if req.Name == "" || len(req.Name) > 200 {
+		fields["name"] = "must be 1–200 characters"
+	}
+	req.Country = strings.ToUpper(strings.TrimSpace(req.Country))
+	if _, ok := bank.CurrencyFor(req.Country); !ok {
+		fields["country"] = "must be a supported ISO 3166-1 alpha-2 country code"
+	}
+	if req.Plan == "" {
+		req.Plan = subscriptionPlans[0]
+	} else if !validPlan(req.Plan) {
+		fields["subscription_plan"] = "must be one of " + strings.Join(subscriptionPlans, ", ")
+	}
+	if req.CustomDomain != "" {
+		d, msg := s.normalizeCustomDomain(req.CustomDomain)
+		if msg != "" {
+			fields["custom_domain"] = msg
+		}
+		req.CustomDomain = d
+	}
+	if (req.AdminEmail == "") != (req.AdminPassword == "") {
+		fields["admin_email"] = "admin_email and admin_password go together"
+	}
+	if len(fields) > 0 {
+		return badRequest("Invalid tenant", fields)
+	}
+	var seed func(context.Context, *sql.DB, int64) error
+	if req.AdminEmail != "" {
+		seed = func(ctx context.Context, db *sql.DB, id int64) error {
+			_, err := bank.New(db, id).CreateUser(ctx, bank.NewUser{
+				Email: req.AdminEmail, Name: "Administrator", Password: req.AdminPassword, Role: bank.RoleAdmin,
+			})
+			return err
+		}
+	}
+	c, cancel := contextFor(s)
+	defer cancel()
+	t, err := s.provisioner.Create(c, provision.Request{
+		Host: req.Host, Name: req.Name, Country: req.Country, CustomDomain: req.CustomDomain,
+		Plan: req.Plan, DBURL: req.DBURL, Status: catalog.StatusActive, Seed: seed,
+	})
+	if err != nil {
+		return adminError(err)
+	}
+	writeJSON(ctx, http.StatusCreated, map[string]any{"tenant": s.adminView(t)})
+	return nil
+}
+
+// adminGetTenant answers GET /api/admin/tenants/{id}.
+func (s *Server) adminGetTenant(ctx *fasthttp.RequestCtx, id int64) error {
+	c, cancel := contextFor(s)
+	defer cancel()
+	t, err := s.catalog.Get(c, id)
+	if err != nil {
+		return err
+	}
+	writeJSON(ctx, http.StatusOK, map[string]any{"tenant": s.adminView(t)})
+	return nil
+}
+
+// adminPatchRequest is the body of PATCH /api/admin/tenants/{id}; absent
+// fields are left alone, an empty custom_domain removes it.
+type adminPatchRequest struct {
+	Status       *string `json:"status"`
+	CustomDomain *string `json:"custom_domain"`
+	Name         *string `json:"name"`
+	Plan         *string `json:"subscription_plan"`
+}
+
+// adminPatchTenant answers PATCH /api/admin/tenants/{id}. The catalog
+// invalidates its cache synchronously, so a suspension, resumption or new
+// domain applies to the very next request.
+func (s *Server) adminPatchTenant(ctx *fasthttp.RequestCtx, id int64) error {
+	var req adminPatchRequest
+	if err := decodeJSON(ctx, &req); err != nil {
+		return err
+	}
+	c, cancel := contextFor(s)
+	defer cancel()
+	cur, err := s.catalog.Get(c, id)
+	if err != nil {
+		return err
+	}
+	fields := map[string]string{}
+	u := catalog.Update{Plan: req.Plan}
+	if req.Status != nil {
+		st := strings.TrimSpace(*req.Status)
+		switch {
+		case st == catalog.StatusActive || st == catalog.StatusSuspended:
+		case st == catalog.StatusDemo && cur.Status == catalog.StatusDemo:
+		default:
+			fields["status"] = "must be active or suspended"
+		}
+		u.Status = &st
+		// An active tenant has no expiry: activating a demo keeps it for good.
+		if st == catalog.StatusActive && !cur.ExpiresAt.IsZero() {
+			u.ExpiresAt = &time.Time{}
+		}
+	}
+	if req.Name != nil {
+		n := strings.TrimSpace(*req.Name)
+		if n == "" || len(n) > 200 {
+			fields["name"] = "must be 1–200 characters"
+		}
+		u.Name = &n
+	}
+	if req.Plan != nil && !validPlan(*req.Plan) {
+		fields["subscription_plan"] = "must be one of " + strings.Join(subscriptionPlans, ", ")
+	}
+	if req.CustomDomain != nil {
+		d := ""
+		if strings.TrimSpace(*req.CustomDomain) != "" {
+			var msg string
+			if d, msg = s.normalizeCustomDomain(*req.CustomDomain); msg != "" {
+				fields["custom_domain"] = msg
+			}
+		}
+		u.CustomDomain = &d
+	}
+	if len(fields) > 0 {
+		return badRequest("Invalid tenant", fields)
+	}
+	t, err := s.catalog.Update(c, id, u)
+	if err != nil {
+		return adminError(err)
+	}
+	writeJSON(ctx, http.StatusOK, map[string]any{"tenant": s.adminView(t)})
+	return nil
+}
+
+// adminDeleteTenant answers DELETE /api/admin/tenants/{id}[?backup=false]:
+// removes the tenant and its database, keeping a copy of the file in the
+// configured backup directory unless backup=false.
+func (s *Server) adminDeleteTenant(ctx *fasthttp.RequestCtx, id int64) error {
+	backup := true
+	if v := ctx.QueryArgs().Peek("backup"); len(v) > 0 {
+		b, err := strconv.ParseBool(string(v))
+		if err != nil {
+			return badRequest("Invalid backup", map[string]string{"backup": "must be true or false"})
+		}
+		backup = b
+	}
+	dir := ""
+	if backup {
+		dir = s.cfg.BackupDir
+	}
+	c, cancel := contextFor(s)
+	defer cancel()
+	if err := s.provisioner.Delete(c, id, dir); err != nil {
+		return err
+	}
+	writeJSON(ctx, http.StatusOK, map[string]any{"deleted": id, "backup_dir": dir})
+	return nil
+}
+
+// normalizeCustomDomain lower-cases and trims a custom domain and checks
+// it: a DNS name of at least two labels, no port, and nothing under the
+// root domain (those hosts belong to the platform). It returns the problem
+// as a field message, or "".
+func (s *Server) normalizeCustomDomain(raw string) (string, string) {
+	d := strings.TrimSuffix(strings.ToLower(strings.TrimSpace(raw)), ".")
+	root := s.cfg.RootDomain
+	switch {
+	case d == "":
+		return "", "is required"
+	case strings.ContainsAny(d, ":/ "):
+		return d, "must be a bare host name (no scheme, port or path)"
+	case !catalog.ValidDomain(d) || !strings.Contains(d, "."):
+		return d, "must be a DNS name such as bank.example.com"
+	case d == root || strings.HasSuffix(d, "."+root):
+		return d, "must not be the root domain or under it"
+	}
+	return d, ""
+}
+
+// adminError maps the catalog's uniqueness and validation failures.
+func adminError(err error) error {
+	var verr *bank.ValidationError
+	switch {
+	case errors.Is(err, catalog.ErrHostTaken):
+		return &Error{Status: http.StatusConflict, Message: "Host taken", Fields: map[string]string{"host": "is taken"}}
+	case errors.Is(err, catalog.ErrDomainTaken):
+		return &Error{Status: http.StatusConflict, Message: "Custom domain taken", Fields: map[string]string{"custom_domain": "is taken"}}
+	case errors.Is(err, catalog.ErrInvalidTenant):
+		return badRequest("Invalid tenant", nil)
+	case errors.As(err, &verr):
+		return badRequest("Invalid tenant", verr.Fields)
+	}
+	return err
+}
+
+func validPlan(p string) bool {
+	for _, q := range subscriptionPlans {
+		if p == q {
+			return true
+		}
+	}
+	return false
+}
+
+// queryInt parses an optional integer query parameter within [lo, hi].
+func queryInt(args *fasthttp.Args, name string, def, lo, hi int) (int, error) {
+	raw := args.Peek(name)
+	if len(raw) == 0 {
+		return def, nil
+	}
+	v, err := strconv.Atoi(string(raw))
+	if err != nil || v < lo || v > hi {
+		return 0, badRequest("Invalid "+name, map[string]string{name: "must be an integer from " + strconv.Itoa(lo) + " to " + strconv.Itoa(hi)})
+	}
+	return v, nil
 }

@@ -30,6 +30,9 @@ type route struct {
 
 // tenantRoutes is the table of every tenant-host endpoint.
 var tenantRoutes = []route{
+	{method: "GET", path: "/", class: classStatic, noDB: true, handle: (*Server).serveDashboard},
+	{method: "GET", path: "/setup", class: classStatic, noDB: true, handle: (*Server).serveDashboard},
+	{method: "GET", path: "/assets/{name}", class: classStatic, noDB: true, handle: (*Server).serveTenantAsset},
 	{method: "GET", path: "/api/accounts", class: classTenant, roles: anyTenantRole, handle: (*Server).listAccounts},
 }
 

@@ -191,7 +191,7 @@ func (s *Store) post(ctx context.Context, p Posting, opt PostOptions, hash strin
 	}
 	var t Transaction
 	err = scanTransaction(tx.QueryRowContext(ctx,
-		`INSERT INTO transactions AS t (tenant_id, user_id, account_id, to_account_id, type, amount, currency, description)
+		`INSERT INTO transactions (tenant_id, user_id, account_id, to_account_id, type, amount, currency, description)
 		 VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING `+txColumns,
 		s.tenantID, actor, p.AccountID, to, p.Type, p.Amount, src.Currency, p.Description), &t)
 	if err != nil {

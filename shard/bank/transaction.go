@@ -49,8 +49,9 @@ type TransactionPage struct {
 	NextCursor   string        `json:"next_cursor"`
 }
 
-var txColumns = "t.id, t.tenant_id, t.user_id, t.account_id, t.to_account_id, t.type, t.amount, t.currency, t.description, " +
-	rfc3339Expr("t.created_at")
+// txColumns are unqualified so they also serve INSERT … RETURNING.
+var txColumns = "id, tenant_id, user_id, account_id, to_account_id, type, amount, currency, description, " +
+	rfc3339Expr("created_at")
 
 func scanTransaction(row interface{ Scan(...any) error }, t *Transaction) error {
 	var user, to sql.NullInt64

@@ -10,6 +10,7 @@ import (
 
 	"github.com/microfi/tenantgate/catalog"
 	"github.com/microfi/tenantgate/shard"
+	"github.com/microfi/tenantgate/shard/bank"
 )
 
 // Error is an error with the status and message the client sees.
@@ -47,6 +48,7 @@ func tooManyRequests(retrySeconds int) *Error {
 // with a generic message (the detail goes to the log).
 func errorFor(err error) *Error {
 	var e *Error
+	var verr *bank.ValidationError
 	switch {
 	case errors.As(err, &e):
 		return e
@@ -62,6 +64,26 @@ func errorFor(err error) *Error {
 		return errTenantNotFound
 	case errors.Is(err, shard.ErrUnavailable), errors.Is(err, shard.ErrClosed):
 		return errUnavailable
+	case errors.Is(err, bank.ErrNotFound):
+		return errNotFound
+	case errors.Is(err, bank.ErrInvalidCredentials):
+		return &Error{Status: http.StatusUnauthorized, Message: "Invalid credentials"}
+	case errors.Is(err, bank.ErrInsufficientFunds):
+		return &Error{Status: http.StatusUnprocessableEntity, Message: "Insufficient funds"}
+	case errors.Is(err, bank.ErrCurrencyMismatch):
+		return &Error{Status: http.StatusUnprocessableEntity, Message: "Currency mismatch"}
+	case errors.Is(err, bank.ErrAccountInactive):
+		return &Error{Status: http.StatusUnprocessableEntity, Message: "Account inactive"}
+	case errors.Is(err, bank.ErrEmailTaken):
+		return &Error{Status: http.StatusConflict, Message: "Email already registered", Fields: map[string]string{"email": "is already registered"}}
+	case errors.Is(err, bank.ErrIdempotencyConflict):
+		return &Error{Status: http.StatusConflict, Message: "Idempotency key reused with a different request"}
+	case errors.Is(err, bank.ErrForbidden):
+		return &Error{Status: http.StatusForbidden, Message: "Forbidden"}
+	case errors.Is(err, bank.ErrBusy):
+		return &Error{Status: http.StatusServiceUnavailable, Message: "Tenant unavailable", Retry: 1}
+	case errors.As(err, &verr):
+		return badRequest("Invalid request", verr.Fields)
 	case errors.Is(err, context.DeadlineExceeded):
 		return &Error{Status: http.StatusServiceUnavailable, Message: "Request timed out"}
 	}

@@ -14,6 +14,7 @@ var (
 	staffUp       = []string{RoleStaff, RoleAdmin, RoleService}
 	adminOnly     = []string{RoleAdmin}
 	serviceOnly   = []string{RoleService}
+	staffOrAdmin  = []string{RoleStaff, RoleAdmin}
 )
 
 // route is one tenant-host endpoint. A route with no roles is public (no
@@ -34,6 +35,15 @@ var tenantRoutes = []route{
 	{method: "GET", path: "/setup", class: classStatic, noDB: true, handle: (*Server).serveDashboard},
 	{method: "GET", path: "/assets/{name}", class: classStatic, noDB: true, handle: (*Server).serveTenantAsset},
 	{method: "GET", path: "/api/accounts", class: classTenant, roles: anyTenantRole, handle: (*Server).listAccounts},
+	// Tenant banking API (bank_*.go).
+	{method: "POST", path: "/api/auth/login", class: classTenant, handle: (*Server).login},
+	{method: "GET", path: "/api/me", class: classTenant, roles: anyTenantRole, handle: (*Server).me},
+	{method: "GET", path: "/api/users", class: classTenant, roles: staffUp, handle: (*Server).listUsers},
+	{method: "POST", path: "/api/users", class: classTenant, roles: adminOnly, handle: (*Server).createUser},
+	{method: "POST", path: "/api/accounts", class: classTenant, roles: staffOrAdmin, handle: (*Server).createAccount},
+	{method: "GET", path: "/api/accounts/{id}", class: classTenant, roles: anyTenantRole, handle: (*Server).getAccount},
+	{method: "GET", path: "/api/transactions", class: classTenant, roles: anyTenantRole, handle: (*Server).listTransactions},
+	{method: "POST", path: "/api/transactions", class: classTenant, roles: anyTenantRole, handle: (*Server).createTransaction},
 }
 
 // routeTable matches requests against routes.

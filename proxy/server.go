@@ -63,6 +63,7 @@ type Server struct {
 	ops          *fasthttp.Server
 	tenantSeries *TenantSeries // nil unless Config.TenantMetrics > 0
 	site         *site // public site and admin panel state (public.go)
+	logins       loginThrottle // failed-login throttle per tenant and e-mail (bank_throttle.go)
 	port         int
 	stop         context.CancelFunc
 	background   context.Context

@@ -1,0 +1,97 @@
+package proxy
+
+import (
+	"errors"
+	"math"
+	"net/http"
+	"time"
+
+	"github.com/microfi/tenantgate/shard/bank"
+)
+
+// LoginTTL is how long a token from POST /api/auth/login is valid.
+const LoginTTL = 8 * time.Hour
+
+type loginRequest struct {
+	Email    string `json:"email"`
+	Password string `json:"password"`
+}
+
+type loginResponse struct {
+	Token     string    `json:"token"`
+	ExpiresAt string    `json:"expires_at"` // RFC 3339
+	User      bank.User `json:"user"`
+}
+
+// login answers POST /api/auth/login: the e-mail and password are checked
+// against this tenant's users and a token for this tenant is issued. Wrong
+// e-mail and wrong password are the same 401 at the same cost; repeated
+// failures for one e-mail get 429 with Retry-After.
+func (s *Server) login(r *tenantRequest) error {
+	var req loginRequest
+	if err := decodeJSON(r.ctx, &req); err != nil {
+		return err
+	}
+	fields := map[string]string{}
+	if req.Email == "" {
+		fields["email"] = "is required"
+	}
+	if req.Password == "" {
+		fields["password"] = "is required"
+	}
+	if len(fields) > 0 {
+		return badRequest("Email and password are required", fields)
+	}
+	key := loginKey{tenant: r.tenant.ID, email: bank.NormalizeEmail(req.Email)}
+	if ok, wait := s.logins.take(key, time.Now()); !ok {
+		return tooManyRequests(int(math.Ceil(wait.Seconds())))
+	}
+	u, err := r.store().Authenticate(r.c, req.Email, req.Password)
+	if err != nil {
+		if errors.Is(err, bank.ErrInvalidCredentials) {
+			s.metrics.authFailures.WithLabelValues("credentials").Inc()
+		}
+		return err
+	}
+	s.logins.succeeded(key)
+	tok, exp, err := s.auth.Issue(Claims{TenantID: Int(r.tenant.ID), UserID: Int(u.ID), Role: u.Role}, LoginTTL)
+	if err != nil {
+		return err
+	}
+	writeJSON(r.ctx, http.StatusOK, loginResponse{Token: tok, ExpiresAt: exp.UTC().Format(time.RFC3339), User: u})
+	return nil
+}
+
+type meTenant struct {
+	ID       int64  `json:"id"`
+	Host     string `json:"host"`
+	Name     string `json:"name"`
+	Country  string `json:"country"`
+	Currency string `json:"currency"`
+}
+
+type meResponse struct {
+	Role   string     `json:"role"`
+	User   *bank.User `json:"user"` // null for tokens without a user (service)
+	Tenant meTenant   `json:"tenant"`
+}
+
+// me answers GET /api/me: who the token is, and which tenant.
+func (s *Server) me(r *tenantRequest) error {
+	cur, _ := bank.CurrencyFor(r.tenant.CountryCode)
+	resp := meResponse{
+		Role:   r.claims.Role,
+		Tenant: meTenant{ID: r.tenant.ID, Host: r.tenant.Host, Name: r.tenant.Name, Country: r.tenant.CountryCode, Currency: cur},
+	}
+	if id := r.claims.User(); id != 0 {
+		u, err := r.store().GetUser(r.c, id)
+		switch {
+		case err == nil:
+			resp.User = &u
+		case !errors.Is(err, bank.ErrNotFound): // a deleted user is just null
+			return err
+		}
+	}
+	writeJSON(r.ctx, http.StatusOK, resp)
+	return nil
+}

@@ -1,0 +1,41 @@
+package proxy
+
+import (
+	"net/http"
+
+	"github.com/microfi/tenantgate/shard/bank"
+)
+
+// listUsers answers GET /api/users (staff, admin, service): the tenant's
+// users in id order, paged with limit and after_id.
+func (s *Server) listUsers(r *tenantRequest) error {
+	limit, _, err := r.queryInt64("limit")
+	if err != nil {
+		return err
+	}
+	after, _, err := r.queryInt64("after_id")
+	if err != nil {
+		return err
+	}
+	users, err := r.store().ListUsers(r.c, bank.UserQuery{Limit: int(min(limit, bank.MaxPageSize)), AfterID: after})
+	if err != nil {
+		return err
+	}
+	writeJSON(r.ctx, http.StatusOK, map[string]any{"users": users})
+	return nil
+}
+
+// createUser answers POST /api/users (admin) {"email","name","password","role"?}
+// → 201 {"user":{...}}; a taken e-mail → 409.
+func (s *Server) createUser(r *tenantRequest) error {
+	var req bank.NewUser
+	if err := decodeJSON(r.ctx, &req); err != nil {
+		return err
+	}
+	u, err := r.store().CreateUser(r.c, req)
+	if err != nil {
+		return err
+	}
+	writeJSON(r.ctx, http.StatusCreated, map[string]any{"user": u})
+	return nil
+}

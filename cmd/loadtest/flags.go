@@ -1,0 +1,153 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/microfi/tenantgate/loadtest"
+)
+
+// Exit codes, following k6 where it has one.
+const (
+	exitOK               = 0
+	exitError            = 1
+	exitUsage            = 2
+	exitThresholdsFailed = 99 // k6's ThresholdsHaveFailed
+)
+
+// multiFlag is a repeatable string flag.
+type multiFlag []string
+
+func (m *multiFlag) String() string     { return strings.Join(*m, " ") }
+func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
+
+// Options holds the parsed command line.
+type Options struct {
+	Target     string
+	Spawn      bool
+	SpawnFloor bool
+	ProxyBin   string
+	ProxyArgs  multiFlag
+	KeepData   bool
+	DataDir    string
+	RootDomain string
+	JWTSecret  string
+
+	Executor     string
+	Rate         float64
+	StartRate    float64
+	TimeUnit     time.Duration
+	Duration     time.Duration
+	VUs          int
+	MaxVUs       int
+	Stages       string
+	GracefulStop time.Duration
+	Timeout      time.Duration
+
+	Tenants         int
+	TenantPrefix    string
+	SeedData        string
+	UsersPerTenant  int
+	AccountsPerUser int
+	SetupWorkers    int
+
+	Mix        string
+	TenantDist string
+	ZipfS      float64
+	ZipfV      float64
+	Seed       uint64
+
+	Thresholds    multiFlag
+	SummaryExport string
+	Report        string
+	SelfCeiling   time.Duration
+	Quiet         bool
+
+	vusSet, mixSet bool // flags given explicitly
+}
+
+func newFlagSet(o *Options, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet("loadtest", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&o.Target, "target", "", "base URL of a running proxy, e.g. http://127.0.0.1:8080")
+	fs.BoolVar(&o.Spawn, "spawn", false, "build ./cmd/tenantgate and run it on a fresh temporary data dir for this test")
+	fs.BoolVar(&o.SpawnFloor, "spawn-floor", false, "run against the physical-floor server (fasthttp + SQLite point reads) instead of the proxy")
+	fs.StringVar(&o.ProxyBin, "proxy-bin", "", "prebuilt tenantgate binary for --spawn (and the CLI fallback with --target)")
+	fs.Var(&o.ProxyArgs, "proxy-arg", "extra flag for the spawned `tenantgate serve` (repeatable), e.g. --proxy-arg=--max-open-tenants=1000")
+	fs.BoolVar(&o.KeepData, "keep-data", false, "keep the spawned proxy's temporary data dir")
+	fs.StringVar(&o.DataDir, "data-dir", "", "with --target: the proxy's data dir (JWT key from jwt.secret, CLI fallback)")
+	fs.StringVar(&o.RootDomain, "root-domain", "microfi.localhost", "the proxy's root domain (tenant hosts are <host>.<root>)")
+	fs.StringVar(&o.JWTSecret, "jwt-secret", "", "the proxy's HS256 key for minting tokens (default: <data-dir>/jwt.secret)")
+
+	fs.StringVar(&o.Executor, "executor", loadtest.ConstantArrivalRate, "constant-arrival-rate, ramping-arrival-rate, constant-vus or ramping-vus")
+	fs.Float64Var(&o.Rate, "rate", 500, "constant-arrival-rate: iterations (requests) per --time-unit")
+	fs.Float64Var(&o.StartRate, "start-rate", 0, "ramping-arrival-rate: rate at the start")
+	fs.DurationVar(&o.TimeUnit, "time-unit", time.Second, "unit of --rate, --start-rate and arrival-rate stage targets")
+	fs.DurationVar(&o.Duration, "duration", 30*time.Second, "constant-* executors: test duration")
+	fs.IntVar(&o.VUs, "vus", 50, "arrival-rate: pre-allocated VUs; constant-vus: VUs; ramping-vus: start VUs")
+	fs.IntVar(&o.MaxVUs, "max-vus", 1000, "arrival-rate: most VUs (iterations beyond are dropped_iterations)")
+	fs.StringVar(&o.Stages, "stages", "", "ramping executors: DURATION:TARGET,… e.g. 10s:500,30s:2000,10s:0")
+	fs.DurationVar(&o.GracefulStop, "graceful-stop", 10*time.Second, "time in-flight iterations get to finish after the end")
+	fs.DurationVar(&o.Timeout, "timeout", 10*time.Second, "per-request timeout")
+
+	fs.IntVar(&o.Tenants, "tenants", 100, "tenants to provision and spread the load over")
+	fs.StringVar(&o.TenantPrefix, "tenant-prefix", "", "host prefix of provisioned tenants (default lt<random>-)")
+	fs.StringVar(&o.SeedData, "seed-data", loadtest.SeedAuto, "how users/accounts are created: api, sql (one Hrana pipeline per tenant) or auto (api up to 200 tenants)")
+	fs.IntVar(&o.UsersPerTenant, "users-per-tenant", 2, "customers per tenant (plus one staff user that logs in)")
+	fs.IntVar(&o.AccountsPerUser, "accounts-per-user", 2, "accounts per customer (savings, current)")
+	fs.IntVar(&o.SetupWorkers, "setup-concurrency", 8, "parallel setup requests")
+
+	fs.StringVar(&o.Mix, "mix", loadtest.DefaultMix, "scenario weights; a scenario left out or weighted 0 is off")
+	fs.StringVar(&o.TenantDist, "tenant-dist", "uniform", "tenant choice: uniform or zipf (hot tenants)")
+	fs.Float64Var(&o.ZipfS, "zipf-s", 1.2, "zipf exponent s (> 1; larger = hotter head)")
+	fs.Float64Var(&o.ZipfV, "zipf-v", 1, "zipf offset v (>= 1)")
+	fs.Uint64Var(&o.Seed, "seed", 0, "random seed for the mix and tenant choice (0: from the clock)")
+
+	fs.Var(&o.Thresholds, "threshold", "k6 threshold METRIC[{tag:value}]:EXPR[,abortOnFail][,delayAbortEval=10s] (repeatable), e.g. 'http_req_duration:p(95)<100'")
+	fs.StringVar(&o.SummaryExport, "summary-export", "", "write the summary as k6 handleSummary JSON to this file")
+	fs.StringVar(&o.Report, "report", "", "write a self-contained HTML report to this file")
+	fs.DurationVar(&o.SelfCeiling, "self-ceiling", 2*time.Second, "measure the harness's own ceiling against a trivial endpoint for this long first (0: skip)")
+	fs.BoolVar(&o.Quiet, "quiet", false, "no live progress line")
+	return fs
+}
+
+// executorConfig turns the flags into an executor configuration.
+func (o *Options) executorConfig() (loadtest.ExecutorConfig, error) {
+	c := loadtest.ExecutorConfig{
+		Kind: o.Executor, Rate: o.Rate, StartRate: o.StartRate, TimeUnit: o.TimeUnit,
+		Duration: o.Duration, VUs: o.VUs, MaxVUs: o.MaxVUs, GracefulStop: o.GracefulStop,
+	}
+	if o.Stages != "" {
+		st, err := loadtest.ParseStages(o.Stages)
+		if err != nil {
+			return c, err
+		}
+		c.Stages = st
+	}
+	if c.Kind == loadtest.RampingVUs && o.VUs == 50 && !o.vusSet {
+		c.VUs = 1 // k6's default startVUs
+	}
+	if err := c.Validate(); err != nil {
+		return c, err
+	}
+	return c, nil
+}
+
+func (o *Options) validate() error {
+	n := 0
+	for _, b := range []bool{o.Target != "", o.Spawn, o.SpawnFloor} {
+		if b {
+			n++
+		}
+	}
+	if n != 1 {
+		return fmt.Errorf("give exactly one of --target URL, --spawn or --spawn-floor")
+	}
+	if o.Tenants <= 0 {
+		return fmt.Errorf("--tenants must be > 0")
+	}
+	return nil
+}

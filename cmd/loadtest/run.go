@@ -1,0 +1,217 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/microfi/tenantgate/loadtest"
+)
+
+// Main runs the harness (or `floor`) with args and returns the exit code.
+func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == "floor" {
+		return floorMain(ctx, args[1:], stdout, stderr)
+	}
+	var o Options
+	fs := newFlagSet(&o, stderr)
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK
+		}
+		return exitUsage
+	}
+	fs.Visit(func(f *flag.Flag) {
+		switch f.Name {
+		case "vus":
+			o.vusSet = true
+		case "mix":
+			o.mixSet = true
+		}
+	})
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "loadtest: unexpected arguments %q\n", fs.Args())
+		return exitUsage
+	}
+	cfg, err := o.runConfig()
+	if err != nil {
+		fmt.Fprintf(stderr, "loadtest: %v\n", err)
+		return exitUsage
+	}
+	code, err := run(ctx, &o, cfg, stdout, stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "loadtest: %v\n", err)
+		return exitError
+	}
+	return code
+}
+
+// runConfig validates the flags into a run configuration (without target
+// and tenants, which come from setup).
+func (o *Options) runConfig() (loadtest.RunConfig, error) {
+	var cfg loadtest.RunConfig
+	if err := o.validate(); err != nil {
+		return cfg, err
+	}
+	ec, err := o.executorConfig()
+	if err != nil {
+		return cfg, err
+	}
+	if o.SpawnFloor && !o.mixSet {
+		o.Mix = "list_accounts=1"
+	}
+	mix, err := loadtest.ParseMix(o.Mix)
+	if err != nil {
+		return cfg, err
+	}
+	var ths []loadtest.Threshold
+	for _, s := range o.Thresholds {
+		th, err := loadtest.ParseThreshold(s)
+		if err != nil {
+			return cfg, err
+		}
+		ths = append(ths, th)
+	}
+	picker, err := loadtest.NewTenantPicker(o.Tenants, o.TenantDist, o.ZipfS, o.ZipfV, o.Seed)
+	if err != nil {
+		return cfg, err
+	}
+	cfg = loadtest.RunConfig{Mix: mix, Executor: ec, Thresholds: ths, Picker: picker, Timeout: o.Timeout, Seed: o.Seed}
+	// Fail on bad thresholds (unknown metric, aggregation, tag) before any
+	// setup work: build a throwaway collector.
+	cfg.Tenants = []*loadtest.Tenant{{Sub: "x"}}
+	if _, err := loadtest.NewRunCollector(&cfg); err != nil {
+		return cfg, err
+	}
+	cfg.Tenants = nil
+	return cfg, nil
+}
+
+func isTTY(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
+// run sets up the target and tenants, measures the harness ceiling, runs
+// the test and writes the summary and exports.
+func run(ctx context.Context, o *Options, cfg loadtest.RunConfig, stdout, stderr io.Writer) (int, error) {
+	logw := stderr
+	targetDesc := o.Target
+	switch {
+	case o.SpawnFloor:
+		fl, err := startFloor(ctx, o, stderr)
+		if err != nil {
+			return 0, err
+		}
+		defer fl.stop()
+		cfg.BaseURL, cfg.Tenants = fl.baseURL, fl.tenants
+		targetDesc = cfg.BaseURL + " (spawned physical floor: fasthttp + SQLite point reads)"
+	default:
+		secret := []byte(o.JWTSecret)
+		cliBin, cliDir := o.ProxyBin, o.DataDir
+		if o.Spawn {
+			sp, err := loadtest.Spawn(ctx, loadtest.SpawnOptions{Bin: o.ProxyBin, RootDomain: o.RootDomain, ExtraArgs: o.ProxyArgs, KeepData: o.KeepData, Log: logw})
+			if err != nil {
+				return 0, err
+			}
+			defer func() {
+				if err := sp.Stop(); err != nil {
+					fmt.Fprintf(stderr, "loadtest: spawned tenantgate exited: %v\n", err)
+				}
+			}()
+			cfg.BaseURL, secret, cliBin, cliDir = sp.BaseURL, sp.Secret, sp.Bin, sp.DataDir
+			targetDesc = fmt.Sprintf("%s (spawned tenantgate, data dir %s, log %s)", sp.BaseURL, sp.DataDir, sp.LogPath)
+		} else {
+			cfg.BaseURL = strings.TrimRight(o.Target, "/")
+			if len(secret) == 0 && o.DataDir != "" {
+				b, err := os.ReadFile(filepath.Join(o.DataDir, "jwt.secret"))
+				if err != nil {
+					return 0, fmt.Errorf("read the JWT key: %w (or pass --jwt-secret)", err)
+				}
+				secret = []byte(strings.TrimSpace(string(b)))
+			}
+			if len(secret) == 0 {
+				return 0, errors.New("--target needs --jwt-secret or --data-dir (for <data-dir>/jwt.secret)")
+			}
+			if cliBin != "" && cliDir == "" {
+				cliBin = ""
+			}
+		}
+		prefix := o.TenantPrefix
+		if prefix == "" {
+			b := make([]byte, 2)
+			_, _ = rand.Read(b)
+			prefix = "lt" + hex.EncodeToString(b) + "-"
+		}
+		p := &loadtest.Provisioner{
+			BaseURL: cfg.BaseURL, RootDomain: o.RootDomain, Secret: secret, Prefix: prefix,
+			CLIBin: cliBin, CLIDataDir: cliDir, Seed: o.SeedData,
+			UsersPerTenant: o.UsersPerTenant, AccountsPerUser: o.AccountsPerUser,
+			Concurrency: o.SetupWorkers, TokenTTL: 24 * time.Hour, Log: logw,
+		}
+		fmt.Fprintf(logw, "setup: provisioning %d tenants on %s …\n", o.Tenants, cfg.BaseURL)
+		tenants, err := p.Provision(ctx, o.Tenants)
+		if err != nil {
+			return 0, err
+		}
+		cfg.Tenants = tenants
+	}
+
+	var ceiling float64
+	if o.SelfCeiling > 0 {
+		c, err := loadtest.MeasureCeiling(ctx, o.SelfCeiling, 64)
+		if err != nil {
+			return 0, err
+		}
+		ceiling = c
+	}
+
+	ec := cfg.Executor
+	dist := o.TenantDist
+	if dist == "zipf" {
+		dist = fmt.Sprintf("zipf s=%g v=%g", o.ZipfS, o.ZipfV)
+	}
+	fmt.Fprintf(stdout, "\n  execution: local\n     target: %s\n    tenants: %d (%s)\n        mix: %s\n", targetDesc, len(cfg.Tenants), dist, cfg.Mix.String())
+	fmt.Fprintf(stdout, "  scenarios: (100.00%%) 1 scenario, %d max VUs, %s max duration (incl. graceful stop):\n           * default: %s, gracefulStop: %s\n", ec.MaxVUCount(), ec.PlannedDuration()+ec.GracefulStop, ec.Describe(), ec.GracefulStop)
+	if ceiling > 0 {
+		fmt.Fprintf(stdout, "  harness ceiling: ~%.0f req/s (64 VUs against a trivial in-process endpoint, %s)\n", ceiling, o.SelfCeiling)
+	}
+	fmt.Fprintln(stdout)
+
+	if !o.Quiet {
+		cfg.Progress, cfg.ProgressTTY = stderr, isTTY(stderr)
+	}
+	res, err := loadtest.Run(ctx, cfg)
+	if err != nil {
+		return 0, err
+	}
+	res.SelfCeiling = ceiling
+	res.Warnings = loadtest.CeilingWarnings(res, ceiling)
+	loadtest.WriteSummary(stdout, res)
+	if o.SummaryExport != "" {
+		if err := loadtest.WriteSummaryJSON(o.SummaryExport, res, isTTY(stdout), isTTY(stderr)); err != nil {
+			return 0, err
+		}
+	}
+	if o.Report != "" {
+		if err := loadtest.WriteReport(o.Report, res); err != nil {
+			return 0, err
+		}
+	}
+	if !res.ThresholdsOK() {
+		return exitThresholdsFailed, nil
+	}
+	return exitOK, nil
+}

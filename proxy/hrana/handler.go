@@ -1,0 +1,451 @@
+// Package hrana serves libSQL's Hrana protocol over HTTP (v2 and v3, JSON)
+// for one tenant database at a time, so unmodified libSQL clients
+// (libsql-client-go, @libsql/client) use a tenant host as their database.
+//
+// The proxy authenticates the request, resolves the tenant and hands the
+// request to Handler.Serve with a Target. Statements run on raw SQLite
+// connections (shard/rawsqlite) that report exact storage classes and
+// enforce the tenant safety policy. A stream (one held connection, so
+// transactions span requests) is named by a baton bound to the tenant and
+// the token subject; idle streams expire and roll back.
+package hrana
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/valyala/fasthttp"
+
+	"github.com/microfi/tenantgate/shard/rawsqlite"
+)
+
+// Defaults for Config fields left zero.
+const (
+	DefaultStreamIdleTimeout       = 10 * time.Second
+	DefaultMaxStreamsPerTenant     = 64
+	DefaultStatementTimeout        = 5 * time.Second
+	DefaultMaxStatementsPerRequest = 10000
+	DefaultMaxRowsPerResponse      = 100000
+	DefaultMaxResponseBytes        = 32 << 20
+	DefaultIdleConnsPerTenant      = 4
+)
+
+// Config tunes the Handler. Zero fields take the defaults above.
+type Config struct {
+	// StreamIdleTimeout closes a stream (rolling back its transaction) when
+	// no request used it for this long. It bounds how long an abandoned
+	// BEGIN IMMEDIATE can hold the tenant's write lock.
+	StreamIdleTimeout time.Duration
+	// MaxStreamsPerTenant caps open streams per tenant; a new stream beyond
+	// it gets 429.
+	MaxStreamsPerTenant int
+	// StatementTimeout interrupts a statement running longer (the stream
+	// and its connection stay usable).
+	StatementTimeout time.Duration
+	// MaxStatementsPerRequest caps statements run by one HTTP request
+	// (execute, batch steps and sequence statements together).
+	MaxStatementsPerRequest int
+	// MaxRowsPerResponse and MaxResponseBytes cap what one HTTP request
+	// returns; a statement that would exceed them fails with
+	// RESPONSE_TOO_LARGE.
+	MaxRowsPerResponse int
+	MaxResponseBytes   int
+	// IdleConnsPerTenant is how many idle connections each tenant database
+	// keeps for new streams.
+	IdleConnsPerTenant int
+	// BusyTimeout bounds lock waits (rawsqlite.DefaultBusyTimeout if zero).
+	BusyTimeout time.Duration
+	// Logger receives internal failures (slog.Default if nil).
+	Logger *slog.Logger
+}
+
+func (c *Config) withDefaults() {
+	if c.StreamIdleTimeout <= 0 {
+		c.StreamIdleTimeout = DefaultStreamIdleTimeout
+	}
+	if c.MaxStreamsPerTenant <= 0 {
+		c.MaxStreamsPerTenant = DefaultMaxStreamsPerTenant
+	}
+	if c.StatementTimeout <= 0 {
+		c.StatementTimeout = DefaultStatementTimeout
+	}
+	if c.MaxStatementsPerRequest <= 0 {
+		c.MaxStatementsPerRequest = DefaultMaxStatementsPerRequest
+	}
+	if c.MaxRowsPerResponse <= 0 {
+		c.MaxRowsPerResponse = DefaultMaxRowsPerResponse
+	}
+	if c.MaxResponseBytes <= 0 {
+		c.MaxResponseBytes = DefaultMaxResponseBytes
+	}
+	if c.IdleConnsPerTenant <= 0 {
+		c.IdleConnsPerTenant = DefaultIdleConnsPerTenant
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+}
+
+// Target is the authenticated tenant database a request runs against.
+type Target struct {
+	TenantID  int64
+	Path      string          // local database file path
+	Principal string          // token subject, e.g. "service:42"; batons are bound to TenantID+Principal
+	ReadOnly  bool            // token claim "a":"ro" → read-only connection
+	Done      <-chan struct{} // closed when the tenant database is evicted/closed: its streams close
+}
+
+// Handler serves Hrana requests. Create it with NewHandler; Close it on
+// shutdown.
+type Handler struct {
+	cfg     Config
+	metrics *metrics
+	streams *streams
+
+	mu    sync.Mutex
+	pools map[poolKey]*connPool
+
+	stop     chan struct{}
+	stopOnce sync.Once
+	wg       sync.WaitGroup
+}
+
+// NewHandler returns a Handler and starts its stream expiry loop.
+func NewHandler(cfg Config, reg prometheus.Registerer) *Handler {
+	cfg.withDefaults()
+	h := &Handler{
+		cfg:     cfg,
+		streams: newStreams(),
+		pools:   make(map[poolKey]*connPool),
+		stop:    make(chan struct{}),
+	}
+	h.metrics = newMetrics(reg, func() float64 { return float64(h.streams.count()) })
+	h.wg.Add(1)
+	go h.expireLoop()
+	return h
+}
+
+// Close closes every stream (rolling back) and every pooled connection.
+func (h *Handler) Close() {
+	h.stopOnce.Do(func() { close(h.stop) })
+	h.wg.Wait()
+	h.mu.Lock()
+	pools := make([]*connPool, 0, len(h.pools))
+	for k, p := range h.pools {
+		pools = append(pools, p)
+		delete(h.pools, k)
+	}
+	h.mu.Unlock()
+	for _, p := range pools {
+		p.close()
+	}
+	for _, st := range h.streams.all() {
+		st.mu.Lock()
+		if st.closed {
+			st.mu.Unlock()
+			continue
+		}
+		h.release(st, true)
+	}
+}
+
+var (
+	strGET         = []byte("GET")
+	strPOST        = []byte("POST")
+	contentJSON    = "application/json"
+	greetingV2     = []byte("Hello, this is tenantgate speaking Hrana 2 over HTTP\n")
+	greetingV3     = []byte("Hello, this is tenantgate speaking Hrana 3 over HTTP\n")
+	errUnavailable = errors.New("Tenant unavailable")
+)
+
+// Serve answers one request on a tenant host. The path is one of /v2, /v3,
+// /v2/pipeline, /v3/pipeline, /v3/cursor; anything else gets 404.
+func (h *Handler) Serve(ctx *fasthttp.RequestCtx, t Target) {
+	method, path := ctx.Method(), string(ctx.Path())
+	switch {
+	case string(method) == string(strGET) && path == "/v2":
+		h.greet(ctx, greetingV2)
+	case string(method) == string(strGET) && path == "/v3":
+		h.greet(ctx, greetingV3)
+	case string(method) == string(strPOST) && path == "/v2/pipeline":
+		h.metrics.pipelines["v2"].Inc()
+		h.pipeline(ctx, t, false)
+	case string(method) == string(strPOST) && path == "/v3/pipeline":
+		h.metrics.pipelines["v3"].Inc()
+		h.pipeline(ctx, t, true)
+	case string(method) == string(strPOST) && path == "/v3/cursor":
+		h.metrics.pipelines["cursor"].Inc()
+		h.cursor(ctx, t)
+	default:
+		writeError(ctx, fasthttp.StatusNotFound, "NOT_FOUND", "Not found")
+	}
+}
+
+func (h *Handler) greet(ctx *fasthttp.RequestCtx, body []byte) {
+	ctx.SetStatusCode(fasthttp.StatusOK)
+	ctx.SetContentType("text/plain")
+	ctx.SetBody(body)
+}
+
+// writeError writes the hybrid error body both clients understand:
+// {"error","message","code"} with Content-Type exactly application/json.
+func writeError(ctx *fasthttp.RequestCtx, status int, code, msg string) {
+	b := append([]byte(`{"error":`), nil...)
+	b = appendString(b, msg)
+	b = append(b, `,"message":`...)
+	b = appendString(b, msg)
+	b = append(b, `,"code":`...)
+	b = appendString(b, code)
+	b = append(b, "}"...)
+	ctx.ResetBody()
+	ctx.SetStatusCode(status)
+	ctx.SetContentType(contentJSON)
+	ctx.SetBody(b)
+}
+
+// protocolError answers a malformed request with 400.
+func (h *Handler) protocolError(ctx *fasthttp.RequestCtx, format string, args ...any) {
+	h.metrics.errors("protocol").Inc()
+	writeError(ctx, fasthttp.StatusBadRequest, "PROTOCOL_ERROR", fmt.Sprintf(format, args...))
+}
+
+// acquireError answers a request whose stream could not be had.
+func (h *Handler) acquireError(ctx *fasthttp.RequestCtx, err error) {
+	switch {
+	case errors.Is(err, errExpired):
+		h.metrics.errors("expired").Inc()
+		writeError(ctx, fasthttp.StatusBadRequest, "STREAM_EXPIRED", err.Error())
+	case errors.Is(err, errBatonUsed):
+		h.metrics.errors("baton").Inc()
+		writeError(ctx, fasthttp.StatusBadRequest, "BATON_REUSED", err.Error())
+	case errors.Is(err, errBatonInvalid):
+		h.metrics.errors("baton").Inc()
+		writeError(ctx, fasthttp.StatusBadRequest, "BATON_INVALID", err.Error())
+	case errors.Is(err, errTooMany):
+		h.metrics.errors("too_many_streams").Inc()
+		ctx.Response.Header.Set("Retry-After", "1")
+		writeError(ctx, fasthttp.StatusTooManyRequests, "TOO_MANY_STREAMS", "Too many requests")
+	default:
+		h.metrics.errors("unavailable").Inc()
+		h.cfg.Logger.Error("hrana: open tenant database", "err", err)
+		writeError(ctx, fasthttp.StatusServiceUnavailable, "TENANT_UNAVAILABLE", errUnavailable.Error())
+	}
+}
+
+// validate rejects, before anything runs, requests a pipeline cannot hold:
+// unknown types, v3-only features on v2, conditions on later steps.
+func validate(reqs []streamReq, v3 bool) error {
+	for i := range reqs {
+		r := &reqs[i]
+		switch r.Type {
+		case "execute", "sequence", "describe", "store_sql", "close_sql", "close":
+		case "batch":
+			if err := validateBatch(r.Batch, v3); err != nil {
+				return fmt.Errorf("request %d: %w", i, err)
+			}
+		case "get_autocommit":
+			if !v3 {
+				return fmt.Errorf("request %d: get_autocommit needs Hrana 3 (/v3/pipeline)", i)
+			}
+		default:
+			return fmt.Errorf("request %d: unknown request type %q", i, r.Type)
+		}
+	}
+	return nil
+}
+
+func (h *Handler) pipeline(ctx *fasthttp.RequestCtx, t Target, v3 bool) {
+	var req pipelineReq
+	if err := json.Unmarshal(ctx.PostBody(), &req); err != nil {
+		h.protocolError(ctx, "Cannot deserialize client message from JSON: %v", err)
+		return
+	}
+	if err := validate(req.Requests, v3); err != nil {
+		h.protocolError(ctx, "%v", err)
+		return
+	}
+	if len(req.Requests) > h.cfg.MaxStatementsPerRequest {
+		h.protocolError(ctx, "too many requests in one pipeline (limit %d)", h.cfg.MaxStatementsPerRequest)
+		return
+	}
+	st, err := h.acquire(t, req.Baton)
+	if err != nil {
+		h.acquireError(ctx, err)
+		return
+	}
+	defer h.recoverStream(ctx, st)
+	r := h.newRun(st, v3)
+	results := make([]streamResult, len(req.Requests))
+	for i := range req.Requests {
+		results[i] = r.request(&req.Requests[i])
+	}
+	baton := h.finish(st)
+	ctx.SetStatusCode(fasthttp.StatusOK)
+	ctx.SetContentType(contentJSON)
+	ctx.SetBody(appendPipelineResp(make([]byte, 0, 512), baton, results))
+}
+
+func (h *Handler) newRun(st *stream, v3 bool) *run {
+	return &run{
+		h: h, st: st, v3: v3,
+		stmtsLeft: h.cfg.MaxStatementsPerRequest,
+		rowsLeft:  h.cfg.MaxRowsPerResponse,
+		bytesLeft: h.cfg.MaxResponseBytes,
+	}
+}
+
+// recoverStream turns a panic while running a stream into a 500 and
+// discards the stream, so its lock is never left held.
+func (h *Handler) recoverStream(ctx *fasthttp.RequestCtx, st *stream) {
+	p := recover()
+	if p == nil {
+		return
+	}
+	h.cfg.Logger.Error("hrana: panic while running a pipeline", "panic", p)
+	h.metrics.errors("internal").Inc()
+	st.closed = true
+	h.release(st, false)
+	writeError(ctx, fasthttp.StatusInternalServerError, "INTERNAL", "Internal error")
+}
+
+// acquire returns the stream a request runs on, locked: a new one when
+// there is no baton.
+func (h *Handler) acquire(t Target, baton *string) (*stream, error) {
+	if baton != nil {
+		return h.streams.acquire(*baton, t.TenantID, t.Principal)
+	}
+	p := h.pool(t)
+	if p == nil {
+		return nil, errTenantClosed
+	}
+	if h.streams.tenantStreams(t.TenantID) >= h.cfg.MaxStreamsPerTenant {
+		return nil, errTooMany
+	}
+	c, err := p.get()
+	if err != nil {
+		return nil, err
+	}
+	st := &stream{tenantID: t.TenantID, principal: t.Principal, pool: p, conn: c, lastUsed: time.Now()}
+	st.mu.Lock()
+	return st, nil
+}
+
+// finish ends a request on a stream: a closed stream gives its connection
+// back and gets no baton; an open one gets the next baton. Unlocks it.
+func (h *Handler) finish(st *stream) string {
+	if st.closed {
+		h.release(st, false)
+		return ""
+	}
+	if st.id == 0 {
+		// First request of a stream that stays open: register it now, so
+		// one-shot streams ([execute, close]) never touch the table.
+		if err := h.streams.register(st, 0); err != nil {
+			st.closed = true
+			h.release(st, false)
+			return ""
+		}
+	}
+	st.seq++
+	st.lastUsed = time.Now()
+	baton := h.streams.baton(st)
+	st.mu.Unlock()
+	return baton
+}
+
+// release closes a locked stream: rolls back and returns its connection,
+// forgets it, and unlocks it.
+func (h *Handler) release(st *stream, tombstone bool) {
+	st.closed = true
+	if st.conn != nil {
+		st.pool.put(st.conn)
+		st.conn = nil
+	}
+	if st.id != 0 {
+		h.streams.forget(st, tombstone)
+	}
+	st.mu.Unlock()
+}
+
+// pool returns the connection pool of a target's database, starting a
+// watcher that closes it (and its streams) when the tenant is evicted.
+func (h *Handler) pool(t Target) *connPool {
+	key := poolKey{path: t.Path, readOnly: t.ReadOnly}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if p, ok := h.pools[key]; ok && p.done == t.Done {
+		return p
+	}
+	if t.Done != nil {
+		select {
+		case <-t.Done:
+			return nil
+		default:
+		}
+	}
+	p := &connPool{
+		key:     key,
+		opts:    rawsqlite.Options{ReadOnly: t.ReadOnly, BusyTimeout: h.cfg.BusyTimeout},
+		maxIdle: h.cfg.IdleConnsPerTenant,
+		done:    t.Done,
+	}
+	h.pools[key] = p
+	if t.Done != nil {
+		h.wg.Add(1)
+		go func() {
+			defer h.wg.Done()
+			select {
+			case <-t.Done:
+				h.mu.Lock()
+				if h.pools[key] == p {
+					delete(h.pools, key)
+				}
+				h.mu.Unlock()
+				h.evict(p)
+			case <-h.stop:
+			}
+		}()
+	}
+	return p
+}
+
+// evict closes a pool and every stream holding one of its connections;
+// their batons then get STREAM_EXPIRED.
+func (h *Handler) evict(p *connPool) {
+	p.close()
+	for _, st := range h.streams.ofPool(p) {
+		st.mu.Lock()
+		if st.closed {
+			st.mu.Unlock()
+			continue
+		}
+		h.release(st, true)
+	}
+}
+
+// expireLoop closes streams idle for longer than StreamIdleTimeout.
+func (h *Handler) expireLoop() {
+	defer h.wg.Done()
+	every := h.cfg.StreamIdleTimeout / 4
+	if every > time.Second {
+		every = time.Second
+	}
+	tick := time.NewTicker(every)
+	defer tick.Stop()
+	for {
+		select {
+		case <-h.stop:
+			return
+		case <-tick.C:
+			for _, st := range h.streams.idle(time.Now().Add(-h.cfg.StreamIdleTimeout)) {
+				h.metrics.expiries.Inc()
+				h.release(st, true)
+			}
+		}
+	}
+}

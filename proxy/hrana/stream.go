@@ -1,0 +1,227 @@
+package hrana
+
+import (
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/binary"
+	"errors"
+	"sync"
+	"time"
+)
+
+// A stream is one held connection with its own transaction state and
+// stored SQL texts. Successive requests name it with a baton:
+//
+//	base64url(stream id [8] ‖ sequence [8] ‖ HMAC-SHA256(key, id ‖ seq ‖ tenant ‖ principal)[:16])
+//
+// The MAC makes batons unguessable and binds them to the tenant and the
+// token subject that opened the stream; the sequence makes each one
+// single-use (a replayed or stale baton fails the sequence check).
+type stream struct {
+	mu sync.Mutex // held while a request runs on the stream
+
+	id        uint64
+	seq       uint64 // the sequence number the next baton must carry
+	tenantID  int64
+	principal string
+	pool      *connPool
+	conn      *dbConn
+	sqls      map[int32]string
+	lastUsed  time.Time
+	closed    bool // closed, expired or evicted: its baton is dead
+}
+
+// Baton errors, each answered with HTTP 400.
+var (
+	errBatonInvalid = errors.New("Received an invalid baton")
+	errBatonUsed    = errors.New("Received a baton that has already been used")
+	errExpired      = errors.New("The stream has expired due to inactivity")
+	errTooMany      = errors.New("too many open streams for this tenant")
+	errTenantClosed = errors.New("the tenant database was closed")
+)
+
+const (
+	batonRawLen   = 8 + 8 + 16
+	tombstoneLife = 5 * time.Minute
+)
+
+// streams is the table of open streams.
+type streams struct {
+	key []byte
+
+	mu         sync.Mutex
+	nextID     uint64
+	open       map[uint64]*stream
+	perTenant  map[int64]int
+	tombstones map[uint64]time.Time
+}
+
+func newStreams() *streams {
+	key := make([]byte, 32)
+	if _, err := rand.Read(key); err != nil {
+		panic(err)
+	}
+	var seed [8]byte
+	rand.Read(seed[:])
+	return &streams{
+		key:        key,
+		nextID:     binary.LittleEndian.Uint64(seed[:]) >> 1,
+		open:       make(map[uint64]*stream),
+		perTenant:  make(map[int64]int),
+		tombstones: make(map[uint64]time.Time),
+	}
+}
+
+func (s *streams) mac(id, seq uint64, tenantID int64, principal string) []byte {
+	m := hmac.New(sha256.New, s.key)
+	var buf [24]byte
+	binary.BigEndian.PutUint64(buf[0:], id)
+	binary.BigEndian.PutUint64(buf[8:], seq)
+	binary.BigEndian.PutUint64(buf[16:], uint64(tenantID))
+	m.Write(buf[:])
+	m.Write([]byte(principal))
+	return m.Sum(nil)[:16]
+}
+
+// baton issues the baton for the stream's current sequence number.
+func (s *streams) baton(st *stream) string {
+	var raw [batonRawLen]byte
+	binary.BigEndian.PutUint64(raw[0:], st.id)
+	binary.BigEndian.PutUint64(raw[8:], st.seq)
+	copy(raw[16:], s.mac(st.id, st.seq, st.tenantID, st.principal))
+	return base64.RawURLEncoding.EncodeToString(raw[:])
+}
+
+// register adds a new stream, enforcing the per-tenant cap.
+func (s *streams) register(st *stream, max int) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if max > 0 && s.perTenant[st.tenantID] >= max {
+		return errTooMany
+	}
+	s.nextID++
+	st.id = s.nextID
+	s.open[st.id] = st
+	s.perTenant[st.tenantID]++
+	return nil
+}
+
+// forget removes a stream from the table; expired streams leave a
+// tombstone so their late batons get STREAM_EXPIRED.
+func (s *streams) forget(st *stream, tombstone bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.open[st.id]; !ok {
+		return
+	}
+	delete(s.open, st.id)
+	if s.perTenant[st.tenantID]--; s.perTenant[st.tenantID] <= 0 {
+		delete(s.perTenant, st.tenantID)
+	}
+	if tombstone {
+		s.tombstones[st.id] = time.Now()
+	}
+}
+
+// acquire resolves a baton to its stream, locked for this request. The
+// stream must belong to the same tenant and principal.
+func (s *streams) acquire(baton string, tenantID int64, principal string) (*stream, error) {
+	raw, err := base64.RawURLEncoding.DecodeString(baton)
+	if err != nil || len(raw) != batonRawLen {
+		return nil, errBatonInvalid
+	}
+	id := binary.BigEndian.Uint64(raw[0:])
+	seq := binary.BigEndian.Uint64(raw[8:])
+	if !hmac.Equal(raw[16:], s.mac(id, seq, tenantID, principal)) {
+		return nil, errBatonInvalid
+	}
+	s.mu.Lock()
+	st, ok := s.open[id]
+	_, expired := s.tombstones[id]
+	s.mu.Unlock()
+	if !ok {
+		if expired {
+			return nil, errExpired
+		}
+		return nil, errBatonInvalid
+	}
+	if st.tenantID != tenantID || st.principal != principal {
+		return nil, errBatonInvalid
+	}
+	if !st.mu.TryLock() {
+		return nil, errBatonUsed
+	}
+	switch {
+	case st.closed:
+		st.mu.Unlock()
+		return nil, errBatonInvalid
+	case seq != st.seq:
+		st.mu.Unlock()
+		return nil, errBatonUsed
+	}
+	return st, nil
+}
+
+// idle returns the streams unused since before cutoff, and prunes old
+// tombstones.
+func (s *streams) idle(cutoff time.Time) []*stream {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []*stream
+	for _, st := range s.open {
+		if st.mu.TryLock() {
+			if st.lastUsed.Before(cutoff) {
+				out = append(out, st) // returned locked
+				continue
+			}
+			st.mu.Unlock()
+		}
+	}
+	old := time.Now().Add(-tombstoneLife)
+	for id, t := range s.tombstones {
+		if t.Before(old) {
+			delete(s.tombstones, id)
+		}
+	}
+	return out
+}
+
+// ofPool returns the streams holding connections of a pool.
+func (s *streams) ofPool(p *connPool) []*stream {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []*stream
+	for _, st := range s.open {
+		if st.pool == p {
+			out = append(out, st)
+		}
+	}
+	return out
+}
+
+// count is the number of open streams.
+func (s *streams) count() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.open)
+}
+
+// tenantStreams is the number of open streams of one tenant.
+func (s *streams) tenantStreams(tenantID int64) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.perTenant[tenantID]
+}
+
+// all returns every open stream.
+func (s *streams) all() []*stream {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]*stream, 0, len(s.open))
+	for _, st := range s.open {
+		out = append(out, st)
+	}
+	return out
+}

@@ -1,0 +1,73 @@
+package proxy_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/microfi/tenantgate/proxy"
+	"github.com/microfi/tenantgate/proxy/proxytest"
+)
+
+// go test -run '^$' -bench 'HostLookup|TokenVerify|GetAccounts' -benchmem ./proxy/
+
+func BenchmarkHostLookupCached(b *testing.B) {
+	s := proxytest.Start(b, proxytest.Options{})
+	s.CreateTenant("client1")
+	ctx := context.Background()
+	if _, err := s.Catalog.FindByHost(ctx, "client1"); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := s.Catalog.FindByHost(ctx, "client1"); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkTokenVerify(b *testing.B) {
+	auth, err := proxy.NewAuth([]byte(proxytest.Secret))
+	if err != nil {
+		b.Fatal(err)
+	}
+	tok, _, err := auth.Issue(proxy.Claims{TenantID: proxy.Int(1), UserID: proxy.Int(1), Role: proxy.RoleStaff}, time.Hour)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := auth.Verify(tok); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkGetAccounts is a full GET /api/accounts through the real server
+// over loopback: routing, cached catalog lookup, JWT, acquire, query, JSON.
+func BenchmarkGetAccounts(b *testing.B) {
+	s := proxytest.Start(b, proxytest.Options{})
+	tn, _ := s.CreateDemoTenant("client1")
+	tok := "Bearer " + s.Token(tn.ID, proxy.RoleStaff, 2)
+	c := &fasthttp.HostClient{Addr: s.Addr, MaxConns: 64}
+	run := func(req *fasthttp.Request, resp *fasthttp.Response) {
+		req.SetRequestURI("http://" + s.Addr + "/api/accounts")
+		req.UseHostHeader = true
+		req.Header.SetHost(proxytest.Host("client1"))
+		req.Header.Set("Authorization", tok)
+		if err := c.Do(req, resp); err != nil || resp.StatusCode() != 200 {
+			b.Fatalf("%v %d %s", err, resp.StatusCode(), resp.Body())
+		}
+	}
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
+		defer fasthttp.ReleaseRequest(req)
+		defer fasthttp.ReleaseResponse(resp)
+		for pb.Next() {
+			run(req, resp)
+		}
+	})
+}

@@ -1,0 +1,101 @@
+// Runs the real @libsql/client against a tenantgate Hrana endpoint.
+// Driven by go test (proxy/hrana/jsclient_test.go, proxy/hranae2e_test.go):
+//   HRANA_URL=http://127.0.0.1:PORT [HRANA_TOKEN=jwt] node client_test.mjs
+// Prints "OK" and exits 0 when every check passes; otherwise throws.
+import { createClient, LibsqlError } from "@libsql/client";
+import assert from "node:assert/strict";
+
+const url = process.env.HRANA_URL;
+const authToken = process.env.HRANA_TOKEN || undefined;
+assert.ok(url, "HRANA_URL is required");
+const table = process.env.HRANA_TABLE || "js";
+
+const client = createClient({ url, authToken });
+const big = createClient({ url, authToken, intMode: "bigint" });
+
+async function expectError(promise, code, text) {
+  try {
+    await promise;
+  } catch (e) {
+    assert.ok(e instanceof LibsqlError, `not a LibsqlError: ${e}`);
+    assert.equal(e.code, code, `code of ${e.message}`);
+    if (text) assert.match(e.message, text);
+    return e;
+  }
+  assert.fail(`expected error ${code}`);
+}
+
+// Schema and every value type.
+await client.execute(`CREATE TABLE ${table}_vals(id INTEGER PRIMARY KEY, i INTEGER, f REAL, s TEXT, b BLOB, n, at DATETIME, ok BOOLEAN)`);
+const ins = await client.execute({
+  sql: `INSERT INTO ${table}_vals(i, f, s, b, n, at, ok) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+  args: [9007199254740993n, 3.5, "héllo \"q\"\n", new Uint8Array([0, 1, 2, 255]), null, "2024-01-02 03:04:05", true],
+});
+assert.equal(ins.rowsAffected, 1);
+assert.equal(ins.lastInsertRowid, 1n);
+
+const row = (await big.execute(`SELECT i, f, s, b, n, at, ok, typeof(at) AS t, typeof(i) AS ti FROM ${table}_vals`)).rows[0];
+assert.equal(row.i, 9007199254740993n);
+assert.equal(row.f, 3.5);
+assert.equal(row.s, "héllo \"q\"\n");
+assert.deepEqual(new Uint8Array(row.b), new Uint8Array([0, 1, 2, 255]));
+assert.equal(row.n, null);
+assert.equal(row.at, "2024-01-02 03:04:05", "DATETIME text stays text");
+assert.equal(row.t, "text");
+assert.equal(row.ti, "integer");
+assert.equal(row.ok, 1n, "BOOLEAN stays an integer");
+const cols = await client.execute(`SELECT at, 1 AS x FROM ${table}_vals`);
+assert.deepEqual(cols.columns, ["at", "x"]);
+assert.deepEqual(cols.columnTypes, ["DATETIME", ""]);
+
+// Named args in every spelling.
+const named = await client.execute({ sql: "SELECT :a AS a, @b AS b, $c AS c, :d AS d", args: { ":a": 1, "@b": "two", $c: null, d: 4.5 } });
+assert.deepEqual([named.rows[0].a, named.rows[0].b, named.rows[0].c, named.rows[0].d], [1, "two", null, 4.5]);
+
+// batch() in each mode; a failing write batch rolls back.
+await client.execute(`CREATE TABLE ${table}_t(x INTEGER UNIQUE)`);
+const w = await client.batch([
+  { sql: `INSERT INTO ${table}_t VALUES (?)`, args: [1] },
+  { sql: `INSERT INTO ${table}_t VALUES (?)`, args: [2] },
+  `SELECT count(*) AS n FROM ${table}_t`,
+], "write");
+assert.equal(w.length, 3);
+assert.equal(w[2].rows[0].n, 2);
+await expectError(client.batch([
+  { sql: `INSERT INTO ${table}_t VALUES (?)`, args: [3] },
+  { sql: `INSERT INTO ${table}_t VALUES (?)`, args: [1] },
+], "write"), "SQLITE_CONSTRAINT", /UNIQUE/);
+const r = await client.batch([`SELECT count(*) AS n FROM ${table}_t`], "read");
+assert.equal(r[0].rows[0].n, 2, "failed batch rolled back");
+const d = await client.batch([`INSERT INTO ${table}_t VALUES (5)`], "deferred");
+assert.equal(d[0].rowsAffected, 1);
+
+// migrate() and executeMultiple().
+await client.migrate([`CREATE TABLE ${table}_m(a)`, `INSERT INTO ${table}_m VALUES (1)`]);
+await client.executeMultiple(`INSERT INTO ${table}_m VALUES (2); INSERT INTO ${table}_m VALUES (3);`);
+assert.equal((await client.execute(`SELECT count(*) AS n FROM ${table}_m`)).rows[0].n, 3);
+
+// transaction(): execute, batch, executeMultiple, commit; and rollback.
+const tx = await client.transaction("write");
+await tx.execute({ sql: `INSERT INTO ${table}_t VALUES (?)`, args: [10] });
+await tx.batch([{ sql: `INSERT INTO ${table}_t VALUES (?)`, args: [11] }, `INSERT INTO ${table}_t VALUES (12)`]);
+await tx.executeMultiple(`INSERT INTO ${table}_t VALUES (13); INSERT INTO ${table}_t VALUES (14);`);
+assert.equal((await tx.execute(`SELECT count(*) AS n FROM ${table}_t WHERE x >= 10`)).rows[0].n, 5);
+await tx.commit();
+const tx2 = await client.transaction("deferred");
+await tx2.execute(`INSERT INTO ${table}_t VALUES (20)`);
+await tx2.rollback();
+assert.equal((await client.execute(`SELECT count(*) AS n FROM ${table}_t WHERE x >= 10`)).rows[0].n, 5);
+const rtx = await client.transaction("read");
+assert.equal((await rtx.execute(`SELECT count(*) AS n FROM ${table}_t`)).rows[0].n, 8);
+rtx.close();
+
+// Errors carry codes.
+await expectError(client.execute(`INSERT INTO ${table}_t VALUES (1)`), "SQLITE_CONSTRAINT", /UNIQUE constraint failed/);
+await expectError(client.execute("SELECT * FROM no_such_table"), "SQLITE_ERROR", /no such table/);
+await expectError(client.execute("ATTACH DATABASE '/tmp/other.db' AS o"), "SQLITE_AUTH", /not authorized/);
+await expectError(client.execute("SELECT 1; SELECT 2"), "SQL_MANY_STATEMENTS");
+
+client.close();
+big.close();
+console.log("OK");

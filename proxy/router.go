@@ -90,7 +90,10 @@ func (s *Server) dispatch(ctx *fasthttp.RequestCtx) (class, tenantHost string) {
 		return classNone, ""
 	}
 	class, err = s.serveTenant(ctx, t)
-	if err != nil {
+	switch {
+	case err != nil && class == classSQL:
+		s.writeSQLError(ctx, err)
+	case err != nil:
 		s.writeError(ctx, err)
 	}
 	return class, t.Host

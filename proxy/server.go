@@ -17,6 +17,7 @@ import (
 
 	"github.com/microfi/tenantgate/catalog"
 	"github.com/microfi/tenantgate/catalog/provision"
+	"github.com/microfi/tenantgate/proxy/hrana"
 	"github.com/microfi/tenantgate/shard"
 )
 
@@ -29,16 +30,19 @@ const (
 
 // Config wires a Server. Catalog, Shards, Provisioner and Auth are required.
 type Config struct {
-	RootDomain     string // e.g. "microfi.com"; default DefaultRootDomain
-	PublicScheme   string // scheme in links; default "http"
-	PublicPort     int    // port in links; 0 = the listener's port (80/443 omitted)
-	RequestTimeout time.Duration
-	TenantMetrics  int    // per-tenant series for the N busiest tenants; 0 = off
-	BackupDir      string // where admin deletes keep a copy of the database
-	DemoLimit      RateLimit     // demo creations per client address; zero = DefaultDemoLimit
-	SignupLimit    RateLimit     // signups per client address; zero = DefaultSignupLimit
-	DemoTTL        time.Duration // demo lifetime; 0 = DefaultDemoTTL
-	ReapInterval   time.Duration // demo reaper period; 0 = provision.DefaultReapInterval, < 0 = off
+	RootDomain            string // e.g. "microfi.com"; default DefaultRootDomain
+	PublicScheme          string // scheme in links; default "http"
+	PublicPort            int    // port in links; 0 = the listener's port (80/443 omitted)
+	RequestTimeout        time.Duration
+	TenantMetrics         int           // per-tenant series for the N busiest tenants; 0 = off
+	TenantMetricsInterval time.Duration // re-rank period of the per-tenant series; 0 = DefaultTenantSeriesInterval
+	BackupDir             string        // where admin deletes keep a copy of the database
+	DemoLimit             RateLimit     // demo creations per client address; zero = DefaultDemoLimit
+	SignupLimit           RateLimit     // signups per client address; zero = DefaultSignupLimit
+	DemoTTL               time.Duration // demo lifetime; 0 = DefaultDemoTTL
+	ReapInterval          time.Duration // demo reaper period; 0 = provision.DefaultReapInterval, < 0 = off
+
+	Hrana hrana.Config // SQL-over-HTTP limits and stream timeouts
 
 	Catalog     *catalog.Catalog
 	Shards      *shard.Manager
@@ -61,8 +65,9 @@ type Server struct {
 	tenantTable  *routeTable
 	http         *fasthttp.Server
 	ops          *fasthttp.Server
+	hrana        *hrana.Handler
 	tenantSeries *TenantSeries // nil unless Config.TenantMetrics > 0
-	site         *site // public site and admin panel state (public.go)
+	site         *site         // public site and admin panel state (public.go)
 	logins       loginThrottle // failed-login throttle per tenant and e-mail (bank_throttle.go)
 	port         int
 	stop         context.CancelFunc
@@ -103,8 +108,12 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.site = newSite(cfg)
 	s.startReaper()
+	s.hrana = hrana.NewHandler(cfg.Hrana, cfg.Registerer)
 	if cfg.TenantMetrics > 0 {
 		s.tenantSeries = NewTenantSeries(cfg.Registerer, cfg.TenantMetrics)
+		if cfg.TenantMetricsInterval > 0 {
+			s.tenantSeries.Interval = cfg.TenantMetricsInterval
+		}
 		go s.tenantSeries.Start(bg)
 	}
 	s.http = &fasthttp.Server{
@@ -154,7 +163,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	errc := make(chan error, 2)
 	go func() { errc <- s.http.ShutdownWithContext(ctx) }()
 	go func() { errc <- s.ops.ShutdownWithContext(ctx) }()
-	return errors.Join(<-errc, <-errc)
+	err := errors.Join(<-errc, <-errc)
+	s.hrana.Close() // rolls back open SQL streams before the databases close
+	return err
 }
 
 // contextFor is a request-scoped context with the configured deadline:

@@ -1,0 +1,66 @@
+package proxy
+
+import (
+	"github.com/valyala/fasthttp"
+
+	"github.com/microfi/tenantgate/proxy/hrana"
+)
+
+// serveSQL hands a tenant's Hrana request (SQL over HTTP, for libSQL
+// clients) to the Hrana handler, bound to the tenant's database and the
+// token's principal.
+func (s *Server) serveSQL(r *tenantRequest) error {
+	t := hrana.Target{TenantID: r.tenant.ID}
+	if r.handle != nil {
+		if r.handle.Remote() {
+			// The Hrana engine runs on local files; a tenant on a remote
+			// libSQL server is reached with a libSQL client directly.
+			return errUnavailable
+		}
+		t.Path, t.Done = r.handle.Path(), r.handle.Done()
+	}
+	if r.claims != nil {
+		t.ReadOnly = r.claims.ReadOnly()
+		t.Principal = r.claims.Subject
+		if t.Principal == "" {
+			t.Principal = subject(r.claims)
+		}
+	}
+	s.hrana.Serve(r.ctx, t)
+	return nil
+}
+
+// writeSQLError answers a refused Hrana request with the hybrid body both
+// libSQL clients understand ({"error","message","code"}, Content-Type
+// exactly application/json): the Go client prints "error", the JS client
+// raises LibsqlError with "code". The message is the contract's.
+func (s *Server) writeSQLError(ctx *fasthttp.RequestCtx, err error) {
+	e := errorFor(err)
+	if e.Status >= 500 {
+		s.log.Error("sql request failed", "request_id", requestID(ctx), "host", string(ctx.Host()), "err", err)
+	}
+	if e.Retry > 0 {
+		ctx.Response.Header.Set("Retry-After", itoa(e.Retry))
+	}
+	writeJSON(ctx, e.Status, map[string]string{"error": e.Message, "message": e.Message, "code": sqlErrorCode(e.Status)})
+}
+
+func sqlErrorCode(status int) string {
+	switch status {
+	case fasthttp.StatusUnauthorized:
+		return "AUTH_FAILED"
+	case fasthttp.StatusForbidden:
+		return "FORBIDDEN"
+	case fasthttp.StatusNotFound:
+		return "NOT_FOUND"
+	case fasthttp.StatusMethodNotAllowed:
+		return "METHOD_NOT_ALLOWED"
+	case fasthttp.StatusTooManyRequests:
+		return "TOO_MANY_REQUESTS"
+	case fasthttp.StatusGone:
+		return "GONE"
+	case fasthttp.StatusServiceUnavailable:
+		return "UNAVAILABLE"
+	}
+	return "SERVER_ERROR"
+}

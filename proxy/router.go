@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"time"
@@ -48,7 +49,7 @@ func (s *Server) classifyHost(raw []byte) (hostKind, string) {
 func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 	start := time.Now()
 	s.metrics.inFlight.Inc()
-	class, tenantHost := s.dispatch(ctx)
+	class, tenantHost := s.dispatchSafely(ctx)
 	s.metrics.inFlight.Dec()
 	elapsed := time.Since(start)
 	status := ctx.Response.StatusCode()
@@ -59,6 +60,21 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 	}
 	s.log.Debug("request", "request_id", requestID(ctx), "host", string(ctx.Host()), "method", string(ctx.Method()),
 		"path", string(ctx.Path()), "status", status, "duration", elapsed)
+}
+
+// dispatchSafely is dispatch with a last line of defence: a panic in any
+// handler becomes a logged 500 for that request, never a dead process.
+func (s *Server) dispatchSafely(ctx *fasthttp.RequestCtx) (class, tenantHost string) {
+	defer func() {
+		if p := recover(); p != nil {
+			s.log.Error("handler panic", "request_id", requestID(ctx), "host", string(ctx.Host()),
+				"path", string(ctx.Path()), "panic", p, "stack", string(debug.Stack()))
+			ctx.Response.Reset()
+			writeJSON(ctx, fasthttp.StatusInternalServerError, map[string]string{"error": "Internal error"})
+			class = classNone
+		}
+	}()
+	return s.dispatch(ctx)
 }
 
 // dispatch routes by host and returns the route class and, for tenant

@@ -186,7 +186,7 @@ func bindValue(st *rawsqlite.Stmt, i int, v *value) error {
 }
 
 // execute runs one statement and collects its result.
-func (r *run) execute(s *stmt) (*stmtResult, *hranaError) {
+func (r *run) execute(s *stmt) (res *stmtResult, herr *hranaError) {
 	sql, herr := r.resolveSQL(s.SQL, s.SQLID)
 	if herr != nil {
 		return nil, herr
@@ -205,7 +205,7 @@ func (r *run) execute(s *stmt) (*stmtResult, *hranaError) {
 		return nil, herr
 	}
 	wantRows := s.WantRows == nil || *s.WantRows
-	res := &stmtResult{Cols: columns(st), Rows: [][]value{}}
+	res = &stmtResult{Cols: columns(st), Rows: [][]value{}}
 	readOnly := st.ReadOnly()
 	beforeID := c.LastInsertRowID()
 	beforeChanges := c.TotalChanges()
@@ -213,6 +213,13 @@ func (r *run) execute(s *stmt) (*stmtResult, *hranaError) {
 	c.SetDeadline(start.Add(r.h.cfg.StatementTimeout))
 	defer c.SetDeadline(time.Time{})
 	ncols := len(res.Cols)
+	// A failed statement returns no rows, so it gives its budget back.
+	rowsLeft, bytesLeft := r.rowsLeft, r.bytesLeft
+	defer func() {
+		if res == nil {
+			r.rowsLeft, r.bytesLeft = rowsLeft, bytesLeft
+		}
+	}()
 	for {
 		row, err := st.Step()
 		if err != nil {

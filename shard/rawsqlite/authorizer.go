@@ -71,7 +71,7 @@ func (c *Conn) authorize(action int32, a1, a2, db, trigger string) int32 {
 	}
 	switch action {
 	case sqlite3.SQLITE_ATTACH, sqlite3.SQLITE_DETACH:
-		return deny("ATTACH and DETACH are not allowed")
+		return deny("ATTACH, DETACH and VACUUM are not allowed")
 	case sqlite3.SQLITE_FUNCTION:
 		if deniedFunctions[strings.ToLower(a2)] {
 			return deny(strings.ToLower(a2) + "() is not allowed")

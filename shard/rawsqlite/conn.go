@@ -232,6 +232,12 @@ func (c *Conn) Autocommit() bool {
 // Changes is the number of rows changed by the last INSERT/UPDATE/DELETE.
 func (c *Conn) Changes() int64 { return sqlite3.Xsqlite3_changes64(c.tls, c.db) }
 
+// TotalChanges counts every row changed by INSERT/UPDATE/DELETE since the
+// connection opened; comparing it before and after a statement tells
+// whether that statement changed rows (Changes alone keeps the previous
+// statement's count across a SELECT).
+func (c *Conn) TotalChanges() int64 { return sqlite3.Xsqlite3_total_changes64(c.tls, c.db) }
+
 // LastInsertRowID is the rowid of the most recent successful INSERT.
 func (c *Conn) LastInsertRowID() int64 { return sqlite3.Xsqlite3_last_insert_rowid(c.tls, c.db) }
 

@@ -9,5 +9,5 @@ import (
 
 func TestJSClient(t *testing.T) {
 	s := newTestServer(t, hrana.Config{})
-	hranatest.RunJSClient(t, s.URL, "", "js")
+	hranatest.RunJSClient(t, s.URL, "", "", "js")
 }

@@ -19,10 +19,12 @@ func JSDir() string {
 }
 
 // RunJSClient runs testdata/js/client_test.mjs with node against url (with
-// an optional bearer token), using table names prefixed with table. It
+// an optional bearer token), using table names prefixed with table. When
+// connect is set ("127.0.0.1:PORT"), TCP goes there and the Host header
+// stays url's host. It
 // skips when node or the npm packages are missing, unless CI=true, where
 // that is a failure.
-func RunJSClient(t *testing.T, url, token, table string) {
+func RunJSClient(t *testing.T, url, connect, token, table string) {
 	t.Helper()
 	dir := JSDir()
 	node, err := exec.LookPath("node")
@@ -40,7 +42,7 @@ func RunJSClient(t *testing.T, url, token, table string) {
 	defer cancel()
 	cmd := exec.CommandContext(ctx, node, "client_test.mjs")
 	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "HRANA_URL="+url, "HRANA_TOKEN="+token, "HRANA_TABLE="+table)
+	cmd.Env = append(os.Environ(), "HRANA_URL="+url, "HRANA_TOKEN="+token, "HRANA_TABLE="+table, "HRANA_CONNECT="+connect)
 	out, err := cmd.CombinedOutput()
 	if err != nil || !strings.Contains(string(out), "OK") {
 		t.Fatalf("@libsql/client run failed: %v\n%s", err, out)

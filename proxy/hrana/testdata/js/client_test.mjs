@@ -1,17 +1,48 @@
 // Runs the real @libsql/client against a tenantgate Hrana endpoint.
 // Driven by go test (proxy/hrana/jsclient_test.go, proxy/hranae2e_test.go):
 //   HRANA_URL=http://127.0.0.1:PORT [HRANA_TOKEN=jwt] node client_test.mjs
+//   [HRANA_CONNECT=127.0.0.1:PORT] sends the TCP connection there while the
+//   Host header stays the URL's host (tenant routing without DNS).
 // Prints "OK" and exits 0 when every check passes; otherwise throws.
 import { createClient, LibsqlError } from "@libsql/client";
 import assert from "node:assert/strict";
+import http from "node:http";
 
 const url = process.env.HRANA_URL;
 const authToken = process.env.HRANA_TOKEN || undefined;
 assert.ok(url, "HRANA_URL is required");
 const table = process.env.HRANA_TABLE || "js";
 
-const client = createClient({ url, authToken });
-const big = createClient({ url, authToken, intMode: "bigint" });
+// viaConnect is a fetch that connects to HRANA_CONNECT but keeps the
+// request URL's host as the Host header.
+function viaConnect(connect) {
+  const [host, port] = connect.split(":");
+  return async (input, init) => {
+    const req = input instanceof Request ? input : new Request(input, init);
+    const body = Buffer.from(await req.arrayBuffer());
+    const u = new URL(req.url);
+    const headers = Object.fromEntries(req.headers);
+    headers.host = u.host;
+    headers["content-length"] = String(body.length);
+    return new Promise((resolve, reject) => {
+      const r = http.request({ host, port, method: req.method, path: u.pathname + u.search, headers }, (res) => {
+        const chunks = [];
+        res.on("data", (c) => chunks.push(c));
+        res.on("end", () => {
+          const h = new Headers();
+          for (const [k, v] of Object.entries(res.headers)) h.set(k, Array.isArray(v) ? v.join(", ") : v);
+          resolve(new Response(Buffer.concat(chunks), { status: res.statusCode, headers: h }));
+        });
+      });
+      r.on("error", reject);
+      r.end(body);
+    });
+  };
+}
+const fetch = process.env.HRANA_CONNECT ? viaConnect(process.env.HRANA_CONNECT) : undefined;
+
+const client = createClient({ url, authToken, fetch });
+const big = createClient({ url, authToken, intMode: "bigint", fetch });
 
 async function expectError(promise, code, text) {
   try {

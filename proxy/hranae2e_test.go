@@ -1,0 +1,213 @@
+package proxy_test
+
+import (
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tursodatabase/libsql-client-go/libsql"
+
+	"github.com/microfi/tenantgate/proxy"
+	"github.com/microfi/tenantgate/proxy/hrana/hranatest"
+	"github.com/microfi/tenantgate/proxy/proxytest"
+)
+
+// Hrana through the real proxy: host routing, JWT checks, the tenant's own
+// database, and the real libSQL clients.
+
+type hranaResp struct {
+	Baton   *string          `json:"baton"`
+	Results []map[string]any `json:"results"`
+	Error   string           `json:"error"`
+	Message string           `json:"message"`
+	Code    string           `json:"code"`
+}
+
+func hranaDo(t *testing.T, s *proxytest.Server, host, token, body string) (int, hranaResp, string) {
+	t.Helper()
+	r := s.Do("POST", proxytest.Host(host), "/v2/pipeline", token, body)
+	var out hranaResp
+	if ct := r.Header.Get("Content-Type"); ct != "application/json" {
+		t.Fatalf("Content-Type %q (status %d): %s", ct, r.Status, r.Body)
+	}
+	if err := json.Unmarshal(r.Body, &out); err != nil {
+		t.Fatalf("decode %s: %v", r.Body, err)
+	}
+	return r.Status, out, string(r.Body)
+}
+
+func goClientDB(t *testing.T, s *proxytest.Server, host, token string) *sql.DB {
+	t.Helper()
+	c, err := libsql.NewConnector("http://"+proxytest.Host(host), libsql.WithProxy(s.URL), libsql.WithAuthToken(token))
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := sql.OpenDB(c)
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+func TestHranaGoClientThroughProxy(t *testing.T) {
+	s := proxytest.Start(t, proxytest.Options{})
+	tn := s.CreateTenant("acme")
+	db := goClientDB(t, s, "acme", s.Token(tn.ID, proxy.RoleService, 0))
+	hranatest.RunGoClient(t, db)
+	// The rows landed in acme's own file.
+	raw, err := sql.Open("sqlite", filepath.Join(s.DataDir, "tenants", strconv.FormatInt(tn.ID, 10)+".db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	var n int
+	if err := raw.QueryRow(`SELECT count(*) FROM vals`).Scan(&n); err != nil || n != 4 {
+		t.Errorf("vals in tenant file = %d, %v", n, err)
+	}
+}
+
+func TestHranaJSClientThroughProxy(t *testing.T) {
+	s := proxytest.Start(t, proxytest.Options{})
+	tn := s.CreateTenant("jsco")
+	hranatest.RunJSClient(t, "http://"+proxytest.Host("jsco"), s.Addr, s.Token(tn.ID, proxy.RoleService, 0), "js")
+}
+
+func TestHranaAuthAndTenancy(t *testing.T) {
+	s := proxytest.Start(t, proxytest.Options{})
+	t1 := s.CreateTenant("one")
+	t2 := s.CreateTenant("two")
+	tok1 := s.Token(t1.ID, proxy.RoleService, 0)
+	tok2 := s.Token(t2.ID, proxy.RoleService, 0)
+	sel := `{"requests":[{"type":"execute","stmt":{"sql":"SELECT tenant_id FROM tenant_stamp"}}]}`
+
+	status, body, raw := hranaDo(t, s, "one", "", sel)
+	if status != 401 || body.Error != "Authentication required" || body.Message == "" || body.Code == "" {
+		t.Errorf("no token: %d %s", status, raw)
+	}
+	status, body, raw = hranaDo(t, s, "one", "wrong", `not json`)
+	if status != 401 || body.Error != "Invalid token" {
+		t.Errorf("bad token with malformed body: %d %s", status, raw)
+	}
+	status, body, raw = hranaDo(t, s, "one", tok2, sel)
+	if status != 401 || body.Error != "Tenant mismatch" {
+		t.Errorf("tenant2 token on tenant1: %d %s", status, raw)
+	}
+	status, body, raw = hranaDo(t, s, "one", s.Token(t1.ID, proxy.RoleStaff, 1), sel)
+	if status != 403 || body.Error != "Forbidden" {
+		t.Errorf("staff token: %d %s", status, raw)
+	}
+	r := s.Do("POST", proxytest.Host("one"), "/v2/pipeline", "", sel, "Authorization", "bearer "+tok1)
+	if r.Status != 200 || !strings.Contains(string(r.Body), `"value":"`+strconv.FormatInt(t1.ID, 10)+`"`) {
+		t.Errorf("lower-case bearer: %d %s", r.Status, r.Body)
+	}
+	if r := s.Do("GET", proxytest.Host("one"), "/v3-protobuf", tok1, nil); r.Status != 404 {
+		t.Errorf("GET /v3-protobuf = %d", r.Status)
+	}
+	if r := s.Do("GET", proxytest.Host("one"), "/v2", tok1, nil); r.Status != 200 {
+		t.Errorf("GET /v2 = %d", r.Status)
+	}
+
+	// Each host reaches its own database.
+	_, body, _ = hranaDo(t, s, "two", tok2, sel)
+	if got := mustJSON(body.Results[0]); !strings.Contains(got, `"value":"`+strconv.FormatInt(t2.ID, 10)+`"`) {
+		t.Errorf("tenant2 stamp: %s", got)
+	}
+
+	// A baton from tenant1 is useless on tenant2's host.
+	_, body, _ = hranaDo(t, s, "one", tok1, `{"requests":[{"type":"execute","stmt":{"sql":"BEGIN"}}]}`)
+	if body.Baton == nil {
+		t.Fatal("no baton")
+	}
+	status, body, raw = hranaDo(t, s, "two", tok2, `{"baton":"`+*body.Baton+`","requests":[{"type":"execute","stmt":{"sql":"SELECT 1"}}]}`)
+	if status != 400 || body.Code != "BATON_INVALID" {
+		t.Errorf("tenant1 baton on tenant2: %d %s", status, raw)
+	}
+
+	// A read-only token gets a read-only connection.
+	ro, _, err := s.Auth.Issue(proxy.Claims{TenantID: proxy.Int(t1.ID), Role: proxy.RoleService, Access: "ro"}, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, body, raw = hranaDo(t, s, "one", ro, `{"requests":[{"type":"execute","stmt":{"sql":"CREATE TABLE nope(x)"}},{"type":"execute","stmt":{"sql":"SELECT count(*) FROM users"}}]}`)
+	if body.Results[0]["type"] != "error" || !strings.Contains(mustJSON(body.Results[0]), "SQLITE_READONLY") || body.Results[1]["type"] != "ok" {
+		t.Errorf("read-only token: %s", raw)
+	}
+}
+
+// tenantDump is a tenant file's schema, stamp and row counts, read with a
+// connection of its own.
+func tenantDump(t *testing.T, path string) string {
+	t.Helper()
+	db, err := sql.Open("sqlite", "file:"+path+"?mode=ro")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var schema string
+	var stamp, users, accounts int64
+	err = db.QueryRow(`SELECT group_concat(type || ':' || name || ':' || coalesce(sql, ''), '|') FROM (SELECT * FROM sqlite_schema ORDER BY name)`).Scan(&schema)
+	if err == nil {
+		err = db.QueryRow(`SELECT (SELECT tenant_id FROM tenant_stamp), (SELECT count(*) FROM users), (SELECT count(*) FROM accounts)`).Scan(&stamp, &users, &accounts)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fmt.Sprintf("%s\nstamp=%d users=%d accounts=%d", schema, stamp, users, accounts)
+}
+
+func TestHranaSafetyThroughProxy(t *testing.T) {
+	s := proxytest.Start(t, proxytest.Options{})
+	t1 := s.CreateTenant("safe")
+	t2 := s.CreateTenant("victim")
+	tok := s.Token(t1.ID, proxy.RoleService, 0)
+	path1 := filepath.Join(s.DataDir, "tenants", strconv.FormatInt(t1.ID, 10)+".db")
+	path2 := filepath.Join(s.DataDir, "tenants", strconv.FormatInt(t2.ID, 10)+".db")
+	before1, before2 := tenantDump(t, path1), tenantDump(t, path2)
+	into := filepath.Join(t.TempDir(), "copy.db")
+	foreign := strconv.FormatInt(t2.ID, 10)
+	cases := []string{
+		"ATTACH DATABASE '" + path2 + "' AS victim",
+		"SELECT load_extension('/usr/lib/x.so')",
+		"VACUUM INTO '" + into + "'",
+		"DROP TABLE tenant_stamp",
+		"DROP TRIGGER accounts_tenant_guard_insert",
+		"INSERT INTO users(tenant_id, email, name, password_hash, role) VALUES (" + foreign + ", 'x@y', 'X', 'h', 'staff')",
+	}
+	reqs := make([]string, 0, len(cases))
+	for _, c := range cases {
+		b, _ := json.Marshal(c)
+		reqs = append(reqs, `{"type":"execute","stmt":{"sql":`+string(b)+`}}`)
+	}
+	status, body, raw := hranaDo(t, s, "safe", tok, `{"requests":[`+strings.Join(reqs, ",")+`,{"type":"execute","stmt":{"sql":"SELECT (SELECT tenant_id FROM tenant_stamp), (SELECT count(*) FROM users), (SELECT count(*) FROM sqlite_schema WHERE name LIKE '%tenant_guard%')"}},{"type":"close"}]}`)
+	if status != 200 {
+		t.Fatalf("status %d %s", status, raw)
+	}
+	for i, c := range cases {
+		res := body.Results[i]
+		if res["type"] != "error" {
+			t.Errorf("%s: not refused: %s", c, mustJSON(res))
+		}
+	}
+	last := mustJSON(body.Results[len(cases)])
+	if !strings.Contains(last, `"value":"`+strconv.FormatInt(t1.ID, 10)+`"},{"type":"integer","value":"0"}`) {
+		t.Errorf("stamp/users after refusals: %s", last)
+	}
+	if _, err := os.Stat(into); !os.IsNotExist(err) {
+		t.Error("VACUUM INTO wrote a file")
+	}
+	if got := tenantDump(t, path2); got != before2 {
+		t.Errorf("victim's database changed:\n%s\n---\n%s", before2, got)
+	}
+	if got := tenantDump(t, path1); got != before1 {
+		t.Errorf("tenant's database changed:\n%s\n---\n%s", before1, got)
+	}
+}
+
+func mustJSON(v any) string {
+	b, _ := json.Marshal(v)
+	return string(b)
+}

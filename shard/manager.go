@@ -198,7 +198,7 @@ func (m *Manager) openChecked(ctx context.Context, e *entry) (*sql.DB, error) {
 	}
 	db.SetMaxOpenConns(MaxConnsPerTenant)
 	db.SetMaxIdleConns(MaxIdleConnsPerTenant)
-	if err := prepare(ctx, db, e.id); err != nil {
+	if err := prepare(ctx, db, e.id, m.m); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("%w: tenant %d: %w", ErrUnavailable, e.id, err)
 	}
@@ -208,7 +208,7 @@ func (m *Manager) openChecked(ctx context.Context, e *entry) (*sql.DB, error) {
 // prepare refuses a database stamped for another tenant and brings its
 // schema up to date (each migration in its own short transaction), or
 // refuses it if it is newer than this binary.
-func prepare(ctx context.Context, db *sql.DB, id int64) error {
+func prepare(ctx context.Context, db *sql.DB, id int64, mm *metrics) error {
 	if err := CheckStamp(ctx, db, id); err != nil {
 		return err
 	}
@@ -221,8 +221,10 @@ func prepare(ctx context.Context, db *sql.DB, id int64) error {
 	}
 	for _, mig := range pending {
 		if err := migrations.Apply(ctx, db, mig, false); err != nil {
+			mm.migrationsFailed.Inc()
 			return err
 		}
+		mm.migrationsApplied.Inc()
 	}
 	return nil
 }

@@ -10,6 +10,8 @@ type metrics struct {
 	open             prometheus.Gauge
 	openDuration     prometheus.Observer
 	openFailures     *prometheus.CounterVec
+
+	migrationsApplied, migrationsFailed prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -27,6 +29,8 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "tenantgate_tenant_db_open_failures_total",
 			Help: "Tenant databases that could not be served, by reason (stamp_mismatch is a security event).",
 		}, []string{"reason"}),
+		migrationsApplied: f.NewCounter(prometheus.CounterOpts{Name: "tenantgate_migrations_applied_total", Help: "Schema migrations applied to tenant databases when they were opened."}),
+		migrationsFailed:  f.NewCounter(prometheus.CounterOpts{Name: "tenantgate_migrations_failed_total", Help: "Schema migrations that failed on a tenant database being opened (the tenant gets 503)."}),
 	}
 	for _, r := range []string{"stamp_mismatch", "schema", "not_found", "backend"} {
 		m.openFailures.WithLabelValues(r)

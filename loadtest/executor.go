@@ -139,6 +139,12 @@ func runExecutor(ctx context.Context, c *ExecutorConfig, env *execEnv, start tim
 	switch c.Kind {
 	case ConstantArrivalRate, RampingArrivalRate:
 		runArrival(ctx, c, env, start, &wg)
+		// The last arrival is scheduled before the end; the test still
+		// lasts its full duration, as in k6.
+		select {
+		case <-time.After(time.Until(start.Add(c.PlannedDuration()))):
+		case <-ctx.Done():
+		}
 	case ConstantVUs, RampingVUs:
 		runLooping(ctx, c, env, start, &wg)
 	}
@@ -208,33 +214,46 @@ func arrivalSchedule(c *ExecutorConfig) func(i int64) (time.Duration, bool) {
 }
 
 // runArrival is the open model: iterations start on schedule whatever the
-// server does. A free VU takes each one; with none free a new VU is started
+// server does. An idle VU takes each one; with none idle a new VU is started
 // up to MaxVUs, beyond that the iteration is dropped.
 func runArrival(ctx context.Context, c *ExecutorConfig, env *execEnv, start time.Time, wg *sync.WaitGroup) {
-	work := make(chan time.Time)
+	type worker struct{ work chan time.Time }
+	// idle holds the VUs waiting for work. A VU returns itself here before
+	// it blocks, so a VU is never both idle and unreachable.
+	idle := make(chan *worker, c.MaxVUs)
+	var all []*worker
 	spawn := func(first time.Time) {
 		vu := env.newVU()
 		env.allocated.Add(1)
+		w := &worker{work: make(chan time.Time, 1)}
+		all = append(all, w)
+		if first.IsZero() {
+			idle <- w
+		} else {
+			w.work <- first
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if !first.IsZero() {
-				env.iterate(vu, first)
-			}
 			for {
 				select {
-				case t, ok := <-work:
+				case t, ok := <-w.work:
 					if !ok {
 						return
 					}
 					env.iterate(vu, t)
+					idle <- w
 				case <-ctx.Done():
 					return
 				}
 			}
 		}()
 	}
-	defer close(work)
+	defer func() {
+		for _, w := range all {
+			close(w.work)
+		}
+	}()
 	for i := 0; i < c.VUs; i++ {
 		spawn(time.Time{})
 	}
@@ -267,7 +286,8 @@ func runArrival(ctx context.Context, c *ExecutorConfig, env *execEnv, start time
 			return
 		}
 		select {
-		case work <- at:
+		case w := <-idle:
+			w.work <- at
 		default:
 			if env.allocated.Load() < int64(c.MaxVUs) {
 				spawn(at)

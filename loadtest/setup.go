@@ -21,7 +21,7 @@ import (
 const (
 	SeedAPI  = "api"  // POST /api/users, /api/accounts, /api/transactions
 	SeedSQL  = "sql"  // one Hrana pipeline per tenant (fast, for thousands of tenants)
-	SeedAuto = "auto" // api up to 200 tenants, sql beyond
+	SeedAuto = "auto" // api up to 10 tenants, sql beyond
 )
 
 // Provisioner creates tenants with users and funded accounts through a
@@ -84,7 +84,7 @@ func (p *Provisioner) Provision(ctx context.Context, n int) ([]*Tenant, error) {
 	seed := p.Seed
 	if seed == "" || seed == SeedAuto {
 		seed = SeedAPI
-		if n > 200 {
+		if n > 10 {
 			seed = SeedSQL
 		}
 	}

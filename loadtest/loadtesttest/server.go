@@ -26,7 +26,8 @@ type Server struct {
 
 	// Delay is added to every tenant request (not to setup requests).
 	Delay atomic.Int64 // nanoseconds
-	// FailPath makes requests whose path starts with it answer 500.
+	// FailPath makes GET requests whose path starts with it answer 500
+	// (setup requests are POSTs, so provisioning still works).
 	FailPath atomic.Value // string
 
 	Requests    atomic.Int64 // tenant API requests served
@@ -120,7 +121,7 @@ func (s *Server) handle(c *fasthttp.RequestCtx) {
 			break
 		}
 	}
-	if fp := s.FailPath.Load().(string); fp != "" && strings.HasPrefix(path, fp) {
+	if fp := s.FailPath.Load().(string); fp != "" && c.IsGet() && strings.HasPrefix(path, fp) {
 		s.Requests.Add(1)
 		fail(c, 500, "Internal error.")
 		return

@@ -1,0 +1,241 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/microfi/tenantgate/loadtest"
+	"github.com/microfi/tenantgate/loadtest/loadtesttest"
+)
+
+// TestMain lets --spawn-floor re-execute this test binary as `floor`.
+func TestMain(m *testing.M) {
+	if len(os.Args) > 1 && os.Args[1] == "floor" {
+		os.Exit(Main(context.Background(), os.Args[1:], os.Stdout, os.Stderr))
+	}
+	os.Exit(m.Run())
+}
+
+var secret = "cmd-test-secret"
+
+func fake(t *testing.T) *loadtesttest.Server {
+	t.Helper()
+	srv, err := loadtesttest.Start("microfi.localhost", []byte(secret))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	return srv
+}
+
+func runMain(t *testing.T, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	code = Main(ctx, args, &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+// summaryFile decodes a --summary-export file.
+type summaryFile struct {
+	Metrics map[string]struct {
+		Type       string
+		Values     map[string]float64
+		Thresholds map[string]struct{ OK bool }
+	}
+	State   struct{ TestRunDurationMs float64 }
+	Tenants struct {
+		Tenants     int    `json:"tenants"`
+		WorstTenant string `json:"worst_tenant"`
+	}
+}
+
+func readSummary(t *testing.T, path string) summaryFile {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var s summaryFile
+	if err := json.Unmarshal(b, &s); err != nil {
+		t.Fatalf("decode %s: %v", path, err)
+	}
+	return s
+}
+
+func TestThresholdExitCodes(t *testing.T) {
+	srv := fake(t)
+	base := []string{"--target", srv.URL(), "--jwt-secret", secret, "--tenants", "3", "--duration", "1s", "--rate", "30", "--self-ceiling", "0", "--quiet"}
+
+	t.Run("OK", func(t *testing.T) {
+		export := filepath.Join(t.TempDir(), "s.json")
+		code, out, errs := runMain(t, append(base, "--threshold", "http_req_duration:p(95)<10000", "--threshold", "http_req_failed:rate<0.01", "--summary-export", export)...)
+		if code != exitOK {
+			t.Fatalf("exit %d, want 0\n%s\n%s", code, out, errs)
+		}
+		if !strings.Contains(out, "✓ 'p(95)<10000'") || !strings.Contains(out, "✓ 'rate<0.01'") {
+			t.Fatalf("summary lacks passed thresholds:\n%s", out)
+		}
+		s := readSummary(t, export)
+		if !s.Metrics["http_req_duration"].Thresholds["p(95)<10000"].OK || s.Metrics["http_reqs"].Values["count"] != 30 {
+			t.Fatalf("summary export = %+v", s.Metrics["http_req_duration"])
+		}
+	})
+
+	t.Run("Failed", func(t *testing.T) {
+		export := filepath.Join(t.TempDir(), "s.json")
+		report := filepath.Join(t.TempDir(), "r.html")
+		code, out, errs := runMain(t, append(base, "--threshold", "http_req_duration:p(95)<0.000001", "--summary-export", export, "--report", report)...)
+		if code != exitThresholdsFailed {
+			t.Fatalf("exit %d, want 99\n%s\n%s", code, out, errs)
+		}
+		if !strings.Contains(out, "✗ 'p(95)<0.000001'") || !strings.Contains(out, "thresholds on metrics 'http_req_duration' have been crossed") {
+			t.Fatalf("summary lacks the failed threshold:\n%s", out)
+		}
+		if s := readSummary(t, export); s.Metrics["http_req_duration"].Thresholds["p(95)<0.000001"].OK {
+			t.Fatal("export says the failed threshold is ok")
+		}
+		if fi, err := os.Stat(report); err != nil || fi.Size() == 0 {
+			t.Fatalf("report not written: %v", err)
+		}
+	})
+
+	t.Run("SubMetric", func(t *testing.T) {
+		code, out, _ := runMain(t, append(base, "--mix", "list_accounts=1,deposit=1", "--threshold", "http_req_duration{scenario:deposit}:max<0.000001", "--threshold", "http_reqs{scenario:transfer}:count==0")...)
+		if code != exitThresholdsFailed {
+			t.Fatalf("exit %d, want 99\n%s", code, out)
+		}
+		if !strings.Contains(out, "✗ 'max<0.000001'") || !strings.Contains(out, "✓ 'count==0'") {
+			t.Fatalf("sub-metric thresholds wrong:\n%s", out)
+		}
+	})
+
+	t.Run("AbortOnFail", func(t *testing.T) {
+		srv.FailPath.Store("/api/accounts")
+		defer srv.FailPath.Store("")
+		start := time.Now()
+		code, out, _ := runMain(t, "--target", srv.URL(), "--jwt-secret", secret, "--tenants", "2", "--duration", "30s", "--rate", "50",
+			"--self-ceiling", "0", "--quiet", "--mix", "list_accounts=1", "--threshold", "http_req_failed:rate<0.01,abortOnFail")
+		if code != exitThresholdsFailed || !strings.Contains(out, "aborted: threshold http_req_failed:rate<0.01 crossed (abortOnFail)") {
+			t.Fatalf("exit %d, want 99 with an abort\n%s", code, out)
+		}
+		if time.Since(start) > 25*time.Second {
+			t.Fatal("abortOnFail did not stop the 30 s run")
+		}
+	})
+}
+
+func TestUsageErrors(t *testing.T) {
+	for name, args := range map[string][]string{
+		"NoTarget":       {"--duration", "1s"},
+		"TwoTargets":     {"--spawn", "--target", "http://127.0.0.1:1"},
+		"BadThreshold":   {"--target", "http://127.0.0.1:1", "--threshold", "http_req_duration:p95<1"},
+		"UnknownMetric":  {"--target", "http://127.0.0.1:1", "--threshold", "nope:count<1"},
+		"BadAggregation": {"--target", "http://127.0.0.1:1", "--threshold", "http_req_failed:avg<1"},
+		"BadExecutor":    {"--target", "http://127.0.0.1:1", "--executor", "shared-iterations"},
+		"RampNoStages":   {"--target", "http://127.0.0.1:1", "--executor", "ramping-arrival-rate"},
+		"BadMix":         {"--target", "http://127.0.0.1:1", "--mix", "withdraw=1"},
+		"BadDist":        {"--target", "http://127.0.0.1:1", "--tenant-dist", "pareto"},
+		"UnknownFlag":    {"--target", "http://127.0.0.1:1", "--vu", "3"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			if code, _, errs := runMain(t, args...); code != exitUsage {
+				t.Fatalf("exit %d, want 2 (%s)", code, errs)
+			}
+		})
+	}
+	if code, _, errs := runMain(t, "--target", "http://127.0.0.1:1", "--self-ceiling", "0"); code != exitError || !strings.Contains(errs, "--jwt-secret") {
+		t.Fatalf("target without a key: exit %d, %s", code, errs)
+	}
+}
+
+// TestExecutorsThroughCLI runs each executor for a moment through the flags.
+func TestExecutorsThroughCLI(t *testing.T) {
+	srv := fake(t)
+	base := []string{"--target", srv.URL(), "--jwt-secret", secret, "--tenants", "2", "--self-ceiling", "0", "--quiet", "--threshold", "http_req_failed:rate==0"}
+	for name, args := range map[string][]string{
+		"ConstantArrivalRate": {"--executor", "constant-arrival-rate", "--rate", "20", "--duration", "500ms"},
+		"RampingArrivalRate":  {"--executor", "ramping-arrival-rate", "--stages", "500ms:40,250ms:0", "--max-vus", "20"},
+		"ConstantVUs":         {"--executor", "constant-vus", "--vus", "2", "--duration", "500ms"},
+		"RampingVUs":          {"--executor", "ramping-vus", "--stages", "250ms:3,250ms:0"},
+		"Zipf":                {"--rate", "40", "--duration", "500ms", "--tenant-dist", "zipf", "--zipf-s", "1.5"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			code, out, errs := runMain(t, append(base, args...)...)
+			if code != exitOK {
+				t.Fatalf("exit %d\n%s\n%s", code, out, errs)
+			}
+			if !regexp.MustCompile(`http_reqs\.+: [1-9]\d* `).MatchString(out) {
+				t.Fatalf("no requests:\n%s", out)
+			}
+		})
+	}
+}
+
+// TestSpawnFloor runs the physical-floor server as a child process and
+// drives GET /api/accounts against it.
+func TestSpawnFloor(t *testing.T) {
+	export := filepath.Join(t.TempDir(), "s.json")
+	code, out, errs := runMain(t, "--spawn-floor", "--tenants", "3", "--duration", "1s", "--rate", "50", "--self-ceiling", "0", "--quiet",
+		"--threshold", "http_req_failed:rate==0", "--threshold", "checks:rate==1", "--summary-export", export)
+	if code != exitOK {
+		t.Fatalf("exit %d\n%s\n%s", code, out, errs)
+	}
+	if s := readSummary(t, export); s.Metrics["http_reqs"].Values["count"] != 50 || s.Tenants.Tenants != 3 {
+		t.Fatalf("floor run: %+v %+v", s.Metrics["http_reqs"], s.Tenants)
+	}
+}
+
+// TestSpawn is the harness against the real proxy: build it, start it on a
+// temporary data dir, provision tenants (admin API + tenant API + SQL
+// seeding), run the default mix briefly, and check the summary's shape.
+func TestSpawn(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the proxy")
+	}
+	mod, err := loadtest.FindModuleDir(".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(mod, "cmd", "tenantgate")); err != nil {
+		t.Fatalf("cmd/tenantgate missing: %v", err)
+	}
+	export := filepath.Join(t.TempDir(), "s.json")
+	code, out, errs := runMain(t, "--spawn", "--tenants", "12", "--duration", "3s", "--rate", "30", "--self-ceiling", "500ms",
+		"--threshold", "http_req_failed:rate<0.01", "--threshold", "checks:rate>0.99", "--threshold", "http_req_duration:p(95)<60000",
+		"--summary-export", export)
+	if code != exitOK {
+		t.Fatalf("exit %d\n%s\n%s", code, out, errs)
+	}
+	for _, want := range []string{
+		"█ THRESHOLDS", "✓ 'rate<0.01'", "✓ 'rate>0.99'", "█ TOTAL RESULTS",
+		"✓ list_accounts status is 200", "✓ transfer body has transaction", "✓ sql_read body has rows",
+		"http_req_duration", "{ scenario:get_account }", "http_reqs", "dropped_iterations", "TENANTS", "12 of 12 served",
+		"harness ceiling: ~",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("summary lacks %q", want)
+		}
+	}
+	if !strings.Contains(errs, "sql seeding") {
+		t.Errorf("12 tenants should be seeded through SQL after the first:\n%s", errs)
+	}
+	s := readSummary(t, export)
+	if n := s.Metrics["http_reqs"].Values["count"]; n != 90 {
+		t.Errorf("http_reqs count %v, want 90 (30/s for 3 s)", n)
+	}
+	if s.Metrics["http_req_failed"].Values["rate"] != 0 {
+		t.Errorf("failed requests against the real proxy: %v\n%s", s.Metrics["http_req_failed"].Values, out)
+	}
+	if t.Failed() {
+		t.Logf("stdout:\n%s\nstderr:\n%s", out, errs)
+	}
+}

@@ -87,10 +87,10 @@ func TestThresholdValidate(t *testing.T) {
 		{"http_req_failed{status:500}:rate<1", true},
 		{"checks:rate>0.99", true},
 		{"iteration_start_delay:p(99)<5", true},
-		{"http_req_duration:rate<1", false},  // rate on a trend
-		{"http_req_failed:p(95)<1", false},   // percentile on a rate
-		{"http_reqs:avg<1", false},           // avg on a counter
-		{"vus:count<1", false},               // count on a gauge
+		{"http_req_duration:rate<1", false},                   // rate on a trend
+		{"http_req_failed:p(95)<1", false},                    // percentile on a rate
+		{"http_reqs:avg<1", false},                            // avg on a counter
+		{"vus:count<1", false},                                // count on a gauge
 		{"dropped_iterations{scenario:login}:count<1", false}, // no tags on this metric
 		{"no_such_metric:count<1", false},
 	}

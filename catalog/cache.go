@@ -80,7 +80,7 @@ func (k *cache) find(ctx context.Context, key, where, arg string) (Tenant, error
 			return Tenant{}, err
 		case err != nil:
 			k.m.errors.Inc()
-			return Tenant{}, fmt.Errorf("look up tenant: %w", err)
+			return Tenant{}, fmt.Errorf("%w: look up tenant: %w", ErrUnavailable, err)
 		}
 		if k.gen.Load() == gen {
 			k.positive.Add(key, t)

@@ -22,6 +22,8 @@ var (
 	ErrDomainTaken    = errors.New("custom domain taken")
 	ErrInvalidHost    = errors.New("invalid host")
 	ErrInvalidTenant  = errors.New("invalid tenant")
+	// ErrUnavailable wraps failures to reach the catalog database.
+	ErrUnavailable = errors.New("catalog unavailable")
 )
 
 // Tenant is one client institution. Host is the subdomain label under the

@@ -62,7 +62,7 @@ func errorFor(err error) *Error {
 		return &Error{Status: http.StatusForbidden, Message: "Forbidden"}
 	case errors.Is(err, catalog.ErrTenantNotFound):
 		return errTenantNotFound
-	case errors.Is(err, shard.ErrUnavailable), errors.Is(err, shard.ErrClosed):
+	case errors.Is(err, shard.ErrUnavailable), errors.Is(err, shard.ErrClosed), errors.Is(err, catalog.ErrUnavailable):
 		return errUnavailable
 	case errors.Is(err, bank.ErrNotFound):
 		return errNotFound

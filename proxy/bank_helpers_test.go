@@ -35,7 +35,7 @@ const fixturePassword = "correct horse battery"
 
 // newBankFixture provisions a tenant in country cc with an admin, a
 // teller, two customers with one funded account each.
-func newBankFixture(t *testing.T, s *proxytest.Server, label, cc string) *bankFixture {
+func newBankFixture(t testing.TB, s *proxytest.Server, label, cc string) *bankFixture {
 	t.Helper()
 	ctx := context.Background()
 	tn := s.CreateTenant(label, cc)

@@ -29,8 +29,9 @@ var ErrSchema = errors.New("unexpected source schema")
 // row id (or a shared tenant's id or host belongs to someone else).
 var ErrConflict = errors.New("conflicting data in target")
 
-// ErrStampMismatch means a database or snapshot belongs to another tenant.
-var ErrStampMismatch = errors.New("tenant stamp mismatch")
+// ErrStampMismatch means a database or snapshot belongs to another tenant
+// (it is shard.ErrStampMismatch).
+var ErrStampMismatch = shard.ErrStampMismatch
 
 // ErrVerify means the copied rows do not match the source rows.
 var ErrVerify = errors.New("import verification failed")

@@ -32,7 +32,8 @@ type Posting struct {
 // PostOptions say who is posting and how retries are recognised.
 type PostOptions struct {
 	// ActorUserID is recorded as the transaction's user_id (0 = none, e.g. a
-	// service token).
+	// service token; an id that is not a user of the tenant is recorded as
+	// none too).
 	ActorUserID int64
 	// OwnerUserID != 0 (customers) allows money to leave only that user's
 	// accounts: another user's source account is ErrNotFound, and deposits
@@ -182,18 +183,18 @@ func (s *Store) post(ctx context.Context, p Posting, opt PostOptions, hash strin
 		return PostingResult{}, err
 	}
 
-	var actor, to any
-	if opt.ActorUserID != 0 {
-		actor = opt.ActorUserID
-	}
+	var to any
 	if p.Type == TypeTransfer {
 		to = p.ToAccountID
 	}
+	// The actor is recorded only if it is one of the tenant's users: a
+	// valid token for a deleted (or never stored) user id must not fail the
+	// foreign key with a 500; such postings are recorded like service ones.
 	var t Transaction
 	err = scanTransaction(tx.QueryRowContext(ctx,
 		`INSERT INTO transactions (tenant_id, user_id, account_id, to_account_id, type, amount, currency, description)
-		 VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING `+txColumns,
-		s.tenantID, actor, p.AccountID, to, p.Type, p.Amount, src.Currency, p.Description), &t)
+		 VALUES (?, (SELECT id FROM users WHERE tenant_id = ? AND id = ?), ?, ?, ?, ?, ?, ?) RETURNING `+txColumns,
+		s.tenantID, s.tenantID, opt.ActorUserID, p.AccountID, to, p.Type, p.Amount, src.Currency, p.Description), &t)
 	if err != nil {
 		return PostingResult{}, fmt.Errorf("insert transaction: %w", classify(err))
 	}

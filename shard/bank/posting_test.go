@@ -56,6 +56,16 @@ func TestPost(t *testing.T) {
 			t.Fatalf("credited balance = %d", got.Balance)
 		}
 	})
+	t.Run("UnknownActorRecordedAsNone", func(t *testing.T) {
+		r, err := s.Post(ctx, bank.Posting{Type: "deposit", AccountID: a.ID, Amount: 1}, bank.PostOptions{ActorUserID: 424242})
+		if err != nil || r.Transaction.UserID != nil {
+			t.Fatalf("result = %+v, %v", r, err)
+		}
+		r, err = s.Post(ctx, bank.Posting{Type: "withdrawal", AccountID: a.ID, Amount: 1}, bank.PostOptions{})
+		if err != nil || r.Balance != 7_000 {
+			t.Fatalf("result = %+v, %v", r, err)
+		}
+	})
 	t.Run("ErrInsufficientFundsWritesNothing", func(t *testing.T) {
 		before := countTransactions(t, db)
 		for _, p := range []bank.Posting{

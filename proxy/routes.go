@@ -51,6 +51,9 @@ var tenantRoutes = []route{
 	{method: "POST", path: "/v2/pipeline", class: classSQL, roles: serviceOnly, handle: (*Server).serveSQL},
 	{method: "POST", path: "/v3/pipeline", class: classSQL, roles: serviceOnly, handle: (*Server).serveSQL},
 	{method: "POST", path: "/v3/cursor", class: classSQL, roles: serviceOnly, handle: (*Server).serveSQL},
+	{method: "OPTIONS", path: "/v2/pipeline", class: classSQL, noDB: true, handle: (*Server).sqlPreflight},
+	{method: "OPTIONS", path: "/v3/pipeline", class: classSQL, noDB: true, handle: (*Server).sqlPreflight},
+	{method: "OPTIONS", path: "/v3/cursor", class: classSQL, noDB: true, handle: (*Server).sqlPreflight},
 }
 
 // routeTable matches requests against routes.

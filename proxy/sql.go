@@ -26,8 +26,26 @@ func (s *Server) serveSQL(r *tenantRequest) error {
 			t.Principal = subject(r.claims)
 		}
 	}
+	allowBrowsers(r.ctx)
 	s.hrana.Serve(r.ctx, t)
 	return nil
+}
+
+// sqlPreflight answers the CORS preflight that browser builds of
+// @libsql/client send (they set Authorization and Content-Type). The token
+// is still checked on the real request; tokens are never cookies, so any
+// origin may ask.
+func (s *Server) sqlPreflight(r *tenantRequest) error {
+	allowBrowsers(r.ctx)
+	r.ctx.Response.Header.Set("Access-Control-Allow-Methods", "GET, POST, OPTIONS")
+	r.ctx.Response.Header.Set("Access-Control-Allow-Headers", "Authorization, Content-Type, X-Libsql-Client-Version")
+	r.ctx.Response.Header.Set("Access-Control-Max-Age", "86400")
+	r.ctx.SetStatusCode(fasthttp.StatusNoContent)
+	return nil
+}
+
+func allowBrowsers(ctx *fasthttp.RequestCtx) {
+	ctx.Response.Header.Set("Access-Control-Allow-Origin", "*")
 }
 
 // writeSQLError answers a refused Hrana request with the hybrid body both
@@ -35,6 +53,7 @@ func (s *Server) serveSQL(r *tenantRequest) error {
 // exactly application/json): the Go client prints "error", the JS client
 // raises LibsqlError with "code". The message is the contract's.
 func (s *Server) writeSQLError(ctx *fasthttp.RequestCtx, err error) {
+	allowBrowsers(ctx)
 	e := errorFor(err)
 	if e.Status >= 500 {
 		s.log.Error("sql request failed", "request_id", requestID(ctx), "host", string(ctx.Host()), "err", err)

@@ -2,6 +2,7 @@ package proxy_test
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/microfi/tenantgate/proxy"
@@ -93,5 +94,35 @@ func TestBankRoleMatrix(t *testing.T) {
 		if r.Status != 200 {
 			t.Errorf("login with %s token: %d %s", role, r.Status, r.Body)
 		}
+	}
+}
+
+// A valid token for a user id the tenant does not have (deleted, or minted
+// by the CLI) still works for its role; postings record no user.
+func TestBankTokenForUnknownUser(t *testing.T) {
+	s := proxytest.Start(t, proxytest.Options{})
+	f := newBankFixture(t, s, "acme", "GH")
+	tok := s.Token(f.tenant.ID, proxy.RoleStaff, 9999)
+	r := s.Do("POST", f.host, "/api/transactions", tok, map[string]any{"type": "deposit", "account_id": f.aliceAcc.ID, "amount": 5})
+	if r.Status != 201 || !strings.Contains(string(r.Body), `"user_id":null`) {
+		t.Fatalf("post: %d %s", r.Status, r.Body)
+	}
+	r = s.Do("GET", f.host, "/api/me", tok, nil)
+	if r.Status != 200 || !strings.Contains(string(r.Body), `"user":null`) {
+		t.Fatalf("me: %d %s", r.Status, r.Body)
+	}
+	// A customer token without a user sees and moves nothing.
+	none := s.Token(f.tenant.ID, proxy.RoleCustomer, 0)
+	r = s.Do("GET", f.host, "/api/accounts/"+fmt.Sprint(f.aliceAcc.ID), none, nil)
+	if r.Status != 404 {
+		t.Fatalf("get: %d %s", r.Status, r.Body)
+	}
+	r = s.Do("POST", f.host, "/api/transactions", none, map[string]any{"type": "withdrawal", "account_id": f.aliceAcc.ID, "amount": 5})
+	if r.Status != 404 {
+		t.Fatalf("withdraw: %d %s", r.Status, r.Body)
+	}
+	r = s.Do("GET", f.host, "/api/transactions", none, nil)
+	if r.Status != 200 || !strings.Contains(string(r.Body), `"transactions":[]`) {
+		t.Fatalf("list: %d %s", r.Status, r.Body)
 	}
 }

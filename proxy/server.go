@@ -121,7 +121,6 @@ func New(cfg Config) (*Server, error) {
 		Name:                  "tenantgate",
 		MaxRequestBodySize:    MaxRequestBody,
 		ReadBufferSize:        16 << 10, // room for long bearer tokens and cookies
-		MaxConnsPerIP:         0,
 		ReadTimeout:           30 * time.Second,
 		WriteTimeout:          30 * time.Second,
 		IdleTimeout:           2 * time.Minute,

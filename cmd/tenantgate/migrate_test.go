@@ -1,0 +1,135 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/microfi/tenantgate/catalog/provision"
+	"github.com/microfi/tenantgate/migrations"
+	"github.com/microfi/tenantgate/shard/fleet"
+)
+
+// runCLI runs a command in-process and returns its stdout and error.
+func runCLI(t *testing.T, args ...string) (string, error) {
+	t.Helper()
+	var out bytes.Buffer
+	env := &Env{Stdout: &out, Stderr: io.Discard, Getenv: func(string) string { return "" }}
+	err := Main(context.Background(), env, args)
+	return out.String(), err
+}
+
+// newFleet creates a data dir with n tenants t1..tn (ids 1..n).
+func newFleet(t *testing.T, n int) string {
+	t.Helper()
+	dir := t.TempDir()
+	tl, err := openTools(context.Background(), dir, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tl.Close()
+	for i := 1; i <= n; i++ {
+		if _, err := tl.provisioner.Create(context.Background(), provision.Request{
+			Host: fmt.Sprintf("t%d", i), Name: fmt.Sprintf("Tenant %d", i), Country: "GH"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+var nicknameMigration = migrations.Migration{Version: migrations.Tenant.Latest() + 1, Name: "account_nickname",
+	SQL: `ALTER TABLE accounts ADD COLUMN nickname TEXT NOT NULL DEFAULT ''; CREATE INDEX idx_accounts_nickname ON accounts(tenant_id, nickname);`}
+
+func TestMigrateCommand(t *testing.T) {
+	dir := newFleet(t, 12)
+	ctx := context.Background()
+
+	t.Run("AllCurrent", func(t *testing.T) {
+		out, err := runCLI(t, "migrate", "--data-dir", dir, "--concurrency", "3")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, want := range []string{"catalog: version 1, current", "tenants: 12 databases", "already current  12", "progress: 12/12"} {
+			if !strings.Contains(out, want) {
+				t.Errorf("output lacks %q:\n%s", want, out)
+			}
+		}
+	})
+
+	// A new migration in this binary's set: dry run, then a real run with a
+	// broken tenant, then status.
+	set := migrations.Tenant.With(nicknameMigration)
+	os.Remove(filepath.Join(dir, "tenants", "5.db"))
+	var out bytes.Buffer
+	env := &Env{Stdout: &out, Stderr: io.Discard, Getenv: func(string) string { return "" }}
+
+	err := migrateFleet(ctx, env, dir, "", "", fleet.Options{Set: set, Concurrency: 2, DryRun: true}, 4)
+	if err == nil || !strings.Contains(err.Error(), "1 of 12 tenant databases would fail") {
+		t.Fatalf("dry run err %v\n%s", err, out.String())
+	}
+	if !strings.Contains(out.String(), "would migrate    11") || !strings.Contains(out.String(), "progress: 4/12") {
+		t.Fatalf("dry run output:\n%s", out.String())
+	}
+
+	out.Reset()
+	backups := filepath.Join(t.TempDir(), "pre")
+	err = migrateFleet(ctx, env, dir, "", "", fleet.Options{Set: set, Concurrency: 2, BackupDir: backups}, 0)
+	if err == nil {
+		t.Fatalf("missing database not reported:\n%s", out.String())
+	}
+	for _, want := range []string{"migrated         11", "failed           1", "tenant 5 (t5) at version 0:", "does not exist"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("output lacks %q:\n%s", want, out.String())
+		}
+	}
+	if _, err := os.Stat(filepath.Join(backups, fmt.Sprintf("7.v%d.db", migrations.Tenant.Latest()))); err != nil {
+		t.Errorf("no pre-migration snapshot: %v", err)
+	}
+
+	out.Reset()
+	if err := fleetStatus(ctx, env, dir, "", set, 4); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		fmt.Sprintf("%d       11", set.Latest()), "unreadable        1", "errors (1):", "tenant 5 (t5)",
+	} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("status lacks %q:\n%s", want, out.String())
+		}
+	}
+
+	// --tenant limits the run to one tenant.
+	out.Reset()
+	if err := migrateFleet(ctx, env, dir, "", "t3", fleet.Options{Set: set, Concurrency: 1}, 0); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "tenants: 1 databases") || !strings.Contains(out.String(), "already current  1") {
+		t.Fatalf("--tenant output:\n%s", out.String())
+	}
+
+	t.Run("StatusWithOlderBinary", func(t *testing.T) {
+		// The embedded set is now behind the fleet: status reports it.
+		out, err := runCLI(t, "migrate", "status", "--data-dir", dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(out, "database schema is newer than this binary") {
+			t.Fatalf("status:\n%s", out)
+		}
+	})
+	t.Run("ErrUsage", func(t *testing.T) {
+		for _, args := range [][]string{
+			{"migrate", "--data-dir", dir, "--concurrency", "0"},
+			{"migrate", "--data-dir", dir, "sideways"},
+		} {
+			if _, err := runCLI(t, args...); exitCode(err) != 2 {
+				t.Errorf("%v: %v", args, err)
+			}
+		}
+	})
+}

@@ -281,19 +281,34 @@ func TestMetrics_ValuesMove(t *testing.T) {
 	}
 
 	t.Run("CacheMissThenHit", func(t *testing.T) {
-		b := scrape(t, s)
-		get(hostA, tokA, 200)
-		m := scrape(t, s)
-		assertDeltas(t, "first lookup", b, m,
-			delta{"tenantgate_catalog_cache_misses_total", nil, 1},
-			delta{"tenantgate_catalog_cache_hits_total", nil, 0},
-			delta{"tenantgate_catalog_lookup_duration_seconds", nil, 1})
-		get(hostA, tokA, 200)
-		a := scrape(t, s)
-		assertDeltas(t, "second lookup", m, a,
-			delta{"tenantgate_catalog_cache_misses_total", nil, 0},
-			delta{"tenantgate_catalog_cache_hits_total", nil, 1},
-			delta{"tenantgate_catalog_lookup_duration_seconds", nil, 0})
+		// The change-log poller invalidates a new tenant's host once more
+		// when it sees the creation. settleCatalog waits for that; should a
+		// loaded machine delay the poll further, the pair is retried with a
+		// fresh tenant rather than misread.
+		for attempt := range 3 {
+			label := fmt.Sprintf("cache%d", attempt)
+			tn := s.CreateTenant(label)
+			tok := s.Token(tn.ID, proxy.RoleStaff, 1)
+			settleCatalog()
+			b := scrape(t, s)
+			get(proxytest.Host(label), tok, 200)
+			m := scrape(t, s)
+			assertDeltas(t, "first lookup", b, m,
+				delta{"tenantgate_catalog_cache_misses_total", nil, 1},
+				delta{"tenantgate_catalog_cache_hits_total", nil, 0},
+				delta{"tenantgate_catalog_lookup_duration_seconds", nil, 1})
+			get(proxytest.Host(label), tok, 200)
+			a := scrape(t, s)
+			if attempt < 2 && a.value("tenantgate_catalog_cache_misses_total")-m.value("tenantgate_catalog_cache_misses_total") == 1 {
+				t.Logf("a late change-log poll invalidated %s; retrying", label)
+				continue
+			}
+			assertDeltas(t, "second lookup", m, a,
+				delta{"tenantgate_catalog_cache_misses_total", nil, 0},
+				delta{"tenantgate_catalog_cache_hits_total", nil, 1},
+				delta{"tenantgate_catalog_lookup_duration_seconds", nil, 0})
+			return
+		}
 	})
 
 	t.Run("NegativeHit", func(t *testing.T) {
@@ -594,13 +609,11 @@ func TestMetrics_TenantCardinality(t *testing.T) {
 			}
 		})
 	}
-	for range 2 {
-		for i, h := range hosts {
-			work <- h
-			if i%10 == 0 {
-				work <- heavy[(i/10)%3]
-				work <- heavy[(i/10+1)%3]
-			}
+	for i, h := range hosts {
+		work <- h
+		if i%10 == 0 {
+			work <- heavy[(i/10)%3]
+			work <- heavy[(i/10+1)%3]
 		}
 	}
 	close(work)
@@ -632,7 +645,7 @@ func TestMetrics_TenantCardinality(t *testing.T) {
 	if got := sc.value("tenantgate_tenant_requests_total", "tenant", proxy.OtherTenant); got < tenants/2 {
 		t.Errorf("tenant=other counted %v requests, want >= %d", got, tenants/2)
 	}
-	t.Logf("500 tenants: created in %v, %d requests in %v", created.Sub(start), 2*tenants+2*2*tenants/10, time.Since(created))
+	t.Logf("%d tenants: created in %v, %d requests in %v", tenants, created.Sub(start), tenants+2*tenants/10, time.Since(created))
 	// After a re-rank the heavy tenants hold their own series.
 	deadline := time.Now().Add(20 * time.Second)
 	for {

@@ -127,18 +127,11 @@ func tenantsSetStatus(ctx context.Context, env *Env, args []string, status strin
 	if err := f.parse(args); err != nil {
 		return err
 	}
-	if f.NArg() != 1 {
-		return errUsage("exactly one HOST_OR_ID is required")
-	}
-	t, err := openTools(ctx, f.DataDir(), *catURL)
+	t, tn, err := openTenant(ctx, f, *catURL)
 	if err != nil {
 		return err
 	}
 	defer t.Close()
-	tn, err := t.catalog.Resolve(ctx, f.Arg(0))
-	if err != nil {
-		return fmt.Errorf("tenant %q: %w", f.Arg(0), err)
-	}
 	tn, err = t.catalog.Update(ctx, tn.ID, catalog.Update{Status: &status})
 	if err != nil {
 		return err
@@ -154,18 +147,11 @@ func tenantsDelete(ctx context.Context, env *Env, args []string) error {
 	if err := f.parse(args); err != nil {
 		return err
 	}
-	if f.NArg() != 1 {
-		return errUsage("exactly one HOST_OR_ID is required")
-	}
-	t, err := openTools(ctx, f.DataDir(), *catURL)
+	t, tn, err := openTenant(ctx, f, *catURL)
 	if err != nil {
 		return err
 	}
 	defer t.Close()
-	tn, err := t.catalog.Resolve(ctx, f.Arg(0))
-	if err != nil {
-		return fmt.Errorf("tenant %q: %w", f.Arg(0), err)
-	}
 	dir := *backupDir
 	if dir == "" {
 		dir = filepath.Join(f.DataDir(), "backups")
@@ -177,6 +163,23 @@ func tenantsDelete(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	return printJSON(env, map[string]any{"deleted": tn.ID, "host": tn.Host, "backup_dir": dir})
+}
+
+// openTenant opens the tools and resolves the one HOST_OR_ID argument.
+func openTenant(ctx context.Context, f *commandFlags, catURL string) (*tools, catalog.Tenant, error) {
+	if f.NArg() != 1 {
+		return nil, catalog.Tenant{}, errUsage("exactly one HOST_OR_ID is required")
+	}
+	t, err := openTools(ctx, f.DataDir(), catURL)
+	if err != nil {
+		return nil, catalog.Tenant{}, err
+	}
+	tn, err := t.catalog.Resolve(ctx, f.Arg(0))
+	if err != nil {
+		t.Close()
+		return nil, catalog.Tenant{}, fmt.Errorf("tenant %q: %w", f.Arg(0), err)
+	}
+	return t, tn, nil
 }
 
 func printJSON(env *Env, v any) error {

@@ -17,6 +17,7 @@ import (
 	"github.com/microfi/tenantgate/catalog"
 	"github.com/microfi/tenantgate/catalog/provision"
 	"github.com/microfi/tenantgate/proxy"
+	"github.com/microfi/tenantgate/proxy/hrana"
 	"github.com/microfi/tenantgate/shard"
 	"github.com/microfi/tenantgate/shard/bank"
 )
@@ -28,6 +29,7 @@ type serveConfig struct {
 	requestTimeout                                           time.Duration
 	logLevel, logFormat                                      string
 	seedDemo                                                 bool
+	sql                                                      hrana.Config
 }
 
 func runServe(ctx context.Context, env *Env, args []string) error {
@@ -44,6 +46,9 @@ func runServe(ctx context.Context, env *Env, args []string) error {
 	f.DurationVar(&c.requestTimeout, "request-timeout", proxy.DefaultRequestTimeout, "deadline for a request's database work")
 	f.StringVar(&c.logLevel, "log-level", "info", "debug, info, warn or error")
 	f.StringVar(&c.logFormat, "log-format", "text", "text or json")
+	f.DurationVar(&c.sql.StreamIdleTimeout, "sql-stream-timeout", hrana.DefaultStreamIdleTimeout, "idle SQL-over-HTTP streams expire (and roll back) after this long")
+	f.DurationVar(&c.sql.StatementTimeout, "sql-statement-timeout", hrana.DefaultStatementTimeout, "a SQL statement running longer is interrupted")
+	f.IntVar(&c.sql.MaxStreamsPerTenant, "sql-max-streams", hrana.DefaultMaxStreamsPerTenant, "open SQL streams allowed per tenant")
 	f.BoolVar(&c.seedDemo, "seed-demo", true, "create the demo tenant (id 1, host demo) when the catalog is empty")
 	if err := f.parse(args); err != nil {
 		return err
@@ -98,9 +103,10 @@ func serve(ctx context.Context, env *Env, dataDir string, c serveConfig, log *sl
 	if c.publicPort == 0 {
 		c.publicPort = ln.Addr().(*net.TCPAddr).Port
 	}
+	c.sql.Logger = log
 	srv, err := proxy.New(proxy.Config{
 		RootDomain: c.rootDomain, PublicPort: c.publicPort, RequestTimeout: c.requestTimeout,
-		TenantMetrics: c.tenantMetrics, BackupDir: dataDir + "/backups",
+		TenantMetrics: c.tenantMetrics, BackupDir: dataDir + "/backups", Hrana: c.sql,
 		Catalog: cat, Shards: shards, Provisioner: prov, Auth: auth,
 		Registerer: reg, Gatherer: reg, Logger: log,
 	})

@@ -1,17 +1,25 @@
 package proxy_test
 
 import (
+	"bytes"
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"math/rand/v2"
+	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/tursodatabase/libsql-client-go/libsql"
+	"github.com/valyala/fasthttp"
 
 	"github.com/microfi/tenantgate/proxy"
 	"github.com/microfi/tenantgate/proxy/hrana/hranatest"
@@ -210,4 +218,180 @@ func TestHranaSafetyThroughProxy(t *testing.T) {
 func mustJSON(v any) string {
 	b, _ := json.Marshal(v)
 	return string(b)
+}
+
+// pointReadBody is the benchmark's request: one primary-key read, as a
+// libSQL client sends it outside a transaction ([execute, close] for the
+// proxy; tursodb's sync server accepts only execute and batch, and closes
+// its stream itself, so it gets [execute]).
+func pointReadBody(id int, withClose bool) []byte {
+	b := `{"requests":[{"type":"execute","stmt":{"sql":"SELECT id, name, balance FROM acct WHERE id = ?","args":[{"type":"integer","value":"` + strconv.Itoa(id) + `"}],"want_rows":true}}`
+	if withClose {
+		b += `,{"type":"close"}`
+	}
+	return []byte(b + `]}`)
+}
+
+// seedAcct creates acct with 1000 rows through any Hrana endpoint.
+func seedAcct(tb testing.TB, post func(body []byte) (int, []byte)) {
+	tb.Helper()
+	reqs := []string{`{"type":"execute","stmt":{"sql":"CREATE TABLE acct(id INTEGER PRIMARY KEY, name TEXT NOT NULL, balance INTEGER NOT NULL)"}}`}
+	for i := 1; i <= 1000; i++ {
+		reqs = append(reqs, `{"type":"execute","stmt":{"sql":"INSERT INTO acct VALUES (?, ?, ?)","args":[{"type":"integer","value":"`+strconv.Itoa(i)+`"},{"type":"text","value":"user`+strconv.Itoa(i)+`"},{"type":"integer","value":"`+strconv.Itoa(i*100)+`"}]}}`)
+	}
+	status, body := post([]byte(`{"requests":[` + strings.Join(reqs, ",") + `]}`))
+	if status != 200 || strings.Contains(string(body), `"type":"error"`) {
+		tb.Fatalf("seed: %d %.300s", status, body)
+	}
+}
+
+// tursodbPath finds the tursodb binary: $TURSODB, or the one `npm ci` puts
+// under proxy/hrana/testdata/turso.
+func tursodbPath() string {
+	if p := os.Getenv("TURSODB"); p != "" {
+		return p
+	}
+	p := filepath.Join("hrana", "testdata", "turso", "node_modules", "@tursodatabase", "cli-linux-x64-gnu", "tursodb")
+	if _, err := os.Stat(p); err == nil {
+		return p
+	}
+	return ""
+}
+
+// BenchmarkHranaPointRead compares a single-statement pipeline point read
+// through the proxy (JWT, host routing, tenant checks, Hrana) with the same
+// read served by `tursodb --sync-server` on the same data, side by side.
+// It reports requests per second and latency percentiles.
+//
+//	go test ./proxy -run '^$' -bench HranaPointRead -benchtime 5s
+func BenchmarkHranaPointRead(b *testing.B) {
+	b.Run("proxy", func(b *testing.B) {
+		s := proxytest.Start(b, proxytest.Options{})
+		tn := s.CreateTenant("bench")
+		tok := s.Token(tn.ID, proxy.RoleService, 0)
+		host := proxytest.Host("bench")
+		client := &fasthttp.Client{MaxConnsPerHost: 512}
+		post := func(body []byte) (int, []byte) {
+			req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
+			defer fasthttp.ReleaseRequest(req)
+			defer fasthttp.ReleaseResponse(resp)
+			req.SetRequestURI(s.URL + "/v2/pipeline")
+			req.Header.SetMethod("POST")
+			req.UseHostHeader = true
+			req.Header.SetHost(host)
+			req.Header.Set("Authorization", "Bearer "+tok)
+			req.SetBody(body)
+			if err := client.Do(req, resp); err != nil {
+				b.Fatal(err)
+			}
+			return resp.StatusCode(), append([]byte(nil), resp.Body()...)
+		}
+		seedAcct(b, post)
+		runPointReads(b, s.URL+"/v2/pipeline", host, "Bearer "+tok, true, client)
+	})
+	b.Run("tursodb", func(b *testing.B) {
+		bin := tursodbPath()
+		if bin == "" {
+			b.Skip("tursodb not installed (npm ci --prefix proxy/hrana/testdata/turso, or set TURSODB)")
+		}
+		addr := freeAddr(b)
+		cmd := exec.Command(bin, "--sync-server", addr, filepath.Join(b.TempDir(), "turso.db"))
+		if err := cmd.Start(); err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+		waitListening(b, addr)
+		client := &fasthttp.Client{MaxConnsPerHost: 512}
+		post := func(body []byte) (int, []byte) {
+			req, r := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
+			defer fasthttp.ReleaseRequest(req)
+			defer fasthttp.ReleaseResponse(r)
+			req.SetRequestURI("http://" + addr + "/v2/pipeline")
+			req.Header.SetMethod("POST")
+			req.SetBody(body)
+			if err := client.Do(req, r); err != nil {
+				b.Fatal(err)
+			}
+			return r.StatusCode(), append([]byte(nil), r.Body()...)
+		}
+		seedAcct(b, post)
+		runPointReads(b, "http://"+addr+"/v2/pipeline", "", "", false, client)
+	})
+}
+
+// runPointReads runs b.N point reads from 16 concurrent clients and
+// reports throughput and latency percentiles.
+func runPointReads(b *testing.B, url, host, auth string, withClose bool, client *fasthttp.Client) {
+	var mu sync.Mutex
+	var all []time.Duration
+	var failures atomic.Int64
+	b.SetParallelism(8)
+	b.ReportAllocs()
+	b.ResetTimer()
+	start := time.Now()
+	b.RunParallel(func(pb *testing.PB) {
+		req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
+		defer fasthttp.ReleaseRequest(req)
+		defer fasthttp.ReleaseResponse(resp)
+		lat := make([]time.Duration, 0, 1024)
+		rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 7))
+		for pb.Next() {
+			req.Reset()
+			req.SetRequestURI(url)
+			req.Header.SetMethod("POST")
+			if host != "" {
+				req.UseHostHeader = true
+				req.Header.SetHost(host)
+			}
+			if auth != "" {
+				req.Header.Set("Authorization", auth)
+			}
+			req.SetBody(pointReadBody(1+rng.IntN(1000), withClose))
+			t0 := time.Now()
+			err := client.Do(req, resp)
+			lat = append(lat, time.Since(t0))
+			if err != nil || resp.StatusCode() != 200 || !bytes.Contains(resp.Body(), []byte(`"type":"text","value":"user`)) {
+				failures.Add(1)
+			}
+		}
+		mu.Lock()
+		all = append(all, lat...)
+		mu.Unlock()
+	})
+	elapsed := time.Since(start)
+	b.StopTimer()
+	if n := failures.Load(); n > 0 {
+		b.Fatalf("%d of %d requests failed", n, len(all))
+	}
+	slices.Sort(all)
+	pct := func(p float64) float64 {
+		if len(all) == 0 {
+			return 0
+		}
+		return float64(all[min(len(all)-1, int(p*float64(len(all))))].Microseconds())
+	}
+	b.ReportMetric(float64(len(all))/elapsed.Seconds(), "req/s")
+	b.ReportMetric(pct(0.50), "p50-µs")
+	b.ReportMetric(pct(0.99), "p99-µs")
+}
+
+func freeAddr(tb testing.TB) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+func waitListening(tb testing.TB, addr string) {
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		if c, err := net.Dial("tcp", addr); err == nil {
+			c.Close()
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	tb.Fatalf("nothing listening on %s", addr)
 }

@@ -32,7 +32,7 @@ const (
 	DefaultMaxStatementsPerRequest = 10000
 	DefaultMaxRowsPerResponse      = 100000
 	DefaultMaxResponseBytes        = 32 << 20
-	DefaultIdleConnsPerTenant      = 4
+	DefaultIdleConnsPerTenant      = 16
 )
 
 // Config tunes the Handler. Zero fields take the defaults above.

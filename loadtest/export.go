@@ -67,18 +67,22 @@ type SummaryThreshold struct {
 
 // SummaryHarness describes the run and the load generator.
 type SummaryHarness struct {
-	Executor       string             `json:"executor"`
-	Description    string             `json:"description"`
-	Target         string             `json:"target"`
-	TenantCount    int                `json:"tenant_count"`
-	Mix            map[string]float64 `json:"mix"`
-	Aborted        bool               `json:"aborted"`
-	AbortReason    string             `json:"abort_reason,omitempty"`
-	SelfCeilingRPS float64            `json:"self_ceiling_rps,omitempty"`
-	Warnings       []string           `json:"warnings,omitempty"`
-	Statuses       map[string]int64   `json:"statuses"`
-	Errors         map[string]int64   `json:"errors,omitempty"`
-	Series         []Point            `json:"series"`
+	Executor          string             `json:"executor"`
+	Description       string             `json:"description"`
+	Target            string             `json:"target"`
+	TenantCount       int                `json:"tenant_count"`
+	Mix               map[string]float64 `json:"mix"`
+	Aborted           bool               `json:"aborted"`
+	AbortReason       string             `json:"abort_reason,omitempty"`
+	SelfCeilingRPS    float64            `json:"self_ceiling_rps,omitempty"`
+	Warnings          []string           `json:"warnings,omitempty"`
+	Statuses          map[string]int64   `json:"statuses"`
+	Errors            map[string]int64   `json:"errors,omitempty"`
+	Series            []Point            `json:"series"`
+	HarnessCPUSeconds float64            `json:"harness_cpu_seconds"`
+	TargetCPUSeconds  float64            `json:"target_cpu_seconds,omitempty"`
+	LoadAverage       [2]float64         `json:"load_average_1m"`
+	Cores             int                `json:"cores"`
 }
 
 func checkID(path string) string {
@@ -136,6 +140,8 @@ func Summary(r *Result, stdoutTTY, stderrTTY bool) SummaryData {
 		h.Statuses[fmt.Sprint(k)] = v
 	}
 	h.Errors = r.Errors
+	h.HarnessCPUSeconds, h.TargetCPUSeconds = r.HarnessCPU.Seconds(), r.TargetCPU.Seconds()
+	h.LoadAverage, h.Cores = r.LoadAvg, r.Cores
 	h.Series = r.Collector.Series()
 	if h.Series == nil {
 		h.Series = []Point{}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"runtime"
 	"sort"
 	"strings"
 	"sync"
@@ -25,6 +26,8 @@ type RunConfig struct {
 	Timeout    time.Duration // per request; default 10s
 	Seed       uint64        // random seed (0: time-based)
 
+	TargetPID int // the target's process id, when local, to report its CPU use
+
 	Progress         io.Writer     // live progress line; nil for none
 	ProgressTTY      bool          // rewrite one line (\r) instead of printing lines
 	ProgressInterval time.Duration // default 1s
@@ -42,6 +45,11 @@ type Result struct {
 	Statuses    map[int]int64    // responses by status (0: no response)
 	SelfCeiling float64          // harness ceiling in req/s, when measured
 	Warnings    []string
+
+	HarnessCPU time.Duration // CPU the harness used during the run
+	TargetCPU  time.Duration // CPU the target used during the run (0: unknown)
+	LoadAvg    [2]float64    // 1-minute load average before and after the run
+	Cores      int           // CPUs available to this process
 }
 
 // ThresholdsOK reports whether every threshold passed.
@@ -149,6 +157,13 @@ func Run(ctx context.Context, cfg RunConfig) (*Result, error) {
 	defer cancel()
 	res := &Result{Config: cfg, Collector: col, Errors: r.errs, Statuses: r.statuses}
 
+	cpu0 := selfCPU()
+	var tcpu0 time.Duration
+	if cfg.TargetPID > 0 {
+		tcpu0, _ = ProcessCPU(cfg.TargetPID)
+	}
+	res.LoadAvg[0] = loadAverage()
+	res.Cores = runtime.NumCPU()
 	start := time.Now()
 	col.Start(start)
 	tickDone := make(chan struct{})
@@ -158,6 +173,13 @@ func Run(ctx context.Context, cfg RunConfig) (*Result, error) {
 	close(tickStop)
 	<-tickDone
 	end := time.Now()
+	res.HarnessCPU = selfCPU() - cpu0
+	if cfg.TargetPID > 0 {
+		if c, err := ProcessCPU(cfg.TargetPID); err == nil {
+			res.TargetCPU = c - tcpu0
+		}
+	}
+	res.LoadAvg[1] = loadAverage()
 	r.finalTick(end, bytesCount)
 	col.Freeze(end)
 	res.Elapsed = end.Sub(start)

@@ -172,6 +172,14 @@ func (s *Spawned) waitReady(ctx context.Context, limit time.Duration) error {
 	return errors.New("tenantgate did not become ready in time")
 }
 
+// PID is the proxy's process id (0 once stopped).
+func (s *Spawned) PID() int {
+	if s.cmd == nil || s.cmd.Process == nil {
+		return 0
+	}
+	return s.cmd.Process.Pid
+}
+
 // Stop sends SIGTERM, waits for a clean shutdown (then kills), and removes
 // the temporary directory unless KeepData was set.
 func (s *Spawned) Stop() error {

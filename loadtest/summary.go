@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 )
 
 // SummaryTrendStats are the trend aggregations shown in the summary and
@@ -101,6 +102,13 @@ func WriteSummary(w io.Writer, r *Result) {
 	}
 	line(&b, "tenant_failed_worst", fmt.Sprintf("%s (%s)", fmtPct(f.WorstFailRt), worst))
 
+	b.WriteString("\n    MACHINE\n")
+	line(&b, "harness_cpu", cpuLine(r.HarnessCPU, r.Elapsed))
+	if r.TargetCPU > 0 {
+		line(&b, "target_cpu", cpuLine(r.TargetCPU, r.Elapsed))
+	}
+	line(&b, "load_average", fmt.Sprintf("%.2f before, %.2f after (1 min; %d cores, shared by the harness and the target)", r.LoadAvg[0], r.LoadAvg[1], r.Cores))
+
 	if e := r.describeErrors(); e != "" {
 		fmt.Fprintf(&b, "\n    ERRORS\n    %s\n", e)
 	}
@@ -127,6 +135,15 @@ func WriteSummary(w io.Writer, r *Result) {
 		fmt.Fprintf(&b, "\nERRO[%04d] thresholds on metrics '%s' have been crossed\n", int(r.Elapsed.Seconds()), strings.Join(dedupe(failed), "', '"))
 	}
 	io.WriteString(w, b.String())
+}
+
+// cpuLine renders CPU time as seconds and cores used.
+func cpuLine(cpu, elapsed time.Duration) string {
+	cores := 0.0
+	if elapsed > 0 {
+		cores = cpu.Seconds() / elapsed.Seconds()
+	}
+	return fmt.Sprintf("%-7s %.2f cores on average", trimFloat(cpu.Seconds())+"s", cores)
 }
 
 // fairnessMinReqs is the fewest requests a tenant needs to be ranked by p95.

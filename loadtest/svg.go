@@ -53,7 +53,7 @@ func svgLineChart(title, unit string, x []float64, series []chartSeries) string 
 		v := ymax * float64(i) / 5
 		y := py(v)
 		fmt.Fprintf(&b, `<line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" stroke="#ddd"/>`, ml, y, ml+pw, y)
-		fmt.Fprintf(&b, `<text x="%.1f" y="%.1f" font-size="11" text-anchor="end">%s</text>`, ml-6, y+4, html.EscapeString(trimFloat(v)+unit))
+		fmt.Fprintf(&b, `<text x="%.1f" y="%.1f" font-size="11" text-anchor="end">%s</text>`, ml-6, y+4, html.EscapeString(axisLabel(v, unit)))
 	}
 	xstep := niceCeil(xmax / 10)
 	for v := 0.0; v <= xmax+1e-9; v += xstep {
@@ -78,4 +78,12 @@ func svgLineChart(title, unit string, x []float64, series []chartSeries) string 
 	}
 	b.WriteString(`</svg>`)
 	return b.String()
+}
+
+// axisLabel renders a y-axis value; milliseconds switch to µs or s as k6 does.
+func axisLabel(v float64, unit string) string {
+	if unit == "ms" && v > 0 {
+		return fmtMs(v)
+	}
+	return trimFloat(v) + unit
 }

@@ -117,6 +117,7 @@ func run(ctx context.Context, o *Options, cfg loadtest.RunConfig, stdout, stderr
 		}
 		defer fl.stop()
 		cfg.BaseURL, cfg.Tenants = fl.baseURL, fl.tenants
+		cfg.TargetPID = fl.cmd.Process.Pid
 		targetDesc = cfg.BaseURL + " (spawned physical floor: fasthttp + SQLite point reads)"
 	default:
 		secret := []byte(o.JWTSecret)
@@ -132,6 +133,7 @@ func run(ctx context.Context, o *Options, cfg loadtest.RunConfig, stdout, stderr
 				}
 			}()
 			cfg.BaseURL, secret, cliBin, cliDir = sp.BaseURL, sp.Secret, sp.Bin, sp.DataDir
+			cfg.TargetPID = sp.PID()
 			targetDesc = fmt.Sprintf("%s (spawned tenantgate, data dir %s, log %s)", sp.BaseURL, sp.DataDir, sp.LogPath)
 		} else {
 			cfg.BaseURL = strings.TrimRight(o.Target, "/")

@@ -65,6 +65,7 @@ type Options struct {
 	Report        string
 	SelfCeiling   time.Duration
 	Quiet         bool
+	CPUProfile    string
 
 	vusSet, mixSet bool // flags given explicitly
 }
@@ -111,6 +112,7 @@ func newFlagSet(o *Options, stderr io.Writer) *flag.FlagSet {
 	fs.StringVar(&o.Report, "report", "", "write a self-contained HTML report to this file")
 	fs.DurationVar(&o.SelfCeiling, "self-ceiling", 2*time.Second, "measure the harness's own ceiling against a trivial endpoint for this long first (0: skip)")
 	fs.BoolVar(&o.Quiet, "quiet", false, "no live progress line")
+	fs.StringVar(&o.CPUProfile, "cpu-profile", "", "write a pprof CPU profile of the harness itself (self-ceiling and run) to this file")
 	return fs
 }
 

@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"strings"
 	"time"
 
@@ -134,7 +135,7 @@ func run(ctx context.Context, o *Options, cfg loadtest.RunConfig, stdout, stderr
 			}()
 			cfg.BaseURL, secret, cliBin, cliDir = sp.BaseURL, sp.Secret, sp.Bin, sp.DataDir
 			cfg.TargetPID = sp.PID()
-			targetDesc = fmt.Sprintf("%s (spawned tenantgate, data dir %s, log %s)", sp.BaseURL, sp.DataDir, sp.LogPath)
+			targetDesc = fmt.Sprintf("%s (spawned tenantgate, metrics %s, data dir %s, log %s)", sp.BaseURL, sp.MetricsURL, sp.DataDir, sp.LogPath)
 		} else {
 			cfg.BaseURL = strings.TrimRight(o.Target, "/")
 			if len(secret) == 0 && o.DataDir != "" {
@@ -171,6 +172,17 @@ func run(ctx context.Context, o *Options, cfg loadtest.RunConfig, stdout, stderr
 		cfg.Tenants = tenants
 	}
 
+	if o.CPUProfile != "" {
+		f, err := os.Create(o.CPUProfile)
+		if err != nil {
+			return 0, fmt.Errorf("cpu profile: %w", err)
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return 0, fmt.Errorf("cpu profile: %w", err)
+		}
+		defer pprof.StopCPUProfile()
+	}
 	var ceiling float64
 	if o.SelfCeiling > 0 {
 		c, err := loadtest.MeasureCeiling(ctx, o.SelfCeiling, 64)

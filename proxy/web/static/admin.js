@@ -105,8 +105,9 @@
       badge.textContent = t.status;
       st.appendChild(badge);
       cell(tr, t.custom_domain || "");
-      const actions = cell(tr, "");
-      actions.className = "inline-form";
+      const actions = document.createElement("div");
+      actions.className = "row-actions";
+      cell(tr, "").appendChild(actions);
       actions.append(
         button("View", "", () => view(t.id)),
         t.status === "suspended"

@@ -97,9 +97,19 @@
   const form = $("signup-form");
   const fields = ["name", "country", "email", "password", "subdomain"];
 
+  const fieldLabels = { name: "Institution name", country: "Country", email: "E-mail", password: "Password", subdomain: "Web address" };
+
+  // The API words field errors as predicates ("is reserved"); the form
+  // shows them as sentences ("Web address is reserved.").
+  function sentence(field, msg) {
+    if (!msg) return "";
+    let s = /^[a-z]/.test(msg) ? fieldLabels[field] + " " + msg : msg;
+    return /[.!?]$/.test(s) ? s : s + ".";
+  }
+
   function setFieldError(field, msg) {
     const input = $("signup-" + field);
-    setText("signup-" + field + "-error", msg || "");
+    setText("signup-" + field + "-error", sentence(field, msg));
     if (msg) input.setAttribute("aria-invalid", "true");
     else input.removeAttribute("aria-invalid");
   }
@@ -173,7 +183,7 @@
       }
       if (status === 409) {
         setFieldError("subdomain", "This web address is already taken. Choose another one.");
-        showSummary(data.error || "Subdomain taken");
+        showSummary("Subdomain taken: " + (body.subdomain || "the address made from your institution's name") + " belongs to another institution.");
         $("signup-subdomain").focus();
         return;
       }
@@ -185,7 +195,7 @@
             first = first || f;
           }
         }
-        showSummary(data.error || "Please correct the highlighted fields.");
+        showSummary("Please correct the highlighted fields.");
         if (first) $("signup-" + first).focus();
         return;
       }

@@ -266,6 +266,7 @@ func sqlPipeline(t *testing.T, s *proxytest.Server, host, token string) {
 // TestMetrics_ValuesMove drives each event the catalogue describes and
 // checks that exactly the right series move.
 func TestMetrics_ValuesMove(t *testing.T) {
+	t.Parallel()
 	s := startMetricsServer(t, proxytest.Options{TenantMetrics: 5})
 	alpha := s.CreateTenant("alpha")
 	beta := s.CreateTenant("beta")
@@ -431,6 +432,7 @@ func TestMetrics_ValuesMove(t *testing.T) {
 // TestMetrics_PromtoolCheckMetrics lints a live scrape taken after real
 // traffic with promtool.
 func TestMetrics_PromtoolCheckMetrics(t *testing.T) {
+	t.Parallel()
 	promtool := requireTool(t, "promtool")
 	mt := startMetricsTraffic(t)
 	sc := scrape(t, mt.s)
@@ -445,6 +447,7 @@ func TestMetrics_PromtoolCheckMetrics(t *testing.T) {
 // TestMetrics_PromtoolRules validates the alert rules and runs their unit
 // tests.
 func TestMetrics_PromtoolRules(t *testing.T) {
+	t.Parallel()
 	promtool := requireTool(t, "promtool")
 	for _, args := range [][]string{
 		{"check", "rules", alertsFile},
@@ -554,6 +557,7 @@ func seriesNames(queries []string) []string {
 // TestMetrics_RulesAndDashboardUseRealNames cross-checks every series name
 // used by the alert rules and the dashboard against a live scrape.
 func TestMetrics_RulesAndDashboardUseRealNames(t *testing.T) {
+	t.Parallel()
 	mt := startMetricsTraffic(t)
 	sc := scrape(t, mt.s)
 	for _, src := range []struct {
@@ -581,6 +585,7 @@ func TestMetrics_RulesAndDashboardUseRealNames(t *testing.T) {
 // TestMetrics_TenantCardinality: 500 tenants with traffic and
 // --tenant-metrics 10 give at most 11 tenant label values.
 func TestMetrics_TenantCardinality(t *testing.T) {
+	t.Parallel()
 	s := startMetricsServer(t, proxytest.Options{TenantMetrics: 10, Configure: func(c *proxy.Config) {
 		c.TenantMetricsInterval = 50 * time.Millisecond
 	}})
@@ -848,6 +853,7 @@ func positive(res []promResult) bool {
 // the rules and dashboard use was ingested. A second Prometheus with native
 // histograms enabled computes the quantile from the native histogram.
 func TestMetrics_RealPrometheus(t *testing.T) {
+	t.Parallel()
 	requireTool(t, "prometheus")
 	mt := startMetricsTraffic(t)
 	target := strings.TrimPrefix(mt.s.OpsURL, "http://")

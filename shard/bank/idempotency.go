@@ -8,12 +8,21 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
+	mrand "math/rand/v2"
 	"strconv"
 	"time"
 )
 
 // MaxIdempotencyKeyLen is the longest Idempotency-Key accepted, in bytes.
 const MaxIdempotencyKeyLen = 255
+
+// IdempotencyTTL is how long a key is remembered at least. Keyed postings
+// purge expired keys now and then (about one in purgeEvery), so the table
+// stays small without a background job.
+const IdempotencyTTL = 24 * time.Hour
+
+const purgeEvery = 64
 
 // errNoKey: the idempotency key has not been used yet.
 var errNoKey = errors.New("idempotency key not found")
@@ -90,6 +99,17 @@ func (s *Store) remember(ctx context.Context, tx *sql.Tx, key, hash string, res 
 		return fmt.Errorf("record idempotency key: %w", classify(err))
 	}
 	return nil
+}
+
+// maybePurge occasionally deletes expired keys after a keyed posting. It is
+// housekeeping: a failure is logged, never returned.
+func (s *Store) maybePurge(ctx context.Context) {
+	if mrand.IntN(purgeEvery) != 0 {
+		return
+	}
+	if _, err := s.PurgeIdempotencyKeys(ctx, IdempotencyTTL); err != nil {
+		slog.WarnContext(ctx, "purge idempotency keys", "tenant_id", s.tenantID, "err", err)
+	}
 }
 
 // PurgeIdempotencyKeys deletes keys older than age and returns how many.

@@ -111,3 +111,30 @@ func TestPost_IdempotencyConcurrent(t *testing.T) {
 		t.Fatalf("balance = %d", got.Balance)
 	}
 }
+
+func TestPurgeIdempotencyKeys(t *testing.T) {
+	ctx := context.Background()
+	s, db := MustStore(t)
+	u := mustUser(t, s, "u@example.com", "staff")
+	a := mustAccount(t, s, u.ID, "NGN")
+	p := bank.Posting{Type: "deposit", AccountID: a.ID, Amount: 1}
+	for _, k := range []string{"old", "new"} {
+		if _, err := s.Post(ctx, p, bank.PostOptions{IdempotencyKey: k}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := db.Exec(`UPDATE idempotency_keys SET created_at = datetime('now', '-2 days') WHERE key = 'old'`); err != nil {
+		t.Fatal(err)
+	}
+	n, err := s.PurgeIdempotencyKeys(ctx, bank.IdempotencyTTL)
+	if err != nil || n != 1 {
+		t.Fatalf("purged %d, %v; want 1", n, err)
+	}
+	// The fresh key still replays; the purged one posts anew.
+	if r, err := s.Post(ctx, p, bank.PostOptions{IdempotencyKey: "new"}); err != nil || !r.Replayed {
+		t.Fatalf("new: %+v, %v", r, err)
+	}
+	if r, err := s.Post(ctx, p, bank.PostOptions{IdempotencyKey: "old"}); err != nil || r.Replayed {
+		t.Fatalf("old: %+v, %v", r, err)
+	}
+}

@@ -122,6 +122,9 @@ func (s *Store) Post(ctx context.Context, p Posting, opt PostOptions) (PostingRe
 		res, err = s.post(ctx, p, opt, hash)
 		return err
 	})
+	if err == nil && opt.IdempotencyKey != "" && !res.Replayed {
+		s.maybePurge(ctx)
+	}
 	if err != nil && opt.IdempotencyKey != "" && isUnique(err) {
 		// A concurrent request with the same key committed first (possible
 		// only where transactions do not take the write lock up front).

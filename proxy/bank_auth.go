@@ -9,6 +9,10 @@ import (
 	"github.com/microfi/tenantgate/shard/bank"
 )
 
+// maxEmailKey is the longest e-mail the login throttle keys on (RFC 5321's
+// limit; longer ones cannot belong to a user).
+const maxEmailKey = 254
+
 // LoginTTL is how long a token from POST /api/auth/login is valid.
 const LoginTTL = 8 * time.Hour
 
@@ -42,7 +46,11 @@ func (s *Server) login(r *tenantRequest) error {
 	if len(fields) > 0 {
 		return badRequest("Email and password are required", fields)
 	}
-	key := loginKey{tenant: r.tenant.ID, email: bank.NormalizeEmail(req.Email)}
+	email := bank.NormalizeEmail(req.Email)
+	if len(email) > maxEmailKey {
+		email = email[:maxEmailKey] // no stored e-mail is longer; bounds the throttle's memory
+	}
+	key := loginKey{tenant: r.tenant.ID, email: email}
 	if ok, wait := s.logins.take(key, time.Now()); !ok {
 		return tooManyRequests(int(math.Ceil(wait.Seconds())))
 	}

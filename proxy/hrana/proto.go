@@ -87,6 +87,9 @@ type value struct {
 // UnmarshalJSON decodes a Hrana value exactly: integers from decimal
 // strings (never through float64), blobs from padded or unpadded base64.
 func (v *value) UnmarshalJSON(b []byte) error {
+	if fastValue(b, v) {
+		return nil
+	}
 	var raw struct {
 		Type   string          `json:"type"`
 		Value  json.RawMessage `json:"value"`
@@ -208,4 +211,52 @@ type streamResult struct {
 	Batch        *batchResult
 	Describe     *describeResult
 	IsAutocommit bool
+}
+
+// fastValue decodes the common shapes clients send — {"type":"integer",
+// "value":"N"}, {"type":"null"}, {"type":"float","value":N} and text
+// without escapes — without a second reflective decode. Anything else
+// (escapes, other key orders, unknown keys, blobs) returns false and takes
+// the general path, so the result is the same either way.
+func fastValue(b []byte, v *value) bool {
+	const (
+		pInt   = `{"type":"integer","value":"`
+		pFloat = `{"type":"float","value":`
+		pText  = `{"type":"text","value":"`
+		pNull  = `{"type":"null"}`
+	)
+	s := string(b) // no copy needed for the comparisons below
+	switch {
+	case s == pNull:
+		*v = value{Type: typeNull}
+		return true
+	case strings.HasPrefix(s, pInt) && strings.HasSuffix(s, `"}`):
+		n, err := strconv.ParseInt(s[len(pInt):len(s)-2], 10, 64)
+		if err != nil {
+			return false
+		}
+		*v = value{Type: typeInteger, Int: n}
+		return true
+	case strings.HasPrefix(s, pFloat) && strings.HasSuffix(s, "}"):
+		num := s[len(pFloat) : len(s)-1]
+		if num == "" || strings.ContainsAny(num, "\\\" ") {
+			return false
+		}
+		f, err := strconv.ParseFloat(num, 64)
+		if err != nil {
+			return false
+		}
+		*v = value{Type: typeFloat, Float: f}
+		return true
+	case strings.HasPrefix(s, pText) && strings.HasSuffix(s, `"}`):
+		t := s[len(pText) : len(s)-2]
+		for i := 0; i < len(t); i++ {
+			if c := t[i]; c == '\\' || c == '"' || c < 0x20 || c >= 0x80 {
+				return false
+			}
+		}
+		*v = value{Type: typeText, Text: strings.Clone(t)}
+		return true
+	}
+	return false
 }

@@ -958,3 +958,126 @@ func TestMetrics_RealPrometheus(t *testing.T) {
 	}
 	classic.eventually(t, `ALERTS{alertname="TenantgateStampMismatch",alertstate="firing"}`, positive)
 }
+
+// TestAlertRules_EveryAlertHasAUnitTest checks that alerts_test.yml has a
+// firing case for every alert in alerts.yml, and covers the issue's list.
+func TestAlertRules_EveryAlertHasAUnitTest(t *testing.T) {
+	t.Parallel()
+	rules, err := os.ReadFile(alertsFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests, err := os.ReadFile(alertTestsFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var alerts []string
+	for _, m := range regexp.MustCompile(`(?m)^\s*- alert: (\w+)`).FindAllStringSubmatch(string(rules), -1) {
+		alerts = append(alerts, m[1])
+	}
+	// A firing case: "alertname: X" followed (before the next alertname) by
+	// a non-empty exp_alerts list.
+	firing := map[string]bool{}
+	cases := regexp.MustCompile(`(?m)^\s*alertname: (\w+)\n\s*exp_alerts:(.*)`).FindAllStringSubmatch(string(tests), -1)
+	for _, c := range cases {
+		if strings.TrimSpace(c[2]) != "[]" {
+			firing[c[1]] = true
+		}
+	}
+	for _, a := range alerts {
+		if !firing[a] {
+			t.Errorf("alert %s has no firing case in %s", a, alertTestsFile)
+		}
+	}
+	for _, want := range []string{
+		"TenantgateHigh5xxRatio", "TenantgateLatencyP99High", "TenantgateCatalogUnreachable",
+		"TenantgateTenantOpenFailures", "TenantgateStampMismatch", "TenantgateAuthFailureSpike",
+		"TenantgateTenantThrottled", "TenantgateTargetDown",
+	} {
+		if !slices.Contains(alerts, want) {
+			t.Errorf("alerts.yml has no %s", want)
+		}
+	}
+}
+
+// TestDashboard_Importable checks the dashboard's shape as Grafana imports
+// it: a data source variable every panel uses, unique panel ids, panels
+// inside the 24-column grid, and the rows the SREs expect.
+func TestDashboard_Importable(t *testing.T) {
+	t.Parallel()
+	raw, err := os.ReadFile(dashboardFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	type panel struct {
+		ID         int    `json:"id"`
+		Type       string `json:"type"`
+		Title      string `json:"title"`
+		Datasource *struct {
+			Type string `json:"type"`
+			UID  string `json:"uid"`
+		} `json:"datasource"`
+		GridPos struct{ H, W, X, Y int } `json:"gridPos"`
+		Targets []struct {
+			Expr  string `json:"expr"`
+			RefID string `json:"refId"`
+		} `json:"targets"`
+	}
+	var dash struct {
+		Title         string  `json:"title"`
+		UID           string  `json:"uid"`
+		SchemaVersion int     `json:"schemaVersion"`
+		Panels        []panel `json:"panels"`
+		Templating    struct {
+			List []struct {
+				Name  string `json:"name"`
+				Type  string `json:"type"`
+				Query any    `json:"query"`
+			} `json:"list"`
+		} `json:"templating"`
+	}
+	if err := json.Unmarshal(raw, &dash); err != nil {
+		t.Fatalf("dashboard: %v", err)
+	}
+	if dash.Title == "" || dash.UID == "" || dash.SchemaVersion < 30 {
+		t.Fatalf("dashboard title %q uid %q schemaVersion %d", dash.Title, dash.UID, dash.SchemaVersion)
+	}
+	vars := map[string]string{}
+	for _, v := range dash.Templating.List {
+		vars[v.Name] = v.Type
+	}
+	if vars["datasource"] != "datasource" || vars["job"] == "" || vars["instance"] == "" || vars["tenant"] == "" {
+		t.Fatalf("template variables = %v, want datasource, job, instance, tenant", vars)
+	}
+	ids := map[int]bool{}
+	var rows []string
+	for _, p := range dash.Panels {
+		if ids[p.ID] {
+			t.Errorf("panel id %d used twice", p.ID)
+		}
+		ids[p.ID] = true
+		if p.GridPos.X < 0 || p.GridPos.W <= 0 || p.GridPos.X+p.GridPos.W > 24 || p.GridPos.H <= 0 {
+			t.Errorf("panel %q outside the grid: %+v", p.Title, p.GridPos)
+		}
+		if p.Type == "row" {
+			rows = append(rows, p.Title)
+			continue
+		}
+		if p.Datasource == nil || p.Datasource.UID != "${datasource}" {
+			t.Errorf("panel %q does not use the $datasource variable", p.Title)
+		}
+		if len(p.Targets) == 0 {
+			t.Errorf("panel %q has no query", p.Title)
+		}
+		for _, tg := range p.Targets {
+			if strings.TrimSpace(tg.Expr) == "" || tg.RefID == "" {
+				t.Errorf("panel %q has an empty query", p.Title)
+			}
+		}
+	}
+	for _, want := range []string{"Traffic", "Latency", "Errors", "Catalog cache", "Tenant databases", "Auth", "SQL streams", "Per tenant"} {
+		if !slices.ContainsFunc(rows, func(r string) bool { return strings.HasPrefix(r, want) }) {
+			t.Errorf("no %q row; rows: %v", want, rows)
+		}
+	}
+}

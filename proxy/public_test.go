@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -586,4 +588,83 @@ func metricValue(t *testing.T, srv *proxytest.Server, name string, labels ...str
 		}
 	}
 	return 0
+}
+
+// BenchmarkSignupToFirstCall measures onboarding end to end over loopback:
+// POST /api/public/signup, then POST /api/auth/login on the new tenant's
+// host (the first successful API call), then GET /api/accounts with the
+// token. It reports the median and p99 of each milestone. Run with
+// -benchtime=100x for the figures in BENCHMARKS.md.
+func BenchmarkSignupToFirstCall(b *testing.B) {
+	srv := proxytest.Start(b, proxytest.Options{Configure: func(c *proxy.Config) {
+		c.SignupLimit = proxy.RateLimit{Burst: 1_000_000, Every: time.Nanosecond}
+	}})
+	var signupOnly, toLogin, toAccounts []time.Duration
+	b.ResetTimer()
+	for i := range b.N {
+		host := fmt.Sprintf("bench%d", i)
+		email := fmt.Sprintf("owner%d@bench.example", i)
+		t0 := time.Now()
+		r := srv.Do("POST", proxytest.RootDomain, "/api/public/signup", "", map[string]string{
+			"name": "Bench Bank", "country": "GH", "email": email, "password": "Bench-password-1", "subdomain": host,
+		})
+		if r.Status != 201 {
+			b.Fatalf("signup: %d %s", r.Status, r.Body)
+		}
+		t1 := time.Now()
+		r = srv.Do("POST", proxytest.Host(host), "/api/auth/login", "", map[string]string{"email": email, "password": "Bench-password-1"})
+		if r.Status != 200 {
+			b.Fatalf("login: %d %s", r.Status, r.Body)
+		}
+		t2 := time.Now()
+		var login struct{ Token string }
+		r.JSON(b, &login)
+		if r = srv.Do("GET", proxytest.Host(host), "/api/accounts", login.Token, nil); r.Status != 200 {
+			b.Fatalf("accounts: %d %s", r.Status, r.Body)
+		}
+		t3 := time.Now()
+		signupOnly = append(signupOnly, t1.Sub(t0))
+		toLogin = append(toLogin, t2.Sub(t0))
+		toAccounts = append(toAccounts, t3.Sub(t0))
+	}
+	b.StopTimer()
+	reportQuantiles(b, "signup", signupOnly)
+	reportQuantiles(b, "to-login", toLogin)
+	reportQuantiles(b, "to-accounts", toAccounts)
+}
+
+// BenchmarkDemoCreate measures POST /api/public/demo: a tenant database
+// provisioned and seeded with users, accounts and two months of postings.
+func BenchmarkDemoCreate(b *testing.B) {
+	srv := proxytest.Start(b, proxytest.Options{Configure: func(c *proxy.Config) {
+		c.DemoLimit = proxy.RateLimit{Burst: 1_000_000, Every: time.Nanosecond}
+		c.ReapInterval = -1
+	}})
+	var took []time.Duration
+	b.ResetTimer()
+	for range b.N {
+		t0 := time.Now()
+		if r := srv.Do("POST", proxytest.RootDomain, "/api/public/demo", "", nil); r.Status != 201 {
+			b.Fatalf("demo: %d %s", r.Status, r.Body)
+		}
+		took = append(took, time.Since(t0))
+	}
+	b.StopTimer()
+	reportQuantiles(b, "demo", took)
+}
+
+// reportQuantiles adds <name>-p50-ms and <name>-p99-ms to the benchmark
+// output (nearest-rank quantiles).
+func reportQuantiles(b *testing.B, name string, ds []time.Duration) {
+	if len(ds) == 0 {
+		return
+	}
+	sorted := slices.Clone(ds)
+	slices.Sort(sorted)
+	q := func(p float64) float64 {
+		i := int(math.Ceil(p*float64(len(sorted)))) - 1
+		return float64(sorted[max(i, 0)]) / float64(time.Millisecond)
+	}
+	b.ReportMetric(q(0.50), name+"-p50-ms")
+	b.ReportMetric(q(0.99), name+"-p99-ms")
 }

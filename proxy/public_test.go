@@ -72,7 +72,9 @@ func TestPublicSite(t *testing.T) {
 
 	t.Run("Countries", func(t *testing.T) {
 		r := srv.Do("GET", root, "/api/public/countries", "", nil)
-		var body struct{ Countries []struct{ Code, Currency string } }
+		var body struct {
+			Countries []struct{ Code, Currency string }
+		}
 		r.JSON(t, &body)
 		found := false
 		for _, c := range body.Countries {

@@ -28,8 +28,10 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/microfi/tenantgate/catalog"
+	"github.com/microfi/tenantgate/migrations"
 	"github.com/microfi/tenantgate/proxy"
 	"github.com/microfi/tenantgate/proxy/proxytest"
+	"github.com/microfi/tenantgate/shard"
 )
 
 // The operational assets these tests prove, relative to this package.
@@ -263,6 +265,35 @@ func sqlPipeline(t *testing.T, s *proxytest.Server, host, token string) {
 	}
 }
 
+// legacyTenantDB registers tenant id (host "legacy<id>") whose database
+// file has only the first tenant migration applied, then extraSQL.
+func legacyTenantDB(t *testing.T, s *proxytest.Server, id int64, extraSQL string) {
+	t.Helper()
+	ctx := t.Context()
+	if err := os.MkdirAll(filepath.Dir(s.Shards.Path(id)), 0o750); err != nil {
+		t.Fatal(err)
+	}
+	db, err := shard.Open(ctx, "file:"+s.Shards.Path(id))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if err := migrations.Apply(ctx, db, migrations.Tenant.Migrations[0], false); err != nil {
+		t.Fatal(err)
+	}
+	if err := shard.Stamp(ctx, db, id); err != nil {
+		t.Fatal(err)
+	}
+	if extraSQL != "" {
+		if _, err := db.ExecContext(ctx, extraSQL); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := s.Catalog.Create(ctx, catalog.Tenant{ID: id, Host: fmt.Sprintf("legacy%d", id), Name: "Legacy", CountryCode: "GH"}); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // TestMetrics_ValuesMove drives each event the catalogue describes and
 // checks that exactly the right series move.
 func TestMetrics_ValuesMove(t *testing.T) {
@@ -393,6 +424,36 @@ func TestMetrics_ValuesMove(t *testing.T) {
 		for _, other := range []string{"schema", "not_found", "backend"} {
 			assertDeltas(t, "stamp mismatch", b, a, delta{"tenantgate_tenant_db_open_failures_total", []string{"reason", other}, 0})
 		}
+	})
+
+	t.Run("MigrateOnOpen", func(t *testing.T) {
+		// Tenant 900's database is at schema 1: opening it applies 0002.
+		legacyTenantDB(t, s, 900, "")
+		tok := s.Token(900, proxy.RoleStaff, 1)
+		b := scrape(t, s)
+		get(proxytest.Host("legacy900"), tok, 200)
+		a := scrape(t, s)
+		assertDeltas(t, "open at an old schema", b, a,
+			delta{"tenantgate_migrations_applied_total", nil, float64(len(migrations.Tenant.Migrations) - 1)},
+			delta{"tenantgate_migrations_failed_total", nil, 0},
+			delta{"tenantgate_tenant_db_opens_total", nil, 1})
+	})
+
+	t.Run("MigrationFails", func(t *testing.T) {
+		// Tenant 901's database already has an object 0002 creates, so the
+		// migration fails and the tenant is refused.
+		legacyTenantDB(t, s, 901, `CREATE TRIGGER users_tenant_guard_insert BEFORE INSERT ON users BEGIN SELECT 1; END`)
+		b := scrape(t, s)
+		r := s.Do("GET", proxytest.Host("legacy901"), "/api/accounts", s.Token(901, proxy.RoleStaff, 1), nil)
+		if r.Status != 503 || r.Error() != "Tenant unavailable" {
+			t.Fatalf("failed migration: %d %s, want 503 Tenant unavailable", r.Status, r.Body)
+		}
+		a := scrape(t, s)
+		assertDeltas(t, "failed migration", b, a,
+			delta{"tenantgate_migrations_applied_total", nil, 0},
+			delta{"tenantgate_migrations_failed_total", nil, 1},
+			delta{"tenantgate_tenant_db_opens_total", nil, 0},
+			delta{"tenantgate_tenant_db_open_failures_total", nil, 1})
 	})
 
 	t.Run("SQLOverHTTP", func(t *testing.T) {

@@ -53,6 +53,7 @@ type Options struct {
 	UsersPerTenant  int
 	AccountsPerUser int
 	SetupWorkers    int
+	TenantsFile     string
 
 	Mix        string
 	TenantDist string
@@ -100,6 +101,7 @@ func newFlagSet(o *Options, stderr io.Writer) *flag.FlagSet {
 	fs.IntVar(&o.UsersPerTenant, "users-per-tenant", 2, "customers per tenant (plus one staff user that logs in)")
 	fs.IntVar(&o.AccountsPerUser, "accounts-per-user", 2, "accounts per customer (savings, current)")
 	fs.IntVar(&o.SetupWorkers, "setup-concurrency", 8, "parallel setup requests")
+	fs.StringVar(&o.TenantsFile, "tenants-file", "", "with --target: reuse the tenants saved in this file (its first --tenants), or provision and save them there")
 
 	fs.StringVar(&o.Mix, "mix", loadtest.DefaultMix, "scenario weights; a scenario left out or weighted 0 is off")
 	fs.StringVar(&o.TenantDist, "tenant-dist", "uniform", "tenant choice: uniform or zipf (hot tenants)")

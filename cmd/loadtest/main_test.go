@@ -239,3 +239,23 @@ func TestSpawn(t *testing.T) {
 		t.Logf("stdout:\n%s\nstderr:\n%s", out, errs)
 	}
 }
+
+// TestTenantsFile: the first run provisions and saves the tenants, the
+// second reuses them (and their accounts) without provisioning.
+func TestTenantsFile(t *testing.T) {
+	srv := fake(t)
+	file := filepath.Join(t.TempDir(), "tenants.json")
+	args := []string{"--target", srv.URL(), "--jwt-secret", secret, "--tenants", "3", "--duration", "300ms", "--rate", "20",
+		"--self-ceiling", "0", "--quiet", "--tenants-file", file, "--threshold", "http_req_failed:rate==0"}
+	code, out, errs := runMain(t, args...)
+	if code != exitOK || !strings.Contains(errs, "provisioning 3 tenants") {
+		t.Fatalf("first run: exit %d\n%s\n%s", code, out, errs)
+	}
+	code, out, errs = runMain(t, append(args[:len(args):len(args)], "--tenants", "2")...)
+	if code != exitOK || !strings.Contains(errs, "reusing 2 tenants") || strings.Contains(errs, "provisioning") {
+		t.Fatalf("second run: exit %d\n%s\n%s", code, out, errs)
+	}
+	if code, _, errs := runMain(t, append(args[:len(args):len(args)], "--tenants", "5")...); code != exitError || !strings.Contains(errs, "fewer than --tenants 5") {
+		t.Fatalf("too few saved tenants: exit %d, %s", code, errs)
+	}
+}

@@ -164,8 +164,7 @@ func run(ctx context.Context, o *Options, cfg loadtest.RunConfig, stdout, stderr
 			UsersPerTenant: o.UsersPerTenant, AccountsPerUser: o.AccountsPerUser,
 			Concurrency: o.SetupWorkers, TokenTTL: 24 * time.Hour, Log: logw,
 		}
-		fmt.Fprintf(logw, "setup: provisioning %d tenants on %s …\n", o.Tenants, cfg.BaseURL)
-		tenants, err := p.Provision(ctx, o.Tenants)
+		tenants, err := setupTenants(ctx, o, p, secret, logw)
 		if err != nil {
 			return 0, err
 		}
@@ -228,4 +227,33 @@ func run(ctx context.Context, o *Options, cfg loadtest.RunConfig, stdout, stderr
 		return exitThresholdsFailed, nil
 	}
 	return exitOK, nil
+}
+
+// setupTenants loads the tenants from --tenants-file when it holds enough
+// of them, or provisions them (and saves them there).
+func setupTenants(ctx context.Context, o *Options, p *loadtest.Provisioner, secret []byte, logw io.Writer) ([]*loadtest.Tenant, error) {
+	if o.TenantsFile != "" && !o.Spawn {
+		if _, err := os.Stat(o.TenantsFile); err == nil {
+			ts, err := loadtest.LoadTenants(o.TenantsFile, secret, 24*time.Hour)
+			if err != nil {
+				return nil, err
+			}
+			if len(ts) < o.Tenants {
+				return nil, fmt.Errorf("%s holds %d tenants, fewer than --tenants %d", o.TenantsFile, len(ts), o.Tenants)
+			}
+			fmt.Fprintf(logw, "setup: reusing %d tenants from %s\n", o.Tenants, o.TenantsFile)
+			return ts[:o.Tenants], nil
+		}
+	}
+	fmt.Fprintf(logw, "setup: provisioning %d tenants on %s …\n", o.Tenants, p.BaseURL)
+	ts, err := p.Provision(ctx, o.Tenants)
+	if err != nil {
+		return nil, err
+	}
+	if o.TenantsFile != "" && !o.Spawn {
+		if err := loadtest.SaveTenants(o.TenantsFile, ts); err != nil {
+			return nil, err
+		}
+	}
+	return ts, nil
 }

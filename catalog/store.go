@@ -149,10 +149,14 @@ func (c *Catalog) Delete(ctx context.Context, id int64) error {
 	if err != nil {
 		return err
 	}
-	if _, err := c.db.ExecContext(ctx, `DELETE FROM tenants WHERE id = ?`, id); err != nil {
+	res, err := c.db.ExecContext(ctx, `DELETE FROM tenants WHERE id = ?`, id)
+	if err != nil {
 		return fmt.Errorf("delete tenant %d: %w", id, err)
 	}
 	c.cache.invalidateTenant(old, old)
+	if n, err := res.RowsAffected(); err == nil && n == 0 {
+		return ErrTenantNotFound // deleted concurrently (another reaper or admin): that one owns the cleanup
+	}
 	return nil
 }
 

@@ -36,7 +36,8 @@ func writeJSON(ctx *fasthttp.RequestCtx, status int, v any) {
 func decodeJSON(ctx *fasthttp.RequestCtx, v any) error {
 	body := ctx.PostBody()
 	if len(body) > MaxJSONBody {
-		return &Error{Status: fasthttp.StatusRequestEntityTooLarge, Message: fmt.Sprintf("Request body too large (limit %d bytes)", MaxJSONBody)}
+		// A validation error like any other bad input (issue 4 asks for 400).
+		return badRequest(fmt.Sprintf("Request body too large (limit %d bytes)", MaxJSONBody), nil)
 	}
 	if len(bytes.TrimSpace(body)) == 0 {
 		return badRequest("Request body must be a JSON object", nil)

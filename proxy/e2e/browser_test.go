@@ -354,10 +354,28 @@ func TestBrowser(t *testing.T) {
 			chromedp.WaitVisible(css(`#accounts-empty`)),
 		)
 		label := get(t, b, "user label", chromedp.Text(css(`#user-label`)))
-		b.screenshot(t, "07-new-tenant-dashboard")
 		if !strings.Contains(label, email) || !strings.Contains(label, "admin") {
 			t.Errorf("user label %q, want the signup e-mail as admin", label)
 		}
+
+		// The new institution is usable at once: add a customer, open an
+		// account for her and take her first deposit.
+		b.do(t, "add a customer, open an account, deposit",
+			chromedp.SendKeys(css(`#user-name`), "Abena Owusu"),
+			chromedp.SendKeys(css(`#user-email`), "abena@tamale.example"),
+			chromedp.SendKeys(css(`#user-password`), "Abena-first-pw-1"),
+			chromedp.Click(css(`#user-submit`)),
+			chromedp.WaitVisible(css(`#user-status.notice-ok`)),
+			chromedp.Click(css(`#account-submit`)),
+			chromedp.WaitVisible(css(`#account-status.notice-ok`)),
+			chromedp.WaitVisible(xp(`//table[@id="accounts-table"]//td[normalize-space()="Abena Owusu"]`)),
+			chromedp.WaitVisible(css(`#deposit-form`)),
+			chromedp.SendKeys(css(`#deposit-amount`), "50"),
+			chromedp.Click(css(`#deposit-submit`)),
+			chromedp.WaitVisible(css(`#deposit-status.notice-ok`)),
+			chromedp.WaitVisible(xp(`//table[@id="accounts-table"]//td[normalize-space()="GHS 50.00"]`)),
+		)
+		b.screenshot(t, "07-new-tenant-dashboard")
 		b.pageErrors(t)
 	})
 

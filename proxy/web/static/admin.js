@@ -95,7 +95,11 @@
       const tr = document.createElement("tr");
       tr.dataset.tenantId = t.id;
       cell(tr, t.id);
-      cell(tr, t.host);
+      const hostCell = cell(tr, "");
+      const link = document.createElement("a");
+      link.href = t.url || "#";
+      link.textContent = t.host;
+      hostCell.appendChild(link);
       cell(tr, t.name);
       cell(tr, t.country_code);
       cell(tr, t.subscription_plan);

@@ -10,6 +10,8 @@
   let user = null;
   try { user = JSON.parse(sessionStorage.getItem(USER_KEY) || "null"); } catch (e) { user = null; }
   let accounts = [];
+  let users = [];
+  const canManage = () => !!user && (user.role === "admin" || user.role === "staff");
 
   // ---- money: integers in minor units, formatted per currency ----
   function fractionDigits(currency) {
@@ -84,8 +86,8 @@
     show($("app-section"), true);
     show($("user-box"), true);
     $("user-label").textContent = user ? (user.email || user.name || "") + (user.role ? " · " + user.role : "") : "";
-    const canDeposit = user && (user.role === "admin" || user.role === "staff");
-    show($("deposit-section"), !!canDeposit);
+    show($("manage-section"), canManage());
+    show($("user-card"), !!user && user.role === "admin");
     loadData();
   }
 
@@ -138,7 +140,8 @@
       const tr = document.createElement("tr");
       tr.dataset.accountId = a.id;
       cell(tr, "#" + a.id);
-      cell(tr, a.owner_name || a.user_name || (a.user_id != null ? "User #" + a.user_id : ""));
+      const owner = users.find((u) => u.id === a.user_id);
+      cell(tr, owner ? owner.name : "User #" + a.user_id);
       cell(tr, a.type);
       cell(tr, a.status);
       cell(tr, formatMoney(a.balance, a.currency), "num");
@@ -163,7 +166,8 @@
       stats.appendChild(d);
     };
     addStat("Accounts", String(accounts.length));
-    for (const [cur, sum] of Object.entries(totals)) addStat("Total deposits (" + cur + ")", formatMoney(sum, cur));
+    for (const [cur, sum] of Object.entries(totals)) addStat("Total balance (" + cur + ")", formatMoney(sum, cur));
+    addStat(canManage() ? "People" : "Signed in as", canManage() ? String(users.length) : (user && user.name) || "");
 
     const sel = $("deposit-account");
     const prev = sel.value;
@@ -175,6 +179,29 @@
       sel.appendChild(o);
     }
     if (prev) sel.value = prev;
+    show($("deposit-section"), canManage() && sel.options.length > 0);
+  }
+
+  function renderUsers() {
+    const sel = $("account-user");
+    const prev = sel.value;
+    sel.replaceChildren();
+    for (const u of users) {
+      const o = document.createElement("option");
+      o.value = u.id;
+      o.textContent = u.name + " · " + u.email + " (" + u.role + ")";
+      sel.appendChild(o);
+    }
+    if (prev) sel.value = prev;
+  }
+
+  async function loadUsers() {
+    if (!canManage()) return;
+    const r = await api("GET", "/api/users?limit=500");
+    if (r.status === 200) {
+      users = r.data.users || [];
+      renderUsers();
+    }
   }
 
   function renderTransactions(txs) {
@@ -230,6 +257,7 @@
         return;
       }
       accounts = acc.data.accounts || [];
+      await loadUsers();
       renderAccounts();
       renderTransactions(await loadTransactions());
     } catch (e) {
@@ -275,6 +303,70 @@
     } catch (e) {
       status.textContent = "Network error: could not reach the server.";
       status.className = "notice notice-error";
+    } finally {
+      btn.disabled = false;
+    }
+  });
+
+  function problem(data, fallback) {
+    let msg = data.error || fallback;
+    if (data.fields) msg += ": " + Object.entries(data.fields).map(([k, v]) => k + " " + v).join("; ");
+    return msg;
+  }
+
+  function say(id, msg, ok) {
+    const el = $(id);
+    el.textContent = msg;
+    el.className = "notice " + (ok ? "notice-ok" : "notice-error");
+  }
+
+  $("user-form").addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const body = {
+      name: $("user-name").value.trim(),
+      email: $("user-email").value.trim(),
+      password: $("user-password").value,
+      role: $("user-role").value,
+    };
+    const btn = $("user-submit");
+    btn.disabled = true;
+    try {
+      const r = await api("POST", "/api/users", body);
+      if (r.status === 201) {
+        say("user-status", "Added " + r.data.user.name + " (" + r.data.user.role + ").", true);
+        ev.target.reset();
+        await loadUsers();
+        $("account-user").value = String(r.data.user.id);
+      } else {
+        say("user-status", problem(r.data, "Could not add the person."), false);
+      }
+    } catch (e) {
+      say("user-status", "Network error: could not reach the server.", false);
+    } finally {
+      btn.disabled = false;
+    }
+  });
+
+  $("account-form").addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const userId = Number($("account-user").value);
+    if (!userId) {
+      say("account-status", "Add a person first, then open their account.", false);
+      return;
+    }
+    const btn = $("account-submit");
+    btn.disabled = true;
+    try {
+      const r = await api("POST", "/api/accounts", { user_id: userId, type: $("account-type").value });
+      if (r.status === 201) {
+        const owner = users.find((u) => u.id === userId);
+        say("account-status", "Opened " + r.data.account.type + " account #" + r.data.account.id + (owner ? " for " + owner.name : "") + ".", true);
+        await loadData();
+      } else {
+        say("account-status", problem(r.data, "Could not open the account."), false);
+      }
+    } catch (e) {
+      say("account-status", "Network error: could not reach the server.", false);
     } finally {
       btn.disabled = false;
     }

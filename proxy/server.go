@@ -37,6 +37,8 @@ type Config struct {
 	TenantMetrics         int           // per-tenant series for the N busiest tenants; 0 = off
 	TenantMetricsInterval time.Duration // re-rank period of the per-tenant series; 0 = DefaultTenantSeriesInterval
 	BackupDir             string        // where admin deletes keep a copy of the database
+	TenantRate            RateLimit     // requests per tenant; zero = DefaultTenantRate, Burst < 0 = unlimited
+	TenantMaxInFlight     int           // concurrent requests per tenant; 0 = DefaultTenantMaxInFlight, < 0 = unlimited
 	DemoLimit             RateLimit     // demo creations per client address; zero = DefaultDemoLimit
 	SignupLimit           RateLimit     // signups per client address; zero = DefaultSignupLimit
 	DemoTTL               time.Duration // demo lifetime; 0 = DefaultDemoTTL
@@ -66,6 +68,7 @@ type Server struct {
 	http         *fasthttp.Server
 	ops          *fasthttp.Server
 	hrana        *hrana.Handler
+	tenantLimit  *tenantThrottle
 	tenantSeries *TenantSeries // nil unless Config.TenantMetrics > 0
 	site         *site         // public site and admin panel state (public.go)
 	logins       loginThrottle // failed-login throttle per tenant and e-mail (bank_throttle.go)
@@ -109,12 +112,19 @@ func New(cfg Config) (*Server, error) {
 	s.site = newSite(cfg)
 	s.startReaper()
 	s.hrana = hrana.NewHandler(cfg.Hrana, cfg.Registerer)
+	if cfg.TenantRate == (RateLimit{}) {
+		cfg.TenantRate = DefaultTenantRate
+	}
+	if cfg.TenantMaxInFlight == 0 {
+		cfg.TenantMaxInFlight = DefaultTenantMaxInFlight
+	}
+	s.tenantLimit = newTenantThrottle(cfg.TenantRate, cfg.TenantMaxInFlight)
 	if cfg.TenantMetrics > 0 {
 		s.tenantSeries = NewTenantSeries(cfg.Registerer, cfg.TenantMetrics)
 		if cfg.TenantMetricsInterval > 0 {
 			s.tenantSeries.Interval = cfg.TenantMetricsInterval
 		}
-		go s.tenantSeries.Start(bg)
+		s.tenantSeries.Start(bg)
 	}
 	s.http = &fasthttp.Server{
 		Handler:               s.handle,

@@ -30,6 +30,8 @@ type serveConfig struct {
 	logLevel, logFormat                                      string
 	seedDemo                                                 bool
 	sql                                                      hrana.Config
+	tenantRate                                               float64
+	tenantBurst, tenantInFlight                              int
 }
 
 func runServe(ctx context.Context, env *Env, args []string) error {
@@ -49,6 +51,9 @@ func runServe(ctx context.Context, env *Env, args []string) error {
 	f.DurationVar(&c.sql.StreamIdleTimeout, "sql-stream-timeout", hrana.DefaultStreamIdleTimeout, "idle SQL-over-HTTP streams expire (and roll back) after this long")
 	f.DurationVar(&c.sql.StatementTimeout, "sql-statement-timeout", hrana.DefaultStatementTimeout, "a SQL statement running longer is interrupted")
 	f.IntVar(&c.sql.MaxStreamsPerTenant, "sql-max-streams", hrana.DefaultMaxStreamsPerTenant, "open SQL streams allowed per tenant")
+	f.Float64Var(&c.tenantRate, "tenant-rate", 1000, "sustained requests per second allowed per tenant (0 = unlimited)")
+	f.IntVar(&c.tenantBurst, "tenant-burst", 2000, "requests a tenant may send at once above its rate")
+	f.IntVar(&c.tenantInFlight, "tenant-max-inflight", proxy.DefaultTenantMaxInFlight, "concurrent requests per tenant (0 = unlimited)")
 	f.BoolVar(&c.seedDemo, "seed-demo", true, "create the demo tenant (id 1, host demo) when the catalog is empty")
 	if err := f.parse(args); err != nil {
 		return err
@@ -104,7 +109,15 @@ func serve(ctx context.Context, env *Env, dataDir string, c serveConfig, log *sl
 		c.publicPort = ln.Addr().(*net.TCPAddr).Port
 	}
 	c.sql.Logger = log
+	tenantRate := proxy.RateLimit{Burst: -1}
+	if c.tenantRate > 0 {
+		tenantRate = proxy.RateLimit{Burst: max(c.tenantBurst, 1), Every: time.Duration(float64(time.Second) / c.tenantRate)}
+	}
+	if c.tenantInFlight <= 0 {
+		c.tenantInFlight = -1
+	}
 	srv, err := proxy.New(proxy.Config{
+		TenantRate: tenantRate, TenantMaxInFlight: c.tenantInFlight,
 		RootDomain: c.rootDomain, PublicPort: c.publicPort, RequestTimeout: c.requestTimeout,
 		TenantMetrics: c.tenantMetrics, BackupDir: dataDir + "/backups", Hrana: c.sql,
 		Catalog: cat, Shards: shards, Provisioner: prov, Auth: auth,

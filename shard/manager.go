@@ -25,6 +25,10 @@ const (
 	MaxIdleConnsPerTenant = 2
 )
 
+// errMigrateOnOpen marks a pending migration that failed when a tenant
+// database was opened (reported as reason "schema").
+var errMigrateOnOpen = errors.New("migrate on open")
+
 // DefaultMaxOpen is the open-database cap when none is configured and the
 // file limit cannot be read.
 const DefaultMaxOpen = 1000
@@ -222,7 +226,7 @@ func prepare(ctx context.Context, db *sql.DB, id int64, mm *metrics) error {
 	for _, mig := range pending {
 		if err := migrations.Apply(ctx, db, mig, false); err != nil {
 			mm.migrationsFailed.Inc()
-			return err
+			return fmt.Errorf("%w: %w", errMigrateOnOpen, err)
 		}
 		mm.migrationsApplied.Inc()
 	}
@@ -310,7 +314,7 @@ func failureReason(err error) string {
 	switch {
 	case errors.Is(err, ErrStampMismatch):
 		return "stamp_mismatch"
-	case errors.Is(err, ErrSchemaAhead), errors.Is(err, migrations.ErrChecksumMismatch):
+	case errors.Is(err, ErrSchemaAhead), errors.Is(err, migrations.ErrChecksumMismatch), errors.Is(err, errMigrateOnOpen):
 		return "schema"
 	case errors.Is(err, ErrNotFound):
 		return "not_found"

@@ -140,7 +140,7 @@ func (b *browser) record(msg string) {
 }
 
 // step bounds one browser step.
-const step = 20 * time.Second
+const step = 45 * time.Second
 
 // do runs actions, failing the test (with a screenshot) on error.
 func (b *browser) do(t *testing.T, what string, actions ...chromedp.Action[chromedp.Void]) {

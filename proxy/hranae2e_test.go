@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -261,33 +262,18 @@ func tursodbPath() string {
 // BenchmarkHranaPointRead compares a single-statement pipeline point read
 // through the proxy (JWT, host routing, tenant checks, Hrana) with the same
 // read served by `tursodb --sync-server` on the same data, side by side.
-// It reports requests per second and latency percentiles.
+// Both servers run as their own processes (the proxy is the real
+// `tenantgate serve` binary, built here), and the same in-process client
+// drives both. It reports requests per second and latency percentiles.
 //
+//	npm ci --prefix proxy/hrana/testdata/turso   # once, for tursodb
 //	go test ./proxy -run '^$' -bench HranaPointRead -benchtime 5s
 func BenchmarkHranaPointRead(b *testing.B) {
 	b.Run("proxy", func(b *testing.B) {
-		s := proxytest.Start(b, proxytest.Options{})
-		tn := s.CreateTenant("bench")
-		tok := s.Token(tn.ID, proxy.RoleService, 0)
-		host := proxytest.Host("bench")
+		url, host, tok := spawnProxy(b)
 		client := &fasthttp.Client{MaxConnsPerHost: 512}
-		post := func(body []byte) (int, []byte) {
-			req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
-			defer fasthttp.ReleaseRequest(req)
-			defer fasthttp.ReleaseResponse(resp)
-			req.SetRequestURI(s.URL + "/v2/pipeline")
-			req.Header.SetMethod("POST")
-			req.UseHostHeader = true
-			req.Header.SetHost(host)
-			req.Header.Set("Authorization", "Bearer "+tok)
-			req.SetBody(body)
-			if err := client.Do(req, resp); err != nil {
-				b.Fatal(err)
-			}
-			return resp.StatusCode(), append([]byte(nil), resp.Body()...)
-		}
-		seedAcct(b, post)
-		runPointReads(b, s.URL+"/v2/pipeline", host, "Bearer "+tok, true, client)
+		seedAcct(b, poster(b, client, url+"/v2/pipeline", host, "Bearer "+tok))
+		pointReadModes(b, url+"/v2/pipeline", host, "Bearer "+tok, true, client)
 	})
 	b.Run("tursodb", func(b *testing.B) {
 		bin := tursodbPath()
@@ -302,66 +288,161 @@ func BenchmarkHranaPointRead(b *testing.B) {
 		b.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
 		waitListening(b, addr)
 		client := &fasthttp.Client{MaxConnsPerHost: 512}
-		post := func(body []byte) (int, []byte) {
-			req, r := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
-			defer fasthttp.ReleaseRequest(req)
-			defer fasthttp.ReleaseResponse(r)
-			req.SetRequestURI("http://" + addr + "/v2/pipeline")
-			req.Header.SetMethod("POST")
-			req.SetBody(body)
-			if err := client.Do(req, r); err != nil {
-				b.Fatal(err)
-			}
-			return r.StatusCode(), append([]byte(nil), r.Body()...)
-		}
-		seedAcct(b, post)
-		runPointReads(b, "http://"+addr+"/v2/pipeline", "", "", false, client)
+		seedAcct(b, poster(b, client, "http://"+addr+"/v2/pipeline", "", ""))
+		pointReadModes(b, "http://"+addr+"/v2/pipeline", "", "", false, client)
 	})
 }
 
-// runPointReads runs b.N point reads from 16 concurrent clients and
-// reports throughput and latency percentiles.
-func runPointReads(b *testing.B, url, host, auth string, withClose bool, client *fasthttp.Client) {
-	var mu sync.Mutex
-	var all []time.Duration
-	var failures atomic.Int64
-	b.SetParallelism(8)
-	b.ReportAllocs()
-	b.ResetTimer()
-	start := time.Now()
-	b.RunParallel(func(pb *testing.PB) {
+// spawnProxy builds cmd/tenantgate, serves it on a fresh data dir, creates
+// tenant "bench" and a service token for it, and returns the base URL, the
+// tenant's host and the token.
+func spawnProxy(b *testing.B) (url, host, token string) {
+	b.Helper()
+	dir := b.TempDir()
+	bin := filepath.Join(dir, "tenantgate")
+	if out, err := exec.Command(filepath.Join(runtime.GOROOT(), "bin", "go"), "build", "-o", bin, "../cmd/tenantgate").CombinedOutput(); err != nil {
+		b.Fatalf("build tenantgate: %v\n%s", err, out)
+	}
+	data := filepath.Join(dir, "data")
+	const secret = "bench-secret-0123456789abcdef0123456789"
+	addr, ops := freeAddr(b), freeAddr(b)
+	// Per-tenant rate limiting is off: this measures serving capacity.
+	serve := exec.Command(bin, "serve", "--data-dir", data, "--listen", addr, "--metrics-listen", ops, "--jwt-secret", secret, "--tenant-rate", "0")
+	if err := serve.Start(); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { serve.Process.Signal(os.Interrupt); serve.Wait() })
+	waitListening(b, addr)
+	cli := func(args ...string) string {
+		out, err := exec.Command(bin, append(args, "--data-dir", data)...).Output()
+		if err != nil {
+			b.Fatalf("tenantgate %v: %v", args, err)
+		}
+		return strings.TrimSpace(string(out))
+	}
+	cli("tenants", "create", "--host", "bench", "--name", "Bench", "--country", "GH")
+	token = cli("token", "--tenant", "bench", "--role", "service", "--jwt-secret", secret)
+	host = "bench." + proxy.DefaultRootDomain
+	url = "http://" + addr
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
+		req.SetRequestURI(url + "/v2")
+		req.UseHostHeader = true
+		req.Header.SetHost(host)
+		req.Header.Set("Authorization", "Bearer "+token)
+		err := fasthttp.Do(req, resp)
+		ok := err == nil && resp.StatusCode() == 200
+		fasthttp.ReleaseRequest(req)
+		fasthttp.ReleaseResponse(resp)
+		if ok {
+			return url, host, token
+		}
+		if time.Now().After(deadline) {
+			b.Fatalf("tenant host not served: %v", err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// poster posts a body to a Hrana pipeline URL.
+func poster(b *testing.B, client *fasthttp.Client, url, host, auth string) func([]byte) (int, []byte) {
+	return func(body []byte) (int, []byte) {
 		req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
 		defer fasthttp.ReleaseRequest(req)
 		defer fasthttp.ReleaseResponse(resp)
-		lat := make([]time.Duration, 0, 1024)
-		rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 7))
-		for pb.Next() {
-			req.Reset()
-			req.SetRequestURI(url)
-			req.Header.SetMethod("POST")
-			if host != "" {
-				req.UseHostHeader = true
-				req.Header.SetHost(host)
-			}
-			if auth != "" {
-				req.Header.Set("Authorization", auth)
-			}
-			req.SetBody(pointReadBody(1+rng.IntN(1000), withClose))
-			t0 := time.Now()
-			err := client.Do(req, resp)
-			lat = append(lat, time.Since(t0))
-			if err != nil || resp.StatusCode() != 200 || !bytes.Contains(resp.Body(), []byte(`"type":"text","value":"user`)) {
-				failures.Add(1)
-			}
+		req.SetRequestURI(url)
+		req.Header.SetMethod("POST")
+		if host != "" {
+			req.UseHostHeader = true
+			req.Header.SetHost(host)
 		}
-		mu.Lock()
-		all = append(all, lat...)
-		mu.Unlock()
-	})
+		if auth != "" {
+			req.Header.Set("Authorization", auth)
+		}
+		req.SetBody(body)
+		if err := client.Do(req, resp); err != nil {
+			b.Fatal(err)
+		}
+		return resp.StatusCode(), append([]byte(nil), resp.Body()...)
+	}
+}
+
+// pointReadModes runs the point read two ways: closed loop (16 clients
+// sending back to back: the throughput) and open loop at a fixed rate below
+// both servers' capacity (the latency a client sees when the server is not
+// saturated; latency counts from the scheduled send time, so a stall is not
+// hidden by the client waiting for it).
+func pointReadModes(b *testing.B, url, host, auth string, withClose bool, client *fasthttp.Client) {
+	b.Run("closed-16", func(b *testing.B) { runPointReads(b, url, host, auth, withClose, client, 0) })
+	b.Run("rate-500", func(b *testing.B) { runPointReads(b, url, host, auth, withClose, client, 500) })
+}
+
+// runPointReads sends b.N point reads, from 16 clients back to back
+// (rate 0) or at a fixed rate per second, and reports throughput and
+// latency percentiles.
+func runPointReads(b *testing.B, url, host, auth string, withClose bool, client *fasthttp.Client, rate int) {
+	var mu sync.Mutex
+	all := make([]time.Duration, 0, b.N)
+	var failures atomic.Int64
+	var firstFailure atomic.Value
+	var next atomic.Int64
+	workers := 16
+	if rate > 0 {
+		workers = 64
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	start := time.Now()
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
+			defer fasthttp.ReleaseRequest(req)
+			defer fasthttp.ReleaseResponse(resp)
+			lat := make([]time.Duration, 0, 1024)
+			rng := rand.New(rand.NewPCG(uint64(w), 7))
+			for {
+				i := next.Add(1) - 1
+				if i >= int64(b.N) {
+					break
+				}
+				t0 := time.Now()
+				if rate > 0 {
+					t0 = start.Add(time.Duration(i) * time.Second / time.Duration(rate))
+					time.Sleep(time.Until(t0))
+				}
+				req.Reset()
+				req.SetRequestURI(url)
+				req.Header.SetMethod("POST")
+				if host != "" {
+					req.UseHostHeader = true
+					req.Header.SetHost(host)
+				}
+				if auth != "" {
+					req.Header.Set("Authorization", auth)
+				}
+				req.SetBody(pointReadBody(1+rng.IntN(1000), withClose))
+				err := client.Do(req, resp)
+				lat = append(lat, time.Since(t0))
+				if err != nil || resp.StatusCode() != 200 || !bytes.Contains(resp.Body(), []byte(`"type":"text","value":"user`)) {
+					if failures.Add(1) == 1 {
+						firstFailure.Store(fmt.Sprintf("err=%v status=%d body=%.200s", err, resp.StatusCode(), resp.Body()))
+					}
+				}
+			}
+			mu.Lock()
+			all = append(all, lat...)
+			mu.Unlock()
+		}(w)
+	}
+	wg.Wait()
 	elapsed := time.Since(start)
 	b.StopTimer()
 	if n := failures.Load(); n > 0 {
-		b.Fatalf("%d of %d requests failed", n, len(all))
+		b.Fatalf("%d of %d requests failed; first: %v", n, len(all), firstFailure.Load())
 	}
 	slices.Sort(all)
 	pct := func(p float64) float64 {

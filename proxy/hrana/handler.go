@@ -319,6 +319,9 @@ func (h *Handler) acquire(t Target, baton *string) (*stream, error) {
 	if baton != nil {
 		return h.streams.acquire(*baton, t.TenantID, t.Principal)
 	}
+	if t.Path == "" {
+		return nil, errTenantClosed // no local database to serve (503)
+	}
 	p := h.pool(t)
 	if p == nil {
 		return nil, errTenantClosed

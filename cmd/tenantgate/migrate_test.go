@@ -9,9 +9,11 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/microfi/tenantgate/catalog/provision"
 	"github.com/microfi/tenantgate/migrations"
+	"github.com/microfi/tenantgate/shard"
 	"github.com/microfi/tenantgate/shard/fleet"
 )
 
@@ -132,4 +134,62 @@ func TestMigrateCommand(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestServeMixedVersions: a tenant database behind the binary is migrated
+// when the proxy first opens it and served; one ahead of the binary is
+// refused with 503 Tenant unavailable and left as it was.
+func TestServeMixedVersions(t *testing.T) {
+	dir := t.TempDir()
+	addr, _ := runServer(t, dir)
+	ctx := context.Background()
+	cli(t, "tenants", "create", "--data-dir", dir, "--host", "old", "--name", "Old", "--country", "GH")
+	cli(t, "tenants", "create", "--data-dir", dir, "--host", "ahead", "--name", "Ahead", "--country", "GH")
+
+	// "old" (id 2): rebuilt on version 1 only, before the proxy opens it.
+	oldPath := filepath.Join(dir, "tenants", "2.db")
+	if err := os.Remove(oldPath); err != nil {
+		t.Fatal(err)
+	}
+	v1 := migrations.Set{Name: "tenant", Migrations: migrations.Tenant.Migrations[:1]}
+	db, err := shard.Open(ctx, oldPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := migrations.Migrate(ctx, db, v1); err != nil {
+		t.Fatal(err)
+	}
+	if err := shard.Stamp(ctx, db, 2); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+
+	// "ahead" (id 3): a migration from a newer binary.
+	db, err = shard.Open(ctx, filepath.Join(dir, "tenants", "3.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := migrations.Migrate(ctx, db, migrations.Tenant.With(nicknameMigration)); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+
+	tokOld := strings.TrimSpace(cli(t, "token", "--data-dir", dir, "--tenant", "old", "--role", "staff", "--user", "1"))
+	waitStatus(t, addr, "old.microfi.localhost", tokOld, 200)
+	db, _ = shard.Open(ctx, oldPath)
+	v, err := migrations.Version(ctx, db)
+	db.Close()
+	if err != nil || v != migrations.Tenant.Latest() {
+		t.Fatalf("old tenant served at version %d (%v), want %d", v, err, migrations.Tenant.Latest())
+	}
+
+	tokAhead := strings.TrimSpace(cli(t, "token", "--data-dir", dir, "--tenant", "ahead", "--role", "staff", "--user", "1"))
+	code, body := get(t, addr, "ahead.microfi.localhost", "/api/accounts", tokAhead)
+	for deadline := time.Now().Add(2 * time.Second); code == 404 && time.Now().Before(deadline); {
+		time.Sleep(25 * time.Millisecond) // the new tenant reaches the server's cache
+		code, body = get(t, addr, "ahead.microfi.localhost", "/api/accounts", tokAhead)
+	}
+	if code != 503 || !strings.Contains(body, `"error":"Tenant unavailable"`) {
+		t.Fatalf("ahead tenant: %d %s", code, body)
+	}
 }

@@ -180,7 +180,10 @@ func TestOpenErrSchema(t *testing.T) {
 	}{
 		{"MissingTable", transfer.Legacy, func(db *sql.DB) error { _, err := db.Exec(`DROP TABLE communication_usage`); return err }, "missing table communication_usage"},
 		{"MissingRequiredColumn", transfer.Legacy, func(db *sql.DB) error { _, err := db.Exec(`ALTER TABLE transactions DROP COLUMN currency`); return err }, "transactions lacks required column currency"},
-		{"LegacyHasTenantID", transfer.Legacy, func(db *sql.DB) error { _, err := db.Exec(`ALTER TABLE users ADD COLUMN tenant_id INTEGER`); return err }, "import it with --shared"},
+		{"LegacyHasTenantID", transfer.Legacy, func(db *sql.DB) error {
+			_, err := db.Exec(`ALTER TABLE users ADD COLUMN tenant_id INTEGER`)
+			return err
+		}, "import it with --shared"},
 		{"SharedWithoutTenants", transfer.Shared, func(db *sql.DB) error { return nil }, "missing table tenants"},
 	}
 	for _, c := range cases {

@@ -27,9 +27,9 @@ const (
 
 // SourceTenant is one row of a shared source's tenants table.
 type SourceTenant struct {
-	ID                                                    int64
-	Host, CustomDomain, Name, CountryCode, Plan, Status   string
-	CreatedAt                                             string
+	ID                                                  int64
+	Host, CustomDomain, Name, CountryCode, Plan, Status string
+	CreatedAt                                           string
 	// Rows counts this tenant's rows across the six tables.
 	Rows int64
 }

@@ -19,7 +19,8 @@ import (
 //   - the stamp, schema_migrations and every table guarded by a
 //     *_tenant_guard_* trigger cannot be dropped or altered; the stamp and
 //     schema_migrations cannot be written; guard and stamp triggers cannot
-//     be dropped, nor new triggers put on the stamp;
+//     be dropped, and no new trigger may be put on those tables (it would
+//     run in the bank API's transactions, outside this authorizer);
 //   - virtual tables only for the full-text and r-tree modules.
 //
 // Writes to sqlite_schema and other corruption vectors are refused by
@@ -91,7 +92,9 @@ func (c *Conn) authorize(action int32, a1, a2, db, trigger string) int32 {
 			return deny("trigger " + a1 + " is managed by tenantgate and cannot be dropped")
 		}
 	case sqlite3.SQLITE_CREATE_TRIGGER, sqlite3.SQLITE_CREATE_TEMP_TRIGGER:
-		if strings.EqualFold(a2, "tenant_stamp") || strings.EqualFold(a2, "schema_migrations") || isGuardTrigger(a1) {
+		// A trigger on a managed table would also run inside the bank API's
+		// own transactions, on connections without this authorizer.
+		if c.protected[strings.ToLower(a2)] || isGuardTrigger(a1) {
 			return deny("triggers on " + a2 + " are managed by tenantgate")
 		}
 		if action == sqlite3.SQLITE_CREATE_TEMP_TRIGGER {

@@ -174,6 +174,7 @@ func TestSafetyPolicy(t *testing.T) {
 		"DROP TRIGGER users_tenant_guard_insert",
 		"DROP TRIGGER tenant_stamp_immutable",
 		"CREATE TRIGGER x AFTER INSERT ON tenant_stamp BEGIN SELECT 1; END",
+		"CREATE TRIGGER y AFTER UPDATE ON accounts BEGIN DELETE FROM users; END",
 		"INSERT INTO tenant_stamp(singleton, tenant_id) VALUES (2, 8)",
 		"DELETE FROM schema_migrations",
 		"UPDATE schema_migrations SET checksum = 'x'",
@@ -211,7 +212,8 @@ func TestSafetyPolicy(t *testing.T) {
 		"PRAGMA user_version",
 		"PRAGMA journal_mode",
 		"SELECT * FROM pragma_table_info('users')",
-		"CREATE TABLE mine(a)", "ALTER TABLE mine ADD COLUMN b", "DROP TABLE mine",
+		"CREATE TABLE mine(a)", "ALTER TABLE mine ADD COLUMN b",
+		"CREATE TRIGGER mine_t AFTER INSERT ON mine BEGIN SELECT 1; END", "DROP TRIGGER mine_t", "DROP TABLE mine",
 		"INSERT INTO users(tenant_id, email, name, password_hash, role) VALUES (7, 'a@b', 'A', 'x', 'staff')",
 		"SELECT tenant_id FROM tenant_stamp",
 	}

@@ -405,6 +405,33 @@ func TestBrowser(t *testing.T) {
 		b.pageErrors(t)
 	})
 
+	t.Run("Keyboard", func(t *testing.T) {
+		active := `document.activeElement.id || document.activeElement.textContent.trim()`
+		b.do(t, "open home page", chromedp.Navigate(home), chromedp.WaitVisible(css(`#demo-button`)))
+		b.do(t, "first tab", chromedp.KeyEvent("\t"))
+		if got := get(t, b, "focused", chromedp.Evaluate[string](active)); got != "Skip to content" {
+			t.Errorf("first Tab focuses %q, want the skip link", got)
+		}
+		// Tab on to the demo button and press Enter: no mouse needed, and
+		// focus moves to the result so a screen reader announces it.
+		reached := false
+		for range 10 {
+			b.do(t, "tab", chromedp.KeyEvent("\t"))
+			if get(t, b, "focused", chromedp.Evaluate[string](active)) == "demo-button" {
+				reached = true
+				break
+			}
+		}
+		if !reached {
+			t.Fatal("the demo button is not reachable with Tab")
+		}
+		b.do(t, "press Enter", chromedp.KeyEvent("\r"), chromedp.WaitVisible(css(`#demo-result`)))
+		if got := get(t, b, "focused", chromedp.Evaluate[string](`document.activeElement.id`)); got != "demo-result" {
+			t.Errorf("focus after creating a demo is on %q, want the result", got)
+		}
+		b.pageErrors(t)
+	})
+
 	t.Run("Mobile", func(t *testing.T) {
 		b.do(t, "home page on a phone",
 			chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(2)),

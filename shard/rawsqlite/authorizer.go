@@ -83,6 +83,10 @@ func (c *Conn) authorize(action int32, a1, a2, db, trigger string) int32 {
 		if c.protected[strings.ToLower(a1)] {
 			return deny("table " + a1 + " is managed by tenantgate and cannot be dropped")
 		}
+	case sqlite3.SQLITE_DROP_INDEX:
+		if c.protected[strings.ToLower(a2)] {
+			return deny("indexes of table " + a2 + " are managed by tenantgate")
+		}
 	case sqlite3.SQLITE_ALTER_TABLE:
 		if c.protected[strings.ToLower(a2)] {
 			return deny("table " + a2 + " is managed by tenantgate and cannot be altered")
@@ -111,7 +115,7 @@ func (c *Conn) authorize(action int32, a1, a2, db, trigger string) int32 {
 	case sqlite3.SQLITE_CREATE_TEMP_TABLE, sqlite3.SQLITE_CREATE_TEMP_INDEX, sqlite3.SQLITE_CREATE_TEMP_VIEW:
 		c.dirty = true
 	case sqlite3.SQLITE_CREATE_INDEX, sqlite3.SQLITE_CREATE_TABLE, sqlite3.SQLITE_CREATE_VIEW,
-		sqlite3.SQLITE_DROP_INDEX, sqlite3.SQLITE_DROP_TEMP_INDEX, sqlite3.SQLITE_DROP_TEMP_TABLE,
+		sqlite3.SQLITE_DROP_TEMP_INDEX, sqlite3.SQLITE_DROP_TEMP_TABLE,
 		sqlite3.SQLITE_DROP_TEMP_TRIGGER, sqlite3.SQLITE_DROP_TEMP_VIEW, sqlite3.SQLITE_DROP_VTABLE,
 		sqlite3.SQLITE_READ, sqlite3.SQLITE_SELECT, sqlite3.SQLITE_TRANSACTION,
 		sqlite3.SQLITE_SAVEPOINT, sqlite3.SQLITE_RECURSIVE, sqlite3.SQLITE_REINDEX,

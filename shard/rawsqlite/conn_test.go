@@ -171,6 +171,7 @@ func TestSafetyPolicy(t *testing.T) {
 		"ALTER TABLE tenant_stamp ADD COLUMN z",
 		"ALTER TABLE users RENAME TO people",
 		"DROP TABLE users",
+		"DROP INDEX idx_accounts_tenant_id",
 		"DROP TRIGGER users_tenant_guard_insert",
 		"DROP TRIGGER tenant_stamp_immutable",
 		"CREATE TRIGGER x AFTER INSERT ON tenant_stamp BEGIN SELECT 1; END",

@@ -22,7 +22,7 @@ for rate in $rates; do
 		--threshold "http_req_duration:p(99)<$P99_MS" \
 		--threshold 'http_req_failed:rate==0' \
 		--threshold 'dropped_iterations:count==0' \
-		--summary-export "$OUT/rate-$rate.json" > "$OUT/rate-$rate.txt"
+		--summary-export "$OUT/rate-$rate.json" > "$OUT/rate-$rate.txt" 2> "$OUT/rate-$rate.err"
 	code=$?
 	p99=$(grep -o "p(99)=[^ ]*" "$OUT/rate-$rate.txt" | head -1)
 	case $code in

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -93,7 +94,28 @@ type adminTenant struct {
 }
 
 func (s *Server) adminView(t catalog.Tenant) adminTenant {
+	t.DBURL = redactDBURL(t.DBURL)
 	return adminTenant{Tenant: t, URL: s.URL(t.Host)}
+}
+
+// redactDBURL hides credentials in a libSQL URL (?authToken=…, user:pass@)
+// so the admin API and panel never display them.
+func redactDBURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || raw == "" {
+		return raw
+	}
+	if u.User != nil {
+		u.User = url.User("REDACTED")
+	}
+	q := u.Query()
+	for k := range q {
+		if strings.EqualFold(k, "authToken") || strings.EqualFold(k, "jwt") || strings.EqualFold(k, "token") {
+			q.Set(k, "REDACTED")
+		}
+	}
+	u.RawQuery = q.Encode()
+	return u.String()
 }
 
 // adminListTenants answers GET /api/admin/tenants?q=&status=&limit=&offset=.

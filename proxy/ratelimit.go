@@ -10,7 +10,8 @@ import (
 )
 
 // RateLimit is a token bucket per client address: up to Burst requests at
-// once, refilled at one request per Every. A zero Burst disables the limit.
+// once, refilled at one request per Every. In Config the zero RateLimit
+// means the default; a negative Burst disables the limit.
 type RateLimit struct {
 	Burst int
 	Every time.Duration

@@ -151,6 +151,12 @@ func (s *Source) attach(ctx context.Context, tenantID int64, targetPath string) 
 		a.close()
 		return nil, fmt.Errorf("import tenant %d: target %s: %w", tenantID, path, err)
 	}
+	// A bigger page cache keeps a large import's transaction from spilling
+	// pages to the WAL before it commits.
+	if _, err := a.conn.ExecContext(ctx, `PRAGMA cache_size = -65536`); err != nil {
+		a.close()
+		return nil, fmt.Errorf("import tenant %d: %w", tenantID, err)
+	}
 	if _, err := a.conn.ExecContext(ctx, `ATTACH DATABASE ? AS source`, readOnlyURI(s.Path)); err != nil {
 		a.close()
 		return nil, fmt.Errorf("import tenant %d: attach source: %w", tenantID, err)

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -30,7 +31,8 @@ type testServer struct {
 	H       *hrana.Handler
 	Reg     *prometheus.Registry
 	Paths   map[int64]string
-	Done    map[int64]chan struct{}
+	Done    map[int64]chan struct{} // guarded by mu once serving; use evict
+	mu      sync.Mutex
 	tb      testing.TB
 	closeFn func()
 }
@@ -78,9 +80,12 @@ func newTestServer(tb testing.TB, cfg hrana.Config) *testServer {
 			if v := ctx.Request.Header.Peek("X-Test-Principal"); len(v) > 0 {
 				principal = string(v)
 			}
+			s.mu.Lock()
+			done := s.Done[id]
+			s.mu.Unlock()
 			s.H.Serve(ctx, hrana.Target{
 				TenantID: id, Path: s.Paths[id], Principal: principal,
-				ReadOnly: string(ctx.Request.Header.Peek("X-Test-RO")) == "1", Done: s.Done[id],
+				ReadOnly: string(ctx.Request.Header.Peek("X-Test-RO")) == "1", Done: done,
 			})
 		},
 		MaxRequestBodySize: 64 << 20,
@@ -93,6 +98,16 @@ func newTestServer(tb testing.TB, cfg hrana.Config) *testServer {
 	}
 	tb.Cleanup(s.closeFn)
 	return s
+}
+
+// evict closes a tenant's Done channel, as the shard manager does when it
+// closes the database, and gives the tenant a fresh one (reopened).
+func (s *testServer) evict(id int64) {
+	s.mu.Lock()
+	old := s.Done[id]
+	s.Done[id] = make(chan struct{})
+	s.mu.Unlock()
+	close(old)
 }
 
 // resp is a decoded response.

@@ -211,7 +211,7 @@ func TestStreamCapPerTenant(t *testing.T) {
 func TestEvictionClosesStreams(t *testing.T) {
 	s := newTestServer(t, hrana.Config{})
 	b := s.pipeline(`{"requests":[{"type":"execute","stmt":{"sql":"BEGIN IMMEDIATE"}}]}`).baton()
-	close(s.Done[1])
+	s.evict(1)
 	waitFor(t, 2*time.Second, func() bool {
 		return (&counterProbe{s: s, tb: t, name: "tenantgate_hrana_streams_open"}).value() == 0
 	})
@@ -228,8 +228,7 @@ func TestEvictionClosesStreams(t *testing.T) {
 	if _, err := db.Exec(`CREATE TABLE after_evict(x)`); err != nil {
 		t.Errorf("write after eviction: %v", err)
 	}
-	// A new Done (the tenant reopened) works again.
-	s.Done[1] = make(chan struct{})
+	// The tenant reopened (a new Done) works again.
 	s.exec("SELECT 1")
 }
 

@@ -26,6 +26,7 @@ const (
 	codeInvalidCond    = "BATCH_COND_INVALID"
 	codeTooLarge       = "RESPONSE_TOO_LARGE"
 	codeStmtLimit      = "STATEMENT_LIMIT"
+	codeRequestTimeout = "REQUEST_TIMEOUT"
 )
 
 const (
@@ -39,12 +40,32 @@ type run struct {
 	h         *Handler
 	st        *stream
 	v3        bool
+	deadline  time.Time // end of this request's SQL time
 	stmtsLeft int
 	rowsLeft  int
 	bytesLeft int
 }
 
 func (r *run) conn() *dbConn { return r.st.conn }
+
+// budget takes one statement from the request's budgets and returns the
+// deadline for it, or an error when the request has run out.
+func (r *run) budget(now time.Time) (time.Time, *hranaError) {
+	if r.stmtsLeft <= 0 {
+		r.h.metrics.errors("limit").Inc()
+		return time.Time{}, errf(codeStmtLimit, "too many statements in one request (limit %d)", r.h.cfg.MaxStatementsPerRequest)
+	}
+	if !now.Before(r.deadline) {
+		r.h.metrics.errors("timeout").Inc()
+		return time.Time{}, errf(codeRequestTimeout, "the request ran out of time (limit %v)", r.h.cfg.RequestTimeout)
+	}
+	r.stmtsLeft--
+	d := now.Add(r.h.cfg.StatementTimeout)
+	if r.deadline.Before(d) {
+		d = r.deadline
+	}
+	return d, nil
+}
 
 func errf(code, format string, args ...any) *hranaError {
 	return &hranaError{Code: code, Message: fmt.Sprintf(format, args...)}
@@ -191,10 +212,10 @@ func (r *run) execute(s *stmt) (res *stmtResult, herr *hranaError) {
 	if herr != nil {
 		return nil, herr
 	}
-	if r.stmtsLeft <= 0 {
-		return nil, errf(codeStmtLimit, "too many statements in one request (limit %d)", r.h.cfg.MaxStatementsPerRequest)
+	deadline, herr := r.budget(time.Now())
+	if herr != nil {
+		return nil, herr
 	}
-	r.stmtsLeft--
 	st, herr := r.prepareOne(sql)
 	if herr != nil {
 		return nil, herr
@@ -210,7 +231,7 @@ func (r *run) execute(s *stmt) (res *stmtResult, herr *hranaError) {
 	beforeID := c.LastInsertRowID()
 	beforeChanges := c.TotalChanges()
 	start := time.Now()
-	c.SetDeadline(start.Add(r.h.cfg.StatementTimeout))
+	c.SetDeadline(deadline)
 	defer c.SetDeadline(time.Time{})
 	ncols := len(res.Cols)
 	// A failed statement returns no rows, so it gives its budget back.
@@ -407,9 +428,6 @@ func (r *run) batch(b *batch, each func(step int, res *stmtResult, err *hranaErr
 func (r *run) sequence(sql string) *hranaError {
 	c := r.conn()
 	for {
-		if r.stmtsLeft <= 0 {
-			return errf(codeStmtLimit, "too many statements in one request (limit %d)", r.h.cfg.MaxStatementsPerRequest)
-		}
 		st, tail, err := c.Prepare(sql)
 		if err != nil {
 			return r.sqlError(err)
@@ -417,10 +435,14 @@ func (r *run) sequence(sql string) *hranaError {
 		if st == nil {
 			return nil
 		}
-		r.stmtsLeft--
-		readOnly := st.ReadOnly()
 		start := time.Now()
-		c.SetDeadline(start.Add(r.h.cfg.StatementTimeout))
+		deadline, herr := r.budget(start)
+		if herr != nil {
+			st.Finalize()
+			return herr
+		}
+		readOnly := st.ReadOnly()
+		c.SetDeadline(deadline)
 		for {
 			row, err := st.Step()
 			if err != nil {

@@ -29,6 +29,7 @@ const (
 	DefaultStreamIdleTimeout       = 10 * time.Second
 	DefaultMaxStreamsPerTenant     = 64
 	DefaultStatementTimeout        = 5 * time.Second
+	DefaultRequestTimeout          = 30 * time.Second
 	DefaultMaxStatementsPerRequest = 10000
 	DefaultMaxRowsPerResponse      = 100000
 	DefaultMaxResponseBytes        = 32 << 20
@@ -47,6 +48,10 @@ type Config struct {
 	// StatementTimeout interrupts a statement running longer (the stream
 	// and its connection stay usable).
 	StatementTimeout time.Duration
+	// RequestTimeout bounds the SQL time of one HTTP request: statements
+	// still to run after it fail with REQUEST_TIMEOUT (per-request errors;
+	// the stream stays usable).
+	RequestTimeout time.Duration
 	// MaxStatementsPerRequest caps statements run by one HTTP request
 	// (execute, batch steps and sequence statements together).
 	MaxStatementsPerRequest int
@@ -73,6 +78,9 @@ func (c *Config) withDefaults() {
 	}
 	if c.StatementTimeout <= 0 {
 		c.StatementTimeout = DefaultStatementTimeout
+	}
+	if c.RequestTimeout <= 0 {
+		c.RequestTimeout = DefaultRequestTimeout
 	}
 	if c.MaxStatementsPerRequest <= 0 {
 		c.MaxStatementsPerRequest = DefaultMaxStatementsPerRequest
@@ -293,6 +301,7 @@ func (h *Handler) pipeline(ctx *fasthttp.RequestCtx, t Target, v3 bool) {
 func (h *Handler) newRun(st *stream, v3 bool) *run {
 	return &run{
 		h: h, st: st, v3: v3,
+		deadline:  time.Now().Add(h.cfg.RequestTimeout),
 		stmtsLeft: h.cfg.MaxStatementsPerRequest,
 		rowsLeft:  h.cfg.MaxRowsPerResponse,
 		bytesLeft: h.cfg.MaxResponseBytes,

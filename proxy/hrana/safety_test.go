@@ -251,3 +251,20 @@ func TestMetricsCount(t *testing.T) {
 		}
 	}
 }
+
+func TestRequestTimeout(t *testing.T) {
+	s := newTestServer(t, hrana.Config{RequestTimeout: 200 * time.Millisecond})
+	slow := `{"type":"execute","stmt":{"sql":"WITH RECURSIVE r(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM r) SELECT count(*) FROM r"}}`
+	r := s.pipeline(`{"requests":[` + slow + `,` + slow + `,{"type":"execute","stmt":{"sql":"SELECT 1"}}]}`)
+	if code, msg := r.errCode(t, 0); code != "SQLITE_INTERRUPT" || !strings.Contains(msg, "timeout") {
+		t.Errorf("first = %s %q", code, msg)
+	}
+	for i := 1; i < 3; i++ {
+		if code, _ := r.errCode(t, i); code != "REQUEST_TIMEOUT" {
+			t.Errorf("results[%d] = %s", i, code)
+		}
+	}
+	// The next request has its own time.
+	r = s.pipeline(`{"baton":"` + r.baton() + `","requests":[{"type":"execute","stmt":{"sql":"SELECT 1"}}]}`)
+	r.ok(t, 0)
+}

@@ -137,4 +137,3 @@ func RunGoClient(t *testing.T, db *sql.DB) {
 		t.Errorf("ATTACH: %v", err)
 	}
 }
-

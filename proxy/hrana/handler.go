@@ -34,6 +34,7 @@ const (
 	DefaultMaxRowsPerResponse      = 100000
 	DefaultMaxResponseBytes        = 32 << 20
 	DefaultIdleConnsPerTenant      = 16
+	DefaultIdleConnTimeout         = 30 * time.Second
 )
 
 // Config tunes the Handler. Zero fields take the defaults above.
@@ -63,6 +64,8 @@ type Config struct {
 	// IdleConnsPerTenant is how many idle connections each tenant database
 	// keeps for new streams.
 	IdleConnsPerTenant int
+	// IdleConnTimeout closes a pooled connection unused for this long.
+	IdleConnTimeout time.Duration
 	// BusyTimeout bounds lock waits (rawsqlite.DefaultBusyTimeout if zero).
 	BusyTimeout time.Duration
 	// Logger receives internal failures (slog.Default if nil).
@@ -93,6 +96,9 @@ func (c *Config) withDefaults() {
 	}
 	if c.IdleConnsPerTenant <= 0 {
 		c.IdleConnsPerTenant = DefaultIdleConnsPerTenant
+	}
+	if c.IdleConnTimeout <= 0 {
+		c.IdleConnTimeout = DefaultIdleConnTimeout
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
@@ -132,10 +138,23 @@ func NewHandler(cfg Config, reg prometheus.Registerer) *Handler {
 		pools:   make(map[poolKey]*connPool),
 		stop:    make(chan struct{}),
 	}
-	h.metrics = newMetrics(reg, func() float64 { return float64(h.streams.count()) })
+	h.metrics = newMetrics(reg, func() float64 { return float64(h.streams.count()) }, h.idleConns)
 	h.wg.Add(1)
 	go h.expireLoop()
 	return h
+}
+
+// idleConns counts pooled connections, for the gauge.
+func (h *Handler) idleConns() float64 {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	n := 0
+	for _, p := range h.pools {
+		p.mu.Lock()
+		n += len(p.idle)
+		p.mu.Unlock()
+	}
+	return float64(n)
 }
 
 // Close closes every stream (rolling back) and every pooled connection.
@@ -457,6 +476,16 @@ func (h *Handler) expireLoop() {
 			for _, st := range h.streams.idle(time.Now().Add(-h.cfg.StreamIdleTimeout)) {
 				h.metrics.expiries.Inc()
 				h.release(st, true)
+			}
+			h.mu.Lock()
+			pools := make([]*connPool, 0, len(h.pools))
+			for _, p := range h.pools {
+				pools = append(pools, p)
+			}
+			h.mu.Unlock()
+			cutoff := time.Now().Add(-h.cfg.IdleConnTimeout)
+			for _, p := range pools {
+				p.reap(cutoff)
 			}
 		}
 	}

@@ -22,7 +22,7 @@ type metrics struct {
 	errorsByKey map[string]prometheus.Counter
 }
 
-func newMetrics(reg prometheus.Registerer, openStreams func() float64) *metrics {
+func newMetrics(reg prometheus.Registerer, openStreams, idleConns func() float64) *metrics {
 	f := promauto.With(reg)
 	pipelines := f.NewCounterVec(prometheus.CounterOpts{
 		Name: "tenantgate_hrana_pipelines_total",
@@ -53,6 +53,10 @@ func newMetrics(reg prometheus.Registerer, openStreams func() float64) *metrics 
 		Name: "tenantgate_hrana_streams_open",
 		Help: "Hrana streams currently open (each holds a database connection).",
 	}, openStreams)
+	f.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "tenantgate_hrana_idle_connections",
+		Help: "Pooled SQLite connections waiting for a new Hrana stream, over all tenants.",
+	}, idleConns)
 	for _, e := range []string{"v2", "v3", "cursor"} {
 		m.pipelines[e] = pipelines.WithLabelValues(e)
 	}

@@ -3,6 +3,7 @@ package hrana
 import (
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/microfi/tenantgate/shard/rawsqlite"
 )
@@ -14,8 +15,9 @@ const stmtCacheSize = 32
 // (opening a connection costs ~0.6 ms, preparing a statement several µs).
 type dbConn struct {
 	*rawsqlite.Conn
-	cache map[string]*cachedStmt
-	order []string // cached texts, oldest first, each once
+	cache     map[string]*cachedStmt
+	order     []string  // cached texts, oldest first, each once
+	idleSince time.Time // when it was last given back to its pool
 }
 
 type cachedStmt struct {
@@ -122,8 +124,25 @@ func (p *connPool) put(c *dbConn) {
 		c.close()
 		return
 	}
+	c.idleSince = time.Now()
 	p.idle = append(p.idle, c)
 	p.mu.Unlock()
+}
+
+// reap closes idle connections unused since before cutoff, so a tenant
+// that went quiet holds no connections (or their page caches).
+func (p *connPool) reap(cutoff time.Time) {
+	p.mu.Lock()
+	n := 0
+	for n < len(p.idle) && p.idle[n].idleSince.Before(cutoff) {
+		n++ // the stack's bottom holds the longest idle
+	}
+	old := append([]*dbConn(nil), p.idle[:n]...)
+	p.idle = append(p.idle[:0], p.idle[n:]...)
+	p.mu.Unlock()
+	for _, c := range old {
+		c.close()
+	}
 }
 
 // close closes the idle connections and refuses new ones; connections held

@@ -268,3 +268,14 @@ func TestRequestTimeout(t *testing.T) {
 	r = s.pipeline(`{"baton":"` + r.baton() + `","requests":[{"type":"execute","stmt":{"sql":"SELECT 1"}}]}`)
 	r.ok(t, 0)
 }
+
+func TestIdleConnectionsAreReaped(t *testing.T) {
+	s := newTestServer(t, hrana.Config{IdleConnTimeout: 200 * time.Millisecond})
+	s.exec("SELECT 1")
+	idle := &counterProbe{s: s, tb: t, name: "tenantgate_hrana_idle_connections"}
+	if got := idle.value(); got != 1 {
+		t.Fatalf("idle connections after a request = %v", got)
+	}
+	waitFor(t, 3*time.Second, func() bool { return idle.value() == 0 })
+	s.exec("SELECT 1") // a new connection opens on demand
+}

@@ -206,6 +206,11 @@
     };
     const d = $("create-domain").value.trim();
     if (d) body.custom_domain = d;
+    const adminEmail = $("create-admin-email").value.trim();
+    if (adminEmail) {
+      body.admin_email = adminEmail;
+      body.admin_password = $("create-admin-password").value;
+    }
     const { status, data } = await api("POST", "/api/admin/tenants", body);
     if (status === 201) {
       say("Created " + body.host, true);

@@ -397,7 +397,19 @@ func TestBrowser(t *testing.T) {
 			chromedp.Click(xp(row+`//button[normalize-space()="Suspend"]`)),
 			chromedp.WaitVisible(xp(row+`//span[normalize-space()="suspended"]`)),
 		)
+		b.do(t, "create a tenant from the panel",
+			chromedp.SendKeys(css(`#create-host`), "bolga-credit"),
+			chromedp.SendKeys(css(`#create-name`), "Bolgatanga Credit Union"),
+			chromedp.SendKeys(css(`#create-country`), "gh"),
+			chromedp.SendKeys(css(`#create-admin-email`), "head@bolga.example"),
+			chromedp.SendKeys(css(`#create-admin-password`), "Bolga-first-pw-1"),
+			chromedp.Click(xp(`//button[normalize-space()="Create tenant"]`)),
+			chromedp.WaitVisible(xp(`//table[@id="tenants-table"]//a[normalize-space()="bolga-credit"]`)),
+		)
 		b.screenshot(t, "08-admin-panel")
+		if r := srv.Do("POST", "bolga-credit."+rootDomain, "/api/auth/login", "", map[string]string{"email": "head@bolga.example", "password": "Bolga-first-pw-1"}); r.Status != 200 {
+			t.Errorf("the panel-created tenant's admin cannot log in: %d %s", r.Status, r.Body)
+		}
 		r := srv.Do("GET", "tamale-savings-cooperative."+rootDomain, "/", "", nil)
 		if r.Status != 403 || r.Error() != "Tenant suspended" {
 			t.Errorf("after suspending in the panel: %d %q", r.Status, r.Error())

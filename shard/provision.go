@@ -10,8 +10,9 @@ import (
 	"github.com/microfi/tenantgate/migrations"
 )
 
-// Provision creates a tenant's database: a new local file (or the remote
-// database at dbURL), migrated and stamped with the tenant id. A local file
+// Provision creates a tenant's database: a new local file (a copy of the
+// migrated template) or the remote database at dbURL (migrated in place),
+// stamped with the tenant id. A local file
 // that already exists is refused, never reused. On failure a local file it
 // created is removed again.
 func (m *Manager) Provision(ctx context.Context, id int64, dbURL string) (err error) {
@@ -24,6 +25,10 @@ func (m *Manager) Provision(ctx context.Context, id int64, dbURL string) (err er
 		if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
 			return fmt.Errorf("provision tenant %d: %w", id, err)
 		}
+		tmpl, err := m.tmpl.bytes(ctx, filepath.Dir(path))
+		if err != nil {
+			return err
+		}
 		f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o640)
 		if errors.Is(err, os.ErrExist) {
 			return fmt.Errorf("provision tenant %d: %w: %s", id, ErrExists, path)
@@ -31,12 +36,18 @@ func (m *Manager) Provision(ctx context.Context, id int64, dbURL string) (err er
 		if err != nil {
 			return fmt.Errorf("provision tenant %d: %w", id, err)
 		}
-		f.Close()
 		defer func() {
 			if err != nil {
 				RemoveFiles(path)
 			}
 		}()
+		_, err = f.Write(tmpl)
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return fmt.Errorf("provision tenant %d: %w", id, err)
+		}
 	}
 	db, err := Open(ctx, url)
 	if err != nil {

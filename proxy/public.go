@@ -202,6 +202,10 @@ type signupResponse struct {
 	Subdomain string `json:"subdomain"`
 	URL       string `json:"url"`
 	SetupURL  string `json:"setupUrl"`
+	// Token signs the new administrator in right away (role admin), so the
+	// first API call needs no second password check.
+	Token          string    `json:"token"`
+	TokenExpiresAt time.Time `json:"token_expires_at"`
 }
 
 // signup answers POST /api/public/signup: validate, provision the tenant and
@@ -220,10 +224,11 @@ func (s *Server) signup(ctx *fasthttp.RequestCtx) error {
 	}
 	c, cancel := contextFor(s)
 	defer cancel()
+	var admin bank.User
 	t, err := s.provisioner.Create(c, provision.Request{
 		Host: req.Subdomain, Name: req.Name, Country: req.Country, Status: catalog.StatusActive,
-		Seed: func(ctx context.Context, db *sql.DB, id int64) error {
-			_, err := bank.New(db, id).CreateUser(ctx, bank.NewUser{
+		Seed: func(ctx context.Context, db *sql.DB, id int64) (err error) {
+			admin, err = bank.New(db, id).CreateUser(ctx, bank.NewUser{
 				Email: req.Email, Name: "Administrator", Password: req.Password, Role: bank.RoleAdmin,
 			})
 			return err
@@ -238,9 +243,14 @@ func (s *Server) signup(ctx *fasthttp.RequestCtx) error {
 	case err != nil:
 		return err
 	}
+	tok, exp, err := s.auth.Issue(Claims{TenantID: Int(t.ID), UserID: Int(admin.ID), Role: RoleAdmin}, time.Hour)
+	if err != nil {
+		return err
+	}
 	base := s.URL(t.Host)
 	writeJSON(ctx, http.StatusCreated, signupResponse{
 		TenantID: t.ID, Host: t.Host, Subdomain: t.Host + "." + s.cfg.RootDomain, URL: base, SetupURL: base + "/setup",
+		Token: tok, TokenExpiresAt: exp.UTC(),
 	})
 	return nil
 }

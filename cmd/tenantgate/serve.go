@@ -31,6 +31,7 @@ type serveConfig struct {
 	seedDemo                                                 bool
 	sql                                                      hrana.Config
 	tenantRate                                               float64
+	demoTTL, reapInterval                                    time.Duration
 	tenantBurst, tenantInFlight                              int
 }
 
@@ -54,6 +55,8 @@ func runServe(ctx context.Context, env *Env, args []string) error {
 	f.Float64Var(&c.tenantRate, "tenant-rate", 1000, "sustained requests per second allowed per tenant (0 = unlimited)")
 	f.IntVar(&c.tenantBurst, "tenant-burst", 2000, "requests a tenant may send at once above its rate")
 	f.IntVar(&c.tenantInFlight, "tenant-max-inflight", proxy.DefaultTenantMaxInFlight, "concurrent requests per tenant (0 = unlimited)")
+	f.DurationVar(&c.demoTTL, "demo-ttl", 24*time.Hour, "lifetime of demo tenants created on the public site")
+	f.DurationVar(&c.reapInterval, "reap-interval", time.Minute, "how often expired demo tenants are removed (0 = never)")
 	f.BoolVar(&c.seedDemo, "seed-demo", true, "create the demo tenant (id 1, host demo) when the catalog is empty")
 	if err := f.parse(args); err != nil {
 		return err
@@ -118,6 +121,7 @@ func serve(ctx context.Context, env *Env, dataDir string, c serveConfig, log *sl
 	}
 	srv, err := proxy.New(proxy.Config{
 		TenantRate: tenantRate, TenantMaxInFlight: c.tenantInFlight,
+		DemoTTL: c.demoTTL, ReapInterval: reapInterval(c.reapInterval),
 		RootDomain: c.rootDomain, PublicPort: c.publicPort, RequestTimeout: c.requestTimeout,
 		TenantMetrics: c.tenantMetrics, BackupDir: dataDir + "/backups", Hrana: c.sql,
 		Catalog: cat, Shards: shards, Provisioner: prov, Auth: auth,
@@ -242,4 +246,12 @@ func newLogger(env *Env, level, format string) (*slog.Logger, error) {
 		return slog.New(slog.NewJSONHandler(env.Stderr, opts)), nil
 	}
 	return nil, errUsage("--log-format must be text or json")
+}
+
+// reapInterval maps the flag's "0 = never" onto the Config's "< 0 = off".
+func reapInterval(d time.Duration) time.Duration {
+	if d <= 0 {
+		return -1
+	}
+	return d
 }

@@ -199,7 +199,7 @@ func inspect(ctx context.Context, path string, tenantID int64) (Snapshot, error)
 	if err != nil {
 		return Snapshot{}, err
 	}
-	db, err := sql.Open("sqlite", shard.LocalDSN(path, true))
+	db, err := sql.Open("sqlite", atRestURI(path))
 	if err != nil {
 		return Snapshot{}, err
 	}
@@ -224,7 +224,7 @@ func inspect(ctx context.Context, path string, tenantID int64) (Snapshot, error)
 
 // checkSchema refuses a database the set cannot bring up to date.
 func checkSchema(ctx context.Context, path string, set migrations.Set) error {
-	db, err := sql.Open("sqlite", shard.LocalDSN(path, true))
+	db, err := sql.Open("sqlite", atRestURI(path))
 	if err != nil {
 		return err
 	}
@@ -234,7 +234,7 @@ func checkSchema(ctx context.Context, path string, set migrations.Set) error {
 }
 
 func vacuumInto(ctx context.Context, from, to string) error {
-	db, err := sql.Open("sqlite", shard.LocalDSN(from, true))
+	db, err := sql.Open("sqlite", atRestURI(from))
 	if err != nil {
 		return err
 	}

@@ -157,7 +157,7 @@ func (s *Source) attach(ctx context.Context, tenantID int64, targetPath string) 
 		a.close()
 		return nil, fmt.Errorf("import tenant %d: %w", tenantID, err)
 	}
-	if _, err := a.conn.ExecContext(ctx, `ATTACH DATABASE ? AS source`, readOnlyURI(s.Path)); err != nil {
+	if _, err := a.conn.ExecContext(ctx, `ATTACH DATABASE ? AS source`, atRestURI(s.Path)); err != nil {
 		a.close()
 		return nil, fmt.Errorf("import tenant %d: attach source: %w", tenantID, err)
 	}

@@ -285,3 +285,59 @@ func open(t *testing.T, path string) *sql.DB {
 	}
 	return db
 }
+
+// TestImportWALSource: a WAL-mode source leaves no -wal/-shm files behind,
+// and rows still in a source's WAL (a file copied while in use) are read.
+func TestImportWALSource(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	src := filepath.Join(dir, "legacy.db")
+	transfertest.WriteLegacy(t, src, transfertest.Sizes{Users: 3, Accounts: 3})
+	db := open(t, src)
+	if _, err := db.Exec(`PRAGMA journal_mode=WAL`); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+
+	t.Run("NoSideFiles", func(t *testing.T) {
+		target := filepath.Join(t.TempDir(), "1.db")
+		transfertest.ProvisionTenant(t, target, 1)
+		before := transfertest.FileHash(t, src)
+		s, err := transfer.Open(ctx, src, transfer.Legacy)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Import(ctx, 1, target); err != nil {
+			t.Fatal(err)
+		}
+		s.Close()
+		entries, _ := os.ReadDir(dir)
+		if len(entries) != 1 || transfertest.FileHash(t, src) != before {
+			t.Fatalf("source dir now has %v", entries)
+		}
+	})
+	t.Run("RowsInWAL", func(t *testing.T) {
+		writer := open(t, src)
+		defer writer.Close()
+		writer.SetMaxOpenConns(1)
+		if _, err := writer.Exec(`INSERT INTO users (id, email, name, password_hash, role) VALUES (100, 'wal@example.com', 'In WAL', 'h', 'staff')`); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := os.Stat(src + "-wal"); err != nil {
+			t.Fatalf("expected a live WAL: %v", err)
+		}
+		target := filepath.Join(t.TempDir(), "1.db")
+		transfertest.ProvisionTenant(t, target, 1)
+		s, err := transfer.Open(ctx, src, transfer.Legacy)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		if _, err := s.Import(ctx, 1, target); err != nil {
+			t.Fatal(err)
+		}
+		if n := transfertest.Count(t, target, `SELECT count(*) FROM users WHERE email = 'wal@example.com'`); n != 1 {
+			t.Fatal("row committed in the source's WAL was not imported")
+		}
+	})
+}

@@ -8,8 +8,6 @@ import (
 	"os"
 	"sort"
 	"strings"
-
-	"github.com/microfi/tenantgate/shard"
 )
 
 // Kind is the layout of an import source.
@@ -64,7 +62,7 @@ func Open(ctx context.Context, path string, kind Kind) (*Source, error) {
 	if _, err := os.Stat(path); err != nil {
 		return nil, fmt.Errorf("open %s source: %w", kind, err)
 	}
-	db, err := sql.Open("sqlite", shard.LocalDSN(path, true))
+	db, err := sql.Open("sqlite", atRestURI(path))
 	if err != nil {
 		return nil, fmt.Errorf("open %s source %s: %w", kind, path, err)
 	}

@@ -18,6 +18,8 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"os"
+	"strconv"
 
 	"github.com/microfi/tenantgate/shard"
 )
@@ -52,9 +54,22 @@ func localPath(rawURL string) (string, error) {
 }
 
 // readOnlyURI is an SQLite URI that opens path without write access; used
-// for ATTACH and for the backup API's source connection.
+// for the backup API's source connection.
 func readOnlyURI(path string) string {
 	return "file:" + (&url.URL{Path: path}).EscapedPath() + "?mode=ro"
+}
+
+// atRestURI opens a file that no process is writing to (an import source, a
+// snapshot) read-only. Without a -wal file it adds immutable=1, so SQLite
+// creates no -wal/-shm files next to it either: the source directory is
+// left exactly as it was. With a -wal file (a WAL database copied while in
+// use) plain mode=ro is needed to read the WAL's committed pages.
+func atRestURI(path string) string {
+	u := readOnlyURI(path)
+	if _, err := os.Stat(path + "-wal"); err != nil {
+		u += "&immutable=1"
+	}
+	return u + "&_pragma=busy_timeout(" + strconv.Itoa(shard.BusyTimeoutMillis) + ")"
 }
 
 // LegacySchema is the schema of a pre-multi-tenant MicroFi database that

@@ -310,7 +310,10 @@ func (c *Collector) Tick(now time.Time) Point {
 		p.P50, p.P90, p.P95, p.P99 = float64(ps[50])/1000, float64(ps[90])/1000, float64(ps[95])/1000, float64(ps[99])/1000
 		p.P50, p.P90, p.P95, p.P99 = min(p.P50, p.Max), min(p.P90, p.Max), min(p.P95, p.Max), min(p.P99, p.Max)
 	}
-	if !c.frozen {
+	// The closing tick may follow a regular one by microseconds; an empty
+	// sliver of an interval would only draw a false dip in the charts.
+	sliver := len(c.series) > 0 && p.T-c.series[len(c.series)-1].T < 0.1 && p.Reqs == 0 && p.Dropped == 0
+	if !c.frozen && !sliver {
 		c.series = append(c.series, p)
 	}
 	c.ivHist.Reset()

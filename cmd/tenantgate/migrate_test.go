@@ -193,3 +193,29 @@ func TestServeMixedVersions(t *testing.T) {
 		t.Fatalf("ahead tenant: %d %s", code, body)
 	}
 }
+
+func TestProgressRendering(t *testing.T) {
+	t.Run("Terminal", func(t *testing.T) {
+		var out bytes.Buffer
+		p := &progress{w: &out, tty: true, every: 1, total: 4}
+		p.update(fleet.Progress{Done: 4, Total: 4, Migrated: 3, Failed: 1})
+		p.finish()
+		if got := out.String(); !strings.HasPrefix(got, "\r[##############################] 4/4  migrated 3  current 0  failed 1") || !strings.HasSuffix(got, "\n") {
+			t.Fatalf("bar %q", got)
+		}
+	})
+	t.Run("Plain", func(t *testing.T) {
+		var out bytes.Buffer
+		p := newProgress(&out, 10, 3)
+		for i := 1; i <= 10; i++ {
+			p.update(fleet.Progress{Done: i, Total: 10, Current: i})
+		}
+		p.finish()
+		if got := strings.Count(out.String(), "\n"); got != 4 { // 3, 6, 9 and the last
+			t.Fatalf("%d lines:\n%s", got, out.String())
+		}
+		if strings.Contains(out.String(), "\r") {
+			t.Fatal("carriage return in plain output")
+		}
+	})
+}

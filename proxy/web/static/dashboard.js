@@ -333,10 +333,11 @@
     try {
       const r = await api("POST", "/api/users", body);
       if (r.status === 201) {
-        say("user-status", "Added " + r.data.user.name + " (" + r.data.user.role + ").", true);
         ev.target.reset();
         await loadUsers();
         $("account-user").value = String(r.data.user.id);
+        // Announce only once the new person is selectable as an owner.
+        say("user-status", "Added " + r.data.user.name + " (" + r.data.user.role + ").", true);
       } else {
         say("user-status", problem(r.data, "Could not add the person."), false);
       }
@@ -360,8 +361,8 @@
       const r = await api("POST", "/api/accounts", { user_id: userId, type: $("account-type").value });
       if (r.status === 201) {
         const owner = users.find((u) => u.id === userId);
-        say("account-status", "Opened " + r.data.account.type + " account #" + r.data.account.id + (owner ? " for " + owner.name : "") + ".", true);
         await loadData();
+        say("account-status", "Opened " + r.data.account.type + " account #" + r.data.account.id + (owner ? " for " + owner.name : "") + ".", true);
       } else {
         say("account-status", problem(r.data, "Could not open the account."), false);
       }

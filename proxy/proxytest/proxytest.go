@@ -92,6 +92,9 @@ func Start(t testing.TB, opts Options) *Server {
 		BackupDir: opts.DataDir + "/backups",
 		Catalog:   cat, Shards: shards, Provisioner: prov, Auth: auth,
 		Registerer: reg, Gatherer: reg, Logger: log,
+		// Tests and benchmarks drive one tenant far harder than the
+		// production per-tenant limits allow; tests of the limits set them.
+		TenantRate: proxy.RateLimit{Burst: -1}, TenantMaxInFlight: -1,
 	}
 	if opts.Configure != nil {
 		opts.Configure(&cfg)

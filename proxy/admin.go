@@ -15,6 +15,7 @@ import (
 	"github.com/microfi/tenantgate/catalog"
 	"github.com/microfi/tenantgate/catalog/provision"
 	"github.com/microfi/tenantgate/proxy/web"
+	"github.com/microfi/tenantgate/shard"
 	"github.com/microfi/tenantgate/shard/bank"
 )
 
@@ -200,6 +201,11 @@ func (s *Server) adminCreateTenant(ctx *fasthttp.RequestCtx) error {
 		}
 		req.CustomDomain = d
 	}
+	if req.DBURL != "" && !shard.IsRemote(req.DBURL) {
+		if _, err := shard.LocalPath(req.DBURL); err != nil {
+			fields["db_url"] = "must be a file: path or a libsql://, https:// or http:// URL"
+		}
+	}
 	if (req.AdminEmail == "") != (req.AdminPassword == "") {
 		fields["admin_email"] = "admin_email and admin_password go together"
 	}
@@ -363,6 +369,8 @@ func adminError(err error) error {
 		return &Error{Status: http.StatusConflict, Message: "Host taken", Fields: map[string]string{"host": "is taken"}}
 	case errors.Is(err, catalog.ErrDomainTaken):
 		return &Error{Status: http.StatusConflict, Message: "Custom domain taken", Fields: map[string]string{"custom_domain": "is taken"}}
+	case errors.Is(err, shard.ErrExists):
+		return &Error{Status: http.StatusConflict, Message: "Database already exists", Fields: map[string]string{"db_url": "names an existing file"}}
 	case errors.Is(err, catalog.ErrInvalidTenant):
 		return badRequest("Invalid tenant", nil)
 	case errors.As(err, &verr):

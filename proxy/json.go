@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"reflect"
 	"strconv"
 	"strings"
 
@@ -50,7 +51,64 @@ func decodeJSON(ctx *fasthttp.RequestCtx, v any) error {
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		return badRequest("Request body must contain a single JSON object", nil)
 	}
+	return exactFields(body, v)
+}
+
+// exactFields refuses what encoding/json quietly accepts in an object: a
+// key that names a field only case-insensitively ("AMOUNT" for "amount"),
+// and a key given twice (the last one would win). Either way the server
+// would act on a value other readers of the body do not see.
+func exactFields(body []byte, v any) error {
+	t := reflect.TypeOf(v)
+	for t != nil && t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if t == nil || t.Kind() != reflect.Struct {
+		return nil
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return nil // null: nothing was set
+	}
+	seen := map[string]bool{}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil // Decode already accepted the body
+		}
+		key, _ := tok.(string)
+		if seen[key] {
+			return badRequest(fmt.Sprintf("Duplicate field %q", key), nil)
+		}
+		seen[key] = true
+		if !hasJSONField(t, key) {
+			return badRequest(fmt.Sprintf("Unknown field %q", key), nil)
+		}
+		var skip json.RawMessage
+		if err := dec.Decode(&skip); err != nil {
+			return nil
+		}
+	}
 	return nil
+}
+
+// hasJSONField reports whether struct type t has a field encoded as key,
+// matched exactly.
+func hasJSONField(t reflect.Type, key string) bool {
+	for i := range t.NumField() {
+		f := t.Field(i)
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		switch {
+		case f.Anonymous && name == "" && f.Type.Kind() == reflect.Struct:
+			if hasJSONField(f.Type, key) {
+				return true
+			}
+		case !f.IsExported() || name == "-":
+		case name == key, name == "" && f.Name == key:
+			return true
+		}
+	}
+	return false
 }
 
 func describeJSONError(err error) string {

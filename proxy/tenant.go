@@ -86,6 +86,12 @@ func tenantServable(t catalog.Tenant, now time.Time) error {
 
 // authenticate verifies the bearer token and counts failures by reason.
 func (s *Server) authenticate(ctx *fasthttp.RequestCtx) (*Claims, error) {
+	if len(ctx.Request.Header.PeekAll(fasthttp.HeaderAuthorization)) > 1 {
+		// Two credentials are ambiguous (a front proxy may have checked the
+		// other one): refuse rather than pick one.
+		s.metrics.authFailures.WithLabelValues("invalid").Inc()
+		return nil, ErrInvalidToken
+	}
 	h := ctx.Request.Header.Peek(fasthttp.HeaderAuthorization)
 	if len(h) == 0 {
 		s.metrics.authFailures.WithLabelValues("missing").Inc()

@@ -18,6 +18,15 @@ import (
 func (m *Manager) Provision(ctx context.Context, id int64, dbURL string) (err error) {
 	url := m.URL(id, dbURL)
 	var path string
+	created := false // a local file this call made; removed again on failure
+	defer func() {
+		// Here, not in the block below: there err would be the block's own
+		// variable and later failures (open, migrate, stamp) would leave
+		// the file behind.
+		if err != nil && created {
+			RemoveFiles(path)
+		}
+	}()
 	if !IsRemote(url) {
 		if path, err = LocalPath(url); err != nil {
 			return err
@@ -36,11 +45,7 @@ func (m *Manager) Provision(ctx context.Context, id int64, dbURL string) (err er
 		if err != nil {
 			return fmt.Errorf("provision tenant %d: %w", id, err)
 		}
-		defer func() {
-			if err != nil {
-				RemoveFiles(path)
-			}
-		}()
+		created = true
 		_, err = f.Write(tmpl)
 		if cerr := f.Close(); err == nil {
 			err = cerr
@@ -55,6 +60,9 @@ func (m *Manager) Provision(ctx context.Context, id int64, dbURL string) (err er
 	}
 	defer db.Close()
 	if _, err := migrations.Migrate(ctx, db, migrations.Tenant); err != nil {
+		if IsRemote(url) { // the libSQL server is down or refuses us
+			return fmt.Errorf("provision tenant %d: %w: %w", id, ErrUnavailable, err)
+		}
 		return fmt.Errorf("provision tenant %d: %w", id, err)
 	}
 	if got, err := ReadStamp(ctx, db); err == nil && got != id {

@@ -52,11 +52,17 @@ func (p *Provisioner) Create(ctx context.Context, req Request) (catalog.Tenant, 
 	if err != nil {
 		return catalog.Tenant{}, err
 	}
-	if err := p.build(ctx, t, req.Seed); err != nil {
+	if provisioned, err := p.build(ctx, t, req.Seed); err != nil {
 		// Undo with a fresh context: the caller's may be what failed.
 		undo, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 		defer cancel()
-		rmErr := p.Shards.Remove(undo, t.ID, t.DBURL, "")
+		// A failed Provision has already removed whatever it created; the
+		// file it refused (shard.ErrExists) belongs to someone else and
+		// must survive.
+		var rmErr error
+		if provisioned {
+			rmErr = p.Shards.Remove(undo, t.ID, t.DBURL, "")
+		}
 		delErr := p.Catalog.Delete(undo, t.ID)
 		if rmErr != nil || delErr != nil {
 			p.logger().Error("roll back failed tenant", "tenant_id", t.ID, "err", errors.Join(rmErr, delErr))
@@ -66,19 +72,21 @@ func (p *Provisioner) Create(ctx context.Context, req Request) (catalog.Tenant, 
 	return t, nil
 }
 
-func (p *Provisioner) build(ctx context.Context, t catalog.Tenant, seed func(context.Context, *sql.DB, int64) error) error {
+// build provisions and seeds the tenant's database; provisioned reports
+// whether the database was created, so a failure knows what to undo.
+func (p *Provisioner) build(ctx context.Context, t catalog.Tenant, seed func(context.Context, *sql.DB, int64) error) (provisioned bool, err error) {
 	if err := p.Shards.Provision(ctx, t.ID, t.DBURL); err != nil {
-		return err
+		return false, err
 	}
 	if seed == nil {
-		return nil
+		return true, nil
 	}
 	h, err := p.Shards.Acquire(ctx, t.ID, t.DBURL)
 	if err != nil {
-		return err
+		return true, err
 	}
 	defer h.Release()
-	return seed(ctx, h.DB, t.ID)
+	return true, seed(ctx, h.DB, t.ID)
 }
 
 // Delete removes a tenant: its catalog row (so the very next request gets

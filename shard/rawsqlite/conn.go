@@ -30,6 +30,12 @@ import (
 // another connection before failing with SQLITE_BUSY.
 const DefaultBusyTimeout = 5 * time.Second
 
+// MaxValueLength caps any one string or blob a statement may build
+// (SQLITE_LIMIT_LENGTH): no response could carry a bigger value anyway, and
+// SQLite's default of 1 GB let one statement, such as
+// SELECT length(randomblob(1e9)), allocate a gigabyte the process kept.
+const MaxValueLength = 32 << 20
+
 // progressOps is how many VM instructions run between deadline checks.
 const progressOps = 1000
 
@@ -129,6 +135,7 @@ func (c *Conn) setup(opts Options) error {
 	// No ATTACH at all: this also stops VACUUM INTO and VACUUM, which
 	// attach their target internally without consulting the authorizer.
 	sqlite3.Xsqlite3_limit(c.tls, c.db, sqlite3.SQLITE_LIMIT_ATTACHED, 0)
+	sqlite3.Xsqlite3_limit(c.tls, c.db, sqlite3.SQLITE_LIMIT_LENGTH, MaxValueLength)
 	if rc := sqlite3.Xsqlite3_busy_timeout(c.tls, c.db, int32(opts.BusyTimeout/time.Millisecond)); rc != sqlite3.SQLITE_OK {
 		return fmt.Errorf("busy_timeout: %w", c.errorFor(rc))
 	}

@@ -1,0 +1,160 @@
+package proxy_test
+
+// Regression tests for bugs found by black-box attacks on a running
+// tenantgate: each test reproduces one attack over real HTTP.
+
+import (
+	"encoding/json"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/microfi/tenantgate/proxy/proxytest"
+)
+
+// An admin create whose db_url names a file that already exists must be
+// refused without touching that file: the failed provisioning used to roll
+// back by deleting "its" database, i.e. somebody else's file (another
+// tenant's database, the catalog, anything the process may delete) — and
+// answered 500.
+func TestHostileAdminCreateKeepsExistingDatabaseFile(t *testing.T) {
+	s := proxytest.Start(t, proxytest.Options{})
+	victim := s.CreateTenant("victim")
+	pa := s.Token(0, "platform_admin", 0)
+	admin := proxytest.Host("admin")
+
+	stray := filepath.Join(t.TempDir(), "precious.txt")
+	if err := os.WriteFile(stray, []byte("precious"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	victimDB := filepath.Join(s.DataDir, "tenants", "1.db")
+	if victim.ID != 1 {
+		t.Fatalf("victim id %d, want 1", victim.ID)
+	}
+	for i, dbURL := range []string{"file:" + stray, stray, "file:" + victimDB, "file:" + filepath.Join(s.DataDir, "catalog.db")} {
+		r := s.Do("POST", admin, "/api/admin/tenants", pa, map[string]any{
+			"host": "thief" + string(rune('a'+i)), "name": "Thief", "country": "GH", "db_url": dbURL,
+		})
+		if r.Status != http.StatusConflict || r.Error() != "Database already exists" {
+			t.Errorf("db_url %s: %d %s, want 409 Database already exists", dbURL, r.Status, r.Body)
+		}
+	}
+	if b, err := os.ReadFile(stray); err != nil || string(b) != "precious" {
+		t.Errorf("stray file after refused create: %.40q, %v", b, err)
+	}
+	if _, err := os.Stat(victimDB); err != nil {
+		t.Errorf("victim's database after refused create: %v", err)
+	}
+	if r := s.Do("GET", proxytest.Host("victim"), "/api/accounts", s.Token(victim.ID, "admin", 0), nil); r.Status != http.StatusOK {
+		t.Errorf("victim after refused create: %d %s", r.Status, r.Body)
+	}
+	if r := s.Do("GET", admin, "/api/admin/tenants?q=thief", pa, nil); !strings.Contains(string(r.Body), `"total":0`) {
+		t.Errorf("refused creates left catalog rows: %s", r.Body)
+	}
+}
+
+// A db_url the proxy cannot use is bad input (400), and an unreachable
+// libSQL server is the contract's 503: neither is a 500.
+func TestHostileAdminCreateBadDBURL(t *testing.T) {
+	s := proxytest.Start(t, proxytest.Options{})
+	pa := s.Token(0, "platform_admin", 0)
+	admin := proxytest.Host("admin")
+	r := s.Do("POST", admin, "/api/admin/tenants", pa, map[string]any{"host": "ftp1", "name": "F", "country": "GH", "db_url": "ftp://example.com/x.db"})
+	if r.Status != http.StatusBadRequest || !strings.Contains(string(r.Body), `"db_url"`) {
+		t.Errorf("ftp db_url: %d %s, want 400 with a db_url field", r.Status, r.Body)
+	}
+	r = s.Do("POST", admin, "/api/admin/tenants", pa, map[string]any{"host": "down1", "name": "D", "country": "GH", "db_url": "libsql://127.0.0.1:1"})
+	if r.Status != http.StatusServiceUnavailable || r.Error() != "Tenant unavailable" {
+		t.Errorf("unreachable libSQL server: %d %s, want 503 Tenant unavailable", r.Status, r.Body)
+	}
+	if r := s.Do("GET", admin, "/api/admin/tenants", pa, nil); !strings.Contains(string(r.Body), `"total":0`) {
+		t.Errorf("refused creates left catalog rows: %s", r.Body)
+	}
+}
+
+// Two Authorization headers are ambiguous (a front proxy may check one and
+// tenantgate use the other), so they are an invalid token, not "the first
+// one wins".
+func TestHostileDuplicateAuthorizationHeaders(t *testing.T) {
+	s := proxytest.Start(t, proxytest.Options{})
+	a := s.CreateTenant("alpha")
+	b := s.CreateTenant("bravo")
+	good := s.Token(a.ID, "admin", 0)
+	other := s.Token(b.ID, "admin", 0)
+	for _, host := range []string{proxytest.Host("alpha"), proxytest.Host("admin")} {
+		path := "/api/accounts"
+		if strings.HasPrefix(host, "admin.") {
+			path, good, other = "/api/admin/tenants", s.Token(0, "platform_admin", 0), s.Token(b.ID, "admin", 0)
+		}
+		req, err := http.NewRequest("GET", s.URL+path, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Host = host
+		req.Header.Add("Authorization", "Bearer "+good)
+		req.Header.Add("Authorization", "Bearer "+other)
+		resp, err := s.Client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var body struct{ Error string }
+		json.NewDecoder(resp.Body).Decode(&body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusUnauthorized || body.Error != "Invalid token" {
+			t.Errorf("%s with two Authorization headers: %d %q, want 401 Invalid token", host, resp.StatusCode, body.Error)
+		}
+	}
+}
+
+// Field names are matched exactly: encoding/json's case-insensitive match
+// let {"amount":5,"AMOUNT":700} post 700, and a repeated key silently
+// overrode the first — a body a reviewer, log or front-end validator reads
+// differently from the ledger.
+func TestHostileJSONFieldNamesExact(t *testing.T) {
+	s := proxytest.Start(t, proxytest.Options{})
+	tn, _ := s.CreateDemoTenant("money")
+	host := proxytest.Host("money")
+	tok := s.Token(tn.ID, "admin", 1)
+	for _, body := range []string{
+		`{"type":"deposit","account_id":1,"amount":5,"AMOUNT":700}`,
+		`{"type":"deposit","account_id":1,"Amount":700}`,
+		`{"type":"deposit","account_id":1,"amount":5,"amount":700}`,
+	} {
+		r := s.Do("POST", host, "/api/transactions", tok, body)
+		if r.Status != http.StatusBadRequest {
+			t.Errorf("%s: %d %s, want 400", body, r.Status, r.Body)
+		}
+	}
+	r := s.Do("POST", host, "/api/transactions", tok, `{"type":"deposit","account_id":1,"amount":5}`)
+	if r.Status != http.StatusCreated {
+		t.Errorf("plain deposit: %d %s", r.Status, r.Body)
+	}
+}
+
+// One SQL statement must not make the process allocate a gigabyte: values
+// larger than any response may carry fail with SQLITE_TOOBIG instead of
+// being built (the memory stayed with the process afterwards).
+func TestHostileHranaHugeValueRefused(t *testing.T) {
+	s := proxytest.Start(t, proxytest.Options{})
+	tn := s.CreateTenant("sqlbig")
+	tok := s.Token(tn.ID, "service", 0)
+	for _, sql := range []string{
+		`SELECT length(randomblob(100000000))`,
+		`SELECT length(printf('%.*c', 200000000, 'x'))`,
+	} {
+		r := s.Do("POST", proxytest.Host("sqlbig"), "/v2/pipeline", tok, map[string]any{
+			"requests": []any{map[string]any{"type": "execute", "stmt": map[string]any{"sql": sql}}},
+		})
+		if r.Status != http.StatusOK || !strings.Contains(string(r.Body), `"SQLITE_TOOBIG"`) {
+			t.Errorf("%s: %d %.300s, want a SQLITE_TOOBIG result", sql, r.Status, r.Body)
+		}
+	}
+	r := s.Do("POST", proxytest.Host("sqlbig"), "/v2/pipeline", tok, map[string]any{
+		"requests": []any{map[string]any{"type": "execute", "stmt": map[string]any{"sql": `SELECT length(randomblob(1000000))`}}},
+	})
+	if !strings.Contains(string(r.Body), `"1000000"`) {
+		t.Errorf("1 MB value: %d %.300s", r.Status, r.Body)
+	}
+}

@@ -10,7 +10,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/microfi/tenantgate/proxy"
 	"github.com/microfi/tenantgate/proxy/proxytest"
 )
 
@@ -156,5 +158,41 @@ func TestHostileHranaHugeValueRefused(t *testing.T) {
 	})
 	if !strings.Contains(string(r.Body), `"1000000"`) {
 		t.Errorf("1 MB value: %d %.300s", r.Status, r.Body)
+	}
+}
+
+// A read-only token ("a":"ro") must not write by continuing a read-write
+// stream: the baton was bound to the subject only, which both tokens share
+// ("service:0"), so the read-only token's INSERT ran on the read-write
+// connection.
+func TestHostileReadOnlyTokenCannotContinueWritableStream(t *testing.T) {
+	s := proxytest.Start(t, proxytest.Options{})
+	tn := s.CreateTenant("rostream")
+	host := proxytest.Host("rostream")
+	rw := s.Token(tn.ID, "service", 0)
+	ro, _, err := s.Auth.Issue(proxy.Claims{TenantID: proxy.Int(tn.ID), Role: "service", Access: "ro"}, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	exec := func(tok, baton, sql string) proxytest.Response {
+		body := map[string]any{"requests": []any{map[string]any{"type": "execute", "stmt": map[string]any{"sql": sql}}}}
+		if baton != "" {
+			body["baton"] = baton
+		}
+		return s.Do("POST", host, "/v2/pipeline", tok, body)
+	}
+	r := exec(rw, "", "CREATE TABLE notes (x)")
+	var out struct{ Baton string }
+	r.JSON(t, &out)
+	if r.Status != http.StatusOK || out.Baton == "" {
+		t.Fatalf("read-write stream: %d %s", r.Status, r.Body)
+	}
+	r = exec(ro, out.Baton, "INSERT INTO notes VALUES (1)")
+	if r.Status != http.StatusBadRequest || !strings.Contains(string(r.Body), "BATON_INVALID") {
+		t.Errorf("read-only token on a read-write stream: %d %s, want 400 BATON_INVALID", r.Status, r.Body)
+	}
+	r = exec(rw, "", "SELECT count(*) FROM notes")
+	if !strings.Contains(string(r.Body), `"value":"0"`) {
+		t.Errorf("read-only token wrote: %s", r.Body)
 	}
 }

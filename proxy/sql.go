@@ -25,6 +25,11 @@ func (s *Server) serveSQL(r *tenantRequest) error {
 		if t.Principal == "" {
 			t.Principal = subject(r.claims)
 		}
+		if t.ReadOnly {
+			// Batons are bound to the principal: a read-only token must not
+			// continue a read-write stream of the same subject.
+			t.Principal += "#ro"
+		}
 	}
 	allowBrowsers(r.ctx)
 	s.hrana.Serve(r.ctx, t)

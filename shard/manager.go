@@ -65,6 +65,7 @@ type entry struct {
 	done    chan struct{} // closed when the entry starts closing
 	refs    int
 	evicted bool
+	stmts   stmtCache // prepared statements, closed with db
 }
 
 // Handle is a held tenant database. Call Release when the request is done.

@@ -57,11 +57,11 @@ func (s *Store) ListAccounts(ctx context.Context, q AccountQuery) ([]Account, er
 		err  error
 	)
 	if q.UserID != 0 {
-		rows, err = s.db.QueryContext(ctx,
+		rows, err = s.on(nil).QueryContext(ctx,
 			`SELECT `+accountColumns+` FROM accounts WHERE tenant_id = ? AND user_id = ? AND id > ? ORDER BY id LIMIT ?`,
 			s.tenantID, q.UserID, q.AfterID, clampLimit(q.Limit))
 	} else {
-		rows, err = s.db.QueryContext(ctx,
+		rows, err = s.on(nil).QueryContext(ctx,
 			`SELECT `+accountColumns+` FROM accounts WHERE tenant_id = ? AND id > ? ORDER BY id LIMIT ?`,
 			s.tenantID, q.AfterID, clampLimit(q.Limit))
 	}
@@ -88,7 +88,7 @@ func (s *Store) ListAccounts(ctx context.Context, q AccountQuery) ([]Account, er
 // a hint that it exists.
 func (s *Store) GetAccount(ctx context.Context, id, ownerUserID int64) (Account, error) {
 	var a Account
-	err := scanAccount(s.db.QueryRowContext(ctx,
+	err := scanAccount(s.on(nil).QueryRowContext(ctx,
 		`SELECT `+accountColumns+` FROM accounts WHERE tenant_id = ? AND id = ?`, s.tenantID, id), &a)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Account{}, ErrNotFound
@@ -126,7 +126,7 @@ func (s *Store) CreateAccount(ctx context.Context, na NewAccount) (Account, erro
 	err := retryBusy(ctx, func() error {
 		// The user check and insert are one statement, so a user cannot be
 		// from another tenant or missing.
-		row := s.db.QueryRowContext(ctx,
+		row := s.on(nil).QueryRowContext(ctx,
 			`INSERT INTO accounts (tenant_id, user_id, type, currency)
 			 SELECT ?, id, ?, ? FROM users WHERE tenant_id = ? AND id = ?
 			 RETURNING `+accountColumns, s.tenantID, na.Type, na.Currency, s.tenantID, na.UserID)

@@ -92,7 +92,7 @@ func (s *Store) remember(ctx context.Context, tx *sql.Tx, key, hash string, res 
 	if err != nil {
 		return fmt.Errorf("encode response: %w", err)
 	}
-	_, err = tx.ExecContext(ctx,
+	_, err = s.on(tx).ExecContext(ctx,
 		`INSERT INTO idempotency_keys (tenant_id, key, request_hash, status, response) VALUES (?, ?, ?, ?, ?)`,
 		s.tenantID, key, hash, 201, string(body))
 	if err != nil {
@@ -115,7 +115,7 @@ func (s *Store) maybePurge(ctx context.Context) {
 // PurgeIdempotencyKeys deletes keys older than age and returns how many.
 func (s *Store) PurgeIdempotencyKeys(ctx context.Context, age time.Duration) (int64, error) {
 	cutoff := time.Now().Add(-age).UTC().Format(sqliteTime)
-	r, err := s.db.ExecContext(ctx,
+	r, err := s.on(nil).ExecContext(ctx,
 		`DELETE FROM idempotency_keys WHERE tenant_id = ? AND created_at < ?`, s.tenantID, cutoff)
 	if err != nil {
 		return 0, fmt.Errorf("purge idempotency keys: %w", classify(err))

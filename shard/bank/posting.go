@@ -128,7 +128,7 @@ func (s *Store) Post(ctx context.Context, p Posting, opt PostOptions) (PostingRe
 	if err != nil && opt.IdempotencyKey != "" && isUnique(err) {
 		// A concurrent request with the same key committed first (possible
 		// only where transactions do not take the write lock up front).
-		return s.replay(ctx, s.db, opt.IdempotencyKey, hash)
+		return s.replay(ctx, s.on(nil), opt.IdempotencyKey, hash)
 	}
 	return res, err
 }
@@ -139,15 +139,16 @@ func (s *Store) post(ctx context.Context, p Posting, opt PostOptions, hash strin
 		return PostingResult{}, fmt.Errorf("begin posting: %w", classify(err))
 	}
 	defer tx.Rollback()
+	run := s.on(tx)
 
 	if opt.IdempotencyKey != "" {
-		res, err := s.replay(ctx, tx, opt.IdempotencyKey, hash)
+		res, err := s.replay(ctx, run, opt.IdempotencyKey, hash)
 		if err == nil || !errors.Is(err, errNoKey) {
 			return res, err
 		}
 	}
 
-	src, err := lockAccount(ctx, tx, s.tenantID, p.AccountID)
+	src, err := lockAccount(ctx, run, s.tenantID, p.AccountID)
 	if err != nil {
 		return PostingResult{}, err
 	}
@@ -158,7 +159,7 @@ func (s *Store) post(ctx context.Context, p Posting, opt PostOptions, hash strin
 		return PostingResult{}, ErrAccountInactive
 	}
 	if p.Type == TypeTransfer {
-		dst, err := lockAccount(ctx, tx, s.tenantID, p.ToAccountID)
+		dst, err := lockAccount(ctx, run, s.tenantID, p.ToAccountID)
 		if err != nil {
 			return PostingResult{}, err
 		}
@@ -173,13 +174,13 @@ func (s *Store) post(ctx context.Context, p Posting, opt PostOptions, hash strin
 	var balance int64
 	switch p.Type {
 	case TypeDeposit:
-		balance, err = credit(ctx, tx, s.tenantID, p.AccountID, p.Amount)
+		balance, err = credit(ctx, run, s.tenantID, p.AccountID, p.Amount)
 	case TypeWithdrawal:
-		balance, err = debit(ctx, tx, s.tenantID, p.AccountID, p.Amount)
+		balance, err = debit(ctx, run, s.tenantID, p.AccountID, p.Amount)
 	case TypeTransfer:
-		balance, err = debit(ctx, tx, s.tenantID, p.AccountID, p.Amount)
+		balance, err = debit(ctx, run, s.tenantID, p.AccountID, p.Amount)
 		if err == nil {
-			_, err = credit(ctx, tx, s.tenantID, p.ToAccountID, p.Amount)
+			_, err = credit(ctx, run, s.tenantID, p.ToAccountID, p.Amount)
 		}
 	}
 	if err != nil {
@@ -194,7 +195,7 @@ func (s *Store) post(ctx context.Context, p Posting, opt PostOptions, hash strin
 	// valid token for a deleted (or never stored) user id must not fail the
 	// foreign key with a 500; such postings are recorded like service ones.
 	var t Transaction
-	err = scanTransaction(tx.QueryRowContext(ctx,
+	err = scanTransaction(run.QueryRowContext(ctx,
 		`INSERT INTO transactions (tenant_id, user_id, account_id, to_account_id, type, amount, currency, description)
 		 VALUES (?, (SELECT id FROM users WHERE tenant_id = ? AND id = ?), ?, ?, ?, ?, ?, ?) RETURNING `+txColumns,
 		s.tenantID, s.tenantID, opt.ActorUserID, p.AccountID, to, p.Type, p.Amount, src.Currency, p.Description), &t)
@@ -220,9 +221,9 @@ type lockedAccount struct {
 }
 
 // lockAccount reads an account inside the posting's write transaction.
-func lockAccount(ctx context.Context, tx *sql.Tx, tenantID, id int64) (lockedAccount, error) {
+func lockAccount(ctx context.Context, q queryer, tenantID, id int64) (lockedAccount, error) {
 	var a lockedAccount
-	err := tx.QueryRowContext(ctx,
+	err := q.QueryRowContext(ctx,
 		`SELECT user_id, currency, status FROM accounts WHERE tenant_id = ? AND id = ?`, tenantID, id).
 		Scan(&a.UserID, &a.Currency, &a.Status)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -236,9 +237,9 @@ func lockAccount(ctx context.Context, tx *sql.Tx, tenantID, id int64) (lockedAcc
 
 // debit subtracts amount only if the balance covers it; the condition is in
 // the UPDATE itself, so it holds even without an up-front write lock.
-func debit(ctx context.Context, tx *sql.Tx, tenantID, id, amount int64) (int64, error) {
+func debit(ctx context.Context, q queryer, tenantID, id, amount int64) (int64, error) {
 	var bal int64
-	err := tx.QueryRowContext(ctx,
+	err := q.QueryRowContext(ctx,
 		`UPDATE accounts SET balance = balance - ? WHERE tenant_id = ? AND id = ? AND balance >= ? RETURNING balance`,
 		amount, tenantID, id, amount).Scan(&bal)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -251,9 +252,9 @@ func debit(ctx context.Context, tx *sql.Tx, tenantID, id, amount int64) (int64, 
 }
 
 // credit adds amount unless the balance would pass MaxBalance.
-func credit(ctx context.Context, tx *sql.Tx, tenantID, id, amount int64) (int64, error) {
+func credit(ctx context.Context, q queryer, tenantID, id, amount int64) (int64, error) {
 	var bal int64
-	err := tx.QueryRowContext(ctx,
+	err := q.QueryRowContext(ctx,
 		`UPDATE accounts SET balance = balance + ? WHERE tenant_id = ? AND id = ? AND balance <= ? RETURNING balance`,
 		amount, tenantID, id, MaxBalance-amount).Scan(&bal)
 	if errors.Is(err, sql.ErrNoRows) {

@@ -31,6 +31,7 @@ const (
 type Store struct {
 	db       *sql.DB
 	tenantID int64
+	prep     Preparer // nil: statements are not cached
 }
 
 // New returns the store for tenant tenantID in db. db must be that tenant's

@@ -108,13 +108,13 @@ func (s *Store) ListTransactions(ctx context.Context, q TransactionQuery) (Trans
 	)
 	switch {
 	case q.AccountID != 0:
-		rows, err = s.db.QueryContext(ctx,
+		rows, err = s.on(nil).QueryContext(ctx,
 			`SELECT `+txColumns+` FROM transactions t
 			 WHERE t.tenant_id = ? AND t.id < ? AND (t.account_id = ? OR t.to_account_id = ?)
 			 ORDER BY t.id DESC LIMIT ?`,
 			s.tenantID, before, q.AccountID, q.AccountID, limit+1)
 	case q.OwnerUserID != 0:
-		rows, err = s.db.QueryContext(ctx,
+		rows, err = s.on(nil).QueryContext(ctx,
 			`SELECT `+txColumns+` FROM transactions t
 			 WHERE t.tenant_id = ? AND t.id < ? AND (
 			   t.account_id IN (SELECT id FROM accounts WHERE tenant_id = ? AND user_id = ?) OR
@@ -122,7 +122,7 @@ func (s *Store) ListTransactions(ctx context.Context, q TransactionQuery) (Trans
 			 ORDER BY t.id DESC LIMIT ?`,
 			s.tenantID, before, s.tenantID, q.OwnerUserID, s.tenantID, q.OwnerUserID, limit+1)
 	default:
-		rows, err = s.db.QueryContext(ctx,
+		rows, err = s.on(nil).QueryContext(ctx,
 			`SELECT `+txColumns+` FROM transactions t WHERE t.tenant_id = ? AND t.id < ? ORDER BY t.id DESC LIMIT ?`,
 			s.tenantID, before, limit+1)
 	}

@@ -105,7 +105,7 @@ func (s *Store) CreateUser(ctx context.Context, nu NewUser) (User, error) {
 func (s *Store) insertUser(ctx context.Context, nu NewUser, hash string) (User, error) {
 	var u User
 	err := retryBusy(ctx, func() error {
-		row := s.db.QueryRowContext(ctx,
+		row := s.on(nil).QueryRowContext(ctx,
 			`INSERT INTO users (tenant_id, email, name, password_hash, role) VALUES (?, ?, ?, ?, ?)
 			 RETURNING `+userColumns, s.tenantID, nu.Email, nu.Name, hash, nu.Role)
 		return classify(scanUser(row, &u))
@@ -122,7 +122,7 @@ func (s *Store) insertUser(ctx context.Context, nu NewUser, hash string) (User, 
 // GetUser returns one user of the tenant, or ErrNotFound.
 func (s *Store) GetUser(ctx context.Context, id int64) (User, error) {
 	var u User
-	err := scanUser(s.db.QueryRowContext(ctx,
+	err := scanUser(s.on(nil).QueryRowContext(ctx,
 		`SELECT `+userColumns+` FROM users WHERE tenant_id = ? AND id = ?`, s.tenantID, id), &u)
 	if errors.Is(err, sql.ErrNoRows) {
 		return User{}, ErrNotFound
@@ -135,7 +135,7 @@ func (s *Store) GetUser(ctx context.Context, id int64) (User, error) {
 
 // ListUsers pages through the tenant's users in id order.
 func (s *Store) ListUsers(ctx context.Context, q UserQuery) ([]User, error) {
-	rows, err := s.db.QueryContext(ctx,
+	rows, err := s.on(nil).QueryContext(ctx,
 		`SELECT `+userColumns+` FROM users WHERE tenant_id = ? AND id > ? ORDER BY id LIMIT ?`,
 		s.tenantID, q.AfterID, clampLimit(q.Limit))
 	if err != nil {
@@ -163,7 +163,7 @@ func (s *Store) Authenticate(ctx context.Context, email, password string) (User,
 	email = NormalizeEmail(email)
 	var u User
 	var hash string
-	err := s.db.QueryRowContext(ctx,
+	err := s.on(nil).QueryRowContext(ctx,
 		`SELECT `+userColumns+`, password_hash FROM users WHERE tenant_id = ? AND email = ?`,
 		s.tenantID, email).Scan(&u.ID, &u.TenantID, &u.Email, &u.Name, &u.Role, &u.CreatedAt, &hash)
 	found := true
@@ -201,7 +201,7 @@ func (s *Store) Authenticate(ctx context.Context, email, password string) (User,
 func (s *Store) upgradeHash(ctx context.Context, userID int64, oldHash, password string) {
 	newHash, err := HashPassword(ctx, password)
 	if err == nil {
-		_, err = s.db.ExecContext(ctx,
+		_, err = s.on(nil).ExecContext(ctx,
 			`UPDATE users SET password_hash = ? WHERE tenant_id = ? AND id = ? AND password_hash = ?`,
 			newHash, s.tenantID, userID, oldHash)
 	}

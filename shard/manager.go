@@ -19,10 +19,13 @@ import (
 )
 
 // Pool sizes of one tenant's *sql.DB. SQLite has one writer at a time, so
-// more connections only add file descriptors.
+// more connections only add file descriptors. All of them may stay idle, so
+// a burst does not close and reopen connections (each reopen re-parses the
+// schema); ConnIdleTimeout sheds them once the tenant goes quiet.
 const (
 	MaxConnsPerTenant     = 4
-	MaxIdleConnsPerTenant = 2
+	MaxIdleConnsPerTenant = MaxConnsPerTenant
+	ConnIdleTimeout       = 2 * time.Minute
 )
 
 // errMigrateOnOpen marks a pending migration that failed when a tenant
@@ -204,6 +207,7 @@ func (m *Manager) openChecked(ctx context.Context, e *entry) (*sql.DB, error) {
 	}
 	db.SetMaxOpenConns(MaxConnsPerTenant)
 	db.SetMaxIdleConns(MaxIdleConnsPerTenant)
+	db.SetConnMaxIdleTime(ConnIdleTimeout)
 	if err := prepare(ctx, db, e.id, m.m); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("%w: tenant %d: %w", ErrUnavailable, e.id, err)

@@ -196,3 +196,31 @@ func TestHostileReadOnlyTokenCannotContinueWritableStream(t *testing.T) {
 		t.Errorf("read-only token wrote: %s", r.Body)
 	}
 }
+
+// Anonymous traffic must not use up a tenant's request quota: anyone could
+// flood a tenant's host with token-less requests (401s, the dashboard page)
+// and every real user of that tenant then got 429. The tenant limits count
+// requests whose token belongs to the tenant.
+func TestHostileAnonymousFloodDoesNotThrottleTenant(t *testing.T) {
+	s := proxytest.Start(t, proxytest.Options{Configure: func(c *proxy.Config) {
+		c.TenantRate = proxy.RateLimit{Burst: 3, Every: time.Hour}
+	}})
+	tn := s.CreateTenant("flooded")
+	host := proxytest.Host("flooded")
+	for range 10 {
+		s.Do("GET", host, "/api/accounts", "", nil)
+		s.Do("GET", host, "/api/accounts", "not-a-token", nil)
+		s.Do("GET", host, "/", "", nil)
+		s.Do("GET", host, "/api/accounts", s.Token(tn.ID+1, proxy.RoleStaff, 1), nil) // another tenant's token
+	}
+	tok := s.Token(tn.ID, proxy.RoleStaff, 1)
+	if r := s.Do("GET", host, "/api/accounts", tok, nil); r.Status != http.StatusOK {
+		t.Fatalf("tenant's own request after an anonymous flood: %d %s", r.Status, r.Body)
+	}
+	for range 3 {
+		s.Do("GET", host, "/api/accounts", tok, nil)
+	}
+	if r := s.Do("GET", host, "/api/accounts", tok, nil); r.Status != http.StatusTooManyRequests {
+		t.Fatalf("the tenant's own requests past its quota: %d %s, want 429", r.Status, r.Body)
+	}
+}

@@ -105,12 +105,6 @@ func (s *Server) dispatch(ctx *fasthttp.RequestCtx) (class, tenantHost string) {
 		s.writeError(ctx, err)
 		return classNone, ""
 	}
-	if limiter, err := s.tenantLimit.enter(t.ID, time.Now()); err != nil {
-		s.metrics.throttled.WithLabelValues(limiter).Inc()
-		s.writeError(ctx, err)
-		return classNone, t.Host
-	}
-	defer s.tenantLimit.leave(t.ID)
 	class, err = s.serveTenant(ctx, t)
 	switch {
 	case err != nil && class == classSQL:

@@ -23,7 +23,9 @@ type tenantRequest struct {
 }
 
 // store is the tenant-scoped store: the one way handlers reach tenant data.
-func (r *tenantRequest) store() *bank.Store { return bank.New(r.handle.DB, r.tenant.ID) }
+func (r *tenantRequest) store() *bank.Store {
+	return bank.NewPrepared(r.handle.DB, r.tenant.ID, r.handle)
+}
 
 // hasRole reports whether the token carries one of roles.
 func (r *tenantRequest) hasRole(roles ...string) bool {
@@ -51,6 +53,14 @@ func (s *Server) serveTenant(ctx *fasthttp.RequestCtx, t catalog.Tenant) (class 
 			return rt.class, ErrTenantMismatch
 		}
 		r.claims = claims
+		// The tenant's limits count its own users' requests only: if
+		// token-less requests counted, anyone could flood the host and
+		// lock the tenant's users out with 429s.
+		if limiter, err := s.tenantLimit.enter(t.ID, time.Now()); err != nil {
+			s.metrics.throttled.WithLabelValues(limiter).Inc()
+			return rt.class, err
+		}
+		defer s.tenantLimit.leave(t.ID)
 	}
 	if err := tenantServable(t, time.Now()); err != nil {
 		return rt.class, err

@@ -5,6 +5,7 @@ package proxy_test
 
 import (
 	"encoding/json"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -222,5 +223,28 @@ func TestHostileAnonymousFloodDoesNotThrottleTenant(t *testing.T) {
 	}
 	if r := s.Do("GET", host, "/api/accounts", tok, nil); r.Status != http.StatusTooManyRequests {
 		t.Fatalf("the tenant's own requests past its quota: %d %s, want 429", r.Status, r.Body)
+	}
+}
+
+// The operator listener (default :9090, all interfaces, scraped across the
+// network) must not hand out the process command line: with
+// --jwt-secret=… or --catalog-url=…?authToken=… on it, /debug/pprof/cmdline
+// gave anyone who can reach the metrics port the key to sign
+// platform_admin tokens.
+func TestHostileOpsListenerHidesCommandLine(t *testing.T) {
+	s := proxytest.Start(t, proxytest.Options{})
+	resp, err := s.Client.Get(s.OpsURL + "/debug/pprof/cmdline")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNotFound || strings.Contains(string(b), os.Args[0]) {
+		t.Errorf("/debug/pprof/cmdline: %d %q, want 404 without the command line", resp.StatusCode, b)
+	}
+	if resp, err := s.Client.Get(s.OpsURL + "/debug/pprof/"); err != nil || resp.StatusCode != http.StatusOK {
+		t.Errorf("/debug/pprof/ index: %v %v", resp, err)
+	} else {
+		resp.Body.Close()
 	}
 }

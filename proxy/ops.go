@@ -62,7 +62,12 @@ func (s *Server) ready(ctx *fasthttp.RequestCtx) {
 var pprofHandler = fasthttpadaptor.NewFastHTTPHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 	switch strings.TrimPrefix(r.URL.Path, "/debug/pprof/") {
 	case "cmdline":
-		pprof.Cmdline(w, r)
+		// Not served: the command line may carry --jwt-secret or a catalog
+		// URL with its authToken, and this listener is scraped over the
+		// network.
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusNotFound)
+		w.Write([]byte(`{"error":"Not found"}` + "\n"))
 	case "profile":
 		pprof.Profile(w, r)
 	case "symbol":

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // sqliteTime is how times are written to the catalog: SQLite's own
@@ -202,7 +203,7 @@ func validate(t *Tenant) error {
 		return fmt.Errorf("%w: host %q is not a DNS label", ErrInvalidTenant, truncate(t.Host, 64))
 	case t.CustomDomain != "" && (!ValidDomain(t.CustomDomain) || !strings.Contains(t.CustomDomain, ".")):
 		return fmt.Errorf("%w: custom domain %q is not a DNS name", ErrInvalidTenant, truncate(t.CustomDomain, 64))
-	case t.Name == "" || len(t.Name) > 200:
+	case t.Name == "" || utf8.RuneCountInString(t.Name) > 200:
 		return fmt.Errorf("%w: name must be 1–200 characters", ErrInvalidTenant)
 	case len(t.CountryCode) != 2 || strings.Trim(t.CountryCode, "ABCDEFGHIJKLMNOPQRSTUVWXYZ") != "":
 		return fmt.Errorf("%w: country must be an ISO 3166-1 alpha-2 code", ErrInvalidTenant)

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/valyala/fasthttp"
 
@@ -182,7 +183,7 @@ func (s *Server) adminCreateTenant(ctx *fasthttp.RequestCtx) error {
 		fields["host"] = "is reserved"
 	}
 	req.Name = strings.TrimSpace(req.Name)
-	if req.Name == "" || len(req.Name) > 200 {
+	if req.Name == "" || utf8.RuneCountInString(req.Name) > 200 {
 		fields["name"] = "must be 1–200 characters"
 	}
 	req.Country = strings.ToUpper(strings.TrimSpace(req.Country))
@@ -287,7 +288,7 @@ func (s *Server) adminPatchTenant(ctx *fasthttp.RequestCtx, id int64) error {
 	}
 	if req.Name != nil {
 		n := strings.TrimSpace(*req.Name)
-		if n == "" || len(n) > 200 {
+		if n == "" || utf8.RuneCountInString(n) > 200 {
 			fields["name"] = "must be 1–200 characters"
 		}
 		u.Name = &n

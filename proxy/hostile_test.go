@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -246,5 +247,35 @@ func TestHostileOpsListenerHidesCommandLine(t *testing.T) {
 		t.Errorf("/debug/pprof/ index: %v %v", resp, err)
 	} else {
 		resp.Body.Close()
+	}
+}
+
+// Tenant names are limited in characters, as the errors say, not bytes:
+// the catalog counted bytes, so a public signup with an 80-character
+// Chinese name (240 bytes, within signup's 100 characters) was a 500, and
+// the admin API refused 150 accented characters.
+func TestHostileTenantNameLimitCountsCharacters(t *testing.T) {
+	s := proxytest.Start(t, proxytest.Options{})
+	r0 := s.Do("POST", proxytest.RootDomain, "/api/public/signup", "", map[string]any{
+		"name": strings.Repeat("銀行", 40), "country": "GH", "email": "boss@bank.example", "password": "Str0ngpassw0rd", "subdomain": "cjkbank",
+	})
+	if r0.Status != http.StatusCreated {
+		t.Errorf("signup with an 80-character Chinese name: %d %s", r0.Status, r0.Body)
+	}
+	pa := s.Token(0, "platform_admin", 0)
+	admin := proxytest.Host("admin")
+	name := strings.Repeat("é", 150) // 150 characters, 300 bytes
+	r := s.Do("POST", admin, "/api/admin/tenants", pa, map[string]any{"host": "longname", "name": name, "country": "GH"})
+	if r.Status != http.StatusCreated {
+		t.Fatalf("create with a 150-character name: %d %s", r.Status, r.Body)
+	}
+	var out struct{ Tenant struct{ ID int64 } }
+	r.JSON(t, &out)
+	path := "/api/admin/tenants/" + strconv.FormatInt(out.Tenant.ID, 10)
+	if r := s.Do("PATCH", admin, path, pa, map[string]any{"name": strings.Repeat("ש", 200)}); r.Status != http.StatusOK {
+		t.Errorf("rename to 200 characters: %d %s", r.Status, r.Body)
+	}
+	if r := s.Do("PATCH", admin, path, pa, map[string]any{"name": strings.Repeat("x", 201)}); r.Status != http.StatusBadRequest {
+		t.Errorf("rename to 201 characters: %d %s, want 400", r.Status, r.Body)
 	}
 }

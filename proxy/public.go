@@ -240,6 +240,8 @@ func (s *Server) signup(ctx *fasthttp.RequestCtx) error {
 		return &Error{Status: http.StatusConflict, Message: "Subdomain taken", Fields: map[string]string{"subdomain": "is taken"}}
 	case errors.As(err, &verr):
 		return badRequest("Invalid signup", verr.Fields)
+	case errors.Is(err, catalog.ErrInvalidTenant): // bad input the rules above missed: still a 400
+		return badRequest("Invalid signup", nil)
 	case err != nil:
 		return err
 	}

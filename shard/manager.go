@@ -68,7 +68,8 @@ type entry struct {
 	done    chan struct{} // closed when the entry starts closing
 	refs    int
 	evicted bool
-	stmts   stmtCache // prepared statements, closed with db
+	stmts   stmtCache     // prepared statements, closed with db
+	writer  chan struct{} // one in-process writer at a time (LockWrites)
 }
 
 // Handle is a held tenant database. Call Release when the request is done.
@@ -137,7 +138,7 @@ func (m *Manager) Acquire(ctx context.Context, id int64, dbURL string) (*Handle,
 		ok = false
 	}
 	if !ok {
-		e = &entry{id: id, url: m.URL(id, dbURL), ready: make(chan struct{}), done: make(chan struct{})}
+		e = &entry{id: id, url: m.URL(id, dbURL), ready: make(chan struct{}), done: make(chan struct{}), writer: make(chan struct{}, 1)}
 		if !IsRemote(e.url) {
 			e.path = m.Path(id)
 			if dbURL != "" {

@@ -21,9 +21,21 @@ type stmtCache struct {
 	m  map[string]*sql.Stmt
 }
 
+// CachedStmt returns the prepared statement for query if one was prepared
+// already. It takes no connection, so it is safe inside a transaction
+// (where preparing would need a second pooled connection and could wait on
+// the very transaction that holds the first).
+func (h *Handle) CachedStmt(query string) *sql.Stmt {
+	c := &h.e.stmts
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.m[query]
+}
+
 // Stmt returns a prepared statement for query on the tenant's database,
 // prepared once and reused for as long as the database stays open.
-// database/sql re-prepares it lazily on each pooled connection.
+// database/sql re-prepares it lazily on each pooled connection. Never call
+// it inside a transaction: use CachedStmt there.
 func (h *Handle) Stmt(ctx context.Context, query string) (*sql.Stmt, error) {
 	c := &h.e.stmts
 	c.mu.Lock()
@@ -51,4 +63,18 @@ func (h *Handle) Stmt(ctx context.Context, query string) (*sql.Stmt, error) {
 	}
 	c.m[query] = st
 	return st, nil
+}
+
+// LockWrites admits one writer at a time to the tenant's database and
+// returns the release function. SQLite has a single writer anyway; waiting
+// here, instead of in SQLite's busy handler while holding a pooled
+// connection, keeps the other connections free for readers, so a burst of
+// writes cannot starve reads (or the writer itself) of connections.
+func (h *Handle) LockWrites(ctx context.Context) (func(), error) {
+	select {
+	case h.e.writer <- struct{}{}:
+		return func() { <-h.e.writer }, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
 }

@@ -122,8 +122,13 @@ func (s *Store) CreateAccount(ctx context.Context, na NewAccount) (Account, erro
 	if err := v.err(); err != nil {
 		return Account{}, err
 	}
+	unlock, err := s.lockWrites(ctx)
+	if err != nil {
+		return Account{}, err
+	}
+	defer unlock()
 	var a Account
-	err := retryBusy(ctx, func() error {
+	err = retryBusy(ctx, func() error {
 		// The user check and insert are one statement, so a user cannot be
 		// from another tenant or missing.
 		row := s.on(nil).QueryRowContext(ctx,

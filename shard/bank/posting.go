@@ -134,6 +134,11 @@ func (s *Store) Post(ctx context.Context, p Posting, opt PostOptions) (PostingRe
 }
 
 func (s *Store) post(ctx context.Context, p Posting, opt PostOptions, hash string) (PostingResult, error) {
+	unlock, err := s.lockWrites(ctx)
+	if err != nil {
+		return PostingResult{}, err
+	}
+	defer unlock()
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return PostingResult{}, fmt.Errorf("begin posting: %w", classify(err))

@@ -3,13 +3,20 @@ package bank
 import (
 	"context"
 	"database/sql"
+	"fmt"
 )
 
-// Preparer hands out prepared statements cached per database (the shard
-// manager's Handle is one). Without it the store parses every statement on
-// every call, which is most of a short request's database cost.
+// Preparer is what the shard manager's Handle offers the store: prepared
+// statements cached per database (without them every call re-parses its
+// SQL, most of a short request's database cost), and one writer at a time.
 type Preparer interface {
+	// Stmt prepares query on a miss; never called inside a transaction.
 	Stmt(ctx context.Context, query string) (*sql.Stmt, error)
+	// CachedStmt only looks up; safe inside a transaction.
+	CachedStmt(query string) *sql.Stmt
+	// LockWrites admits one writer to the database; call the returned
+	// function to let the next one in.
+	LockWrites(ctx context.Context) (func(), error)
 }
 
 // NewPrepared is New with a statement cache.
@@ -31,14 +38,32 @@ func (r runner) stmt(ctx context.Context, query string) *sql.Stmt {
 	if r.s.prep == nil {
 		return nil
 	}
+	if r.tx != nil {
+		// Preparing would take a second connection while this transaction
+		// holds one; use the statement only if it is prepared already.
+		if st := r.s.prep.CachedStmt(query); st != nil {
+			return r.tx.StmtContext(ctx, st)
+		}
+		return nil
+	}
 	st, err := r.s.prep.Stmt(ctx, query)
 	if err != nil {
 		return nil // fall back to an unprepared query
 	}
-	if r.tx != nil {
-		return r.tx.StmtContext(ctx, st)
-	}
 	return st
+}
+
+// lockWrites waits for the database's single writer slot (a no-op without
+// a Preparer, e.g. for seeding and tools).
+func (s *Store) lockWrites(ctx context.Context) (func(), error) {
+	if s.prep == nil {
+		return func() {}, nil
+	}
+	unlock, err := s.prep.LockWrites(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("wait for the write lock: %w", err)
+	}
+	return unlock, nil
 }
 
 // QueryRowContext is sql.DB.QueryRowContext through the cache.

@@ -103,8 +103,13 @@ func (s *Store) CreateUser(ctx context.Context, nu NewUser) (User, error) {
 }
 
 func (s *Store) insertUser(ctx context.Context, nu NewUser, hash string) (User, error) {
+	unlock, err := s.lockWrites(ctx)
+	if err != nil {
+		return User{}, err
+	}
+	defer unlock()
 	var u User
-	err := retryBusy(ctx, func() error {
+	err = retryBusy(ctx, func() error {
 		row := s.on(nil).QueryRowContext(ctx,
 			`INSERT INTO users (tenant_id, email, name, password_hash, role) VALUES (?, ?, ?, ?, ?)
 			 RETURNING `+userColumns, s.tenantID, nu.Email, nu.Name, hash, nu.Role)

@@ -44,9 +44,11 @@ const (
 	MaxPasswordLen = 256
 )
 
-// hashSlots bounds concurrent hashes: each argon2id run holds Memory KiB,
-// so a burst of logins must queue rather than exhaust memory.
-var hashSlots = make(chan struct{}, max(2, runtime.GOMAXPROCS(0)))
+// hashSlots bounds concurrent hashes: each argon2id run holds Memory KiB
+// and a whole core for tens of milliseconds, so a burst of logins queues
+// on at most half the CPUs rather than exhaust memory or starve every other
+// request of CPU.
+var hashSlots = make(chan struct{}, max(1, runtime.GOMAXPROCS(0)/2))
 
 var errBadHash = errors.New("unrecognised password hash")
 

@@ -316,6 +316,9 @@ func TestBrowser(t *testing.T) {
 			chromedp.WaitReady(css(`#signup-country option[value="GH"]`)),
 			chromedp.Click(xp(`//a[normalize-space()="Start Your Platform"]`)),
 			chromedp.WaitVisible(css(`#signup-form`)),
+			// The page moves focus to the name field a moment after the
+			// click; typing before that lands keys in the wrong field.
+			chromedp.Poll[chromedp.Void](`document.activeElement && document.activeElement.id === "signup-name"`),
 			chromedp.SendKeys(css(`#signup-name`), "Tamale Savings Cooperative"),
 			chromedp.SetValue(css(`#signup-country`), "GH"),
 			chromedp.SendKeys(css(`#signup-email`), email),

@@ -197,3 +197,12 @@ func TestNormalizeHost(t *testing.T) {
 		}
 	}
 }
+
+func TestReservedHosts(t *testing.T) {
+	c, _ := mustOpen(t, filepath.Join(t.TempDir(), "catalog.db"), -1)
+	for _, host := range []string{"www", "admin", "WWW"} {
+		if _, err := c.Create(context.Background(), catalog.Tenant{Host: host, Name: "X", CountryCode: "GH"}); !errors.Is(err, catalog.ErrInvalidTenant) {
+			t.Errorf("host %q: err = %v, want ErrInvalidTenant", host, err)
+		}
+	}
+}

@@ -201,6 +201,10 @@ func validate(t *Tenant) error {
 	switch {
 	case !ValidLabel(t.Host):
 		return fmt.Errorf("%w: host %q is not a DNS label", ErrInvalidTenant, truncate(t.Host, 64))
+	case t.Host == "www" || t.Host == "admin":
+		// These labels route to the public site and the admin panel, so a
+		// tenant with them could never be reached.
+		return fmt.Errorf("%w: host %q is reserved", ErrInvalidTenant, t.Host)
 	case t.CustomDomain != "" && (!ValidDomain(t.CustomDomain) || !strings.Contains(t.CustomDomain, ".")):
 		return fmt.Errorf("%w: custom domain %q is not a DNS name", ErrInvalidTenant, truncate(t.CustomDomain, 64))
 	case t.Name == "" || utf8.RuneCountInString(t.Name) > 200:

@@ -203,9 +203,10 @@ func (s *Server) adminCreateTenant(ctx *fasthttp.RequestCtx) error {
 		req.CustomDomain = d
 	}
 	if req.DBURL != "" && !shard.IsRemote(req.DBURL) {
-		if _, err := shard.LocalPath(req.DBURL); err != nil {
-			fields["db_url"] = "must be a file: path or a libsql://, https:// or http:// URL"
-		}
+		// Over HTTP, a local path would let the panel create or probe files
+		// anywhere the server can write; local tenants live in the data dir
+		// (operators can still place one elsewhere with the CLI).
+		fields["db_url"] = "must be a libsql://, https:// or http:// URL (local tenants live in the data dir)"
 	}
 	if (req.AdminEmail == "") != (req.AdminPassword == "") {
 		fields["admin_email"] = "admin_email and admin_password go together"

@@ -5,6 +5,7 @@ package proxy_test
 
 import (
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"os"
@@ -14,12 +15,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/microfi/tenantgate/catalog/provision"
 	"github.com/microfi/tenantgate/proxy"
 	"github.com/microfi/tenantgate/proxy/proxytest"
+	"github.com/microfi/tenantgate/shard"
 )
 
-// An admin create whose db_url names a file that already exists must be
-// refused without touching that file: the failed provisioning used to roll
+// A create whose db_url names a file that already exists must be refused
+// without touching that file: the failed provisioning used to roll
 // back by deleting "its" database, i.e. somebody else's file (another
 // tenant's database, the catalog, anything the process may delete) — and
 // answered 500.
@@ -41,8 +44,16 @@ func TestHostileAdminCreateKeepsExistingDatabaseFile(t *testing.T) {
 		r := s.Do("POST", admin, "/api/admin/tenants", pa, map[string]any{
 			"host": "thief" + string(rune('a'+i)), "name": "Thief", "country": "GH", "db_url": dbURL,
 		})
-		if r.Status != http.StatusConflict || r.Error() != "Database already exists" {
-			t.Errorf("db_url %s: %d %s, want 409 Database already exists", dbURL, r.Status, r.Body)
+		// Over HTTP, local paths are refused outright.
+		if r.Status != http.StatusBadRequest || !strings.Contains(string(r.Body), `"db_url"`) {
+			t.Errorf("db_url %s: %d %s, want 400 with a db_url field", dbURL, r.Status, r.Body)
+		}
+		// The operator's path (the CLI's provisioner) accepts local paths,
+		// and must refuse an existing file without deleting it.
+		_, err := s.Provisioner.Create(t.Context(), provision.Request{
+			Host: "cli-thief" + string(rune('a'+i)), Name: "Thief", Country: "GH", DBURL: dbURL})
+		if !errors.Is(err, shard.ErrExists) {
+			t.Errorf("provision with db_url %s: err = %v, want shard.ErrExists", dbURL, err)
 		}
 	}
 	if b, err := os.ReadFile(stray); err != nil || string(b) != "precious" {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -183,7 +184,7 @@ func (s *Server) adminCreateTenant(ctx *fasthttp.RequestCtx) error {
 		fields["host"] = "is reserved"
 	}
 	req.Name = strings.TrimSpace(req.Name)
-	if req.Name == "" || utf8.RuneCountInString(req.Name) > 200 {
+	if !validTenantName(req.Name) {
 		fields["name"] = "must be 1–200 characters"
 	}
 	req.Country = strings.ToUpper(strings.TrimSpace(req.Country))
@@ -289,7 +290,7 @@ func (s *Server) adminPatchTenant(ctx *fasthttp.RequestCtx, id int64) error {
 	}
 	if req.Name != nil {
 		n := strings.TrimSpace(*req.Name)
-		if n == "" || utf8.RuneCountInString(n) > 200 {
+		if !validTenantName(n) {
 			fields["name"] = "must be 1–200 characters"
 		}
 		u.Name = &n
@@ -381,14 +382,12 @@ func adminError(err error) error {
 	return err
 }
 
-func validPlan(p string) bool {
-	for _, q := range subscriptionPlans {
-		if p == q {
-			return true
-		}
-	}
-	return false
-}
+// validTenantName reports whether a trimmed tenant name has 1–200
+// characters (the catalog's own rule, checked here to answer per field).
+func validTenantName(n string) bool { return n != "" && utf8.RuneCountInString(n) <= 200 }
+
+// validPlan reports whether p is one of the subscription plans.
+func validPlan(p string) bool { return slices.Contains(subscriptionPlans, p) }
 
 // queryInt parses an optional integer query parameter within [lo, hi].
 func queryInt(args *fasthttp.Args, name string, def, lo, hi int) (int, error) {

@@ -2,7 +2,6 @@ package proxy
 
 import (
 	"errors"
-	"math"
 	"net/http"
 	"time"
 
@@ -52,7 +51,7 @@ func (s *Server) login(r *tenantRequest) error {
 	}
 	key := loginKey{tenant: r.tenant.ID, email: email}
 	if ok, wait := s.logins.take(key, time.Now()); !ok {
-		return tooManyRequests(int(math.Ceil(wait.Seconds())))
+		return tooManyRequests(retrySeconds(wait))
 	}
 	u, err := r.store().Authenticate(r.c, req.Email, req.Password)
 	if err != nil {

@@ -3,7 +3,6 @@ package proxy
 import (
 	"context"
 	"errors"
-	"log/slog"
 	"net/http"
 
 	"github.com/valyala/fasthttp"
@@ -107,9 +106,4 @@ func (s *Server) writeError(ctx *fasthttp.RequestCtx, err error) {
 		Fields map[string]string `json:"fields,omitempty"`
 	}{e.Message, e.Fields}
 	writeJSON(ctx, e.Status, body)
-}
-
-// logAttrs are the attributes every request log line carries.
-func logAttrs(ctx *fasthttp.RequestCtx) []slog.Attr {
-	return []slog.Attr{slog.String("request_id", requestID(ctx))}
 }

@@ -14,39 +14,47 @@ import (
 // memory. Provisioning copies it instead of replaying every migration, which
 // turns tens of milliseconds of DDL into one small file write.
 type template struct {
-	once sync.Once
+	mu   sync.Mutex
 	data []byte
-	err  error
 }
 
 // bytes builds the template on first use: migrate a scratch file, fold the
-// WAL into it, and keep its bytes.
+// WAL into it, and keep its bytes. A failed build is not remembered (it may
+// only be the caller's deadline), so the next provision tries again.
 func (t *template) bytes(ctx context.Context, scratchDir string) ([]byte, error) {
-	t.once.Do(func() {
-		dir, err := os.MkdirTemp(scratchDir, ".template-")
-		if err != nil {
-			t.err = fmt.Errorf("build tenant template: %w", err)
-			return
-		}
-		defer os.RemoveAll(dir)
-		path := filepath.Join(dir, "template.db")
-		db, err := Open(ctx, "file:"+path)
-		if err != nil {
-			t.err = fmt.Errorf("build tenant template: %w", err)
-			return
-		}
-		_, err = migrations.Migrate(ctx, db, migrations.Tenant)
-		if err == nil {
-			_, err = db.ExecContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`)
-		}
-		if cerr := db.Close(); err == nil {
-			err = cerr
-		}
-		if err != nil {
-			t.err = fmt.Errorf("build tenant template: %w", err)
-			return
-		}
-		t.data, t.err = os.ReadFile(path)
-	})
-	return t.data, t.err
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.data != nil {
+		return t.data, nil
+	}
+	data, err := buildTemplate(ctx, scratchDir)
+	if err != nil {
+		return nil, fmt.Errorf("build tenant template: %w", err)
+	}
+	t.data = data
+	return data, nil
+}
+
+func buildTemplate(ctx context.Context, scratchDir string) ([]byte, error) {
+	dir, err := os.MkdirTemp(scratchDir, ".template-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	path := filepath.Join(dir, "template.db")
+	db, err := Open(ctx, "file:"+path)
+	if err != nil {
+		return nil, err
+	}
+	_, err = migrations.Migrate(ctx, db, migrations.Tenant)
+	if err == nil {
+		_, err = db.ExecContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`)
+	}
+	if cerr := db.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return nil, err
+	}
+	return os.ReadFile(path)
 }

@@ -60,6 +60,7 @@ type Manager struct {
 
 type entry struct {
 	id      int64
+	dbURL   string // the catalog's db_url it was opened for ("" = local default)
 	url     string
 	path    string        // local file path; "" for remote databases
 	db      *sql.DB       // nil until ready
@@ -132,13 +133,13 @@ func (m *Manager) Acquire(ctx context.Context, id int64, dbURL string) (*Handle,
 		return nil, ErrClosed
 	}
 	e, ok := m.entries[id]
-	if ok && e.url != m.URL(id, dbURL) {
+	if ok && e.dbURL != dbURL {
 		// The tenant moved (db_url changed): retire the old handle.
 		m.lru.Remove(id)
 		ok = false
 	}
 	if !ok {
-		e = &entry{id: id, url: m.URL(id, dbURL), ready: make(chan struct{}), done: make(chan struct{}), writer: make(chan struct{}, 1)}
+		e = &entry{id: id, dbURL: dbURL, url: m.URL(id, dbURL), ready: make(chan struct{}), done: make(chan struct{}), writer: make(chan struct{}, 1)}
 		if !IsRemote(e.url) {
 			e.path = m.Path(id)
 			if dbURL != "" {
@@ -180,11 +181,18 @@ func (m *Manager) open(ctx context.Context, e *entry) {
 	defer cancel()
 	db, err := m.openChecked(octx, e)
 	m.mu.Lock()
+	if err == nil && m.closed {
+		// Close ran during the open: nothing would ever close this one.
+		go db.Close()
+		err = ErrClosed
+	}
 	if err != nil {
 		e.err = err
 		delete(m.entries, e.id)
-		m.m.openFailures.WithLabelValues(failureReason(err)).Inc()
-		m.log.Warn("tenant database unavailable", "tenant_id", e.id, "err", err)
+		if !errors.Is(err, ErrClosed) {
+			m.m.openFailures.WithLabelValues(failureReason(err)).Inc()
+			m.log.Warn("tenant database unavailable", "tenant_id", e.id, "err", err)
+		}
 	} else {
 		e.db = db
 		m.m.opens.Inc()

@@ -105,7 +105,7 @@ func (s *Server) dispatch(ctx *fasthttp.RequestCtx) (class, tenantHost string) {
 		s.writeError(ctx, err)
 		return classNone, ""
 	}
-	class, err = s.serveTenant(ctx, t)
+	class, err = s.serveTenant(c, ctx, t)
 	switch {
 	case err != nil && class == classSQL:
 		s.writeSQLError(ctx, err)

@@ -73,8 +73,8 @@ type Server struct {
 	site         *site         // public site and admin panel state (public.go)
 	logins       loginThrottle // failed-login throttle per tenant and e-mail (bank_throttle.go)
 	port         int
-	stop         context.CancelFunc
-	background   context.Context
+	stop         context.CancelFunc // cancels background
+	background   context.Context    // background work (reaper, tenant series), until Shutdown
 }
 
 // New builds a Server from cfg.
@@ -181,8 +181,10 @@ func (s *Server) Shutdown(ctx context.Context) error {
 
 // contextFor is a request-scoped context with the configured deadline:
 // fasthttp's ctx is not cancelled per request, so blocking calls need it.
+// It is not derived from s.background: Shutdown cancels that first, and the
+// requests it then drains must still finish rather than fail.
 func contextFor(s *Server) (context.Context, context.CancelFunc) {
-	return context.WithTimeout(s.background, s.cfg.RequestTimeout)
+	return context.WithTimeout(context.Background(), s.cfg.RequestTimeout)
 }
 
 // RootDomain is the configured root domain.

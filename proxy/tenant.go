@@ -33,8 +33,9 @@ func (r *tenantRequest) hasRole(roles ...string) bool {
 }
 
 // serveTenant runs the tenant pipeline: route, authenticate, check the
-// tenant's status and the role, acquire its database, run the handler.
-func (s *Server) serveTenant(ctx *fasthttp.RequestCtx, t catalog.Tenant) (class string, err error) {
+// tenant's status and the role, acquire its database, run the handler. c is
+// the request's context (contextFor), already used for the catalog lookup.
+func (s *Server) serveTenant(c context.Context, ctx *fasthttp.RequestCtx, t catalog.Tenant) (class string, err error) {
 	rt, params, err := s.tenantTable.match(methodString(ctx), string(ctx.Path()))
 	if err != nil {
 		if err == errMethod {
@@ -42,7 +43,7 @@ func (s *Server) serveTenant(ctx *fasthttp.RequestCtx, t catalog.Tenant) (class 
 		}
 		return classNone, err
 	}
-	r := &tenantRequest{ctx: ctx, tenant: t, params: params}
+	r := &tenantRequest{ctx: ctx, c: c, tenant: t, params: params}
 	if rt.roles != nil {
 		claims, err := s.authenticate(ctx)
 		if err != nil {
@@ -69,9 +70,6 @@ func (s *Server) serveTenant(ctx *fasthttp.RequestCtx, t catalog.Tenant) (class 
 		s.metrics.authFailures.WithLabelValues("forbidden").Inc()
 		return rt.class, ErrForbidden
 	}
-	c, cancel := context.WithTimeout(context.Background(), s.cfg.RequestTimeout)
-	defer cancel()
-	r.c = c
 	if !rt.noDB {
 		h, err := s.shards.Acquire(c, t.ID, t.DBURL)
 		if err != nil {

@@ -3,6 +3,7 @@ package proxy
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"net/http"
 
 	"github.com/valyala/fasthttp"
@@ -95,7 +96,7 @@ func (s *Server) writeError(ctx *fasthttp.RequestCtx, err error) {
 	if e.Status >= 500 {
 		s.log.Error("request failed", "request_id", requestID(ctx), "host", string(ctx.Host()),
 			"path", string(ctx.Path()), "status", e.Status, "err", err)
-	} else {
+	} else if s.log.Enabled(context.Background(), slog.LevelDebug) {
 		s.log.Debug("request refused", "request_id", requestID(ctx), "status", e.Status, "err", err)
 	}
 	if e.Retry > 0 {

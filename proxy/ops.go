@@ -21,7 +21,7 @@ func (s *Server) handleOps(ctx *fasthttp.RequestCtx) {
 	path := string(ctx.Path())
 	switch {
 	case path == "/metrics":
-		s.metricsHandler()(ctx)
+		s.metricsHTTP(ctx)
 	case path == "/healthz":
 		writeJSON(ctx, http.StatusOK, map[string]string{"status": "ok"})
 	case path == "/readyz":
@@ -33,8 +33,8 @@ func (s *Server) handleOps(ctx *fasthttp.RequestCtx) {
 	}
 }
 
-func (s *Server) metricsHandler() fasthttp.RequestHandler {
-	g := s.cfg.Gatherer
+// metricsHandler serves the Gatherer's metrics (built once, in New).
+func metricsHandler(g prometheus.Gatherer) fasthttp.RequestHandler {
 	if g == nil {
 		g = prometheus.DefaultGatherer
 	}

@@ -1,6 +1,8 @@
 package proxy
 
 import (
+	"context"
+	"log/slog"
 	"runtime/debug"
 	"strconv"
 	"strings"
@@ -58,8 +60,10 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 	if tenantHost != "" && s.tenantSeries != nil {
 		s.tenantSeries.Observe(tenantHost, status, elapsed)
 	}
-	s.log.Debug("request", "request_id", requestID(ctx), "host", string(ctx.Host()), "method", string(ctx.Method()),
-		"path", string(ctx.Path()), "status", status, "duration", elapsed)
+	if s.log.Enabled(context.Background(), slog.LevelDebug) { // the arguments alone cost several allocations
+		s.log.Debug("request", "request_id", requestID(ctx), "host", string(ctx.Host()), "method", string(ctx.Method()),
+			"path", string(ctx.Path()), "status", status, "duration", elapsed)
+	}
 }
 
 // dispatchSafely is dispatch with a last line of defence: a panic in any

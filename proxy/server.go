@@ -67,6 +67,7 @@ type Server struct {
 	tenantTable  *routeTable
 	http         *fasthttp.Server
 	ops          *fasthttp.Server
+	metricsHTTP  fasthttp.RequestHandler // /metrics on the ops listener
 	hrana        *hrana.Handler
 	tenantLimit  *tenantThrottle
 	tenantSeries *TenantSeries // nil unless Config.TenantMetrics > 0
@@ -147,6 +148,7 @@ func New(cfg Config) (*Server, error) {
 			writeJSON(ctx, status, map[string]string{"error": msg})
 		},
 	}
+	s.metricsHTTP = metricsHandler(cfg.Gatherer)
 	s.ops = &fasthttp.Server{Handler: s.handleOps, Name: "tenantgate-ops", NoDefaultContentType: true}
 	return s, nil
 }

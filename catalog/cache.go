@@ -19,8 +19,8 @@ import (
 // store its (possibly stale) answer.
 type cache struct {
 	c        *Catalog
-	positive *expirable.LRU[string, Tenant]
-	negative *expirable.LRU[string, struct{}]
+	positive *expirable.LRU[cacheKey, Tenant]
+	negative *expirable.LRU[cacheKey, struct{}]
 	flight   singleflight.Group
 	gen      atomic.Uint64
 	seq      int64 // last change-log sequence applied; owned by the poller
@@ -28,31 +28,46 @@ type cache struct {
 }
 
 func newCache(c *Catalog, opts Options, m *metrics) *cache {
-	onEvict := func(string, Tenant) { m.evictions.Inc() }
+	onEvict := func(cacheKey, Tenant) { m.evictions.Inc() }
 	return &cache{
 		c:        c,
 		positive: expirable.NewLRU(opts.CacheSize, onEvict, opts.PositiveTTL),
-		negative: expirable.NewLRU[string, struct{}](opts.CacheSize, nil, opts.NegativeTTL),
+		negative: expirable.NewLRU[cacheKey, struct{}](opts.CacheSize, nil, opts.NegativeTTL),
 		m:        m,
 	}
 }
 
-func hostKey(host string) string     { return "h:" + host }
-func domainKey(domain string) string { return "d:" + domain }
+// cacheKey names one lookup: a host label or a custom domain. A struct
+// rather than a prefixed string, so a cache hit builds no string.
+type cacheKey struct {
+	domain bool
+	name   string
+}
+
+func hostKey(host string) cacheKey     { return cacheKey{name: host} }
+func domainKey(domain string) cacheKey { return cacheKey{domain: true, name: domain} }
+
+// flightKey is the key's singleflight name (built on misses only).
+func (k cacheKey) flightKey() string {
+	if k.domain {
+		return "d:" + k.name
+	}
+	return "h:" + k.name
+}
 
 // FindByHost returns the tenant whose host label is host (already
 // normalised), through the cache.
 func (c *Catalog) FindByHost(ctx context.Context, host string) (Tenant, error) {
-	return c.cache.find(ctx, hostKey(host), `host = ?`, host)
+	return c.cache.find(ctx, hostKey(host))
 }
 
 // FindByDomain returns the tenant whose custom domain is domain (already
 // normalised), through the cache.
 func (c *Catalog) FindByDomain(ctx context.Context, domain string) (Tenant, error) {
-	return c.cache.find(ctx, domainKey(domain), `custom_domain = ?`, domain)
+	return c.cache.find(ctx, domainKey(domain))
 }
 
-func (k *cache) find(ctx context.Context, key, where, arg string) (Tenant, error) {
+func (k *cache) find(ctx context.Context, key cacheKey) (Tenant, error) {
 	if t, ok := k.positive.Get(key); ok {
 		k.m.hits.Inc()
 		return t, nil
@@ -64,12 +79,16 @@ func (k *cache) find(ctx context.Context, key, where, arg string) (Tenant, error
 	k.m.misses.Inc()
 	// The shared load runs detached from any one caller's cancellation, so
 	// one client hanging up cannot fail the others waiting on the same key.
-	ch := k.flight.DoChan(key, func() (any, error) {
+	ch := k.flight.DoChan(key.flightKey(), func() (any, error) {
 		gen := k.gen.Load()
 		loadCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 		defer cancel()
 		start := time.Now()
-		row := k.c.db.QueryRowContext(loadCtx, `SELECT `+tenantColumns+` FROM tenants WHERE `+where, arg)
+		where := `host = ?`
+		if key.domain {
+			where = `custom_domain = ?`
+		}
+		row := k.c.db.QueryRowContext(loadCtx, `SELECT `+tenantColumns+` FROM tenants WHERE `+where, key.name)
 		t, err := scanTenant(row)
 		k.m.lookupDuration.Observe(time.Since(start).Seconds())
 		switch {
@@ -99,7 +118,7 @@ func (k *cache) find(ctx context.Context, key, where, arg string) (Tenant, error
 }
 
 // invalidate forgets keys, positive and negative.
-func (k *cache) invalidate(keys ...string) {
+func (k *cache) invalidate(keys ...cacheKey) {
 	k.gen.Add(1)
 	for _, key := range keys {
 		k.positive.Remove(key)
@@ -109,7 +128,7 @@ func (k *cache) invalidate(keys ...string) {
 
 // invalidateTenant forgets every key under which old or updated is known.
 func (k *cache) invalidateTenant(old, updated Tenant) {
-	keys := []string{hostKey(old.Host), hostKey(updated.Host)}
+	keys := []cacheKey{hostKey(old.Host), hostKey(updated.Host)}
 	if old.CustomDomain != "" {
 		keys = append(keys, domainKey(old.CustomDomain))
 	}

@@ -57,7 +57,7 @@ func (c *Catalog) applyChanges(ctx context.Context) error {
 			}
 		}
 		first = false
-		var keys []string
+		var keys []cacheKey
 		for _, h := range []sql.NullString{oldHost, newHost} {
 			if h.Valid {
 				keys = append(keys, hostKey(h.String))

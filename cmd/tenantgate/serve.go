@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -55,8 +56,8 @@ func runServe(ctx context.Context, env *Env, args []string) error {
 	f.Float64Var(&c.tenantRate, "tenant-rate", 1000, "sustained requests per second allowed per tenant (0 = unlimited)")
 	f.IntVar(&c.tenantBurst, "tenant-burst", 2000, "requests a tenant may send at once above its rate")
 	f.IntVar(&c.tenantInFlight, "tenant-max-inflight", proxy.DefaultTenantMaxInFlight, "concurrent requests per tenant (0 = unlimited)")
-	f.DurationVar(&c.demoTTL, "demo-ttl", 24*time.Hour, "lifetime of demo tenants created on the public site")
-	f.DurationVar(&c.reapInterval, "reap-interval", time.Minute, "how often expired demo tenants are removed (0 = never)")
+	f.DurationVar(&c.demoTTL, "demo-ttl", proxy.DefaultDemoTTL, "lifetime of demo tenants created on the public site")
+	f.DurationVar(&c.reapInterval, "reap-interval", provision.DefaultReapInterval, "how often expired demo tenants are removed (0 = never)")
 	f.BoolVar(&c.seedDemo, "seed-demo", true, "create the demo tenant (id 1, host demo) when the catalog is empty")
 	if err := f.parse(args); err != nil {
 		return err
@@ -123,7 +124,7 @@ func serve(ctx context.Context, env *Env, dataDir string, c serveConfig, log *sl
 		TenantRate: tenantRate, TenantMaxInFlight: c.tenantInFlight,
 		DemoTTL: c.demoTTL, ReapInterval: reapInterval(c.reapInterval),
 		RootDomain: c.rootDomain, PublicPort: c.publicPort, RequestTimeout: c.requestTimeout,
-		TenantMetrics: c.tenantMetrics, BackupDir: dataDir + "/backups", Hrana: c.sql,
+		TenantMetrics: c.tenantMetrics, BackupDir: filepath.Join(dataDir, "backups"), Hrana: c.sql,
 		Catalog: cat, Shards: shards, Provisioner: prov, Auth: auth,
 		Registerer: reg, Gatherer: reg, Logger: log,
 	})

@@ -80,18 +80,23 @@ func (t *routeTable) match(method, path string) (*route, map[string]string, erro
 	return nil, nil, errNotFound
 }
 
+// matchPath matches path against a route pattern, returning the values of
+// its "{name}" segments.
 func matchPath(pattern, path string) (map[string]string, bool) {
 	if pattern == path {
 		return nil, true
 	}
-	if !strings.Contains(pattern, "{") {
+	brace := strings.IndexByte(pattern, '{')
+	if brace < 0 {
 		return nil, false
 	}
-	ps := strings.Split(strings.Trim(pattern, "/"), "/")
-	xs := strings.Split(strings.Trim(path, "/"), "/")
-	if len(ps) != len(xs) {
+	// Cheap refusals first (no allocation): the literal part before the
+	// first parameter and the segment count must agree.
+	pt, xt := strings.Trim(pattern, "/"), strings.Trim(path, "/")
+	if !strings.HasPrefix(xt, strings.TrimLeft(pattern[:brace], "/")) || strings.Count(pt, "/") != strings.Count(xt, "/") {
 		return nil, false
 	}
+	ps, xs := strings.Split(pt, "/"), strings.Split(xt, "/")
 	var params map[string]string
 	for i, p := range ps {
 		if strings.HasPrefix(p, "{") && strings.HasSuffix(p, "}") {

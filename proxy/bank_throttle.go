@@ -1,7 +1,6 @@
 package proxy
 
 import (
-	"math"
 	"sync"
 	"time"
 )
@@ -13,9 +12,6 @@ import (
 const (
 	LoginBurst  = 5
 	LoginRefill = time.Minute
-	// maxLoginKeys bounds the table; past it, fully refilled entries are
-	// dropped, then the table is cleared (erring towards letting people in).
-	maxLoginKeys = 100_000
 )
 
 type loginKey struct {
@@ -23,42 +19,24 @@ type loginKey struct {
 	email  string
 }
 
-type loginBucket struct {
-	tokens float64
-	last   time.Time
-}
-
-// loginThrottle is safe for concurrent use; its zero value is ready.
+// loginThrottle is safe for concurrent use; its zero value is ready. It is
+// the token-bucket limiter of ratelimit.go with the login limits, so its
+// table is bounded the same way (maxLimiterKeys: refilled entries are
+// dropped first, then the table is cleared, erring towards letting people
+// in).
 type loginThrottle struct {
-	mu      sync.Mutex
-	buckets map[loginKey]*loginBucket
+	init sync.Once
+	limiter[loginKey]
 }
 
 // take spends one attempt for key. When none is left it returns false and
 // how long until the next attempt is allowed.
 func (l *loginThrottle) take(key loginKey, now time.Time) (bool, time.Duration) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.buckets == nil {
-		l.buckets = map[loginKey]*loginBucket{}
-	}
-	b, ok := l.buckets[key]
-	if !ok {
-		if len(l.buckets) >= maxLoginKeys {
-			l.sweep(now)
-		}
-		b = &loginBucket{tokens: LoginBurst, last: now}
-		l.buckets[key] = b
-	}
-	if elapsed := now.Sub(b.last); elapsed > 0 {
-		b.tokens = math.Min(LoginBurst, b.tokens+float64(elapsed)/float64(LoginRefill))
-		b.last = now
-	}
-	if b.tokens >= 1 {
-		b.tokens--
-		return true, 0
-	}
-	return false, time.Duration((1 - b.tokens) * float64(LoginRefill))
+	l.init.Do(func() {
+		l.limit = RateLimit{Burst: LoginBurst, Every: LoginRefill}
+		l.buckets = map[loginKey]*bucket{}
+	})
+	return l.allow(key, now)
 }
 
 // succeeded forgets key's failures after a correct password.
@@ -66,15 +44,4 @@ func (l *loginThrottle) succeeded(key loginKey) {
 	l.mu.Lock()
 	delete(l.buckets, key)
 	l.mu.Unlock()
-}
-
-func (l *loginThrottle) sweep(now time.Time) {
-	for k, b := range l.buckets {
-		if b.tokens+float64(now.Sub(b.last))/float64(LoginRefill) >= LoginBurst {
-			delete(l.buckets, k)
-		}
-	}
-	if len(l.buckets) >= maxLoginKeys {
-		clear(l.buckets)
-	}
 }

@@ -28,25 +28,30 @@ var (
 // cleared (which only ever errs on the side of letting requests in).
 const maxLimiterKeys = 100_000
 
-// ipLimiter is a per-key token bucket limiter. It is safe for concurrent use.
-type ipLimiter struct {
+// limiter is a per-key token bucket limiter. It is safe for concurrent use.
+type limiter[K comparable] struct {
 	limit   RateLimit
 	mu      sync.Mutex
-	buckets map[string]*bucket
+	buckets map[K]*bucket
 }
+
+// ipLimiter is keyed by client address (clientKey).
+type ipLimiter = limiter[string]
 
 type bucket struct {
 	tokens float64
 	last   time.Time
 }
 
-func newIPLimiter(l RateLimit) *ipLimiter {
-	return &ipLimiter{limit: l, buckets: map[string]*bucket{}}
+func newLimiter[K comparable](l RateLimit) *limiter[K] {
+	return &limiter[K]{limit: l, buckets: map[K]*bucket{}}
 }
+
+func newIPLimiter(l RateLimit) *ipLimiter { return newLimiter[string](l) }
 
 // allow takes one token for key at now. When none is left it reports how
 // long until the next one.
-func (l *ipLimiter) allow(key string, now time.Time) (bool, time.Duration) {
+func (l *limiter[K]) allow(key K, now time.Time) (bool, time.Duration) {
 	if l == nil || l.limit.Burst <= 0 {
 		return true, 0
 	}
@@ -85,7 +90,7 @@ func (b *bucket) refill(now time.Time, l RateLimit, burst float64) {
 
 // sweep drops buckets that have refilled completely (they behave exactly
 // like a fresh bucket) and, if that frees nothing, all of them.
-func (l *ipLimiter) sweep(now time.Time) {
+func (l *limiter[K]) sweep(now time.Time) {
 	burst := float64(l.limit.Burst)
 	for k, b := range l.buckets {
 		b.refill(now, l.limit, burst)

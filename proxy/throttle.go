@@ -1,7 +1,6 @@
 package proxy
 
 import (
-	"strconv"
 	"sync"
 	"time"
 )
@@ -18,8 +17,8 @@ var (
 
 // tenantThrottle limits each tenant's request rate and concurrency.
 type tenantThrottle struct {
-	rate        *ipLimiter // keyed by tenant id; nil = unlimited
-	maxInFlight int        // <= 0 = unlimited
+	rate        *limiter[int64] // keyed by tenant id; nil = unlimited
+	maxInFlight int             // <= 0 = unlimited
 	mu          sync.Mutex
 	inFlight    map[int64]int
 }
@@ -27,7 +26,7 @@ type tenantThrottle struct {
 func newTenantThrottle(rate RateLimit, maxInFlight int) *tenantThrottle {
 	t := &tenantThrottle{maxInFlight: maxInFlight, inFlight: map[int64]int{}}
 	if rate.Burst > 0 {
-		t.rate = newIPLimiter(rate)
+		t.rate = newLimiter[int64](rate)
 	}
 	return t
 }
@@ -35,7 +34,7 @@ func newTenantThrottle(rate RateLimit, maxInFlight int) *tenantThrottle {
 // enter admits one request of the tenant or says which limit refused it.
 // The caller must call leave after an admitted request.
 func (t *tenantThrottle) enter(id int64, now time.Time) (limiter string, err error) {
-	if ok, wait := t.rate.allow(strconv.FormatInt(id, 10), now); !ok {
+	if ok, wait := t.rate.allow(id, now); !ok {
 		return "tenant_rate", tooManyRequests(retrySeconds(wait))
 	}
 	if t.maxInFlight <= 0 {

@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"runtime"
+	"strconv"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
@@ -19,6 +20,23 @@ const (
 	classStatic = "static"
 	classNone   = "unrouted"
 )
+
+// statusLabels are the status label values of codes 0–599, made once so a
+// request's metrics need no strconv (an allocation per request).
+var statusLabels = func() (l [600]string) {
+	for i := range l {
+		l[i] = strconv.Itoa(i)
+	}
+	return l
+}()
+
+// statusLabel is the status code as a metric label value.
+func statusLabel(code int) string {
+	if code >= 0 && code < len(statusLabels) {
+		return statusLabels[code]
+	}
+	return strconv.Itoa(code)
+}
 
 // Metrics are the proxy's own Prometheus metrics. The catalog and shard
 // packages register theirs on the same registry.

@@ -55,7 +55,7 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 	s.metrics.inFlight.Dec()
 	elapsed := time.Since(start)
 	status := ctx.Response.StatusCode()
-	s.metrics.requests.WithLabelValues(class, methodString(ctx), strconv.Itoa(status)).Inc()
+	s.metrics.requests.WithLabelValues(class, methodString(ctx), statusLabel(status)).Inc()
 	s.metrics.duration.WithLabelValues(class).Observe(elapsed.Seconds())
 	if tenantHost != "" && s.tenantSeries != nil {
 		s.tenantSeries.Observe(tenantHost, status, elapsed)

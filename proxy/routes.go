@@ -149,10 +149,24 @@ func (r *tenantRequest) queryInt64(name string) (int64, bool, error) {
 	return v, true, nil
 }
 
+// methodString is the request method as a metric label and route key: one
+// of a fixed set of constants (no per-request string), or "other".
 func methodString(ctx *fasthttp.RequestCtx) string {
-	switch m := ctx.Method(); string(m) {
-	case "GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS":
-		return string(m)
+	switch string(ctx.Method()) {
+	case "GET":
+		return "GET"
+	case "POST":
+		return "POST"
+	case "PUT":
+		return "PUT"
+	case "PATCH":
+		return "PATCH"
+	case "DELETE":
+		return "DELETE"
+	case "HEAD":
+		return "HEAD"
+	case "OPTIONS":
+		return "OPTIONS"
 	}
 	return "other"
 }

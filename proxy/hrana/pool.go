@@ -58,6 +58,10 @@ func (c *dbConn) done(sql string, st *rawsqlite.Stmt) {
 				break
 			}
 		}
+		if len(c.cache) >= stmtCacheSize { // every entry in use: do not grow
+			st.Finalize()
+			return
+		}
 	}
 	c.cache[sql] = &cachedStmt{st: st}
 	c.order = append(c.order, sql)

@@ -145,9 +145,6 @@ func isUnique(err error) bool {
 		strings.Contains(msg, "SQLITE_CONSTRAINT_PRIMARYKEY")
 }
 
-// now is the current time as SQLite stores it.
-func now() string { return time.Now().UTC().Format(sqliteTime) }
-
 // retryBusy runs fn again (a few times, briefly backing off) when the
 // database reported SQLITE_BUSY; fn must be a whole transaction so a retry
 // repeats nothing half-done.

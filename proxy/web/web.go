@@ -1,8 +1,9 @@
 // Package web holds the embedded static pages of tenantgate: the marketing
 // site (root domain), the tenant dashboard (every tenant host) and the
-// platform admin panel (admin host). Everything ships inside the binary via
-// go:embed: no CDN, no external fonts. Each file is loaded once at start-up
-// with its content type, a strong ETag and a pre-compressed gzip copy.
+// platform admin panel (admin host). Everything ships inside the binary
+// (embedded with go:embed): no CDN, no external fonts. Each file is loaded
+// once at start-up with its content type, a strong ETag and a
+// pre-compressed gzip copy.
 package web
 
 import (

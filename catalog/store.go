@@ -230,7 +230,9 @@ func classify(err error) error {
 	case strings.Contains(msg, "tenants.id"):
 		return fmt.Errorf("%w: id already exists", ErrHostTaken)
 	}
-	return fmt.Errorf("catalog: %w", err)
+	// Anything else is the catalog database failing (unreachable, locked,
+	// corrupt): the caller can only answer "try again later".
+	return fmt.Errorf("%w: %w", ErrUnavailable, err)
 }
 
 type scanner interface{ Scan(dest ...any) error }

@@ -39,16 +39,30 @@ func jwtSecret(dataDir, given string) ([]byte, error) {
 		return nil, err
 	}
 	key := hex.EncodeToString(raw)
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
-	if errors.Is(err, os.ErrExist) { // another process won the race: use its key
-		return jwtSecret(dataDir, "")
-	}
+	// Write the whole key to a private temp file, then link it into place:
+	// the link is atomic and refuses an existing name, so a process that
+	// loses a start-up race reads the winner's complete key, never a
+	// half-written one.
+	tmp, err := os.CreateTemp(dataDir, ".jwt.secret-*")
 	if err != nil {
 		return nil, fmt.Errorf("create jwt key: %w", err)
 	}
-	defer f.Close()
-	if _, err := f.WriteString(key + "\n"); err != nil {
+	defer os.Remove(tmp.Name())
+	if err := tmp.Chmod(0o600); err != nil {
+		tmp.Close()
+		return nil, fmt.Errorf("create jwt key: %w", err)
+	}
+	if _, err := tmp.WriteString(key + "\n"); err != nil {
+		tmp.Close()
 		return nil, fmt.Errorf("write jwt key: %w", err)
+	}
+	if err := tmp.Close(); err != nil {
+		return nil, fmt.Errorf("write jwt key: %w", err)
+	}
+	if err := os.Link(tmp.Name(), path); errors.Is(err, os.ErrExist) {
+		return jwtSecret(dataDir, "") // another process won the race: use its key
+	} else if err != nil {
+		return nil, fmt.Errorf("create jwt key: %w", err)
 	}
 	return []byte(key), nil
 }

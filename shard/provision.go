@@ -73,10 +73,9 @@ func (m *Manager) Provision(ctx context.Context, id int64, dbURL string) (err er
 	return nil
 }
 
-// Remove closes a tenant's database and deletes its local files. With a
-// non-empty backupPath the database file is moved there instead of deleted.
-// Remote databases are only closed: their data belongs to the libSQL server.
-func (m *Manager) Remove(ctx context.Context, id int64, dbURL, backupPath string) error {
+// Remove closes a tenant's database and deletes its local files. Remote
+// databases are only closed: their data belongs to the libSQL server.
+func (m *Manager) Remove(ctx context.Context, id int64, dbURL string) error {
 	m.Evict(id)
 	url := m.URL(id, dbURL)
 	if IsRemote(url) {
@@ -86,12 +85,24 @@ func (m *Manager) Remove(ctx context.Context, id int64, dbURL, backupPath string
 	if err != nil {
 		return err
 	}
-	if backupPath != "" {
-		if err := backupInto(ctx, path, backupPath); err != nil {
-			return fmt.Errorf("back up tenant %d: %w", id, err)
-		}
-	}
 	return RemoveFiles(path)
+}
+
+// Backup writes a consistent copy of a tenant's local database to dst (a
+// remote database is backed up by its libSQL server: nothing to do here).
+func (m *Manager) Backup(ctx context.Context, id int64, dbURL, dst string) error {
+	url := m.URL(id, dbURL)
+	if IsRemote(url) {
+		return nil
+	}
+	path, err := LocalPath(url)
+	if err != nil {
+		return err
+	}
+	if err := backupInto(ctx, path, dst); err != nil {
+		return fmt.Errorf("back up tenant %d: %w", id, err)
+	}
+	return nil
 }
 
 // backupInto writes a consistent copy of the database at path to dst.

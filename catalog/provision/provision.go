@@ -61,7 +61,7 @@ func (p *Provisioner) Create(ctx context.Context, req Request) (catalog.Tenant, 
 		// must survive.
 		var rmErr error
 		if provisioned {
-			rmErr = p.Shards.Remove(undo, t.ID, t.DBURL, "")
+			rmErr = p.Shards.Remove(undo, t.ID, t.DBURL)
 		}
 		delErr := p.Catalog.Delete(undo, t.ID)
 		if rmErr != nil || delErr != nil {
@@ -97,14 +97,19 @@ func (p *Provisioner) Delete(ctx context.Context, id int64, backupDir string) er
 	if err != nil {
 		return err
 	}
+	// The backup comes first: if it fails, nothing is deleted and the
+	// caller can retry (writes in the moment between the backup and the
+	// catalog delete are not in it).
+	if backupDir != "" {
+		backup := fmt.Sprintf("%s/%d-%s-%s.db", backupDir, t.ID, t.Host, time.Now().UTC().Format("20060102T150405Z"))
+		if err := p.Shards.Backup(ctx, t.ID, t.DBURL, backup); err != nil {
+			return err
+		}
+	}
 	if err := p.Catalog.Delete(ctx, id); err != nil {
 		return err
 	}
-	backup := ""
-	if backupDir != "" {
-		backup = fmt.Sprintf("%s/%d-%s-%s.db", backupDir, t.ID, t.Host, time.Now().UTC().Format("20060102T150405Z"))
-	}
-	if err := p.Shards.Remove(ctx, t.ID, t.DBURL, backup); err != nil {
+	if err := p.Shards.Remove(ctx, t.ID, t.DBURL); err != nil {
 		return fmt.Errorf("remove database of tenant %d: %w", id, err)
 	}
 	return nil

@@ -18,6 +18,13 @@ import (
 // handleOps serves the operator listener: metrics, health and pprof. It is
 // never reachable from the public listener.
 func (s *Server) handleOps(ctx *fasthttp.RequestCtx) {
+	defer func() {
+		if p := recover(); p != nil { // fasthttp does not recover handler panics
+			s.log.Error("ops handler panic", "path", string(ctx.Path()), "panic", p)
+			ctx.Response.Reset()
+			writeJSON(ctx, http.StatusInternalServerError, map[string]string{"error": "Internal error"})
+		}
+	}()
 	path := string(ctx.Path())
 	switch {
 	case path == "/metrics":

@@ -206,3 +206,16 @@ func TestReservedHosts(t *testing.T) {
 		}
 	}
 }
+
+func TestNamesMustDisplaySafely(t *testing.T) {
+	c, _ := mustOpen(t, filepath.Join(t.TempDir(), "catalog.db"), -1)
+	for i, name := range []string{"Evil\u202Egnp.exe", "Nul\x00Bank", "Two\nLines", "Isolate\u2067x"} {
+		_, err := c.Create(context.Background(), catalog.Tenant{Host: "n" + string(rune('a'+i)), Name: name, CountryCode: "GH"})
+		if !errors.Is(err, catalog.ErrInvalidTenant) {
+			t.Errorf("name %q: err = %v, want ErrInvalidTenant", name, err)
+		}
+	}
+	if _, err := c.Create(context.Background(), catalog.Tenant{Host: "ok", Name: "Société Générale 合作社", CountryCode: "GH"}); err != nil {
+		t.Fatalf("accented and CJK name refused: %v", err)
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -207,6 +208,8 @@ func validate(t *Tenant) error {
 		return fmt.Errorf("%w: host %q is reserved", ErrInvalidTenant, t.Host)
 	case t.CustomDomain != "" && (!ValidDomain(t.CustomDomain) || !strings.Contains(t.CustomDomain, ".")):
 		return fmt.Errorf("%w: custom domain %q is not a DNS name", ErrInvalidTenant, truncate(t.CustomDomain, 64))
+	case !DisplaySafe(t.Name):
+		return fmt.Errorf("%w: name must not contain control or bidirectional-override characters", ErrInvalidTenant)
 	case t.Name == "" || utf8.RuneCountInString(t.Name) > 200:
 		return fmt.Errorf("%w: name must be 1–200 characters", ErrInvalidTenant)
 	case len(t.CountryCode) != 2 || strings.Trim(t.CountryCode, "ABCDEFGHIJKLMNOPQRSTUVWXYZ") != "":
@@ -311,4 +314,16 @@ func parseID(s string) (int64, error) {
 		id = id*10 + int64(s[i]-'0')
 	}
 	return id, nil
+}
+
+// DisplaySafe reports whether s is fit to show to people: no control
+// characters (NUL, newlines, escapes) and no bidirectional controls, which
+// can make a name render as something else in the admin panel.
+func DisplaySafe(s string) bool {
+	for _, r := range s {
+		if unicode.IsControl(r) || unicode.Is(unicode.Bidi_Control, r) {
+			return false
+		}
+	}
+	return true
 }

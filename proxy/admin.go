@@ -384,7 +384,9 @@ func adminError(err error) error {
 
 // validTenantName reports whether a trimmed tenant name has 1–200
 // characters (the catalog's own rule, checked here to answer per field).
-func validTenantName(n string) bool { return n != "" && utf8.RuneCountInString(n) <= 200 }
+func validTenantName(n string) bool {
+	return n != "" && utf8.RuneCountInString(n) <= 200 && catalog.DisplaySafe(n)
+}
 
 // validPlan reports whether p is one of the subscription plans.
 func validPlan(p string) bool { return slices.Contains(subscriptionPlans, p) }

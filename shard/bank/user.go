@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/mail"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -75,6 +76,8 @@ func validateNewUser(nu *NewUser) error {
 		v.add("name", "is required")
 	} else if utf8.RuneCountInString(nu.Name) > 100 {
 		v.add("name", "must be at most 100 characters")
+	} else if !displaySafe(nu.Name) {
+		v.add("name", "must not contain control or bidirectional-override characters")
 	}
 	if len(nu.Password) < MinPasswordLen {
 		v.add("password", fmt.Sprintf("must be at least %d characters", MinPasswordLen))
@@ -213,4 +216,15 @@ func (s *Store) upgradeHash(ctx context.Context, userID int64, oldHash, password
 	if err != nil {
 		slog.WarnContext(ctx, "upgrade password hash", "tenant_id", s.tenantID, "user_id", userID, "err", err)
 	}
+}
+
+// displaySafe reports whether s has no control or bidirectional-control
+// characters (a name shown to staff must render as what it is).
+func displaySafe(s string) bool {
+	for _, r := range s {
+		if unicode.IsControl(r) || unicode.Is(unicode.Bidi_Control, r) {
+			return false
+		}
+	}
+	return true
 }

@@ -28,6 +28,15 @@ func TestCreateUser(t *testing.T) {
 			t.Errorf("GetUser = %+v, %v; want %+v", got, err, u)
 		}
 	})
+	t.Run("ErrNameNotDisplaySafe", func(t *testing.T) {
+		for _, name := range []string{"Evil\u202Egnp.exe", "Nul\x00Name", "Bell\aName"} {
+			_, err := s.CreateUser(ctx, bank.NewUser{Email: "x@example.com", Name: name, Password: "s3cret-pass"})
+			var v *bank.ValidationError
+			if !errors.As(err, &v) || v.Fields["name"] == "" {
+				t.Errorf("name %q: err = %v, want a name field error", name, err)
+			}
+		}
+	})
 	t.Run("DefaultRoleCustomer", func(t *testing.T) {
 		u, err := s.CreateUser(ctx, bank.NewUser{Email: "ama@example.com", Name: "Ama", Password: "s3cret-pass"})
 		if err != nil || u.Role != "customer" {

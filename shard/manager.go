@@ -55,7 +55,6 @@ type Manager struct {
 	entries map[int64]*entry
 	lru     *lru.Cache[int64, *entry]
 	closed  bool
-	tmpl    template // the migrated, unstamped tenant schema, for Provision
 }
 
 type entry struct {

@@ -6,14 +6,12 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"runtime"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/microfi/tenantgate/migrations"
 	"github.com/microfi/tenantgate/shard"
 )
 
@@ -157,7 +155,9 @@ func TestOpenEvictBounded(t *testing.T) {
 	ctx := context.Background()
 	const tenants, maxOpen = 1000, 50
 	m := newManager(t, maxOpen)
-	provisionFromTemplate(t, m, tenants)
+	for id := int64(1); id <= tenants; id++ {
+		mustProvision(t, m, id) // a template copy and a stamp each
+	}
 	cycle := func() {
 		for id := int64(1); id <= tenants; id++ {
 			h, err := m.Acquire(ctx, id, "")
@@ -247,39 +247,4 @@ func TestEvictWhileHeld(t *testing.T) {
 		t.Fatalf("re-open after eviction: %v", err)
 	}
 	again.Release()
-}
-
-// provisionFromTemplate makes tenants 1..n quickly: one migrated template
-// file copied n times, each copy stamped with its own id.
-func provisionFromTemplate(t *testing.T, m *shard.Manager, n int64) {
-	t.Helper()
-	ctx := context.Background()
-	tmpl := filepath.Join(t.TempDir(), "template.db")
-	db, err := shard.Open(ctx, "file:"+tmpl)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := migrations.Migrate(ctx, db, migrations.Tenant); err != nil {
-		t.Fatal(err)
-	}
-	db.ExecContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`)
-	db.Close()
-	data, err := os.ReadFile(tmpl)
-	if err != nil {
-		t.Fatal(err)
-	}
-	os.MkdirAll(filepath.Dir(m.Path(1)), 0o750)
-	for id := int64(1); id <= n; id++ {
-		if err := os.WriteFile(m.Path(id), data, 0o640); err != nil {
-			t.Fatal(err)
-		}
-		db, err := shard.Open(ctx, "file:"+m.Path(id))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := shard.Stamp(ctx, db, id); err != nil {
-			t.Fatal(err)
-		}
-		db.Close()
-	}
 }

@@ -12,11 +12,16 @@ import (
 
 // Provision creates a tenant's database: a new local file (a copy of the
 // migrated template) or the remote database at dbURL (migrated in place),
-// stamped with the tenant id. A local file
-// that already exists is refused, never reused. On failure a local file it
-// created is removed again.
-func (m *Manager) Provision(ctx context.Context, id int64, dbURL string) (err error) {
-	url := m.URL(id, dbURL)
+// stamped with the tenant id. A local file that already exists is refused,
+// never reused. On failure a local file it created is removed again.
+func (m *Manager) Provision(ctx context.Context, id int64, dbURL string) error {
+	return Provision(ctx, m.URL(id, dbURL), id)
+}
+
+// Provision creates the database at url (a file: URL or path, or a libSQL
+// server) for tenant id, exactly as Manager.Provision does; tools and tests
+// use it for databases outside a data dir.
+func Provision(ctx context.Context, url string, id int64) (err error) {
 	var path string
 	created := false // a local file this call made; removed again on failure
 	defer func() {
@@ -34,7 +39,7 @@ func (m *Manager) Provision(ctx context.Context, id int64, dbURL string) (err er
 		if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
 			return fmt.Errorf("provision tenant %d: %w", id, err)
 		}
-		tmpl, err := m.tmpl.bytes(ctx, filepath.Dir(path))
+		tmpl, err := tenantTemplate.bytes(ctx, filepath.Dir(path))
 		if err != nil {
 			return err
 		}

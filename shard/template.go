@@ -18,6 +18,10 @@ type template struct {
 	data []byte
 }
 
+// tenantTemplate is built from the embedded migrations, so one per process
+// serves every Manager.
+var tenantTemplate template
+
 // bytes builds the template on first use: migrate a scratch file, fold the
 // WAL into it, and keep its bytes. A failed build is not remembered (it may
 // only be the caller's deadline), so the next provision tries again.

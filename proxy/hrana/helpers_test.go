@@ -17,7 +17,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/valyala/fasthttp"
 
-	"github.com/microfi/tenantgate/migrations"
 	"github.com/microfi/tenantgate/proxy/hrana"
 	"github.com/microfi/tenantgate/shard"
 )
@@ -41,16 +40,7 @@ type testServer struct {
 func mustTenantDB(tb testing.TB, dir string, tenantID int64) string {
 	tb.Helper()
 	path := filepath.Join(dir, strconv.FormatInt(tenantID, 10)+".db")
-	ctx := context.Background()
-	db, err := shard.Open(ctx, path)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	defer db.Close()
-	if _, err := migrations.Migrate(ctx, db, migrations.Tenant); err != nil {
-		tb.Fatal(err)
-	}
-	if _, err := db.ExecContext(ctx, `INSERT INTO tenant_stamp(singleton, tenant_id) VALUES (1, ?)`, tenantID); err != nil {
+	if err := shard.Provision(context.Background(), "file:"+path, tenantID); err != nil {
 		tb.Fatal(err)
 	}
 	return path

@@ -6,7 +6,6 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/microfi/tenantgate/migrations"
 	"github.com/microfi/tenantgate/shard"
 	"github.com/microfi/tenantgate/shard/bank"
 )
@@ -17,17 +16,14 @@ func MustOpenDB(tb testing.TB, tenantID int64) *sql.DB {
 	tb.Helper()
 	ctx := context.Background()
 	path := filepath.Join(tb.TempDir(), "tenant.db")
+	if err := shard.Provision(ctx, "file:"+path, tenantID); err != nil {
+		tb.Fatal(err)
+	}
 	db, err := shard.Open(ctx, "file:"+path)
 	if err != nil {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() { db.Close() })
-	if _, err := migrations.Migrate(ctx, db, migrations.Tenant); err != nil {
-		tb.Fatal(err)
-	}
-	if _, err := db.ExecContext(ctx, `INSERT INTO tenant_stamp (singleton, tenant_id) VALUES (1, ?)`, tenantID); err != nil {
-		tb.Fatal(err)
-	}
 	return db
 }
 

@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/microfi/tenantgate/migrations"
 	"github.com/microfi/tenantgate/shard"
 	"github.com/microfi/tenantgate/shard/rawsqlite"
 )
@@ -20,16 +19,7 @@ import (
 func mustTenantDB(tb testing.TB, tenantID int64) string {
 	tb.Helper()
 	path := filepath.Join(tb.TempDir(), "tenant.db")
-	ctx := context.Background()
-	db, err := shard.Open(ctx, path)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	defer db.Close()
-	if _, err := migrations.Migrate(ctx, db, migrations.Tenant); err != nil {
-		tb.Fatal(err)
-	}
-	if _, err := db.ExecContext(ctx, `INSERT INTO tenant_stamp(singleton, tenant_id) VALUES (1, ?)`, tenantID); err != nil {
+	if err := shard.Provision(context.Background(), "file:"+path, tenantID); err != nil {
 		tb.Fatal(err)
 	}
 	return path

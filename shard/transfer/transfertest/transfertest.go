@@ -15,7 +15,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/microfi/tenantgate/migrations"
 	"github.com/microfi/tenantgate/shard"
 	"github.com/microfi/tenantgate/shard/transfer"
 )
@@ -162,19 +161,10 @@ func fill(tb testing.TB, db *sql.DB, tenantID int64, base int, sz Sizes) {
 }
 
 // ProvisionTenant creates a migrated tenant database at path stamped with
-// id, as shard.Manager's provisioning does.
+// id, with shard.Manager's own provisioning.
 func ProvisionTenant(tb testing.TB, path string, id int64) {
 	tb.Helper()
-	ctx := context.Background()
-	db, err := shard.Open(ctx, path)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	defer db.Close()
-	if _, err := migrations.Migrate(ctx, db, migrations.Tenant); err != nil {
-		tb.Fatal(err)
-	}
-	if _, err := db.Exec(`INSERT INTO tenant_stamp (singleton, tenant_id) VALUES (1, ?)`, id); err != nil {
+	if err := shard.Provision(context.Background(), "file:"+path, id); err != nil {
 		tb.Fatal(err)
 	}
 }

@@ -2,6 +2,7 @@ package shard
 
 import (
 	"errors"
+	"fmt"
 
 	"github.com/microfi/tenantgate/shard/storage"
 )
@@ -15,4 +16,7 @@ var (
 	ErrNotFound      = errors.New("tenant database not found")
 	ErrExists        = errors.New("tenant database already exists")
 	ErrClosed        = errors.New("shard manager closed")
+	// ErrBusy: every open database is pinned (or the fd budget is spent)
+	// and none was released within PinWait. Retry shortly.
+	ErrBusy = fmt.Errorf("%w: every open tenant database is in use", ErrUnavailable)
 )

@@ -1,6 +1,7 @@
 package shard
 
 import (
+	"container/list"
 	"context"
 	"database/sql"
 	"errors"
@@ -12,7 +13,6 @@ import (
 	"sync"
 	"time"
 
-	lru "github.com/hashicorp/golang-lru/v2"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/microfi/tenantgate/migrations"
@@ -33,29 +33,91 @@ const (
 // database was opened (reported as reason "schema").
 var errMigrateOnOpen = errors.New("migrate on open")
 
-// DefaultMaxOpen is the open-database cap when none is configured and the
-// file limit cannot be read.
-const DefaultMaxOpen = 1000
+// Defaults for Config fields left zero.
+const (
+	// DefaultMaxOpen is the open-database cap when none is configured and
+	// the file limit cannot be read.
+	DefaultMaxOpen = 1000
+	// DefaultPinWait is how long opening a database (or a connection) waits
+	// for room when every open database is in use.
+	DefaultPinWait = 2 * time.Second
+	// DefaultRawIdlePerTenant and DefaultRawIdleTimeout shape the idle raw
+	// connections (SQL over HTTP) kept per tenant database.
+	DefaultRawIdlePerTenant = 16
+	DefaultRawIdleTimeout   = 30 * time.Second
+)
 
-// Config configures a Manager.
+// Config configures a Manager. Zero fields take the defaults (withDefaults).
 type Config struct {
-	DataDir    string // tenant files live in DataDir/tenants/<id>.db
-	MaxOpen    int    // databases kept open at once (LRU); 0 = DefaultMaxOpen
-	Logger     *slog.Logger
-	Registerer prometheus.Registerer
+	DataDir string // tenant files live in DataDir/tenants/<id>.db
+	MaxOpen int    // databases kept open at once; 0 = DefaultMaxOpen
+	// FDBudget is how many file descriptors tenant databases may hold:
+	// FDsPerDatabase for each open database's pool, FDsPerConn for each raw
+	// connection. 0 = MaxOpen × FDsPerDatabase.
+	FDBudget int
+	// PinWait bounds the wait for room when every open database is pinned
+	// (held by a request, a stream or a transaction) or the fd budget is
+	// spent; then the open fails with ErrBusy. 0 = DefaultPinWait.
+	PinWait time.Duration
+	// RawIdlePerTenant and RawIdleTimeout bound the idle raw connections of
+	// a tenant database (0 = the defaults above).
+	RawIdlePerTenant int
+	RawIdleTimeout   time.Duration
+	// RawBusyTimeout bounds a raw connection's lock waits
+	// (rawsqlite.DefaultBusyTimeout if zero).
+	RawBusyTimeout time.Duration
+	Logger         *slog.Logger
+	Registerer     prometheus.Registerer
 }
 
-// Manager opens tenant databases on demand and keeps at most MaxOpen of them
-// open, closing the least recently used. A database is never closed while a
-// Handle to it is held: eviction marks it and the last Release closes it.
+func (c *Config) withDefaults() {
+	if c.MaxOpen <= 0 {
+		c.MaxOpen = DefaultMaxOpen
+	}
+	if c.FDBudget <= 0 {
+		c.FDBudget = c.MaxOpen * FDsPerDatabase
+	}
+	if c.PinWait <= 0 {
+		c.PinWait = DefaultPinWait
+	}
+	if c.RawIdlePerTenant <= 0 {
+		c.RawIdlePerTenant = DefaultRawIdlePerTenant
+	}
+	if c.RawIdleTimeout <= 0 {
+		c.RawIdleTimeout = DefaultRawIdleTimeout
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+}
+
+// Manager hands out every connection to a tenant database: pooled
+// *sql.DB handles for the API and raw connections for SQL over HTTP. It
+// opens databases on demand and keeps at most MaxOpen of them open within
+// an fd budget, closing the least recently used idle one to make room.
+//
+// A database in use (a Handle is held: by a request, an SQL stream or its
+// transaction) is pinned: it is never evicted for room. When every open
+// database is pinned, a new open waits up to PinWait and then fails with
+// ErrBusy; it never steals. Evict (suspend, delete, restore) closes a
+// database once the last Handle is released.
 type Manager struct {
-	cfg     Config
-	log     *slog.Logger
-	m       *metrics
+	cfg    Config
+	log    *slog.Logger
+	m      *metrics
+	closer closer
+
 	mu      sync.Mutex
 	entries map[int64]*entry
-	lru     *lru.Cache[int64, *entry]
+	idle    *list.List // entries no Handle holds, most recently released first
+	rawIdle map[*entry]struct{}
+	fds     int           // file descriptors charged (see FDBudget)
+	freed   chan struct{} // closed (and replaced) when room may have appeared
+	waiters int           // goroutines waiting on freed
 	closed  bool
+
+	stop chan struct{} // closed by Close: ends the janitor
+	wg   sync.WaitGroup
 }
 
 type entry struct {
@@ -69,11 +131,15 @@ type entry struct {
 	done    chan struct{} // closed when the entry starts closing
 	refs    int
 	evicted bool
+	elem    *list.Element // in Manager.idle while refs == 0
 	stmts   stmtCache     // prepared statements, closed with db
-	writer  chan struct{} // one in-process writer at a time (LockWrites)
+	writer  chan struct{} // one writer at a time (LockWrites), API and SQL alike
+	raw     []*RawConn    // idle raw connections, oldest first
+	rawOpen int           // raw connections open (idle or in use)
+	charged bool          // FDsPerDatabase counted in Manager.fds
 }
 
-// Handle is a held tenant database. Call Release when the request is done.
+// Handle is a held tenant database. Call Release when done.
 type Handle struct {
 	DB       *sql.DB
 	TenantID int64
@@ -95,17 +161,51 @@ func (h *Handle) Done() <-chan struct{} { return h.e.done }
 // Release gives the handle back. It is safe to call more than once.
 func (h *Handle) Release() { h.once.Do(func() { h.m.release(h.e) }) }
 
-// NewManager returns a Manager; it opens nothing until asked.
+// Retain returns a second Handle on the same database, for a user that
+// outlives the request (an SQL stream): the database stays pinned until it
+// is released too. It fails once the database is being closed.
+func (h *Handle) Retain() (*Handle, error) {
+	h.m.mu.Lock()
+	defer h.m.mu.Unlock()
+	if h.e.evicted || h.m.closed {
+		return nil, fmt.Errorf("%w: tenant %d is being closed", ErrUnavailable, h.e.id)
+	}
+	h.m.ref(h.e)
+	return &Handle{DB: h.DB, TenantID: h.TenantID, e: h.e, m: h.m}, nil
+}
+
+// NewManager returns a Manager; it opens nothing and starts nothing until
+// asked (Start runs the idle-connection janitor).
 func NewManager(cfg Config) *Manager {
-	if cfg.MaxOpen <= 0 {
-		cfg.MaxOpen = DefaultMaxOpen
+	cfg.withDefaults()
+	m := &Manager{
+		cfg: cfg, log: cfg.Logger, m: newMetrics(cfg.Registerer),
+		entries: map[int64]*entry{}, idle: list.New(), rawIdle: map[*entry]struct{}{},
+		freed: make(chan struct{}), stop: make(chan struct{}),
 	}
-	if cfg.Logger == nil {
-		cfg.Logger = slog.Default()
-	}
-	m := &Manager{cfg: cfg, log: cfg.Logger, entries: map[int64]*entry{}, m: newMetrics(cfg.Registerer)}
-	m.lru, _ = lru.NewWithEvict(cfg.MaxOpen, func(_ int64, e *entry) { m.evictLocked(e) })
+	m.closer.log = cfg.Logger
+	m.m.fdBudget.Set(float64(cfg.FDBudget))
 	return m
+}
+
+// Start runs the janitor that closes raw connections idle for longer than
+// RawIdleTimeout, until Close.
+func (m *Manager) Start() {
+	m.wg.Add(1)
+	go func() {
+		defer m.wg.Done()
+		every := min(m.cfg.RawIdleTimeout/4, time.Second)
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for {
+			select {
+			case <-m.stop:
+				return
+			case now := <-t.C:
+				m.reapRaw(now.Add(-m.cfg.RawIdleTimeout))
+			}
+		}
+	}()
 }
 
 // MaxOpen is the configured cap.
@@ -128,37 +228,15 @@ func (m *Manager) URL(id int64, dbURL string) string {
 // opening it if needed. Concurrent acquires of one tenant share one open.
 func (m *Manager) Acquire(ctx context.Context, id int64, dbURL string) (*Handle, error) {
 	m.mu.Lock()
-	if m.closed {
+	e, created, err := m.entryLocked(ctx, id, dbURL)
+	if err != nil {
 		m.mu.Unlock()
-		return nil, ErrClosed
+		return nil, err
 	}
-	e, ok := m.entries[id]
-	if ok && e.dbURL != dbURL {
-		// The tenant moved (db_url changed): retire the old handle.
-		m.lru.Remove(id)
-		ok = false
-	}
-	if !ok {
-		e = &entry{id: id, dbURL: dbURL, url: m.URL(id, dbURL), ready: make(chan struct{}), done: make(chan struct{}), writer: make(chan struct{}, 1)}
-		if !storage.IsRemote(e.url) {
-			e.path = m.Path(id)
-			if dbURL != "" {
-				p, err := storage.LocalPath(dbURL)
-				if err != nil {
-					m.mu.Unlock()
-					return nil, fmt.Errorf("%w: %v", ErrUnavailable, err)
-				}
-				e.path = p
-			}
-		}
-		m.entries[id] = e
-		e.refs++
-		m.mu.Unlock()
-		m.open(ctx, e)
-	} else {
-		e.refs++
-		m.lru.Get(id) // mark recently used
-		m.mu.Unlock()
+	m.ref(e)
+	m.mu.Unlock()
+	if created {
+		m.open(ctx, e) // concurrent acquires wait on e.ready
 	}
 	select {
 	case <-e.ready:
@@ -173,6 +251,97 @@ func (m *Manager) Acquire(ctx context.Context, id int64, dbURL string) (*Handle,
 	return &Handle{DB: e.db, TenantID: id, e: e, m: m}, nil
 }
 
+// entryLocked finds the tenant's entry or makes room for a new one, which
+// the caller then opens.
+func (m *Manager) entryLocked(ctx context.Context, id int64, dbURL string) (e *entry, created bool, err error) {
+	var deadline <-chan time.Time
+	for {
+		if m.closed {
+			return nil, false, ErrClosed
+		}
+		if e, ok := m.entries[id]; ok {
+			if e.dbURL == dbURL {
+				return e, false, nil
+			}
+			m.evictLocked(e) // the tenant moved (db_url changed): retire it
+		}
+		if len(m.entries) < m.cfg.MaxOpen && m.fds+FDsPerDatabase <= m.cfg.FDBudget {
+			break
+		}
+		if m.makeRoomLocked() {
+			continue
+		}
+		// Every open database is pinned: wait for one to be released.
+		if deadline == nil {
+			deadline = time.After(m.cfg.PinWait)
+		}
+		if err := m.waitLocked(ctx, deadline); err != nil {
+			m.m.openFailures.WithLabelValues("pinned").Inc()
+			return nil, false, fmt.Errorf("%w (tenant %d)", ErrBusy, id)
+		}
+	}
+	e = &entry{id: id, dbURL: dbURL, url: m.URL(id, dbURL), ready: make(chan struct{}), done: make(chan struct{}), writer: make(chan struct{}, 1)}
+	if !storage.IsRemote(e.url) {
+		e.path = m.Path(id)
+		if dbURL != "" {
+			p, err := storage.LocalPath(dbURL)
+			if err != nil {
+				return nil, false, fmt.Errorf("%w: %v", ErrUnavailable, err)
+			}
+			e.path = p
+		}
+	}
+	m.entries[id] = e
+	m.fds += FDsPerDatabase
+	e.charged = true
+	m.gaugesLocked()
+	return e, true, nil
+}
+
+// waitLocked waits (m.mu released meanwhile) until room may have appeared,
+// the deadline passes or ctx ends.
+func (m *Manager) waitLocked(ctx context.Context, deadline <-chan time.Time) error {
+	freed := m.freed
+	m.waiters++
+	m.mu.Unlock()
+	defer func() {
+		m.mu.Lock()
+		m.waiters--
+	}()
+	select {
+	case <-freed:
+		return nil
+	case <-deadline:
+		return ErrBusy
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// signalLocked wakes everyone waiting for room.
+func (m *Manager) signalLocked() {
+	if m.waiters == 0 {
+		return
+	}
+	close(m.freed)
+	m.freed = make(chan struct{})
+}
+
+// makeRoomLocked frees file descriptors or a slot: the oldest idle raw
+// connection first, else the least recently used database no one holds.
+// It reports false when everything is pinned.
+func (m *Manager) makeRoomLocked() bool {
+	if m.fds+FDsPerDatabase > m.cfg.FDBudget && m.closeOldestRawLocked() {
+		return true
+	}
+	back := m.idle.Back()
+	if back == nil {
+		return false
+	}
+	m.evictLocked(back.Value.(*entry))
+	return true
+}
+
 // open opens e's database and publishes it, or the failure, to waiters.
 func (m *Manager) open(ctx context.Context, e *entry) {
 	start := time.Now()
@@ -181,25 +350,35 @@ func (m *Manager) open(ctx context.Context, e *entry) {
 	defer cancel()
 	db, err := m.openChecked(octx, e)
 	m.mu.Lock()
-	if err == nil && m.closed {
-		// Close ran during the open: nothing would ever close this one.
-		go db.Close()
-		err = ErrClosed
+	if err == nil && (m.closed || e.evicted) {
+		// Close or Evict ran during the open.
+		m.closer.close(db, e.id)
+		err = fmt.Errorf("%w: tenant %d was closed while opening", ErrUnavailable, e.id)
+		if m.closed {
+			err = ErrClosed
+		}
 	}
 	if err != nil {
 		e.err = err
-		delete(m.entries, e.id)
+		if m.entries[e.id] == e {
+			delete(m.entries, e.id)
+		}
+		if !e.evicted {
+			e.evicted = true
+			close(e.done)
+		}
+		m.unchargeLocked(e)
 		if !errors.Is(err, ErrClosed) {
 			m.m.openFailures.WithLabelValues(failureReason(err)).Inc()
 			m.log.Warn("tenant database unavailable", "tenant_id", e.id, "err", err)
 		}
+		m.signalLocked()
 	} else {
 		e.db = db
 		m.m.opens.Inc()
 		m.m.openDuration.Observe(time.Since(start).Seconds())
-		m.lru.Add(e.id, e)
-		m.m.open.Set(float64(m.lru.Len()))
 	}
+	m.gaugesLocked()
 	close(e.ready)
 	m.mu.Unlock()
 }
@@ -248,16 +427,33 @@ func prepare(ctx context.Context, db *sql.DB, id int64, mm *metrics) error {
 	return nil
 }
 
+// ref pins e (under m.mu).
+func (m *Manager) ref(e *entry) {
+	if e.refs == 0 && e.elem != nil {
+		m.idle.Remove(e.elem)
+		e.elem = nil
+	}
+	e.refs++
+}
+
 func (m *Manager) release(e *entry) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	e.refs--
-	if e.refs == 0 && e.evicted {
-		m.closeEntry(e)
+	if e.refs > 0 {
+		return
+	}
+	switch {
+	case e.evicted:
+		m.closeEntryLocked(e)
+	case e.err == nil && e.db != nil:
+		e.elem = m.idle.PushFront(e)
+		m.signalLocked()
 	}
 }
 
-// evictLocked runs under m.mu (the LRU calls it from Add/Remove).
+// evictLocked starts closing e: it leaves the table at once and closes
+// when no Handle holds it.
 func (m *Manager) evictLocked(e *entry) {
 	if e.evicted {
 		return
@@ -267,62 +463,90 @@ func (m *Manager) evictLocked(e *entry) {
 	if m.entries[e.id] == e {
 		delete(m.entries, e.id)
 	}
-	m.m.evictions.Inc()
-	m.m.open.Set(float64(m.lru.Len()))
-	if e.refs == 0 {
-		m.closeEntry(e)
+	if e.elem != nil {
+		m.idle.Remove(e.elem)
+		e.elem = nil
 	}
+	m.m.evictions.Inc()
+	if e.refs == 0 {
+		m.closeEntryLocked(e)
+	}
+	m.gaugesLocked()
 }
 
-func (m *Manager) closeEntry(e *entry) {
+// closeEntryLocked hands an evicted, unheld entry's connections to the
+// closer and returns its file descriptors to the budget.
+func (m *Manager) closeEntryLocked(e *entry) {
+	for _, c := range e.raw {
+		m.m.rawIdle.Dec()
+		m.dropRawLocked(c, e)
+		m.closer.closeRaw(c)
+	}
+	e.raw = nil
+	delete(m.rawIdle, e)
 	if e.db == nil {
-		return
+		return // still opening: open() sees evicted and closes it
 	}
 	db := e.db
 	e.db = nil
-	// Closing waits for in-flight statements; never do it under m.mu.
-	go func() {
-		if err := db.Close(); err != nil {
-			m.log.Warn("close tenant database", "tenant_id", e.id, "err", err)
-		}
-	}()
+	m.unchargeLocked(e)
+	m.closer.close(db, e.id)
+	m.gaugesLocked()
 }
 
-// Evict closes a tenant's database (once no request holds it), so the next
-// Acquire re-opens and re-checks it. Used after suspend, delete and restore.
+// unchargeLocked returns an entry's descriptors to the budget, once. The
+// database is closed right after (by the closer): the budget runs ahead of
+// the closes by at most the closer's queue.
+func (m *Manager) unchargeLocked(e *entry) {
+	if e.charged {
+		e.charged = false
+		m.fds -= FDsPerDatabase
+		m.signalLocked()
+	}
+}
+
+// Evict closes a tenant's database (once no request or stream holds it),
+// so the next Acquire re-opens and re-checks it. Used after suspend,
+// delete and restore; SQL streams on it are closed.
 func (m *Manager) Evict(id int64) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if e, ok := m.entries[id]; ok {
-		if !m.lru.Remove(id) {
-			m.evictLocked(e)
-		}
+		m.evictLocked(e)
 	}
 }
 
-// OpenCount is how many tenant databases are open now.
+// OpenCount is how many tenant databases are open (or opening) now.
 func (m *Manager) OpenCount() int {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return m.lru.Len()
+	return len(m.entries)
 }
 
-// Close closes every database; later Acquires fail with ErrClosed.
+// Close closes every database and waits for the closes (and the janitor);
+// later Acquires fail with ErrClosed. Databases still held close when
+// their last Handle is released.
 func (m *Manager) Close() {
 	m.mu.Lock()
+	if m.closed {
+		m.mu.Unlock()
+		return
+	}
 	m.closed = true
-	var pending []*sql.DB
-	for _, id := range m.lru.Keys() {
-		if e, ok := m.lru.Peek(id); ok && e.db != nil && e.refs == 0 {
-			pending = append(pending, e.db)
-			e.db = nil
-		}
+	close(m.stop)
+	for _, e := range m.entries {
+		m.evictLocked(e)
 	}
-	m.lru.Purge()
+	close(m.freed) // wake every waiter: they see closed
+	m.freed = make(chan struct{})
 	m.mu.Unlock()
-	for _, db := range pending {
-		db.Close()
-	}
+	m.wg.Wait()
+	m.closer.wait()
+}
+
+func (m *Manager) gaugesLocked() {
+	m.m.open.Set(float64(len(m.entries)))
+	m.m.fdsUsed.Set(float64(m.fds))
 }
 
 func failureReason(err error) string {

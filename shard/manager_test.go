@@ -215,10 +215,14 @@ func openFDs(t *testing.T) int {
 	return n
 }
 
-// A handle in use is never closed under a request: eviction waits for it.
-func TestEvictWhileHeld(t *testing.T) {
+// A database in use is pinned: opening others never evicts it; when every
+// slot is pinned a new open waits briefly, then fails with ErrBusy (it
+// never steals), and succeeds as soon as a slot is released.
+func TestPinnedNeverEvicted(t *testing.T) {
 	ctx := context.Background()
-	m := newManager(t, 2)
+	m := shard.NewManager(shard.Config{DataDir: t.TempDir(), MaxOpen: 2, PinWait: 200 * time.Millisecond,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	t.Cleanup(m.Close)
 	for id := int64(1); id <= 4; id++ {
 		mustProvision(t, m, id)
 	}
@@ -226,7 +230,7 @@ func TestEvictWhileHeld(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for id := int64(2); id <= 4; id++ { // pushes tenant 1 out of the LRU
+	for id := int64(2); id <= 4; id++ { // idle databases make room for each other
 		h, err := m.Acquire(ctx, id, "")
 		if err != nil {
 			t.Fatal(err)
@@ -235,12 +239,56 @@ func TestEvictWhileHeld(t *testing.T) {
 	}
 	select {
 	case <-held.Done():
+		t.Fatal("a held database was evicted to make room")
 	default:
-		t.Fatal("evicted handle's Done channel not closed")
+	}
+	if n := m.OpenCount(); n > 2 {
+		t.Fatalf("%d open, cap 2", n)
+	}
+
+	// Both slots pinned: the third tenant waits PinWait and gets ErrBusy.
+	second, err := m.Acquire(ctx, 2, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	if _, err := m.Acquire(ctx, 3, ""); !errors.Is(err, shard.ErrBusy) || !errors.Is(err, shard.ErrUnavailable) {
+		t.Fatalf("acquire with every slot pinned = %v, want ErrBusy", err)
+	}
+	if d := time.Since(start); d < 150*time.Millisecond || d > 5*time.Second {
+		t.Fatalf("waited %v, want about PinWait", d)
+	}
+	// A waiter gets the slot as soon as one is released.
+	got := make(chan error, 1)
+	go func() {
+		h, err := m.Acquire(ctx, 3, "")
+		if err == nil {
+			h.Release()
+		}
+		got <- err
+	}()
+	time.Sleep(20 * time.Millisecond)
+	second.Release()
+	if err := <-got; err != nil {
+		t.Fatalf("acquire after a release: %v", err)
 	}
 	var n int
 	if err := held.DB.QueryRowContext(ctx, `SELECT count(*) FROM users`).Scan(&n); err != nil {
-		t.Fatalf("held handle closed under the request: %v", err)
+		t.Fatalf("held database closed under its user: %v", err)
+	}
+
+	// An explicit Evict (suspend, delete) closes it once released.
+	m.Evict(1)
+	select {
+	case <-held.Done():
+	default:
+		t.Fatal("Evict did not close Done")
+	}
+	if err := held.DB.QueryRowContext(ctx, `SELECT count(*) FROM users`).Scan(&n); err != nil {
+		t.Fatalf("evicted database closed before its user let go: %v", err)
+	}
+	if _, err := held.Retain(); !errors.Is(err, shard.ErrUnavailable) {
+		t.Fatalf("Retain of an evicted database = %v", err)
 	}
 	held.Release()
 	again, err := m.Acquire(ctx, 1, "")

@@ -8,6 +8,9 @@ import (
 type metrics struct {
 	opens, evictions prometheus.Counter
 	open             prometheus.Gauge
+	fdBudget         prometheus.Gauge
+	fdsUsed          prometheus.Gauge
+	rawOpen, rawIdle prometheus.Gauge
 	openDuration     prometheus.Observer
 	openFailures     *prometheus.CounterVec
 
@@ -20,6 +23,10 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		opens:     f.NewCounter(prometheus.CounterOpts{Name: "tenantgate_tenant_db_opens_total", Help: "Tenant databases opened (cold starts)."}),
 		evictions: f.NewCounter(prometheus.CounterOpts{Name: "tenantgate_tenant_db_evictions_total", Help: "Tenant databases closed by the LRU cap or on request."}),
 		open:      f.NewGauge(prometheus.GaugeOpts{Name: "tenantgate_tenant_db_open", Help: "Tenant databases open now."}),
+		fdBudget:  f.NewGauge(prometheus.GaugeOpts{Name: "tenantgate_tenant_db_fd_budget", Help: "File descriptors tenant databases may hold (pools and raw connections)."}),
+		fdsUsed:   f.NewGauge(prometheus.GaugeOpts{Name: "tenantgate_tenant_db_fds", Help: "File descriptors charged to open tenant databases and raw connections now."}),
+		rawOpen:   f.NewGauge(prometheus.GaugeOpts{Name: "tenantgate_tenant_db_raw_connections", Help: "Raw SQLite connections (SQL over HTTP) open now, idle ones included."}),
+		rawIdle:   f.NewGauge(prometheus.GaugeOpts{Name: "tenantgate_tenant_db_raw_connections_idle", Help: "Raw SQLite connections idle in the per-tenant pools, waiting for a new SQL stream."}),
 		openDuration: f.NewHistogram(prometheus.HistogramOpts{
 			Name: "tenantgate_tenant_db_open_duration_seconds", Help: "Time to open, stamp-check and migrate a tenant database (cold-start latency).",
 			Buckets:                     []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
@@ -27,12 +34,12 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		}),
 		openFailures: f.NewCounterVec(prometheus.CounterOpts{
 			Name: "tenantgate_tenant_db_open_failures_total",
-			Help: "Tenant databases that could not be served, by reason (stamp_mismatch is a security event).",
+			Help: "Tenant databases (or connections) that could not be served, by reason (stamp_mismatch is a security event; pinned: every open database was in use).",
 		}, []string{"reason"}),
 		migrationsApplied: f.NewCounter(prometheus.CounterOpts{Name: "tenantgate_migrations_applied_total", Help: "Schema migrations applied to tenant databases when they were opened."}),
 		migrationsFailed:  f.NewCounter(prometheus.CounterOpts{Name: "tenantgate_migrations_failed_total", Help: "Schema migrations that failed on a tenant database being opened (the tenant gets 503)."}),
 	}
-	for _, r := range []string{"stamp_mismatch", "schema", "not_found", "backend"} {
+	for _, r := range []string{"stamp_mismatch", "schema", "not_found", "backend", "pinned"} {
 		m.openFailures.WithLabelValues(r)
 	}
 	return m

@@ -4,13 +4,18 @@ import (
 	"syscall"
 )
 
-// fdsPerTenant is what one open tenant database costs in file descriptors:
-// each pooled connection holds the database and its -wal file, and the
-// process shares one -shm descriptor per file.
-const fdsPerTenant = 2*MaxIdleConnsPerTenant + 1
+// What tenant databases cost in file descriptors, for the fd budget.
+const (
+	// FDsPerConn: one SQLite connection holds the database file and its
+	// -wal file (the process shares one -shm descriptor per file).
+	FDsPerConn = 2
+	// FDsPerDatabase: an open database's pooled connections, charged up
+	// front since database/sql opens them on demand, plus the -shm.
+	FDsPerDatabase = FDsPerConn*MaxIdleConnsPerTenant + 1
+)
 
-// reservedFDs are kept for sockets, the catalog and logs.
-const reservedFDs = 1024
+// ReservedFDs are kept for sockets, the catalog and logs.
+const ReservedFDs = 1024
 
 // RaiseFileLimit lifts the soft RLIMIT_NOFILE to the hard limit and returns
 // the new soft limit.
@@ -28,10 +33,15 @@ func RaiseFileLimit() (uint64, error) {
 	return lim.Cur, nil
 }
 
+// FDBudgetForLimit is the share of a file limit tenant databases may use.
+func FDBudgetForLimit(nofile uint64) int {
+	if nofile <= 2*ReservedFDs {
+		return max(16*FDsPerDatabase, int(nofile/2))
+	}
+	return int(nofile - ReservedFDs)
+}
+
 // MaxOpenForLimit is how many tenant databases fit in a file limit.
 func MaxOpenForLimit(nofile uint64) int {
-	if nofile <= 2*reservedFDs {
-		return max(16, int(nofile/2)/fdsPerTenant)
-	}
-	return int(nofile-reservedFDs) / fdsPerTenant
+	return FDBudgetForLimit(nofile) / FDsPerDatabase
 }

@@ -64,17 +64,3 @@ func (h *Handle) Stmt(ctx context.Context, query string) (*sql.Stmt, error) {
 	c.m[query] = st
 	return st, nil
 }
-
-// LockWrites admits one writer at a time to the tenant's database and
-// returns the release function. SQLite has a single writer anyway; waiting
-// here, instead of in SQLite's busy handler while holding a pooled
-// connection, keeps the other connections free for readers, so a burst of
-// writes cannot starve reads (or the writer itself) of connections.
-func (h *Handle) LockWrites(ctx context.Context) (func(), error) {
-	select {
-	case h.e.writer <- struct{}{}:
-		return func() { <-h.e.writer }, nil
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
-}

@@ -1,0 +1,203 @@
+package shard
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/microfi/tenantgate/shard/rawsqlite"
+)
+
+// RawConn is a direct SQLite connection to a tenant database (for SQL over
+// HTTP), handed out by the Manager so the fd budget counts it. Give it back
+// with Release; never Close it yourself.
+type RawConn struct {
+	*rawsqlite.Conn
+	m         *Manager
+	e         *entry
+	readOnly  bool
+	idleSince time.Time
+}
+
+// Conn returns a raw connection to the handle's local database: an idle one
+// of the same mode, or a new one when the fd budget has room (closing idle
+// connections or databases nobody holds to make some, waiting up to
+// PinWait when everything is in use: then ErrBusy).
+func (h *Handle) Conn(ctx context.Context, readOnly bool) (*RawConn, error) {
+	m, e := h.m, h.e
+	if e.path == "" {
+		return nil, fmt.Errorf("%w: tenant %d is on a libSQL server, not a local file", ErrUnavailable, e.id)
+	}
+	m.mu.Lock()
+	for i := len(e.raw) - 1; i >= 0; i-- { // newest first: its pages are warm
+		if c := e.raw[i]; c.readOnly == readOnly {
+			e.raw = append(e.raw[:i], e.raw[i+1:]...)
+			if len(e.raw) == 0 {
+				delete(m.rawIdle, e)
+			}
+			m.mu.Unlock()
+			m.m.rawIdle.Dec()
+			return c, nil
+		}
+	}
+	var deadline <-chan time.Time
+	for m.fds+FDsPerConn > m.cfg.FDBudget {
+		if m.closed || e.evicted {
+			m.mu.Unlock()
+			return nil, fmt.Errorf("%w: tenant %d is being closed", ErrUnavailable, e.id)
+		}
+		if m.closeOldestRawLocked() {
+			continue
+		}
+		if back := m.idle.Back(); back != nil {
+			m.evictLocked(back.Value.(*entry))
+			continue
+		}
+		if deadline == nil {
+			deadline = time.After(m.cfg.PinWait)
+		}
+		if err := m.waitLocked(ctx, deadline); err != nil {
+			m.mu.Unlock()
+			m.m.openFailures.WithLabelValues("pinned").Inc()
+			return nil, fmt.Errorf("%w (tenant %d: file-descriptor budget spent)", ErrBusy, e.id)
+		}
+	}
+	m.fds += FDsPerConn
+	e.rawOpen++
+	m.gaugesLocked()
+	m.mu.Unlock()
+	raw, err := rawsqlite.Open(e.path, rawsqlite.Options{ReadOnly: readOnly, BusyTimeout: m.cfg.RawBusyTimeout})
+	if err != nil {
+		m.mu.Lock()
+		m.dropRawLocked(nil, e)
+		m.mu.Unlock()
+		return nil, fmt.Errorf("%w: tenant %d: %w", ErrUnavailable, e.id, err)
+	}
+	m.m.rawOpen.Inc()
+	return &RawConn{Conn: raw, m: m, e: e, readOnly: readOnly}, nil
+}
+
+// Release gives the connection back: rolled back and kept for reuse, or
+// closed if it carries state another stream must not see, its database is
+// closing, or enough are idle already.
+func (c *RawConn) Release() {
+	m, e := c.m, c.e
+	if err := c.Rollback(); err != nil || c.Dirty() {
+		c.close()
+		return
+	}
+	m.mu.Lock()
+	if e.evicted || m.closed || len(e.raw) >= m.cfg.RawIdlePerTenant {
+		m.mu.Unlock()
+		c.close()
+		return
+	}
+	c.idleSince = time.Now()
+	e.raw = append(e.raw, c)
+	m.rawIdle[e] = struct{}{}
+	m.signalLocked()
+	m.mu.Unlock()
+	m.m.rawIdle.Inc()
+}
+
+// close closes a connection that is not idle and returns its descriptors.
+func (c *RawConn) close() {
+	c.m.mu.Lock()
+	c.m.dropRawLocked(c, c.e)
+	c.m.mu.Unlock()
+	c.Conn.Close()
+}
+
+// dropRawLocked takes a raw connection off the books (c may be nil for
+// one that failed to open).
+func (m *Manager) dropRawLocked(c *RawConn, e *entry) {
+	m.fds -= FDsPerConn
+	e.rawOpen--
+	if c != nil {
+		m.m.rawOpen.Dec()
+	}
+	m.signalLocked()
+	m.gaugesLocked()
+}
+
+// closeOldestRawLocked closes one idle raw connection, of any tenant, to
+// free descriptors; it reports false when none is idle.
+func (m *Manager) closeOldestRawLocked() bool {
+	for e := range m.rawIdle {
+		c := e.raw[0]
+		e.raw = e.raw[1:]
+		if len(e.raw) == 0 {
+			delete(m.rawIdle, e)
+		}
+		m.m.rawIdle.Dec()
+		m.dropRawLocked(c, e)
+		m.closer.closeRaw(c)
+		return true
+	}
+	return false
+}
+
+// reapRaw closes raw connections idle since before cutoff, so a tenant
+// that went quiet holds no connections (or their page caches).
+func (m *Manager) reapRaw(cutoff time.Time) {
+	var old []*RawConn
+	m.mu.Lock()
+	for e := range m.rawIdle {
+		n := 0
+		for n < len(e.raw) && e.raw[n].idleSince.Before(cutoff) {
+			n++ // oldest first
+		}
+		for _, c := range e.raw[:n] {
+			m.dropRawLocked(c, e)
+			old = append(old, c)
+		}
+		e.raw = append(e.raw[:0], e.raw[n:]...)
+		if len(e.raw) == 0 {
+			delete(m.rawIdle, e)
+		}
+	}
+	m.mu.Unlock()
+	for _, c := range old {
+		m.m.rawIdle.Dec()
+		c.Conn.Close()
+	}
+}
+
+// LockWrites admits one writer at a time to the tenant's database, API
+// requests and SQL streams alike, and returns the release function. SQLite
+// has a single writer anyway; waiting here, instead of in SQLite's busy
+// handler while holding a pooled connection, keeps the other connections
+// free for readers, so a burst of writes cannot starve reads (or the
+// writer itself) of connections.
+func (h *Handle) LockWrites(ctx context.Context) (func(), error) {
+	select {
+	case h.e.writer <- struct{}{}:
+		return h.unlockWrites, nil
+	default:
+	}
+	select {
+	case h.e.writer <- struct{}{}:
+		return h.unlockWrites, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// TryLockWrites is LockWrites bounded by wait instead of a context.
+func (h *Handle) TryLockWrites(wait time.Duration) (func(), bool) {
+	select {
+	case h.e.writer <- struct{}{}:
+		return h.unlockWrites, true
+	default:
+	}
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case h.e.writer <- struct{}{}:
+		return h.unlockWrites, true
+	case <-t.C:
+		return nil, false
+	}
+}
+
+func (h *Handle) unlockWrites() { <-h.e.writer }

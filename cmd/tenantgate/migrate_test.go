@@ -199,7 +199,7 @@ func TestServeMixedVersions(t *testing.T) {
 func TestProgressRendering(t *testing.T) {
 	t.Run("Terminal", func(t *testing.T) {
 		var out bytes.Buffer
-		p := &progress{w: &out, tty: true, every: 1, total: 4}
+		p := &progress{w: &out, tty: true, every: 1, total: 4, verb: "migrated"}
 		p.update(fleet.Progress{Done: 4, Total: 4, Migrated: 3, Failed: 1})
 		p.finish()
 		if got := out.String(); !strings.HasPrefix(got, "\r[##############################] 4/4  migrated 3  current 0  failed 1") || !strings.HasSuffix(got, "\n") {

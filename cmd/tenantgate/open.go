@@ -4,14 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"io"
 	"log/slog"
+	"os"
 	"path/filepath"
 
 	"github.com/microfi/tenantgate/catalog"
 	"github.com/microfi/tenantgate/catalog/provision"
 	"github.com/microfi/tenantgate/shard"
+	"github.com/microfi/tenantgate/shard/storage"
 )
 
 // catalogURL is the catalog location: the flag if set, else the data dir's file.
@@ -43,10 +44,10 @@ func openExisting(ctx context.Context, dataDir, catURL string) (*tools, error) {
 // requireCatalog fails when the local catalog file does not exist.
 func requireCatalog(dataDir, catURL string) error {
 	url := catalogURL(dataDir, catURL)
-	if shard.IsRemote(url) {
+	if storage.IsRemote(url) {
 		return nil
 	}
-	path, err := shard.LocalPath(url)
+	path, err := storage.LocalPath(url)
 	if err != nil {
 		return fmt.Errorf("catalog: %w", err)
 	}

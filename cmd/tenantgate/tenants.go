@@ -17,11 +17,15 @@ import (
 
 // tenantsCommands are the tenants subcommands.
 var tenantsCommands = map[string]func(ctx context.Context, env *Env, args []string) error{
-	"create":  tenantsCreate,
-	"list":    tenantsList,
-	"suspend": func(ctx context.Context, env *Env, args []string) error { return tenantsSetStatus(ctx, env, args, "suspend", catalog.StatusSuspended) },
-	"resume":  func(ctx context.Context, env *Env, args []string) error { return tenantsSetStatus(ctx, env, args, "resume", catalog.StatusActive) },
-	"delete":  tenantsDelete,
+	"create": tenantsCreate,
+	"list":   tenantsList,
+	"suspend": func(ctx context.Context, env *Env, args []string) error {
+		return tenantsSetStatus(ctx, env, args, "suspend", catalog.StatusSuspended)
+	},
+	"resume": func(ctx context.Context, env *Env, args []string) error {
+		return tenantsSetStatus(ctx, env, args, "resume", catalog.StatusActive)
+	},
+	"delete": tenantsDelete,
 }
 
 // runTenants dispatches tenants create|list|suspend|resume|delete.

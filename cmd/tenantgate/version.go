@@ -3,7 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
-	
+
 	"github.com/prometheus/common/version"
 
 	"github.com/microfi/tenantgate/proxy"

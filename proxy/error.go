@@ -62,6 +62,9 @@ func errorFor(err error) *Error {
 		return &Error{Status: http.StatusForbidden, Message: "Forbidden"}
 	case errors.Is(err, catalog.ErrTenantNotFound):
 		return errTenantNotFound
+	case errors.Is(err, shard.ErrBusy):
+		// Every open database is pinned by work in progress: it frees soon.
+		return &Error{Status: http.StatusServiceUnavailable, Message: "Tenant unavailable", Retry: 1}
 	case errors.Is(err, shard.ErrUnavailable), errors.Is(err, shard.ErrClosed), errors.Is(err, catalog.ErrUnavailable):
 		return errUnavailable
 	case errors.Is(err, bank.ErrNotFound):

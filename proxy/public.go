@@ -39,26 +39,16 @@ type site struct {
 
 // newSite builds the public site's state from the server's config.
 func newSite(cfg Config) *site {
-	demo, signup, ttl := cfg.DemoLimit, cfg.SignupLimit, cfg.DemoTTL
-	if demo == (RateLimit{}) {
-		demo = DefaultDemoLimit
-	}
-	if signup == (RateLimit{}) {
-		signup = DefaultSignupLimit
-	}
-	if ttl <= 0 {
-		ttl = DefaultDemoTTL
-	}
-	return &site{demoLimit: newIPLimiter(demo), signupLimit: newIPLimiter(signup), demoTTL: ttl, now: time.Now}
+	return &site{demoLimit: newIPLimiter(cfg.DemoLimit), signupLimit: newIPLimiter(cfg.SignupLimit), demoTTL: cfg.DemoTTL, now: time.Now}
 }
 
-// startReaper runs the demo reaper in the background until Shutdown,
-// counting passes and removed demos in the metrics.
-func (s *Server) startReaper() {
-	if s.cfg.ReapInterval < 0 {
-		return
+// reaper is the demo reaper, counting passes and removed demos in the
+// metrics (nil when ReapInterval is off); Start runs it until Shutdown.
+func (s *Server) reaper() *provision.Reaper {
+	if s.cfg.ReapInterval <= 0 {
+		return nil
 	}
-	r := &provision.Reaper{
+	return &provision.Reaper{
 		Provisioner: s.provisioner,
 		Interval:    s.cfg.ReapInterval,
 		Logger:      s.log,
@@ -67,7 +57,6 @@ func (s *Server) startReaper() {
 			s.metrics.demosReaped.Add(float64(n))
 		},
 	}
-	go r.Run(s.background)
 }
 
 // handlePublic serves the root domain and www: the marketing site, its

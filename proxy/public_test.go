@@ -650,7 +650,7 @@ func BenchmarkSignupToFirstCall(b *testing.B) {
 func BenchmarkDemoCreate(b *testing.B) {
 	srv := proxytest.Start(b, proxytest.Options{Configure: func(c *proxy.Config) {
 		c.DemoLimit = proxy.RateLimit{Burst: 1_000_000, Every: time.Nanosecond}
-		c.ReapInterval = -1
+		c.ReapInterval = 0 // off
 	}})
 	var took []time.Duration
 	b.ResetTimer()

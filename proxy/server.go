@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -34,15 +35,17 @@ type Config struct {
 	PublicScheme          string // scheme in links; default "http"
 	PublicPort            int    // port in links; 0 = the listener's port (80/443 omitted)
 	RequestTimeout        time.Duration
+	// Limits that can be turned off are off at zero, exactly as their
+	// flags are (the flags' defaults are the Default* constants).
 	TenantMetrics         int           // per-tenant series for the N busiest tenants; 0 = off
 	TenantMetricsInterval time.Duration // re-rank period of the per-tenant series; 0 = DefaultTenantSeriesInterval
 	BackupDir             string        // where admin deletes keep a copy of the database
-	TenantRate            RateLimit     // requests per tenant; zero = DefaultTenantRate, Burst < 0 = unlimited
-	TenantMaxInFlight     int           // concurrent requests per tenant; 0 = DefaultTenantMaxInFlight, < 0 = unlimited
+	TenantRate            RateLimit     // requests per tenant; Burst 0 = unlimited (flag default DefaultTenantRate)
+	TenantMaxInFlight     int           // concurrent requests per tenant; 0 = unlimited (flag default DefaultTenantMaxInFlight)
 	DemoLimit             RateLimit     // demo creations per client address; zero = DefaultDemoLimit
 	SignupLimit           RateLimit     // signups per client address; zero = DefaultSignupLimit
 	DemoTTL               time.Duration // demo lifetime; 0 = DefaultDemoTTL
-	ReapInterval          time.Duration // demo reaper period; 0 = provision.DefaultReapInterval, < 0 = off
+	ReapInterval          time.Duration // demo reaper period; 0 = off (flag default provision.DefaultReapInterval)
 
 	Hrana hrana.Config // SQL-over-HTTP limits and stream timeouts
 
@@ -76,32 +79,52 @@ type Server struct {
 	port         int
 	stop         context.CancelFunc // cancels background
 	background   context.Context    // background work (reaper, tenant series), until Shutdown
+	startOnce    sync.Once
+	wg           sync.WaitGroup // the goroutines Start launched
 }
 
-// New builds a Server from cfg.
-func New(cfg Config) (*Server, error) {
-	if cfg.Catalog == nil || cfg.Shards == nil || cfg.Auth == nil {
-		return nil, errors.New("proxy: Catalog, Shards and Auth are required")
+// withDefaults fills the fields that have a default (never the limits
+// that zero turns off) and checks the rest. It runs once, in New.
+func (c *Config) withDefaults() error {
+	if c.Catalog == nil || c.Shards == nil || c.Auth == nil {
+		return errors.New("proxy: Catalog, Shards and Auth are required")
 	}
-	if cfg.RootDomain == "" {
-		cfg.RootDomain = DefaultRootDomain
+	if c.RootDomain == "" {
+		c.RootDomain = DefaultRootDomain
 	}
-	root, err := catalog.NormalizeHost(cfg.RootDomain)
+	root, err := catalog.NormalizeHost(c.RootDomain)
 	if err != nil {
-		return nil, fmt.Errorf("root domain: %w", err)
+		return fmt.Errorf("root domain: %w", err)
 	}
-	cfg.RootDomain = root
-	if cfg.PublicScheme == "" {
-		cfg.PublicScheme = "http"
+	c.RootDomain = root
+	if c.PublicScheme == "" {
+		c.PublicScheme = "http"
 	}
-	if cfg.RequestTimeout <= 0 {
-		cfg.RequestTimeout = DefaultRequestTimeout
+	if c.RequestTimeout <= 0 {
+		c.RequestTimeout = DefaultRequestTimeout
 	}
-	if cfg.Logger == nil {
-		cfg.Logger = slog.Default()
+	if c.DemoLimit == (RateLimit{}) {
+		c.DemoLimit = DefaultDemoLimit
 	}
-	if cfg.Provisioner == nil {
-		cfg.Provisioner = &provision.Provisioner{Catalog: cfg.Catalog, Shards: cfg.Shards, Logger: cfg.Logger}
+	if c.SignupLimit == (RateLimit{}) {
+		c.SignupLimit = DefaultSignupLimit
+	}
+	if c.DemoTTL <= 0 {
+		c.DemoTTL = DefaultDemoTTL
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if c.Provisioner == nil {
+		c.Provisioner = &provision.Provisioner{Catalog: c.Catalog, Shards: c.Shards, Logger: c.Logger}
+	}
+	return nil
+}
+
+// New builds a Server from cfg; it starts nothing (see Start).
+func New(cfg Config) (*Server, error) {
+	if err := cfg.withDefaults(); err != nil {
+		return nil, err
 	}
 	bg, stop := context.WithCancel(context.Background())
 	s := &Server{
@@ -111,21 +134,13 @@ func New(cfg Config) (*Server, error) {
 		background:  bg, stop: stop,
 	}
 	s.site = newSite(cfg)
-	s.startReaper()
 	s.hrana = hrana.NewHandler(cfg.Hrana, cfg.Registerer)
-	if cfg.TenantRate == (RateLimit{}) {
-		cfg.TenantRate = DefaultTenantRate
-	}
-	if cfg.TenantMaxInFlight == 0 {
-		cfg.TenantMaxInFlight = DefaultTenantMaxInFlight
-	}
 	s.tenantLimit = newTenantThrottle(cfg.TenantRate, cfg.TenantMaxInFlight)
 	if cfg.TenantMetrics > 0 {
 		s.tenantSeries = NewTenantSeries(cfg.Registerer, cfg.TenantMetrics)
 		if cfg.TenantMetricsInterval > 0 {
 			s.tenantSeries.Interval = cfg.TenantMetricsInterval
 		}
-		s.tenantSeries.Start(bg)
 	}
 	s.http = &fasthttp.Server{
 		Handler:               s.handle,
@@ -153,8 +168,24 @@ func New(cfg Config) (*Server, error) {
 	return s, nil
 }
 
+// Start launches the background work: the Hrana stream expiry, the demo
+// reaper and the per-tenant series re-ranking. Shutdown stops and waits for
+// them. Calling it again does nothing; Serve calls it too.
+func (s *Server) Start() {
+	s.startOnce.Do(func() {
+		s.hrana.Start()
+		if r := s.reaper(); r != nil {
+			s.wg.Go(func() { r.Run(s.background) })
+		}
+		if s.tenantSeries != nil {
+			s.wg.Go(func() { s.tenantSeries.Run(s.background) })
+		}
+	})
+}
+
 // Serve accepts tenant, public and admin traffic on ln until Shutdown.
 func (s *Server) Serve(ln net.Listener) error {
+	s.Start()
 	if s.port == 0 {
 		if tcp, ok := ln.Addr().(*net.TCPAddr); ok {
 			s.port = tcp.Port
@@ -170,7 +201,8 @@ func (s *Server) ServeOps(ln net.Listener) error { return s.ops.Serve(ln) }
 func (s *Server) Handler() fasthttp.RequestHandler { return s.handle }
 
 // Shutdown stops accepting requests, waits for in-flight ones (until ctx
-// ends) and stops background work. The caller closes the catalog and shards.
+// ends), then cancels the background work and waits for it. The caller
+// closes the catalog and shards afterwards.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.stop()
 	errc := make(chan error, 2)
@@ -178,6 +210,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	go func() { errc <- s.ops.ShutdownWithContext(ctx) }()
 	err := errors.Join(<-errc, <-errc)
 	s.hrana.Close() // rolls back open SQL streams before the databases close
+	s.wg.Wait()
 	return err
 }
 

@@ -17,7 +17,7 @@ func (s *Server) serveSQL(r *tenantRequest) error {
 			// libSQL server is reached with a libSQL client directly.
 			return errUnavailable
 		}
-		t.Path, t.Done = r.handle.Path(), r.handle.Done()
+		t.DB = r.handle
 	}
 	if r.claims != nil {
 		t.ReadOnly = r.claims.ReadOnly()

@@ -181,9 +181,9 @@ func (ts *TenantSeries) admitLocked(host string) *tenantChildren {
 	return c
 }
 
-// Start re-ranks the tenants every Interval until ctx is done. It returns at
-// once; the work happens on its own goroutine.
-func (ts *TenantSeries) Start(ctx context.Context) {
+// Run re-ranks the tenants every Interval until ctx is done; the caller
+// owns the goroutine (proxy.Server.Start runs it under its WaitGroup).
+func (ts *TenantSeries) Run(ctx context.Context) {
 	if ts == nil {
 		return
 	}
@@ -191,18 +191,16 @@ func (ts *TenantSeries) Start(ctx context.Context) {
 	if interval <= 0 {
 		interval = DefaultTenantSeriesInterval
 	}
-	go func() {
-		t := time.NewTicker(interval)
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-				ts.Rerank()
-			}
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			ts.Rerank()
 		}
-	}()
+	}
 }
 
 // Rerank recomputes the top set from the sketch now: the N tenants with the

@@ -52,7 +52,7 @@ func TestTenantSeries_Disabled(t *testing.T) {
 	// A nil TenantSeries is inert: the server can call it unconditionally.
 	ts.Observe("acme", 200, time.Millisecond)
 	ts.Rerank()
-	ts.Start(t.Context())
+	ts.Run(t.Context()) // returns at once
 	if got := ts.Tracked(); got != nil {
 		t.Fatalf("Tracked() = %v, want nil", got)
 	}
@@ -214,7 +214,7 @@ func TestTenantSeries_OtherHostNeverTracked(t *testing.T) {
 	}
 }
 
-func TestTenantSeries_Start(t *testing.T) {
+func TestTenantSeries_Run(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	ts := proxy.NewTenantSeries(reg, 1)
 	ts.Interval = 5 * time.Millisecond
@@ -223,12 +223,13 @@ func TestTenantSeries_Start(t *testing.T) {
 		ts.Observe("second", 200, time.Millisecond)
 	}
 	ctx, cancel := context.WithCancel(t.Context())
-	defer cancel()
-	ts.Start(ctx)
+	done := make(chan struct{})
+	go func() { ts.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
 	deadline := time.Now().Add(10 * time.Second)
 	for !slices.Equal(ts.Tracked(), []string{"second"}) {
 		if time.Now().After(deadline) {
-			t.Fatalf("Start never re-ranked: Tracked() = %v", ts.Tracked())
+			t.Fatalf("Run never re-ranked: Tracked() = %v", ts.Tracked())
 		}
 		time.Sleep(5 * time.Millisecond)
 	}

@@ -53,7 +53,7 @@ type Config struct {
 	MaxOpen int    // databases kept open at once; 0 = DefaultMaxOpen
 	// FDBudget is how many file descriptors tenant databases may hold:
 	// FDsPerDatabase for each open database's pool, FDsPerConn for each raw
-	// connection. 0 = MaxOpen × FDsPerDatabase.
+	// connection. 0 = MaxOpen × (FDsPerDatabase + 4 raw connections).
 	FDBudget int
 	// PinWait bounds the wait for room when every open database is pinned
 	// (held by a request, a stream or a transaction) or the fd budget is
@@ -75,7 +75,7 @@ func (c *Config) withDefaults() {
 		c.MaxOpen = DefaultMaxOpen
 	}
 	if c.FDBudget <= 0 {
-		c.FDBudget = c.MaxOpen * FDsPerDatabase
+		c.FDBudget = c.MaxOpen * (FDsPerDatabase + 4*FDsPerConn)
 	}
 	if c.PinWait <= 0 {
 		c.PinWait = DefaultPinWait

@@ -21,6 +21,7 @@ import (
 	"github.com/microfi/tenantgate/proxy/hrana"
 	"github.com/microfi/tenantgate/shard"
 	"github.com/microfi/tenantgate/shard/bank"
+	"github.com/microfi/tenantgate/stack"
 )
 
 // serveConfig is the serve command's flags.
@@ -85,25 +86,17 @@ func serve(ctx context.Context, env *Env, dataDir string, c serveConfig, log *sl
 	if err != nil {
 		log.Warn("could not raise the file-descriptor limit", "err", err)
 	}
-	if c.maxOpen <= 0 {
-		c.maxOpen = min(shard.MaxOpenForLimit(nofile), 10_000)
+	shardCfg := shard.Config{MaxOpen: c.maxOpen}
+	if nofile > 0 {
+		shardCfg.FDBudget = shard.FDBudgetForLimit(nofile)
 	}
+	if c.maxOpen <= 0 {
+		shardCfg.MaxOpen = min(shard.MaxOpenForLimit(nofile), 10_000)
+	}
+	c.maxOpen = shardCfg.MaxOpen
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	cat, err := catalog.Open(ctx, catalogURL(dataDir, c.catalogURL), catalog.Options{Registerer: reg, Logger: log})
-	if err != nil {
-		return err
-	}
-	defer cat.Close()
-	shards := shard.NewManager(shard.Config{DataDir: dataDir, MaxOpen: c.maxOpen, Registerer: reg, Logger: log})
-	defer shards.Close()
-	prov := &provision.Provisioner{Catalog: cat, Shards: shards, Logger: log}
-
-	demoLogin, err := seedDemoTenant(ctx, cat, prov, c.seedDemo)
-	if err != nil {
-		return fmt.Errorf("seed demo tenant: %w", err)
-	}
 	ln, err := net.Listen("tcp", c.listen)
 	if err != nil {
 		return fmt.Errorf("listen %s: %w", c.listen, err)
@@ -113,32 +106,38 @@ func serve(ctx context.Context, env *Env, dataDir string, c serveConfig, log *sl
 		c.publicPort = ln.Addr().(*net.TCPAddr).Port
 	}
 	c.sql.Logger = log
-	tenantRate := proxy.RateLimit{Burst: -1}
+	var tenantRate proxy.RateLimit // zero: unlimited, as the flag's 0
 	if c.tenantRate > 0 {
 		tenantRate = proxy.RateLimit{Burst: max(c.tenantBurst, 1), Every: time.Duration(float64(time.Second) / c.tenantRate)}
 	}
-	if c.tenantInFlight <= 0 {
-		c.tenantInFlight = -1
-	}
-	srv, err := proxy.New(proxy.Config{
-		TenantRate: tenantRate, TenantMaxInFlight: c.tenantInFlight,
-		DemoTTL: c.demoTTL, ReapInterval: reapInterval(c.reapInterval),
-		RootDomain: c.rootDomain, PublicPort: c.publicPort, RequestTimeout: c.requestTimeout,
-		TenantMetrics: c.tenantMetrics, BackupDir: filepath.Join(dataDir, "backups"), Hrana: c.sql,
-		Catalog: cat, Shards: shards, Provisioner: prov, Auth: auth,
-		Registerer: reg, Gatherer: reg, Logger: log,
+	st, err := stack.Build(ctx, stack.Config{
+		DataDir: dataDir, CatalogURL: catalogURL(dataDir, c.catalogURL), Shards: shardCfg,
+		Registry: reg, Logger: log,
+		Proxy: proxy.Config{
+			TenantRate: tenantRate, TenantMaxInFlight: c.tenantInFlight,
+			DemoTTL: c.demoTTL, ReapInterval: c.reapInterval,
+			RootDomain: c.rootDomain, PublicPort: c.publicPort, RequestTimeout: c.requestTimeout,
+			TenantMetrics: c.tenantMetrics, BackupDir: filepath.Join(dataDir, "backups"), Hrana: c.sql,
+			Auth: auth,
+		},
 	})
 	if err != nil {
 		return err
 	}
+	defer st.Close(context.Background()) // on early returns; a no-op after the shutdown below
+	demoLogin, err := seedDemoTenant(ctx, st.Catalog, st.Provisioner, c.seedDemo)
+	if err != nil {
+		return fmt.Errorf("seed demo tenant: %w", err)
+	}
+	srv := st.Proxy
 	opsLn, err := net.Listen("tcp", c.metricsListen)
 	if err != nil {
 		return fmt.Errorf("listen %s: %w", c.metricsListen, err)
 	}
+	st.Start()
 	errc := make(chan error, 2)
 	go func() { errc <- srv.Serve(ln) }()
 	go func() { errc <- srv.ServeOps(opsLn) }()
-	go background(ctx, cat, log)
 	if env.Ready != nil {
 		env.Ready(ln.Addr().String(), opsLn.Addr().String())
 	}
@@ -156,26 +155,10 @@ func serve(ctx context.Context, env *Env, dataDir string, c serveConfig, log *sl
 	log.Info("shutting down: draining in-flight requests")
 	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil {
+	if err := st.Close(sctx); err != nil {
 		log.Warn("shutdown", "err", err)
 	}
 	return nil
-}
-
-// background runs the periodic housekeeping of a serving process.
-func background(ctx context.Context, cat *catalog.Catalog, log *slog.Logger) {
-	t := time.NewTicker(10 * time.Minute)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			if err := cat.PruneChanges(ctx); err != nil {
-				log.Warn("prune catalog change log", "err", err)
-			}
-		}
-	}
 }
 
 // seedDemoTenant creates tenant 1 ("demo", GH) with sample data when the
@@ -247,12 +230,4 @@ func newLogger(env *Env, level, format string) (*slog.Logger, error) {
 		return slog.New(slog.NewJSONHandler(env.Stderr, opts)), nil
 	}
 	return nil, errUsage("--log-format must be text or json")
-}
-
-// reapInterval maps the flag's "0 = never" onto the Config's "< 0 = off".
-func reapInterval(d time.Duration) time.Duration {
-	if d <= 0 {
-		return -1
-	}
-	return d
 }

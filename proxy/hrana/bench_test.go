@@ -1,6 +1,7 @@
 package hrana_test
 
 import (
+	"context"
 	"strconv"
 	"testing"
 
@@ -18,7 +19,12 @@ func BenchmarkServePointRead(b *testing.B) {
 	s := newTestServer(b, hrana.Config{})
 	s.exec("CREATE TABLE acct(id INTEGER PRIMARY KEY, name TEXT NOT NULL, balance INTEGER NOT NULL)")
 	s.exec("WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 1000) INSERT INTO acct SELECT i, 'user' || i, i * 100 FROM n")
-	target := hrana.Target{TenantID: 1, Path: s.Paths[1], Principal: "service:1", Done: s.Done[1]}
+	h, err := s.M.Acquire(context.Background(), 1, "")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer h.Release()
+	target := hrana.Target{TenantID: 1, DB: h, Principal: "service:1"}
 	bodies := make([][]byte, 1000)
 	for i := range bodies {
 		bodies[i] = []byte(`{"requests":[{"type":"execute","stmt":{"sql":"SELECT id, name, balance FROM acct WHERE id = ?","args":[{"type":"integer","value":"` + strconv.Itoa(i+1) + `"}],"want_rows":true}},{"type":"close"}]}`)

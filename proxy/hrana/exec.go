@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/microfi/tenantgate/shard"
 	"github.com/microfi/tenantgate/shard/rawsqlite"
 )
 
@@ -47,7 +48,7 @@ type run struct {
 	noRowCap  bool // cursors page through results: only the byte cap applies
 }
 
-func (r *run) conn() *dbConn { return r.st.conn }
+func (r *run) conn() *shard.RawConn { return r.st.conn }
 
 // budget takes one statement from the request's budgets and returns the
 // deadline for it, or an error when the request has run out.
@@ -111,7 +112,7 @@ func (r *run) resolveSQL(sql *string, id *int32) (string, *hranaError) {
 // prepareOne prepares text that must hold exactly one statement.
 func (r *run) prepareOne(sql string) (*rawsqlite.Stmt, *hranaError) {
 	c := r.conn()
-	if st, ok := c.prepared(sql); ok {
+	if st, ok := c.Cached(sql); ok {
 		return st, nil
 	}
 	st, tail, err := c.Prepare(sql)
@@ -217,13 +218,19 @@ func (r *run) execute(s *stmt) (res *stmtResult, herr *hranaError) {
 		return nil, herr
 	}
 	c := r.conn()
-	defer c.done(sql, st)
+	defer c.Keep(sql, st)
 	if herr := bind(st, s); herr != nil {
 		return nil, herr
 	}
 	wantRows := s.WantRows == nil || *s.WantRows
 	res = &stmtResult{Cols: columns(st), Rows: [][]value{}}
 	readOnly := st.ReadOnly()
+	if !readOnly {
+		if herr := r.enterWrite(deadline); herr != nil {
+			return nil, herr
+		}
+	}
+	defer r.leaveWrite() // COMMIT and ROLLBACK count as read-only statements
 	beforeID := c.LastInsertRowID()
 	beforeChanges := c.TotalChanges()
 	start := time.Now()
@@ -438,12 +445,19 @@ func (r *run) sequence(sql string) *hranaError {
 			return herr
 		}
 		readOnly := st.ReadOnly()
+		if !readOnly {
+			if herr := r.enterWrite(deadline); herr != nil {
+				st.Finalize()
+				return herr
+			}
+		}
 		c.SetDeadline(deadline)
 		for {
 			row, err := st.Step()
 			if err != nil {
 				c.SetDeadline(time.Time{})
 				st.Finalize()
+				r.leaveWrite()
 				r.h.metrics.observe(readOnly, start)
 				return r.sqlError(err)
 			}
@@ -453,6 +467,7 @@ func (r *run) sequence(sql string) *hranaError {
 		}
 		c.SetDeadline(time.Time{})
 		st.Finalize()
+		r.leaveWrite()
 		r.h.metrics.observe(readOnly, start)
 		sql = tail
 	}
@@ -464,7 +479,7 @@ func (r *run) describe(sql string) (*describeResult, *hranaError) {
 	if herr != nil {
 		return nil, herr
 	}
-	defer r.conn().done(sql, st)
+	defer r.conn().Keep(sql, st)
 	d := &describeResult{Cols: columns(st), IsExplain: st.IsExplain(), IsReadonly: st.ReadOnly()}
 	d.Params = make([]*string, st.ParamCount())
 	for i := range d.Params {

@@ -11,6 +11,7 @@
 package hrana
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -20,7 +21,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/valyala/fasthttp"
 
-	"github.com/microfi/tenantgate/shard/rawsqlite"
+	"github.com/microfi/tenantgate/shard"
 )
 
 // Defaults for Config fields left zero.
@@ -32,8 +33,6 @@ const (
 	DefaultMaxStatementsPerRequest = 10000
 	DefaultMaxRowsPerResponse      = 100000
 	DefaultMaxResponseBytes        = 32 << 20
-	DefaultIdleConnsPerTenant      = 16
-	DefaultIdleConnTimeout         = 30 * time.Second
 )
 
 // Config tunes the Handler. Zero fields take the defaults above.
@@ -60,13 +59,6 @@ type Config struct {
 	// RESPONSE_TOO_LARGE.
 	MaxRowsPerResponse int
 	MaxResponseBytes   int
-	// IdleConnsPerTenant is how many idle connections each tenant database
-	// keeps for new streams.
-	IdleConnsPerTenant int
-	// IdleConnTimeout closes a pooled connection unused for this long.
-	IdleConnTimeout time.Duration
-	// BusyTimeout bounds lock waits (rawsqlite.DefaultBusyTimeout if zero).
-	BusyTimeout time.Duration
 	// Logger receives internal failures (slog.Default if nil).
 	Logger *slog.Logger
 }
@@ -93,12 +85,6 @@ func (c *Config) withDefaults() {
 	if c.MaxResponseBytes <= 0 {
 		c.MaxResponseBytes = DefaultMaxResponseBytes
 	}
-	if c.IdleConnsPerTenant <= 0 {
-		c.IdleConnsPerTenant = DefaultIdleConnsPerTenant
-	}
-	if c.IdleConnTimeout <= 0 {
-		c.IdleConnTimeout = DefaultIdleConnTimeout
-	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
@@ -106,77 +92,63 @@ func (c *Config) withDefaults() {
 
 // Target is the authenticated tenant database a request runs against.
 type Target struct {
-	TenantID  int64
-	Path      string          // local database file path
-	Principal string          // token subject, e.g. "service:42"; batons are bound to TenantID+Principal
-	ReadOnly  bool            // token claim "a":"ro" → read-only connection
-	Done      <-chan struct{} // closed when the tenant database is evicted/closed: its streams close
+	TenantID int64
+	// DB is the request's hold on the tenant database (nil: nothing to
+	// serve, 503). Every connection comes from it: the shard manager counts
+	// it against the fd budget, a stream pins the database with
+	// DB.Retain, and writers take DB's writer slot.
+	DB        *shard.Handle
+	Principal string // token subject, e.g. "service:42"; batons are bound to TenantID+Principal
+	ReadOnly  bool   // token claim "a":"ro" → read-only connection
 }
 
-// Handler serves Hrana requests. Create it with NewHandler; Close it on
-// shutdown.
+// Handler serves Hrana requests. Create it with NewHandler, Start it, and
+// Close it on shutdown.
 type Handler struct {
 	cfg     Config
 	metrics *metrics
 	streams *streams
 
-	mu    sync.Mutex
-	pools map[poolKey]*connPool
+	mu      sync.Mutex
+	watched map[<-chan struct{}]bool // databases with a watcher (watch)
 
 	stop     chan struct{}
 	stopOnce sync.Once
 	wg       sync.WaitGroup
 }
 
-// NewHandler returns a Handler and starts its stream expiry loop.
+// NewHandler returns a Handler; it starts nothing (see Start).
 func NewHandler(cfg Config, reg prometheus.Registerer) *Handler {
 	cfg.withDefaults()
 	h := &Handler{
 		cfg:     cfg,
 		streams: newStreams(),
-		pools:   make(map[poolKey]*connPool),
+		watched: make(map[<-chan struct{}]bool),
 		stop:    make(chan struct{}),
 	}
-	h.metrics = newMetrics(reg, func() float64 { return float64(h.streams.count()) }, h.idleConns)
-	h.wg.Add(1)
-	go h.expireLoop()
+	h.metrics = newMetrics(reg, func() float64 { return float64(h.streams.count()) })
 	return h
 }
 
-// idleConns counts pooled connections, for the gauge.
-func (h *Handler) idleConns() float64 {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	n := 0
-	for _, p := range h.pools {
-		p.mu.Lock()
-		n += len(p.idle)
-		p.mu.Unlock()
-	}
-	return float64(n)
+// Start runs the loop that expires idle streams, until Close.
+func (h *Handler) Start() {
+	h.wg.Add(1)
+	go h.expireLoop()
 }
 
-// Close closes every stream (rolling back) and every pooled connection.
+// Close stops the expiry loop and the eviction watchers, waits for them,
+// and closes every stream (rolling back its transaction, releasing its
+// connection and its hold on the database).
 func (h *Handler) Close() {
 	h.stopOnce.Do(func() { close(h.stop) })
 	h.wg.Wait()
-	h.mu.Lock()
-	pools := make([]*connPool, 0, len(h.pools))
-	for k, p := range h.pools {
-		pools = append(pools, p)
-		delete(h.pools, k)
-	}
-	h.mu.Unlock()
-	for _, p := range pools {
-		p.close()
-	}
 	for _, st := range h.streams.all() {
 		st.mu.Lock()
-		if st.closed {
+		if st.closed && st.conn == nil {
 			st.mu.Unlock()
 			continue
 		}
-		h.release(st, true)
+		h.release(st, errStreamClosed)
 	}
 }
 
@@ -254,6 +226,9 @@ func (h *Handler) acquireError(ctx *fasthttp.RequestCtx, err error) {
 	case errors.Is(err, errExpired):
 		h.metrics.errors("expired").Inc()
 		writeError(ctx, fasthttp.StatusBadRequest, "STREAM_EXPIRED", err.Error())
+	case errors.Is(err, errStreamClosed):
+		h.metrics.errors("expired").Inc()
+		writeError(ctx, fasthttp.StatusBadRequest, codeStreamClosed, err.Error())
 	case errors.Is(err, errBatonUsed):
 		h.metrics.errors("baton").Inc()
 		writeError(ctx, fasthttp.StatusBadRequest, "BATON_REUSED", err.Error())
@@ -264,6 +239,11 @@ func (h *Handler) acquireError(ctx *fasthttp.RequestCtx, err error) {
 		h.metrics.errors("too_many_streams").Inc()
 		ctx.Response.Header.Set("Retry-After", "1")
 		writeError(ctx, fasthttp.StatusTooManyRequests, "TOO_MANY_STREAMS", "Too many requests")
+	case errors.Is(err, shard.ErrBusy):
+		// Every open database (or the fd budget) is in use: try again soon.
+		h.metrics.errors("unavailable").Inc()
+		ctx.Response.Header.Set("Retry-After", "1")
+		writeError(ctx, fasthttp.StatusServiceUnavailable, "TENANT_UNAVAILABLE", errUnavailable.Error())
 	default:
 		h.metrics.errors("unavailable").Inc()
 		h.cfg.Logger.Error("hrana: open tenant database", "err", err)
@@ -343,32 +323,37 @@ func (h *Handler) recoverStream(ctx *fasthttp.RequestCtx, st *stream) {
 	}
 	h.cfg.Logger.Error("hrana: panic while running a pipeline", "panic", p)
 	h.metrics.errors("internal").Inc()
-	st.closed = true
-	h.release(st, false)
+	h.release(st, nil)
 	writeError(ctx, fasthttp.StatusInternalServerError, "INTERNAL", "Internal error")
 }
 
 // acquire returns the stream a request runs on, locked: a new one when
-// there is no baton.
+// there is no baton. A new stream takes one of the tenant's stream slots
+// at once (so the cap holds under concurrency, one-request streams
+// included), pins the database and takes a connection from the manager.
 func (h *Handler) acquire(t Target, baton *string) (*stream, error) {
 	if baton != nil {
 		return h.streams.acquire(*baton, t.TenantID, t.Principal)
 	}
-	if t.Path == "" {
+	if t.DB == nil {
 		return nil, errTenantClosed // no local database to serve (503)
 	}
-	p := h.pool(t)
-	if p == nil {
-		return nil, errTenantClosed
-	}
-	if h.streams.tenantStreams(t.TenantID) >= h.cfg.MaxStreamsPerTenant {
+	if !h.streams.reserve(t.TenantID, h.cfg.MaxStreamsPerTenant) {
 		return nil, errTooMany
 	}
-	c, err := p.get()
+	db, err := t.DB.Retain()
 	if err != nil {
+		h.streams.unreserve(t.TenantID)
 		return nil, err
 	}
-	st := &stream{tenantID: t.TenantID, principal: t.Principal, pool: p, conn: c, lastUsed: time.Now()}
+	// The manager bounds the wait (PinWait) when the fd budget is spent.
+	c, err := db.Conn(context.Background(), t.ReadOnly)
+	if err != nil {
+		db.Release()
+		h.streams.unreserve(t.TenantID)
+		return nil, err
+	}
+	st := &stream{tenantID: t.TenantID, principal: t.Principal, db: db, conn: c, lastUsed: time.Now()}
 	st.mu.Lock()
 	return st, nil
 }
@@ -377,17 +362,14 @@ func (h *Handler) acquire(t Target, baton *string) (*stream, error) {
 // back and gets no baton; an open one gets the next baton. Unlocks it.
 func (h *Handler) finish(st *stream) string {
 	if st.closed {
-		h.release(st, false)
+		h.release(st, nil)
 		return ""
 	}
 	if st.id == 0 {
-		// First request of a stream that stays open: register it now, so
-		// one-shot streams ([execute, close]) never touch the table.
-		if err := h.streams.register(st, 0); err != nil {
-			st.closed = true
-			h.release(st, false)
-			return ""
-		}
+		// First request of a stream that stays open: give it a baton id,
+		// and watch its database so an eviction closes it.
+		h.streams.register(st)
+		h.watch(st.db.Done())
 	}
 	st.seq++
 	st.lastUsed = time.Now()
@@ -397,82 +379,58 @@ func (h *Handler) finish(st *stream) string {
 }
 
 // release closes a locked stream: rolls back and returns its connection,
-// forgets it, and unlocks it.
-func (h *Handler) release(st *stream, tombstone bool) {
+// gives up its writer slot and its hold on the database, frees its stream
+// slot (leaving a tombstone with the reason late batons get, if any) and
+// unlocks it.
+func (h *Handler) release(st *stream, tombstone error) {
 	st.closed = true
 	if st.conn != nil {
-		st.pool.put(st.conn)
+		st.conn.Release() // rolls back first
 		st.conn = nil
-	}
-	if st.id != 0 {
+		if st.unlockWrites != nil {
+			st.unlockWrites()
+			st.unlockWrites = nil
+		}
+		st.db.Release()
 		h.streams.forget(st, tombstone)
 	}
 	st.mu.Unlock()
 }
 
-// pool returns the connection pool of a target's database, starting a
-// watcher that closes it (and its streams) when the tenant is evicted.
-func (h *Handler) pool(t Target) *connPool {
-	key := poolKey{path: t.Path, readOnly: t.ReadOnly}
+// watch closes the streams of a database when the shard manager closes it
+// (suspend, delete, restore, shutdown), once per database.
+func (h *Handler) watch(done <-chan struct{}) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if p, ok := h.pools[key]; ok && p.done == t.Done {
-		return p
+	if h.watched[done] {
+		return
 	}
-	if t.Done != nil {
+	h.watched[done] = true
+	h.wg.Add(1)
+	go func() {
+		defer h.wg.Done()
 		select {
-		case <-t.Done:
-			return nil
-		default:
-		}
-	}
-	p := &connPool{
-		key:     key,
-		opts:    rawsqlite.Options{ReadOnly: t.ReadOnly, BusyTimeout: h.cfg.BusyTimeout},
-		maxIdle: h.cfg.IdleConnsPerTenant,
-		done:    t.Done,
-	}
-	h.pools[key] = p
-	if t.Done != nil {
-		h.wg.Add(1)
-		go func() {
-			defer h.wg.Done()
-			select {
-			case <-t.Done:
-				h.mu.Lock()
-				if h.pools[key] == p {
-					delete(h.pools, key)
+		case <-done:
+			for _, st := range h.streams.ofDB(done) {
+				st.mu.Lock()
+				if st.conn == nil {
+					st.mu.Unlock()
+					continue
 				}
-				h.mu.Unlock()
-				h.evict(p)
-			case <-h.stop:
+				h.release(st, errStreamClosed)
 			}
-		}()
-	}
-	return p
-}
-
-// evict closes a pool and every stream holding one of its connections;
-// their batons then get STREAM_EXPIRED.
-func (h *Handler) evict(p *connPool) {
-	p.close()
-	for _, st := range h.streams.ofPool(p) {
-		st.mu.Lock()
-		if st.closed {
-			st.mu.Unlock()
-			continue
+		case <-h.stop:
 		}
-		h.release(st, true)
-	}
+		h.mu.Lock()
+		delete(h.watched, done)
+		h.mu.Unlock()
+	}()
 }
 
 // expireLoop closes streams idle for longer than StreamIdleTimeout.
 func (h *Handler) expireLoop() {
 	defer h.wg.Done()
-	every := h.cfg.StreamIdleTimeout / 4
-	if every > time.Second {
-		every = time.Second
-	}
+	every := min(h.cfg.StreamIdleTimeout/4, time.Second)
 	tick := time.NewTicker(every)
 	defer tick.Stop()
 	for {
@@ -482,17 +440,7 @@ func (h *Handler) expireLoop() {
 		case <-tick.C:
 			for _, st := range h.streams.idle(time.Now().Add(-h.cfg.StreamIdleTimeout)) {
 				h.metrics.expiries.Inc()
-				h.release(st, true)
-			}
-			h.mu.Lock()
-			pools := make([]*connPool, 0, len(h.pools))
-			for _, p := range h.pools {
-				pools = append(pools, p)
-			}
-			h.mu.Unlock()
-			cutoff := time.Now().Add(-h.cfg.IdleConnTimeout)
-			for _, p := range pools {
-				p.reap(cutoff)
+				h.release(st, errExpired)
 			}
 		}
 	}

@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -21,17 +20,17 @@ import (
 	"github.com/microfi/tenantgate/shard"
 )
 
-// testServer is a Handler served on a loopback port. Requests choose their
+// testServer is a Handler served on a loopback port, over a real shard
+// manager (the only source of tenant connections). Requests choose their
 // tenant with the X-Test-Tenant header (default 1) and their principal with
 // X-Test-Principal (default "service:1"), standing in for the proxy's host
 // routing and JWT checks.
 type testServer struct {
 	URL     string
 	H       *hrana.Handler
+	M       *shard.Manager
 	Reg     *prometheus.Registry
 	Paths   map[int64]string
-	Done    map[int64]chan struct{} // guarded by mu once serving; use evict
-	mu      sync.Mutex
 	tb      testing.TB
 	closeFn func()
 }
@@ -46,16 +45,26 @@ func mustTenantDB(tb testing.TB, dir string, tenantID int64) string {
 	return path
 }
 
-func newTestServer(tb testing.TB, cfg hrana.Config) *testServer {
+// newTestServer serves tenants 1 and 2; shardCfg, if given, adjusts the
+// manager's configuration.
+func newTestServer(tb testing.TB, cfg hrana.Config, shardCfg ...func(*shard.Config)) *testServer {
 	tb.Helper()
-	dir := tb.TempDir()
-	s := &testServer{
-		Reg:   prometheus.NewRegistry(),
-		Paths: map[int64]string{1: mustTenantDB(tb, dir, 1), 2: mustTenantDB(tb, dir, 2)},
-		Done:  map[int64]chan struct{}{1: make(chan struct{}), 2: make(chan struct{})},
-		tb:    tb,
+	s := &testServer{Reg: prometheus.NewRegistry(), tb: tb}
+	mc := shard.Config{DataDir: tb.TempDir(), Registerer: s.Reg}
+	for _, f := range shardCfg {
+		f(&mc)
 	}
+	s.M = shard.NewManager(mc)
+	s.Paths = map[int64]string{}
+	for _, id := range []int64{1, 2} {
+		if err := s.M.Provision(context.Background(), id, ""); err != nil {
+			tb.Fatal(err)
+		}
+		s.Paths[id] = s.M.Path(id)
+	}
+	s.M.Start()
 	s.H = hrana.NewHandler(cfg, s.Reg)
+	s.H.Start()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		tb.Fatal(err)
@@ -70,12 +79,18 @@ func newTestServer(tb testing.TB, cfg hrana.Config) *testServer {
 			if v := ctx.Request.Header.Peek("X-Test-Principal"); len(v) > 0 {
 				principal = string(v)
 			}
-			s.mu.Lock()
-			done := s.Done[id]
-			s.mu.Unlock()
+			c, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			h, err := s.M.Acquire(c, id, "")
+			if err != nil {
+				ctx.SetStatusCode(fasthttp.StatusServiceUnavailable)
+				ctx.SetBodyString(`{"error":"Tenant unavailable"}`)
+				return
+			}
+			defer h.Release()
 			s.H.Serve(ctx, hrana.Target{
-				TenantID: id, Path: s.Paths[id], Principal: principal,
-				ReadOnly: string(ctx.Request.Header.Peek("X-Test-RO")) == "1", Done: done,
+				TenantID: id, DB: h, Principal: principal,
+				ReadOnly: string(ctx.Request.Header.Peek("X-Test-RO")) == "1",
 			})
 		},
 		MaxRequestBodySize: 64 << 20,
@@ -85,20 +100,15 @@ func newTestServer(tb testing.TB, cfg hrana.Config) *testServer {
 	s.closeFn = func() {
 		srv.Shutdown()
 		s.H.Close()
+		s.M.Close()
 	}
 	tb.Cleanup(s.closeFn)
 	return s
 }
 
-// evict closes a tenant's Done channel, as the shard manager does when it
-// closes the database, and gives the tenant a fresh one (reopened).
-func (s *testServer) evict(id int64) {
-	s.mu.Lock()
-	old := s.Done[id]
-	s.Done[id] = make(chan struct{})
-	s.mu.Unlock()
-	close(old)
-}
+// evict closes a tenant's database as the admin API does on suspend or
+// restore (Manager.Evict); the next request reopens it.
+func (s *testServer) evict(id int64) { s.M.Evict(id) }
 
 // resp is a decoded response.
 type resp struct {

@@ -10,7 +10,7 @@ import (
 // errorKinds are the values of the kind label on the errors counter.
 var errorKinds = []string{
 	"protocol", "baton", "expired", "sql", "args", "refused", "timeout", "limit",
-	"unavailable", "too_many_streams", "internal",
+	"unavailable", "too_many_streams", "internal", "busy",
 }
 
 // metrics are the Hrana counters, with label children looked up once.
@@ -22,7 +22,7 @@ type metrics struct {
 	errorsByKey map[string]prometheus.Counter
 }
 
-func newMetrics(reg prometheus.Registerer, openStreams, idleConns func() float64) *metrics {
+func newMetrics(reg prometheus.Registerer, openStreams func() float64) *metrics {
 	f := promauto.With(reg)
 	pipelines := f.NewCounterVec(prometheus.CounterOpts{
 		Name: "tenantgate_hrana_pipelines_total",
@@ -39,7 +39,7 @@ func newMetrics(reg prometheus.Registerer, openStreams, idleConns func() float64
 	}, []string{"kind"})
 	errs := f.NewCounterVec(prometheus.CounterOpts{
 		Name: "tenantgate_hrana_errors_total",
-		Help: "Hrana errors by kind (protocol, baton, expired, sql, args, refused, timeout, limit, unavailable, too_many_streams, internal).",
+		Help: "Hrana errors by kind (protocol, baton, expired, sql, args, refused, timeout, limit, unavailable, too_many_streams, internal, busy: a writer waited out the tenant's write lock).",
 	}, []string{"kind"})
 	m := &metrics{
 		pipelines: map[string]prometheus.Counter{},
@@ -51,12 +51,8 @@ func newMetrics(reg prometheus.Registerer, openStreams, idleConns func() float64
 	}
 	f.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "tenantgate_hrana_streams_open",
-		Help: "Hrana streams currently open (each holds a database connection).",
+		Help: "Hrana streams currently open (each holds a database connection and pins its tenant database).",
 	}, openStreams)
-	f.NewGaugeFunc(prometheus.GaugeOpts{
-		Name: "tenantgate_hrana_idle_connections",
-		Help: "Pooled SQLite connections waiting for a new Hrana stream, over all tenants.",
-	}, idleConns)
 	for _, e := range []string{"v2", "v3", "v3-protobuf", "cursor", "cursor-protobuf", "ws"} {
 		m.pipelines[e] = pipelines.WithLabelValues(e)
 	}

@@ -15,6 +15,7 @@ import (
 	_ "modernc.org/sqlite"
 
 	"github.com/microfi/tenantgate/proxy/hrana"
+	"github.com/microfi/tenantgate/shard"
 )
 
 func fileHash(tb testing.TB, path string) string {
@@ -201,7 +202,7 @@ func TestStreamCapPerTenant(t *testing.T) {
 	if r.Status != 429 || r.Body["error"] != "Too many requests" {
 		t.Errorf("third stream: %d %s", r.Status, r.Raw)
 	}
-	// Another tenant is not affected, and one-shot streams need no slot.
+	// Another tenant is not affected.
 	s.pipeline(`{"requests":[]}`, "X-Test-Tenant", "2")
 	if got := (&counterProbe{s: s, tb: t, name: "tenantgate_hrana_streams_open"}).value(); got != 3 {
 		t.Errorf("open streams gauge = %v", got)
@@ -215,8 +216,9 @@ func TestEvictionClosesStreams(t *testing.T) {
 	waitFor(t, 2*time.Second, func() bool {
 		return (&counterProbe{s: s, tb: t, name: "tenantgate_hrana_streams_open"}).value() == 0
 	})
+	// It did not expire: it was closed with its database, and says so.
 	r := s.do("POST", "/v2/pipeline", `{"baton":"`+b+`","requests":[]}`)
-	if r.Status != 400 || r.Body["code"] != "STREAM_EXPIRED" {
+	if r.Status != 400 || r.Body["code"] != "STREAM_CLOSED" {
 		t.Errorf("evicted stream: %d %s", r.Status, r.Raw)
 	}
 	// The write lock was released: another connection can write.
@@ -270,9 +272,9 @@ func TestRequestTimeout(t *testing.T) {
 }
 
 func TestIdleConnectionsAreReaped(t *testing.T) {
-	s := newTestServer(t, hrana.Config{IdleConnTimeout: 200 * time.Millisecond})
+	s := newTestServer(t, hrana.Config{}, func(c *shard.Config) { c.RawIdleTimeout = 200 * time.Millisecond })
 	s.exec("SELECT 1")
-	idle := &counterProbe{s: s, tb: t, name: "tenantgate_hrana_idle_connections"}
+	idle := &counterProbe{s: s, tb: t, name: "tenantgate_tenant_db_raw_connections_idle"}
 	if got := idle.value(); got != 1 {
 		t.Fatalf("idle connections after a request = %v", got)
 	}

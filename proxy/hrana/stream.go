@@ -9,6 +9,8 @@ import (
 	"errors"
 	"sync"
 	"time"
+
+	"github.com/microfi/tenantgate/shard"
 )
 
 // A stream is one held connection with its own transaction state and
@@ -26,11 +28,14 @@ type stream struct {
 	seq       uint64 // the sequence number the next baton must carry
 	tenantID  int64
 	principal string
-	pool      *connPool
-	conn      *dbConn
+	db        *shard.Handle  // pins the tenant database while the stream lives
+	conn      *shard.RawConn // nil once released
 	sqls      map[int32]string
 	lastUsed  time.Time
 	closed    bool // closed, expired or evicted: its baton is dead
+	// unlockWrites is set while the stream holds the tenant's writer slot
+	// (from its first write until its transaction ends).
+	unlockWrites func()
 }
 
 // Baton errors, each answered with HTTP 400.
@@ -38,6 +43,7 @@ var (
 	errBatonInvalid = errors.New("Received an invalid baton")
 	errBatonUsed    = errors.New("Received a baton that has already been used")
 	errExpired      = errors.New("The stream has expired due to inactivity")
+	errStreamClosed = errors.New("The stream was closed because its tenant database was closed (suspended, deleted, restored or shutting down)")
 	errTooMany      = errors.New("too many open streams for this tenant")
 	errTenantClosed = errors.New("the tenant database was closed")
 )
@@ -54,8 +60,14 @@ type streams struct {
 	mu         sync.Mutex
 	nextID     uint64
 	open       map[uint64]*stream
-	perTenant  map[int64]int
-	tombstones map[uint64]time.Time
+	perTenant  map[int64]int // stream slots taken, streams still in their first request included
+	tombstones map[uint64]tombstone
+}
+
+// tombstone remembers why a stream ended, for its late batons.
+type tombstone struct {
+	at     time.Time
+	reason error // errExpired or errStreamClosed
 }
 
 func newStreams() *streams {
@@ -70,7 +82,7 @@ func newStreams() *streams {
 		nextID:     binary.LittleEndian.Uint64(seed[:]) >> 1,
 		open:       make(map[uint64]*stream),
 		perTenant:  make(map[int64]int),
-		tombstones: make(map[uint64]time.Time),
+		tombstones: make(map[uint64]tombstone),
 	}
 }
 
@@ -94,34 +106,53 @@ func (s *streams) baton(st *stream) string {
 	return base64.RawURLEncoding.EncodeToString(raw[:])
 }
 
-// register adds a new stream, enforcing the per-tenant cap.
-func (s *streams) register(st *stream, max int) error {
+// reserve takes one of a tenant's max stream slots, or reports false.
+// Taking the slot before the stream exists is what makes the cap hold
+// under concurrency.
+func (s *streams) reserve(tenantID int64, max int) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if max > 0 && s.perTenant[st.tenantID] >= max {
-		return errTooMany
+	if s.perTenant[tenantID] >= max {
+		return false
 	}
+	s.perTenant[tenantID]++
+	return true
+}
+
+// unreserve gives a slot back.
+func (s *streams) unreserve(tenantID int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.unreserveLocked(tenantID)
+}
+
+func (s *streams) unreserveLocked(tenantID int64) {
+	if s.perTenant[tenantID]--; s.perTenant[tenantID] <= 0 {
+		delete(s.perTenant, tenantID)
+	}
+}
+
+// register gives a stream (whose slot is reserved) an id for its batons.
+func (s *streams) register(st *stream) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	s.nextID++
 	st.id = s.nextID
 	s.open[st.id] = st
-	s.perTenant[st.tenantID]++
-	return nil
 }
 
-// forget removes a stream from the table; expired streams leave a
-// tombstone so their late batons get STREAM_EXPIRED.
-func (s *streams) forget(st *stream, tombstone bool) {
+// forget removes a stream and frees its slot. A non-nil reason leaves a
+// tombstone, so late batons learn why the stream is gone.
+func (s *streams) forget(st *stream, reason error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if _, ok := s.open[st.id]; !ok {
+	s.unreserveLocked(st.tenantID)
+	if st.id == 0 {
 		return
 	}
 	delete(s.open, st.id)
-	if s.perTenant[st.tenantID]--; s.perTenant[st.tenantID] <= 0 {
-		delete(s.perTenant, st.tenantID)
-	}
-	if tombstone {
-		s.tombstones[st.id] = time.Now()
+	if reason != nil {
+		s.tombstones[st.id] = tombstone{at: time.Now(), reason: reason}
 	}
 }
 
@@ -139,11 +170,11 @@ func (s *streams) acquire(baton string, tenantID int64, principal string) (*stre
 	}
 	s.mu.Lock()
 	st, ok := s.open[id]
-	_, expired := s.tombstones[id]
+	tomb, ended := s.tombstones[id]
 	s.mu.Unlock()
 	if !ok {
-		if expired {
-			return nil, errExpired
+		if ended {
+			return nil, tomb.reason
 		}
 		return nil, errBatonInvalid
 	}
@@ -181,20 +212,20 @@ func (s *streams) idle(cutoff time.Time) []*stream {
 	}
 	old := time.Now().Add(-tombstoneLife)
 	for id, t := range s.tombstones {
-		if t.Before(old) {
+		if t.at.Before(old) {
 			delete(s.tombstones, id)
 		}
 	}
 	return out
 }
 
-// ofPool returns the streams holding connections of a pool.
-func (s *streams) ofPool(p *connPool) []*stream {
+// ofDB returns the streams on the database whose Done channel is done.
+func (s *streams) ofDB(done <-chan struct{}) []*stream {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var out []*stream
 	for _, st := range s.open {
-		if st.pool == p {
+		if st.db.Done() == done {
 			out = append(out, st)
 		}
 	}

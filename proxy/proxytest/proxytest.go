@@ -21,6 +21,7 @@ import (
 	"github.com/microfi/tenantgate/proxy"
 	"github.com/microfi/tenantgate/shard"
 	"github.com/microfi/tenantgate/shard/bank"
+	"github.com/microfi/tenantgate/stack"
 )
 
 // Secret is the JWT key every test server uses.
@@ -69,16 +70,10 @@ func Start(t testing.TB, opts Options) *Server {
 	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	reg := prometheus.NewRegistry()
-	cat, err := catalog.Open(ctx, "file:"+opts.DataDir+"/catalog.db", catalog.Options{Registerer: reg, Logger: log, PollInterval: opts.PollInterval})
-	if err != nil {
-		t.Fatalf("open catalog: %v", err)
-	}
-	shards := shard.NewManager(shard.Config{DataDir: opts.DataDir, MaxOpen: opts.MaxOpen, Registerer: reg, Logger: log})
 	auth, err := proxy.NewAuth([]byte(Secret))
 	if err != nil {
 		t.Fatal(err)
 	}
-	prov := &provision.Provisioner{Catalog: cat, Shards: shards, Logger: log}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -87,36 +82,39 @@ func Start(t testing.TB, opts Options) *Server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := proxy.Config{
-		RootDomain: RootDomain, PublicPort: ln.Addr().(*net.TCPAddr).Port, TenantMetrics: opts.TenantMetrics,
-		BackupDir: opts.DataDir + "/backups",
-		Catalog:   cat, Shards: shards, Provisioner: prov, Auth: auth,
-		Registerer: reg, Gatherer: reg, Logger: log,
-		// Tests and benchmarks drive one tenant far harder than the
-		// production per-tenant limits allow; tests of the limits set them.
-		TenantRate: proxy.RateLimit{Burst: -1}, TenantMaxInFlight: -1,
+	// Tests and benchmarks drive one tenant far harder than the production
+	// per-tenant limits allow: those limits are off (zero) unless a test of
+	// the limits sets them; the demo reaper is off too.
+	cfg := stack.Config{
+		DataDir:  opts.DataDir,
+		Catalog:  catalog.Options{PollInterval: opts.PollInterval},
+		Shards:   shard.Config{MaxOpen: opts.MaxOpen},
+		Registry: reg, Logger: log,
+		Proxy: proxy.Config{
+			RootDomain: RootDomain, PublicPort: ln.Addr().(*net.TCPAddr).Port, TenantMetrics: opts.TenantMetrics,
+			BackupDir: opts.DataDir + "/backups", Auth: auth,
+		},
 	}
 	if opts.Configure != nil {
-		opts.Configure(&cfg)
+		opts.Configure(&cfg.Proxy)
 	}
-	srv, err := proxy.New(cfg)
+	st, err := stack.Build(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	go srv.Serve(ln)
-	go srv.ServeOps(opsLn)
+	st.Start()
+	go st.Proxy.Serve(ln)
+	go st.Proxy.ServeOps(opsLn)
 	s := &Server{
 		URL: "http://" + ln.Addr().String(), OpsURL: "http://" + opsLn.Addr().String(), Addr: ln.Addr().String(),
-		DataDir: opts.DataDir, Catalog: cat, Shards: shards, Provisioner: prov, Auth: auth, Registry: reg, Proxy: srv,
+		DataDir: opts.DataDir, Catalog: st.Catalog, Shards: st.Shards, Provisioner: st.Provisioner, Auth: auth, Registry: reg, Proxy: st.Proxy,
 		Client: &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 64}},
 		t:      t,
 	}
 	t.Cleanup(func() {
 		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		srv.Shutdown(sctx)
-		shards.Close()
-		cat.Close()
+		st.Close(sctx)
 	})
 	return s
 }

@@ -72,6 +72,7 @@ type Conn struct {
 	// checked by the progress handler on the goroutine running the statement.
 	deadline atomic.Int64
 	timedOut bool
+	cache    stmtCache // prepared statements kept for reuse (cache.go)
 }
 
 // registry maps SQLite handles to their Conn for the authorizer and progress
@@ -186,9 +187,13 @@ func (c *Conn) Path() string { return c.path }
 // ReadOnly reports whether the connection was opened read-only.
 func (c *Conn) ReadOnly() bool { return c.ro }
 
-// Close closes the connection, finalizing nothing: callers finalize their
-// statements first (sqlite3_close_v2 defers the close until they do).
+// Close finalizes the cached statements and closes the connection; callers
+// finalize their other statements first (sqlite3_close_v2 defers the close
+// until they do).
 func (c *Conn) Close() error {
+	if c.db != 0 {
+		c.finalizeCache()
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.db == 0 {

@@ -51,10 +51,10 @@ func TestStorageSemantics(t *testing.T) {
 		t.Fatalf("load of a missing key: %v, want fs.ErrNotExist", err)
 	}
 	files := map[string]string{
-		"acme/ca/users/ops@x/ops.json":                 "account",
-		"certificates/ca/a.example/a.example.crt":      "cert a",
-		"certificates/ca/a.example/a.example.json":     "meta a",
-		"certificates/ca/ab.example/ab.example.crt":    "cert ab",
+		"acme/ca/users/ops@x/ops.json":                  "account",
+		"certificates/ca/a.example/a.example.crt":       "cert a",
+		"certificates/ca/a.example/a.example.json":      "meta a",
+		"certificates/ca/ab.example/ab.example.crt":     "cert ab",
 		"certificates/ca-other/c.example/c.example.crt": "cert c",
 	}
 	for k, v := range files {

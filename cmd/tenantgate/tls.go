@@ -24,16 +24,16 @@ type tlsFlags struct {
 }
 
 func (t *tlsFlags) register(f *commandFlags) {
-	f.StringVar(&t.listen, "tls-listen", "", "address for HTTPS traffic, e.g. :443 (default: no HTTPS listener)")
+	f.StringVar(&t.listen, "tls-listen", "", "`ADDR` for HTTPS traffic, e.g. :443 (default: no HTTPS listener)")
 	f.BoolVar(&t.redirectHTTP, "redirect-http", false, "answer every plain-HTTP request with 308 to HTTPS (ACME challenges excepted)")
-	f.StringVar(&t.cert, "tls-cert", "", "PEM certificate (chain) for R and *.R, e.g. a wildcard; with --tls-key")
-	f.StringVar(&t.key, "tls-key", "", "PEM private key of --tls-cert")
-	f.StringVar(&t.acmeEmail, "acme-email", "", "contact for the ACME account; turns on on-demand certificates for custom domains (and for R's hosts without --tls-cert)")
-	f.StringVar(&t.acmeCA, "acme-ca", "", "ACME directory URL (default: Let's Encrypt production)")
-	f.StringVar(&t.acmeRoot, "acme-ca-root", "", "PEM root certificate to trust when talking to the ACME CA (private or test CAs)")
-	f.StringVar(&t.acmeProfile, "acme-profile", "", "certificate profile to request from the ACME CA (default: the CA's default)")
-	f.StringVar(&t.edgeHostname, "edge-hostname", "", "name tenants point their custom domain's CNAME at (default: the root domain)")
-	f.StringVar(&t.storageKey, "tls-storage-key", "", "secret (32+ characters) sealing private keys stored in the catalog (default: <data-dir>/tls-storage.key, created on first run)")
+	f.StringVar(&t.cert, "tls-cert", "", "PEM certificate `FILE` (chain) for R and *.R, e.g. a wildcard; with --tls-key")
+	f.StringVar(&t.key, "tls-key", "", "PEM private key `FILE` of --tls-cert")
+	f.StringVar(&t.acmeEmail, "acme-email", "", "contact `EMAIL` for the ACME account; turns on on-demand certificates for custom domains (and for R's hosts without --tls-cert)")
+	f.StringVar(&t.acmeCA, "acme-ca", "", "ACME directory `URL` (default: Let's Encrypt production)")
+	f.StringVar(&t.acmeRoot, "acme-ca-root", "", "PEM root certificate `FILE` to trust when talking to the ACME CA (private or test CAs)")
+	f.StringVar(&t.acmeProfile, "acme-profile", "", "certificate `PROFILE` to request from the ACME CA (default: the CA's default)")
+	f.StringVar(&t.edgeHostname, "edge-hostname", "", "host `NAME` tenants point their custom domain's CNAME at (default: the root domain)")
+	f.StringVar(&t.storageKey, "tls-storage-key", "", "`SECRET` (32+ characters) sealing private keys stored in the catalog (default: <data-dir>/tls-storage.key, created on first run)")
 }
 
 // check refuses flag combinations that cannot work.

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/valyala/fasthttp"
+	"golang.org/x/sync/errgroup"
 )
 
 // Seeding strategies for per-tenant users and accounts.
@@ -113,44 +114,24 @@ func (p *Provisioner) Provision(ctx context.Context, n int) ([]*Tenant, error) {
 	}
 	var done atomic.Int64
 	done.Store(1)
-	jobs := make(chan *Tenant)
-	errc := make(chan error, p.Concurrency)
-	var wg sync.WaitGroup
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	for w := 0; w < p.Concurrency; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for t := range jobs {
-				if err := p.setupTenant(ctx, t, seed); err != nil {
-					select {
-					case errc <- err:
-					default:
-					}
-					cancel()
-					return
-				}
-				if d := done.Add(1); d%500 == 0 {
-					p.logf("setup: %d/%d tenants", d, n)
-				}
-			}
-		}()
-	}
-feed:
+	g, gctx := errgroup.WithContext(ctx) // the first failure stops the rest
+	g.SetLimit(p.Concurrency)
 	for _, t := range tenants[1:] {
-		select {
-		case jobs <- t:
-		case <-ctx.Done():
-			break feed
+		if gctx.Err() != nil {
+			break
 		}
+		g.Go(func() error {
+			if err := p.setupTenant(gctx, t, seed); err != nil {
+				return err
+			}
+			if d := done.Add(1); d%500 == 0 {
+				p.logf("setup: %d/%d tenants", d, n)
+			}
+			return nil
+		})
 	}
-	close(jobs)
-	wg.Wait()
-	select {
-	case err := <-errc:
+	if err := g.Wait(); err != nil {
 		return nil, err
-	default:
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("provision: %w", err)

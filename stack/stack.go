@@ -1,5 +1,5 @@
 // Package stack assembles tenantgate's object graph: the catalog, the shard
-// manager, the provisioner and the proxy. `tenantgate serve` and the test
+// manager, the provisioner, the HTTPS edge and the proxy. `tenantgate serve` and the test
 // harness (proxy/proxytest) both build it here, so they cannot drift.
 //
 // Build constructs and starts nothing; Start launches every background
@@ -20,6 +20,7 @@ import (
 	"github.com/microfi/tenantgate/catalog"
 	"github.com/microfi/tenantgate/catalog/provision"
 	"github.com/microfi/tenantgate/proxy"
+	"github.com/microfi/tenantgate/proxy/tlsedge"
 	"github.com/microfi/tenantgate/shard"
 )
 
@@ -34,8 +35,11 @@ type Config struct {
 	Catalog    catalog.Options
 	Shards     shard.Config // DataDir defaults to DataDir
 	Proxy      proxy.Config
-	Registry   *prometheus.Registry
-	Logger     *slog.Logger
+	// TLS, if set, builds the HTTPS edge (its certificates live in the
+	// catalog); the proxy serves it and Close closes it.
+	TLS      func(*catalog.Catalog) (*tlsedge.Edge, error)
+	Registry *prometheus.Registry
+	Logger   *slog.Logger
 }
 
 // Stack is the assembled graph.
@@ -44,6 +48,7 @@ type Stack struct {
 	Shards      *shard.Manager
 	Provisioner *provision.Provisioner
 	Proxy       *proxy.Server
+	Edge        *tlsedge.Edge // nil without TLS
 
 	log       *slog.Logger
 	cancel    context.CancelFunc
@@ -74,18 +79,28 @@ func Build(ctx context.Context, cfg Config) (*Stack, error) {
 	if err != nil {
 		return nil, err
 	}
+	var edge *tlsedge.Edge
+	if cfg.TLS != nil {
+		if edge, err = cfg.TLS(cat); err != nil {
+			cat.Close()
+			return nil, err
+		}
+	}
 	shards := shard.NewManager(cfg.Shards)
 	prov := &provision.Provisioner{Catalog: cat, Shards: shards, Logger: cfg.Logger}
 	pc := cfg.Proxy
-	pc.Catalog, pc.Shards, pc.Provisioner = cat, shards, prov
+	pc.Catalog, pc.Shards, pc.Provisioner, pc.TLS = cat, shards, prov, edge
 	pc.Registerer, pc.Gatherer, pc.Logger = cfg.Registry, cfg.Registry, cfg.Logger
 	srv, err := proxy.New(pc)
 	if err != nil {
+		if edge != nil {
+			edge.Close()
+		}
 		shards.Close()
 		cat.Close()
 		return nil, fmt.Errorf("build proxy: %w", err)
 	}
-	return &Stack{Catalog: cat, Shards: shards, Provisioner: prov, Proxy: srv, log: cfg.Logger}, nil
+	return &Stack{Catalog: cat, Shards: shards, Provisioner: prov, Proxy: srv, Edge: edge, log: cfg.Logger}, nil
 }
 
 // Start launches the background work of every part: the shard manager's
@@ -122,6 +137,9 @@ func (s *Stack) Close(ctx context.Context) error {
 			s.cancel()
 		}
 		s.wg.Wait()
+		if s.Edge != nil {
+			s.Edge.Close()
+		}
 		s.Shards.Close()
 		s.closeErr = errors.Join(err, s.Catalog.Close())
 	})

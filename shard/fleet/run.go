@@ -10,6 +10,8 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/sync/errgroup"
+
 	"github.com/microfi/tenantgate/migrations"
 	"github.com/microfi/tenantgate/shard/storage"
 )
@@ -39,50 +41,38 @@ func Run(ctx context.Context, targets []Target, opts Options) (Summary, error) {
 	}
 
 	sum := Summary{Results: make([]Result, len(targets)), Latest: opts.Set.Latest(), DryRun: opts.DryRun}
-	jobs := make(chan int)
 	var (
 		mu   sync.Mutex // guards the counters and serialises Progress
 		done int
-		wg   sync.WaitGroup
+		g    errgroup.Group
 	)
-	for w := 0; w < workers; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range jobs {
-				r := migrateOne(ctx, targets[i], opts)
-				sum.Results[i] = r
-				mu.Lock()
-				done++
-				switch r.Outcome {
-				case Migrated:
-					sum.Migrated++
-				case Current:
-					sum.Current++
-				case Failed:
-					sum.Failed++
-				case Skipped:
-					sum.Skipped++
-				}
-				if opts.Progress != nil {
-					opts.Progress(Progress{Done: done, Total: len(targets), Migrated: sum.Migrated,
-						Current: sum.Current, Failed: sum.Failed, Elapsed: time.Since(start)})
-				}
-				mu.Unlock()
-			}
-		}()
-	}
+	g.SetLimit(workers)
 	next := 0
-feed:
-	for ; next < len(targets); next++ {
-		select {
-		case jobs <- next:
-		case <-ctx.Done():
-			break feed
-		}
+	for ; next < len(targets) && ctx.Err() == nil; next++ {
+		g.Go(func() error {
+			r := migrateOne(ctx, targets[next], opts)
+			sum.Results[next] = r
+			mu.Lock()
+			defer mu.Unlock()
+			done++
+			switch r.Outcome {
+			case Migrated:
+				sum.Migrated++
+			case Current:
+				sum.Current++
+			case Failed:
+				sum.Failed++
+			case Skipped:
+				sum.Skipped++
+			}
+			if opts.Progress != nil {
+				opts.Progress(Progress{Done: done, Total: len(targets), Migrated: sum.Migrated,
+					Current: sum.Current, Failed: sum.Failed, Elapsed: time.Since(start)})
+			}
+			return nil
+		})
 	}
-	close(jobs)
-	wg.Wait()
+	g.Wait()
 	for i := next; i < len(targets); i++ {
 		sum.Results[i] = Result{Target: targets[i], Outcome: Skipped, Err: ctx.Err()}
 		sum.Skipped++

@@ -4,7 +4,8 @@ import (
 	"context"
 	"fmt"
 	"sort"
-	"sync"
+
+	"golang.org/x/sync/errgroup"
 
 	"github.com/microfi/tenantgate/migrations"
 )
@@ -69,22 +70,19 @@ func Status(ctx context.Context, targets []Target, set migrations.Set, concurren
 		concurrency = DefaultConcurrency
 	}
 	rep := StatusReport{Latest: set.Latest(), Histogram: map[int]int{}, Tenants: make([]TenantVersion, len(targets))}
-	sem := make(chan struct{}, concurrency)
-	var wg sync.WaitGroup
+	var g errgroup.Group
+	g.SetLimit(concurrency)
 	for i, t := range targets {
-		select {
-		case sem <- struct{}{}:
-		case <-ctx.Done():
-			wg.Wait()
-			return rep, fmt.Errorf("fleet status interrupted: %w", ctx.Err())
+		if err := ctx.Err(); err != nil {
+			g.Wait()
+			return rep, fmt.Errorf("fleet status interrupted: %w", err)
 		}
-		wg.Add(1)
-		go func() {
-			defer func() { <-sem; wg.Done() }()
+		g.Go(func() error {
 			rep.Tenants[i] = versionOf(ctx, t, set)
-		}()
+			return nil
+		})
 	}
-	wg.Wait()
+	g.Wait()
 	for _, t := range rep.Tenants {
 		if t.Err == nil {
 			rep.Histogram[t.Version]++

@@ -154,13 +154,16 @@ func TestOpenEvictBounded(t *testing.T) {
 		t.Skip("slow")
 	}
 	ctx := context.Background()
-	const tenants, maxOpen = 1000, 50
+	tenants, maxOpen := 1000, 50
+	if raceEnabled {
+		tenants = 200
+	}
 	m := newManager(t, maxOpen)
-	for id := int64(1); id <= tenants; id++ {
+	for id := int64(1); id <= int64(tenants); id++ {
 		mustProvision(t, m, id) // a template copy and a stamp each
 	}
 	cycle := func() {
-		for id := int64(1); id <= tenants; id++ {
+		for id := int64(1); id <= int64(tenants); id++ {
 			h, err := m.Acquire(ctx, id, "")
 			if err != nil {
 				t.Fatal(err)

@@ -103,11 +103,17 @@ func Build(ctx context.Context, cfg Config) (*Stack, error) {
 	return &Stack{Catalog: cat, Shards: shards, Provisioner: prov, Proxy: srv, Edge: edge, log: cfg.Logger}, nil
 }
 
-// Start launches the background work of every part: the shard manager's
+// Start launches the background work of every part: the TLS edge's
+// (checked first: a wrong storage key fails here), the shard manager's
 // janitor, the proxy's (stream expiry, demo reaper, tenant series) and the
 // catalog change-log pruning. Serving is the caller's (Proxy.Serve).
-func (s *Stack) Start() {
-	ctx, cancel := context.WithCancel(context.Background())
+func (s *Stack) Start(ctx context.Context) error {
+	if s.Edge != nil {
+		if err := s.Edge.Start(ctx); err != nil {
+			return fmt.Errorf("start TLS: %w", err)
+		}
+	}
+	ctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	s.cancel = cancel
 	s.Shards.Start()
 	s.Proxy.Start()
@@ -125,6 +131,7 @@ func (s *Stack) Start() {
 			}
 		}
 	})
+	return nil
 }
 
 // Close drains the proxy (until ctx ends), stops the background work and

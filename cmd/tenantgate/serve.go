@@ -164,7 +164,9 @@ func serve(ctx context.Context, env *Env, dataDir string, c serveConfig, log *sl
 	if err != nil {
 		return fmt.Errorf("listen %s: %w", c.metricsListen, err)
 	}
-	st.Start()
+	if err := st.Start(ctx); err != nil {
+		return err
+	}
 	errc := make(chan error, 3)
 	if ln != nil {
 		go func() { errc <- srv.Serve(ln) }()

@@ -102,7 +102,9 @@ func Start(t testing.TB, opts Options) *Server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st.Start()
+	if err := st.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
 	go st.Proxy.Serve(ln)
 	go st.Proxy.ServeOps(opsLn)
 	s := &Server{

@@ -49,9 +49,10 @@ func Run(ctx context.Context, targets []Target, opts Options) (Summary, error) {
 	g.SetLimit(workers)
 	next := 0
 	for ; next < len(targets) && ctx.Err() == nil; next++ {
+		i := next // next moves on while the goroutine runs
 		g.Go(func() error {
-			r := migrateOne(ctx, targets[next], opts)
-			sum.Results[next] = r
+			r := migrateOne(ctx, targets[i], opts)
+			sum.Results[i] = r
 			mu.Lock()
 			defer mu.Unlock()
 			done++

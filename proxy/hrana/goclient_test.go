@@ -43,3 +43,13 @@ func TestGoClientStreamExpiry(t *testing.T) {
 	}
 	tx.Rollback()
 }
+
+func TestGoClientPragmas(t *testing.T) {
+	s := newTestServer(t, hrana.Config{})
+	db, err := sql.Open("libsql", s.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	hranatest.RunGoPragmas(t, db)
+}

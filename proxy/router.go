@@ -85,6 +85,10 @@ func (s *Server) dispatchSafely(ctx *fasthttp.RequestCtx) (class, tenantHost str
 // traffic, the tenant's host (the per-tenant metric label).
 func (s *Server) dispatch(ctx *fasthttp.RequestCtx) (class, tenantHost string) {
 	kind, key := s.classifyHost(ctx.Host())
+	if isWebSocketUpgrade(ctx) && kind != hostTenant && kind != hostDomain {
+		s.writeSQLError(ctx, errWSRoute) // only tenant hosts serve WebSockets
+		return classNone, ""
+	}
 	switch kind {
 	case hostPublic:
 		s.handlePublic(ctx)

@@ -30,7 +30,8 @@ const (
 )
 
 const (
-	maxStoredSQL    = 50
+	maxStoredSQL    = 50  // per HTTP stream (sqld's limit)
+	maxStoredSQLWS  = 150 // per WebSocket session, shared by its streams (sqld's limit)
 	maxStoredSQLLen = 5 * 1024
 )
 
@@ -554,6 +555,10 @@ func (r *run) request(req *streamReq) streamResult {
 }
 
 func (r *run) storeSQL(req *streamReq) *hranaError {
+	return r.storeSQLMax(req, maxStoredSQL)
+}
+
+func (r *run) storeSQLMax(req *streamReq, limit int) *hranaError {
 	switch {
 	case req.SQLID == nil || req.SQL == nil:
 		return errf(codeSQLNotFound, "store_sql needs sql_id and sql")
@@ -563,8 +568,8 @@ func (r *run) storeSQL(req *streamReq) *hranaError {
 	if _, ok := r.st.sqls[*req.SQLID]; ok {
 		return errf(codeSQLIDInUse, "SQL text id %d is already in use", *req.SQLID)
 	}
-	if len(r.st.sqls) >= maxStoredSQL {
-		return errf(codeStoreTooMany, "too many stored SQL texts (limit %d)", maxStoredSQL)
+	if len(r.st.sqls) >= limit {
+		return errf(codeStoreTooMany, "too many stored SQL texts (limit %d)", limit)
 	}
 	if r.st.sqls == nil {
 		r.st.sqls = make(map[int32]string)

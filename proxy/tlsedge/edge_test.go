@@ -48,6 +48,7 @@ type edgeOptions struct {
 	HTTP01, TLSALPN01 bool // challenge types offered to the CA
 	ACME              *tlsedge.ACME
 	Maintenance       time.Duration
+	RenewalRatio      float64
 }
 
 // listeners binds the proxy's sockets first, so Pebble can be told the
@@ -88,7 +89,7 @@ func startEdgeProxy(t testing.TB, dataDir string, httpLn, tlsLn net.Listener, o 
 	must(t, err)
 	p := &edgeProxy{Catalog: cat, Registry: reg, TLSAddr: tlsLn.Addr().String()}
 	cfg := tlsedge.Config{RootDomain: rootDomain, Catalog: cat, Store: store, ACME: o.ACME,
-		MaintenanceInterval: o.Maintenance, Registerer: reg, Logger: log}
+		MaintenanceInterval: o.Maintenance, RenewalWindowRatio: o.RenewalRatio, Registerer: reg, Logger: log}
 	if httpLn != nil {
 		p.HTTPAddr = httpLn.Addr().String()
 	}

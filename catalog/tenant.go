@@ -20,8 +20,13 @@ var (
 	ErrTenantNotFound = errors.New("tenant not found")
 	ErrHostTaken      = errors.New("host taken")
 	ErrDomainTaken    = errors.New("custom domain taken")
-	ErrInvalidHost    = errors.New("invalid host")
-	ErrInvalidTenant  = errors.New("invalid tenant")
+	// ErrIDUsed: an explicit id at or below the highest id ever given out.
+	ErrIDUsed = errors.New("tenant id was used before")
+	// ErrPrecondition: a conditional change found the tenant in another
+	// state (e.g. a demo made permanent before the reaper got to it).
+	ErrPrecondition  = errors.New("tenant changed concurrently")
+	ErrInvalidHost   = errors.New("invalid host")
+	ErrInvalidTenant = errors.New("invalid tenant")
 	// ErrUnavailable wraps failures to reach the catalog database.
 	ErrUnavailable = errors.New("catalog unavailable")
 )

@@ -225,7 +225,7 @@ func TestSignupValidation(t *testing.T) {
 		{"NameMissing", with("name", "<absent>"), "name", "is required"},
 		{"NameBlank", with("name", "   "), "name", "is required"},
 		{"NameShort", with("name", "A"), "name", "at least 2"},
-		{"NameLong", with("name", strings.Repeat("n", 101)), "name", "at most 100"},
+		{"NameLong", with("name", strings.Repeat("n", 201)), "name", "at most 200"},
 		{"NameControl", with("name", "Bad\x00Bank"), "name", "control characters"},
 		{"CountryMissing", with("country", ""), "country", "is required"},
 		{"CountryUnknown", with("country", "ZZ"), "country", "supported ISO 3166-1"},

@@ -9,7 +9,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/microfi/tenantgate/catalog"
-	"github.com/microfi/tenantgate/catalog/provision"
+	"github.com/microfi/tenantgate/catalog/tenants"
 	"github.com/microfi/tenantgate/shard/bank"
 )
 
@@ -39,9 +39,9 @@ func tenantsCreate(ctx context.Context, env *Env, args []string) error {
 	name := f.String("name", "", "institution name (required)")
 	country := f.String("country", "", "ISO 3166-1 alpha-2 country code (required)")
 	domain := f.String("custom-domain", "", "custom domain routed to this tenant")
-	plan := f.String("plan", "starter", "subscription plan")
+	plan := f.String("plan", "starter", "subscription plan: starter, growth or enterprise")
 	dbURL := f.String("db-url", "", "tenant database URL (default: <data-dir>/tenants/<id>.db)")
-	id := f.Int64("id", 0, "tenant id (default: next free)")
+	id := f.Int64("id", 0, "tenant id (default: the next; ids are never reused, so an explicit one must be above every id ever used)")
 	sample := f.Bool("sample-data", false, "seed sample users, accounts and transactions")
 	catURL := f.String("catalog-url", "", "catalog database URL")
 	if err := f.parse(args); err != nil {
@@ -50,15 +50,16 @@ func tenantsCreate(ctx context.Context, env *Env, args []string) error {
 	if *host == "" || *name == "" || *country == "" {
 		return errUsage("--host, --name and --country are required")
 	}
-	if _, ok := bank.CurrencyFor(*country); !ok {
-		return errUsage(fmt.Sprintf("unsupported country %q", *country))
-	}
 	t, err := openTools(ctx, f.DataDir(), *catURL)
 	if err != nil {
 		return err
 	}
 	defer t.Close()
-	req := provision.Request{ID: *id, Host: *host, Name: *name, Country: *country, CustomDomain: *domain, Plan: *plan, DBURL: *dbURL}
+	// Repair what a crashed create left before adding to it.
+	if _, err := t.tenants.Reconcile(ctx); err != nil {
+		return fmt.Errorf("reconcile tenant storage: %w", err)
+	}
+	req := tenants.CreateRequest{ID: *id, Host: *host, Name: *name, Country: *country, CustomDomain: *domain, Plan: *plan, DBURL: *dbURL}
 	var login *bank.DemoLogin
 	if *sample {
 		req.Seed = func(ctx context.Context, db *sql.DB, tenantID int64) error {
@@ -67,7 +68,7 @@ func tenantsCreate(ctx context.Context, env *Env, args []string) error {
 			return err
 		}
 	}
-	tn, err := t.provisioner.Create(ctx, req)
+	tn, err := t.tenants.Create(ctx, req)
 	if err != nil {
 		return err
 	}
@@ -132,7 +133,11 @@ func tenantsSetStatus(ctx context.Context, env *Env, args []string, status strin
 		return err
 	}
 	defer t.Close()
-	tn, err = t.catalog.Update(ctx, tn.ID, catalog.Update{Status: &status})
+	if status == catalog.StatusSuspended {
+		tn, err = t.tenants.Suspend(ctx, tn.ID)
+	} else {
+		tn, err = t.tenants.Resume(ctx, tn.ID)
+	}
 	if err != nil {
 		return err
 	}
@@ -159,10 +164,11 @@ func tenantsDelete(ctx context.Context, env *Env, args []string) error {
 	if *noBackup {
 		dir = ""
 	}
-	if err := t.provisioner.Delete(ctx, tn.ID, dir); err != nil {
+	del, err := t.tenants.Delete(ctx, tn.ID, dir)
+	if err != nil {
 		return err
 	}
-	return printJSON(env, map[string]any{"deleted": tn.ID, "host": tn.Host, "backup_dir": dir})
+	return printJSON(env, map[string]any{"deleted": tn.ID, "host": tn.Host, "backup_dir": dir, "backup": del.Backup})
 }
 
 // openTenant opens the tools and resolves the one HOST_OR_ID argument.

@@ -52,9 +52,9 @@ func (s *Server) startReaper() {
 		return
 	}
 	r := &tenants.Reaper{
-		Service:   s.tenants,
-		Interval:  s.cfg.ReapInterval,
-		Logger:    s.log,
+		Service:  s.tenants,
+		Interval: s.cfg.ReapInterval,
+		Logger:   s.log,
 		OnPass: func(n int, _ error) {
 			s.metrics.reaperRuns.Inc()
 			s.metrics.demosReaped.Add(float64(n))

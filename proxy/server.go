@@ -47,13 +47,13 @@ type Config struct {
 
 	Hrana hrana.Config // SQL-over-HTTP limits and stream timeouts
 
-	Catalog     *catalog.Catalog
-	Shards      *shard.Manager
-	Tenants     *tenants.Service
-	Auth        *Auth
-	Registerer  prometheus.Registerer
-	Gatherer    prometheus.Gatherer
-	Logger      *slog.Logger
+	Catalog    *catalog.Catalog
+	Shards     *shard.Manager
+	Tenants    *tenants.Service
+	Auth       *Auth
+	Registerer prometheus.Registerer
+	Gatherer   prometheus.Gatherer
+	Logger     *slog.Logger
 }
 
 // Server is the proxy.

@@ -284,6 +284,11 @@ func classify(err error) error {
 	if errors.Is(err, sql.ErrNoRows) || errors.Is(err, ErrTenantNotFound) {
 		return ErrTenantNotFound
 	}
+	for _, known := range []error{ErrIDUsed, ErrHostTaken, ErrDomainTaken, ErrUnavailable, ErrInvalidTenant} {
+		if errors.Is(err, known) {
+			return err // classified already (by scanTenant)
+		}
+	}
 	msg := err.Error()
 	switch {
 	case strings.Contains(msg, "tenant id was used before"), strings.Contains(msg, "tenants.id"):

@@ -38,7 +38,7 @@ func TestRules(t *testing.T) {
 		{"HostDoubleHyphen", with(func(r *tenants.CreateRequest) { r.Host = "xn--acme" }), "host", "consecutive"},
 		{"PlanGold", with(func(r *tenants.CreateRequest) { r.Plan = "gold" }), "subscription_plan", "must be one of starter, growth, enterprise"},
 		{"NameOneChar", with(func(r *tenants.CreateRequest) { r.Name = "A" }), "name", "at least 2"},
-		{"NameLong", with(func(r *tenants.CreateRequest) { r.Name = strings.Repeat("a", 101) }), "name", "at most 100"},
+		{"NameLong", with(func(r *tenants.CreateRequest) { r.Name = strings.Repeat("a", 201) }), "name", "at most 200"},
 		{"NameBidi", with(func(r *tenants.CreateRequest) { r.Name = "Evil\u202Egnp.exe" }), "name", "bidirectional"},
 		{"NameControl", with(func(r *tenants.CreateRequest) { r.Name = "Two\nLines" }), "name", "control"},
 		{"Country", with(func(r *tenants.CreateRequest) { r.Country = "XX" }), "country", "supported"},

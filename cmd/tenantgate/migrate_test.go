@@ -26,7 +26,7 @@ func runCLI(t *testing.T, args ...string) (string, error) {
 	return out.String(), err
 }
 
-// newFleet creates a data dir with n tenants tn1..tn (ids 1..n).
+// newFleet creates a data dir with n tenants tn1..tnN (ids 1..n).
 func newFleet(t *testing.T, n int) string {
 	t.Helper()
 	dir := t.TempDir()

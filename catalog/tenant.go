@@ -19,9 +19,8 @@ const (
 var (
 	ErrTenantNotFound = errors.New("tenant not found")
 	ErrHostTaken      = errors.New("host taken")
+	ErrIDTaken        = errors.New("tenant id taken")
 	ErrDomainTaken    = errors.New("custom domain taken")
-	// ErrIDUsed: an explicit id at or below the highest id ever given out.
-	ErrIDUsed = errors.New("tenant id was used before")
 	// ErrPrecondition: a conditional change found the tenant in another
 	// state (e.g. a demo made permanent before the reaper got to it).
 	ErrPrecondition  = errors.New("tenant changed concurrently")

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/microfi/tenantgate/shard/storage"
 )
 
 // The write primitives below are single SQL statements: each one is atomic
@@ -281,27 +283,35 @@ func validate(t *Tenant) error {
 
 // classify maps a failed write to the catalog's errors.
 func classify(err error) error {
-	if errors.Is(err, sql.ErrNoRows) || errors.Is(err, ErrTenantNotFound) {
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
 		return ErrTenantNotFound
+	case errors.Is(err, ErrTenantNotFound), errors.Is(err, ErrHostTaken), errors.Is(err, ErrDomainTaken),
+		errors.Is(err, ErrIDTaken), errors.Is(err, ErrUnavailable), errors.Is(err, ErrInvalidTenant):
+		return err // already classified (scanTenant, then its caller)
 	}
-	for _, known := range []error{ErrIDUsed, ErrHostTaken, ErrDomainTaken, ErrUnavailable, ErrInvalidTenant} {
-		if errors.Is(err, known) {
-			return err // classified already (by scanTenant)
-		}
-	}
+	// SQLite names the violated column, and our trigger its reason, only
+	// in the message.
 	msg := err.Error()
 	switch {
-	case strings.Contains(msg, "tenant id was used before"), strings.Contains(msg, "tenants.id"):
-		return ErrIDUsed
+	case strings.Contains(msg, idReusedMessage): // our own trigger's text, local or remote
+		return ErrIDTaken
+	case !storage.IsUnique(err):
 	case strings.Contains(msg, "tenants.host"):
 		return ErrHostTaken
 	case strings.Contains(msg, "tenants.custom_domain"):
 		return ErrDomainTaken
+	case strings.Contains(msg, "tenants.id"), strings.Contains(msg, "PRIMARY KEY"):
+		return ErrIDTaken
 	}
 	// Anything else is the catalog database failing (unreachable, locked,
 	// corrupt): the caller can only answer "try again later".
 	return fmt.Errorf("%w: %w", ErrUnavailable, err)
 }
+
+// idReusedMessage is what the tenants_id_never_reused trigger (catalog
+// migration 0002) raises.
+const idReusedMessage = "tenant id was used before"
 
 func nullID(id int64) any {
 	if id == 0 {

@@ -8,7 +8,7 @@ import (
 
 	"github.com/microfi/tenantgate/catalog"
 	"github.com/microfi/tenantgate/migrations"
-	"github.com/microfi/tenantgate/shard"
+	"github.com/microfi/tenantgate/shard/storage"
 )
 
 // TestMigrateFromVersion1: a catalog written by the first release (schema
@@ -17,7 +17,7 @@ import (
 func TestMigrateFromVersion1(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "catalog.db")
-	db, err := shard.Open(ctx, "file:"+path)
+	db, err := storage.Open(ctx, "file:"+path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -45,11 +45,11 @@ func TestMigrateFromVersion1(t *testing.T) {
 	if high, err := c.HighestID(ctx); err != nil || high != 3 {
 		t.Errorf("highest id %d (%v), want 3", high, err)
 	}
-	if _, err := c.Create(ctx, catalog.Tenant{ID: 3, Host: "again", Name: "Again", CountryCode: "GH"}); !errors.Is(err, catalog.ErrIDUsed) {
-		t.Errorf("reusing deleted id 3: %v, want ErrIDUsed", err)
+	if _, err := c.Create(ctx, catalog.Tenant{ID: 3, Host: "again", Name: "Again", CountryCode: "GH"}); !errors.Is(err, catalog.ErrIDTaken) {
+		t.Errorf("reusing deleted id 3: %v, want ErrIDTaken", err)
 	}
-	if _, err := c.Create(ctx, catalog.Tenant{ID: 1, Host: "dup", Name: "Dup", CountryCode: "GH"}); !errors.Is(err, catalog.ErrIDUsed) {
-		t.Errorf("reusing live id 1: %v, want ErrIDUsed", err)
+	if _, err := c.Create(ctx, catalog.Tenant{ID: 1, Host: "dup", Name: "Dup", CountryCode: "GH"}); !errors.Is(err, catalog.ErrIDTaken) {
+		t.Errorf("reusing live id 1: %v, want ErrIDTaken", err)
 	}
 	if tn, err := c.Create(ctx, catalog.Tenant{Host: "delta", Name: "Delta", CountryCode: "GH"}); err != nil || tn.ID != 4 {
 		t.Errorf("next tenant: %+v %v, want id 4", tn, err)

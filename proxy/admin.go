@@ -14,8 +14,8 @@ import (
 	"github.com/microfi/tenantgate/catalog"
 	"github.com/microfi/tenantgate/catalog/tenants"
 	"github.com/microfi/tenantgate/proxy/web"
-	"github.com/microfi/tenantgate/shard"
 	"github.com/microfi/tenantgate/shard/bank"
+	"github.com/microfi/tenantgate/shard/storage"
 )
 
 const adminTenantsPath = "/api/admin/tenants"
@@ -177,7 +177,7 @@ func (s *Server) adminCreateTenant(ctx *fasthttp.RequestCtx) error {
 	if err := s.tenants.Check(&create); errors.As(err, &verr) {
 		fields = verr.Fields
 	}
-	if req.DBURL != "" && !shard.IsRemote(req.DBURL) {
+	if req.DBURL != "" && !storage.IsRemote(req.DBURL) {
 		// Over HTTP, a local path would let the panel create or probe files
 		// anywhere the server can write; local tenants live in the data dir
 		// (operators can still place one elsewhere with the CLI).

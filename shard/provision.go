@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/microfi/tenantgate/migrations"
+	"github.com/microfi/tenantgate/shard/storage"
 )
 
 // Seed fills a new tenant database (users, sample data) before the tenant
@@ -46,10 +47,10 @@ func Provision(ctx context.Context, url string, id int64) error {
 // file that start-up reconciliation removes. On failure the temp file is
 // removed again.
 func ProvisionWith(ctx context.Context, url string, id int64, seed Seed) error {
-	if IsRemote(url) {
+	if storage.IsRemote(url) {
 		return provisionRemote(ctx, url, id, seed)
 	}
-	path, err := LocalPath(url)
+	path, err := storage.LocalPath(url)
 	if err != nil {
 		return err
 	}
@@ -83,12 +84,12 @@ func provisionLocal(ctx context.Context, path string, id int64, seed Seed) (err 
 	tmp := TempPath(path)
 	// A temp file here is a crashed build of this same id (ids are never
 	// reused), so it is ours to replace.
-	if err := RemoveFiles(tmp); err != nil {
+	if err := storage.RemoveFiles(tmp); err != nil {
 		return err
 	}
 	defer func() {
 		if err != nil {
-			RemoveFiles(tmp)
+			storage.RemoveFiles(tmp)
 		}
 	}()
 	if err := os.WriteFile(tmp, tmpl, 0o640); err != nil {
@@ -97,7 +98,7 @@ func provisionLocal(ctx context.Context, path string, id int64, seed Seed) (err 
 	if err := buildLocal(ctx, tmp, id, seed); err != nil {
 		return err
 	}
-	if err := syncFile(tmp); err != nil {
+	if err := storage.SyncPath(tmp); err != nil {
 		return err
 	}
 	// Link, not rename: it never replaces a file that appeared meanwhile.
@@ -110,13 +111,13 @@ func provisionLocal(ctx context.Context, path string, id int64, seed Seed) (err 
 	if err := os.Remove(tmp); err != nil {
 		return err
 	}
-	return syncFile(dir)
+	return storage.SyncPath(dir)
 }
 
 // buildLocal stamps and seeds the temp database and folds its WAL into the
 // main file, so the one file carries everything.
 func buildLocal(ctx context.Context, tmp string, id int64, seed Seed) error {
-	db, err := Open(ctx, "file:"+tmp)
+	db, err := storage.Open(ctx, "file:"+tmp)
 	if err != nil {
 		return err
 	}
@@ -124,7 +125,7 @@ func buildLocal(ctx context.Context, tmp string, id int64, seed Seed) error {
 		if _, err := migrations.Migrate(ctx, db, migrations.Tenant); err != nil {
 			return err
 		}
-		if err := Stamp(ctx, db, id); err != nil {
+		if err := storage.Stamp(ctx, db, id); err != nil {
 			return err
 		}
 		if seed != nil {
@@ -154,21 +155,8 @@ func buildLocal(ctx context.Context, tmp string, id int64, seed Seed) error {
 	return nil
 }
 
-// syncFile fsyncs a file or directory.
-func syncFile(path string) error {
-	f, err := os.Open(path)
-	if err != nil {
-		return err
-	}
-	err = f.Sync()
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	return err
-}
-
 func provisionRemote(ctx context.Context, url string, id int64, seed Seed) error {
-	db, err := Open(ctx, url)
+	db, err := storage.Open(ctx, url)
 	if err != nil {
 		return fmt.Errorf("provision tenant %d: %w", id, err)
 	}
@@ -177,12 +165,16 @@ func provisionRemote(ctx context.Context, url string, id int64, seed Seed) error
 		// The libSQL server is down or refuses us.
 		return fmt.Errorf("provision tenant %d: %w: %w", id, ErrUnavailable, err)
 	}
-	if got, err := ReadStamp(ctx, db); err == nil && got != id {
-		return fmt.Errorf("provision tenant %d: %w: remote database stamped %d", id, ErrStampMismatch, got)
-	} else if err != nil {
-		if err := Stamp(ctx, db, id); err != nil {
+	got, err := storage.ReadStamp(ctx, db)
+	switch {
+	case errors.Is(err, ErrStampMismatch): // unstamped: ours to stamp
+		if err := storage.Stamp(ctx, db, id); err != nil {
 			return fmt.Errorf("provision tenant %d: %w", id, err)
 		}
+	case err != nil:
+		return fmt.Errorf("provision tenant %d: %w", id, err)
+	case got != id:
+		return fmt.Errorf("provision tenant %d: %w: remote database stamped %d", id, ErrStampMismatch, got)
 	}
 	if seed != nil {
 		if err := seed(ctx, db); err != nil {
@@ -197,54 +189,29 @@ func provisionRemote(ctx context.Context, url string, id int64, seed Seed) error
 func (m *Manager) Remove(ctx context.Context, id int64, dbURL string) error {
 	m.Evict(id)
 	url := m.URL(id, dbURL)
-	if IsRemote(url) {
+	if storage.IsRemote(url) {
 		return nil
 	}
-	path, err := LocalPath(url)
+	path, err := storage.LocalPath(url)
 	if err != nil {
 		return err
 	}
-	return RemoveFiles(path)
+	return storage.RemoveFiles(path)
 }
 
-// Backup writes a consistent copy of a tenant's local database to dst (a
-// remote database is backed up by its libSQL server: nothing to do here).
+// Backup writes a verified snapshot of a tenant's local database to dst
+// (storage.Backup: integrity-checked, stamp-checked, fsynced, renamed into
+// place). A remote database is backed up by its libSQL server: nothing to
+// do here.
 func (m *Manager) Backup(ctx context.Context, id int64, dbURL, dst string) error {
 	url := m.URL(id, dbURL)
-	if IsRemote(url) {
+	if storage.IsRemote(url) {
 		return nil
 	}
-	path, err := LocalPath(url)
+	path, err := storage.LocalPath(url)
 	if err != nil {
 		return err
 	}
-	if err := backupInto(ctx, path, dst); err != nil {
-		return fmt.Errorf("back up tenant %d: %w", id, err)
-	}
-	return nil
-}
-
-// backupInto writes a consistent copy of the database at path to dst.
-func backupInto(ctx context.Context, path, dst string) error {
-	if err := os.MkdirAll(filepath.Dir(dst), 0o750); err != nil {
-		return err
-	}
-	db, err := Open(ctx, "file:"+path)
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	_, err = db.ExecContext(ctx, `VACUUM INTO ?`, dst)
+	_, err = storage.Backup(ctx, path, id, dst)
 	return err
-}
-
-// RemoveFiles deletes a database file and its -wal and -shm companions.
-func RemoveFiles(path string) error {
-	var errs []error
-	for _, p := range []string{path, path + "-wal", path + "-shm", path + "-journal"} {
-		if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
-			errs = append(errs, err)
-		}
-	}
-	return errors.Join(errs...)
 }

@@ -226,12 +226,12 @@ func (s *Service) undo(ctx context.Context, owner string, id int64, dbURL string
 
 // createError turns an id refused by the never-reuse rule into a field error.
 func (s *Service) createError(ctx context.Context, err error) error {
-	if !errors.Is(err, catalog.ErrIDUsed) {
+	if !errors.Is(err, catalog.ErrIDTaken) {
 		return err
 	}
-	msg := "was used before: tenant ids are never reused"
+	msg := "is already taken or was used before (ids are never reused); leave it out for the next free one"
 	if high, herr := s.cat.HighestID(context.WithoutCancel(ctx)); herr == nil {
-		msg += fmt.Sprintf(" (pick one above %d, or none)", high)
+		msg += fmt.Sprintf(" or pick one above %d", high)
 	}
 	return &ValidationError{Fields: map[string]string{"id": msg}}
 }

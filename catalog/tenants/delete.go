@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/microfi/tenantgate/catalog"
-	"github.com/microfi/tenantgate/shard"
+	"github.com/microfi/tenantgate/shard/storage"
 )
 
 // Deleted is what a delete did.
@@ -75,7 +75,7 @@ func (s *Service) ReapIfStillExpired(ctx context.Context, t catalog.Tenant, now 
 
 // backup writes the verified copy of t's database into dir ("" = none).
 func (s *Service) backup(ctx context.Context, t catalog.Tenant, dir string) (string, error) {
-	if dir == "" || shard.IsRemote(s.shards.URL(t.ID, t.DBURL)) {
+	if dir == "" || storage.IsRemote(s.shards.URL(t.ID, t.DBURL)) {
 		return "", nil // a remote database is backed up by its libSQL server
 	}
 	path := filepath.Join(dir, fmt.Sprintf("%d-%s-%s.db", t.ID, t.Host, s.now().UTC().Format("20060102T150405Z")))

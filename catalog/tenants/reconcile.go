@@ -12,6 +12,7 @@ import (
 
 	"github.com/microfi/tenantgate/catalog"
 	"github.com/microfi/tenantgate/shard"
+	"github.com/microfi/tenantgate/shard/storage"
 )
 
 // Report is what Reconcile repaired.
@@ -71,7 +72,7 @@ func (s *Service) Reconcile(ctx context.Context) (Report, error) {
 	for _, f := range files {
 		switch {
 		case f.temp && !live[f.id]:
-			if err := shard.RemoveFiles(f.path); err != nil {
+			if err := storage.RemoveFiles(f.path); err != nil {
 				errs = append(errs, err)
 				continue
 			}
@@ -99,17 +100,17 @@ func (s *Service) Reconcile(ctx context.Context) (Report, error) {
 // repairPending finishes or removes the provisioning row of a dead create.
 func (s *Service) repairPending(ctx context.Context, p catalog.Pending, rep *Report) error {
 	url := s.shards.URL(p.ID, p.DBURL)
-	if shard.IsRemote(url) {
+	if storage.IsRemote(url) {
 		// Seeding may not have finished, and the remote database is the
 		// libSQL server's to keep: drop the row only.
 		return s.removePending(ctx, p.ID, rep)
 	}
-	path, err := shard.LocalPath(url)
+	path, err := storage.LocalPath(url)
 	if err != nil {
 		return s.removePending(ctx, p.ID, rep)
 	}
 	// A temp file was never linked into place: the create did not finish.
-	if err := shard.RemoveFiles(shard.TempPath(path)); err != nil {
+	if err := storage.RemoveFiles(shard.TempPath(path)); err != nil {
 		return err
 	}
 	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
@@ -148,12 +149,12 @@ func (s *Service) removePending(ctx context.Context, id int64, rep *Report) erro
 // stampedFor reports whether the database at path is stamped for id. An
 // unstamped or foreign file is false; failing to read it is an error.
 func (s *Service) stampedFor(ctx context.Context, path string, id int64) (bool, error) {
-	db, err := shard.Open(ctx, "file:"+path)
+	db, err := storage.OpenMode(ctx, "file:"+path, storage.ReadOnly)
 	if err != nil {
 		return false, err
 	}
 	defer db.Close()
-	err = shard.CheckStamp(ctx, db, id)
+	err = storage.CheckStamp(ctx, db, id)
 	if errors.Is(err, shard.ErrStampMismatch) {
 		return false, nil
 	}

@@ -24,22 +24,25 @@ import (
 // stop at that provisioning step, announcing it on stderr, until killed.
 const crashAtEnv = "TENANTGATE_TEST_CRASH_AT"
 
-func TestMain(m *testing.M) {
-	if step := os.Getenv(crashAtEnv); step != "" {
-		provisionHook = func(s string) {
-			if s == step {
-				fmt.Fprintln(os.Stderr, "PAUSED "+s)
-				select {} // until SIGKILL
-			}
-		}
-		env := &Env{Stdout: os.Stdout, Stderr: os.Stderr, Getenv: func(string) string { return "" }}
-		if err := Main(context.Background(), env, os.Args[1:]); err != nil {
-			fmt.Fprintln(os.Stderr, "tenantgate:", err)
-			os.Exit(exitCode(err))
-		}
-		os.Exit(0)
+// runCrashChild runs this test binary as the CLI (see crashAtEnv) and
+// exits; it returns only when the variable is not set. TestMain calls it.
+func runCrashChild() {
+	step := os.Getenv(crashAtEnv)
+	if step == "" {
+		return
 	}
-	os.Exit(m.Run())
+	provisionHook = func(s string) {
+		if s == step {
+			fmt.Fprintln(os.Stderr, "PAUSED "+s)
+			select {} // until SIGKILL
+		}
+	}
+	env := &Env{Stdout: os.Stdout, Stderr: os.Stderr, Getenv: func(string) string { return "" }}
+	if err := Main(context.Background(), env, os.Args[1:]); err != nil {
+		fmt.Fprintln(os.Stderr, "tenantgate:", err)
+		os.Exit(exitCode(err))
+	}
+	os.Exit(0)
 }
 
 // TestCreateKilled runs real `tenantgate tenants create` processes and

@@ -71,7 +71,7 @@ await s.run(`CREATE TABLE ${table}_r(a)`);
 
 // A cursor pages through more rows than a pipeline may return.
 {
-  const n = 120000;
+  const n = 100001;
   const b = s.batch(true);
   const q = b.step().query(`WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x+1 FROM c WHERE x < ${n}) SELECT x FROM c`);
   await b.execute();

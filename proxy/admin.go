@@ -87,12 +87,13 @@ func (s *Server) adminAPI(ctx *fasthttp.RequestCtx, path string) error {
 // its public URL.
 type adminTenant struct {
 	catalog.Tenant
-	URL string `json:"url"`
+	URL             string         `json:"url"`
+	CustomDomainTLS *domainTLSView `json:"custom_domain_tls"` // domaintls.go
 }
 
 func (s *Server) adminView(t catalog.Tenant) adminTenant {
 	t.DBURL = redactDBURL(t.DBURL)
-	return adminTenant{Tenant: t, URL: s.URL(t.Host)}
+	return adminTenant{Tenant: t, URL: s.URL(t.Host), CustomDomainTLS: s.domainTLS(context.Background(), t.CustomDomain)}
 }
 
 // redactDBURL hides credentials in a libSQL URL (?authToken=…, user:pass@)

@@ -23,7 +23,7 @@ import (
 
 	"github.com/microfi/tenantgate/catalog"
 	"github.com/microfi/tenantgate/catalog/certstore"
-	"github.com/microfi/tenantgate/catalog/provision"
+	"github.com/microfi/tenantgate/catalog/tenants"
 	"github.com/microfi/tenantgate/proxy"
 	"github.com/microfi/tenantgate/proxy/tlsedge"
 	"github.com/microfi/tenantgate/shard"
@@ -39,7 +39,7 @@ type edgeProxy struct {
 	Proxy    *proxy.Server
 	Edge     *tlsedge.Edge
 	Catalog  *catalog.Catalog
-	Prov     *provision.Provisioner
+	Tenants  *tenants.Service
 	Registry *prometheus.Registry
 	Auth     *proxy.Auth
 	HTTPAddr string // "" when the plain listener is off
@@ -108,11 +108,11 @@ func startEdgeProxy(t testing.TB, dataDir string, httpLn, tlsLn net.Listener, o 
 	p.Edge, err = tlsedge.New(cfg)
 	must(t, err)
 	must(t, p.Edge.Start(ctx))
-	p.Prov = &provision.Provisioner{Catalog: cat, Shards: shards, Logger: log}
+	p.Tenants = tenants.New(tenants.Options{Catalog: cat, Shards: shards, RootDomain: rootDomain, Logger: log})
 	p.Proxy, err = proxy.New(proxy.Config{
 		RootDomain: rootDomain, PublicScheme: "https", PublicPort: port(tlsLn), HTTPSPort: port(tlsLn),
 		TLS: p.Edge, RedirectHTTP: o.Redirect,
-		Catalog: cat, Shards: shards, Provisioner: p.Prov, Auth: auth,
+		Catalog: cat, Shards: shards, Tenants: p.Tenants, Auth: auth,
 		Registerer: reg, Gatherer: reg, Logger: log,
 		TenantRate: proxy.RateLimit{Burst: -1}, TenantMaxInFlight: -1,
 	})
@@ -218,7 +218,7 @@ func eventually(t testing.TB, ok func() bool, what string) {
 
 func createTenant(t testing.TB, p *edgeProxy, host, domain string) catalog.Tenant {
 	t.Helper()
-	tn, err := p.Prov.Create(context.Background(), provision.Request{Host: host, Name: "Tenant " + host, Country: "GH", CustomDomain: domain})
+	tn, err := p.Tenants.Create(context.Background(), tenants.CreateRequest{Host: host, Name: "Tenant " + host, Country: "GH", CustomDomain: domain})
 	must(t, err)
 	return tn
 }

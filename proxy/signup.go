@@ -45,6 +45,9 @@ type signupRequest struct {
 	Email     string `json:"email"`
 	Password  string `json:"password"`
 	Subdomain string `json:"subdomain"`
+	// FromDemo is the host of the demo the visitor came from (the demo
+	// page passes it on), for the demo-to-signup conversion figures.
+	FromDemo string `json:"from_demo"`
 }
 
 // normalizeSignup validates a signup and normalises it in place (trimmed
@@ -99,10 +102,21 @@ func normalizeSignup(req *signupRequest) map[string]string {
 		add("subdomain", msg)
 	}
 
+	req.FromDemo = strings.TrimSpace(req.FromDemo)
+	if req.FromDemo != "" && !isDemoHost(req.FromDemo) {
+		add("from_demo", "must be the host of a demo (demo-…)")
+	}
+
 	if len(errs) == 0 {
 		return nil
 	}
 	return errs
+}
+
+// isDemoHost reports whether h has the shape of a generated demo host.
+func isDemoHost(h string) bool {
+	rest, ok := strings.CutPrefix(h, demoHostPrefix)
+	return ok && len(rest) == demoHostRandom && strings.Trim(rest, "abcdefghijklmnopqrstuvwxyz234567") == ""
 }
 
 func emailProblem(email string) string {

@@ -226,9 +226,8 @@ func classify(err error) error {
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return ErrTenantNotFound
-	case errors.Is(err, ErrTenantNotFound), errors.Is(err, ErrHostTaken), errors.Is(err, ErrDomainTaken),
-		errors.Is(err, ErrIDTaken), errors.Is(err, ErrUnavailable):
-		return err // already classified (scanTenant, then its caller)
+	case errors.Is(err, ErrHostTaken), errors.Is(err, ErrDomainTaken), errors.Is(err, ErrIDTaken):
+		return err // a conflict already classified by scanTenant is not the catalog failing
 	}
 	// SQLite names the violated column only in the message.
 	msg := err.Error()

@@ -71,6 +71,8 @@ type Metrics struct {
 	demosReaped  prometheus.Counter
 	signups      *prometheus.CounterVec
 	demos        prometheus.Counter
+
+	replicationRefused prometheus.Counter
 }
 
 // NewMetrics registers the proxy's metrics on reg.
@@ -106,6 +108,9 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}),
 		demosReaped: f.NewCounter(prometheus.CounterOpts{
 			Name: "tenantgate_demo_tenants_reaped_total", Help: "Expired demo tenants removed.",
+		}),
+		replicationRefused: f.NewCounter(prometheus.CounterOpts{
+			Name: "tenantgate_replication_refused_total", Help: "Embedded-replica and offline-sync requests refused (not supported).",
 		}),
 	}
 	for _, r := range []string{"missing", "invalid", "expired", "mismatch", "forbidden", "credentials"} {

@@ -5,7 +5,7 @@ import (
 	"strconv"
 	"testing"
 
-	"github.com/microfi/tenantgate/catalog/provision"
+	"github.com/microfi/tenantgate/catalog/tenants"
 	"github.com/microfi/tenantgate/proxy"
 	"github.com/microfi/tenantgate/proxy/proxytest"
 )
@@ -24,7 +24,7 @@ type domainTLSBody struct {
 func TestCustomDomainTLSView(t *testing.T) {
 	srv := proxytest.Start(t, proxytest.Options{Configure: func(c *proxy.Config) { c.EdgeHostname = "edge.microfi.test" }})
 	plain := srv.CreateTenant("plainbank")
-	withDomain, err := srv.Provisioner.Create(context.Background(), provision.Request{
+	withDomain, err := srv.Tenants.Create(context.Background(), tenants.CreateRequest{
 		Host: "domainbank", Name: "Domain Bank", Country: "GH", CustomDomain: "bank.example"})
 	if err != nil {
 		t.Fatal(err)

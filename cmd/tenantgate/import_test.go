@@ -73,10 +73,10 @@ func TestImportLegacyCommand(t *testing.T) {
 			t.Fatal(err)
 		}
 		legacy.Close()
-		if out, err := runCLI(t, "tenants", "create", "--data-dir", dir, "--id", "3", "--host", "t3", "--name", "Tenant 3", "--country", "GH"); err != nil {
+		if out, err := runCLI(t, "tenants", "create", "--data-dir", dir, "--id", "3", "--host", "third", "--name", "Tenant 3", "--country", "GH"); err != nil {
 			t.Fatalf("%v\n%s", err, out)
 		}
-		if out, err := runCLI(t, "import", "--data-dir", dir, "--legacy", src, "--tenant", "t3"); err != nil {
+		if out, err := runCLI(t, "import", "--data-dir", dir, "--legacy", src, "--tenant", "third"); err != nil {
 			t.Fatalf("%v\n%s", err, out)
 		}
 
@@ -100,7 +100,7 @@ func TestImportLegacyCommand(t *testing.T) {
 			t.Fatalf("deposit: %v", err)
 		}
 
-		out, err := runCLI(t, "import", "--data-dir", dir, "--legacy", src, "--tenant", "t3")
+		out, err := runCLI(t, "import", "--data-dir", dir, "--legacy", src, "--tenant", "third")
 		if err != nil || !strings.Contains(out, fmt.Sprintf("%d source rows, 0 added, %d already present", total, total)) {
 			t.Fatalf("rerun after a login and a deposit: %v\n%s", err, out)
 		}
@@ -110,7 +110,7 @@ func TestImportLegacyCommand(t *testing.T) {
 		if _, err := db.Exec(`UPDATE users SET name = 'Renamed' WHERE id = ?`, userID); err != nil {
 			t.Fatal(err)
 		}
-		out, err = runCLI(t, "import", "--data-dir", dir, "--legacy", src, "--tenant", "t3")
+		out, err = runCLI(t, "import", "--data-dir", dir, "--legacy", src, "--tenant", "third")
 		if !errors.Is(err, transfer.ErrConflict) || !strings.Contains(err.Error(), "users: 1 rows") {
 			t.Fatalf("conflict: %v", err)
 		}

@@ -190,8 +190,11 @@ func TestBrowserPages(t *testing.T) {
 		} {
 			b.do(t, "open "+tc.label,
 				chromedp.Navigate(origin(tc.label)+"/"),
-				chromedp.Poll[chromedp.Void](`document.querySelector("h1") && document.querySelector("h1").textContent === `+strconv.Quote(tc.title)),
+				chromedp.WaitVisible(css(`main h1`)),
 			)
+			if h1 := get(t, b, "title", chromedp.Text(css(`main h1`))); h1 != tc.title {
+				t.Errorf("%s: page title %q, want %q", tc.label, h1, tc.title)
+			}
 			link := get(t, b, "link", chromedp.Text(css(`main a`)))
 			href := get(t, b, "href", chromedp.Evaluate[string](`document.querySelector("main a").href`))
 			b.screenshot(t, tc.shot)

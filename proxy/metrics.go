@@ -6,6 +6,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
+
+	"github.com/microfi/tenantgate/proxy/connlimit"
 )
 
 // Version is the build version, set with -ldflags "-X ...proxy.Version=v1".
@@ -48,6 +50,9 @@ type Metrics struct {
 	throttled    *prometheus.CounterVec
 	reaperRuns   prometheus.Counter
 	demosReaped  prometheus.Counter
+	// Edge (edge.go): connections refused or shed, bodies refused unread.
+	connsRejected *prometheus.CounterVec
+	bodyRejected  prometheus.Counter
 }
 
 // NewMetrics registers the proxy's metrics on reg.
@@ -78,11 +83,21 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		demosReaped: f.NewCounter(prometheus.CounterOpts{
 			Name: "tenantgate_demo_tenants_reaped_total", Help: "Expired demo tenants removed.",
 		}),
+		connsRejected: f.NewCounterVec(prometheus.CounterOpts{
+			Name: "tenantgate_connections_rejected_total",
+			Help: "Connections refused at accept or closed to make room, by reason: max_conns, per_ip, resources (accept failed: out of descriptors or buffers), idle_shed, idle_cap.",
+		}, []string{"reason"}),
+		bodyRejected: f.NewCounter(prometheus.CounterOpts{
+			Name: "tenantgate_request_body_rejected_total", Help: "Requests refused with 413 before their body was read.",
+		}),
+	}
+	for _, r := range connlimit.Reasons {
+		m.connsRejected.WithLabelValues(r)
 	}
 	for _, r := range []string{"missing", "invalid", "expired", "mismatch", "forbidden"} {
 		m.authFailures.WithLabelValues(r)
 	}
-	for _, l := range []string{"demo", "signup", "tenant_rate", "tenant_concurrency"} { // exported at 0 so alerts and rate() see them from the start
+	for _, l := range []string{"demo", "signup", "tenant_rate", "tenant_concurrency", "login_ip", "login_tenant", "login_email", "login_queue"} { // exported at 0 so alerts and rate() see them from the start
 		m.throttled.WithLabelValues(l)
 	}
 	f.NewGaugeFunc(prometheus.GaugeOpts{

@@ -20,13 +20,17 @@ func (h *Handler) cursor(ctx *fasthttp.RequestCtx, t Target) {
 		h.protocolError(ctx, "%v", err)
 		return
 	}
+	if n := len(req.Batch.Steps); n > h.cfg.MaxStatementsPerRequest {
+		h.protocolError(ctx, "too many batch steps in one cursor: %d (limit %d)", n, h.cfg.MaxStatementsPerRequest)
+		return
+	}
 	st, err := h.acquire(t, req.Baton)
 	if err != nil {
 		h.acquireError(ctx, err)
 		return
 	}
-	defer h.recoverStream(ctx, st)
-	r := h.newRun(st, true)
+	r := h.newRun(st, true, len(req.Batch.Steps))
+	defer h.recoverStream(ctx, st, r)
 	var body []byte
 	r.batch(req.Batch, func(step int, res *stmtResult, herr *hranaError) {
 		if herr != nil {
@@ -59,7 +63,5 @@ func (h *Handler) cursor(ctx *fasthttp.RequestCtx, t Target) {
 	out = appendBaton(out, baton)
 	out = append(out, `,"base_url":null}`+"\n"...)
 	out = append(out, body...)
-	ctx.SetStatusCode(fasthttp.StatusOK)
-	ctx.SetContentType("text/plain")
-	ctx.SetBody(out)
+	r.respond(ctx, "text/plain", out)
 }

@@ -61,7 +61,7 @@ func (s *Server) login(r *tenantRequest) error {
 		return err
 	}
 	u, err := func() (bank.User, error) {
-		defer s.loginQueue.release()
+		defer s.loginQueue.release(r.tenant.ID)
 		return r.store().Authenticate(r.c, req.Email, req.Password)
 	}()
 	if err != nil {

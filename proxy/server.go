@@ -209,8 +209,12 @@ func (s *Server) Serve(ln net.Listener) error {
 	return s.http.Serve(g)
 }
 
-// ServeOps serves /metrics, /healthz, /readyz and /debug/pprof/ on ln.
-func (s *Server) ServeOps(ln net.Listener) error { return s.ops.Serve(ln) }
+// ServeOps serves /metrics, /healthz, /readyz and (with Config.Pprof)
+// /debug/pprof/ on ln. Its accept errors back off too: running out of
+// descriptors must not end the process through this listener either.
+func (s *Server) ServeOps(ln net.Listener) error {
+	return s.ops.Serve(connlimit.New(ln, connlimit.Config{Logger: s.log}))
+}
 
 // Handler is the main request handler, for in-memory tests and benchmarks.
 func (s *Server) Handler() fasthttp.RequestHandler { return s.handle }

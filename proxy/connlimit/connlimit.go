@@ -28,11 +28,11 @@ import (
 
 // Reasons label tenantgate_connections_rejected_total.
 const (
-	ReasonMaxConns  = "max_conns"  // the total cap was reached and no idle connection could be shed
-	ReasonPerIP     = "per_ip"     // the client address already has its share
-	ReasonResources = "resources"  // accept failed: out of file descriptors or kernel buffers
-	ReasonIdleShed  = "idle_shed"  // an idle keep-alive connection was closed to make room
-	ReasonIdleCap   = "idle_cap"   // a connection going idle past the idle cap was closed
+	ReasonMaxConns  = "max_conns" // the total cap was reached and no idle connection could be shed
+	ReasonPerIP     = "per_ip"    // the client address already has its share
+	ReasonResources = "resources" // accept failed: out of file descriptors or kernel buffers
+	ReasonIdleShed  = "idle_shed" // an idle keep-alive connection was closed to make room
+	ReasonIdleCap   = "idle_cap"  // a connection going idle past the idle cap was closed
 )
 
 // Reasons lists every rejection reason, for pre-registering metric labels.
@@ -59,10 +59,10 @@ type Listener struct {
 	inner net.Listener
 	cfg   Config
 
-	mu     sync.Mutex
-	total  int
-	perIP  map[netip.Addr]int
-	idle   list.List // *Conn, oldest first
+	mu    sync.Mutex
+	total int
+	perIP map[netip.Addr]int
+	idle  list.List // *Conn, oldest first
 
 	lastLog  atomic.Int64 // unix nanos of the last rejection log line
 	rejected atomic.Int64 // rejections since then

@@ -9,6 +9,8 @@ import (
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/microfi/tenantgate/shard/storage"
 )
 
 // sqliteTime is how times are written to the catalog: SQLite's own
@@ -221,17 +223,23 @@ func validate(t *Tenant) error {
 }
 
 func classify(err error) error {
-	if errors.Is(err, sql.ErrNoRows) {
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
 		return ErrTenantNotFound
+	case errors.Is(err, ErrTenantNotFound), errors.Is(err, ErrHostTaken), errors.Is(err, ErrDomainTaken),
+		errors.Is(err, ErrIDTaken), errors.Is(err, ErrUnavailable):
+		return err // already classified (scanTenant, then its caller)
 	}
+	// SQLite names the violated column only in the message.
 	msg := err.Error()
 	switch {
+	case !storage.IsUnique(err):
 	case strings.Contains(msg, "tenants.host"):
 		return ErrHostTaken
 	case strings.Contains(msg, "tenants.custom_domain"):
 		return ErrDomainTaken
-	case strings.Contains(msg, "tenants.id"):
-		return fmt.Errorf("%w: id already exists", ErrHostTaken)
+	case strings.Contains(msg, "tenants.id"), strings.Contains(msg, "PRIMARY KEY"):
+		return ErrIDTaken
 	}
 	// Anything else is the catalog database failing (unreachable, locked,
 	// corrupt): the caller can only answer "try again later".

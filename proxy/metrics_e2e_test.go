@@ -31,7 +31,7 @@ import (
 	"github.com/microfi/tenantgate/migrations"
 	"github.com/microfi/tenantgate/proxy"
 	"github.com/microfi/tenantgate/proxy/proxytest"
-	"github.com/microfi/tenantgate/shard"
+	"github.com/microfi/tenantgate/shard/storage"
 )
 
 // The operational assets these tests prove, relative to this package.
@@ -273,7 +273,7 @@ func legacyTenantDB(t *testing.T, s *proxytest.Server, id int64, extraSQL string
 	if err := os.MkdirAll(filepath.Dir(s.Shards.Path(id)), 0o750); err != nil {
 		t.Fatal(err)
 	}
-	db, err := shard.Open(ctx, "file:"+s.Shards.Path(id))
+	db, err := storage.Open(ctx, "file:"+s.Shards.Path(id))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -281,7 +281,7 @@ func legacyTenantDB(t *testing.T, s *proxytest.Server, id int64, extraSQL string
 	if err := migrations.Apply(ctx, db, migrations.Tenant.Migrations[0], false); err != nil {
 		t.Fatal(err)
 	}
-	if err := shard.Stamp(ctx, db, id); err != nil {
+	if err := storage.Stamp(ctx, db, id); err != nil {
 		t.Fatal(err)
 	}
 	if extraSQL != "" {
@@ -479,8 +479,8 @@ func TestMetrics_ValuesMove(t *testing.T) {
 		if got := a.value("tenantgate_http_requests_in_flight"); got != 0 {
 			t.Errorf("in flight between requests = %v, want 0", got)
 		}
-		if got := a.value("tenantgate_build_info", "goversion", runtime.Version(), "version", proxy.Version); got != 1 {
-			t.Errorf("tenantgate_build_info{goversion=%q,version=%q} = %v, want 1", runtime.Version(), proxy.Version, got)
+		if got := a.value("tenantgate_build_info", "goversion", runtime.Version(), "version", proxy.BuildVersion()); got != 1 || proxy.BuildVersion() == "" {
+			t.Errorf("tenantgate_build_info{goversion=%q,version=%q} = %v, want 1", runtime.Version(), proxy.BuildVersion(), got)
 		}
 		for _, name := range []string{"go_goroutines", "process_resident_memory_bytes"} {
 			if !a.has(name) {

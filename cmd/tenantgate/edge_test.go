@@ -15,7 +15,6 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
@@ -25,42 +24,9 @@ import (
 	"time"
 )
 
-var (
-	binOnce sync.Once
-	binDir  string
-	binPath string
-	binErr  error
-)
-
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if binDir != "" {
-		os.RemoveAll(binDir)
-	}
-	os.Exit(code)
-}
-
-// binary builds tenantgate once per test run (without -race: these tests
-// measure the process, not the detector).
-func binary(t *testing.T) string {
-	t.Helper()
-	binOnce.Do(func() {
-		binDir, binErr = os.MkdirTemp("", "tenantgate-edge-")
-		if binErr != nil {
-			return
-		}
-		binPath = filepath.Join(binDir, "tenantgate")
-		cmd := exec.Command("go", "build", "-o", binPath, ".")
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			binErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	if binErr != nil {
-		t.Fatal(binErr)
-	}
-	return binPath
-}
+// binary is the tenantgate binary cli_test.go builds (plain `make`, no
+// -race: these tests measure the process, not the detector).
+func binary(t *testing.T) string { return tenantgateBin(t) }
 
 // proc is a running `tenantgate serve`.
 type proc struct {

@@ -13,8 +13,8 @@ import (
 
 	"github.com/microfi/tenantgate/catalog/provision"
 	"github.com/microfi/tenantgate/migrations"
-	"github.com/microfi/tenantgate/shard"
 	"github.com/microfi/tenantgate/shard/fleet"
+	"github.com/microfi/tenantgate/shard/storage"
 )
 
 // runCLI runs a command in-process and returns its stdout and error.
@@ -56,7 +56,7 @@ func TestMigrateCommand(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, want := range []string{"catalog: version 1, current", "tenants: 12 databases", "already current  12", "progress: 12/12"} {
+		for _, want := range []string{"catalog: version 1, current", "tenants: checking 12 databases", "already current  12", "progress: 12/12", "nothing to do: every tenant database is already on version"} {
 			if !strings.Contains(out, want) {
 				t.Errorf("output lacks %q:\n%s", want, out)
 			}
@@ -74,7 +74,8 @@ func TestMigrateCommand(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "1 of 12 tenant databases would fail") {
 		t.Fatalf("dry run err %v\n%s", err, out.String())
 	}
-	if !strings.Contains(out.String(), "would migrate    11") || !strings.Contains(out.String(), "progress: 4/12") {
+	if !strings.Contains(out.String(), "would migrate    11") || !strings.Contains(out.String(), "progress: 4/12 tenants (would migrate") ||
+		strings.Contains(out.String(), "(migrated") {
 		t.Fatalf("dry run output:\n%s", out.String())
 	}
 
@@ -94,8 +95,9 @@ func TestMigrateCommand(t *testing.T) {
 	}
 
 	out.Reset()
-	if err := fleetStatus(ctx, env, dir, "", set, 4); err != nil {
-		t.Fatal(err)
+	// One tenant unreadable: status says so and fails, so scripts can gate.
+	if err := fleetStatus(ctx, env, dir, "", set, 4); err == nil || !strings.Contains(err.Error(), "0 of 12 tenants behind and 1 unreadable") {
+		t.Fatalf("status err %v", err)
 	}
 	for _, want := range []string{
 		fmt.Sprintf("%d       11", set.Latest()), "unreadable        1", "errors (1):", "tenant 5 (t5)",
@@ -110,15 +112,15 @@ func TestMigrateCommand(t *testing.T) {
 	if err := migrateFleet(ctx, env, dir, "", "t3", fleet.Options{Set: set, Concurrency: 1}, 0); err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(out.String(), "tenants: 1 databases") || !strings.Contains(out.String(), "already current  1") {
+	if !strings.Contains(out.String(), "tenants: checking 1 databases") || !strings.Contains(out.String(), "already current  1") {
 		t.Fatalf("--tenant output:\n%s", out.String())
 	}
 
 	t.Run("StatusWithOlderBinary", func(t *testing.T) {
 		// The embedded set is now behind the fleet: status reports it.
 		out, err := runCLI(t, "migrate", "status", "--data-dir", dir)
-		if err != nil {
-			t.Fatal(err)
+		if err == nil || exitCode(err) != 1 {
+			t.Fatalf("status of a fleet ahead of the binary: %v", err)
 		}
 		if !strings.Contains(out, "database schema is newer than this binary") {
 			t.Fatalf("status:\n%s", out)
@@ -152,20 +154,20 @@ func TestServeMixedVersions(t *testing.T) {
 		t.Fatal(err)
 	}
 	v1 := migrations.Set{Name: "tenant", Migrations: migrations.Tenant.Migrations[:1]}
-	db, err := shard.Open(ctx, oldPath)
+	db, err := storage.Open(ctx, oldPath)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if _, err := migrations.Migrate(ctx, db, v1); err != nil {
 		t.Fatal(err)
 	}
-	if err := shard.Stamp(ctx, db, 2); err != nil {
+	if err := storage.Stamp(ctx, db, 2); err != nil {
 		t.Fatal(err)
 	}
 	db.Close()
 
 	// "ahead" (id 3): a migration from a newer binary.
-	db, err = shard.Open(ctx, filepath.Join(dir, "tenants", "3.db"))
+	db, err = storage.Open(ctx, filepath.Join(dir, "tenants", "3.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -176,7 +178,7 @@ func TestServeMixedVersions(t *testing.T) {
 
 	tokOld := strings.TrimSpace(cli(t, "token", "--data-dir", dir, "--tenant", "old", "--role", "staff", "--user", "1"))
 	waitStatus(t, addr, "old.microfi.localhost", tokOld, 200)
-	db, _ = shard.Open(ctx, oldPath)
+	db, _ = storage.Open(ctx, oldPath)
 	v, err := migrations.Version(ctx, db)
 	db.Close()
 	if err != nil || v != migrations.Tenant.Latest() {
@@ -197,7 +199,7 @@ func TestServeMixedVersions(t *testing.T) {
 func TestProgressRendering(t *testing.T) {
 	t.Run("Terminal", func(t *testing.T) {
 		var out bytes.Buffer
-		p := &progress{w: &out, tty: true, every: 1, total: 4}
+		p := &progress{w: &out, tty: true, every: 1, total: 4, verb: "migrated"}
 		p.update(fleet.Progress{Done: 4, Total: 4, Migrated: 3, Failed: 1})
 		p.finish()
 		if got := out.String(); !strings.HasPrefix(got, "\r[##############################] 4/4  migrated 3  current 0  failed 1") || !strings.HasSuffix(got, "\n") {

@@ -10,8 +10,23 @@ import (
 	"strings"
 )
 
+// readJWTSecret returns the HS256 key for a command that must sign with the
+// server's key: the flag/variable value if given, else <data-dir>/jwt.secret,
+// which must exist (a new random key would sign tokens the server rejects).
+func readJWTSecret(dataDir, given string) ([]byte, error) {
+	if given != "" {
+		return jwtSecret(dataDir, given)
+	}
+	path := filepath.Join(dataDir, "jwt.secret")
+	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("no jwt.secret in %s; pass --data-dir or --jwt-secret", dataDir)
+	}
+	return jwtSecret(dataDir, "")
+}
+
 // jwtSecret returns the HS256 key: the flag/variable value if given, else
-// <data-dir>/jwt.secret, created (mode 0600) on first use and reused.
+// <data-dir>/jwt.secret, created (mode 0600) on first use and reused. Only
+// serve creates the key.
 func jwtSecret(dataDir, given string) ([]byte, error) {
 	if given != "" {
 		if len(given) < 32 {

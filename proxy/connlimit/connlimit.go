@@ -256,15 +256,16 @@ type Conn struct {
 }
 
 // Linger makes Close half-close the connection and discard what the client
-// is still sending (at most lingerBytes, for at most lingerTime) before it
-// closes: a response written just before — a 413 for a body left unread —
-// then reaches a client still busy writing, instead of being destroyed by
-// the reset a close with unread input sends.
+// is still sending (at most lingerBytes, for at most lingerTime, as nginx's
+// lingering close) before it closes: a response written just before — a
+// 413 for a body left unread — then reaches a client still busy writing,
+// instead of being destroyed by the reset a close with unread input sends.
+// Discarding costs a small pooled buffer, not the body's size.
 func (c *Conn) Linger() { c.linger.Store(true) }
 
 const (
-	lingerBytes = 256 << 10
-	lingerTime  = 500 * time.Millisecond
+	lingerBytes = 16 << 20
+	lingerTime  = 2 * time.Second
 )
 
 // Unwrap is the connection Conn wraps.

@@ -40,10 +40,16 @@ test-go:
 ## test-deps: idempotent installs for tests that use real external clients
 #   Debian packages: chromium (browser tests), prometheus (promtool + server)
 #   npm packages:    @libsql/client for the JavaScript client tests
+#   Go tools:        Pebble (Let's Encrypt's test CA) and its DNS, for the HTTPS tests
 DEB_PKGS := chromium prometheus
+TOOLS_BIN := $(CURDIR)/.tools/bin
+PEBBLE_VERSION := v2.10.3
 NPM_DIRS := $(wildcard proxy/hrana/testdata/js)
 test-deps:
 	$(GO) mod download
+	@test -x $(TOOLS_BIN)/pebble -a -x $(TOOLS_BIN)/pebble-challtestsrv || \
+	  GOBIN=$(TOOLS_BIN) GOFLAGS= $(GO) install github.com/letsencrypt/pebble/v2/cmd/pebble@$(PEBBLE_VERSION) \
+	    github.com/letsencrypt/pebble/v2/cmd/pebble-challtestsrv@$(PEBBLE_VERSION)
 	@missing=""; \
 	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
 	command -v promtool >/dev/null 2>&1 || missing="$$missing prometheus"; \

@@ -63,8 +63,9 @@ func (l *EdgeLimits) withDefaults() {
 var tooManyConns = []byte("HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nRetry-After: 1\r\n" +
 	"Connection: close\r\nContent-Length: 34\r\n\r\n{\"error\":\"Too many connections\"}\r\n")
 
-// guard wraps the public listener: PROXY protocol (when enabled) inside the
-// connection limits, so a refused connection costs no header read.
+// guard wraps a public listener (plain or, under TLS, HTTPS): PROXY
+// protocol (when enabled) inside the connection limits, so a refused
+// connection costs no header read.
 func (s *Server) guard(ln net.Listener) (net.Listener, error) {
 	lim := s.cfg.Edge
 	if lim.ProxyProtocol {
@@ -78,7 +79,14 @@ func (s *Server) guard(ln net.Listener) (net.Listener, error) {
 		}
 		ln = &proxyproto.Listener{Listener: ln, ConnPolicy: policy, ReadHeaderTimeout: lim.HeaderTimeout}
 	}
-	g := connlimit.New(ln, connlimit.Config{
+	return s.conns.Listen(ln), nil
+}
+
+// newConnPool is the connection limits shared by the plain and the HTTPS
+// listener.
+func (s *Server) newConnPool() *connlimit.Pool {
+	lim := s.cfg.Edge
+	return connlimit.NewPool(connlimit.Config{
 		MaxConns:      max(lim.MaxConns, 0),
 		MaxConnsPerIP: max(lim.MaxConnsPerIP, 0),
 		MaxIdle:       max(lim.MaxIdleConns, 0),
@@ -87,31 +95,36 @@ func (s *Server) guard(ln net.Listener) (net.Listener, error) {
 		OnReject:      func(reason string) { s.metrics.connsRejected.WithLabelValues(reason).Inc() },
 		Logger:        s.log,
 	})
-	s.conns.Store(g)
-	return g, nil
 }
 
 // connState tells the connection guard which connections are idle.
 func connState(c net.Conn, st fasthttp.ConnState) {
-	var idle bool
 	switch st {
 	case fasthttp.StateIdle:
-		idle = true
+		if g := guarded(c); g != nil {
+			g.SetIdle(true)
+		}
 	case fasthttp.StateActive, fasthttp.StateHijacked:
-	default:
-		return
-	}
-	for c != nil {
-		switch v := c.(type) {
-		case *connlimit.Conn:
-			v.SetIdle(idle)
-			return
-		case interface{ NetConn() net.Conn }: // *tls.Conn
-			c = v.NetConn()
-		default:
-			return
+		if g := guarded(c); g != nil {
+			g.SetIdle(false)
 		}
 	}
+}
+
+// guarded finds the connection guard's Conn under TLS and other wrappers
+// (each exposing what it wraps as NetConn), or nil.
+func guarded(c net.Conn) *connlimit.Conn {
+	for range 4 {
+		switch v := c.(type) {
+		case *connlimit.Conn:
+			return v
+		case interface{ NetConn() net.Conn }:
+			c = v.NetConn()
+		default:
+			return nil
+		}
+	}
+	return nil
 }
 
 // headerReceived sets each request's body limit from its headers alone,
@@ -187,11 +200,7 @@ func (s *Server) registerConnGauges(reg prometheus.Registerer) {
 			Help:        "Open connections on the public listener by state: idle (keep-alive, between requests) or active.",
 			ConstLabels: prometheus.Labels{"state": state},
 		}, func() float64 {
-			g := s.conns.Load()
-			if g == nil {
-				return 0
-			}
-			active, idle := g.Counts()
+			active, idle := s.conns.Counts()
 			if state == "idle" {
 				return float64(idle)
 			}

@@ -11,7 +11,6 @@ import (
 	"net"
 	"net/netip"
 	"strconv"
-	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -21,6 +20,7 @@ import (
 	"github.com/microfi/tenantgate/catalog/provision"
 	"github.com/microfi/tenantgate/proxy/connlimit"
 	"github.com/microfi/tenantgate/proxy/hrana"
+	"github.com/microfi/tenantgate/proxy/tlsedge"
 	"github.com/microfi/tenantgate/shard"
 )
 
@@ -60,6 +60,11 @@ type Config struct {
 
 	Hrana hrana.Config // SQL-over-HTTP limits and stream timeouts
 
+	TLS          *tlsedge.Edge // certificates of the HTTPS listener; nil = no HTTPS (https.go)
+	RedirectHTTP bool          // the plain listener answers 308 to HTTPS (ACME challenges excepted)
+	HTTPSPort    int           // port in redirects to HTTPS; 0 or 443 = none
+	EdgeHostname string        // the name tenants' custom domains point a CNAME at; default RootDomain
+
 	Catalog     *catalog.Catalog
 	Shards      *shard.Manager
 	Provisioner *provision.Provisioner
@@ -89,7 +94,7 @@ type Server struct {
 	logins       loginThrottle // login limits per address, tenant and e-mail (bank_throttle.go)
 	loginQueue   *loginQueue   // fair per-tenant turns at password hashing (loginqueue.go)
 	trusted      trustedProxies
-	conns        atomic.Pointer[connlimit.Listener] // the public listener's guard, once serving
+	conns        *connlimit.Pool // connection limits of the public listeners (edge.go)
 	port         int
 	stop         context.CancelFunc // cancels background
 	background   context.Context    // background work (reaper, tenant series), until Shutdown
@@ -138,6 +143,7 @@ func New(cfg Config) (*Server, error) {
 	s.trusted = trustedProxies(cfg.TrustedProxies)
 	s.logins = newLoginThrottle(cfg.LoginIPLimit, cfg.LoginTenantLimit)
 	s.loginQueue = newLoginQueue(cfg.LoginWait)
+	s.conns = s.newConnPool()
 	s.site = newSite(cfg)
 	s.startReaper()
 	s.hrana = hrana.NewHandler(cfg.Hrana, cfg.Registerer)
@@ -181,7 +187,7 @@ func New(cfg Config) (*Server, error) {
 			if errors.Is(err, fasthttp.ErrBodyTooLarge) {
 				s.metrics.bodyRejected.Inc()
 				status, msg = fasthttp.StatusRequestEntityTooLarge, "Request body too large"
-				if c, ok := ctx.Conn().(interface{ Linger() }); ok {
+				if c := guarded(ctx.Conn()); c != nil {
 					c.Linger() // let the 413 reach a client still sending
 				}
 			}

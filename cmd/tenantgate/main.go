@@ -23,6 +23,8 @@ type Env struct {
 	// Ready, if set, receives the serve command's bound addresses once it
 	// is listening (tests use it to find ":0" ports).
 	Ready func(listen, metrics string)
+	// ReadyTLS, if set, receives the HTTPS listener's address.
+	ReadyTLS func(addr string)
 }
 
 // commands maps a top-level command to its entry point; its help lives in

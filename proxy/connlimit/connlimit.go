@@ -54,10 +54,10 @@ type Config struct {
 	Logger   *slog.Logger
 }
 
-// Listener is a net.Listener with the Config's limits.
-type Listener struct {
-	inner net.Listener
-	cfg   Config
+// Pool holds the limits' state: one Pool can guard several listeners (plain
+// HTTP and HTTPS), which then share its caps.
+type Pool struct {
+	cfg Config
 
 	mu    sync.Mutex
 	total int
@@ -68,22 +68,37 @@ type Listener struct {
 	rejected atomic.Int64 // rejections since then
 }
 
-// New wraps inner. It starts nothing.
-func New(inner net.Listener, cfg Config) *Listener {
+// NewPool returns a Pool with cfg's limits. It starts nothing.
+func NewPool(cfg Config) *Pool {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	return &Listener{inner: inner, cfg: cfg, perIP: map[netip.Addr]int{}}
+	return &Pool{cfg: cfg, perIP: map[netip.Addr]int{}}
 }
 
+// Listen wraps inner with the pool's limits.
+func (l *Pool) Listen(inner net.Listener) *Listener { return &Listener{inner: inner, l: l} }
+
+// Listener is a net.Listener within a Pool's limits.
+type Listener struct {
+	inner net.Listener
+	l     *Pool
+}
+
+// New wraps inner with a Pool of its own.
+func New(inner net.Listener, cfg Config) *Listener { return NewPool(cfg).Listen(inner) }
+
 // Addr is the inner listener's address.
-func (l *Listener) Addr() net.Addr { return l.inner.Addr() }
+func (ln *Listener) Addr() net.Addr { return ln.inner.Addr() }
 
 // Close closes the inner listener; open connections stay open.
-func (l *Listener) Close() error { return l.inner.Close() }
+func (ln *Listener) Close() error { return ln.inner.Close() }
+
+// Counts reports the listener's pool's open connections.
+func (ln *Listener) Counts() (active, idle int) { return ln.l.Counts() }
 
 // Counts reports open connections: idle ones and the rest.
-func (l *Listener) Counts() (active, idle int) {
+func (l *Pool) Counts() (active, idle int) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.total - l.idle.Len(), l.idle.Len()
@@ -91,10 +106,11 @@ func (l *Listener) Counts() (active, idle int) {
 
 // Accept returns the next connection within the limits. It returns an error
 // only when the inner listener is closed.
-func (l *Listener) Accept() (net.Conn, error) {
+func (ln *Listener) Accept() (net.Conn, error) {
+	l := ln.l
 	var backoff time.Duration
 	for {
-		c, err := l.inner.Accept()
+		c, err := ln.inner.Accept()
 		if err != nil {
 			if errors.Is(err, net.ErrClosed) {
 				return nil, err
@@ -118,7 +134,7 @@ func (l *Listener) Accept() (net.Conn, error) {
 }
 
 // admit takes a slot for c or refuses it.
-func (l *Listener) admit(c net.Conn) net.Conn {
+func (l *Pool) admit(c net.Conn) net.Conn {
 	key, exempt := l.peer(c)
 	var victim *Conn
 	l.mu.Lock()
@@ -149,7 +165,7 @@ func (l *Listener) admit(c net.Conn) net.Conn {
 
 // peer is the key a connection counts against: the TCP peer, with IPv6
 // grouped by /64 (one subscriber usually holds a whole /64).
-func (l *Listener) peer(c net.Conn) (netip.Addr, bool) {
+func (l *Pool) peer(c net.Conn) (netip.Addr, bool) {
 	ap, err := netip.ParseAddrPort(raw(c).RemoteAddr().String())
 	if err != nil {
 		return netip.Addr{}, true
@@ -182,7 +198,7 @@ func raw(c net.Conn) net.Conn {
 }
 
 // refuse answers and closes a connection that gets no slot.
-func (l *Listener) refuse(c net.Conn, reason string) {
+func (l *Pool) refuse(c net.Conn, reason string) {
 	l.reject(reason, nil)
 	if len(l.cfg.Reject) > 0 {
 		r := raw(c)
@@ -193,7 +209,7 @@ func (l *Listener) refuse(c net.Conn, reason string) {
 }
 
 // reject counts one rejection and logs at most once a second.
-func (l *Listener) reject(reason string, err error) {
+func (l *Pool) reject(reason string, err error) {
 	if l.cfg.OnReject != nil {
 		l.cfg.OnReject(reason)
 	}
@@ -214,7 +230,7 @@ func (l *Listener) reject(reason string, err error) {
 
 // popNewestIdle removes the newest idle connection from the idle list
 // (the caller closes it). l.mu is held.
-func (l *Listener) popNewestIdle() *Conn {
+func (l *Pool) popNewestIdle() *Conn {
 	e := l.idle.Back()
 	if e == nil {
 		return nil
@@ -226,7 +242,7 @@ func (l *Listener) popNewestIdle() *Conn {
 }
 
 // shedIdle closes up to n of the newest idle connections.
-func (l *Listener) shedIdle(n int) {
+func (l *Pool) shedIdle(n int) {
 	var victims []*Conn
 	l.mu.Lock()
 	for range n {
@@ -246,7 +262,7 @@ func (l *Listener) shedIdle(n int) {
 // Conn is an admitted connection. Close releases its slot once.
 type Conn struct {
 	net.Conn
-	l       *Listener
+	l       *Pool
 	key     netip.Addr
 	counted bool // counted against key's per-address cap
 	elem    *list.Element

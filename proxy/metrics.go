@@ -74,6 +74,8 @@ type Metrics struct {
 	// Edge (edge.go): connections refused or shed, bodies refused unread.
 	connsRejected *prometheus.CounterVec
 	bodyRejected  prometheus.Counter
+
+	replicationRefused prometheus.Counter
 }
 
 // NewMetrics registers the proxy's metrics on reg.
@@ -110,6 +112,9 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}, []string{"reason"}),
 		bodyRejected: f.NewCounter(prometheus.CounterOpts{
 			Name: "tenantgate_request_body_rejected_total", Help: "Requests refused with 413 before their body was read.",
+		}),
+		replicationRefused: f.NewCounter(prometheus.CounterOpts{
+			Name: "tenantgate_replication_refused_total", Help: "Embedded-replica and offline-sync requests refused (not supported).",
 		}),
 	}
 	for _, r := range connlimit.Reasons {

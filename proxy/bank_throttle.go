@@ -54,7 +54,7 @@ func (l *loginThrottle) take(key loginKey, client netip.Addr, now time.Time) (st
 		return "login_tenant", wait
 	}
 	if ok, wait := l.email.allow(key, now); !ok {
-		return "login_email", wait
+		return "login", wait
 	}
 	return "", 0
 }

@@ -17,8 +17,8 @@ func TestLoginThrottle(t *testing.T) {
 		}
 	}
 	name, wait := l.take(k, ip, now)
-	if name != "login_email" || wait != LoginRefill {
-		t.Fatalf("6th attempt: %q wait=%v, want login_email for %v", name, wait, LoginRefill)
+	if name != "login" || wait != LoginRefill {
+		t.Fatalf("6th attempt: %q wait=%v, want login for %v", name, wait, LoginRefill)
 	}
 	t.Run("OtherTenantSameEmail", func(t *testing.T) {
 		if name, _ := l.take(loginKey{tenant: 2, email: k.email}, ip, now); name != "" {

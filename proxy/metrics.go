@@ -71,6 +71,8 @@ type Metrics struct {
 	throttled    *prometheus.CounterVec
 	reaperRuns   prometheus.Counter
 	demosReaped  prometheus.Counter
+	signups      *prometheus.CounterVec
+	demos        prometheus.Counter
 	// Edge (edge.go): connections refused or shed, bodies refused unread.
 	connsRejected *prometheus.CounterVec
 	bodyRejected  prometheus.Counter
@@ -95,13 +97,19 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "tenantgate_http_requests_in_flight", Help: "HTTP requests being served now.",
 		}),
 		authFailures: f.NewCounterVec(prometheus.CounterOpts{
-			Name: "tenantgate_auth_failures_total", Help: "Refused requests by reason: missing, invalid, expired, mismatch, forbidden.",
+			Name: "tenantgate_auth_failures_total", Help: "Refused requests by reason: missing, invalid, expired, mismatch, forbidden, credentials (wrong e-mail or password at login).",
 		}, []string{"reason"}),
 		throttled: f.NewCounterVec(prometheus.CounterOpts{
 			Name: "tenantgate_throttled_requests_total", Help: "Requests refused with 429 by limiter.",
 		}, []string{"limiter"}),
 		reaperRuns: f.NewCounter(prometheus.CounterOpts{
 			Name: "tenantgate_demo_reaper_runs_total", Help: "Demo reaper passes.",
+		}),
+		signups: f.NewCounterVec(prometheus.CounterOpts{
+			Name: "tenantgate_signups_total", Help: "Self-service signups, by whether they came from a demo (from_demo=true|false).",
+		}, []string{"from_demo"}),
+		demos: f.NewCounter(prometheus.CounterOpts{
+			Name: "tenantgate_demos_created_total", Help: "Demo tenants created on the public site.",
 		}),
 		demosReaped: f.NewCounter(prometheus.CounterOpts{
 			Name: "tenantgate_demo_tenants_reaped_total", Help: "Expired demo tenants removed.",
@@ -120,11 +128,14 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	for _, r := range connlimit.Reasons {
 		m.connsRejected.WithLabelValues(r)
 	}
-	for _, r := range []string{"missing", "invalid", "expired", "mismatch", "forbidden"} {
+	for _, r := range []string{"missing", "invalid", "expired", "mismatch", "forbidden", "credentials"} {
 		m.authFailures.WithLabelValues(r)
 	}
-	for _, l := range []string{"demo", "signup", "tenant_rate", "tenant_concurrency", "login_ip", "login_tenant", "login_email", "login_queue"} { // exported at 0 so alerts and rate() see them from the start
+	for _, l := range []string{"demo", "signup", "tenant_rate", "tenant_concurrency", "login_ip", "login_tenant", "login", "login_queue"} { // exported at 0 so alerts and rate() see them from the start
 		m.throttled.WithLabelValues(l)
+	}
+	for _, v := range []string{"true", "false"} {
+		m.signups.WithLabelValues(v)
 	}
 	BuildVersion()
 	if reg != nil {

@@ -500,7 +500,7 @@ func TestEdgeLoginFloodFairness(t *testing.T) {
 	slices.Sort(took)
 	p50 := took[len(took)/2]
 	t.Logf("correct logins: quiet p50 %v; during the flood p50 %v, max %v; flood answers %v", quiet, p50, took[len(took)-1], codes)
-	for _, l := range []string{"login_ip", "login_tenant", "login_email", "login_queue"} {
+	for _, l := range []string{"login_ip", "login_tenant", "login", "login_queue"} {
 		t.Logf("429s by %s: %v", l, p.metric(t, `tenantgate_throttled_requests_total{limiter="`+l+`"}`))
 	}
 	if codes[401] == 0 {

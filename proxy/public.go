@@ -3,18 +3,15 @@ package proxy
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"database/sql"
-	"encoding/base32"
-	"errors"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/valyala/fasthttp"
 
-	"github.com/microfi/tenantgate/catalog"
-	"github.com/microfi/tenantgate/catalog/provision"
+	"github.com/microfi/tenantgate/catalog/tenants"
 	"github.com/microfi/tenantgate/proxy/web"
 	"github.com/microfi/tenantgate/shard/bank"
 )
@@ -23,9 +20,6 @@ import (
 const (
 	DefaultDemoTTL     = 24 * time.Hour
 	DefaultDemoCountry = "GH"
-	DemoTenantName     = "Demo Microfinance"
-	demoHostPrefix     = "demo-"
-	demoHostRandom     = 10 // base32 characters: 50 random bits
 )
 
 // site is the state of the public site and the admin panel: the per-address
@@ -39,19 +33,29 @@ type site struct {
 
 // newSite builds the public site's state from the server's config.
 func newSite(cfg Config) *site {
-	return &site{demoLimit: newIPLimiter(cfg.DemoLimit), signupLimit: newIPLimiter(cfg.SignupLimit), demoTTL: cfg.DemoTTL, now: time.Now}
+	demo, signup, ttl := cfg.DemoLimit, cfg.SignupLimit, cfg.DemoTTL
+	if demo == (RateLimit{}) {
+		demo = DefaultDemoLimit
+	}
+	if signup == (RateLimit{}) {
+		signup = DefaultSignupLimit
+	}
+	if ttl <= 0 {
+		ttl = DefaultDemoTTL
+	}
+	return &site{demoLimit: newIPLimiter(demo), signupLimit: newIPLimiter(signup), demoTTL: ttl, now: time.Now}
 }
 
 // reaper is the demo reaper, counting passes and removed demos in the
 // metrics (nil when ReapInterval is off); Start runs it until Shutdown.
-func (s *Server) reaper() *provision.Reaper {
-	if s.cfg.ReapInterval <= 0 {
+func (s *Server) reaper() *tenants.Reaper {
+	if s.cfg.ReapInterval < 0 {
 		return nil
 	}
-	return &provision.Reaper{
-		Provisioner: s.provisioner,
-		Interval:    s.cfg.ReapInterval,
-		Logger:      s.log,
+	return &tenants.Reaper{
+		Service:  s.tenants,
+		Interval: s.cfg.ReapInterval,
+		Logger:   s.log,
 		OnPass: func(n int, _ error) {
 			s.metrics.reaperRuns.Inc()
 			s.metrics.demosReaped.Add(float64(n))
@@ -111,7 +115,7 @@ func isGetOrHead(ctx *fasthttp.RequestCtx) bool { return ctx.IsGet() || ctx.IsHe
 
 // throttle takes a token from l for the client or fails with 429.
 func (s *Server) throttle(ctx *fasthttp.RequestCtx, l *ipLimiter, name string) error {
-	ok, wait := l.allow(clientKey(ctx), s.site.now())
+	ok, wait := l.allow(clientKey(s.clientAddr(ctx)), s.site.now())
 	if ok {
 		return nil
 	}
@@ -150,31 +154,22 @@ func (s *Server) createDemo(ctx *fasthttp.RequestCtx) error {
 	if country == "" {
 		country = DefaultDemoCountry
 	}
-	if _, ok := bank.CurrencyFor(country); !ok {
-		return badRequest("Invalid demo", map[string]string{"country": "must be a supported ISO 3166-1 alpha-2 country code"})
-	}
 	c, cancel := contextFor(s)
 	defer cancel()
 	var login bank.DemoLogin
-	seed := func(ctx context.Context, db *sql.DB, id int64) (err error) {
-		login, err = bank.SeedDemo(ctx, db, id, country)
-		return err
-	}
-	var t catalog.Tenant
-	var err error
-	// 50 random bits make a collision all but impossible; retry anyway.
-	for range 3 {
-		t, err = s.provisioner.Create(c, provision.Request{
-			Host: demoHostPrefix + randomLabel(demoHostRandom), Name: DemoTenantName, Country: country,
-			Status: catalog.StatusDemo, ExpiresAt: s.site.now().Add(s.site.demoTTL).UTC().Truncate(time.Second),
-			Seed: seed,
-		})
-		if !errors.Is(err, catalog.ErrHostTaken) {
-			break
-		}
-	}
+	t, err := s.tenants.CreateDemo(c, tenants.DemoRequest{Country: country, TTL: s.site.demoTTL,
+		Seed: func(ctx context.Context, db *sql.DB, id int64) (err error) {
+			login, err = bank.SeedDemo(ctx, db, id, country)
+			return err
+		}})
 	if err != nil {
-		return err
+		return &publicError{request: "demo", err: err}
+	}
+	s.metrics.demos.Inc()
+	// The demo log outlives the reaped demo, for the conversion figures; a
+	// failure to write it costs a data point, not the visitor's demo.
+	if err := s.catalog.RecordDemo(c, t.Host, s.site.now()); err != nil {
+		s.log.Warn("record demo for conversion", "host", t.Host, "err", err)
 	}
 	writeJSON(ctx, http.StatusCreated, demoResponse{
 		TenantID: t.ID, Host: t.Host, Subdomain: t.Host + "." + s.cfg.RootDomain,
@@ -190,7 +185,12 @@ type signupResponse struct {
 	Host      string `json:"host"`
 	Subdomain string `json:"subdomain"`
 	URL       string `json:"url"`
-	SetupURL  string `json:"setupUrl"`
+	SetupURL  string `json:"setup_url"`
+	// SetupURLOld is the name the first release used; kept as an alias so
+	// existing callers keep working (deprecated: read setup_url).
+	SetupURLOld string `json:"setupUrl"`
+	// FromDemo is the demo the signup was attributed to ("" if none).
+	FromDemo string `json:"from_demo,omitempty"`
 	// Token signs the new administrator in right away (role admin), so the
 	// first API call needs no second password check.
 	Token          string    `json:"token"`
@@ -208,39 +208,42 @@ func (s *Server) signup(ctx *fasthttp.RequestCtx) error {
 	if err := decodeJSON(ctx, &req); err != nil {
 		return err
 	}
-	if fields := normalizeSignup(&req); fields != nil {
-		return badRequest("Invalid signup", fields)
+	create := tenants.CreateRequest{Host: req.Subdomain, Name: req.Name, Country: req.Country}
+	if err := s.checkSignup(&req, &create); err != nil {
+		return &publicError{request: "signup", err: err}
 	}
 	c, cancel := contextFor(s)
 	defer cancel()
 	var admin bank.User
-	t, err := s.provisioner.Create(c, provision.Request{
-		Host: req.Subdomain, Name: req.Name, Country: req.Country, Status: catalog.StatusActive,
-		Seed: func(ctx context.Context, db *sql.DB, id int64) (err error) {
-			admin, err = bank.New(db, id).CreateUser(ctx, bank.NewUser{
-				Email: req.Email, Name: "Administrator", Password: req.Password, Role: bank.RoleAdmin,
-			})
-			return err
-		},
-	})
-	var verr *bank.ValidationError
-	switch {
-	case errors.Is(err, catalog.ErrHostTaken):
-		return &Error{Status: http.StatusConflict, Message: "Subdomain taken", Fields: map[string]string{"subdomain": "is taken"}}
-	case errors.As(err, &verr):
-		return badRequest("Invalid signup", verr.Fields)
-	case errors.Is(err, catalog.ErrInvalidTenant): // bad input the rules above missed: still a 400
-		return badRequest("Invalid signup", nil)
-	case err != nil:
+	create.Seed = func(ctx context.Context, db *sql.DB, id int64) (err error) {
+		admin, err = bank.New(db, id).CreateUser(ctx, bank.NewUser{
+			Email: req.Email, Name: "Administrator", Password: req.Password, Role: bank.RoleAdmin,
+		})
 		return err
+	}
+	t, err := s.tenants.Create(c, create)
+	if err != nil {
+		return &publicError{request: "signup", err: err}
 	}
 	tok, exp, err := s.auth.Issue(Claims{TenantID: Int(t.ID), UserID: Int(admin.ID), Role: RoleAdmin}, time.Hour)
 	if err != nil {
 		return err
 	}
+	fromDemo := ""
+	if req.FromDemo != "" {
+		ok, err := s.catalog.RecordConversion(c, req.FromDemo, t.ID, s.site.now())
+		if err != nil {
+			s.log.Warn("record demo conversion", "tenant_id", t.ID, "demo", req.FromDemo, "err", err)
+		}
+		if ok {
+			fromDemo = req.FromDemo
+		}
+	}
+	s.metrics.signups.WithLabelValues(strconv.FormatBool(fromDemo != "")).Inc()
 	base := s.URL(t.Host)
 	writeJSON(ctx, http.StatusCreated, signupResponse{
-		TenantID: t.ID, Host: t.Host, Subdomain: t.Host + "." + s.cfg.RootDomain, URL: base, SetupURL: base + "/setup",
+		TenantID: t.ID, Host: t.Host, Subdomain: t.Host + "." + s.cfg.RootDomain, URL: base,
+		SetupURL: base + "/setup", SetupURLOld: base + "/setup", FromDemo: fromDemo,
 		Token: tok, TokenExpiresAt: exp.UTC(),
 	})
 	return nil
@@ -264,18 +267,6 @@ func (s *Server) listCountries(ctx *fasthttp.RequestCtx) error {
 	ctx.Response.Header.Set(fasthttp.HeaderCacheControl, "public, max-age=3600")
 	writeJSON(ctx, http.StatusOK, map[string]any{"countries": out})
 	return nil
-}
-
-// lowerBase32 is RFC 4648 base32 in lower case without padding: only
-// a-z and 2-7, so always a valid DNS label.
-var lowerBase32 = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)
-
-// randomLabel returns n random base32 characters (5 bits each) from the
-// system's CSPRNG.
-func randomLabel(n int) string {
-	b := make([]byte, (n*5+7)/8)
-	rand.Read(b) // never fails (crypto/rand panics rather than return an error)
-	return lowerBase32.EncodeToString(b)[:n]
 }
 
 // dashboard routes: the tenant dashboard page at "/" and "/setup" (the

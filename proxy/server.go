@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"strconv"
 	"sync"
 	"time"
@@ -17,7 +18,8 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/microfi/tenantgate/catalog"
-	"github.com/microfi/tenantgate/catalog/provision"
+	"github.com/microfi/tenantgate/catalog/tenants"
+	"github.com/microfi/tenantgate/proxy/connlimit"
 	"github.com/microfi/tenantgate/proxy/hrana"
 	"github.com/microfi/tenantgate/proxy/tlsedge"
 	"github.com/microfi/tenantgate/shard"
@@ -30,23 +32,33 @@ const (
 	MaxRequestBody        = 8 << 20 // Hrana pipelines may be large; API bodies are capped lower
 )
 
-// Config wires a Server. Catalog, Shards, Provisioner and Auth are required.
+// Config wires a Server. Catalog, Shards and Auth are required; Tenants
+// defaults to a service over Catalog and Shards.
 type Config struct {
 	RootDomain            string // e.g. "microfi.com"; default DefaultRootDomain
 	PublicScheme          string // scheme in links; default "http"
 	PublicPort            int    // port in links; 0 = the listener's port (80/443 omitted)
 	RequestTimeout        time.Duration
-	// Limits that can be turned off are off at zero, exactly as their
-	// flags are (the flags' defaults are the Default* constants).
 	TenantMetrics         int           // per-tenant series for the N busiest tenants; 0 = off
 	TenantMetricsInterval time.Duration // re-rank period of the per-tenant series; 0 = DefaultTenantSeriesInterval
 	BackupDir             string        // where admin deletes keep a copy of the database
-	TenantRate            RateLimit     // requests per tenant; Burst 0 = unlimited (flag default DefaultTenantRate)
-	TenantMaxInFlight     int           // concurrent requests per tenant; 0 = unlimited (flag default DefaultTenantMaxInFlight)
+	TenantRate            RateLimit     // requests per tenant; zero = DefaultTenantRate, Burst < 0 = unlimited
+	TenantMaxInFlight     int           // concurrent requests per tenant; 0 = DefaultTenantMaxInFlight, < 0 = unlimited
 	DemoLimit             RateLimit     // demo creations per client address; zero = DefaultDemoLimit
 	SignupLimit           RateLimit     // signups per client address; zero = DefaultSignupLimit
 	DemoTTL               time.Duration // demo lifetime; 0 = DefaultDemoTTL
-	ReapInterval          time.Duration // demo reaper period; 0 = off (flag default provision.DefaultReapInterval)
+	ReapInterval          time.Duration // demo reaper period; 0 = tenants.DefaultReapInterval, < 0 = off
+	LoginIPLimit          RateLimit     // login attempts per client address; zero = DefaultLoginIPLimit
+	LoginTenantLimit      RateLimit     // login attempts per tenant; zero = DefaultLoginTenantLimit
+	LoginWait             time.Duration // longest wait for a password-hashing turn; 0 = DefaultLoginWait
+
+	// Edge holds the public listener's connection and request-size limits.
+	Edge EdgeLimits
+	// TrustedProxies are the peers whose X-Forwarded-For, Forwarded and
+	// (with Edge.ProxyProtocol) PROXY protocol headers name the client.
+	TrustedProxies []netip.Prefix
+	// Pprof serves /debug/pprof/ on the ops listener.
+	Pprof bool
 
 	Hrana hrana.Config // SQL-over-HTTP limits and stream timeouts
 
@@ -55,13 +67,13 @@ type Config struct {
 	HTTPSPort    int           // port in redirects to HTTPS; 0 or 443 = none
 	EdgeHostname string        // the name tenants' custom domains point a CNAME at; default RootDomain
 
-	Catalog     *catalog.Catalog
-	Shards      *shard.Manager
-	Provisioner *provision.Provisioner
-	Auth        *Auth
-	Registerer  prometheus.Registerer
-	Gatherer    prometheus.Gatherer
-	Logger      *slog.Logger
+	Catalog    *catalog.Catalog
+	Shards     *shard.Manager
+	Tenants    *tenants.Service
+	Auth       *Auth
+	Registerer prometheus.Registerer
+	Gatherer   prometheus.Gatherer
+	Logger     *slog.Logger
 }
 
 // Server is the proxy.
@@ -69,7 +81,7 @@ type Server struct {
 	cfg          Config
 	catalog      *catalog.Catalog
 	shards       *shard.Manager
-	provisioner  *provision.Provisioner
+	tenants      *tenants.Service
 	auth         *Auth
 	metrics      *Metrics
 	log          *slog.Logger
@@ -81,7 +93,10 @@ type Server struct {
 	tenantLimit  *tenantThrottle
 	tenantSeries *TenantSeries // nil unless Config.TenantMetrics > 0
 	site         *site         // public site and admin panel state (public.go)
-	logins       loginThrottle // failed-login throttle per tenant and e-mail (bank_throttle.go)
+	logins       loginThrottle // login limits per address, tenant and e-mail (bank_throttle.go)
+	loginQueue   *loginQueue   // fair per-tenant turns at password hashing (loginqueue.go)
+	trusted      trustedProxies
+	conns        *connlimit.Pool // connection limits of the public listeners (edge.go)
 	port         int
 	stop         context.CancelFunc // cancels background
 	background   context.Context    // background work (reaper, tenant series), until Shutdown
@@ -89,58 +104,58 @@ type Server struct {
 	wg           sync.WaitGroup // the goroutines Start launched
 }
 
-// withDefaults fills the fields that have a default (never the limits
-// that zero turns off) and checks the rest. It runs once, in New.
-func (c *Config) withDefaults() error {
-	if c.Catalog == nil || c.Shards == nil || c.Auth == nil {
-		return errors.New("proxy: Catalog, Shards and Auth are required")
-	}
-	if c.RootDomain == "" {
-		c.RootDomain = DefaultRootDomain
-	}
-	root, err := catalog.NormalizeHost(c.RootDomain)
-	if err != nil {
-		return fmt.Errorf("root domain: %w", err)
-	}
-	c.RootDomain = root
-	if c.PublicScheme == "" {
-		c.PublicScheme = "http"
-	}
-	if c.RequestTimeout <= 0 {
-		c.RequestTimeout = DefaultRequestTimeout
-	}
-	if c.DemoLimit == (RateLimit{}) {
-		c.DemoLimit = DefaultDemoLimit
-	}
-	if c.SignupLimit == (RateLimit{}) {
-		c.SignupLimit = DefaultSignupLimit
-	}
-	if c.DemoTTL <= 0 {
-		c.DemoTTL = DefaultDemoTTL
-	}
-	if c.Logger == nil {
-		c.Logger = slog.Default()
-	}
-	if c.Provisioner == nil {
-		c.Provisioner = &provision.Provisioner{Catalog: c.Catalog, Shards: c.Shards, Logger: c.Logger}
-	}
-	return nil
-}
-
 // New builds a Server from cfg; it starts nothing (see Start).
 func New(cfg Config) (*Server, error) {
-	if err := cfg.withDefaults(); err != nil {
-		return nil, err
+	if cfg.Catalog == nil || cfg.Shards == nil || cfg.Auth == nil {
+		return nil, errors.New("proxy: Catalog, Shards and Auth are required")
+	}
+	if cfg.RootDomain == "" {
+		cfg.RootDomain = DefaultRootDomain
+	}
+	root, err := catalog.NormalizeHost(cfg.RootDomain)
+	if err != nil {
+		return nil, fmt.Errorf("root domain: %w", err)
+	}
+	cfg.RootDomain = root
+	if cfg.PublicScheme == "" {
+		cfg.PublicScheme = "http"
+	}
+	if cfg.RequestTimeout <= 0 {
+		cfg.RequestTimeout = DefaultRequestTimeout
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Tenants == nil {
+		cfg.Tenants = tenants.New(tenants.Options{Catalog: cfg.Catalog, Shards: cfg.Shards, RootDomain: cfg.RootDomain, Logger: cfg.Logger})
 	}
 	bg, stop := context.WithCancel(context.Background())
 	s := &Server{
-		cfg: cfg, catalog: cfg.Catalog, shards: cfg.Shards, provisioner: cfg.Provisioner,
+		cfg: cfg, catalog: cfg.Catalog, shards: cfg.Shards, tenants: cfg.Tenants,
 		auth: cfg.Auth, log: cfg.Logger, metrics: NewMetrics(cfg.Registerer),
 		tenantTable: &routeTable{routes: tenantRoutes},
 		background:  bg, stop: stop,
 	}
+	cfg.Edge.withDefaults()
+	if cfg.LoginIPLimit == (RateLimit{}) {
+		cfg.LoginIPLimit = DefaultLoginIPLimit
+	}
+	if cfg.LoginTenantLimit == (RateLimit{}) {
+		cfg.LoginTenantLimit = DefaultLoginTenantLimit
+	}
+	s.cfg = cfg
+	s.trusted = trustedProxies(cfg.TrustedProxies)
+	s.logins = newLoginThrottle(cfg.LoginIPLimit, cfg.LoginTenantLimit)
+	s.loginQueue = newLoginQueue(cfg.LoginWait)
+	s.conns = s.newConnPool()
 	s.site = newSite(cfg)
 	s.hrana = hrana.NewHandler(cfg.Hrana, cfg.Registerer)
+	if cfg.TenantRate == (RateLimit{}) {
+		cfg.TenantRate = DefaultTenantRate
+	}
+	if cfg.TenantMaxInFlight == 0 {
+		cfg.TenantMaxInFlight = DefaultTenantMaxInFlight
+	}
 	s.tenantLimit = newTenantThrottle(cfg.TenantRate, cfg.TenantMaxInFlight)
 	if cfg.TenantMetrics > 0 {
 		s.tenantSeries = NewTenantSeries(cfg.Registerer, cfg.TenantMetrics)
@@ -149,13 +164,21 @@ func New(cfg Config) (*Server, error) {
 		}
 	}
 	s.http = &fasthttp.Server{
-		Handler:               s.handle,
-		Name:                  "tenantgate",
-		MaxRequestBodySize:    MaxRequestBody,
-		ReadBufferSize:        16 << 10, // room for long bearer tokens and cookies
-		ReadTimeout:           30 * time.Second,
-		WriteTimeout:          30 * time.Second,
-		IdleTimeout:           2 * time.Minute,
+		Handler:            s.handle,
+		Name:               "tenantgate",
+		HeaderReceived:     s.headerReceived,
+		MaxRequestBodySize: AnonymousBodyLimit, // raised per request by headerReceived
+		ReadBufferSize:     16 << 10,           // room for long bearer tokens and cookies
+		// ReadTimeout bounds the headers; headerReceived gives a body its
+		// own BodyTimeout, so a slow header costs a connection slot for
+		// seconds, never a worker for long.
+		ReadTimeout:  cfg.Edge.HeaderTimeout,
+		WriteTimeout: 30 * time.Second,
+		IdleTimeout:  cfg.Edge.IdleTimeout,
+		// Idle connections give their buffers back, so memory follows the
+		// requests being served, not the connections held open.
+		ReduceMemoryUsage:     true,
+		ConnState:             connState,
 		NoDefaultServerHeader: false,
 		NoDefaultContentType:  true,
 		Logger:                fasthttpLogger{s.log},
@@ -164,11 +187,17 @@ func New(cfg Config) (*Server, error) {
 			status := fasthttp.StatusBadRequest
 			msg := "Bad request"
 			if errors.Is(err, fasthttp.ErrBodyTooLarge) {
+				s.metrics.bodyRejected.Inc()
 				status, msg = fasthttp.StatusRequestEntityTooLarge, "Request body too large"
+				if c := guarded(ctx.Conn()); c != nil {
+					c.Linger() // let the 413 reach a client still sending
+				}
 			}
+			ctx.SetConnectionClose() // the rest of the request is unread
 			writeJSON(ctx, status, map[string]string{"error": msg})
 		},
 	}
+	s.registerConnGauges(cfg.Registerer)
 	s.metricsHTTP = metricsHandler(cfg.Gatherer)
 	s.ops = &fasthttp.Server{Handler: s.handleOps, Name: "tenantgate-ops", NoDefaultContentType: true}
 	return s, nil
@@ -176,7 +205,7 @@ func New(cfg Config) (*Server, error) {
 
 // Start launches the background work: the Hrana stream expiry, the demo
 // reaper and the per-tenant series re-ranking. Shutdown stops and waits for
-// them. Calling it again does nothing; Serve calls it too.
+// them. Calling it again does nothing; Serve and ServeTLS call it too.
 func (s *Server) Start() {
 	s.startOnce.Do(func() {
 		s.hrana.Start()
@@ -197,18 +226,25 @@ func (s *Server) Serve(ln net.Listener) error {
 			s.port = tcp.Port
 		}
 	}
-	return s.http.Serve(ln)
+	g, err := s.guard(ln)
+	if err != nil {
+		return err
+	}
+	return s.http.Serve(g)
 }
 
-// ServeOps serves /metrics, /healthz, /readyz and /debug/pprof/ on ln.
-func (s *Server) ServeOps(ln net.Listener) error { return s.ops.Serve(ln) }
+// ServeOps serves /metrics, /healthz, /readyz and (with Config.Pprof)
+// /debug/pprof/ on ln. Its accept errors back off too: running out of
+// descriptors must not end the process through this listener either.
+func (s *Server) ServeOps(ln net.Listener) error {
+	return s.ops.Serve(connlimit.New(ln, connlimit.Config{Logger: s.log}))
+}
 
 // Handler is the main request handler, for in-memory tests and benchmarks.
 func (s *Server) Handler() fasthttp.RequestHandler { return s.handle }
 
 // Shutdown stops accepting requests, waits for in-flight ones (until ctx
-// ends), then cancels the background work and waits for it. The caller
-// closes the catalog and shards afterwards.
+// ends) and stops background work. The caller closes the catalog and shards.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.stop()
 	errc := make(chan error, 2)

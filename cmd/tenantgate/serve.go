@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -16,13 +15,12 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/microfi/tenantgate/catalog"
-	"github.com/microfi/tenantgate/catalog/provision"
+	"github.com/microfi/tenantgate/catalog/tenants"
 	"github.com/microfi/tenantgate/proxy"
 	"github.com/microfi/tenantgate/proxy/hrana"
 	"github.com/microfi/tenantgate/proxy/tlsedge"
 	"github.com/microfi/tenantgate/shard"
 	"github.com/microfi/tenantgate/shard/bank"
-	"github.com/microfi/tenantgate/stack"
 )
 
 // serveConfig is the serve command's flags.
@@ -37,13 +35,26 @@ type serveConfig struct {
 	demoTTL, reapInterval                                    time.Duration
 	tenantBurst, tenantInFlight                              int
 	tls                                                      tlsFlags // tls.go
+	// Edge limits and client addresses (issue 12).
+	maxConns, maxConnsPerIP, maxIdleConns int
+	headerTimeout, bodyTimeout            time.Duration
+	trustedProxies                        string
+	proxyProtocol, pprof                  bool
 }
 
 func runServe(ctx context.Context, env *Env, args []string) error {
 	f := env.flagSet("serve")
 	var c serveConfig
 	f.StringVar(&c.listen, "listen", ":8080", "`ADDR` for plain-HTTP tenant, public and admin traffic (\"\" = off)")
-	f.StringVar(&c.metricsListen, "metrics-listen", ":9090", "`ADDR` for /metrics, /healthz, /readyz and /debug/pprof/")
+	f.StringVar(&c.metricsListen, "metrics-listen", "127.0.0.1:9090", "`ADDR` for /metrics, /healthz, /readyz (and /debug/pprof/ with --pprof); unauthenticated, keep it private")
+	f.BoolVar(&c.pprof, "pprof", false, "serve /debug/pprof/ on the metrics listener")
+	f.IntVar(&c.maxConns, "max-conns", 0, "concurrent connections on --listen and --tls-listen together (default: sized from the file-descriptor limit)")
+	f.IntVar(&c.maxConnsPerIP, "max-conns-per-ip", proxy.DefaultMaxConnsPerIP, "concurrent connections per client address, IPv6 by /64 (0 = unlimited; trusted proxies are exempt)")
+	f.IntVar(&c.maxIdleConns, "max-idle-conns", 0, "idle keep-alive connections kept (default: half of --max-conns)")
+	f.DurationVar(&c.headerTimeout, "header-timeout", proxy.DefaultHeaderTimeout, "a request's headers must arrive within this")
+	f.DurationVar(&c.bodyTimeout, "body-timeout", proxy.DefaultBodyTimeout, "a request's body must arrive within this after its headers")
+	f.StringVar(&c.trustedProxies, "trusted-proxies", "", "comma-separated `CIDRS` of proxies whose X-Forwarded-For / Forwarded (and PROXY protocol) name the client")
+	f.BoolVar(&c.proxyProtocol, "proxy-protocol", false, "the trusted proxies send a PROXY protocol v1/v2 header on every connection")
 	f.StringVar(&c.rootDomain, "root-domain", proxy.DefaultRootDomain, "root `DOMAIN` R: R is the public site, admin.R the admin panel, X.R tenant X")
 	f.StringVar(&c.jwtSecret, "jwt-secret", "", "HS256 `KEY`, at least 32 characters (default: <data-dir>/jwt.secret, created on first run)")
 	f.StringVar(&c.catalogURL, "catalog-url", "", "catalog database `URL`: file:PATH, libsql://, https:// or http:// (default file:<data-dir>/catalog.db)")
@@ -60,7 +71,7 @@ func runServe(ctx context.Context, env *Env, args []string) error {
 	f.IntVar(&c.tenantBurst, "tenant-burst", 2000, "requests a tenant may send at once above its rate")
 	f.IntVar(&c.tenantInFlight, "tenant-max-inflight", proxy.DefaultTenantMaxInFlight, "concurrent requests per tenant (0 = unlimited)")
 	f.DurationVar(&c.demoTTL, "demo-ttl", proxy.DefaultDemoTTL, "lifetime of demo tenants created on the public site")
-	f.DurationVar(&c.reapInterval, "reap-interval", provision.DefaultReapInterval, "how often expired demo tenants are removed (0 = never)")
+	f.DurationVar(&c.reapInterval, "reap-interval", tenants.DefaultReapInterval, "how often expired demo tenants are removed (0 = never)")
 	f.BoolVar(&c.seedDemo, "seed-demo", true, "create the demo tenant (id 1, host demo) when the catalog is empty")
 	c.tls.register(f)
 	if err := f.parse(args); err != nil {
@@ -72,6 +83,12 @@ func runServe(ctx context.Context, env *Env, args []string) error {
 	log, err := newLogger(env, c.logLevel, c.logFormat)
 	if err != nil {
 		return err
+	}
+	if c.proxyProtocol && c.trustedProxies == "" {
+		return errUsage("--proxy-protocol needs --trusted-proxies (the peers allowed to send the header)")
+	}
+	if c.maxConns < 0 || c.maxConnsPerIP < 0 || c.maxIdleConns < 0 {
+		return errUsage("--max-conns, --max-conns-per-ip and --max-idle-conns must not be negative")
 	}
 	return serve(ctx, env, f.DataDir(), c, log)
 }
@@ -92,17 +109,46 @@ func serve(ctx context.Context, env *Env, dataDir string, c serveConfig, log *sl
 	if err != nil {
 		log.Warn("could not raise the file-descriptor limit", "err", err)
 	}
-	shardCfg := shard.Config{MaxOpen: c.maxOpen}
-	if nofile > 0 {
-		shardCfg.FDBudget = shard.FDBudgetForLimit(nofile)
+	trusted, err := proxy.ParseTrustedProxies(c.trustedProxies)
+	if err != nil {
+		return errUsage("--trusted-proxies: " + err.Error())
+	}
+	// The descriptor budget (README, "File descriptors"): a reserve for the
+	// process, then connections, then tenant databases out of the rest, so
+	// together they can never exceed the limit.
+	if c.maxConns == 0 {
+		c.maxConns = connsForLimit(nofile)
 	}
 	if c.maxOpen <= 0 {
-		shardCfg.MaxOpen = min(shard.MaxOpenForLimit(nofile), 10_000)
+		c.maxOpen = min(shard.MaxOpenForLimit(nofile-min(nofile, uint64(c.maxConns))), 10_000)
 	}
-	c.maxOpen = shardCfg.MaxOpen
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	cat, err := catalog.Open(ctx, catalogURL(dataDir, c.catalogURL), catalog.Options{Registerer: reg, Logger: log})
+	if err != nil {
+		return err
+	}
+	defer cat.Close()
+	shardCfg := shard.Config{DataDir: dataDir, MaxOpen: c.maxOpen, Registerer: reg, Logger: log}
+	if nofile > 0 { // every tenant connection, Hrana's included, counts against it
+		shardCfg.FDBudget = shard.FDBudgetForLimit(nofile - min(nofile, uint64(c.maxConns)))
+	}
+	shards := shard.NewManager(shardCfg)
+	defer shards.Close()
+	shards.Start()
+	root, _ := catalog.NormalizeHost(c.rootDomain) // proxy.New refuses a bad one
+	svc := tenants.New(tenants.Options{Catalog: cat, Shards: shards, RootDomain: root, Logger: log})
+	// Repair what a crash left (half-created tenants, orphan files) before
+	// any request can see it.
+	if _, err := svc.Reconcile(ctx); err != nil {
+		return fmt.Errorf("reconcile tenant storage: %w", err)
+	}
+
+	demoLogin, err := seedDemoTenant(ctx, svc, c.seedDemo)
+	if err != nil {
+		return fmt.Errorf("seed demo tenant: %w", err)
+	}
 	var ln, tlsLn net.Listener // either may be off
 	var httpAddr, tlsAddr string
 	if c.listen != "" {
@@ -119,11 +165,12 @@ func serve(ctx context.Context, env *Env, dataDir string, c serveConfig, log *sl
 		defer tlsLn.Close()
 		tlsAddr = tlsLn.Addr().String()
 	}
-	var tlsEdge func(*catalog.Catalog) (*tlsedge.Edge, error)
+	var edge *tlsedge.Edge
 	if tlsLn != nil {
-		tlsEdge = func(cat *catalog.Catalog) (*tlsedge.Edge, error) {
-			return c.tls.edge(ctx, dataDir, c.rootDomain, cat, reg, log, httpAddr, tlsAddr)
+		if edge, err = c.tls.edge(ctx, dataDir, c.rootDomain, cat, reg, log, httpAddr, tlsAddr); err != nil {
+			return err
 		}
+		defer edge.Close()
 	}
 	scheme, httpsPort := "http", 0
 	if tlsLn != nil {
@@ -135,37 +182,37 @@ func serve(ctx context.Context, env *Env, dataDir string, c serveConfig, log *sl
 		c.publicPort = ln.Addr().(*net.TCPAddr).Port
 	}
 	c.sql.Logger = log
-	var tenantRate proxy.RateLimit // zero: unlimited, as the flag's 0
+	tenantRate := proxy.RateLimit{Burst: -1}
 	if c.tenantRate > 0 {
 		tenantRate = proxy.RateLimit{Burst: max(c.tenantBurst, 1), Every: time.Duration(float64(time.Second) / c.tenantRate)}
 	}
-	st, err := stack.Build(ctx, stack.Config{
-		DataDir: dataDir, CatalogURL: catalogURL(dataDir, c.catalogURL), Shards: shardCfg,
-		Registry: reg, Logger: log, TLS: tlsEdge,
-		Proxy: proxy.Config{
-			TenantRate: tenantRate, TenantMaxInFlight: c.tenantInFlight,
-			DemoTTL: c.demoTTL, ReapInterval: c.reapInterval,
-			RootDomain: c.rootDomain, PublicPort: c.publicPort, RequestTimeout: c.requestTimeout,
-			TenantMetrics: c.tenantMetrics, BackupDir: filepath.Join(dataDir, "backups"), Hrana: c.sql,
-			Auth:         auth,
-			PublicScheme: scheme, RedirectHTTP: c.tls.redirectHTTP, HTTPSPort: httpsPort, EdgeHostname: c.tls.edgeHostname,
+	if c.tenantInFlight <= 0 {
+		c.tenantInFlight = -1
+	}
+	perIP := c.maxConnsPerIP
+	if perIP == 0 {
+		perIP = -1 // the flag's 0 = unlimited
+	}
+	srv, err := proxy.New(proxy.Config{
+		Edge: proxy.EdgeLimits{
+			MaxConns: c.maxConns, MaxConnsPerIP: perIP, MaxIdleConns: c.maxIdleConns,
+			HeaderTimeout: c.headerTimeout, BodyTimeout: c.bodyTimeout, ProxyProtocol: c.proxyProtocol,
 		},
+		TrustedProxies: trusted, Pprof: c.pprof,
+		TenantRate: tenantRate, TenantMaxInFlight: c.tenantInFlight,
+		DemoTTL: c.demoTTL, ReapInterval: reapInterval(c.reapInterval),
+		RootDomain: c.rootDomain, PublicPort: c.publicPort, RequestTimeout: c.requestTimeout,
+		TenantMetrics: c.tenantMetrics, BackupDir: filepath.Join(dataDir, "backups"), Hrana: c.sql,
+		Catalog: cat, Shards: shards, Tenants: svc, Auth: auth,
+		Registerer: reg, Gatherer: reg, Logger: log,
+		PublicScheme: scheme, TLS: edge, RedirectHTTP: c.tls.redirectHTTP, HTTPSPort: httpsPort, EdgeHostname: c.tls.edgeHostname,
 	})
 	if err != nil {
 		return err
 	}
-	defer st.Close(context.Background()) // on early returns; a no-op after the shutdown below
-	demoLogin, err := seedDemoTenant(ctx, st.Catalog, st.Provisioner, c.seedDemo)
-	if err != nil {
-		return fmt.Errorf("seed demo tenant: %w", err)
-	}
-	srv := st.Proxy
 	opsLn, err := net.Listen("tcp", c.metricsListen)
 	if err != nil {
 		return fmt.Errorf("listen %s: %w", c.metricsListen, err)
-	}
-	if err := st.Start(ctx); err != nil {
-		return err
 	}
 	errc := make(chan error, 3)
 	if ln != nil {
@@ -175,6 +222,7 @@ func serve(ctx context.Context, env *Env, dataDir string, c serveConfig, log *sl
 		go func() { errc <- srv.ServeTLS(tlsLn) }()
 	}
 	go func() { errc <- srv.ServeOps(opsLn) }()
+	go background(ctx, cat, log)
 	if env.Ready != nil {
 		env.Ready(httpAddr, opsLn.Addr().String())
 	}
@@ -185,13 +233,13 @@ func serve(ctx context.Context, env *Env, dataDir string, c serveConfig, log *sl
 	if ln != nil {
 		bannerAddr = ln
 	}
-	printBanner(env, srv, auth, bannerAddr.Addr(), opsLn.Addr(), demoLogin, c.maxOpen)
+	printBanner(env, srv, auth, bannerAddr.Addr(), opsLn.Addr(), demoLogin, c)
 	if tlsLn != nil {
 		fmt.Fprintf(env.Stdout, "HTTPS on %s (the certificate is chosen by SNI: curl --resolve demo.%s:%d:127.0.0.1 https://demo.%s:%d/)\n\n",
 			tlsAddr, srv.RootDomain(), httpsPort, srv.RootDomain(), httpsPort)
 	}
 	log.Info("tenantgate serving", "listen", httpAddr, "tls_listen", tlsAddr, "metrics", opsLn.Addr().String(),
-		"root_domain", srv.RootDomain(), "max_open_tenants", c.maxOpen)
+		"root_domain", srv.RootDomain(), "max_open_tenants", c.maxOpen, "max_conns", c.maxConns, "nofile", nofile)
 
 	select {
 	case <-ctx.Done():
@@ -203,58 +251,84 @@ func serve(ctx context.Context, env *Env, dataDir string, c serveConfig, log *sl
 	log.Info("shutting down: draining in-flight requests")
 	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if err := st.Close(sctx); err != nil {
+	if err := srv.Shutdown(sctx); err != nil {
 		log.Warn("shutdown", "err", err)
 	}
 	return nil
 }
 
-// seedDemoTenant creates tenant 1 ("demo", GH) with sample data when the
-// catalog is empty, and returns its admin login (nil if it already existed).
-func seedDemoTenant(ctx context.Context, cat *catalog.Catalog, prov *provision.Provisioner, enabled bool) (*bank.DemoLogin, error) {
+// background runs the periodic housekeeping of a serving process.
+func background(ctx context.Context, cat *catalog.Catalog, log *slog.Logger) {
+	t := time.NewTicker(10 * time.Minute)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := cat.PruneChanges(ctx); err != nil {
+				log.Warn("prune catalog change log", "err", err)
+			}
+		}
+	}
+}
+
+// seedDemoTenant creates the showcase tenant (host "demo", id 1 on a new
+// catalog, GH) with sample data when the catalog is empty, and returns its
+// admin login (nil if it already existed).
+func seedDemoTenant(ctx context.Context, svc *tenants.Service, enabled bool) (*bank.DemoLogin, error) {
 	if !enabled {
 		return nil, nil
 	}
-	_, total, err := cat.List(ctx, catalog.ListOptions{Limit: 1})
-	if err != nil || total > 0 {
-		return nil, err
-	}
 	var login bank.DemoLogin
-	_, err = prov.Create(ctx, provision.Request{
-		ID: 1, Host: "demo", Name: "Demo Tenant", Country: "GH",
-		Seed: func(ctx context.Context, db *sql.DB, id int64) error {
-			var err error
-			login, err = bank.SeedDemo(ctx, db, id, "GH")
-			return err
-		},
+	created, err := svc.EnsureShowcase(ctx, func(ctx context.Context, db *sql.DB, id int64) error {
+		var err error
+		login, err = bank.SeedDemo(ctx, db, id, "GH")
+		return err
 	})
-	if errors.Is(err, catalog.ErrHostTaken) {
-		return nil, nil
-	}
-	if err != nil {
+	if err != nil || !created {
 		return nil, err
 	}
 	return &login, nil
 }
 
-func printBanner(env *Env, srv *proxy.Server, auth *proxy.Auth, addr, ops net.Addr, login *bank.DemoLogin, maxOpen int) {
+// printBanner says where everything is. It prints a token only for a demo
+// tenant this very start seeded on an empty catalog: any other tenant 1 may
+// be a real institution, and a printed admin token would be a credential
+// in every log that captures stdout.
+func printBanner(env *Env, srv *proxy.Server, auth *proxy.Auth, addr, ops net.Addr, login *bank.DemoLogin, c serveConfig) {
 	w := env.Stdout
+	port := addr.(*net.TCPAddr).Port
+	fmt.Fprintf(w, "tenantgate is running (max %d open tenant databases, %d connections)\n\n", c.maxOpen, c.maxConns)
+	fmt.Fprintf(w, "  public site     %s\n", srv.URL(""))
+	fmt.Fprintf(w, "  admin panel     %s\n", srv.URL("admin"))
+	if login != nil {
+		fmt.Fprintf(w, "  demo tenant     %s   (host %q, tenant id 1)\n", srv.URL("demo"), "demo")
+	}
+	fmt.Fprintf(w, "  metrics         http://%s/metrics\n", loopback(ops))
+	if login == nil {
+		fmt.Fprintf(w, "\nMint a token for a tenant with:\n\n  tenantgate token --data-dir DIR --tenant HOST --role admin --user ID\n\n")
+		return
+	}
+	fmt.Fprintf(w, "  demo login      %s / %s\n", login.Email, login.Password)
 	tok, _, err := auth.Issue(proxy.Claims{TenantID: proxy.Int(1), UserID: proxy.Int(1), Role: proxy.RoleAdmin}, 24*time.Hour)
 	if err != nil {
 		return
 	}
-	port := addr.(*net.TCPAddr).Port
-	fmt.Fprintf(w, "tenantgate is running (max %d open tenant databases)\n\n", maxOpen)
-	fmt.Fprintf(w, "  public site     %s\n", srv.URL(""))
-	fmt.Fprintf(w, "  admin panel     %s\n", srv.URL("admin"))
-	fmt.Fprintf(w, "  demo tenant     %s   (host %q, tenant id 1)\n", srv.URL("demo"), "demo")
-	fmt.Fprintf(w, "  metrics         http://%s/metrics\n", loopback(ops))
-	if login != nil {
-		fmt.Fprintf(w, "  demo login      %s / %s\n", login.Email, login.Password)
-	}
-	fmt.Fprintf(w, "\nA token for the demo tenant's admin (valid 24h):\n\n  %s\n", tok)
+	fmt.Fprintf(w, "\nA token for the demo tenant's admin (valid 24h; printed because this start created the demo):\n\n  %s\n", tok)
 	fmt.Fprintf(w, "\nTry it:\n\n  curl -H 'Host: demo.%s' -H 'Authorization: Bearer %s' http://127.0.0.1:%d/api/accounts\n\n",
 		srv.RootDomain(), tok, port)
+}
+
+// connsForLimit is the default connection cap: half of the descriptors
+// left after the process reserve, at most 50,000 (each connection also
+// costs a goroutine and buffers).
+func connsForLimit(nofile uint64) int {
+	const reserve = 64
+	if nofile <= 2*reserve {
+		return 16
+	}
+	return int(min((nofile-reserve)/2, 50_000))
 }
 
 func loopback(a net.Addr) string {
@@ -278,4 +352,12 @@ func newLogger(env *Env, level, format string) (*slog.Logger, error) {
 		return slog.New(slog.NewJSONHandler(env.Stderr, opts)), nil
 	}
 	return nil, errUsage("--log-format must be text or json")
+}
+
+// reapInterval maps the flag's "0 = never" onto the Config's "< 0 = off".
+func reapInterval(d time.Duration) time.Duration {
+	if d <= 0 {
+		return -1
+	}
+	return d
 }

@@ -55,7 +55,7 @@ func (t *tlsFlags) check(plainListen string) error {
 	return nil
 }
 
-// edge builds the HTTPS side (stack.Stack.Start starts it): it reads the certificate files and
+// edge builds and starts the HTTPS side: it reads the certificate files and
 // the storage key, so everything in tlsedge gets bytes, not paths. httpAddr
 // and tlsAddr are the bound listeners' addresses (HTTP-01 and TLS-ALPN-01
 // challenges arrive there).
@@ -89,7 +89,14 @@ func (t *tlsFlags) edge(ctx context.Context, dataDir, rootDomain string, cat *ca
 		}
 		cfg.ACME = a
 	}
-	return tlsedge.New(cfg)
+	e, err := tlsedge.New(cfg)
+	if err != nil {
+		return nil, err
+	}
+	if err := e.Start(ctx); err != nil {
+		return nil, err
+	}
+	return e, nil
 }
 
 // listenTLS binds the HTTPS listener's TCP socket.

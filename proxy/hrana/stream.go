@@ -36,6 +36,7 @@ type stream struct {
 	// unlockWrites is set while the stream holds the tenant's writer slot
 	// (from its first write until its transaction ends).
 	unlockWrites func()
+	ws           bool // a WebSocket session's stream: lives as long as the socket, no idle expiry
 }
 
 // Baton errors, each answered with HTTP 400.
@@ -202,6 +203,9 @@ func (s *streams) idle(cutoff time.Time) []*stream {
 	defer s.mu.Unlock()
 	var out []*stream
 	for _, st := range s.open {
+		if st.ws {
+			continue
+		}
 		if st.mu.TryLock() {
 			if st.lastUsed.Before(cutoff) {
 				out = append(out, st) // returned locked

@@ -17,11 +17,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/microfi/tenantgate/catalog"
-	"github.com/microfi/tenantgate/catalog/provision"
+	"github.com/microfi/tenantgate/catalog/tenants"
 	"github.com/microfi/tenantgate/proxy"
 	"github.com/microfi/tenantgate/shard"
 	"github.com/microfi/tenantgate/shard/bank"
-	"github.com/microfi/tenantgate/stack"
 )
 
 // Secret is the JWT key every test server uses.
@@ -41,18 +40,18 @@ type Options struct {
 
 // Server is a running proxy with handles on its parts.
 type Server struct {
-	URL         string // http://127.0.0.1:PORT
-	OpsURL      string // metrics listener
-	Addr        string
-	DataDir     string
-	Catalog     *catalog.Catalog
-	Shards      *shard.Manager
-	Provisioner *provision.Provisioner
-	Auth        *proxy.Auth
-	Registry    *prometheus.Registry
-	Proxy       *proxy.Server
-	Client      *http.Client
-	t           testing.TB
+	URL      string // http://127.0.0.1:PORT
+	OpsURL   string // metrics listener
+	Addr     string
+	DataDir  string
+	Catalog  *catalog.Catalog
+	Shards   *shard.Manager
+	Tenants  *tenants.Service
+	Auth     *proxy.Auth
+	Registry *prometheus.Registry
+	Proxy    *proxy.Server
+	Client   *http.Client
+	t        testing.TB
 }
 
 // Start runs a proxy until the test ends.
@@ -70,10 +69,17 @@ func Start(t testing.TB, opts Options) *Server {
 	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	reg := prometheus.NewRegistry()
+	cat, err := catalog.Open(ctx, "file:"+opts.DataDir+"/catalog.db", catalog.Options{Registerer: reg, Logger: log, PollInterval: opts.PollInterval})
+	if err != nil {
+		t.Fatalf("open catalog: %v", err)
+	}
+	shards := shard.NewManager(shard.Config{DataDir: opts.DataDir, MaxOpen: opts.MaxOpen, Registerer: reg, Logger: log})
+	shards.Start()
 	auth, err := proxy.NewAuth([]byte(Secret))
 	if err != nil {
 		t.Fatal(err)
 	}
+	svc := tenants.New(tenants.Options{Catalog: cat, Shards: shards, RootDomain: RootDomain, Logger: log})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -82,41 +88,37 @@ func Start(t testing.TB, opts Options) *Server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Tests and benchmarks drive one tenant far harder than the production
-	// per-tenant limits allow: those limits are off (zero) unless a test of
-	// the limits sets them; the demo reaper is off too.
-	cfg := stack.Config{
-		DataDir:  opts.DataDir,
-		Catalog:  catalog.Options{PollInterval: opts.PollInterval},
-		Shards:   shard.Config{MaxOpen: opts.MaxOpen},
-		Registry: reg, Logger: log,
-		Proxy: proxy.Config{
-			RootDomain: RootDomain, PublicPort: ln.Addr().(*net.TCPAddr).Port, TenantMetrics: opts.TenantMetrics,
-			BackupDir: opts.DataDir + "/backups", Auth: auth,
-		},
+	cfg := proxy.Config{
+		RootDomain: RootDomain, PublicPort: ln.Addr().(*net.TCPAddr).Port, TenantMetrics: opts.TenantMetrics,
+		BackupDir: opts.DataDir + "/backups",
+		Catalog:   cat, Shards: shards, Tenants: svc, Auth: auth,
+		Registerer: reg, Gatherer: reg, Logger: log,
+		// Tests and benchmarks drive one tenant far harder than the
+		// production per-tenant limits allow; tests of the limits set them.
+		TenantRate: proxy.RateLimit{Burst: -1}, TenantMaxInFlight: -1,
 	}
 	if opts.Configure != nil {
-		opts.Configure(&cfg.Proxy)
+		opts.Configure(&cfg)
 	}
-	st, err := stack.Build(ctx, cfg)
+	srv, err := proxy.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := st.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	go st.Proxy.Serve(ln)
-	go st.Proxy.ServeOps(opsLn)
+	srv.Start()
+	go srv.Serve(ln)
+	go srv.ServeOps(opsLn)
 	s := &Server{
 		URL: "http://" + ln.Addr().String(), OpsURL: "http://" + opsLn.Addr().String(), Addr: ln.Addr().String(),
-		DataDir: opts.DataDir, Catalog: st.Catalog, Shards: st.Shards, Provisioner: st.Provisioner, Auth: auth, Registry: reg, Proxy: st.Proxy,
+		DataDir: opts.DataDir, Catalog: cat, Shards: shards, Tenants: svc, Auth: auth, Registry: reg, Proxy: srv,
 		Client: &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 64}},
 		t:      t,
 	}
 	t.Cleanup(func() {
 		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		st.Close(sctx)
+		srv.Shutdown(sctx)
+		shards.Close()
+		cat.Close()
 	})
 	return s
 }
@@ -131,7 +133,7 @@ func (s *Server) CreateTenant(host string, country ...string) catalog.Tenant {
 	if len(country) > 0 {
 		cc = country[0]
 	}
-	tn, err := s.Provisioner.Create(context.Background(), provision.Request{Host: host, Name: "Tenant " + host, Country: cc})
+	tn, err := s.Tenants.Create(context.Background(), tenants.CreateRequest{Host: host, Name: "Tenant " + host, Country: cc})
 	if err != nil {
 		s.t.Fatalf("create tenant %s: %v", host, err)
 	}
@@ -143,7 +145,7 @@ func (s *Server) CreateTenant(host string, country ...string) catalog.Tenant {
 func (s *Server) CreateDemoTenant(host string) (catalog.Tenant, bank.DemoLogin) {
 	s.t.Helper()
 	var login bank.DemoLogin
-	tn, err := s.Provisioner.Create(context.Background(), provision.Request{
+	tn, err := s.Tenants.Create(context.Background(), tenants.CreateRequest{
 		Host: host, Name: "Tenant " + host, Country: "GH",
 		Seed: func(ctx context.Context, db *sql.DB, id int64) (err error) {
 			login, err = bank.SeedDemo(ctx, db, id, "GH")

@@ -91,7 +91,18 @@ func (l *listener) Accept() (net.Conn, error) {
 type rawConn struct {
 	net.Conn
 	rejected atomic.Bool
+	read     atomic.Int64 // bytes received
 }
+
+func (c *rawConn) Read(b []byte) (int, error) {
+	n, err := c.Conn.Read(b)
+	c.read.Add(int64(n))
+	return n, err
+}
+
+// NetConn is the connection rawConn wraps (the proxy's connection guard
+// finds its own wrapper through it).
+func (c *rawConn) NetConn() net.Conn { return c.Conn }
 
 // Conn is a server-side TLS connection whose handshake happens once, on
 // first use, within the configured deadline. It keeps *tls.Conn's methods,
@@ -112,6 +123,11 @@ func (c *Conn) Handshake() error {
 		c.err = c.Conn.HandshakeContext(ctx)
 		result := handshakeFull
 		switch {
+		case c.err != nil && c.raw.read.Load() == 0:
+			// Connected and closed without a byte: a load balancer's TCP
+			// health check or certmagic probing its challenge port, not
+			// a TLS client.
+			return
 		case c.err == nil && c.Conn.ConnectionState().DidResume:
 			result = handshakeResumed
 		case c.err == nil:
@@ -119,6 +135,7 @@ func (c *Conn) Handshake() error {
 			result = handshakeRejected
 		default:
 			result = handshakeFailed
+			c.e.log.Debug("tls handshake failed", "remote", c.raw.RemoteAddr().String(), "err", c.err)
 		}
 		c.e.metrics.handshakes.WithLabelValues(result).Inc()
 	})

@@ -52,6 +52,35 @@
     $("admin-section").hidden = false;
     $("session-box").hidden = false;
     load();
+    loadConversion();
+  }
+
+  // Demo-to-signup conversion of the demos created in the last 7 and 30
+  // days (GET /api/admin/conversion).
+  async function loadConversion() {
+    const box = $("conversion-stats");
+    const { status, data } = await api("GET", "/api/admin/conversion");
+    if (status !== 200) {
+      box.textContent = fieldText(data);
+      return;
+    }
+    box.replaceChildren();
+    for (const w of data.windows || []) {
+      const d = document.createElement("div");
+      d.className = "stat";
+      d.dataset.days = w.days;
+      const l = document.createElement("div");
+      l.className = "label";
+      l.textContent = "Last " + w.days + " days";
+      const v = document.createElement("div");
+      v.className = "value";
+      v.textContent = w.demos ? (100 * w.rate).toFixed(1) + "%" : "–";
+      const n = document.createElement("div");
+      n.className = "muted";
+      n.textContent = w.converted + " of " + w.demos + " demos led to a signup";
+      d.append(l, v, n);
+      box.appendChild(d);
+    }
   }
 
   $("token-form").addEventListener("submit", (ev) => {
@@ -108,7 +137,14 @@
       badge.className = "badge badge-" + t.status;
       badge.textContent = t.status;
       st.appendChild(badge);
-      cell(tr, t.custom_domain || "");
+      const domainCell = cell(tr, t.custom_domain || "");
+      if (t.custom_domain && t.custom_domain_tls) {
+        const tls = document.createElement("span");
+        tls.className = "badge badge-tls-" + t.custom_domain_tls.state;
+        tls.textContent = "TLS " + t.custom_domain_tls.state;
+        tls.title = certText(t.custom_domain_tls);
+        domainCell.append(" ", tls);
+      }
       const actions = document.createElement("div");
       actions.className = "row-actions";
       cell(tr, "").appendChild(actions);
@@ -150,6 +186,14 @@
     }
   }
 
+  // certText explains a custom domain's certificate state in one line.
+  function certText(c) {
+    if (c.state === "active") return "valid until " + c.not_after + (c.last_error ? "; last renewal failed: " + c.last_error : "");
+    if (c.state === "failed") return "last order failed: " + (c.last_error || "unknown error");
+    if (c.state === "pending") return c.last_error ? "pending: " + c.last_error : "pending: issued on the first HTTPS request once DNS points here";
+    return "no custom domain";
+  }
+
   function show(t) {
     current = t;
     $("detail-title").textContent = "Tenant #" + t.id + " · " + t.host;
@@ -166,6 +210,11 @@
     add("Country", t.country_code);
     add("Created", t.created_at);
     if (t.expires_at) add("Expires", t.expires_at);
+    if (t.custom_domain && t.custom_domain_tls) {
+      add("Certificate", t.custom_domain_tls.state + " · " + certText(t.custom_domain_tls));
+      const d = t.custom_domain_tls.dns;
+      if (d) add("DNS record", d.name + "  " + d.type + "  " + d.value + "  (or " + d.alternative + ")");
+    }
     $("edit-name").value = t.name || "";
     $("edit-plan").value = t.subscription_plan || "starter";
     $("edit-domain").value = t.custom_domain || "";
@@ -212,13 +261,19 @@
       body.admin_password = $("create-admin-password").value;
     }
     const { status, data } = await api("POST", "/api/admin/tenants", body);
+    // The answer is shown next to the form, not at the top of the page,
+    // where a long tenant list would keep it off-screen.
+    const box = $("create-status");
     if (status === 201) {
-      say("Created " + body.host, true);
+      box.textContent = "Created " + body.host + ".";
+      box.className = "notice notice-ok";
       ev.target.reset();
       load();
     } else if (status !== 401 && status !== 403) {
-      say(fieldText(data));
+      box.textContent = fieldText(data);
+      box.className = "notice notice-error";
     }
+    box.scrollIntoView({ block: "nearest" });
   });
 
   $("search-form").addEventListener("submit", (ev) => {

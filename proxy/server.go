@@ -246,6 +246,7 @@ func (s *Server) Handler() fasthttp.RequestHandler { return s.handle }
 // Shutdown stops accepting requests, waits for in-flight ones (until ctx
 // ends) and stops background work. The caller closes the catalog and shards.
 func (s *Server) Shutdown(ctx context.Context) error {
+	s.startOnce.Do(func() {}) // waits out a Start in progress; none can begin after
 	s.stop()
 	errc := make(chan error, 2)
 	go func() { errc <- s.http.ShutdownWithContext(ctx) }()

@@ -211,6 +211,10 @@ func (s *Server) adminCreateTenant(ctx *fasthttp.RequestCtx) error {
 	}
 	if (req.AdminEmail == "") != (req.AdminPassword == "") {
 		fields["admin_email"] = "admin_email and admin_password go together"
+	} else if req.AdminPassword != "" {
+		if msg := passwordProblem(req.AdminPassword, bank.NormalizeEmail(req.AdminEmail)); msg != "" {
+			fields["admin_password"] = msg
+		}
 	}
 	if len(fields) > 0 {
 		return badRequest("Invalid tenant", fields)

@@ -67,7 +67,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "tenantgate_http_requests_in_flight", Help: "HTTP requests being served now.",
 		}),
 		authFailures: f.NewCounterVec(prometheus.CounterOpts{
-			Name: "tenantgate_auth_failures_total", Help: "Refused requests by reason: missing, invalid, expired, mismatch, forbidden.",
+			Name: "tenantgate_auth_failures_total", Help: "Refused requests by reason: missing, invalid, expired, mismatch, forbidden, revoked, credentials, disabled, second_factor.",
 		}, []string{"reason"}),
 		throttled: f.NewCounterVec(prometheus.CounterOpts{
 			Name: "tenantgate_throttled_requests_total", Help: "Requests refused with 429 by limiter.",
@@ -79,7 +79,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "tenantgate_demo_tenants_reaped_total", Help: "Expired demo tenants removed.",
 		}),
 	}
-	for _, r := range []string{"missing", "invalid", "expired", "mismatch", "forbidden"} {
+	for _, r := range []string{"missing", "invalid", "expired", "mismatch", "forbidden", "revoked", "credentials", "disabled", "second_factor"} {
 		m.authFailures.WithLabelValues(r)
 	}
 	for _, l := range []string{"demo", "signup", "tenant_rate", "tenant_concurrency"} { // exported at 0 so alerts and rate() see them from the start

@@ -19,6 +19,7 @@ import (
 	"github.com/microfi/tenantgate/catalog/provision"
 	"github.com/microfi/tenantgate/proxy/hrana"
 	"github.com/microfi/tenantgate/shard"
+	"github.com/microfi/tenantgate/shard/bank"
 )
 
 // Defaults for Config.
@@ -73,6 +74,7 @@ type Server struct {
 	tenantSeries *TenantSeries // nil unless Config.TenantMetrics > 0
 	site         *site         // public site and admin panel state (public.go)
 	logins       loginThrottle // failed-login throttle per tenant and e-mail (bank_throttle.go)
+	auditHook    bank.AuditHook // logs every committed tenant audit entry (bank_people.go)
 	port         int
 	stop         context.CancelFunc // cancels background
 	background   context.Context    // background work (reaper, tenant series), until Shutdown
@@ -110,6 +112,7 @@ func New(cfg Config) (*Server, error) {
 		tenantTable: &routeTable{routes: tenantRoutes},
 		background:  bg, stop: stop,
 	}
+	s.auditHook = s.logAudit
 	s.site = newSite(cfg)
 	s.startReaper()
 	s.hrana = hrana.NewHandler(cfg.Hrana, cfg.Registerer)

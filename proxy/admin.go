@@ -51,6 +51,11 @@ func (s *Server) handleAdmin(ctx *fasthttp.RequestCtx) {
 		s.writeError(ctx, ErrForbidden)
 		return
 	}
+	if err := s.checkPlatformRevoked(claims); err != nil {
+		s.writeError(ctx, err)
+		return
+	}
+	ctx.SetUserValue(adminClaimsKey{}, claims)
 	if err := s.adminAPI(ctx, path); err != nil {
 		s.writeError(ctx, err)
 	}
@@ -68,6 +73,9 @@ func (s *Server) adminAPI(ctx *fasthttp.RequestCtx, path string) error {
 		}
 		ctx.Response.Header.Set("Allow", "GET, HEAD, POST")
 		return errMethod
+	}
+	if done, err := s.adminPeopleAPI(ctx, path, method); done {
+		return err
 	}
 	rest, ok := strings.CutPrefix(path, adminTenantsPath+"/")
 	if !ok || rest == "" || strings.Contains(rest, "/") {
@@ -237,6 +245,13 @@ func (s *Server) adminCreateTenant(ctx *fasthttp.RequestCtx) error {
 	if err != nil {
 		return adminError(err)
 	}
+	details := map[string]string{"host": t.Host, "plan": t.Plan}
+	if req.AdminEmail != "" {
+		details["first_admin"] = "created"
+	}
+	if err := s.platformAudit(ctx, "tenant.create", t.ID, details); err != nil {
+		return err
+	}
 	writeJSON(ctx, http.StatusCreated, map[string]any{"tenant": s.adminView(t)})
 	return nil
 }
@@ -319,6 +334,9 @@ func (s *Server) adminPatchTenant(ctx *fasthttp.RequestCtx, id int64) error {
 	if err != nil {
 		return adminError(err)
 	}
+	if err := s.platformAudit(ctx, tenantAction(cur, t), id, tenantChanges(cur, t)); err != nil {
+		return err
+	}
 	writeJSON(ctx, http.StatusOK, map[string]any{"tenant": s.adminView(t)})
 	return nil
 }
@@ -342,6 +360,9 @@ func (s *Server) adminDeleteTenant(ctx *fasthttp.RequestCtx, id int64) error {
 	c, cancel := contextFor(s)
 	defer cancel()
 	if err := s.provisioner.Delete(c, id, dir); err != nil {
+		return err
+	}
+	if err := s.platformAudit(ctx, "tenant.delete", id, map[string]string{"backup": strconv.FormatBool(backup)}); err != nil {
 		return err
 	}
 	writeJSON(ctx, http.StatusOK, map[string]any{"deleted": id, "backup_dir": dir})

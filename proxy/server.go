@@ -71,9 +71,9 @@ type Server struct {
 	metricsHTTP  fasthttp.RequestHandler // /metrics on the ops listener
 	hrana        *hrana.Handler
 	tenantLimit  *tenantThrottle
-	tenantSeries *TenantSeries // nil unless Config.TenantMetrics > 0
-	site         *site         // public site and admin panel state (public.go)
-	logins       loginThrottle // failed-login throttle per tenant and e-mail (bank_throttle.go)
+	tenantSeries *TenantSeries  // nil unless Config.TenantMetrics > 0
+	site         *site          // public site and admin panel state (public.go)
+	logins       loginThrottle  // failed-login throttle per tenant and e-mail (bank_throttle.go)
 	auditHook    bank.AuditHook // logs every committed tenant audit entry (bank_people.go)
 	port         int
 	stop         context.CancelFunc // cancels background

@@ -39,6 +39,8 @@ var commands = map[string]command{
 	"import":  {runImport, "import legacy or shared databases into tenant databases"},
 	"backup":  {runBackup, "write consistent snapshots of tenant databases"},
 	"restore": {runRestore, "restore a tenant database from a snapshot"},
+	"tokens":  {runTokens, "tokens revoke --tenant H: every token of a tenant stops working"},
+	"audit":   {runAudit, "audit verify: check the audit trails' hash chains for gaps and edits"},
 }
 
 func main() {

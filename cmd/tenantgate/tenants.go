@@ -71,6 +71,9 @@ func tenantsCreate(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
+	if err := t.audit(ctx, "tenant.create", tn.ID, map[string]string{"host": tn.Host, "plan": tn.Plan}); err != nil {
+		return err
+	}
 	out := struct {
 		catalog.Tenant
 		Login *bank.DemoLogin `json:"login,omitempty"`
@@ -132,8 +135,16 @@ func tenantsSetStatus(ctx context.Context, env *Env, args []string, status strin
 		return err
 	}
 	defer t.Close()
+	old := tn.Status
 	tn, err = t.catalog.Update(ctx, tn.ID, catalog.Update{Status: &status})
 	if err != nil {
+		return err
+	}
+	action := "tenant.suspend"
+	if status == catalog.StatusActive {
+		action = "tenant.resume"
+	}
+	if err := t.audit(ctx, action, tn.ID, map[string]string{"status": old + " → " + tn.Status}); err != nil {
 		return err
 	}
 	return printJSON(env, tn)
@@ -160,6 +171,9 @@ func tenantsDelete(ctx context.Context, env *Env, args []string) error {
 		dir = ""
 	}
 	if err := t.provisioner.Delete(ctx, tn.ID, dir); err != nil {
+		return err
+	}
+	if err := t.audit(ctx, "tenant.delete", tn.ID, map[string]string{"host": tn.Host, "backup": fmt.Sprint(dir != "")}); err != nil {
 		return err
 	}
 	return printJSON(env, map[string]any{"deleted": tn.ID, "host": tn.Host, "backup_dir": dir})

@@ -28,8 +28,8 @@ type User struct {
 	Email     string `json:"email"`
 	Name      string `json:"name"`
 	Role      string `json:"role"`
-	Status    string `json:"status"`       // active or disabled
-	TOTP      bool   `json:"two_factor"`   // a confirmed second factor
+	Status    string `json:"status"`     // active or disabled
+	TOTP      bool   `json:"two_factor"` // a confirmed second factor
 	CreatedAt string `json:"created_at"` // RFC 3339, UTC
 }
 

@@ -9,8 +9,8 @@ import (
 
 	"github.com/microfi/tenantgate/audit"
 	"github.com/microfi/tenantgate/catalog"
-	"github.com/microfi/tenantgate/shard"
 	"github.com/microfi/tenantgate/shard/bank"
+	"github.com/microfi/tenantgate/shard/storage"
 )
 
 // errFindings makes a command exit 1 after it printed what it found.
@@ -157,7 +157,7 @@ func report(chain string, v *audit.Verifier, err error) auditReport {
 // verifyTenantAudit reads the tenant's database directly (not through a
 // proxy: the point is to check what is on disk).
 func verifyTenantAudit(ctx context.Context, t *tools, tn catalog.Tenant) (*audit.Verifier, error) {
-	db, err := shard.Open(ctx, t.shards.URL(tn.ID, tn.DBURL))
+	db, err := storage.OpenMode(ctx, t.shards.URL(tn.ID, tn.DBURL), storage.ReadOnly)
 	if err != nil {
 		return nil, fmt.Errorf("open tenant database: %w", err)
 	}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/microfi/tenantgate/audit"
+	"github.com/microfi/tenantgate/shard/storage"
 )
 
 // Actor is who makes a change, as the audit trail records it.
@@ -97,7 +98,7 @@ func (s *Store) appendAudit(ctx context.Context, tx *sql.Tx, a Actor, ev Event) 
 		s.tenantID, e.Seq, e.At, e.UserID, e.Role, e.TokenID, e.ClientAddr, e.RequestID, e.Action, e.TargetType, e.TargetID,
 		e.DetailsJSON(), e.PrevHash, e.Hash)
 	if err != nil {
-		if isUnique(err) {
+		if storage.IsUnique(err) {
 			return e, fmt.Errorf("%w: audit head moved", ErrBusy)
 		}
 		return e, fmt.Errorf("append audit: %w", classify(err))

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/microfi/tenantgate/shard/storage"
 )
 
 // User roles stored in a tenant database. (Tokens also know "service" and
@@ -123,7 +125,7 @@ func (s *Store) CreateUserAs(ctx context.Context, a Actor, nu NewUser) (User, er
 			`INSERT INTO users (tenant_id, email, name, password_hash, role) VALUES (?, ?, ?, ?, ?)
 			 RETURNING `+userColumns, s.tenantID, nu.Email, nu.Name, hash, nu.Role)
 		if err := classify(scanUser(row, &u)); err != nil {
-			if isUnique(err) {
+			if storage.IsUnique(err) {
 				return ErrEmailTaken
 			}
 			return fmt.Errorf("create user: %w", err)

@@ -31,8 +31,12 @@ func (t *tools) audit(ctx context.Context, action string, tenantID int64, detail
 
 // runTokens: tenantgate tokens revoke --tenant H.
 func runTokens(ctx context.Context, env *Env, args []string) error {
+	if len(args) > 0 && isHelp(args[0]) {
+		printGroupHelp(env.Stdout, "tokens", []string{"revoke"})
+		return nil
+	}
 	if len(args) == 0 || args[0] != "revoke" {
-		return errUsage("usage: tenantgate tokens revoke --tenant HOST_OR_ID")
+		return errUsage("tokens: the subcommand is revoke (see tenantgate tokens --help)")
 	}
 	f := env.flagSet("tokens revoke")
 	tenant := f.String("tenant", "", "tenant host or id whose tokens stop working")
@@ -74,8 +78,12 @@ type auditReport struct {
 // the hash chains (each tenant's audit_log, and the platform's) and reports
 // every gap, edit or broken link; it exits 1 if it found any.
 func runAudit(ctx context.Context, env *Env, args []string) error {
+	if len(args) > 0 && isHelp(args[0]) {
+		printGroupHelp(env.Stdout, "audit", []string{"verify"})
+		return nil
+	}
 	if len(args) == 0 || args[0] != "verify" {
-		return errUsage("usage: tenantgate audit verify [--tenant HOST_OR_ID | --all] [--json]")
+		return errUsage("audit: the subcommand is verify (see tenantgate audit --help)")
 	}
 	f := env.flagSet("audit verify")
 	tenant := f.String("tenant", "", "verify this tenant's trail")

@@ -188,20 +188,21 @@ func (c *Catalog) revoke(ctx context.Context, tenantID int64, userID *int64, tok
 	if tokenID != "" {
 		token, exp = tokenID, expires
 	}
-	_, err := c.db.ExecContext(ctx, `INSERT INTO token_revocations (tenant_id, user_id, token_id, not_before, expires_at)
-		VALUES (?, ?, ?, ?, ?)`, tenantID, user, token, notBefore, exp)
+	var seq int64
+	err := c.db.QueryRowContext(ctx, `INSERT INTO token_revocations (tenant_id, user_id, token_id, not_before, expires_at)
+		VALUES (?, ?, ?, ?, ?) RETURNING seq`, tenantID, user, token, notBefore, exp).Scan(&seq)
 	if err != nil {
 		return fmt.Errorf("%w: revoke: %w", ErrUnavailable, err)
 	}
-	// Superseded user and tenant rows are dropped, so the state stays as
-	// small as the tenant's user list.
+	// Earlier user and tenant rows are superseded by this one (their
+	// cut-offs are no later), so the state stays as small as the user list.
 	if tokenID == "" {
 		if userID != nil {
-			_, err = c.db.ExecContext(ctx, `DELETE FROM token_revocations WHERE tenant_id = ? AND user_id = ? AND not_before < ?`,
-				tenantID, *userID, notBefore)
+			_, err = c.db.ExecContext(ctx, `DELETE FROM token_revocations WHERE tenant_id = ? AND user_id = ? AND seq < ? AND not_before <= ?`,
+				tenantID, *userID, seq, notBefore)
 		} else {
-			_, err = c.db.ExecContext(ctx, `DELETE FROM token_revocations WHERE tenant_id = ? AND user_id IS NULL AND token_id IS NULL AND not_before < ?`,
-				tenantID, notBefore)
+			_, err = c.db.ExecContext(ctx, `DELETE FROM token_revocations WHERE tenant_id = ? AND user_id IS NULL AND token_id IS NULL AND seq < ? AND not_before <= ?`,
+				tenantID, seq, notBefore)
 		}
 		if err != nil {
 			c.log.Warn("prune superseded revocations", "tenant_id", tenantID, "err", err)

@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"time"
@@ -68,7 +69,12 @@ func (s *Server) login(r *tenantRequest) error {
 			a.UserID, a.Role = u.ID, u.Role
 		}
 		ev := bank.Event{Action: bank.ActionLoginFailed, Details: map[string]string{"email": email, "reason": reason}}
-		if err := st.Audit(r.c, a, ev); err != nil {
+		// The attempt happened even if the request's deadline has passed
+		// (slow hashing under load): record it on a context of its own.
+		c, cancel := context.WithTimeout(context.WithoutCancel(r.c), auditTimeout)
+		defer cancel()
+		if err := st.Audit(c, a, ev); err != nil {
+			s.log.Error("audit write failed", "tenant_id", r.tenant.ID, "action", ev.Action, "request_id", actor.RequestID, "err", err)
 			return errors.Join(cause, err)
 		}
 		return cause

@@ -18,6 +18,10 @@ import (
 // go to the catalog, inside the tenant change's transaction (BeforeCommit),
 // so no change that must revoke tokens commits without doing so.
 
+// auditTimeout bounds an audit write made after the request's own
+// deadline may have passed.
+const auditTimeout = 5 * time.Second
+
 // EnrolTTL is how long an enrolment-only token (ScopeEnrol) is valid.
 const EnrolTTL = 15 * time.Minute
 

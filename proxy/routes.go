@@ -53,6 +53,7 @@ var tenantRoutes = []route{
 	{method: "GET", path: "/api/audit", class: classTenant, roles: adminOnly, handle: (*Server).listAudit},
 	{method: "GET", path: "/api/settings", class: classTenant, roles: staffOrAdmin, handle: (*Server).getSettings},
 	{method: "PATCH", path: "/api/settings", class: classTenant, roles: adminOnly, handle: (*Server).patchSettings},
+	{method: "GET", path: "/api/domain", class: classTenant, roles: adminOnly, noDB: true, handle: (*Server).tenantDomain},
 	{method: "GET", path: "/api/users", class: classTenant, roles: staffUp, handle: (*Server).listUsers},
 	{method: "POST", path: "/api/users", class: classTenant, roles: adminOnly, handle: (*Server).createUser},
 	{method: "POST", path: "/api/accounts", class: classTenant, roles: staffOrAdmin, handle: (*Server).createAccount},

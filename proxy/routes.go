@@ -39,6 +39,7 @@ var tenantRoutes = []route{
 	{method: "GET", path: "/api/accounts", class: classTenant, roles: anyTenantRole, handle: (*Server).listAccounts},
 	// Tenant banking API (bank_*.go).
 	{method: "POST", path: "/api/auth/login", class: classTenant, handle: (*Server).login},
+	{method: "GET", path: "/api/tenant", class: classTenant, noDB: true, handle: (*Server).tenantInfo},
 	{method: "GET", path: "/api/me", class: classTenant, roles: anyTenantRole, enrol: true, handle: (*Server).me},
 	// People and their access (bank_people.go).
 	{method: "POST", path: "/api/auth/logout", class: classTenant, roles: anyTenantRole, enrol: true, handle: (*Server).logout},

@@ -2,9 +2,9 @@ package tlsedge_test
 
 import (
 	"context"
-	"encoding/json"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -92,6 +92,9 @@ func startEdgeProxy(t testing.TB, dataDir string, httpLn, tlsLn net.Listener, o 
 	must(t, err)
 	p := &edgeProxy{Catalog: cat, Registry: reg, Auth: auth, TLSAddr: tlsLn.Addr().String()}
 	cfg := tlsedge.Config{RootDomain: rootDomain, Catalog: cat, Store: store, ACME: o.ACME,
+		// First orders block a handshake; a loaded CI machine may make
+		// one slower than the production deadline.
+		HandshakeTimeout:    time.Minute,
 		MaintenanceInterval: o.Maintenance, RenewalWindowRatio: o.RenewalRatio, Registerer: reg, Logger: log}
 	if httpLn != nil {
 		p.HTTPAddr = httpLn.Addr().String()

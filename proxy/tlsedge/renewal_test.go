@@ -15,10 +15,10 @@ import (
 // TLS-ALPN-01 alone (no plain listener), while clients keep connecting and
 // no handshake fails.
 func TestRenewalBeforeExpiry(t *testing.T) {
-	const lifetime = 10 * time.Second
+	const lifetime = 20 * time.Second
 	_, tlsLn := listeners(t, false)
 	pb := startPebble(t, pebbleOptions{TLSPort: port(tlsLn), ShortLived: lifetime})
-	p := startEdgeProxy(t, t.TempDir(), nil, tlsLn, edgeOptions{TLSALPN01: true, Maintenance: 300 * time.Millisecond, RenewalRatio: 0.6,
+	p := startEdgeProxy(t, t.TempDir(), nil, tlsLn, edgeOptions{TLSALPN01: true, Maintenance: 300 * time.Millisecond, RenewalRatio: 0.75,
 		ACME: &tlsedge.ACME{CA: pb.DirectoryURL, Email: "ops@microfi.test", ExtraRoot: pb.CARoot, Profile: "shortlived", DisableARI: true}})
 	createTenant(t, p, "renewer", "renew.example")
 	roots := pb.Roots()

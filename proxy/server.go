@@ -20,6 +20,7 @@ import (
 	"github.com/microfi/tenantgate/proxy/hrana"
 	"github.com/microfi/tenantgate/proxy/tlsedge"
 	"github.com/microfi/tenantgate/shard"
+	"github.com/microfi/tenantgate/shard/fairshare"
 )
 
 // Defaults for Config.
@@ -45,7 +46,8 @@ type Config struct {
 	DemoTTL               time.Duration // demo lifetime; 0 = DefaultDemoTTL
 	ReapInterval          time.Duration // demo reaper period; 0 = provision.DefaultReapInterval, < 0 = off
 
-	Hrana hrana.Config // SQL-over-HTTP limits and stream timeouts
+	Hrana hrana.Config     // SQL-over-HTTP limits and stream timeouts
+	CPU   fairshare.Config // fair sharing of the cores between tenants' long-running SQL
 
 	TLS          *tlsedge.Edge // certificates of the HTTPS listener; nil = no HTTPS (https.go)
 	RedirectHTTP bool          // the plain listener answers 308 to HTTPS (ACME challenges excepted)
@@ -75,6 +77,7 @@ type Server struct {
 	ops          *fasthttp.Server
 	metricsHTTP  fasthttp.RequestHandler // /metrics on the ops listener
 	hrana        *hrana.Handler
+	cpu          *fairshare.Scheduler // CPU tokens for long-running tenant SQL
 	tenantLimit  *tenantThrottle
 	tenantSeries *TenantSeries // nil unless Config.TenantMetrics > 0
 	site         *site         // public site and admin panel state (public.go)
@@ -118,6 +121,8 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.site = newSite(cfg)
 	s.startReaper()
+	s.cpu = fairshare.New(cfg.CPU, fairshare.NewMetrics(cfg.Registerer))
+	cfg.Hrana.Scheduler = s.cpu
 	s.hrana = hrana.NewHandler(cfg.Hrana, cfg.Registerer)
 	if cfg.TenantRate == (RateLimit{}) {
 		cfg.TenantRate = DefaultTenantRate

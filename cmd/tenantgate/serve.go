@@ -19,10 +19,10 @@ import (
 	"github.com/microfi/tenantgate/catalog/provision"
 	"github.com/microfi/tenantgate/proxy"
 	"github.com/microfi/tenantgate/proxy/hrana"
-	"github.com/microfi/tenantgate/shard/fairshare"
 	"github.com/microfi/tenantgate/proxy/tlsedge"
 	"github.com/microfi/tenantgate/shard"
 	"github.com/microfi/tenantgate/shard/bank"
+	"github.com/microfi/tenantgate/shard/fairshare"
 )
 
 // serveConfig is the serve command's flags.

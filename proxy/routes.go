@@ -58,6 +58,12 @@ var tenantRoutes = []route{
 	{method: "OPTIONS", path: "/v3/cursor", class: classSQL, noDB: true, handle: (*Server).sqlPreflight},
 	{method: "OPTIONS", path: "/v3-protobuf/pipeline", class: classSQL, noDB: true, handle: (*Server).sqlPreflight},
 	{method: "OPTIONS", path: "/v3-protobuf/cursor", class: classSQL, noDB: true, handle: (*Server).sqlPreflight},
+	// Embedded replicas and offline sync: refused quickly (replication.go).
+	{method: "GET", path: "/info", class: classSQL, noDB: true, handle: (*Server).refuseReplication},
+	{method: "POST", path: "/wal_log.ReplicationLog/{method}", class: classSQL, noDB: true, handle: (*Server).refuseReplication},
+	{method: "GET", path: "/export/{generation}", class: classSQL, noDB: true, handle: (*Server).refuseReplication},
+	{method: "GET", path: "/sync/{generation}/{start}/{end}", class: classSQL, noDB: true, handle: (*Server).refuseReplication},
+	{method: "POST", path: "/sync/{generation}/{start}/{end}", class: classSQL, noDB: true, handle: (*Server).refuseReplication},
 }
 
 // routeTable matches requests against routes.

@@ -38,6 +38,7 @@ var tenantRoutes = []route{
 	// Tenant banking API (bank_*.go).
 	{method: "POST", path: "/api/auth/login", class: classTenant, handle: (*Server).login},
 	{method: "GET", path: "/api/me", class: classTenant, roles: anyTenantRole, handle: (*Server).me},
+	{method: "GET", path: "/api/domain", class: classTenant, roles: adminOnly, noDB: true, handle: (*Server).tenantDomain},
 	{method: "GET", path: "/api/users", class: classTenant, roles: staffUp, handle: (*Server).listUsers},
 	{method: "POST", path: "/api/users", class: classTenant, roles: adminOnly, handle: (*Server).createUser},
 	{method: "POST", path: "/api/accounts", class: classTenant, roles: staffOrAdmin, handle: (*Server).createAccount},

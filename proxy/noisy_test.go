@@ -26,10 +26,7 @@ func TestNoisyNeighbourCPU(t *testing.T) {
 	if testing.Short() {
 		t.Skip("timed")
 	}
-	off := noisyNeighbour(t, false)
 	on := noisyNeighbour(t, true)
-	t.Logf("victim p90: without the scheduler %v alone, %v in the noise (%.1f×); with it %v alone, %v in the noise (%.1f×)",
-		off.base, off.during, off.ratio(), on.base, on.during, on.ratio())
 	t.Logf("noisy tenant with the scheduler: statuses %v, %d statements interrupted", on.statuses, on.interrupted)
 	for code, n := range on.statuses {
 		if code >= 500 {
@@ -39,10 +36,17 @@ func TestNoisyNeighbourCPU(t *testing.T) {
 	if on.statuses[429] == 0 && on.interrupted == 0 {
 		t.Errorf("noisy tenant was never refused: %v", on.statuses)
 	}
+	if raceEnabled {
+		t.Logf("victim p90 %v alone, %v in the noise; latency bounds are checked without -race", on.base, on.during)
+		return
+	}
+	off := noisyNeighbour(t, false)
+	t.Logf("victim p90: without the scheduler %v alone, %v in the noise (%.1f×); with it %v alone, %v in the noise (%.1f×)",
+		off.base, off.during, off.ratio(), on.base, on.during, on.ratio())
 	// Generous (the benchmark carries the real goal, < 2×): within 5× of
-	// its quiet latency, or, on a machine too loaded to tell, at least
-	// three times better off than without the scheduler.
-	if on.during > max(5*on.base, on.base+50*time.Millisecond) && on.ratio()*3 > off.ratio() {
+	// its quiet latency, or, on a machine too loaded to tell, in the noise
+	// at least three times faster than without the scheduler.
+	if on.during > max(5*on.base, on.base+50*time.Millisecond) && 3*on.during > off.during {
 		t.Errorf("victim p90 %v beside the noise (alone %v); without the scheduler %.1f×, with it %.1f×",
 			on.during, on.base, off.ratio(), on.ratio())
 	}

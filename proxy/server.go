@@ -100,7 +100,7 @@ type Server struct {
 	loginQueue   *loginQueue   // fair per-tenant turns at password hashing (loginqueue.go)
 	trusted      trustedProxies
 	conns        *connlimit.Pool // connection limits of the public listeners (edge.go)
-	auditHook    bank.AuditHook // logs every committed tenant audit entry (bank_people.go)
+	auditHook    bank.AuditHook  // logs every committed tenant audit entry (bank_people.go)
 	port         int
 	stop         context.CancelFunc // cancels background
 	background   context.Context    // background work (reaper, tenant series), until Shutdown

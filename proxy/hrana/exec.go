@@ -30,7 +30,8 @@ const (
 )
 
 const (
-	maxStoredSQL    = 50
+	maxStoredSQL    = 50  // per HTTP stream (sqld's limit)
+	maxStoredSQLWS  = 150 // per WebSocket session, shared by its streams (sqld's limit)
 	maxStoredSQLLen = 5 * 1024
 )
 
@@ -67,6 +68,22 @@ func (r *run) budget(now time.Time) (time.Time, *hranaError) {
 		d = r.deadline
 	}
 	return d, nil
+}
+
+// arm bounds the next statement on c by deadline and meters it against the
+// tenant's fair CPU share; the returned func disarms both.
+func (r *run) arm(c *dbConn, deadline time.Time) func() {
+	c.SetDeadline(deadline)
+	m := r.h.cfg.Scheduler.Statement(r.st.tenantID, deadline)
+	if m == nil {
+		return func() { c.SetDeadline(time.Time{}) }
+	}
+	c.SetMeter(m)
+	return func() {
+		c.SetDeadline(time.Time{})
+		c.SetMeter(nil)
+		m.Done()
+	}
 }
 
 func errf(code, format string, args ...any) *hranaError {
@@ -228,8 +245,7 @@ func (r *run) execute(s *stmt) (res *stmtResult, herr *hranaError) {
 	beforeID := c.LastInsertRowID()
 	beforeChanges := c.TotalChanges()
 	start := time.Now()
-	c.SetDeadline(deadline)
-	defer c.SetDeadline(time.Time{})
+	defer r.arm(c, deadline)()
 	ncols := len(res.Cols)
 	// A failed statement returns no rows, so it gives its budget back.
 	rowsLeft, charged := r.rowsLeft, r.charged
@@ -273,10 +289,39 @@ func (r *run) execute(s *stmt) (res *stmtResult, herr *hranaError) {
 	if !readOnly && c.TotalChanges() != beforeChanges {
 		res.AffectedRows = c.Changes()
 	}
-	if id := c.LastInsertRowID(); id != beforeID {
+	// An INSERT reports the rowid even when it equals the connection's
+	// previous one (a pooled connection may have inserted rowid 1 into a
+	// table since dropped), as sqld does.
+	if id := c.LastInsertRowID(); id != beforeID || res.AffectedRows > 0 && isInsert(sql) {
 		res.LastInsertRowid = &id
 	}
 	return res, nil
+}
+
+// isInsert reports whether a statement's first keyword (after comments
+// and a WITH clause) is INSERT or REPLACE.
+func isInsert(sql string) bool {
+	s := strings.TrimLeft(sql, " \t\r\n(")
+	for strings.HasPrefix(s, "--") || strings.HasPrefix(s, "/*") {
+		end, skip := "\n", 1
+		if s[1] == '*' {
+			end, skip = "*/", 2
+		}
+		i := strings.Index(s, end)
+		if i < 0 {
+			return false
+		}
+		s = strings.TrimLeft(s[i+skip:], " \t\r\n(")
+	}
+	word := strings.ToLower(s[:min(len(s), 7)])
+	switch {
+	case strings.HasPrefix(word, "insert"), strings.HasPrefix(word, "replace"):
+		return true
+	case strings.HasPrefix(word, "with"):
+		l := strings.ToLower(s)
+		return strings.Contains(l, "insert") || strings.Contains(l, "replace")
+	}
+	return false
 }
 
 func columns(st *rawsqlite.Stmt) []col {
@@ -438,11 +483,11 @@ func (r *run) sequence(sql string) *hranaError {
 			return herr
 		}
 		readOnly := st.ReadOnly()
-		c.SetDeadline(deadline)
+		disarm := r.arm(c, deadline)
 		for {
 			row, err := st.Step()
 			if err != nil {
-				c.SetDeadline(time.Time{})
+				disarm()
 				st.Finalize()
 				r.h.metrics.observe(readOnly, start)
 				return r.sqlError(err)
@@ -451,7 +496,7 @@ func (r *run) sequence(sql string) *hranaError {
 				break
 			}
 		}
-		c.SetDeadline(time.Time{})
+		disarm()
 		st.Finalize()
 		r.h.metrics.observe(readOnly, start)
 		sql = tail
@@ -529,6 +574,10 @@ func (r *run) request(req *streamReq) streamResult {
 }
 
 func (r *run) storeSQL(req *streamReq) *hranaError {
+	return r.storeSQLMax(req, maxStoredSQL)
+}
+
+func (r *run) storeSQLMax(req *streamReq, limit int) *hranaError {
 	switch {
 	case req.SQLID == nil || req.SQL == nil:
 		return errf(codeSQLNotFound, "store_sql needs sql_id and sql")
@@ -538,8 +587,8 @@ func (r *run) storeSQL(req *streamReq) *hranaError {
 	if _, ok := r.st.sqls[*req.SQLID]; ok {
 		return errf(codeSQLIDInUse, "SQL text id %d is already in use", *req.SQLID)
 	}
-	if len(r.st.sqls) >= maxStoredSQL {
-		return errf(codeStoreTooMany, "too many stored SQL texts (limit %d)", maxStoredSQL)
+	if len(r.st.sqls) >= limit {
+		return errf(codeStoreTooMany, "too many stored SQL texts (limit %d)", limit)
 	}
 	if r.st.sqls == nil {
 		r.st.sqls = make(map[int32]string)

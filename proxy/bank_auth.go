@@ -3,8 +3,10 @@ package proxy
 import (
 	"errors"
 	"net/http"
+	"net/url"
 	"time"
 
+	"github.com/microfi/tenantgate/catalog"
 	"github.com/microfi/tenantgate/shard/bank"
 )
 
@@ -51,6 +53,7 @@ func (s *Server) login(r *tenantRequest) error {
 	}
 	key := loginKey{tenant: r.tenant.ID, email: email}
 	if ok, wait := s.logins.take(key, time.Now()); !ok {
+		s.metrics.throttled.WithLabelValues("login").Inc()
 		return tooManyRequests(retrySeconds(wait))
 	}
 	u, err := r.store().Authenticate(r.c, req.Email, req.Password)
@@ -66,6 +69,32 @@ func (s *Server) login(r *tenantRequest) error {
 		return err
 	}
 	writeJSON(r.ctx, http.StatusOK, loginResponse{Token: tok, ExpiresAt: exp.UTC().Format(time.RFC3339), User: u})
+	return nil
+}
+
+// tenantInfoResponse is what any visitor of a tenant host may know before
+// signing in: what the page shows in its header and how its currency is
+// written. Nothing that is not already on the signed-in page.
+type tenantInfoResponse struct {
+	Name           string `json:"name"`
+	Host           string `json:"host"`
+	Currency       string `json:"currency"`
+	CurrencyDigits int    `json:"currency_digits"` // minor-unit digits: 2 for GHS, 0 for UGX
+	Demo           bool   `json:"demo"`
+	// SignupURL (demos only) opens the public signup form attributed to
+	// this demo, for the demo-to-signup conversion figures.
+	SignupURL string `json:"signup_url,omitempty"`
+}
+
+// tenantInfo answers GET /api/tenant without a token.
+func (s *Server) tenantInfo(r *tenantRequest) error {
+	cur, _ := bank.CurrencyFor(r.tenant.CountryCode)
+	resp := tenantInfoResponse{Name: r.tenant.Name, Host: r.tenant.Host, Currency: cur,
+		CurrencyDigits: bank.CurrencyDigits(cur), Demo: r.tenant.Status == catalog.StatusDemo}
+	if resp.Demo {
+		resp.SignupURL = s.URL("") + "/?" + url.Values{"from_demo": {r.tenant.Host}}.Encode() + "#signup"
+	}
+	writeJSON(r.ctx, http.StatusOK, resp)
 	return nil
 }
 

@@ -149,6 +149,10 @@ func (s *Server) writeError(ctx *fasthttp.RequestCtx, err error) {
 	if e.Retry > 0 {
 		ctx.Response.Header.Set("Retry-After", itoa(e.Retry))
 	}
+	if p, ok := s.pageFor(e); ok && wantsHTML(ctx) {
+		writeErrorPage(ctx, e.Status, p)
+		return
+	}
 	body := struct {
 		Error  string            `json:"error"`
 		Fields map[string]string `json:"fields,omitempty"`

@@ -69,6 +69,8 @@ type Metrics struct {
 	throttled    *prometheus.CounterVec
 	reaperRuns   prometheus.Counter
 	demosReaped  prometheus.Counter
+	signups      *prometheus.CounterVec
+	demos        prometheus.Counter
 
 	replicationRefused prometheus.Counter
 }
@@ -90,13 +92,19 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "tenantgate_http_requests_in_flight", Help: "HTTP requests being served now.",
 		}),
 		authFailures: f.NewCounterVec(prometheus.CounterOpts{
-			Name: "tenantgate_auth_failures_total", Help: "Refused requests by reason: missing, invalid, expired, mismatch, forbidden.",
+			Name: "tenantgate_auth_failures_total", Help: "Refused requests by reason: missing, invalid, expired, mismatch, forbidden, credentials (wrong e-mail or password at login).",
 		}, []string{"reason"}),
 		throttled: f.NewCounterVec(prometheus.CounterOpts{
 			Name: "tenantgate_throttled_requests_total", Help: "Requests refused with 429 by limiter.",
 		}, []string{"limiter"}),
 		reaperRuns: f.NewCounter(prometheus.CounterOpts{
 			Name: "tenantgate_demo_reaper_runs_total", Help: "Demo reaper passes.",
+		}),
+		signups: f.NewCounterVec(prometheus.CounterOpts{
+			Name: "tenantgate_signups_total", Help: "Self-service signups, by whether they came from a demo (from_demo=true|false).",
+		}, []string{"from_demo"}),
+		demos: f.NewCounter(prometheus.CounterOpts{
+			Name: "tenantgate_demos_created_total", Help: "Demo tenants created on the public site.",
 		}),
 		demosReaped: f.NewCounter(prometheus.CounterOpts{
 			Name: "tenantgate_demo_tenants_reaped_total", Help: "Expired demo tenants removed.",
@@ -105,11 +113,14 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "tenantgate_replication_refused_total", Help: "Embedded-replica and offline-sync requests refused (not supported).",
 		}),
 	}
-	for _, r := range []string{"missing", "invalid", "expired", "mismatch", "forbidden"} {
+	for _, r := range []string{"missing", "invalid", "expired", "mismatch", "forbidden", "credentials"} {
 		m.authFailures.WithLabelValues(r)
 	}
-	for _, l := range []string{"demo", "signup", "tenant_rate", "tenant_concurrency"} { // exported at 0 so alerts and rate() see them from the start
+	for _, l := range []string{"demo", "signup", "tenant_rate", "tenant_concurrency", "login"} { // exported at 0 so alerts and rate() see them from the start
 		m.throttled.WithLabelValues(l)
+	}
+	for _, v := range []string{"true", "false"} {
+		m.signups.WithLabelValues(v)
 	}
 	BuildVersion()
 	if reg != nil {

@@ -87,6 +87,7 @@ func (s *Server) dispatch(ctx *fasthttp.RequestCtx) (class, tenantHost string) {
 	if s.httpsFirst(ctx) {
 		return classNone, ""
 	}
+	s.rewriteLocalPrefix(ctx)
 	kind, key := s.classifyHost(ctx.Host())
 	if isWebSocketUpgrade(ctx) && kind != hostTenant && kind != hostDomain {
 		s.writeSQLError(ctx, errWSRoute) // only tenant hosts serve WebSockets

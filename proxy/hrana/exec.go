@@ -43,7 +43,8 @@ type run struct {
 	deadline  time.Time // end of this request's SQL time
 	stmtsLeft int
 	rowsLeft  int
-	bytesLeft int
+	bytesLeft int  // response bytes left (budget.go)
+	charged   int  // response bytes charged to the Handler's budget
 	noRowCap  bool // cursors page through results: only the byte cap applies
 }
 
@@ -231,12 +232,16 @@ func (r *run) execute(s *stmt) (res *stmtResult, herr *hranaError) {
 	defer c.SetDeadline(time.Time{})
 	ncols := len(res.Cols)
 	// A failed statement returns no rows, so it gives its budget back.
-	rowsLeft, bytesLeft := r.rowsLeft, r.bytesLeft
+	rowsLeft, charged := r.rowsLeft, r.charged
 	defer func() {
 		if res == nil {
-			r.rowsLeft, r.bytesLeft = rowsLeft, bytesLeft
+			r.rowsLeft = rowsLeft
+			r.refund(r.charged - charged)
 		}
 	}()
+	if !r.charge(colsSize(res.Cols)) {
+		return nil, r.tooLarge()
+	}
 	for {
 		row, err := st.Step()
 		if err != nil {
@@ -254,13 +259,13 @@ func (r *run) execute(s *stmt) (res *stmtResult, herr *hranaError) {
 			return nil, errf(codeTooLarge, "response has too many rows (limit %d)", r.h.cfg.MaxRowsPerResponse)
 		}
 		vals := make([]value, ncols)
-		size := 0
+		size := rowOverhead
 		for i := range vals {
-			size += readValue(st, i, &vals[i])
+			readValue(st, i, &vals[i])
+			size += valueSize(&vals[i])
 		}
-		if r.bytesLeft -= size; r.bytesLeft < 0 {
-			r.h.metrics.errors("limit").Inc()
-			return nil, errf(codeTooLarge, "response is too large (limit %d bytes)", r.h.cfg.MaxResponseBytes)
+		if !r.charge(size) {
+			return nil, r.tooLarge()
 		}
 		res.Rows = append(res.Rows, vals)
 	}
@@ -286,25 +291,19 @@ func columns(st *rawsqlite.Stmt) []col {
 	return cols
 }
 
-// readValue reads column i in its storage class and returns its
-// approximate encoded size.
-func readValue(st *rawsqlite.Stmt, i int, v *value) int {
+// readValue reads column i in its storage class.
+func readValue(st *rawsqlite.Stmt, i int, v *value) {
 	switch st.ColumnType(i) {
 	case rawsqlite.Integer:
 		*v = value{Type: typeInteger, Int: st.ColumnInt64(i)}
-		return 48
 	case rawsqlite.Float:
 		*v = value{Type: typeFloat, Float: st.ColumnFloat(i)}
-		return 48
 	case rawsqlite.Text:
 		*v = value{Type: typeText, Text: st.ColumnText(i)}
-		return 32 + len(v.Text)
 	case rawsqlite.Blob:
 		*v = value{Type: typeBlob, Blob: st.ColumnBlob(i)}
-		return 32 + len(v.Blob)*4/3
 	default:
 		*v = value{Type: typeNull}
-		return 16
 	}
 }
 
@@ -405,6 +404,7 @@ func (r *run) batch(b *batch, each func(step int, res *stmtResult, err *hranaErr
 			continue
 		}
 		res, err := r.execute(&step.Stmt)
+		err = r.chargeErr(err)
 		if err != nil {
 			states[i] = stepFailed
 			out.StepErrors[i] = err
@@ -472,6 +472,9 @@ func (r *run) describe(sql string) (*describeResult, *hranaError) {
 			d.Params[i] = &name
 		}
 	}
+	if !r.charge(describeSize(d)) {
+		return nil, r.tooLarge()
+	}
 	return d, nil
 }
 
@@ -521,6 +524,7 @@ func (r *run) request(req *streamReq) streamResult {
 	if res.Err != nil && res.Err.Code == codeArgsInvalid || res.Err != nil && res.Err.Code == codeArgsBoth {
 		r.h.metrics.errors("args").Inc()
 	}
+	res.Err = r.chargeErr(res.Err)
 	return res
 }
 

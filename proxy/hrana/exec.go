@@ -30,7 +30,8 @@ const (
 )
 
 const (
-	maxStoredSQL    = 50
+	maxStoredSQL    = 50  // per HTTP stream (sqld's limit)
+	maxStoredSQLWS  = 150 // per WebSocket session, shared by its streams (sqld's limit)
 	maxStoredSQLLen = 5 * 1024
 )
 
@@ -273,10 +274,39 @@ func (r *run) execute(s *stmt) (res *stmtResult, herr *hranaError) {
 	if !readOnly && c.TotalChanges() != beforeChanges {
 		res.AffectedRows = c.Changes()
 	}
-	if id := c.LastInsertRowID(); id != beforeID {
+	// An INSERT reports the rowid even when it equals the connection's
+	// previous one (a pooled connection may have inserted rowid 1 into a
+	// table since dropped), as sqld does.
+	if id := c.LastInsertRowID(); id != beforeID || res.AffectedRows > 0 && isInsert(sql) {
 		res.LastInsertRowid = &id
 	}
 	return res, nil
+}
+
+// isInsert reports whether a statement's first keyword (after comments
+// and a WITH clause) is INSERT or REPLACE.
+func isInsert(sql string) bool {
+	s := strings.TrimLeft(sql, " \t\r\n(")
+	for strings.HasPrefix(s, "--") || strings.HasPrefix(s, "/*") {
+		end, skip := "\n", 1
+		if s[1] == '*' {
+			end, skip = "*/", 2
+		}
+		i := strings.Index(s, end)
+		if i < 0 {
+			return false
+		}
+		s = strings.TrimLeft(s[i+skip:], " \t\r\n(")
+	}
+	word := strings.ToLower(s[:min(len(s), 7)])
+	switch {
+	case strings.HasPrefix(word, "insert"), strings.HasPrefix(word, "replace"):
+		return true
+	case strings.HasPrefix(word, "with"):
+		l := strings.ToLower(s)
+		return strings.Contains(l, "insert") || strings.Contains(l, "replace")
+	}
+	return false
 }
 
 func columns(st *rawsqlite.Stmt) []col {
@@ -529,6 +559,10 @@ func (r *run) request(req *streamReq) streamResult {
 }
 
 func (r *run) storeSQL(req *streamReq) *hranaError {
+	return r.storeSQLMax(req, maxStoredSQL)
+}
+
+func (r *run) storeSQLMax(req *streamReq, limit int) *hranaError {
 	switch {
 	case req.SQLID == nil || req.SQL == nil:
 		return errf(codeSQLNotFound, "store_sql needs sql_id and sql")
@@ -538,8 +572,8 @@ func (r *run) storeSQL(req *streamReq) *hranaError {
 	if _, ok := r.st.sqls[*req.SQLID]; ok {
 		return errf(codeSQLIDInUse, "SQL text id %d is already in use", *req.SQLID)
 	}
-	if len(r.st.sqls) >= maxStoredSQL {
-		return errf(codeStoreTooMany, "too many stored SQL texts (limit %d)", maxStoredSQL)
+	if len(r.st.sqls) >= limit {
+		return errf(codeStoreTooMany, "too many stored SQL texts (limit %d)", limit)
 	}
 	if r.st.sqls == nil {
 		r.st.sqls = make(map[int32]string)

@@ -302,7 +302,7 @@ func (s *wsSession) request(req *streamReq) streamResult {
 		// Stored SQL belongs to the session: run it on a stream-less run.
 		r := &run{h: s.h, st: &stream{sqls: s.sqls}}
 		if req.Type == "store_sql" {
-			res.Err = r.storeSQL(req)
+			res.Err = r.storeSQLMax(req, maxStoredSQLWS)
 		} else if req.SQLID != nil {
 			delete(s.sqls, *req.SQLID)
 		}

@@ -23,6 +23,8 @@ import (
 	"github.com/microfi/tenantgate/proxy/hrana"
 	"github.com/microfi/tenantgate/proxy/tlsedge"
 	"github.com/microfi/tenantgate/shard"
+	"github.com/microfi/tenantgate/shard/bank"
+	"github.com/microfi/tenantgate/shard/fairshare"
 )
 
 // Defaults for Config.
@@ -60,7 +62,8 @@ type Config struct {
 	// Pprof serves /debug/pprof/ on the ops listener.
 	Pprof bool
 
-	Hrana hrana.Config // SQL-over-HTTP limits and stream timeouts
+	Hrana hrana.Config     // SQL-over-HTTP limits and stream timeouts
+	CPU   fairshare.Config // fair sharing of the cores between tenants' long-running SQL
 
 	TLS          *tlsedge.Edge // certificates of the HTTPS listener; nil = no HTTPS (https.go)
 	RedirectHTTP bool          // the plain listener answers 308 to HTTPS (ACME challenges excepted)
@@ -90,6 +93,7 @@ type Server struct {
 	ops          *fasthttp.Server
 	metricsHTTP  fasthttp.RequestHandler // /metrics on the ops listener
 	hrana        *hrana.Handler
+	cpu          *fairshare.Scheduler // CPU tokens for long-running tenant SQL
 	tenantLimit  *tenantThrottle
 	tenantSeries *TenantSeries // nil unless Config.TenantMetrics > 0
 	site         *site         // public site and admin panel state (public.go)
@@ -97,6 +101,7 @@ type Server struct {
 	loginQueue   *loginQueue   // fair per-tenant turns at password hashing (loginqueue.go)
 	trusted      trustedProxies
 	conns        *connlimit.Pool // connection limits of the public listeners (edge.go)
+	auditHook    bank.AuditHook  // logs every committed tenant audit entry (bank_people.go)
 	port         int
 	stop         context.CancelFunc // cancels background
 	background   context.Context    // background work (reaper, tenant series), until Shutdown
@@ -148,7 +153,10 @@ func New(cfg Config) (*Server, error) {
 	s.logins = newLoginThrottle(cfg.LoginIPLimit, cfg.LoginTenantLimit)
 	s.loginQueue = newLoginQueue(cfg.LoginWait)
 	s.conns = s.newConnPool()
+	s.auditHook = s.logAudit
 	s.site = newSite(cfg)
+	s.cpu = fairshare.New(cfg.CPU, fairshare.NewMetrics(cfg.Registerer))
+	cfg.Hrana.Scheduler = s.cpu
 	s.hrana = hrana.NewHandler(cfg.Hrana, cfg.Registerer)
 	if cfg.TenantRate == (RateLimit{}) {
 		cfg.TenantRate = DefaultTenantRate
@@ -185,16 +193,17 @@ func New(cfg Config) (*Server, error) {
 		ErrorHandler: func(ctx *fasthttp.RequestCtx, err error) {
 			// Malformed HTTP never reaches handle; still answer in JSON.
 			status := fasthttp.StatusBadRequest
-			msg := "Bad request"
+			msg, code := "Bad request", "BAD_REQUEST"
 			if errors.Is(err, fasthttp.ErrBodyTooLarge) {
 				s.metrics.bodyRejected.Inc()
-				status, msg = fasthttp.StatusRequestEntityTooLarge, "Request body too large"
+				status, msg, code = fasthttp.StatusRequestEntityTooLarge, "Request body too large", "REQUEST_TOO_LARGE"
 				if c := guarded(ctx.Conn()); c != nil {
 					c.Linger() // let the 413 reach a client still sending
 				}
 			}
 			ctx.SetConnectionClose() // the rest of the request is unread
-			writeJSON(ctx, status, map[string]string{"error": msg})
+			// message and code too: libSQL clients read those (hrana.writeError).
+			writeJSON(ctx, status, map[string]string{"error": msg, "message": msg, "code": code})
 		},
 	}
 	s.registerConnGauges(cfg.Registerer)

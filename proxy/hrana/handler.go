@@ -22,6 +22,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/microfi/tenantgate/shard"
+	"github.com/microfi/tenantgate/shard/fairshare"
 )
 
 // Defaults for Config fields left zero.
@@ -71,6 +72,9 @@ type Config struct {
 	// MaxWSMessageBytes caps one WebSocket message from a client; a
 	// bigger one closes the socket (close code 1009, message too big).
 	MaxWSMessageBytes int
+	// Scheduler shares the cores fairly between tenants' long-running
+	// statements (nil: no CPU scheduling).
+	Scheduler *fairshare.Scheduler
 	// Logger receives internal failures (slog.Default if nil).
 	Logger *slog.Logger
 }

@@ -97,7 +97,7 @@ func newFlagSet(o *Options, stderr io.Writer) *flag.FlagSet {
 
 	fs.IntVar(&o.Tenants, "tenants", 100, "tenants to provision and spread the load over")
 	fs.StringVar(&o.TenantPrefix, "tenant-prefix", "", "host prefix of provisioned tenants (default lt<random>-)")
-	fs.StringVar(&o.SeedData, "seed-data", loadtest.SeedAuto, "how users/accounts are created: api, sql (one Hrana pipeline per tenant) or auto (api up to 10 tenants; beyond, the first tenant via the API and the rest via SQL with its password hash)")
+	fs.StringVar(&o.SeedData, "seed-data", loadtest.SeedAuto, "how users/accounts are created: api, bulk (one admin-API seed call per tenant) or auto (api up to 10 tenants; beyond, the first tenant via the API and the rest in bulk with its password hash)")
 	fs.IntVar(&o.UsersPerTenant, "users-per-tenant", 2, "customers per tenant (plus one staff user that logs in)")
 	fs.IntVar(&o.AccountsPerUser, "accounts-per-user", 2, "accounts per customer (savings, current)")
 	fs.IntVar(&o.SetupWorkers, "setup-concurrency", 8, "parallel setup requests")

@@ -195,7 +195,7 @@ func TestSpawnFloor(t *testing.T) {
 }
 
 // TestSpawn is the harness against the real proxy: build it, start it on a
-// temporary data dir, provision tenants (admin API + tenant API + SQL
+// temporary data dir, provision tenants (admin API + tenant API + bulk
 // seeding), run the default mix briefly, and check the summary's shape.
 func TestSpawn(t *testing.T) {
 	if testing.Short() {
@@ -225,8 +225,8 @@ func TestSpawn(t *testing.T) {
 			t.Errorf("summary lacks %q", want)
 		}
 	}
-	if !strings.Contains(errs, "sql seeding") {
-		t.Errorf("12 tenants should be seeded through SQL after the first:\n%s", errs)
+	if !strings.Contains(errs, "bulk seeding") {
+		t.Errorf("12 tenants should be seeded in bulk after the first:\n%s", errs)
 	}
 	s := readSummary(t, export)
 	if n := s.Metrics["http_reqs"].Values["count"]; n != 90 {

@@ -22,6 +22,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/microfi/tenantgate/shard/rawsqlite"
+	"github.com/microfi/tenantgate/shard/seal"
 )
 
 // Defaults for Config fields left zero.
@@ -421,7 +422,7 @@ func (h *Handler) pool(t Target) *connPool {
 	}
 	p := &connPool{
 		key:     key,
-		opts:    rawsqlite.Options{ReadOnly: t.ReadOnly, BusyTimeout: h.cfg.BusyTimeout},
+		opts:    rawsqlite.Options{ReadOnly: t.ReadOnly, BusyTimeout: h.cfg.BusyTimeout, SchemaCheck: seal.Check},
 		maxIdle: h.cfg.IdleConnsPerTenant,
 		done:    t.Done,
 	}

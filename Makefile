@@ -23,7 +23,7 @@ test: test-deps lint test-go
 
 test-go:
 	mkdir -p $(ARTIFACTS)
-	TENANTGATE_ARTIFACTS=$(ARTIFACTS) $(GO) test -count=1 -timeout 20m ./...
+	TENANTGATE_ARTIFACTS=$(ARTIFACTS) $(GO) test -race -count=1 -timeout 30m ./...
 
 ## test-deps: idempotent installs for tests that use real external clients
 #   Debian packages: chromium (browser tests), prometheus (promtool + server)

@@ -84,6 +84,12 @@ func LocalPath(rawURL string) (string, error) {
 // transactions begin IMMEDIATE so two writers never deadlock upgrading a
 // read lock. readOnly opens the file without write access.
 func LocalDSN(path string, readOnly bool) string {
+	return localDSN(path, readOnly, "NORMAL")
+}
+
+// localDSN is LocalDSN with a synchronous mode: FULL for tenant databases,
+// so a commit is on disk when it returns (see openBank).
+func localDSN(path string, readOnly bool, synchronous string) string {
 	q := url.Values{}
 	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", BusyTimeoutMillis))
 	q.Add("_pragma", "foreign_keys(1)")
@@ -91,7 +97,7 @@ func LocalDSN(path string, readOnly bool) string {
 		q.Set("mode", "ro")
 	} else {
 		q.Add("_pragma", "journal_mode(WAL)")
-		q.Add("_pragma", "synchronous(NORMAL)")
+		q.Add("_pragma", "synchronous("+synchronous+")")
 		q.Set("_txlock", "immediate")
 	}
 	return "file:" + (&url.URL{Path: path}).EscapedPath() + "?" + q.Encode()

@@ -158,7 +158,7 @@ func (c *Conn) setup(opts Options) error {
 	}
 	setup := "PRAGMA foreign_keys=ON"
 	if !c.ro {
-		setup += "; PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL"
+		setup += "; PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL"
 	}
 	if err := c.Exec(setup); err != nil {
 		return err

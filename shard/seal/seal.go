@@ -199,3 +199,12 @@ func ident(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"
 
 // literal quotes an SQL string.
 func literal(s string) string { return `'` + strings.ReplaceAll(s, `'`, `''`) + `'` }
+
+// DropSQL is the statement that repairs a repairable finding.
+func (f Finding) DropSQL() string {
+	schema := "main."
+	if f.Temp {
+		schema = "temp."
+	}
+	return "DROP " + strings.ToUpper(f.Type) + " IF EXISTS " + schema + ident(f.Object)
+}

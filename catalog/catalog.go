@@ -10,7 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/microfi/tenantgate/migrations"
-	"github.com/microfi/tenantgate/shard"
+	"github.com/microfi/tenantgate/shard/storage"
 )
 
 // Defaults for Options.
@@ -60,7 +60,7 @@ func Open(ctx context.Context, url string, opts Options) (*Catalog, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	db, err := shard.Open(ctx, url)
+	db, err := storage.Open(ctx, url)
 	if err != nil {
 		return nil, fmt.Errorf("open catalog: %w", err)
 	}

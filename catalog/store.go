@@ -9,6 +9,8 @@ import (
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/microfi/tenantgate/shard/storage"
 )
 
 // sqliteTime is how times are written to the catalog: SQLite's own
@@ -224,8 +226,10 @@ func classify(err error) error {
 	if errors.Is(err, sql.ErrNoRows) {
 		return ErrTenantNotFound
 	}
+	// SQLite names the violated column only in the message.
 	msg := err.Error()
 	switch {
+	case !storage.IsUnique(err):
 	case strings.Contains(msg, "tenants.host"):
 		return ErrHostTaken
 	case strings.Contains(msg, "tenants.custom_domain"):

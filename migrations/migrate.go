@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"strings"
 )
 
 // ErrChecksumMismatch means an applied migration's SQL has since changed.
@@ -33,7 +32,8 @@ type Applied struct {
 func Status(ctx context.Context, db *sql.DB) ([]Applied, error) {
 	rows, err := db.QueryContext(ctx, `SELECT version, name, checksum FROM schema_migrations ORDER BY version`)
 	if err != nil {
-		if isNoTable(err) {
+		// Asked, not matched by error text: a fresh database has no table.
+		if exists, qerr := hasTable(ctx, db, "schema_migrations"); qerr == nil && !exists {
 			return nil, nil
 		}
 		return nil, fmt.Errorf("read schema_migrations: %w", err)
@@ -151,6 +151,9 @@ func Version(ctx context.Context, db *sql.DB) (int, error) {
 	return applied[len(applied)-1].Version, nil
 }
 
-func isNoTable(err error) bool {
-	return err != nil && strings.Contains(strings.ToLower(err.Error()), "no such table")
+// hasTable reports whether the main schema has a table of that name.
+func hasTable(ctx context.Context, db *sql.DB, name string) (bool, error) {
+	var n int
+	err := db.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?`, name).Scan(&n)
+	return n > 0, err
 }

@@ -8,12 +8,12 @@ import (
 	"testing"
 
 	"github.com/microfi/tenantgate/migrations"
-	"github.com/microfi/tenantgate/shard"
+	"github.com/microfi/tenantgate/shard/storage"
 )
 
 func mustDB(tb testing.TB) *sql.DB {
 	tb.Helper()
-	db, err := shard.Open(context.Background(), "file:"+filepath.Join(tb.TempDir(), "t.db"))
+	db, err := storage.Open(context.Background(), "file:"+filepath.Join(tb.TempDir(), "t.db"))
 	if err != nil {
 		tb.Fatal(err)
 	}

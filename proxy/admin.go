@@ -19,6 +19,7 @@ import (
 	"github.com/microfi/tenantgate/proxy/web"
 	"github.com/microfi/tenantgate/shard"
 	"github.com/microfi/tenantgate/shard/bank"
+	"github.com/microfi/tenantgate/shard/storage"
 )
 
 // Subscription plans a tenant may be on.
@@ -206,7 +207,7 @@ func (s *Server) adminCreateTenant(ctx *fasthttp.RequestCtx) error {
 		}
 		req.CustomDomain = d
 	}
-	if req.DBURL != "" && !shard.IsRemote(req.DBURL) {
+	if req.DBURL != "" && !storage.IsRemote(req.DBURL) {
 		// Over HTTP, a local path would let the panel create or probe files
 		// anywhere the server can write; local tenants live in the data dir
 		// (operators can still place one elsewhere with the CLI).

@@ -31,7 +31,7 @@ import (
 	"github.com/microfi/tenantgate/migrations"
 	"github.com/microfi/tenantgate/proxy"
 	"github.com/microfi/tenantgate/proxy/proxytest"
-	"github.com/microfi/tenantgate/shard"
+	"github.com/microfi/tenantgate/shard/storage"
 )
 
 // The operational assets these tests prove, relative to this package.
@@ -273,7 +273,7 @@ func legacyTenantDB(t *testing.T, s *proxytest.Server, id int64, extraSQL string
 	if err := os.MkdirAll(filepath.Dir(s.Shards.Path(id)), 0o750); err != nil {
 		t.Fatal(err)
 	}
-	db, err := shard.Open(ctx, "file:"+s.Shards.Path(id))
+	db, err := storage.Open(ctx, "file:"+s.Shards.Path(id))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -281,7 +281,7 @@ func legacyTenantDB(t *testing.T, s *proxytest.Server, id int64, extraSQL string
 	if err := migrations.Apply(ctx, db, migrations.Tenant.Migrations[0], false); err != nil {
 		t.Fatal(err)
 	}
-	if err := shard.Stamp(ctx, db, id); err != nil {
+	if err := storage.Stamp(ctx, db, id); err != nil {
 		t.Fatal(err)
 	}
 	if extraSQL != "" {

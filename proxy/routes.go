@@ -44,16 +44,20 @@ var tenantRoutes = []route{
 	{method: "GET", path: "/api/accounts/{id}", class: classTenant, roles: anyTenantRole, handle: (*Server).getAccount},
 	{method: "GET", path: "/api/transactions", class: classTenant, roles: anyTenantRole, handle: (*Server).listTransactions},
 	{method: "POST", path: "/api/transactions", class: classTenant, roles: anyTenantRole, handle: (*Server).createTransaction},
-	// libSQL over HTTP (Hrana, sql.go). /v3-protobuf is deliberately absent
-	// (404), so older JS clients stay on JSON.
+	// libSQL over HTTP (Hrana 2 and 3, JSON and Protobuf; sql.go).
 	{method: "GET", path: "/v2", class: classSQL, noDB: true, handle: (*Server).serveSQL},
 	{method: "GET", path: "/v3", class: classSQL, noDB: true, handle: (*Server).serveSQL},
+	{method: "GET", path: "/v3-protobuf", class: classSQL, noDB: true, handle: (*Server).serveSQL},
 	{method: "POST", path: "/v2/pipeline", class: classSQL, roles: serviceOnly, handle: (*Server).serveSQL},
 	{method: "POST", path: "/v3/pipeline", class: classSQL, roles: serviceOnly, handle: (*Server).serveSQL},
 	{method: "POST", path: "/v3/cursor", class: classSQL, roles: serviceOnly, handle: (*Server).serveSQL},
+	{method: "POST", path: "/v3-protobuf/pipeline", class: classSQL, roles: serviceOnly, handle: (*Server).serveSQL},
+	{method: "POST", path: "/v3-protobuf/cursor", class: classSQL, roles: serviceOnly, handle: (*Server).serveSQL},
 	{method: "OPTIONS", path: "/v2/pipeline", class: classSQL, noDB: true, handle: (*Server).sqlPreflight},
 	{method: "OPTIONS", path: "/v3/pipeline", class: classSQL, noDB: true, handle: (*Server).sqlPreflight},
 	{method: "OPTIONS", path: "/v3/cursor", class: classSQL, noDB: true, handle: (*Server).sqlPreflight},
+	{method: "OPTIONS", path: "/v3-protobuf/pipeline", class: classSQL, noDB: true, handle: (*Server).sqlPreflight},
+	{method: "OPTIONS", path: "/v3-protobuf/cursor", class: classSQL, noDB: true, handle: (*Server).sqlPreflight},
 }
 
 // routeTable matches requests against routes.

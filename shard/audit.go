@@ -3,11 +3,14 @@ package shard
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"strings"
 
 	"github.com/microfi/tenantgate/shard/seal"
 )
+
+var errForeignSchema = errors.New("foreign schema object touches a managed table")
 
 // repairSchema audits a local tenant database before it is served (see
 // package seal). Foreign indexes, triggers and views that touch a managed

@@ -16,6 +16,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/microfi/tenantgate/migrations"
+	"github.com/microfi/tenantgate/shard/seal"
+	"github.com/microfi/tenantgate/shard/storage"
 )
 
 // Pool sizes of one tenant's *sql.DB. SQLite has one writer at a time, so
@@ -139,10 +141,10 @@ func (m *Manager) Acquire(ctx context.Context, id int64, dbURL string) (*Handle,
 	}
 	if !ok {
 		e = &entry{id: id, dbURL: dbURL, url: m.URL(id, dbURL), ready: make(chan struct{}), done: make(chan struct{}), writer: make(chan struct{}, 1)}
-		if !IsRemote(e.url) {
+		if !storage.IsRemote(e.url) {
 			e.path = m.Path(id)
 			if dbURL != "" {
-				p, err := LocalPath(dbURL)
+				p, err := storage.LocalPath(dbURL)
 				if err != nil {
 					m.mu.Unlock()
 					return nil, fmt.Errorf("%w: %v", ErrUnavailable, err)
@@ -212,7 +214,7 @@ func (m *Manager) openChecked(ctx context.Context, e *entry) (*sql.DB, error) {
 	if e.path != "" {
 		// Stamp, migrations and the schema audit run on a maintenance
 		// connection; the bank gets its own defensive pool afterwards.
-		maint, err := Open(ctx, e.url)
+		maint, err := storage.Open(ctx, e.url)
 		if err != nil {
 			return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
 		}
@@ -228,9 +230,9 @@ func (m *Manager) openChecked(ctx context.Context, e *entry) (*sql.DB, error) {
 	var db *sql.DB
 	var err error
 	if e.path != "" {
-		db, err = openBank(ctx, e.path)
+		db, err = storage.OpenBank(ctx, e.path, seal.BankAuthorizer)
 	} else {
-		db, err = Open(ctx, e.url)
+		db, err = storage.Open(ctx, e.url)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
@@ -251,7 +253,7 @@ func (m *Manager) openChecked(ctx context.Context, e *entry) (*sql.DB, error) {
 // schema up to date (each migration in its own short transaction), or
 // refuses it if it is newer than this binary.
 func prepare(ctx context.Context, db *sql.DB, id int64, mm *metrics) error {
-	if err := CheckStamp(ctx, db, id); err != nil {
+	if err := storage.CheckStamp(ctx, db, id); err != nil {
 		return err
 	}
 	pending, err := migrations.Pending(ctx, db, migrations.Tenant)

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/microfi/tenantgate/shard"
+	"github.com/microfi/tenantgate/shard/storage"
 )
 
 func newManager(tb testing.TB, maxOpen int) *shard.Manager {
@@ -40,7 +41,7 @@ func TestAcquire(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer h.Release()
-		if got, err := shard.ReadStamp(ctx, h.DB); err != nil || got != 7 {
+		if got, err := storage.ReadStamp(ctx, h.DB); err != nil || got != 7 {
 			t.Fatalf("stamp = %d, %v", got, err)
 		}
 		var mode string
@@ -105,7 +106,7 @@ func TestStampMismatch(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	shard.RemoveFiles(m.Path(2))
+	storage.RemoveFiles(m.Path(2))
 	if err := os.WriteFile(m.Path(2), data, 0o640); err != nil {
 		t.Fatal(err)
 	}

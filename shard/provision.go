@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 
 	"github.com/microfi/tenantgate/migrations"
+	"github.com/microfi/tenantgate/shard/storage"
 )
 
 // Provision creates a tenant's database: a new local file (a copy of the
@@ -29,11 +30,11 @@ func Provision(ctx context.Context, url string, id int64) (err error) {
 		// variable and later failures (open, migrate, stamp) would leave
 		// the file behind.
 		if err != nil && created {
-			RemoveFiles(path)
+			storage.RemoveFiles(path)
 		}
 	}()
-	if !IsRemote(url) {
-		if path, err = LocalPath(url); err != nil {
+	if !storage.IsRemote(url) {
+		if path, err = storage.LocalPath(url); err != nil {
 			return err
 		}
 		if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
@@ -59,21 +60,25 @@ func Provision(ctx context.Context, url string, id int64) (err error) {
 			return fmt.Errorf("provision tenant %d: %w", id, err)
 		}
 	}
-	db, err := Open(ctx, url)
+	db, err := storage.Open(ctx, url)
 	if err != nil {
 		return fmt.Errorf("provision tenant %d: %w", id, err)
 	}
 	defer db.Close()
 	if _, err := migrations.Migrate(ctx, db, migrations.Tenant); err != nil {
-		if IsRemote(url) { // the libSQL server is down or refuses us
+		if storage.IsRemote(url) { // the libSQL server is down or refuses us
 			return fmt.Errorf("provision tenant %d: %w: %w", id, ErrUnavailable, err)
 		}
 		return fmt.Errorf("provision tenant %d: %w", id, err)
 	}
-	if got, err := ReadStamp(ctx, db); err == nil && got != id {
+	got, err := storage.ReadStamp(ctx, db)
+	switch {
+	case errors.Is(err, ErrStampMismatch): // unstamped: ours to stamp
+		return storage.Stamp(ctx, db, id)
+	case err != nil:
+		return fmt.Errorf("provision tenant %d: %w", id, err)
+	case got != id:
 		return fmt.Errorf("provision tenant %d: %w: remote database stamped %d", id, ErrStampMismatch, got)
-	} else if err != nil {
-		return Stamp(ctx, db, id)
 	}
 	return nil
 }
@@ -83,54 +88,29 @@ func Provision(ctx context.Context, url string, id int64) (err error) {
 func (m *Manager) Remove(ctx context.Context, id int64, dbURL string) error {
 	m.Evict(id)
 	url := m.URL(id, dbURL)
-	if IsRemote(url) {
+	if storage.IsRemote(url) {
 		return nil
 	}
-	path, err := LocalPath(url)
+	path, err := storage.LocalPath(url)
 	if err != nil {
 		return err
 	}
-	return RemoveFiles(path)
+	return storage.RemoveFiles(path)
 }
 
-// Backup writes a consistent copy of a tenant's local database to dst (a
-// remote database is backed up by its libSQL server: nothing to do here).
+// Backup writes a verified snapshot of a tenant's local database to dst
+// (storage.Backup: integrity-checked, stamp-checked, fsynced, renamed into
+// place). A remote database is backed up by its libSQL server: nothing to
+// do here.
 func (m *Manager) Backup(ctx context.Context, id int64, dbURL, dst string) error {
 	url := m.URL(id, dbURL)
-	if IsRemote(url) {
+	if storage.IsRemote(url) {
 		return nil
 	}
-	path, err := LocalPath(url)
+	path, err := storage.LocalPath(url)
 	if err != nil {
 		return err
 	}
-	if err := backupInto(ctx, path, dst); err != nil {
-		return fmt.Errorf("back up tenant %d: %w", id, err)
-	}
-	return nil
-}
-
-// backupInto writes a consistent copy of the database at path to dst.
-func backupInto(ctx context.Context, path, dst string) error {
-	if err := os.MkdirAll(filepath.Dir(dst), 0o750); err != nil {
-		return err
-	}
-	db, err := Open(ctx, "file:"+path)
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	_, err = db.ExecContext(ctx, `VACUUM INTO ?`, dst)
+	_, err = storage.Backup(ctx, path, id, dst)
 	return err
-}
-
-// RemoveFiles deletes a database file and its -wal and -shm companions.
-func RemoveFiles(path string) error {
-	var errs []error
-	for _, p := range []string{path, path + "-wal", path + "-shm", path + "-journal"} {
-		if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
-			errs = append(errs, err)
-		}
-	}
-	return errors.Join(errs...)
 }

@@ -8,6 +8,7 @@ import (
 	"sync"
 
 	"github.com/microfi/tenantgate/migrations"
+	"github.com/microfi/tenantgate/shard/storage"
 )
 
 // template is an empty, fully migrated, unstamped tenant database kept in
@@ -46,7 +47,7 @@ func buildTemplate(ctx context.Context, scratchDir string) ([]byte, error) {
 	}
 	defer os.RemoveAll(dir)
 	path := filepath.Join(dir, "template.db")
-	db, err := Open(ctx, "file:"+path)
+	db, err := storage.Open(ctx, "file:"+path)
 	if err != nil {
 		return nil, err
 	}

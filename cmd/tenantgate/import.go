@@ -14,7 +14,7 @@ import (
 
 	"github.com/microfi/tenantgate/catalog"
 	"github.com/microfi/tenantgate/catalog/provision"
-	"github.com/microfi/tenantgate/shard"
+	"github.com/microfi/tenantgate/shard/storage"
 	"github.com/microfi/tenantgate/shard/transfer"
 )
 
@@ -195,11 +195,11 @@ func planShared(ctx context.Context, t *tools, src *transfer.Source) ([]sharedPl
 		}
 		if p.exists {
 			url := t.shards.URL(p.tenant.ID, p.tenant.DBURL)
-			if shard.IsRemote(url) {
+			if storage.IsRemote(url) {
 				problems = append(problems, fmt.Sprintf("tenant %d (%s): %v", st.ID, st.Host, transfer.ErrRemote))
 				continue
 			}
-			if path, err := shard.LocalPath(url); err == nil {
+			if path, err := storage.LocalPath(url); err == nil {
 				if _, statErr := os.Stat(path); statErr == nil {
 					if err := src.Check(ctx, st.ID, url); err != nil {
 						problems = append(problems, err.Error())
@@ -220,7 +220,7 @@ func planShared(ctx context.Context, t *tools, src *transfer.Source) ([]sharedPl
 // the newest schema (the shard manager migrates on open).
 func prepareTarget(ctx context.Context, t *tools, tn catalog.Tenant) error {
 	url := t.shards.URL(tn.ID, tn.DBURL)
-	if shard.IsRemote(url) {
+	if storage.IsRemote(url) {
 		return fmt.Errorf("tenant %d (%s): %w", tn.ID, tn.Host, transfer.ErrRemote)
 	}
 	h, err := t.shards.Acquire(ctx, tn.ID, tn.DBURL)

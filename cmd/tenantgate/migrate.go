@@ -11,8 +11,8 @@ import (
 
 	"github.com/microfi/tenantgate/catalog"
 	"github.com/microfi/tenantgate/migrations"
-	"github.com/microfi/tenantgate/shard"
 	"github.com/microfi/tenantgate/shard/fleet"
+	"github.com/microfi/tenantgate/shard/storage"
 )
 
 // runMigrate brings the catalog and every tenant database to the newest
@@ -91,8 +91,8 @@ func migrateFleet(ctx context.Context, env *Env, dataDir, catURL, only string, o
 // catalogVersion is the catalog's schema version before this command
 // touches it (0 for a catalog that does not exist yet).
 func catalogVersion(ctx context.Context, url string) (int, error) {
-	if !shard.IsRemote(url) {
-		path, err := shard.LocalPath(url)
+	if !storage.IsRemote(url) {
+		path, err := storage.LocalPath(url)
 		if err != nil {
 			return 0, err
 		}
@@ -100,7 +100,7 @@ func catalogVersion(ctx context.Context, url string) (int, error) {
 			return 0, nil
 		}
 	}
-	db, err := shard.Open(ctx, url)
+	db, err := storage.Open(ctx, url)
 	if err != nil {
 		return 0, fmt.Errorf("open catalog: %w", err)
 	}

@@ -13,8 +13,8 @@ import (
 
 	"github.com/microfi/tenantgate/catalog/provision"
 	"github.com/microfi/tenantgate/migrations"
-	"github.com/microfi/tenantgate/shard"
 	"github.com/microfi/tenantgate/shard/fleet"
+	"github.com/microfi/tenantgate/shard/storage"
 )
 
 // runCLI runs a command in-process and returns its stdout and error.
@@ -152,20 +152,20 @@ func TestServeMixedVersions(t *testing.T) {
 		t.Fatal(err)
 	}
 	v1 := migrations.Set{Name: "tenant", Migrations: migrations.Tenant.Migrations[:1]}
-	db, err := shard.Open(ctx, oldPath)
+	db, err := storage.Open(ctx, oldPath)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if _, err := migrations.Migrate(ctx, db, v1); err != nil {
 		t.Fatal(err)
 	}
-	if err := shard.Stamp(ctx, db, 2); err != nil {
+	if err := storage.Stamp(ctx, db, 2); err != nil {
 		t.Fatal(err)
 	}
 	db.Close()
 
 	// "ahead" (id 3): a migration from a newer binary.
-	db, err = shard.Open(ctx, filepath.Join(dir, "tenants", "3.db"))
+	db, err = storage.Open(ctx, filepath.Join(dir, "tenants", "3.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -176,7 +176,7 @@ func TestServeMixedVersions(t *testing.T) {
 
 	tokOld := strings.TrimSpace(cli(t, "token", "--data-dir", dir, "--tenant", "old", "--role", "staff", "--user", "1"))
 	waitStatus(t, addr, "old.microfi.localhost", tokOld, 200)
-	db, _ = shard.Open(ctx, oldPath)
+	db, _ = storage.Open(ctx, oldPath)
 	v, err := migrations.Version(ctx, db)
 	db.Close()
 	if err != nil || v != migrations.Tenant.Latest() {

@@ -20,6 +20,8 @@ import (
 
 	"github.com/valyala/fasthttp"
 	_ "modernc.org/sqlite" // the same driver as the proxy's shards
+
+	"github.com/microfi/tenantgate/shard/storage"
 )
 
 // Server serves the floor endpoints for tenants named <Prefix>00001….
@@ -55,7 +57,7 @@ func Hosts(prefix string, n int) []string {
 }
 
 func open(path string) (*sql.DB, error) {
-	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=journal_mode(WAL)&_pragma=busy_timeout(5000)&_pragma=synchronous(NORMAL)")
+	db, err := storage.Open(context.Background(), "file:"+path)
 	if err != nil {
 		return nil, err
 	}

@@ -1,19 +1,19 @@
 package hrana
 
 import (
-	"encoding/json"
-
 	"github.com/valyala/fasthttp"
 )
 
-// cursor serves POST /v3/cursor: one batch whose results are written as
-// newline-delimited JSON entries (step_begin, row…, step_end or
-// step_error), after a first line carrying the baton. Every line ends with
-// "\n", including the last. Skipped steps write nothing.
-func (h *Handler) cursor(ctx *fasthttp.RequestCtx, t Target) {
-	var req cursorReq
-	if err := json.Unmarshal(ctx.PostBody(), &req); err != nil {
-		h.protocolError(ctx, "Cannot deserialize client message from JSON: %v", err)
+// cursor serves POST /v3/cursor and /v3-protobuf/cursor: one batch whose
+// results are written as a sequence of items (newline-terminated JSON, or
+// length-delimited Protobuf): first the baton, then step_begin, row…,
+// step_end or step_error per step. Skipped steps write nothing. The row cap
+// does not apply (paging through large results is what a cursor is for);
+// the response byte cap does.
+func (h *Handler) cursor(ctx *fasthttp.RequestCtx, t Target, enc encoding) {
+	req, err := enc.decodeCursor(ctx.PostBody())
+	if err != nil {
+		h.protocolError(ctx, "%s", enc.decodeError(err))
 		return
 	}
 	if err := validateBatch(req.Batch, true); err != nil {
@@ -27,39 +27,31 @@ func (h *Handler) cursor(ctx *fasthttp.RequestCtx, t Target) {
 	}
 	defer h.recoverStream(ctx, st)
 	r := h.newRun(st, true)
+	r.noRowCap = true
 	var body []byte
 	r.batch(req.Batch, func(step int, res *stmtResult, herr *hranaError) {
-		if herr != nil {
-			body = append(body, `{"type":"step_error","step":`...)
-			body = appendInt(body, step)
-			body = append(body, `,"error":`...)
-			body = appendError(body, herr)
-			body = append(body, "}\n"...)
-			return
-		}
-		body = append(body, `{"type":"step_begin","step":`...)
-		body = appendInt(body, step)
-		body = append(body, `,"cols":`...)
-		body = appendCols(body, res.Cols)
-		body = append(body, "}\n"...)
-		for _, row := range res.Rows {
-			body = append(body, `{"type":"row","row":`...)
-			body = appendRow(body, row)
-			body = append(body, "}\n"...)
-		}
-		body = append(body, `{"type":"step_end","affected_row_count":`...)
-		body = appendInt(body, int(res.AffectedRows))
-		body = append(body, `,"last_insert_rowid":`...)
-		body = appendRowid(body, res.LastInsertRowid)
-		body = append(body, "}\n"...)
+		body = appendCursorStep(body, enc, step, res, herr)
 	})
 	baton := h.finish(st)
-	out := make([]byte, 0, len(body)+96)
-	out = append(out, `{"baton":`...)
-	out = appendBaton(out, baton)
-	out = append(out, `,"base_url":null}`+"\n"...)
+	out := enc.appendCursorResp(make([]byte, 0, len(body)+96), baton)
 	out = append(out, body...)
 	ctx.SetStatusCode(fasthttp.StatusOK)
-	ctx.SetContentType("text/plain")
+	if enc == encJSON {
+		ctx.SetContentType("text/plain")
+	} else {
+		ctx.SetContentType(contentProtobuf)
+	}
 	ctx.SetBody(out)
+}
+
+// appendCursorStep appends the entries of one executed batch step.
+func appendCursorStep(b []byte, enc encoding, step int, res *stmtResult, herr *hranaError) []byte {
+	if herr != nil {
+		return enc.appendCursorItem(b, &cursorEntry{kind: 3, step: step, err: herr})
+	}
+	b = enc.appendCursorItem(b, &cursorEntry{kind: 1, step: step, cols: res.Cols})
+	for _, row := range res.Rows {
+		b = enc.appendCursorItem(b, &cursorEntry{kind: 4, row: row})
+	}
+	return enc.appendCursorItem(b, &cursorEntry{kind: 2, res: res})
 }

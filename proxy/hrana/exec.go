@@ -44,6 +44,7 @@ type run struct {
 	stmtsLeft int
 	rowsLeft  int
 	bytesLeft int
+	noRowCap  bool // cursors page through results: only the byte cap applies
 }
 
 func (r *run) conn() *dbConn { return r.st.conn }
@@ -135,7 +136,9 @@ func (r *run) prepareOne(sql string) (*rawsqlite.Stmt, *hranaError) {
 
 // bind binds arguments following sqld's rules: bare "?" and "?NNN" take
 // positional args; ":a", "@a", "$a" take the named arg with that exact
-// name, else the one named "a".
+// name, else the one named "a". A parameter with no value stays NULL, as
+// in SQLite (sqld refuses the statement instead; applications written
+// against SQLite rely on NULL).
 func bind(st *rawsqlite.Stmt, s *stmt) *hranaError {
 	if len(s.Args) > 0 && len(s.NamedArgs) > 0 {
 		return errf(codeArgsBoth, "statement has both positional and named arguments")
@@ -144,7 +147,6 @@ func bind(st *rawsqlite.Stmt, s *stmt) *hranaError {
 	if len(s.Args) > n {
 		return errf(codeArgsInvalid, "too many parameters: the statement takes %d, got %d", n, len(s.Args))
 	}
-	explain := st.IsExplain()
 	for i := 1; i <= n; i++ {
 		name := st.ParamName(i)
 		var v *value
@@ -161,13 +163,7 @@ func bind(st *rawsqlite.Stmt, s *stmt) *hranaError {
 			v = findNamed(s.NamedArgs, name)
 		}
 		if v == nil {
-			if explain {
-				continue
-			}
-			if name == "" {
-				name = "?" + strconv.Itoa(i)
-			}
-			return errf(codeArgsInvalid, "value for parameter %s not found", name)
+			continue // unbound: NULL (bindings are cleared before reuse)
 		}
 		if err := bindValue(st, i, v); err != nil {
 			return errf(codeArgsInvalid, "bind parameter %d: %v", i, err)
@@ -253,7 +249,7 @@ func (r *run) execute(s *stmt) (res *stmtResult, herr *hranaError) {
 		if !wantRows {
 			continue
 		}
-		if r.rowsLeft--; r.rowsLeft < 0 {
+		if r.rowsLeft--; r.rowsLeft < 0 && !r.noRowCap {
 			r.h.metrics.errors("limit").Inc()
 			return nil, errf(codeTooLarge, "response has too many rows (limit %d)", r.h.cfg.MaxRowsPerResponse)
 		}

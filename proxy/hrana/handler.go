@@ -11,7 +11,6 @@
 package hrana
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -192,23 +191,31 @@ var (
 )
 
 // Serve answers one request on a tenant host. The path is one of /v2, /v3,
-// /v2/pipeline, /v3/pipeline, /v3/cursor; anything else gets 404.
+// /v3-protobuf, /v2/pipeline, /v3/pipeline, /v3-protobuf/pipeline,
+// /v3/cursor, /v3-protobuf/cursor; anything else gets 404. Errors are JSON
+// on every endpoint (both clients read error bodies by content type).
 func (h *Handler) Serve(ctx *fasthttp.RequestCtx, t Target) {
 	method, path := ctx.Method(), string(ctx.Path())
 	switch {
 	case string(method) == string(strGET) && path == "/v2":
 		h.greet(ctx, greetingV2)
-	case string(method) == string(strGET) && path == "/v3":
+	case string(method) == string(strGET) && (path == "/v3" || path == "/v3-protobuf"):
 		h.greet(ctx, greetingV3)
 	case string(method) == string(strPOST) && path == "/v2/pipeline":
 		h.metrics.pipelines["v2"].Inc()
-		h.pipeline(ctx, t, false)
+		h.pipeline(ctx, t, false, encJSON)
 	case string(method) == string(strPOST) && path == "/v3/pipeline":
 		h.metrics.pipelines["v3"].Inc()
-		h.pipeline(ctx, t, true)
+		h.pipeline(ctx, t, true, encJSON)
+	case string(method) == string(strPOST) && path == "/v3-protobuf/pipeline":
+		h.metrics.pipelines["v3-protobuf"].Inc()
+		h.pipeline(ctx, t, true, encProtobuf)
 	case string(method) == string(strPOST) && path == "/v3/cursor":
 		h.metrics.pipelines["cursor"].Inc()
-		h.cursor(ctx, t)
+		h.cursor(ctx, t, encJSON)
+	case string(method) == string(strPOST) && path == "/v3-protobuf/cursor":
+		h.metrics.pipelines["cursor-protobuf"].Inc()
+		h.cursor(ctx, t, encProtobuf)
 	default:
 		writeError(ctx, fasthttp.StatusNotFound, "NOT_FOUND", "Not found")
 	}
@@ -287,10 +294,10 @@ func validate(reqs []streamReq, v3 bool) error {
 	return nil
 }
 
-func (h *Handler) pipeline(ctx *fasthttp.RequestCtx, t Target, v3 bool) {
-	var req pipelineReq
-	if err := json.Unmarshal(ctx.PostBody(), &req); err != nil {
-		h.protocolError(ctx, "Cannot deserialize client message from JSON: %v", err)
+func (h *Handler) pipeline(ctx *fasthttp.RequestCtx, t Target, v3 bool, enc encoding) {
+	req, err := enc.decodePipeline(ctx.PostBody())
+	if err != nil {
+		h.protocolError(ctx, "%s", enc.decodeError(err))
 		return
 	}
 	if err := validate(req.Requests, v3); err != nil {
@@ -314,8 +321,8 @@ func (h *Handler) pipeline(ctx *fasthttp.RequestCtx, t Target, v3 bool) {
 	}
 	baton := h.finish(st)
 	ctx.SetStatusCode(fasthttp.StatusOK)
-	ctx.SetContentType(contentJSON)
-	ctx.SetBody(appendPipelineResp(make([]byte, 0, 512), baton, results))
+	ctx.SetContentType(enc.contentType())
+	ctx.SetBody(enc.appendPipelineResp(make([]byte, 0, 512), baton, results))
 }
 
 func (h *Handler) newRun(st *stream, v3 bool) *run {

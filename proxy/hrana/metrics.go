@@ -26,7 +26,7 @@ func newMetrics(reg prometheus.Registerer, openStreams, idleConns func() float64
 	f := promauto.With(reg)
 	pipelines := f.NewCounterVec(prometheus.CounterOpts{
 		Name: "tenantgate_hrana_pipelines_total",
-		Help: "Hrana HTTP requests served, by endpoint (v2, v3, cursor).",
+		Help: "Hrana requests served, by endpoint (v2, v3, v3-protobuf, cursor, cursor-protobuf; ws counts WebSocket requests).",
 	}, []string{"endpoint"})
 	statements := f.NewCounterVec(prometheus.CounterOpts{
 		Name: "tenantgate_hrana_statements_total",
@@ -57,7 +57,7 @@ func newMetrics(reg prometheus.Registerer, openStreams, idleConns func() float64
 		Name: "tenantgate_hrana_idle_connections",
 		Help: "Pooled SQLite connections waiting for a new Hrana stream, over all tenants.",
 	}, idleConns)
-	for _, e := range []string{"v2", "v3", "cursor"} {
+	for _, e := range []string{"v2", "v3", "v3-protobuf", "cursor", "cursor-protobuf", "ws"} {
 		m.pipelines[e] = pipelines.WithLabelValues(e)
 	}
 	for i, k := range []string{"read", "write"} {

@@ -32,6 +32,11 @@ type streamReq struct {
 	Batch *batch  `json:"batch"`
 	SQL   *string `json:"sql"`
 	SQLID *int32  `json:"sql_id"`
+
+	// Hrana over WebSocket only: requests name their stream and cursor.
+	StreamID int32   `json:"stream_id"`
+	CursorID int32   `json:"cursor_id"`
+	MaxCount *uint32 `json:"max_count"`
 }
 
 // stmt is a statement with its arguments.

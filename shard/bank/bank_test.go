@@ -8,6 +8,7 @@ import (
 
 	"github.com/microfi/tenantgate/shard"
 	"github.com/microfi/tenantgate/shard/bank"
+	"github.com/microfi/tenantgate/shard/storage"
 )
 
 // MustOpenDB creates a migrated tenant database stamped with tenantID in a
@@ -19,7 +20,7 @@ func MustOpenDB(tb testing.TB, tenantID int64) *sql.DB {
 	if err := shard.Provision(ctx, "file:"+path, tenantID); err != nil {
 		tb.Fatal(err)
 	}
-	db, err := shard.Open(ctx, "file:"+path)
+	db, err := storage.Open(ctx, "file:"+path)
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"unicode/utf8"
+
+	"github.com/microfi/tenantgate/shard/storage"
 )
 
 // Posting limits, in minor units.
@@ -125,7 +127,7 @@ func (s *Store) Post(ctx context.Context, p Posting, opt PostOptions) (PostingRe
 	if err == nil && opt.IdempotencyKey != "" && !res.Replayed {
 		s.maybePurge(ctx)
 	}
-	if err != nil && opt.IdempotencyKey != "" && isUnique(err) {
+	if err != nil && opt.IdempotencyKey != "" && storage.IsUnique(err) {
 		// A concurrent request with the same key committed first (possible
 		// only where transactions do not take the write lock up front).
 		return s.replay(ctx, s.on(nil), opt.IdempotencyKey, hash)

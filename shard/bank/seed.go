@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	"golang.org/x/crypto/bcrypt"
+
+	"github.com/microfi/tenantgate/shard/storage"
 )
 
 // Bulk seeding: the platform's path for filling a tenant with many users and
@@ -114,7 +116,7 @@ func (s *Store) Seed(ctx context.Context, currency string, users []SeedUser) ([]
 		return err
 	})
 	if err != nil {
-		if isUnique(err) {
+		if storage.IsUnique(err) {
 			return nil, ErrEmailTaken
 		}
 		return nil, fmt.Errorf("seed tenant %d: %w", s.tenantID, err)

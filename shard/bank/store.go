@@ -16,6 +16,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/microfi/tenantgate/shard/storage"
 )
 
 // Paging limits shared by every list call.
@@ -128,21 +130,10 @@ func classify(err error) error {
 	if err == nil {
 		return nil
 	}
-	if isBusy(err) {
-		return fmt.Errorf("%w: %v", ErrBusy, err)
+	if storage.IsBusy(err) {
+		return fmt.Errorf("%w: %w", ErrBusy, err)
 	}
 	return err
-}
-
-func isBusy(err error) bool {
-	msg := err.Error()
-	return strings.Contains(msg, "SQLITE_BUSY") || strings.Contains(msg, "database is locked")
-}
-
-func isUnique(err error) bool {
-	msg := err.Error()
-	return strings.Contains(msg, "UNIQUE constraint failed") || strings.Contains(msg, "SQLITE_CONSTRAINT_UNIQUE") ||
-		strings.Contains(msg, "SQLITE_CONSTRAINT_PRIMARYKEY")
 }
 
 // retryBusy runs fn again (a few times, briefly backing off) when the

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/microfi/tenantgate/shard/storage"
 )
 
 // User roles stored in a tenant database. (Tokens also know "service" and
@@ -124,7 +126,7 @@ func (s *Store) insertUser(ctx context.Context, nu NewUser, hash string) (User, 
 		return classify(scanUser(row, &u))
 	})
 	if err != nil {
-		if isUnique(err) {
+		if storage.IsUnique(err) {
 			return User{}, ErrEmailTaken
 		}
 		return User{}, fmt.Errorf("create user: %w", err)

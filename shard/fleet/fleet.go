@@ -17,7 +17,7 @@ import (
 	"time"
 
 	"github.com/microfi/tenantgate/migrations"
-	"github.com/microfi/tenantgate/shard"
+	"github.com/microfi/tenantgate/shard/storage"
 )
 
 // DefaultConcurrency is how many tenant databases are migrated at once when
@@ -26,8 +26,8 @@ const DefaultConcurrency = 4
 
 // ErrStampMismatch means a database file is stamped for a different tenant
 // (or not stamped at all) than the one the catalog points at it. It is
-// shard.ErrStampMismatch, so one errors.Is check covers both packages.
-var ErrStampMismatch = shard.ErrStampMismatch
+// storage.ErrStampMismatch (and shard.ErrStampMismatch), so one errors.Is check covers both packages.
+var ErrStampMismatch = storage.ErrStampMismatch
 
 // ErrMissing means a tenant's local database file does not exist.
 var ErrMissing = errors.New("tenant database file does not exist")

@@ -10,8 +10,8 @@ import (
 	"testing"
 
 	"github.com/microfi/tenantgate/migrations"
-	"github.com/microfi/tenantgate/shard"
 	"github.com/microfi/tenantgate/shard/fleet"
+	"github.com/microfi/tenantgate/shard/storage"
 )
 
 var (
@@ -32,7 +32,7 @@ func template(tb testing.TB) []byte {
 		}
 		defer os.RemoveAll(dir)
 		path := filepath.Join(dir, "t.db")
-		db, err := shard.Open(context.Background(), path)
+		db, err := storage.Open(context.Background(), path)
 		if err != nil {
 			templateErr = err
 			return
@@ -80,7 +80,7 @@ func provision(tb testing.TB, dir string, n int, seed func(db *sql.DB, id int64)
 
 func mustOpen(tb testing.TB, path string) *sql.DB {
 	tb.Helper()
-	db, err := shard.Open(context.Background(), path)
+	db, err := storage.Open(context.Background(), path)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -89,7 +89,7 @@ func mustOpen(tb testing.TB, path string) *sql.DB {
 
 func pathOf(tb testing.TB, t fleet.Target) string {
 	tb.Helper()
-	p, err := shard.LocalPath(t.URL)
+	p, err := storage.LocalPath(t.URL)
 	if err != nil {
 		tb.Fatal(err)
 	}

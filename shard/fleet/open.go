@@ -6,9 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"strings"
 
-	"github.com/microfi/tenantgate/shard"
+	"github.com/microfi/tenantgate/shard/storage"
 )
 
 // openTarget opens one tenant database. A local file must already exist:
@@ -18,14 +17,10 @@ func openTarget(ctx context.Context, t Target, readOnly bool) (*sql.DB, error) {
 	if t.URL == "" {
 		return nil, fmt.Errorf("tenant %s has no database URL", t)
 	}
-	if shard.IsRemote(t.URL) {
-		db, err := shard.Open(ctx, t.URL)
-		if err != nil {
-			return nil, err
-		}
-		return db, nil
+	if storage.IsRemote(t.URL) {
+		return storage.Open(ctx, t.URL)
 	}
-	path, err := shard.LocalPath(t.URL)
+	path, err := storage.LocalPath(t.URL)
 	if err != nil {
 		return nil, err
 	}
@@ -35,20 +30,13 @@ func openTarget(ctx context.Context, t Target, readOnly bool) (*sql.DB, error) {
 		}
 		return nil, fmt.Errorf("stat %s: %w", path, err)
 	}
-	var db *sql.DB
+	mode := storage.ReadWrite
 	if readOnly {
-		db, err = sql.Open("sqlite", shard.LocalDSN(path, true))
-		if err == nil {
-			err = db.PingContext(ctx)
-		}
-	} else {
-		db, err = shard.Open(ctx, path)
+		mode = storage.ReadOnly
 	}
+	db, err := storage.OpenMode(ctx, path, mode)
 	if err != nil {
-		if db != nil {
-			db.Close()
-		}
-		return nil, fmt.Errorf("open %s: %w", path, err)
+		return nil, err
 	}
 	// One connection is all a migration needs, and it keeps the per-tenant
 	// cost (and file descriptors) small when thousands are visited.
@@ -60,17 +48,5 @@ func openTarget(ctx context.Context, t Target, readOnly bool) (*sql.DB, error) {
 // catalog row pointing at the wrong file is never migrated or reported as if
 // it were that tenant.
 func checkStamp(ctx context.Context, db *sql.DB, t Target) error {
-	var got int64
-	err := db.QueryRowContext(ctx, `SELECT tenant_id FROM tenant_stamp WHERE singleton = 1`).Scan(&got)
-	switch {
-	case errors.Is(err, sql.ErrNoRows):
-		return fmt.Errorf("database is not stamped (want tenant %d): %w", t.ID, ErrStampMismatch)
-	case err != nil && strings.Contains(strings.ToLower(err.Error()), "no such table"):
-		return fmt.Errorf("database has no tenant_stamp table (want tenant %d): %w", t.ID, ErrStampMismatch)
-	case err != nil:
-		return fmt.Errorf("read tenant stamp: %w", err)
-	case got != t.ID:
-		return fmt.Errorf("database is stamped for tenant %d, not %d: %w", got, t.ID, ErrStampMismatch)
-	}
-	return nil
+	return storage.CheckStamp(ctx, db, t.ID)
 }

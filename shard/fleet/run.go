@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/microfi/tenantgate/migrations"
-	"github.com/microfi/tenantgate/shard"
+	"github.com/microfi/tenantgate/shard/storage"
 )
 
 // Run migrates every target to opts.Set with at most opts.Concurrency
@@ -185,7 +185,7 @@ func dryRun(ctx context.Context, db *sql.DB, pending []migrations.Migration) err
 // copy even while the proxy writes), through a temporary name so a crash
 // never leaves a half-written snapshot under the final name.
 func snapshot(ctx context.Context, db *sql.DB, t Target, dir string, version int) (string, error) {
-	if shard.IsRemote(t.URL) {
+	if storage.IsRemote(t.URL) {
 		return "", fmt.Errorf("backup before migrating: tenant %s is on a libSQL server; only local databases can be snapshotted", t)
 	}
 	final := filepath.Join(dir, fmt.Sprintf("%d.v%d.db", t.ID, version))

@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/microfi/tenantgate/migrations"
-	"github.com/microfi/tenantgate/shard"
+	"github.com/microfi/tenantgate/shard/storage"
 	"github.com/microfi/tenantgate/shard/transfer"
 	"github.com/microfi/tenantgate/shard/transfer/transfertest"
 )
@@ -29,7 +29,7 @@ func TestBackupRestoreUnderLoad(t *testing.T) {
 	transfertest.ProvisionTenant(t, path, 5)
 
 	// The serving process: its own pool on the file, open throughout.
-	live, err := shard.Open(ctx, path)
+	live, err := storage.Open(ctx, path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -159,7 +159,7 @@ func TestRestore(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "5.db")
 	transfertest.ProvisionTenant(t, path, 5)
-	db, _ := shard.Open(ctx, path)
+	db, _ := storage.Open(ctx, path)
 	db.Exec(`INSERT INTO users (tenant_id, email, name, password_hash, role) VALUES (5, 'a@x', 'A', 'h', 'admin')`)
 	db.Close()
 	snap := filepath.Join(dir, "5.snap")

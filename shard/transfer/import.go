@@ -5,12 +5,11 @@ import (
 	"crypto/sha256"
 	"database/sql"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"os"
 	"strings"
 
-	"github.com/microfi/tenantgate/shard"
+	"github.com/microfi/tenantgate/shard/storage"
 )
 
 // TableReport is the outcome of importing one table.
@@ -138,7 +137,7 @@ func (s *Source) attach(ctx context.Context, tenantID int64, targetPath string) 
 	if _, err := os.Stat(path); err != nil {
 		return nil, fmt.Errorf("import tenant %d: tenant database (provision the tenant first): %w", tenantID, err)
 	}
-	db, err := shard.Open(ctx, path)
+	db, err := storage.Open(ctx, path)
 	if err != nil {
 		return nil, fmt.Errorf("import tenant %d: %w", tenantID, err)
 	}
@@ -147,7 +146,7 @@ func (s *Source) attach(ctx context.Context, tenantID int64, targetPath string) 
 		db.Close()
 		return nil, fmt.Errorf("import tenant %d: %w", tenantID, err)
 	}
-	if err := readStamp(ctx, a.conn, "main", tenantID); err != nil {
+	if err := storage.CheckStamp(ctx, a.conn, tenantID); err != nil {
 		a.close()
 		return nil, fmt.Errorf("import tenant %d: target %s: %w", tenantID, path, err)
 	}
@@ -157,7 +156,7 @@ func (s *Source) attach(ctx context.Context, tenantID int64, targetPath string) 
 		a.close()
 		return nil, fmt.Errorf("import tenant %d: %w", tenantID, err)
 	}
-	if _, err := a.conn.ExecContext(ctx, `ATTACH DATABASE ? AS source`, atRestURI(s.Path)); err != nil {
+	if _, err := a.conn.ExecContext(ctx, `ATTACH DATABASE ? AS source`, storage.URI(s.Path, storage.AtRest)); err != nil {
 		a.close()
 		return nil, fmt.Errorf("import tenant %d: attach source: %w", tenantID, err)
 	}
@@ -275,21 +274,4 @@ func checksum(ctx context.Context, q queryer, query string, args ...any) (string
 		return "", 0, err
 	}
 	return hex.EncodeToString(h.Sum(nil)), n, nil
-}
-
-// readStamp checks that schema's tenant_stamp names want.
-func readStamp(ctx context.Context, q queryer, schema string, want int64) error {
-	var got int64
-	err := q.QueryRowContext(ctx, fmt.Sprintf(`SELECT tenant_id FROM %s.tenant_stamp WHERE singleton = 1`, schema)).Scan(&got)
-	switch {
-	case errors.Is(err, sql.ErrNoRows):
-		return fmt.Errorf("not stamped (want tenant %d): %w", want, ErrStampMismatch)
-	case err != nil && strings.Contains(err.Error(), "no such table"):
-		return fmt.Errorf("no tenant_stamp table, not a tenant database (want tenant %d): %w", want, ErrStampMismatch)
-	case err != nil:
-		return fmt.Errorf("read tenant stamp: %w", err)
-	case got != want:
-		return fmt.Errorf("stamped for tenant %d, not %d: %w", got, want, ErrStampMismatch)
-	}
-	return nil
 }

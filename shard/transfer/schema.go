@@ -7,6 +7,7 @@ import (
 	"sync"
 
 	"github.com/microfi/tenantgate/migrations"
+	"github.com/microfi/tenantgate/shard/storage"
 )
 
 // column is one column of a table as SQLite reports it.
@@ -33,13 +34,12 @@ var (
 // real one.
 func reference(ctx context.Context) (map[string][]column, error) {
 	refOnce.Do(func() {
-		db, err := sql.Open("sqlite", "file:transfer-reference?mode=memory")
+		db, err := storage.OpenMemory(ctx)
 		if err != nil {
 			refErr = err
 			return
 		}
 		defer db.Close()
-		db.SetMaxOpenConns(1) // one connection = one in-memory database
 		if _, err := migrations.Migrate(ctx, db, migrations.Tenant); err != nil {
 			refErr = fmt.Errorf("build reference tenant schema: %w", err)
 			return

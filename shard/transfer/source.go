@@ -8,6 +8,8 @@ import (
 	"os"
 	"sort"
 	"strings"
+
+	"github.com/microfi/tenantgate/shard/storage"
 )
 
 // Kind is the layout of an import source.
@@ -62,7 +64,7 @@ func Open(ctx context.Context, path string, kind Kind) (*Source, error) {
 	if _, err := os.Stat(path); err != nil {
 		return nil, fmt.Errorf("open %s source: %w", kind, err)
 	}
-	db, err := sql.Open("sqlite", atRestURI(path))
+	db, err := storage.OpenMode(ctx, path, storage.AtRest)
 	if err != nil {
 		return nil, fmt.Errorf("open %s source %s: %w", kind, path, err)
 	}

@@ -17,11 +17,8 @@ package transfer
 import (
 	"errors"
 	"fmt"
-	"net/url"
-	"os"
-	"strconv"
 
-	"github.com/microfi/tenantgate/shard"
+	"github.com/microfi/tenantgate/shard/storage"
 )
 
 // ErrSchema means a source file does not have the expected schema.
@@ -32,8 +29,8 @@ var ErrSchema = errors.New("unexpected source schema")
 var ErrConflict = errors.New("conflicting data in target")
 
 // ErrStampMismatch means a database or snapshot belongs to another tenant
-// (it is shard.ErrStampMismatch).
-var ErrStampMismatch = shard.ErrStampMismatch
+// (it is storage.ErrStampMismatch, as shard.ErrStampMismatch is).
+var ErrStampMismatch = storage.ErrStampMismatch
 
 // ErrVerify means the copied rows do not match the source rows.
 var ErrVerify = errors.New("import verification failed")
@@ -47,29 +44,10 @@ var SeedTables = []string{"users", "accounts", "transactions", "subscriptions", 
 
 // localPath turns a path or file: URL into a path, refusing remote URLs.
 func localPath(rawURL string) (string, error) {
-	if shard.IsRemote(rawURL) {
+	if storage.IsRemote(rawURL) {
 		return "", fmt.Errorf("%w", ErrRemote)
 	}
-	return shard.LocalPath(rawURL)
-}
-
-// readOnlyURI is an SQLite URI that opens path without write access; used
-// for the backup API's source connection.
-func readOnlyURI(path string) string {
-	return "file:" + (&url.URL{Path: path}).EscapedPath() + "?mode=ro"
-}
-
-// atRestURI opens a file that no process is writing to (an import source, a
-// snapshot) read-only. Without a -wal file it adds immutable=1, so SQLite
-// creates no -wal/-shm files next to it either: the source directory is
-// left exactly as it was. With a -wal file (a WAL database copied while in
-// use) plain mode=ro is needed to read the WAL's committed pages.
-func atRestURI(path string) string {
-	u := readOnlyURI(path)
-	if _, err := os.Stat(path + "-wal"); err != nil {
-		u += "&immutable=1"
-	}
-	return u + "&_pragma=busy_timeout(" + strconv.Itoa(shard.BusyTimeoutMillis) + ")"
+	return storage.LocalPath(rawURL)
 }
 
 // LegacySchema is the schema of a pre-multi-tenant MicroFi database that

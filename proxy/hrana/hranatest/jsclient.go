@@ -26,6 +26,14 @@ func JSDir() string {
 // that is a failure.
 func RunJSClient(t *testing.T, url, connect, token, table string) {
 	t.Helper()
+	RunJSScript(t, "client_test.mjs", url, connect, token, table)
+}
+
+// RunJSScript runs one of the scripts in testdata/js the same way:
+// client_test.mjs (@libsql/client) or hrana3_test.mjs (@libsql/hrana-client
+// asking for Hrana 3, over http:// or ws:// URLs).
+func RunJSScript(t *testing.T, script, url, connect, token, table string) {
+	t.Helper()
 	dir := JSDir()
 	node, err := exec.LookPath("node")
 	if err == nil {
@@ -40,11 +48,11 @@ func RunJSClient(t *testing.T, url, connect, token, table string) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, node, "client_test.mjs")
+	cmd := exec.CommandContext(ctx, node, script)
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "HRANA_URL="+url, "HRANA_TOKEN="+token, "HRANA_TABLE="+table, "HRANA_CONNECT="+connect)
 	out, err := cmd.CombinedOutput()
 	if err != nil || !strings.Contains(string(out), "OK") {
-		t.Fatalf("@libsql/client run failed: %v\n%s", err, out)
+		t.Fatalf("node %s failed: %v\n%s", script, err, out)
 	}
 }

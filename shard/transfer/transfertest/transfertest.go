@@ -16,6 +16,7 @@ import (
 	"testing"
 
 	"github.com/microfi/tenantgate/shard"
+	"github.com/microfi/tenantgate/shard/storage"
 	"github.com/microfi/tenantgate/shard/transfer"
 )
 
@@ -85,7 +86,7 @@ func WriteShared(tb testing.TB, path string, tenants []SourceTenant, sz Sizes) {
 
 func create(tb testing.TB, path, schema string) *sql.DB {
 	tb.Helper()
-	db, err := sql.Open("sqlite", path)
+	db, err := storage.Open(context.Background(), path)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -187,7 +188,7 @@ func FileHash(tb testing.TB, path string) string {
 // Count runs a count query on the database at path.
 func Count(tb testing.TB, path, query string, args ...any) int {
 	tb.Helper()
-	db, err := shard.Open(context.Background(), path)
+	db, err := storage.Open(context.Background(), path)
 	if err != nil {
 		tb.Fatal(err)
 	}

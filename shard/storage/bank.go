@@ -1,38 +1,30 @@
-package shard
+package storage
 
 import (
 	"context"
 	"database/sql"
 	"database/sql/driver"
-	"errors"
 	"fmt"
-	"net/url"
 
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/microfi/tenantgate/shard/rawsqlite"
-	"github.com/microfi/tenantgate/shard/seal"
 )
 
-// Bank connections are the pool the bank API runs on. Each is opened
-// defensive: SQLITE_DBCONFIG_DEFENSIVE, trusted_schema off, the SQL
-// engine's limits (no ATTACH, values up to rawsqlite.MaxValueLength),
-// synchronous=FULL (an acknowledged posting is on disk), and
-// seal.BankAuthorizer, which refuses anything a tenant's own trigger, view
-// or foreign key would make the bank's statements do. Statements are bounded
+// OpenBank opens the pool the bank API runs on for a local tenant
+// database. Each connection is defensive (mode Bank: DEFENSIVE,
+// trusted_schema off, synchronous=FULL), carries the SQL engine's limits (no
+// ATTACH, values up to rawsqlite.MaxValueLength) and auth as its
+// authorizer (seal.BankAuthorizer: nothing a tenant's own trigger, view or
+// foreign key would make the bank's statements do). Statements are bounded
 // by their context (the request deadline): the driver interrupts them.
-
-// openBank opens the bank pool of a local tenant database.
-func openBank(ctx context.Context, path string) (*sql.DB, error) {
-	q := url.Values{}
-	q.Set("_defensive", "1")
-	q.Add("_pragma", "trusted_schema(0)")
-	base, err := sqlite.NewConnector(localDSN(path, false, "FULL") + "&" + q.Encode())
+func OpenBank(ctx context.Context, path string, auth sqlite.AuthorizerFn) (*sql.DB, error) {
+	base, err := sqlite.NewConnector(DSN(path, Bank))
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
-	db := sql.OpenDB(bankConnector{base})
+	db := sql.OpenDB(bankConnector{base, auth})
 	if err := db.PingContext(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open %s: %w", path, err)
@@ -40,7 +32,10 @@ func openBank(ctx context.Context, path string) (*sql.DB, error) {
 	return db, nil
 }
 
-type bankConnector struct{ driver.Connector }
+type bankConnector struct {
+	driver.Connector
+	auth sqlite.AuthorizerFn
+}
 
 func (b bankConnector) Connect(ctx context.Context) (driver.Conn, error) {
 	c, err := b.Connector.Connect(ctx)
@@ -56,7 +51,7 @@ func (b bankConnector) Connect(ctx context.Context) (driver.Conn, error) {
 		c.Close()
 		return nil, fmt.Errorf("bank connection %T has no authorizer", c)
 	}
-	if err := reg.RegisterAuthorizer(seal.BankAuthorizer); err != nil {
+	if err := reg.RegisterAuthorizer(b.auth); err != nil {
 		c.Close()
 		return nil, fmt.Errorf("bank authorizer: %w", err)
 	}
@@ -95,5 +90,3 @@ type lent struct{ driver.Conn }
 
 func (l lent) Close() error        { return nil }
 func (l lent) Unwrap() driver.Conn { return l.Conn }
-
-var errForeignSchema = errors.New("foreign schema object touches a managed table")

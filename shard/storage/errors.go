@@ -1,0 +1,72 @@
+package storage
+
+import (
+	"errors"
+	"strings"
+
+	sqlite3 "modernc.org/sqlite/lib"
+)
+
+// coder is an SQLite error that carries its result code, as
+// modernc.org/sqlite's *sqlite.Error does.
+type coder interface{ Code() int }
+
+// code returns the (extended) result code of a local SQLite error, or
+// false for anything else, such as a remote libSQL server's error, which
+// arrives as text only.
+func code(err error) (int, bool) {
+	var c coder
+	if errors.As(err, &c) {
+		return c.Code(), true
+	}
+	return 0, false
+}
+
+// IsBusy reports whether err means the database was locked by another
+// connection (SQLITE_BUSY, SQLITE_LOCKED): retrying later may succeed.
+func IsBusy(err error) bool {
+	if err == nil {
+		return false
+	}
+	if c, ok := code(err); ok {
+		p := c & 0xff
+		return p == sqlite3.SQLITE_BUSY || p == sqlite3.SQLITE_LOCKED
+	}
+	return remoteSays(err, "SQLITE_BUSY", "database is locked", "SQLITE_LOCKED")
+}
+
+// IsUnique reports whether err is a UNIQUE or PRIMARY KEY violation.
+func IsUnique(err error) bool {
+	if err == nil {
+		return false
+	}
+	if c, ok := code(err); ok {
+		return c == sqlite3.SQLITE_CONSTRAINT_UNIQUE || c == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY
+	}
+	return remoteSays(err, "UNIQUE constraint failed", "SQLITE_CONSTRAINT_UNIQUE", "SQLITE_CONSTRAINT_PRIMARYKEY")
+}
+
+// IsNoSuchTable reports whether err says a table does not exist. SQLite
+// has no result code of its own for this (it is a plain SQLITE_ERROR from
+// the parser), so a local error must carry SQLITE_ERROR and the parser's
+// message; a remote one only the message.
+func IsNoSuchTable(err error) bool {
+	if err == nil {
+		return false
+	}
+	if c, ok := code(err); ok && c&0xff != sqlite3.SQLITE_ERROR {
+		return false
+	}
+	return remoteSays(err, "no such table")
+}
+
+// remoteSays matches an error's text; used only where no code exists.
+func remoteSays(err error, phrases ...string) bool {
+	msg := err.Error()
+	for _, p := range phrases {
+		if strings.Contains(msg, p) {
+			return true
+		}
+	}
+	return false
+}

@@ -39,6 +39,7 @@ var commands = map[string]command{
 	"import":  {runImport, "import legacy or shared databases into tenant databases"},
 	"backup":  {runBackup, "write consistent snapshots of tenant databases"},
 	"restore": {runRestore, "restore a tenant database from a snapshot"},
+	"verify":  {runVerify, "prove tenant ledgers read-only: integrity, stamp, tenant ids, balances vs postings, idempotency, foreign schema (exit 1 on findings)"},
 }
 
 func main() {

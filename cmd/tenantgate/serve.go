@@ -21,6 +21,8 @@ import (
 	"github.com/microfi/tenantgate/proxy/hrana"
 	"github.com/microfi/tenantgate/shard"
 	"github.com/microfi/tenantgate/shard/bank"
+	"github.com/microfi/tenantgate/shard/storage"
+	"github.com/microfi/tenantgate/shard/verify"
 )
 
 // serveConfig is the serve command's flags.
@@ -34,6 +36,7 @@ type serveConfig struct {
 	tenantRate                                               float64
 	demoTTL, reapInterval                                    time.Duration
 	tenantBurst, tenantInFlight                              int
+	auditRate                                                int
 }
 
 func runServe(ctx context.Context, env *Env, args []string) error {
@@ -58,6 +61,7 @@ func runServe(ctx context.Context, env *Env, args []string) error {
 	f.IntVar(&c.tenantInFlight, "tenant-max-inflight", proxy.DefaultTenantMaxInFlight, "concurrent requests per tenant (0 = unlimited)")
 	f.DurationVar(&c.demoTTL, "demo-ttl", proxy.DefaultDemoTTL, "lifetime of demo tenants created on the public site")
 	f.DurationVar(&c.reapInterval, "reap-interval", provision.DefaultReapInterval, "how often expired demo tenants are removed (0 = never)")
+	f.IntVar(&c.auditRate, "ledger-audit-rate", verify.DefaultAuditRate, "tenants a minute the continuous ledger audit verifies, round robin (negative = off); findings count in tenantgate_ledger_audit_failures_total")
 	f.BoolVar(&c.seedDemo, "seed-demo", true, "create the demo tenant (id 1, host demo) when the catalog is empty")
 	if err := f.parse(args); err != nil {
 		return err
@@ -139,6 +143,24 @@ func serve(ctx context.Context, env *Env, dataDir string, c serveConfig, log *sl
 	go func() { errc <- srv.Serve(ln) }()
 	go func() { errc <- srv.ServeOps(opsLn) }()
 	go background(ctx, cat, log)
+	auditor := verify.NewAuditor(verify.AuditorConfig{
+		PerMinute: c.auditRate, Logger: log, Registerer: reg,
+		List: func(ctx context.Context) ([]verify.Target, error) {
+			tenants, err := allTenants(ctx, cat)
+			if err != nil {
+				return nil, err
+			}
+			var out []verify.Target
+			for _, tn := range tenants {
+				if url := shards.URL(tn.ID, tn.DBURL); !storage.IsRemote(url) {
+					out = append(out, verify.Target{ID: tn.ID, Host: tn.Host, URL: url})
+				}
+			}
+			return out, nil
+		},
+	})
+	auditor.Start(ctx)
+	defer auditor.Close()
 	if env.Ready != nil {
 		env.Ready(ln.Addr().String(), opsLn.Addr().String())
 	}

@@ -4,19 +4,31 @@ DATA    ?= ./data
 LISTEN  ?= :8080
 METRICS ?= :9090
 ARTIFACTS ?= $(CURDIR)/.artifacts
+BIN     ?= $(CURDIR)/bin
 
 export GOFLAGS ?= -mod=mod
 
-.PHONY: run build test test-deps test-go lint bench loadtest clean
+# The version in tenantgate_build_info and `tenantgate version`, from git at
+# build time (client_golang's collectors/version reads these variables).
+VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+REVISION ?= $(shell git rev-parse HEAD 2>/dev/null)
+BRANCH   ?= $(shell git rev-parse --abbrev-ref HEAD 2>/dev/null)
+VERPKG   := github.com/prometheus/common/version
+LDFLAGS  := -X $(VERPKG).Version=$(VERSION) -X $(VERPKG).Revision=$(REVISION) -X $(VERPKG).Branch=$(BRANCH)
 
-## run: build and start the proxy on ./data with the demo tenant (prints URLs and a token)
-run: build
-	./bin/tenantgate serve --data-dir $(DATA) --listen $(LISTEN) --metrics-listen $(METRICS)
+.PHONY: run build build-proxy test test-deps test-go lint bench loadtest clean
 
-## build: static binaries in ./bin
-build:
-	CGO_ENABLED=0 $(GO) build -o bin/tenantgate ./cmd/tenantgate
-	CGO_ENABLED=0 $(GO) build -o bin/loadtest ./cmd/loadtest
+## run: build the proxy (only) into ./bin and start it on ./data with the demo tenant (prints URLs and a token)
+run: build-proxy
+	$(BIN)/tenantgate serve --data-dir $(DATA) --listen $(LISTEN) --metrics-listen $(METRICS)
+
+## build: static binaries in ./bin (bin/tenantgate, bin/loadtest)
+build: build-proxy
+	CGO_ENABLED=0 $(GO) build -ldflags '$(LDFLAGS)' -o $(BIN)/loadtest ./cmd/loadtest
+
+## build-proxy: bin/tenantgate only, version-stamped from git
+build-proxy:
+	CGO_ENABLED=0 $(GO) build -ldflags '$(LDFLAGS)' -o $(BIN)/tenantgate ./cmd/tenantgate
 
 ## test: install what the tests need, vet, then run every test
 test: test-deps lint test-go
@@ -28,10 +40,16 @@ test-go:
 ## test-deps: idempotent installs for tests that use real external clients
 #   Debian packages: chromium (browser tests), prometheus (promtool + server)
 #   npm packages:    @libsql/client for the JavaScript client tests
+#   Go tools:        Pebble (Let's Encrypt's test CA) and its DNS, for the HTTPS tests
 DEB_PKGS := chromium prometheus
+TOOLS_BIN := $(CURDIR)/.tools/bin
+PEBBLE_VERSION := v2.10.3
 NPM_DIRS := $(wildcard proxy/hrana/testdata/js)
 test-deps:
 	$(GO) mod download
+	@test -x $(TOOLS_BIN)/pebble -a -x $(TOOLS_BIN)/pebble-challtestsrv || \
+	  GOBIN=$(TOOLS_BIN) GOFLAGS= $(GO) install github.com/letsencrypt/pebble/v2/cmd/pebble@$(PEBBLE_VERSION) \
+	    github.com/letsencrypt/pebble/v2/cmd/pebble-challtestsrv@$(PEBBLE_VERSION)
 	@missing=""; \
 	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
 	command -v promtool >/dev/null 2>&1 || missing="$$missing prometheus"; \
@@ -53,7 +71,7 @@ bench:
 #   (built, not `go run`, so the k6-style exit status 99 on a failed threshold survives)
 loadtest:
 	mkdir -p $(ARTIFACTS)
-	CGO_ENABLED=0 $(GO) build -o bin/loadtest ./cmd/loadtest
+	CGO_ENABLED=0 $(GO) build -ldflags '$(LDFLAGS)' -o bin/loadtest ./cmd/loadtest
 	./bin/loadtest --spawn --tenants 100 --duration 30s --rate 500 \
 		--threshold 'http_req_duration:p(95)<100' --threshold 'http_req_failed:rate<0.01' \
 		--summary-export $(ARTIFACTS)/loadtest-summary.json --report $(ARTIFACTS)/loadtest-report.html

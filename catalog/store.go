@@ -223,8 +223,12 @@ func validate(t *Tenant) error {
 }
 
 func classify(err error) error {
-	if errors.Is(err, sql.ErrNoRows) {
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
 		return ErrTenantNotFound
+	case errors.Is(err, ErrTenantNotFound), errors.Is(err, ErrHostTaken), errors.Is(err, ErrDomainTaken),
+		errors.Is(err, ErrIDTaken), errors.Is(err, ErrUnavailable):
+		return err // already classified (scanTenant, then its caller)
 	}
 	// SQLite names the violated column only in the message.
 	msg := err.Error()
@@ -234,8 +238,8 @@ func classify(err error) error {
 		return ErrHostTaken
 	case strings.Contains(msg, "tenants.custom_domain"):
 		return ErrDomainTaken
-	case strings.Contains(msg, "tenants.id"):
-		return fmt.Errorf("%w: id already exists", ErrHostTaken)
+	case strings.Contains(msg, "tenants.id"), strings.Contains(msg, "PRIMARY KEY"):
+		return ErrIDTaken
 	}
 	// Anything else is the catalog database failing (unreachable, locked,
 	// corrupt): the caller can only answer "try again later".

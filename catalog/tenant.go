@@ -19,6 +19,7 @@ const (
 var (
 	ErrTenantNotFound = errors.New("tenant not found")
 	ErrHostTaken      = errors.New("host taken")
+	ErrIDTaken        = errors.New("tenant id taken")
 	ErrDomainTaken    = errors.New("custom domain taken")
 	ErrInvalidHost    = errors.New("invalid host")
 	ErrInvalidTenant  = errors.New("invalid tenant")

@@ -1,15 +1,36 @@
 package proxy
 
 import (
-	"runtime"
+	"runtime/debug"
 	"strconv"
+	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
+	versioncollector "github.com/prometheus/client_golang/prometheus/collectors/version"
 	"github.com/prometheus/client_golang/prometheus/promauto"
+	"github.com/prometheus/common/version"
 )
 
-// Version is the build version, set with -ldflags "-X ...proxy.Version=v1".
-var Version = "dev"
+// BuildVersion is the version this binary was built from. The Makefile
+// stamps it from `git describe` with -ldflags -X
+// github.com/prometheus/common/version.Version=…; a plain `go build` in a
+// checkout falls back to the module version Go derives from the VCS, and
+// anything else is "dev". The first call settles it (before the collector
+// reads it).
+func BuildVersion() string {
+	buildVersionOnce.Do(func() {
+		if version.Version != "" {
+			return
+		}
+		version.Version = "dev"
+		if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+			version.Version = bi.Main.Version
+		}
+	})
+	return version.Version
+}
+
+var buildVersionOnce sync.Once
 
 // Route classes label request metrics: a small, fixed set.
 const (
@@ -85,10 +106,9 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	for _, l := range []string{"demo", "signup", "tenant_rate", "tenant_concurrency"} { // exported at 0 so alerts and rate() see them from the start
 		m.throttled.WithLabelValues(l)
 	}
-	f.NewGaugeFunc(prometheus.GaugeOpts{
-		Name:        "tenantgate_build_info",
-		Help:        "Build information; always 1.",
-		ConstLabels: prometheus.Labels{"version": Version, "goversion": runtime.Version()},
-	}, func() float64 { return 1 })
+	BuildVersion()
+	if reg != nil {
+		reg.MustRegister(versioncollector.NewCollector("tenantgate")) // tenantgate_build_info
+	}
 	return m
 }

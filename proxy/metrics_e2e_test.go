@@ -479,8 +479,8 @@ func TestMetrics_ValuesMove(t *testing.T) {
 		if got := a.value("tenantgate_http_requests_in_flight"); got != 0 {
 			t.Errorf("in flight between requests = %v, want 0", got)
 		}
-		if got := a.value("tenantgate_build_info", "goversion", runtime.Version(), "version", proxy.Version); got != 1 {
-			t.Errorf("tenantgate_build_info{goversion=%q,version=%q} = %v, want 1", runtime.Version(), proxy.Version, got)
+		if got := a.value("tenantgate_build_info", "goversion", runtime.Version(), "version", proxy.BuildVersion()); got != 1 || proxy.BuildVersion() == "" {
+			t.Errorf("tenantgate_build_info{goversion=%q,version=%q} = %v, want 1", runtime.Version(), proxy.BuildVersion(), got)
 		}
 		for _, name := range []string{"go_goroutines", "process_resident_memory_bytes"} {
 			if !a.has(name) {

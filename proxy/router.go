@@ -84,6 +84,9 @@ func (s *Server) dispatchSafely(ctx *fasthttp.RequestCtx) (class, tenantHost str
 // dispatch routes by host and returns the route class and, for tenant
 // traffic, the tenant's host (the per-tenant metric label).
 func (s *Server) dispatch(ctx *fasthttp.RequestCtx) (class, tenantHost string) {
+	if s.httpsFirst(ctx) {
+		return classNone, ""
+	}
 	kind, key := s.classifyHost(ctx.Host())
 	switch kind {
 	case hostPublic:

@@ -18,6 +18,7 @@ import (
 	"github.com/microfi/tenantgate/catalog"
 	"github.com/microfi/tenantgate/catalog/provision"
 	"github.com/microfi/tenantgate/proxy/hrana"
+	"github.com/microfi/tenantgate/proxy/tlsedge"
 	"github.com/microfi/tenantgate/shard"
 )
 
@@ -45,6 +46,11 @@ type Config struct {
 	ReapInterval          time.Duration // demo reaper period; 0 = provision.DefaultReapInterval, < 0 = off
 
 	Hrana hrana.Config // SQL-over-HTTP limits and stream timeouts
+
+	TLS          *tlsedge.Edge // certificates of the HTTPS listener; nil = no HTTPS (https.go)
+	RedirectHTTP bool          // the plain listener answers 308 to HTTPS (ACME challenges excepted)
+	HTTPSPort    int           // port in redirects to HTTPS; 0 or 443 = none
+	EdgeHostname string        // the name tenants' custom domains point a CNAME at; default RootDomain
 
 	Catalog     *catalog.Catalog
 	Shards      *shard.Manager

@@ -7,48 +7,61 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"sync"
 	"time"
+
+	"golang.org/x/sync/errgroup"
 
 	"github.com/microfi/tenantgate/catalog"
 	"github.com/microfi/tenantgate/migrations"
 	"github.com/microfi/tenantgate/shard/transfer"
 )
 
+// backupStamp names a backup by when it was taken (UTC, sorts by time).
+const backupStamp = "20060102T150405Z"
+
 // runBackup writes a consistent snapshot of one tenant (--tenant, --out
-// FILE) or of every tenant (--all, --out DIR, one <id>.db per tenant).
+// FILE or DIR) or of every tenant (--all, --out DIR, into a new dated
+// folder per run so a nightly job never collides with the last one).
 func runBackup(ctx context.Context, env *Env, args []string) error {
 	f := env.flagSet("backup")
-	tenant := f.String("tenant", "", "the tenant to back up (host or id)")
-	all := f.Bool("all", false, "back up every tenant into --out DIR as <id>.db")
-	out := f.String("out", "", "output file (--tenant) or directory (--all); never overwritten")
-	concurrency := f.Int("concurrency", 4, "with --all: snapshots taken at once")
-	catURL := f.String("catalog-url", "", "catalog database URL")
+	tenant := f.String("tenant", "", "back up one tenant, by `HOST_OR_ID`")
+	all := f.Bool("all", false, "back up every tenant into a new folder --out DIR/<UTC time>/, one <id>.db per tenant")
+	out := f.String("out", "", "write to `PATH`: with --tenant a new file, or an existing directory that gets <id>-<host>-<UTC time>.db; with --all a directory (created if missing). Never overwrites")
+	concurrency := f.Int("concurrency", 4, "with --all: take `N` snapshots at once")
+	catURL := f.String("catalog-url", "", "catalog database `URL` (default file:<data-dir>/catalog.db)")
 	if err := f.parse(args); err != nil {
 		return err
 	}
 	switch {
 	case f.NArg() > 0:
-		return errUsage(fmt.Sprintf("unexpected argument %q", f.Arg(0)))
+		return errUsage(fmt.Sprintf("backup: unexpected argument %q", f.Arg(0)))
 	case (*tenant == "") == !*all:
-		return errUsage("give exactly one of --tenant HOST_OR_ID or --all")
+		return errUsage("backup: give exactly one of --tenant HOST_OR_ID or --all")
 	case *out == "":
-		return errUsage("--out is required")
+		return errUsage("backup: --out is required")
 	case *concurrency < 1:
-		return errUsage("--concurrency must be at least 1")
+		return errUsage("backup: --concurrency must be at least 1")
 	}
-	t, err := openTools(ctx, f.DataDir(), *catURL)
+	t, err := openExisting(ctx, f.DataDir(), *catURL)
 	if err != nil {
 		return err
 	}
 	defer t.Close()
+	now := time.Now().UTC()
 
 	if !*all {
 		tn, err := t.catalog.Resolve(ctx, *tenant)
 		if err != nil {
 			return fmt.Errorf("tenant %q: %w", *tenant, err)
 		}
-		snap, err := transfer.Backup(ctx, t.shards.URL(tn.ID, tn.DBURL), tn.ID, *out)
+		dst := *out
+		if fi, err := os.Stat(dst); err == nil && fi.IsDir() {
+			dst = filepath.Join(dst, fmt.Sprintf("%d-%s-%s.db", tn.ID, tn.Host, now.Format(backupStamp)))
+		}
+		snap, err := transfer.Backup(ctx, t.shards.URL(tn.ID, tn.DBURL), tn.ID, dst)
+		if errors.Is(err, transfer.ErrExists) {
+			return fmt.Errorf("%s already exists and is never overwritten; give a new file name or a directory", dst)
+		}
 		if err != nil {
 			return err
 		}
@@ -60,60 +73,91 @@ func runBackup(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	if err := os.MkdirAll(*out, 0o755); err != nil {
-		return fmt.Errorf("create %s: %w", *out, err)
+	set, err := newBackupSet(*out, now)
+	if err != nil {
+		return err
 	}
 	start := time.Now()
 	errs := make([]error, len(tenants))
 	snaps := make([]transfer.Snapshot, len(tenants))
-	sem := make(chan struct{}, *concurrency)
-	var wg sync.WaitGroup
+	var g errgroup.Group
+	g.SetLimit(*concurrency)
 	for i, tn := range tenants {
-		sem <- struct{}{}
-		wg.Add(1)
-		go func() {
-			defer func() { <-sem; wg.Done() }()
-			dst := filepath.Join(*out, strconv.FormatInt(tn.ID, 10)+".db")
+		g.Go(func() error {
+			dst := filepath.Join(set, strconv.FormatInt(tn.ID, 10)+".db")
 			snaps[i], errs[i] = transfer.Backup(ctx, t.shards.URL(tn.ID, tn.DBURL), tn.ID, dst)
-		}()
+			return nil
+		})
 	}
-	wg.Wait()
-	var failed []error
+	_ = g.Wait() // per-tenant errors are in errs
+	failed := 0
 	var bytes int64
 	for i, tn := range tenants {
 		if errs[i] != nil {
-			failed = append(failed, fmt.Errorf("tenant %d (%s): %w", tn.ID, tn.Host, errs[i]))
-			fmt.Fprintf(env.Stdout, "tenant %d (%s): FAILED: %v\n", tn.ID, tn.Host, errs[i])
+			failed++
+			fmt.Fprintf(env.Stderr, "tenant %d (%s): backup failed: %v\n", tn.ID, tn.Host, errs[i])
 			continue
 		}
 		bytes += snaps[i].Bytes
 		fmt.Fprintf(env.Stdout, "tenant %d (%s): %s, schema version %d, %d bytes\n", tn.ID, tn.Host, snaps[i].Path, snaps[i].Version, snaps[i].Bytes)
 	}
-	fmt.Fprintf(env.Stdout, "backed up %d of %d tenants (%d bytes) into %s in %s; each snapshot is consistent for its tenant\n",
-		len(tenants)-len(failed), len(tenants), bytes, *out, time.Since(start).Round(time.Millisecond))
-	if len(failed) > 0 {
-		return fmt.Errorf("%d tenant backups failed: %w", len(failed), errors.Join(failed...))
+	ok := len(tenants) - failed
+	elapsed := time.Since(start).Round(time.Millisecond)
+	switch {
+	case len(tenants) == 0:
+		fmt.Fprintf(env.Stdout, "no tenants in the catalog; %s is empty\n", set)
+	case failed == 0:
+		fmt.Fprintf(env.Stdout, "backed up all %d tenants (%d bytes) into %s in %s; each snapshot is consistent for its own tenant\n", ok, bytes, set, elapsed)
+	default:
+		fmt.Fprintf(env.Stdout, "backed up %d of %d tenants (%d bytes) into %s in %s; %d failed (listed on stderr), so this set is incomplete\n", ok, len(tenants), bytes, set, elapsed, failed)
+	}
+	if failed > 0 {
+		return fmt.Errorf("%d of %d tenant backups failed", failed, len(tenants))
 	}
 	return nil
+}
+
+// newBackupSet creates a new folder DIR/<UTC time> for one backup --all
+// run (DIR/<UTC time>-2 … if two runs share a second), so runs never mix
+// or collide.
+func newBackupSet(dir string, now time.Time) (string, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", fmt.Errorf("create %s: %w", dir, err)
+	}
+	base := filepath.Join(dir, now.Format(backupStamp))
+	for i := 1; i <= 100; i++ {
+		set := base
+		if i > 1 {
+			set = fmt.Sprintf("%s-%d", base, i)
+		}
+		err := os.Mkdir(set, 0o755)
+		if err == nil {
+			return set, nil
+		}
+		if !errors.Is(err, os.ErrExist) {
+			return "", fmt.Errorf("create backup folder: %w", err)
+		}
+	}
+	return "", fmt.Errorf("create backup folder: %s-2 … -100 all exist", base)
 }
 
 // runRestore replaces a tenant's database content with a snapshot, after
 // checking the snapshot's integrity, tenant stamp and schema.
 func runRestore(ctx context.Context, env *Env, args []string) error {
 	f := env.flagSet("restore")
-	tenant := f.String("tenant", "", "the tenant to restore (host or id)")
-	from := f.String("from", "", "snapshot file written by `tenantgate backup` (opened read-only)")
-	catURL := f.String("catalog-url", "", "catalog database URL")
+	tenant := f.String("tenant", "", "restore one tenant, by `HOST_OR_ID`")
+	from := f.String("from", "", "snapshot `FILE` written by tenantgate backup (opened read-only)")
+	catURL := f.String("catalog-url", "", "catalog database `URL` (default file:<data-dir>/catalog.db)")
 	if err := f.parse(args); err != nil {
 		return err
 	}
 	switch {
 	case f.NArg() > 0:
-		return errUsage(fmt.Sprintf("unexpected argument %q", f.Arg(0)))
+		return errUsage(fmt.Sprintf("restore: unexpected argument %q", f.Arg(0)))
 	case *tenant == "" || *from == "":
-		return errUsage("--tenant HOST_OR_ID and --from FILE are required")
+		return errUsage("restore: --tenant HOST_OR_ID and --from FILE are required")
 	}
-	t, err := openTools(ctx, f.DataDir(), *catURL)
+	t, err := openExisting(ctx, f.DataDir(), *catURL)
 	if err != nil {
 		return err
 	}

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -84,19 +85,28 @@ func TestBackupRestoreWhileServing(t *testing.T) {
 	t.Run("All", func(t *testing.T) {
 		cli(t, "tenants", "create", "--data-dir", dir, "--host", "acme", "--name", "Acme", "--country", "KE")
 		bk := filepath.Join(t.TempDir(), "all")
-		out := cli(t, "backup", "--data-dir", dir, "--all", "--out", bk)
-		if !strings.Contains(out, "backed up 2 of 2 tenants") {
-			t.Fatalf("output: %s", out)
-		}
-		for _, name := range []string{"1.db", "2.db"} {
-			if _, err := os.Stat(filepath.Join(bk, name)); err != nil {
-				t.Fatal(err)
+		// Run twice, as a nightly job would: each run gets its own folder.
+		var sets []string
+		for range 2 {
+			out := cli(t, "backup", "--data-dir", dir, "--all", "--out", bk)
+			if !strings.Contains(out, "backed up all 2 tenants") {
+				t.Fatalf("output: %s", out)
+			}
+			m := regexp.MustCompile(`into (\S+) in `).FindStringSubmatch(out)
+			if m == nil {
+				t.Fatalf("no backup folder in %q", out)
+			}
+			sets = append(sets, m[1])
+			for _, name := range []string{"1.db", "2.db"} {
+				if _, err := os.Stat(filepath.Join(m[1], name)); err != nil {
+					t.Fatal(err)
+				}
 			}
 		}
-		// A second run refuses to overwrite.
-		if _, err := runCLI(t, "backup", "--data-dir", dir, "--all", "--out", bk); !errors.Is(err, transfer.ErrExists) {
-			t.Fatalf("overwrite: %v", err)
+		if sets[0] == sets[1] || filepath.Dir(sets[0]) != bk {
+			t.Fatalf("backup folders %v", sets)
 		}
+		bk = sets[0]
 		// Tenant 2's snapshot is not tenant 1's.
 		if _, err := runCLI(t, "restore", "--data-dir", dir, "--tenant", "demo", "--from", filepath.Join(bk, "2.db")); !errors.Is(err, transfer.ErrStampMismatch) {
 			t.Fatalf("cross-tenant restore: %v", err)

@@ -22,22 +22,22 @@ import (
 // splits a shared database into one database per tenant.
 func runImport(ctx context.Context, env *Env, args []string) error {
 	f := env.flagSet("import")
-	legacy := f.String("legacy", "", "legacy MicroFi database file (the six tables without tenant_id)")
-	shared := f.String("shared", "", "shared MicroFi database file (tenants table + the six tables with tenant_id)")
-	tenant := f.String("tenant", "", "with --legacy: the tenant (host or id) that receives the data")
-	catURL := f.String("catalog-url", "", "catalog database URL")
+	legacy := f.String("legacy", "", "legacy MicroFi database `FILE` (the six tables without tenant_id)")
+	shared := f.String("shared", "", "shared MicroFi database `FILE` (tenants table + the six tables with tenant_id)")
+	tenant := f.String("tenant", "", "with --legacy: the receiving tenant, by `HOST_OR_ID`")
+	catURL := f.String("catalog-url", "", "catalog database `URL` (default file:<data-dir>/catalog.db)")
 	if err := f.parse(args); err != nil {
 		return err
 	}
 	switch {
 	case f.NArg() > 0:
-		return errUsage(fmt.Sprintf("unexpected argument %q", f.Arg(0)))
+		return errUsage(fmt.Sprintf("import: unexpected argument %q", f.Arg(0)))
 	case (*legacy == "") == (*shared == ""):
-		return errUsage("give exactly one of --legacy FILE or --shared FILE")
+		return errUsage("import: give exactly one of --legacy FILE or --shared FILE")
 	case *legacy != "" && *tenant == "":
-		return errUsage("--legacy needs --tenant HOST_OR_ID")
+		return errUsage("import: --legacy needs --tenant HOST_OR_ID")
 	case *shared != "" && *tenant != "":
-		return errUsage("--shared keeps each source tenant's id and host; --tenant does not apply")
+		return errUsage("import: --shared keeps each source tenant's id and host; --tenant does not apply")
 	}
 	path, kind := *legacy, transfer.Legacy
 	if *shared != "" {
@@ -52,7 +52,13 @@ func runImport(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	defer src.Close()
-	t, err := openTools(ctx, f.DataDir(), *catURL)
+	// --shared creates its tenants (and the catalog if needed); --legacy
+	// fills a tenant that must already exist.
+	open := openTools
+	if kind == transfer.Legacy {
+		open = openExisting
+	}
+	t, err := open(ctx, f.DataDir(), *catURL)
 	if err != nil {
 		return err
 	}

@@ -23,23 +23,22 @@ type Env struct {
 	// Ready, if set, receives the serve command's bound addresses once it
 	// is listening (tests use it to find ":0" ports).
 	Ready func(listen, metrics string)
+	// ReadyTLS, if set, receives the HTTPS listener's address.
+	ReadyTLS func(addr string)
 }
 
-// command is one subcommand.
-type command struct {
-	run     func(ctx context.Context, env *Env, args []string) error
-	summary string
-}
-
-var commands = map[string]command{
-	"serve":   {runServe, "run the proxy"},
-	"tenants": {runTenants, "create, list, suspend, resume or delete tenants"},
-	"token":   {runToken, "print a signed JWT for a tenant"},
-	"migrate": {runMigrate, "migrate the catalog and every tenant database (migrate status: report versions)"},
-	"import":  {runImport, "import legacy or shared databases into tenant databases"},
-	"backup":  {runBackup, "write consistent snapshots of tenant databases"},
-	"restore": {runRestore, "restore a tenant database from a snapshot"},
-	"verify":  {runVerify, "prove tenant ledgers read-only: integrity, stamp, tenant ids, balances vs postings, idempotency, foreign schema (exit 1 on findings)"},
+// commands maps a top-level command to its entry point; its help lives in
+// docs.
+var commands = map[string]func(ctx context.Context, env *Env, args []string) error{
+	"serve":   runServe,
+	"tenants": runTenants,
+	"token":   runToken,
+	"migrate": runMigrate,
+	"import":  runImport,
+	"backup":  runBackup,
+	"restore": runRestore,
+	"version": runVersion,
+	"verify":  runVerify,
 }
 
 func main() {
@@ -48,41 +47,47 @@ func main() {
 	err := Main(ctx, env, os.Args[1:])
 	stop()
 	if err != nil {
-		if !errors.Is(err, flag.ErrHelp) {
-			fmt.Fprintln(os.Stderr, "tenantgate:", err)
-		}
+		fmt.Fprintln(os.Stderr, "tenantgate:", err)
 		os.Exit(exitCode(err))
 	}
 }
 
-// Main runs one subcommand.
+// Main runs one command. Help goes to stdout and is not an error; a
+// mistake in the call is a usageError (exit status 2), printed once by the
+// caller.
 func Main(ctx context.Context, env *Env, args []string) error {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+	if len(args) == 0 {
 		usage(env.Stderr)
-		if len(args) == 0 {
-			return errUsage("a command is required")
+		return errUsage("a command is required")
+	}
+	if isHelp(args[0]) {
+		if len(args) > 1 && args[0] == "help" {
+			return Main(ctx, env, append(args[1:], "--help"))
 		}
+		usage(env.Stdout)
 		return nil
 	}
-	cmd, ok := commands[args[0]]
+	run, ok := commands[args[0]]
 	if !ok {
-		usage(env.Stderr)
-		return errUsage(fmt.Sprintf("unknown command %q", args[0]))
+		return errUsage(fmt.Sprintf("unknown command %q (see tenantgate --help)", args[0]))
 	}
-	return cmd.run(ctx, env, args[1:])
+	if err := run(ctx, env, args[1:]); !isHelpErr(err) {
+		return err
+	}
+	return nil
 }
 
 func usage(w io.Writer) {
-	fmt.Fprintln(w, "usage: tenantgate <command> [flags]\n\ncommands:")
+	fmt.Fprintln(w, "tenantgate: database-per-tenant edge proxy for MicroFi, and its operator tools\n\nUsage:\n  tenantgate <command> [flags]\n\nCommands:")
 	names := make([]string, 0, len(commands))
 	for n := range commands {
 		names = append(names, n)
 	}
 	sort.Strings(names)
 	for _, n := range names {
-		fmt.Fprintf(w, "  %-8s %s\n", n, commands[n].summary)
+		fmt.Fprintf(w, "  %-8s %s\n", n, docs[n].summary)
 	}
-	fmt.Fprintln(w, "\nEvery flag can also be set as TENANTGATE_<FLAG> (e.g. TENANTGATE_DATA_DIR); the flag wins.")
+	fmt.Fprintln(w, "\nRun `tenantgate <command> --help` for a command's flags and an example.\nEvery flag can also be set as TENANTGATE_<FLAG> (e.g. TENANTGATE_DATA_DIR); the flag wins.")
 }
 
 // usageError is a mistake in how a command was called (exit status 2).
@@ -94,38 +99,50 @@ func errUsage(msg string) error { return usageError(msg) }
 
 func exitCode(err error) int {
 	var u usageError
-	if errors.As(err, &u) || errors.Is(err, flag.ErrHelp) {
+	if errors.As(err, &u) {
 		return 2
 	}
 	return 1
 }
 
-// commandFlags is a subcommand's flag set: --data-dir is always there, and
-// every flag falls back to its TENANTGATE_* environment variable.
+// commandFlags is a subcommand's flag set: --data-dir is always there,
+// flags may sit anywhere among the arguments, and every flag falls back to
+// its TENANTGATE_* environment variable.
 type commandFlags struct {
 	*flag.FlagSet
 	env     *Env
+	name    string
+	extra   string // more help text, after the synopsis
 	dataDir *string
+	args    []string
 }
 
-// flagSet starts the flag set of a subcommand.
+// flagSet starts the flag set of a command; name is its full name
+// ("tenants create"), which must have an entry in docs.
 func (e *Env) flagSet(name string) *commandFlags {
 	fs := flag.NewFlagSet("tenantgate "+name, flag.ContinueOnError)
-	fs.SetOutput(e.Stderr)
-	f := &commandFlags{FlagSet: fs, env: e}
-	f.dataDir = fs.String("data-dir", "./data", "directory for the catalog, tenant databases and the JWT key")
+	// The flag package would print its own error and the whole usage on
+	// stderr; parse prints help on request and returns errors instead.
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	f := &commandFlags{FlagSet: fs, env: e, name: name}
+	f.dataDir = fs.String("data-dir", "./data", "`DIR` for the catalog, tenant databases and the JWT key")
 	return f
 }
 
 // parse parses args, then fills every flag not given on the command line
-// from TENANTGATE_<FLAG>.
+// from TENANTGATE_<FLAG>. A help request prints the help on stdout and
+// returns errHelp.
 func (f *commandFlags) parse(args []string) error {
-	if err := f.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return errUsage(err.Error())
+	pos, err := parseInterspersed(f.FlagSet, args)
+	if isHelpErr(err) {
+		printCommandHelp(f.env.Stdout, f.name, f.FlagSet, f.extra)
+		return errHelp
 	}
+	if err != nil {
+		return errUsage(fmt.Sprintf("%s: %v (see tenantgate %s --help)", f.name, err, f.name))
+	}
+	f.args = pos
 	set := map[string]bool{}
 	f.Visit(func(fl *flag.Flag) { set[fl.Name] = true })
 	var errs []error
@@ -136,11 +153,22 @@ func (f *commandFlags) parse(args []string) error {
 		key := "TENANTGATE_" + strings.ToUpper(strings.ReplaceAll(fl.Name, "-", "_"))
 		if v := f.env.Getenv(key); v != "" {
 			if err := fl.Value.Set(v); err != nil {
-				errs = append(errs, errUsage(fmt.Sprintf("%s: %v", key, err)))
+				errs = append(errs, errUsage(fmt.Sprintf("%s=%q: %v", key, v, err)))
 			}
 		}
 	})
 	return errors.Join(errs...)
+}
+
+// NArg and Arg are the positional arguments, wherever they stood.
+func (f *commandFlags) NArg() int { return len(f.args) }
+
+// Arg is the i'th positional argument, or "".
+func (f *commandFlags) Arg(i int) string {
+	if i < 0 || i >= len(f.args) {
+		return ""
+	}
+	return f.args[i]
 }
 
 // DataDir is the --data-dir value.

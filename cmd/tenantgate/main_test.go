@@ -150,7 +150,8 @@ func waitStatus(t *testing.T, addr, host, tok string, want int) {
 func TestFlagsFromEnv(t *testing.T) {
 	var out bytes.Buffer
 	env := &Env{Stdout: &out, Stderr: io.Discard, Getenv: func(k string) string {
-		return map[string]string{"TENANTGATE_DATA_DIR": t.TempDir(), "TENANTGATE_ROLE": "platform_admin"}[k]
+		return map[string]string{"TENANTGATE_DATA_DIR": t.TempDir(), "TENANTGATE_ROLE": "platform_admin",
+			"TENANTGATE_JWT_SECRET": strings.Repeat("k", 32)}[k]
 	}}
 	if err := Main(context.Background(), env, []string{"token"}); err != nil {
 		t.Fatal(err)

@@ -22,20 +22,21 @@ func runMigrate(ctx context.Context, env *Env, args []string) error {
 		return migrateStatus(ctx, env, args[1:])
 	}
 	f := env.flagSet("migrate")
-	concurrency := f.Int("concurrency", fleet.DefaultConcurrency, "tenant databases migrated at once")
+	f.extra = "Subcommands:\n  status   " + docs["migrate status"].summary
+	concurrency := f.Int("concurrency", fleet.DefaultConcurrency, "migrate `N` tenant databases at once")
 	dryRun := f.Bool("dry-run", false, "apply each tenant's pending migrations in a rolled-back transaction and report what would fail")
-	only := f.String("tenant", "", "migrate only this tenant (host or id)")
-	backupDir := f.String("backup-dir", "", "snapshot each tenant (VACUUM INTO <dir>/<id>.v<version>.db) before migrating it")
-	every := f.Int("progress-every", 0, "when output is not a terminal, print a progress line every N tenants (default: about every 5%)")
-	catURL := f.String("catalog-url", "", "catalog database URL")
+	only := f.String("tenant", "", "migrate only this tenant (`HOST_OR_ID`)")
+	backupDir := f.String("backup-dir", "", "snapshot each tenant to `DIR`/<id>.v<version>.db before migrating it")
+	every := f.Int("progress-every", 0, "when output is not a terminal, print a progress line every `N` tenants (default: about every 5%)")
+	catURL := f.String("catalog-url", "", "catalog database `URL` (default file:<data-dir>/catalog.db)")
 	if err := f.parse(args); err != nil {
 		return err
 	}
 	if f.NArg() > 0 {
-		return errUsage(fmt.Sprintf("unexpected argument %q (did you mean `migrate status`?)", f.Arg(0)))
+		return errUsage(fmt.Sprintf("migrate: unexpected argument %q (did you mean tenantgate migrate status?)", f.Arg(0)))
 	}
 	if *concurrency < 1 {
-		return errUsage("--concurrency must be at least 1")
+		return errUsage("migrate: --concurrency must be at least 1")
 	}
 	return migrateFleet(ctx, env, f.DataDir(), *catURL, *only, fleet.Options{
 		Set: migrations.Tenant, Concurrency: *concurrency, DryRun: *dryRun, BackupDir: *backupDir,
@@ -49,7 +50,7 @@ func migrateFleet(ctx context.Context, env *Env, dataDir, catURL, only string, o
 	if err != nil {
 		return err
 	}
-	t, err := openTools(ctx, dataDir, catURL) // opening the catalog migrates it
+	t, err := openExisting(ctx, dataDir, catURL) // opening the catalog migrates it
 	if err != nil {
 		return err
 	}
@@ -68,9 +69,12 @@ func migrateFleet(ctx context.Context, env *Env, dataDir, catURL, only string, o
 		mode = " (dry run: nothing is changed)"
 	}
 	newest := opts.Set.Migrations[len(opts.Set.Migrations)-1]
-	fmt.Fprintf(env.Stdout, "tenants: %d databases to bring to version %d (%04d_%s), %d at a time%s\n",
+	fmt.Fprintf(env.Stdout, "tenants: checking %d databases against version %d (%04d_%s), %d at a time%s\n",
 		len(targets), newest.Version, newest.Version, newest.Name, opts.Concurrency, mode)
 	bar := newProgress(env.Stdout, len(targets), every)
+	if opts.DryRun {
+		bar.verb = "would migrate"
+	}
 	opts.Progress = bar.update
 	sum, runErr := fleet.Run(ctx, targets, opts)
 	bar.finish()
@@ -84,6 +88,12 @@ func migrateFleet(ctx context.Context, env *Env, dataDir, catURL, only string, o
 			verb = "would fail"
 		}
 		return fmt.Errorf("%d of %d tenant databases %s", sum.Failed, len(targets), verb)
+	}
+	switch {
+	case sum.Migrated == 0:
+		fmt.Fprintf(env.Stdout, "nothing to do: every tenant database is already on version %d\n", newest.Version)
+	case opts.DryRun:
+		fmt.Fprintf(env.Stdout, "dry run: %d tenant databases would migrate cleanly; nothing was changed\n", sum.Migrated)
 	}
 	return nil
 }
@@ -177,6 +187,7 @@ type progress struct {
 	tty   bool
 	every int
 	total int
+	verb  string // "migrated", or "would migrate" in a dry run
 	last  time.Time
 	drawn bool
 }
@@ -185,7 +196,7 @@ func newProgress(w io.Writer, total, every int) *progress {
 	if every <= 0 {
 		every = max(1, total/20)
 	}
-	return &progress{w: w, tty: isTerminal(w), every: every, total: total}
+	return &progress{w: w, tty: isTerminal(w), every: every, total: total, verb: "migrated"}
 }
 
 func (p *progress) update(s fleet.Progress) {
@@ -197,15 +208,15 @@ func (p *progress) update(s fleet.Progress) {
 		p.last = time.Now()
 		const width = 30
 		filled := width * s.Done / max(s.Total, 1)
-		fmt.Fprintf(p.w, "\r[%s%s] %d/%d  migrated %d  current %d  failed %d  %s ",
+		fmt.Fprintf(p.w, "\r[%s%s] %d/%d  %s %d  current %d  failed %d  %s ",
 			strings.Repeat("#", filled), strings.Repeat(".", width-filled),
-			s.Done, s.Total, s.Migrated, s.Current, s.Failed, s.Elapsed.Round(100*time.Millisecond))
+			s.Done, s.Total, p.verb, s.Migrated, s.Current, s.Failed, s.Elapsed.Round(100*time.Millisecond))
 		p.drawn = true
 		return
 	}
 	if s.Done%p.every == 0 || s.Done == s.Total {
-		fmt.Fprintf(p.w, "progress: %d/%d tenants (migrated %d, current %d, failed %d) %s\n",
-			s.Done, s.Total, s.Migrated, s.Current, s.Failed, s.Elapsed.Round(time.Millisecond))
+		fmt.Fprintf(p.w, "progress: %d/%d tenants (%s %d, current %d, failed %d) %s\n",
+			s.Done, s.Total, p.verb, s.Migrated, s.Current, s.Failed, s.Elapsed.Round(time.Millisecond))
 	}
 }
 
@@ -228,10 +239,13 @@ func isTerminal(w io.Writer) bool {
 // migrateStatus prints the version histogram and the tenants behind.
 func migrateStatus(ctx context.Context, env *Env, args []string) error {
 	f := env.flagSet("migrate status")
-	concurrency := f.Int("concurrency", fleet.DefaultConcurrency, "tenant databases read at once")
-	catURL := f.String("catalog-url", "", "catalog database URL")
+	concurrency := f.Int("concurrency", fleet.DefaultConcurrency, "read `N` tenant databases at once")
+	catURL := f.String("catalog-url", "", "catalog database `URL` (default file:<data-dir>/catalog.db)")
 	if err := f.parse(args); err != nil {
 		return err
+	}
+	if f.NArg() > 0 {
+		return errUsage(fmt.Sprintf("migrate status: unexpected argument %q", f.Arg(0)))
 	}
 	return fleetStatus(ctx, env, f.DataDir(), *catURL, migrations.Tenant, *concurrency)
 }
@@ -241,7 +255,7 @@ func fleetStatus(ctx context.Context, env *Env, dataDir, catURL string, set migr
 	if err != nil {
 		return err
 	}
-	t, err := openTools(ctx, dataDir, catURL)
+	t, err := openExisting(ctx, dataDir, catURL)
 	if err != nil {
 		return err
 	}
@@ -279,6 +293,10 @@ func fleetStatus(ctx context.Context, env *Env, dataDir, catURL string, set migr
 		for _, tv := range errs {
 			fmt.Fprintf(w, "  tenant %s: %v\n", tv.Target, tv.Err)
 		}
+	}
+	// A non-zero exit lets a deploy script gate on a current fleet.
+	if behind, bad := len(rep.Behind()), len(rep.Errors()); behind > 0 || bad > 0 {
+		return fmt.Errorf("migrate status: %d of %d tenants behind and %d unreadable; run tenantgate migrate", behind, len(targets), bad)
 	}
 	return nil
 }

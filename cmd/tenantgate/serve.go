@@ -19,6 +19,7 @@ import (
 	"github.com/microfi/tenantgate/catalog/provision"
 	"github.com/microfi/tenantgate/proxy"
 	"github.com/microfi/tenantgate/proxy/hrana"
+	"github.com/microfi/tenantgate/proxy/tlsedge"
 	"github.com/microfi/tenantgate/shard"
 	"github.com/microfi/tenantgate/shard/bank"
 	"github.com/microfi/tenantgate/shard/storage"
@@ -37,22 +38,23 @@ type serveConfig struct {
 	demoTTL, reapInterval                                    time.Duration
 	tenantBurst, tenantInFlight                              int
 	auditRate                                                int
+	tls                                                      tlsFlags // tls.go
 }
 
 func runServe(ctx context.Context, env *Env, args []string) error {
 	f := env.flagSet("serve")
 	var c serveConfig
-	f.StringVar(&c.listen, "listen", ":8080", "address for tenant, public and admin traffic")
-	f.StringVar(&c.metricsListen, "metrics-listen", ":9090", "address for /metrics, /healthz, /readyz and /debug/pprof/")
-	f.StringVar(&c.rootDomain, "root-domain", proxy.DefaultRootDomain, "root domain: R is the public site, admin.R the admin panel, X.R tenant X")
-	f.StringVar(&c.jwtSecret, "jwt-secret", "", "HS256 key, at least 32 characters (default: <data-dir>/jwt.secret, created on first run)")
-	f.StringVar(&c.catalogURL, "catalog-url", "", "catalog database URL: file:PATH, libsql://, https:// or http:// (default file:<data-dir>/catalog.db)")
+	f.StringVar(&c.listen, "listen", ":8080", "`ADDR` for plain-HTTP tenant, public and admin traffic (\"\" = off)")
+	f.StringVar(&c.metricsListen, "metrics-listen", ":9090", "`ADDR` for /metrics, /healthz, /readyz and /debug/pprof/")
+	f.StringVar(&c.rootDomain, "root-domain", proxy.DefaultRootDomain, "root `DOMAIN` R: R is the public site, admin.R the admin panel, X.R tenant X")
+	f.StringVar(&c.jwtSecret, "jwt-secret", "", "HS256 `KEY`, at least 32 characters (default: <data-dir>/jwt.secret, created on first run)")
+	f.StringVar(&c.catalogURL, "catalog-url", "", "catalog database `URL`: file:PATH, libsql://, https:// or http:// (default file:<data-dir>/catalog.db)")
 	f.IntVar(&c.maxOpen, "max-open-tenants", 0, "tenant databases kept open at once (default: sized from the file-descriptor limit)")
 	f.IntVar(&c.tenantMetrics, "tenant-metrics", 0, "per-tenant metric series for the N busiest tenants (0 = off)")
 	f.IntVar(&c.publicPort, "public-port", 0, "port used in printed and returned links (default: the --listen port)")
 	f.DurationVar(&c.requestTimeout, "request-timeout", proxy.DefaultRequestTimeout, "deadline for a request's database work")
-	f.StringVar(&c.logLevel, "log-level", "info", "debug, info, warn or error")
-	f.StringVar(&c.logFormat, "log-format", "text", "text or json")
+	f.StringVar(&c.logLevel, "log-level", "info", "`LEVEL`: debug, info, warn or error")
+	f.StringVar(&c.logFormat, "log-format", "text", "`FORMAT`: text or json")
 	f.DurationVar(&c.sql.StreamIdleTimeout, "sql-stream-timeout", hrana.DefaultStreamIdleTimeout, "idle SQL-over-HTTP streams expire (and roll back) after this long")
 	f.DurationVar(&c.sql.StatementTimeout, "sql-statement-timeout", hrana.DefaultStatementTimeout, "a SQL statement running longer is interrupted")
 	f.IntVar(&c.sql.MaxStreamsPerTenant, "sql-max-streams", hrana.DefaultMaxStreamsPerTenant, "open SQL streams allowed per tenant")
@@ -63,7 +65,11 @@ func runServe(ctx context.Context, env *Env, args []string) error {
 	f.DurationVar(&c.reapInterval, "reap-interval", provision.DefaultReapInterval, "how often expired demo tenants are removed (0 = never)")
 	f.IntVar(&c.auditRate, "ledger-audit-rate", verify.DefaultAuditRate, "tenants a minute the continuous ledger audit verifies, round robin (negative = off); findings count in tenantgate_ledger_audit_failures_total")
 	f.BoolVar(&c.seedDemo, "seed-demo", true, "create the demo tenant (id 1, host demo) when the catalog is empty")
+	c.tls.register(f)
 	if err := f.parse(args); err != nil {
+		return err
+	}
+	if err := c.tls.check(c.listen); err != nil {
 		return err
 	}
 	log, err := newLogger(env, c.logLevel, c.logFormat)
@@ -108,12 +114,36 @@ func serve(ctx context.Context, env *Env, dataDir string, c serveConfig, log *sl
 	if err != nil {
 		return fmt.Errorf("seed demo tenant: %w", err)
 	}
-	ln, err := net.Listen("tcp", c.listen)
-	if err != nil {
-		return fmt.Errorf("listen %s: %w", c.listen, err)
+	var ln, tlsLn net.Listener // either may be off
+	var httpAddr, tlsAddr string
+	if c.listen != "" {
+		if ln, err = net.Listen("tcp", c.listen); err != nil {
+			return fmt.Errorf("listen %s: %w", c.listen, err)
+		}
+		defer ln.Close()
+		httpAddr = ln.Addr().String()
 	}
-	defer ln.Close()
-	if c.publicPort == 0 {
+	if c.tls.listen != "" {
+		if tlsLn, err = c.tls.listenTLS(); err != nil {
+			return err
+		}
+		defer tlsLn.Close()
+		tlsAddr = tlsLn.Addr().String()
+	}
+	var edge *tlsedge.Edge
+	if tlsLn != nil {
+		if edge, err = c.tls.edge(ctx, dataDir, c.rootDomain, cat, reg, log, httpAddr, tlsAddr); err != nil {
+			return err
+		}
+		defer edge.Close()
+	}
+	scheme, httpsPort := "http", 0
+	if tlsLn != nil {
+		scheme, httpsPort = "https", tlsLn.Addr().(*net.TCPAddr).Port
+	}
+	if c.publicPort == 0 && tlsLn != nil {
+		c.publicPort = httpsPort
+	} else if c.publicPort == 0 {
 		c.publicPort = ln.Addr().(*net.TCPAddr).Port
 	}
 	c.sql.Logger = log
@@ -131,6 +161,7 @@ func serve(ctx context.Context, env *Env, dataDir string, c serveConfig, log *sl
 		TenantMetrics: c.tenantMetrics, BackupDir: filepath.Join(dataDir, "backups"), Hrana: c.sql,
 		Catalog: cat, Shards: shards, Provisioner: prov, Auth: auth,
 		Registerer: reg, Gatherer: reg, Logger: log,
+		PublicScheme: scheme, TLS: edge, RedirectHTTP: c.tls.redirectHTTP, HTTPSPort: httpsPort, EdgeHostname: c.tls.edgeHostname,
 	})
 	if err != nil {
 		return err
@@ -139,8 +170,13 @@ func serve(ctx context.Context, env *Env, dataDir string, c serveConfig, log *sl
 	if err != nil {
 		return fmt.Errorf("listen %s: %w", c.metricsListen, err)
 	}
-	errc := make(chan error, 2)
-	go func() { errc <- srv.Serve(ln) }()
+	errc := make(chan error, 3)
+	if ln != nil {
+		go func() { errc <- srv.Serve(ln) }()
+	}
+	if tlsLn != nil {
+		go func() { errc <- srv.ServeTLS(tlsLn) }()
+	}
 	go func() { errc <- srv.ServeOps(opsLn) }()
 	go background(ctx, cat, log)
 	auditor := verify.NewAuditor(verify.AuditorConfig{
@@ -162,10 +198,21 @@ func serve(ctx context.Context, env *Env, dataDir string, c serveConfig, log *sl
 	auditor.Start(ctx)
 	defer auditor.Close()
 	if env.Ready != nil {
-		env.Ready(ln.Addr().String(), opsLn.Addr().String())
+		env.Ready(httpAddr, opsLn.Addr().String())
 	}
-	printBanner(env, srv, auth, ln.Addr(), opsLn.Addr(), demoLogin, c.maxOpen)
-	log.Info("tenantgate serving", "listen", ln.Addr().String(), "metrics", opsLn.Addr().String(),
+	if env.ReadyTLS != nil && tlsLn != nil {
+		env.ReadyTLS(tlsAddr)
+	}
+	bannerAddr := tlsLn
+	if ln != nil {
+		bannerAddr = ln
+	}
+	printBanner(env, srv, auth, bannerAddr.Addr(), opsLn.Addr(), demoLogin, c.maxOpen)
+	if tlsLn != nil {
+		fmt.Fprintf(env.Stdout, "HTTPS on %s (the certificate is chosen by SNI: curl --resolve demo.%s:%d:127.0.0.1 https://demo.%s:%d/)\n\n",
+			tlsAddr, srv.RootDomain(), httpsPort, srv.RootDomain(), httpsPort)
+	}
+	log.Info("tenantgate serving", "listen", httpAddr, "tls_listen", tlsAddr, "metrics", opsLn.Addr().String(),
 		"root_domain", srv.RootDomain(), "max_open_tenants", c.maxOpen)
 
 	select {

@@ -4,7 +4,9 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"path/filepath"
 	"text/tabwriter"
 
@@ -13,45 +15,64 @@ import (
 	"github.com/microfi/tenantgate/shard/bank"
 )
 
+// tenantsCommands are the tenants subcommands.
+var tenantsCommands = map[string]func(ctx context.Context, env *Env, args []string) error{
+	"create": tenantsCreate,
+	"list":   tenantsList,
+	"suspend": func(ctx context.Context, env *Env, args []string) error {
+		return tenantsSetStatus(ctx, env, args, "suspend", catalog.StatusSuspended)
+	},
+	"resume": func(ctx context.Context, env *Env, args []string) error {
+		return tenantsSetStatus(ctx, env, args, "resume", catalog.StatusActive)
+	},
+	"delete": tenantsDelete,
+}
+
 // runTenants dispatches tenants create|list|suspend|resume|delete.
 func runTenants(ctx context.Context, env *Env, args []string) error {
+	if len(args) > 0 && isHelp(args[0]) {
+		printGroupHelp(env.Stdout, "tenants", []string{"create", "list", "suspend", "resume", "delete"})
+		return nil
+	}
 	if len(args) == 0 {
-		return errUsage("usage: tenantgate tenants create|list|suspend|resume|delete …")
+		return errUsage("tenants: a subcommand is required: create, list, suspend, resume or delete (see tenantgate tenants --help)")
 	}
-	switch args[0] {
-	case "create":
-		return tenantsCreate(ctx, env, args[1:])
-	case "list":
-		return tenantsList(ctx, env, args[1:])
-	case "suspend":
-		return tenantsSetStatus(ctx, env, args[1:], catalog.StatusSuspended)
-	case "resume":
-		return tenantsSetStatus(ctx, env, args[1:], catalog.StatusActive)
-	case "delete":
-		return tenantsDelete(ctx, env, args[1:])
+	run, ok := tenantsCommands[args[0]]
+	if !ok {
+		return errUsage(fmt.Sprintf("tenants: unknown subcommand %q: want create, list, suspend, resume or delete (see tenantgate tenants --help)", args[0]))
 	}
-	return errUsage(fmt.Sprintf("unknown tenants command %q", args[0]))
+	return run(ctx, env, args[1:])
+}
+
+// printGroupHelp lists a command's subcommands with their descriptions.
+func printGroupHelp(w io.Writer, group string, subs []string) {
+	printCommandHelp(w, group, nil, "")
+	fmt.Fprintln(w, "\nSubcommands:")
+	for _, s := range subs {
+		fmt.Fprintf(w, "  %-8s %s\n", s, docs[group+" "+s].summary)
+	}
+	fmt.Fprintf(w, "\nRun `tenantgate %s <subcommand> --help` for its flags and an example.\n", group)
 }
 
 func tenantsCreate(ctx context.Context, env *Env, args []string) error {
 	f := env.flagSet("tenants create")
-	host := f.String("host", "", "subdomain label (required)")
-	name := f.String("name", "", "institution name (required)")
-	country := f.String("country", "", "ISO 3166-1 alpha-2 country code (required)")
-	domain := f.String("custom-domain", "", "custom domain routed to this tenant")
-	plan := f.String("plan", "starter", "subscription plan")
-	dbURL := f.String("db-url", "", "tenant database URL (default: <data-dir>/tenants/<id>.db)")
-	id := f.Int64("id", 0, "tenant id (default: next free)")
+	host := f.String("host", "", "tenant `HOST` label, e.g. acme for acme.<root-domain> (required)")
+	name := f.String("name", "", "institution `NAME` (required)")
+	country := f.String("country", "", "ISO 3166-1 alpha-2 country code `CC` (required); sets the currency")
+	domain := f.String("custom-domain", "", "custom `DOMAIN` routed to this tenant")
+	plan := f.String("plan", "starter", "subscription `PLAN`: starter or growth")
+	dbURL := f.String("db-url", "", "tenant database `URL` (default: <data-dir>/tenants/<id>.db)")
+	id := f.Int64("id", 0, "tenant `ID` (default: next free)")
 	sample := f.Bool("sample-data", false, "seed sample users, accounts and transactions")
-	catURL := f.String("catalog-url", "", "catalog database URL")
+	catURL := f.String("catalog-url", "", "catalog database `URL` (default file:<data-dir>/catalog.db)")
 	if err := f.parse(args); err != nil {
 		return err
 	}
 	if *host == "" || *name == "" || *country == "" {
-		return errUsage("--host, --name and --country are required")
+		return errUsage("tenants create: --host, --name and --country are required")
 	}
 	if _, ok := bank.CurrencyFor(*country); !ok {
-		return errUsage(fmt.Sprintf("unsupported country %q", *country))
+		return errUsage(fmt.Sprintf("tenants create: unsupported --country %q", *country))
 	}
 	t, err := openTools(ctx, f.DataDir(), *catURL)
 	if err != nil {
@@ -68,8 +89,15 @@ func tenantsCreate(ctx context.Context, env *Env, args []string) error {
 		}
 	}
 	tn, err := t.provisioner.Create(ctx, req)
-	if err != nil {
-		return err
+	switch {
+	case errors.Is(err, catalog.ErrHostTaken):
+		return fmt.Errorf("tenants create: host %q is already taken by another tenant; choose another --host", *host)
+	case errors.Is(err, catalog.ErrIDTaken):
+		return fmt.Errorf("tenants create: tenant id %d is already taken; choose another --id or leave it out for the next free one", *id)
+	case errors.Is(err, catalog.ErrDomainTaken):
+		return fmt.Errorf("tenants create: custom domain %q is already taken by another tenant", *domain)
+	case err != nil:
+		return fmt.Errorf("tenants create: %w", err)
 	}
 	out := struct {
 		catalog.Tenant
@@ -80,13 +108,13 @@ func tenantsCreate(ctx context.Context, env *Env, args []string) error {
 
 func tenantsList(ctx context.Context, env *Env, args []string) error {
 	f := env.flagSet("tenants list")
-	asJSON := f.Bool("json", false, "print JSON")
-	query := f.String("query", "", "filter by name, host or domain")
-	catURL := f.String("catalog-url", "", "catalog database URL")
+	asJSON := f.Bool("json", false, "print JSON instead of a table")
+	query := f.String("query", "", "show tenants whose name, host or domain contains `TEXT`")
+	catURL := f.String("catalog-url", "", "catalog database `URL` (default file:<data-dir>/catalog.db)")
 	if err := f.parse(args); err != nil {
 		return err
 	}
-	t, err := openTools(ctx, f.DataDir(), *catURL)
+	t, err := openExisting(ctx, f.DataDir(), *catURL)
 	if err != nil {
 		return err
 	}
@@ -121,9 +149,9 @@ func tenantsList(ctx context.Context, env *Env, args []string) error {
 	return w.Flush()
 }
 
-func tenantsSetStatus(ctx context.Context, env *Env, args []string, status string) error {
-	f := env.flagSet("tenants " + status)
-	catURL := f.String("catalog-url", "", "catalog database URL")
+func tenantsSetStatus(ctx context.Context, env *Env, args []string, verb, status string) error {
+	f := env.flagSet("tenants " + verb)
+	catURL := f.String("catalog-url", "", "catalog database `URL` (default file:<data-dir>/catalog.db)")
 	if err := f.parse(args); err != nil {
 		return err
 	}
@@ -141,9 +169,9 @@ func tenantsSetStatus(ctx context.Context, env *Env, args []string, status strin
 
 func tenantsDelete(ctx context.Context, env *Env, args []string) error {
 	f := env.flagSet("tenants delete")
-	backupDir := f.String("backup-dir", "", "keep the database here (default <data-dir>/backups)")
+	backupDir := f.String("backup-dir", "", "keep a copy of the database in `DIR` (default <data-dir>/backups)")
 	noBackup := f.Bool("no-backup", false, "delete the database without keeping a copy")
-	catURL := f.String("catalog-url", "", "catalog database URL")
+	catURL := f.String("catalog-url", "", "catalog database `URL` (default file:<data-dir>/catalog.db)")
 	if err := f.parse(args); err != nil {
 		return err
 	}
@@ -168,9 +196,9 @@ func tenantsDelete(ctx context.Context, env *Env, args []string) error {
 // openTenant opens the tools and resolves the one HOST_OR_ID argument.
 func openTenant(ctx context.Context, f *commandFlags, catURL string) (*tools, catalog.Tenant, error) {
 	if f.NArg() != 1 {
-		return nil, catalog.Tenant{}, errUsage("exactly one HOST_OR_ID is required")
+		return nil, catalog.Tenant{}, errUsage(fmt.Sprintf("%s: exactly one HOST_OR_ID is required, got %d arguments", f.name, f.NArg()))
 	}
-	t, err := openTools(ctx, f.DataDir(), catURL)
+	t, err := openExisting(ctx, f.DataDir(), catURL)
 	if err != nil {
 		return nil, catalog.Tenant{}, err
 	}

@@ -11,27 +11,41 @@ import (
 // runToken prints a signed JWT: tenantgate token --tenant X --role R [--user ID] [--ttl 1h].
 func runToken(ctx context.Context, env *Env, args []string) error {
 	f := env.flagSet("token")
-	tenant := f.String("tenant", "", "tenant host or id (not needed for --role platform_admin)")
-	role := f.String("role", "", "customer, staff, admin, service or platform_admin")
-	user := f.Int64("user", 0, "user id claim")
-	ttl := f.Duration("ttl", time.Hour, "validity")
+	tenant := f.String("tenant", "", "the token's tenant, by `HOST_OR_ID` (not needed for --role platform_admin)")
+	role := f.String("role", "", "`ROLE`: customer, staff, admin, service or platform_admin")
+	user := f.Int64("user", 0, "user `ID` claim")
+	ttl := f.Duration("ttl", time.Hour, "token lifetime `DURATION`, 1s to 366 days")
 	readOnly := f.Bool("read-only", false, `read-only SQL access (claim "a":"ro")`)
-	secretFlag := f.String("jwt-secret", "", "HS256 key (default: <data-dir>/jwt.secret)")
-	catURL := f.String("catalog-url", "", "catalog database URL (default file:<data-dir>/catalog.db)")
+	secretFlag := f.String("jwt-secret", "", "the server's HS256 `KEY` (default: <data-dir>/jwt.secret, which must exist)")
+	catURL := f.String("catalog-url", "", "catalog database `URL` (default file:<data-dir>/catalog.db)")
 	if err := f.parse(args); err != nil {
 		return err
 	}
+	if f.NArg() > 0 {
+		return errUsage(fmt.Sprintf("token: unexpected argument %q", f.Arg(0)))
+	}
 	if *ttl <= 0 || *ttl > 366*24*time.Hour {
-		return errUsage("--ttl must be between 1s and 366 days")
+		return errUsage("token: --ttl must be between 1s and 366 days")
+	}
+	switch *role {
+	case proxy.RolePlatformAdmin, proxy.RoleCustomer, proxy.RoleStaff, proxy.RoleAdmin, proxy.RoleService:
+	default:
+		return errUsage("token: --role must be customer, staff, admin, service or platform_admin")
+	}
+	// Check the key first: a wrong --data-dir must not get as far as a
+	// catalog or a token.
+	secret, err := readJWTSecret(f.DataDir(), *secretFlag)
+	if err != nil {
+		return err
 	}
 	claims := proxy.Claims{Role: *role}
 	switch *role {
 	case proxy.RolePlatformAdmin:
 	case proxy.RoleCustomer, proxy.RoleStaff, proxy.RoleAdmin, proxy.RoleService:
 		if *tenant == "" {
-			return errUsage("--tenant is required for role " + *role)
+			return errUsage("token: --tenant is required for role " + *role)
 		}
-		t, err := openTools(ctx, f.DataDir(), *catURL)
+		t, err := openExisting(ctx, f.DataDir(), *catURL)
 		if err != nil {
 			return err
 		}
@@ -42,17 +56,13 @@ func runToken(ctx context.Context, env *Env, args []string) error {
 		}
 		claims.TenantID = proxy.Int(tn.ID)
 	default:
-		return errUsage("--role must be customer, staff, admin, service or platform_admin")
+		return errUsage("token: --role must be customer, staff, admin, service or platform_admin")
 	}
 	if *user != 0 {
 		claims.UserID = proxy.Int(*user)
 	}
 	if *readOnly {
 		claims.Access = "ro"
-	}
-	secret, err := jwtSecret(f.DataDir(), *secretFlag)
-	if err != nil {
-		return err
 	}
 	auth, err := proxy.NewAuth(secret)
 	if err != nil {

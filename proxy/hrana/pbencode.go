@@ -359,12 +359,12 @@ func appendStepErrorPB(b []byte, step int, e *hranaError) []byte {
 
 // cursorEntry is one entry of a cursor's output, as both encodings see it.
 type cursorEntry struct {
-	kind  protowire.Number // CursorEntry field: 1 step_begin, 2 step_end, 3 step_error, 4 row
-	step  int
-	cols  []col
-	res   *stmtResult
-	err   *hranaError
-	row   []value
+	kind protowire.Number // CursorEntry field: 1 step_begin, 2 step_end, 3 step_error, 4 row
+	step int
+	cols []col
+	res  *stmtResult
+	err  *hranaError
+	row  []value
 }
 
 func sizeCursorEntryPB(e *cursorEntry) int {

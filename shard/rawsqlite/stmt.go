@@ -62,7 +62,9 @@ func (c *Conn) Prepare(sql string) (*Stmt, string, error) {
 	if p == 0 {
 		return nil, tail, nil
 	}
-	return &Stmt{c: c, p: p, ddl: c.ddl && c.schemaCheck != nil && c.probe == nil && !c.internal}, tail, nil
+	st := &Stmt{c: c, p: p}
+	st.ddl = c.ddl && c.schemaCheck != nil && c.probe == nil && !c.internal && !st.IsExplain()
+	return st, tail, nil
 }
 
 // Finalize destroys the statement.

@@ -152,7 +152,7 @@ func TestForeignObjectsRefused(t *testing.T) {
 		`UPDATE mine SET v = 2`,
 		`DELETE FROM mine`,
 		`SELECT * FROM accounts JOIN users ON users.id = accounts.user_id`,
-		`CREATE TEMP TABLE scratch(a)`,
+		`EXPLAIN CREATE TABLE e(a REFERENCES accounts(id))`, `CREATE TEMP TABLE scratch(a)`,
 		`CREATE TABLE auto(id INTEGER PRIMARY KEY AUTOINCREMENT, a)`, `INSERT INTO auto(a) VALUES (1)`, `DROP TABLE auto`,
 		`ALTER TABLE mine RENAME TO yours`,
 		`DROP VIEW mv`, `DROP TRIGGER mt`, `DROP INDEX mine_v`, `DROP TABLE other`, `DROP TABLE yours`, `DROP TABLE hop`,

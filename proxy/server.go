@@ -20,6 +20,7 @@ import (
 	"github.com/microfi/tenantgate/proxy/hrana"
 	"github.com/microfi/tenantgate/proxy/tlsedge"
 	"github.com/microfi/tenantgate/shard"
+	"github.com/microfi/tenantgate/shard/verify"
 )
 
 // Defaults for Config.
@@ -44,6 +45,9 @@ type Config struct {
 	SignupLimit           RateLimit     // signups per client address; zero = DefaultSignupLimit
 	DemoTTL               time.Duration // demo lifetime; 0 = DefaultDemoTTL
 	ReapInterval          time.Duration // demo reaper period; 0 = provision.DefaultReapInterval, < 0 = off
+	// LedgerAuditRate is how many tenants a minute the continuous ledger
+	// audit verifies (shard/verify); 0 = verify.DefaultAuditRate, < 0 = off.
+	LedgerAuditRate int
 
 	Hrana hrana.Config // SQL-over-HTTP limits and stream timeouts
 
@@ -81,7 +85,8 @@ type Server struct {
 	logins       loginThrottle // failed-login throttle per tenant and e-mail (bank_throttle.go)
 	port         int
 	stop         context.CancelFunc // cancels background
-	background   context.Context    // background work (reaper, tenant series), until Shutdown
+	background   context.Context    // background work (reaper, tenant series, ledger audit), until Shutdown
+	auditor      *verify.Auditor
 }
 
 // New builds a Server from cfg.
@@ -118,6 +123,9 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.site = newSite(cfg)
 	s.startReaper()
+	s.auditor = verify.NewAuditor(verify.AuditorConfig{
+		PerMinute: cfg.LedgerAuditRate, List: s.auditTargets, Logger: cfg.Logger, Registerer: cfg.Registerer})
+	s.auditor.Start(bg)
 	s.hrana = hrana.NewHandler(cfg.Hrana, cfg.Registerer)
 	if cfg.TenantRate == (RateLimit{}) {
 		cfg.TenantRate = DefaultTenantRate
@@ -184,6 +192,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	go func() { errc <- s.ops.ShutdownWithContext(ctx) }()
 	err := errors.Join(<-errc, <-errc)
 	s.hrana.Close() // rolls back open SQL streams before the databases close
+	s.auditor.Close()
 	return err
 }
 

@@ -22,7 +22,6 @@ import (
 	"github.com/microfi/tenantgate/proxy/tlsedge"
 	"github.com/microfi/tenantgate/shard"
 	"github.com/microfi/tenantgate/shard/bank"
-	"github.com/microfi/tenantgate/shard/storage"
 	"github.com/microfi/tenantgate/shard/verify"
 )
 
@@ -156,7 +155,7 @@ func serve(ctx context.Context, env *Env, dataDir string, c serveConfig, log *sl
 	}
 	srv, err := proxy.New(proxy.Config{
 		TenantRate: tenantRate, TenantMaxInFlight: c.tenantInFlight,
-		DemoTTL: c.demoTTL, ReapInterval: reapInterval(c.reapInterval),
+		DemoTTL: c.demoTTL, ReapInterval: reapInterval(c.reapInterval), LedgerAuditRate: c.auditRate,
 		RootDomain: c.rootDomain, PublicPort: c.publicPort, RequestTimeout: c.requestTimeout,
 		TenantMetrics: c.tenantMetrics, BackupDir: filepath.Join(dataDir, "backups"), Hrana: c.sql,
 		Catalog: cat, Shards: shards, Provisioner: prov, Auth: auth,
@@ -179,24 +178,6 @@ func serve(ctx context.Context, env *Env, dataDir string, c serveConfig, log *sl
 	}
 	go func() { errc <- srv.ServeOps(opsLn) }()
 	go background(ctx, cat, log)
-	auditor := verify.NewAuditor(verify.AuditorConfig{
-		PerMinute: c.auditRate, Logger: log, Registerer: reg,
-		List: func(ctx context.Context) ([]verify.Target, error) {
-			tenants, err := allTenants(ctx, cat)
-			if err != nil {
-				return nil, err
-			}
-			var out []verify.Target
-			for _, tn := range tenants {
-				if url := shards.URL(tn.ID, tn.DBURL); !storage.IsRemote(url) {
-					out = append(out, verify.Target{ID: tn.ID, Host: tn.Host, URL: url})
-				}
-			}
-			return out, nil
-		},
-	})
-	auditor.Start(ctx)
-	defer auditor.Close()
 	if env.Ready != nil {
 		env.Ready(httpAddr, opsLn.Addr().String())
 	}

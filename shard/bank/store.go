@@ -67,6 +67,10 @@ var (
 	ErrForbidden = errors.New("forbidden")
 	// ErrBusy: the database stayed locked past the busy timeout.
 	ErrBusy = errors.New("tenant database busy")
+	// ErrRefused: the database's authorizer refused a statement (a foreign
+	// trigger or view would have run, or a remote server keeps the table
+	// read-only); nothing was written.
+	ErrRefused = errors.New("tenant database refused the statement")
 )
 
 // ValidationError reports invalid input field by field. Fields maps the
@@ -132,6 +136,9 @@ func classify(err error) error {
 	}
 	if storage.IsBusy(err) {
 		return fmt.Errorf("%w: %w", ErrBusy, err)
+	}
+	if storage.IsAuth(err) {
+		return fmt.Errorf("%w: %w", ErrRefused, err)
 	}
 	return err
 }

@@ -16,7 +16,7 @@ BRANCH   ?= $(shell git rev-parse --abbrev-ref HEAD 2>/dev/null)
 VERPKG   := github.com/prometheus/common/version
 LDFLAGS  := -X $(VERPKG).Version=$(VERSION) -X $(VERPKG).Revision=$(REVISION) -X $(VERPKG).Branch=$(BRANCH)
 
-.PHONY: run build build-proxy test test-deps test-go lint bench loadtest clean
+.PHONY: run build build-proxy test test-deps test-go lint verify-systemd bench loadtest clean
 
 ## run: build the proxy (only) into ./bin and start it on ./data with the demo tenant (prints URLs and a token)
 run: build-proxy
@@ -31,7 +31,18 @@ build-proxy:
 	CGO_ENABLED=0 $(GO) build -ldflags '$(LDFLAGS)' -o $(BIN)/tenantgate ./cmd/tenantgate
 
 ## test: install what the tests need, vet, then run every test
-test: test-deps lint test-go
+test: test-deps lint verify-systemd test-go
+
+## verify-systemd: deploy/systemd/tenantgate.service passes systemd-analyze
+#   (skipped where systemd is absent; any warning fails, since verify
+#   itself exits 0 on most of them)
+verify-systemd:
+	@if ! command -v systemd-analyze >/dev/null 2>&1; then echo "systemd-analyze not found: unit not verified"; exit 0; fi; \
+	dir=$$(mktemp -d) && trap 'rm -rf "$$dir"' EXIT && \
+	CGO_ENABLED=0 $(GO) build -o $$dir/tenantgate ./cmd/tenantgate && \
+	sed "s#/usr/local/bin/tenantgate#$$dir/tenantgate#" deploy/systemd/tenantgate.service > $$dir/tenantgate.service && \
+	out=$$(systemd-analyze verify --man=no $$dir/tenantgate.service 2>&1); \
+	if [ -n "$$out" ]; then echo "$$out"; exit 1; fi; echo "systemd-analyze verify: tenantgate.service OK"
 
 test-go:
 	mkdir -p $(ARTIFACTS)

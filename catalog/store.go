@@ -8,9 +8,6 @@ import (
 	"strings"
 	"time"
 	"unicode"
-	"unicode/utf8"
-
-	"github.com/microfi/tenantgate/shard/storage"
 )
 
 // sqliteTime is how times are written to the catalog: SQLite's own
@@ -18,6 +15,10 @@ import (
 const sqliteTime = "2006-01-02 15:04:05"
 
 const tenantColumns = `id, host, custom_domain, name, country_code, subscription_plan, status, db_url, created_at, updated_at, expires_at`
+
+// visible excludes rows still being provisioned: until its database is in
+// place a tenant is not found by any lookup.
+const visible = `status <> 'provisioning'`
 
 // ListOptions filters and pages List.
 type ListOptions struct {
@@ -27,19 +28,9 @@ type ListOptions struct {
 	Offset int
 }
 
-// Update is a partial change to a tenant; nil fields are left alone. An
-// empty CustomDomain clears it.
-type Update struct {
-	Status       *string
-	CustomDomain *string
-	Name         *string
-	Plan         *string
-	ExpiresAt    *time.Time
-}
-
 // Get returns the tenant with this id, uncached.
 func (c *Catalog) Get(ctx context.Context, id int64) (Tenant, error) {
-	row := c.db.QueryRowContext(ctx, `SELECT `+tenantColumns+` FROM tenants WHERE id = ?`, id)
+	row := c.db.QueryRowContext(ctx, `SELECT `+tenantColumns+` FROM tenants WHERE id = ? AND `+visible, id)
 	return scanTenant(row)
 }
 
@@ -51,7 +42,7 @@ func (c *Catalog) Resolve(ctx context.Context, hostOrID string) (Tenant, error) 
 		return c.Get(ctx, id)
 	}
 	row := c.db.QueryRowContext(ctx,
-		`SELECT `+tenantColumns+` FROM tenants WHERE host = ? OR custom_domain = ? LIMIT 1`, s, s)
+		`SELECT `+tenantColumns+` FROM tenants WHERE (host = ? OR custom_domain = ?) AND `+visible+` LIMIT 1`, s, s)
 	return scanTenant(row)
 }
 
@@ -63,7 +54,7 @@ func (c *Catalog) List(ctx context.Context, opt ListOptions) ([]Tenant, int, err
 	opt.Limit = min(opt.Limit, 500)
 	opt.Offset = max(opt.Offset, 0)
 	where := `WHERE (?1 = '' OR name LIKE ?2 ESCAPE '\' OR host LIKE ?2 ESCAPE '\' OR custom_domain LIKE ?2 ESCAPE '\')
-	            AND (?3 = '' OR status = ?3)`
+	            AND (?3 = '' OR status = ?3) AND ` + visible
 	pattern := "%" + escapeLike(opt.Query) + "%"
 	var total int
 	if err := c.db.QueryRowContext(ctx, `SELECT count(*) FROM tenants `+where, opt.Query, pattern, opt.Status).Scan(&total); err != nil {
@@ -84,84 +75,6 @@ func (c *Catalog) List(ctx context.Context, opt ListOptions) ([]Tenant, int, err
 		out = append(out, t)
 	}
 	return out, total, rows.Err()
-}
-
-// Create inserts a tenant (with t.ID when non-zero) and returns it as stored.
-// The cache forgets the new host and domain at once, so a negative entry
-// cannot hide the new tenant.
-func (c *Catalog) Create(ctx context.Context, t Tenant) (Tenant, error) {
-	if err := validate(&t); err != nil {
-		return Tenant{}, err
-	}
-	var id any
-	if t.ID != 0 {
-		id = t.ID
-	}
-	row := c.db.QueryRowContext(ctx, `INSERT INTO tenants
-		(id, host, custom_domain, name, country_code, subscription_plan, status, db_url, expires_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING `+tenantColumns,
-		id, t.Host, nullString(t.CustomDomain), t.Name, t.CountryCode, t.Plan, t.Status,
-		nullString(t.DBURL), nullTime(t.ExpiresAt))
-	created, err := scanTenant(row)
-	if err != nil {
-		return Tenant{}, classify(err)
-	}
-	c.cache.invalidateTenant(created, created)
-	return created, nil
-}
-
-// Update applies a partial change and returns the tenant as stored.
-func (c *Catalog) Update(ctx context.Context, id int64, u Update) (Tenant, error) {
-	old, err := c.Get(ctx, id)
-	if err != nil {
-		return Tenant{}, err
-	}
-	next := old
-	if u.Status != nil {
-		next.Status = *u.Status
-	}
-	if u.CustomDomain != nil {
-		next.CustomDomain = *u.CustomDomain
-	}
-	if u.Name != nil {
-		next.Name = *u.Name
-	}
-	if u.Plan != nil {
-		next.Plan = *u.Plan
-	}
-	if u.ExpiresAt != nil {
-		next.ExpiresAt = *u.ExpiresAt
-	}
-	if err := validate(&next); err != nil {
-		return Tenant{}, err
-	}
-	row := c.db.QueryRowContext(ctx, `UPDATE tenants SET status = ?, custom_domain = ?, name = ?,
-		subscription_plan = ?, expires_at = ?, updated_at = CURRENT_TIMESTAMP
-		WHERE id = ? RETURNING `+tenantColumns,
-		next.Status, nullString(next.CustomDomain), next.Name, next.Plan, nullTime(next.ExpiresAt), id)
-	updated, err := scanTenant(row)
-	if err != nil {
-		return Tenant{}, classify(err)
-	}
-	c.cache.invalidateTenant(old, updated)
-	return updated, nil
-}
-
-// Delete removes a tenant's catalog row.
-func (c *Catalog) Delete(ctx context.Context, id int64) error {
-	old, err := c.Get(ctx, id)
-	if err != nil {
-		return err
-	}
-	res, err := c.db.ExecContext(ctx, `DELETE FROM tenants WHERE id = ?`, id)
-	if err != nil {
-		return fmt.Errorf("delete tenant %d: %w", id, err)
-	}
-	c.cache.invalidateTenant(old, old)
-	if n, err := res.RowsAffected(); err == nil && n == 0 {
-		return ErrTenantNotFound // deleted concurrently (another reaper or admin): that one owns the cleanup
-	}
-	return nil
 }
 
 // ExpiredDemos lists demo tenants whose expiry is at or before now.
@@ -188,62 +101,6 @@ func (c *Catalog) ExpiredDemos(ctx context.Context, now time.Time) ([]Tenant, er
 func (c *Catalog) Ping(ctx context.Context) error {
 	var one int
 	return c.db.QueryRowContext(ctx, `SELECT 1`).Scan(&one)
-}
-
-func validate(t *Tenant) error {
-	t.Host = strings.ToLower(strings.TrimSpace(t.Host))
-	t.CustomDomain = strings.TrimSuffix(strings.ToLower(strings.TrimSpace(t.CustomDomain)), ".")
-	t.CountryCode = strings.ToUpper(strings.TrimSpace(t.CountryCode))
-	t.Name = strings.TrimSpace(t.Name)
-	if t.Plan == "" {
-		t.Plan = "starter"
-	}
-	if t.Status == "" {
-		t.Status = StatusActive
-	}
-	switch {
-	case !ValidLabel(t.Host):
-		return fmt.Errorf("%w: host %q is not a DNS label", ErrInvalidTenant, truncate(t.Host, 64))
-	case t.Host == "www" || t.Host == "admin":
-		// These labels route to the public site and the admin panel, so a
-		// tenant with them could never be reached.
-		return fmt.Errorf("%w: host %q is reserved", ErrInvalidTenant, t.Host)
-	case t.CustomDomain != "" && (!ValidDomain(t.CustomDomain) || !strings.Contains(t.CustomDomain, ".")):
-		return fmt.Errorf("%w: custom domain %q is not a DNS name", ErrInvalidTenant, truncate(t.CustomDomain, 64))
-	case !DisplaySafe(t.Name):
-		return fmt.Errorf("%w: name must not contain control or bidirectional-override characters", ErrInvalidTenant)
-	case t.Name == "" || utf8.RuneCountInString(t.Name) > 200:
-		return fmt.Errorf("%w: name must be 1–200 characters", ErrInvalidTenant)
-	case len(t.CountryCode) != 2 || strings.Trim(t.CountryCode, "ABCDEFGHIJKLMNOPQRSTUVWXYZ") != "":
-		return fmt.Errorf("%w: country must be an ISO 3166-1 alpha-2 code", ErrInvalidTenant)
-	case t.Status != StatusActive && t.Status != StatusSuspended && t.Status != StatusDemo:
-		return fmt.Errorf("%w: status must be active, suspended or demo", ErrInvalidTenant)
-	}
-	return nil
-}
-
-func classify(err error) error {
-	switch {
-	case errors.Is(err, sql.ErrNoRows):
-		return ErrTenantNotFound
-	case errors.Is(err, ErrTenantNotFound), errors.Is(err, ErrHostTaken), errors.Is(err, ErrDomainTaken),
-		errors.Is(err, ErrIDTaken), errors.Is(err, ErrUnavailable):
-		return err // already classified (scanTenant, then its caller)
-	}
-	// SQLite names the violated column only in the message.
-	msg := err.Error()
-	switch {
-	case !storage.IsUnique(err):
-	case strings.Contains(msg, "tenants.host"):
-		return ErrHostTaken
-	case strings.Contains(msg, "tenants.custom_domain"):
-		return ErrDomainTaken
-	case strings.Contains(msg, "tenants.id"), strings.Contains(msg, "PRIMARY KEY"):
-		return ErrIDTaken
-	}
-	// Anything else is the catalog database failing (unreachable, locked,
-	// corrupt): the caller can only answer "try again later".
-	return fmt.Errorf("%w: %w", ErrUnavailable, err)
 }
 
 type scanner interface{ Scan(dest ...any) error }

@@ -21,8 +21,11 @@ var (
 	ErrHostTaken      = errors.New("host taken")
 	ErrIDTaken        = errors.New("tenant id taken")
 	ErrDomainTaken    = errors.New("custom domain taken")
-	ErrInvalidHost    = errors.New("invalid host")
-	ErrInvalidTenant  = errors.New("invalid tenant")
+	// ErrPrecondition: a conditional change found the tenant in another
+	// state (e.g. a demo made permanent before the reaper got to it).
+	ErrPrecondition  = errors.New("tenant changed concurrently")
+	ErrInvalidHost   = errors.New("invalid host")
+	ErrInvalidTenant = errors.New("invalid tenant")
 	// ErrUnavailable wraps failures to reach the catalog database.
 	ErrUnavailable = errors.New("catalog unavailable")
 )

@@ -6,24 +6,17 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
-	"slices"
 	"strconv"
 	"strings"
-	"time"
-	"unicode/utf8"
 
 	"github.com/valyala/fasthttp"
 
 	"github.com/microfi/tenantgate/catalog"
-	"github.com/microfi/tenantgate/catalog/provision"
+	"github.com/microfi/tenantgate/catalog/tenants"
 	"github.com/microfi/tenantgate/proxy/web"
-	"github.com/microfi/tenantgate/shard"
 	"github.com/microfi/tenantgate/shard/bank"
 	"github.com/microfi/tenantgate/shard/storage"
 )
-
-// Subscription plans a tenant may be on.
-var subscriptionPlans = []string{"starter", "growth", "enterprise"}
 
 const adminTenantsPath = "/api/admin/tenants"
 
@@ -97,12 +90,13 @@ func (s *Server) adminAPI(ctx *fasthttp.RequestCtx, path string) error {
 // its public URL.
 type adminTenant struct {
 	catalog.Tenant
-	URL string `json:"url"`
+	URL             string         `json:"url"`
+	CustomDomainTLS *domainTLSView `json:"custom_domain_tls"` // domaintls.go
 }
 
 func (s *Server) adminView(t catalog.Tenant) adminTenant {
 	t.DBURL = redactDBURL(t.DBURL)
-	return adminTenant{Tenant: t, URL: s.URL(t.Host)}
+	return adminTenant{Tenant: t, URL: s.URL(t.Host), CustomDomainTLS: s.domainTLS(context.Background(), t.CustomDomain)}
 }
 
 // redactDBURL hides credentials in a libSQL URL (?authToken=…, user:pass@)
@@ -172,40 +166,20 @@ type adminCreateRequest struct {
 }
 
 // adminCreateTenant answers POST /api/admin/tenants with 201 and the tenant.
+// The tenant rules are the tenant service's; this door adds two of its
+// own: db_url must name a libSQL server, and admin_email and
+// admin_password go together.
 func (s *Server) adminCreateTenant(ctx *fasthttp.RequestCtx) error {
 	var req adminCreateRequest
 	if err := decodeJSON(ctx, &req); err != nil {
 		return err
 	}
+	create := tenants.CreateRequest{Host: req.Host, Name: req.Name, Country: req.Country,
+		CustomDomain: req.CustomDomain, Plan: req.Plan, DBURL: req.DBURL}
 	fields := map[string]string{}
-	req.Host = strings.ToLower(strings.TrimSpace(req.Host))
-	switch {
-	case req.Host == "":
-		fields["host"] = "is required"
-	case !catalog.ValidLabel(req.Host):
-		fields["host"] = "must be a DNS label: a-z, 0-9 and hyphens, not at the start or end"
-	case reservedSubdomains[req.Host]:
-		fields["host"] = "is reserved"
-	}
-	req.Name = strings.TrimSpace(req.Name)
-	if !validTenantName(req.Name) {
-		fields["name"] = "must be 1–200 characters"
-	}
-	req.Country = strings.ToUpper(strings.TrimSpace(req.Country))
-	if _, ok := bank.CurrencyFor(req.Country); !ok {
-		fields["country"] = "must be a supported ISO 3166-1 alpha-2 country code"
-	}
-	if req.Plan == "" {
-		req.Plan = subscriptionPlans[0]
-	} else if !validPlan(req.Plan) {
-		fields["subscription_plan"] = "must be one of " + strings.Join(subscriptionPlans, ", ")
-	}
-	if req.CustomDomain != "" {
-		d, msg := s.normalizeCustomDomain(req.CustomDomain)
-		if msg != "" {
-			fields["custom_domain"] = msg
-		}
-		req.CustomDomain = d
+	var verr *tenants.ValidationError
+	if err := s.tenants.Check(&create); errors.As(err, &verr) {
+		fields = verr.Fields
 	}
 	if req.DBURL != "" && !storage.IsRemote(req.DBURL) {
 		// Over HTTP, a local path would let the panel create or probe files
@@ -217,11 +191,10 @@ func (s *Server) adminCreateTenant(ctx *fasthttp.RequestCtx) error {
 		fields["admin_email"] = "admin_email and admin_password go together"
 	}
 	if len(fields) > 0 {
-		return badRequest("Invalid tenant", fields)
+		return &tenants.ValidationError{Fields: fields}
 	}
-	var seed func(context.Context, *sql.DB, int64) error
 	if req.AdminEmail != "" {
-		seed = func(ctx context.Context, db *sql.DB, id int64) error {
+		create.Seed = func(ctx context.Context, db *sql.DB, id int64) error {
 			_, err := bank.New(db, id).CreateUser(ctx, bank.NewUser{
 				Email: req.AdminEmail, Name: "Administrator", Password: req.AdminPassword, Role: bank.RoleAdmin,
 			})
@@ -230,12 +203,9 @@ func (s *Server) adminCreateTenant(ctx *fasthttp.RequestCtx) error {
 	}
 	c, cancel := contextFor(s)
 	defer cancel()
-	t, err := s.provisioner.Create(c, provision.Request{
-		Host: req.Host, Name: req.Name, Country: req.Country, CustomDomain: req.CustomDomain,
-		Plan: req.Plan, DBURL: req.DBURL, Status: catalog.StatusActive, Seed: seed,
-	})
+	t, err := s.tenants.Create(c, create)
 	if err != nil {
-		return adminError(err)
+		return err
 	}
 	writeJSON(ctx, http.StatusCreated, map[string]any{"tenant": s.adminView(t)})
 	return nil
@@ -262,9 +232,10 @@ type adminPatchRequest struct {
 	Plan         *string `json:"subscription_plan"`
 }
 
-// adminPatchTenant answers PATCH /api/admin/tenants/{id}. The catalog
-// invalidates its cache synchronously, so a suspension, resumption or new
-// domain applies to the very next request.
+// adminPatchTenant answers PATCH /api/admin/tenants/{id}: one atomic
+// update of the given fields. The catalog invalidates its cache
+// synchronously, so a suspension, resumption or new domain applies to the
+// very next request.
 func (s *Server) adminPatchTenant(ctx *fasthttp.RequestCtx, id int64) error {
 	var req adminPatchRequest
 	if err := decodeJSON(ctx, &req); err != nil {
@@ -272,52 +243,9 @@ func (s *Server) adminPatchTenant(ctx *fasthttp.RequestCtx, id int64) error {
 	}
 	c, cancel := contextFor(s)
 	defer cancel()
-	cur, err := s.catalog.Get(c, id)
+	t, err := s.tenants.Update(c, id, tenants.Change{Status: req.Status, CustomDomain: req.CustomDomain, Name: req.Name, Plan: req.Plan})
 	if err != nil {
 		return err
-	}
-	fields := map[string]string{}
-	u := catalog.Update{Plan: req.Plan}
-	if req.Status != nil {
-		st := strings.TrimSpace(*req.Status)
-		switch {
-		case st == catalog.StatusActive || st == catalog.StatusSuspended:
-		case st == catalog.StatusDemo && cur.Status == catalog.StatusDemo:
-		default:
-			fields["status"] = "must be active or suspended"
-		}
-		u.Status = &st
-		// An active tenant has no expiry: activating a demo keeps it for good.
-		if st == catalog.StatusActive && !cur.ExpiresAt.IsZero() {
-			u.ExpiresAt = &time.Time{}
-		}
-	}
-	if req.Name != nil {
-		n := strings.TrimSpace(*req.Name)
-		if !validTenantName(n) {
-			fields["name"] = "must be 1–200 characters"
-		}
-		u.Name = &n
-	}
-	if req.Plan != nil && !validPlan(*req.Plan) {
-		fields["subscription_plan"] = "must be one of " + strings.Join(subscriptionPlans, ", ")
-	}
-	if req.CustomDomain != nil {
-		d := ""
-		if strings.TrimSpace(*req.CustomDomain) != "" {
-			var msg string
-			if d, msg = s.normalizeCustomDomain(*req.CustomDomain); msg != "" {
-				fields["custom_domain"] = msg
-			}
-		}
-		u.CustomDomain = &d
-	}
-	if len(fields) > 0 {
-		return badRequest("Invalid tenant", fields)
-	}
-	t, err := s.catalog.Update(c, id, u)
-	if err != nil {
-		return adminError(err)
 	}
 	writeJSON(ctx, http.StatusOK, map[string]any{"tenant": s.adminView(t)})
 	return nil
@@ -341,59 +269,12 @@ func (s *Server) adminDeleteTenant(ctx *fasthttp.RequestCtx, id int64) error {
 	}
 	c, cancel := contextFor(s)
 	defer cancel()
-	if err := s.provisioner.Delete(c, id, dir); err != nil {
+	if _, err := s.tenants.Delete(c, id, dir); err != nil {
 		return err
 	}
 	writeJSON(ctx, http.StatusOK, map[string]any{"deleted": id, "backup_dir": dir})
 	return nil
 }
-
-// normalizeCustomDomain lower-cases and trims a custom domain and checks
-// it: a DNS name of at least two labels, no port, and nothing under the
-// root domain (those hosts belong to the platform). It returns the problem
-// as a field message, or "".
-func (s *Server) normalizeCustomDomain(raw string) (string, string) {
-	d := strings.TrimSuffix(strings.ToLower(strings.TrimSpace(raw)), ".")
-	root := s.cfg.RootDomain
-	switch {
-	case d == "":
-		return "", "is required"
-	case strings.ContainsAny(d, ":/ "):
-		return d, "must be a bare host name (no scheme, port or path)"
-	case !catalog.ValidDomain(d) || !strings.Contains(d, "."):
-		return d, "must be a DNS name such as bank.example.com"
-	case d == root || strings.HasSuffix(d, "."+root):
-		return d, "must not be the root domain or under it"
-	}
-	return d, ""
-}
-
-// adminError maps the catalog's uniqueness and validation failures.
-func adminError(err error) error {
-	var verr *bank.ValidationError
-	switch {
-	case errors.Is(err, catalog.ErrHostTaken):
-		return &Error{Status: http.StatusConflict, Message: "Host taken", Fields: map[string]string{"host": "is taken"}}
-	case errors.Is(err, catalog.ErrDomainTaken):
-		return &Error{Status: http.StatusConflict, Message: "Custom domain taken", Fields: map[string]string{"custom_domain": "is taken"}}
-	case errors.Is(err, shard.ErrExists):
-		return &Error{Status: http.StatusConflict, Message: "Database already exists", Fields: map[string]string{"db_url": "names an existing file"}}
-	case errors.Is(err, catalog.ErrInvalidTenant):
-		return badRequest("Invalid tenant", nil)
-	case errors.As(err, &verr):
-		return badRequest("Invalid tenant", verr.Fields)
-	}
-	return err
-}
-
-// validTenantName reports whether a trimmed tenant name has 1–200
-// characters (the catalog's own rule, checked here to answer per field).
-func validTenantName(n string) bool {
-	return n != "" && utf8.RuneCountInString(n) <= 200 && catalog.DisplaySafe(n)
-}
-
-// validPlan reports whether p is one of the subscription plans.
-func validPlan(p string) bool { return slices.Contains(subscriptionPlans, p) }
 
 // queryInt parses an optional integer query parameter within [lo, hi].
 func queryInt(args *fasthttp.Args, name string, def, lo, hi int) (int, error) {

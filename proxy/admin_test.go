@@ -98,8 +98,8 @@ func TestAdminListAndCreate(t *testing.T) {
 		if i%2 == 1 {
 			name = fmt.Sprintf("Credit Union %d", i)
 		}
-		status, got := adminDo(t, srv, "POST", "/api/admin/tenants", map[string]string{"host": fmt.Sprintf("t%d", i), "name": name, "country": "ug"})
-		if status != 201 || got.Tenant.Host != fmt.Sprintf("t%d", i) || got.Tenant.CountryCode != "UG" || got.Tenant.Plan != "starter" {
+		status, got := adminDo(t, srv, "POST", "/api/admin/tenants", map[string]string{"host": fmt.Sprintf("tn%d", i), "name": name, "country": "ug"})
+		if status != 201 || got.Tenant.Host != fmt.Sprintf("tn%d", i) || got.Tenant.CountryCode != "UG" || got.Tenant.Plan != "starter" {
 			t.Fatalf("create %d: %d %+v", i, status, got)
 		}
 	}
@@ -121,7 +121,7 @@ func TestAdminListAndCreate(t *testing.T) {
 	}
 	t.Run("Paged", func(t *testing.T) {
 		p := list("limit=3&offset=3")
-		if p.Total != 7 || len(p.Tenants) != 3 || p.Tenants[0].Host != "t3" {
+		if p.Total != 7 || len(p.Tenants) != 3 || p.Tenants[0].Host != "tn3" {
 			t.Errorf("page %+v", p)
 		}
 		if p := list("limit=3&offset=6"); len(p.Tenants) != 1 {
@@ -132,8 +132,8 @@ func TestAdminListAndCreate(t *testing.T) {
 		if p := list("q=credit"); p.Total != 3 {
 			t.Errorf("q=credit: %+v", p)
 		}
-		if p := list("q=t4"); p.Total != 1 || p.Tenants[0].Host != "t4" {
-			t.Errorf("q=t4: %+v", p)
+		if p := list("q=tn4"); p.Total != 1 || p.Tenants[0].Host != "tn4" {
+			t.Errorf("q=tn4: %+v", p)
 		}
 		if p := list("q=100%25"); p.Total != 0 { // a literal %, not a wildcard
 			t.Errorf("q=100%%: %+v", p)
@@ -152,7 +152,7 @@ func TestAdminListAndCreate(t *testing.T) {
 			status int
 			field  string
 		}{
-			{map[string]string{"host": "t1", "name": "Dup", "country": "GH"}, 409, "host"},
+			{map[string]string{"host": "tn1", "name": "Dup", "country": "GH"}, 409, "host"},
 			{map[string]string{"host": "Bad_Host", "name": "X", "country": "GH"}, 400, "host"},
 			{map[string]string{"host": "admin", "name": "X", "country": "GH"}, 400, "host"},
 			{map[string]string{"host": "okhost", "name": "", "country": "GH"}, 400, "name"},
@@ -236,7 +236,7 @@ func TestAdminSuspendResume(t *testing.T) {
 		if status, _ := adminDo(t, srv, "PATCH", path, `{"host":"x"}`); status != 400 {
 			t.Errorf("unknown field: %d", status)
 		}
-		if status, _ := adminDo(t, srv, "PATCH", "/api/admin/tenants/999999", map[string]string{"name": "x"}); status != 404 {
+		if status, _ := adminDo(t, srv, "PATCH", "/api/admin/tenants/999999", map[string]string{"name": "Valid Name"}); status != 404 {
 			t.Errorf("missing tenant: %d", status)
 		}
 	})

@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/microfi/tenantgate/catalog/provision"
 	"github.com/microfi/tenantgate/proxy/proxytest"
 )
 
@@ -57,26 +56,26 @@ func TestHostileTokenClaimsStrict(t *testing.T) {
 	}
 }
 
-// A token minted for a deleted tenant must not work on a later tenant that
-// got the same id (an import keeps source ids): tokens issued before the
-// tenant was created are refused.
+// A token minted for a tenant must not work on a later tenant that got the
+// same id. The catalog never reuses ids, but a catalog rebuilt or replaced
+// (a restore, a new deployment with the same key) starts again at 1: tokens
+// issued before the tenant was created are refused.
 func TestHostileRecycledTenantIDToken(t *testing.T) {
-	s := proxytest.Start(t, proxytest.Options{})
-	old := s.CreateTenant("gone")
+	old := proxytest.Start(t, proxytest.Options{})
+	gone := old.CreateTenant("gone")
 	now := time.Now().Unix()
-	stale := signRaw(fmt.Sprintf(`{"tenant_id":%d,"user_id":0,"role":"service","iat":%d,"exp":%d}`, old.ID, now-120, now+3600))
-	if err := s.Provisioner.Delete(t.Context(), old.ID, ""); err != nil {
-		t.Fatal(err)
-	}
-	reborn, err := s.Provisioner.Create(t.Context(), provision.Request{ID: old.ID, Host: "reborn", Name: "Reborn", Country: "GH"})
-	if err != nil || reborn.ID != old.ID {
-		t.Fatalf("recreate id %d: %v (got %d)", old.ID, err, reborn.ID)
+	// Issued two minutes ago (for the earlier tenant 1 of some catalog).
+	stale := signRaw(fmt.Sprintf(`{"tenant_id":%d,"user_id":0,"role":"service","iat":%d,"exp":%d}`, gone.ID, now-120, now+3600))
+	s := proxytest.Start(t, proxytest.Options{}) // a new catalog, the same key
+	reborn := s.CreateTenant("reborn")
+	if reborn.ID != gone.ID {
+		t.Fatalf("new catalog gave id %d, want %d", reborn.ID, gone.ID)
 	}
 	host := proxytest.Host("reborn")
 	if r := s.Do("GET", host, "/api/accounts", stale, nil); r.Status != http.StatusUnauthorized || !strings.Contains(string(r.Body), `"Invalid token"`) {
-		t.Errorf("token of the earlier tenant %d: %d %s, want 401 Invalid token", old.ID, r.Status, r.Body)
+		t.Errorf("token of the earlier tenant %d: %d %s, want 401 Invalid token", gone.ID, r.Status, r.Body)
 	}
-	noIat := signRaw(fmt.Sprintf(`{"tenant_id":%d,"user_id":0,"role":"service","exp":%d}`, old.ID, now+3600))
+	noIat := signRaw(fmt.Sprintf(`{"tenant_id":%d,"user_id":0,"role":"service","exp":%d}`, gone.ID, now+3600))
 	if r := s.Do("GET", host, "/api/accounts", noIat, nil); r.Status != http.StatusUnauthorized {
 		t.Errorf("token without iat: %d %s, want 401", r.Status, r.Body)
 	}

@@ -9,6 +9,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/microfi/tenantgate/catalog"
+	"github.com/microfi/tenantgate/catalog/tenants"
 	"github.com/microfi/tenantgate/shard"
 	"github.com/microfi/tenantgate/shard/bank"
 )
@@ -43,12 +44,58 @@ func tooManyRequests(retrySeconds int) *Error {
 	return &Error{Status: http.StatusTooManyRequests, Message: "Too many requests", Retry: max(retrySeconds, 1)}
 }
 
+// publicError marks a tenant-service error from a public-site request, so
+// errorFor words it in that request's terms: "Invalid signup" or "Invalid
+// demo", and the host is the signup's "subdomain".
+type publicError struct {
+	request string // "signup" or "demo"
+	err     error
+}
+
+func (e *publicError) Error() string { return e.err.Error() }
+func (e *publicError) Unwrap() error { return e.err }
+
+// tenantError maps the tenant service's refusals: the one place a
+// *tenants.ValidationError becomes a 400 with fields, and a taken host or
+// domain a 409.
+func tenantError(err error) *Error {
+	var verr *tenants.ValidationError
+	var pub *publicError
+	public := errors.As(err, &pub)
+	switch {
+	case errors.As(err, &verr):
+		if !public {
+			return badRequest("Invalid tenant", verr.Fields)
+		}
+		fields := make(map[string]string, len(verr.Fields))
+		for k, v := range verr.Fields {
+			if k == "host" {
+				k = "subdomain"
+			}
+			fields[k] = v
+		}
+		return badRequest("Invalid "+pub.request, fields)
+	case errors.Is(err, catalog.ErrHostTaken) && public:
+		return &Error{Status: http.StatusConflict, Message: "Subdomain taken", Fields: map[string]string{"subdomain": "is taken"}}
+	case errors.Is(err, catalog.ErrHostTaken):
+		return &Error{Status: http.StatusConflict, Message: "Host taken", Fields: map[string]string{"host": "is taken"}}
+	case errors.Is(err, catalog.ErrDomainTaken):
+		return &Error{Status: http.StatusConflict, Message: "Custom domain taken", Fields: map[string]string{"custom_domain": "is taken"}}
+	case errors.Is(err, shard.ErrExists):
+		return &Error{Status: http.StatusConflict, Message: "Database already exists", Fields: map[string]string{"db_url": "names an existing file"}}
+	}
+	return nil
+}
+
 // errorFor maps any error to what the client sees. It is the one place
 // that knows which failure is which status; unknown errors become a 500
 // with a generic message (the detail goes to the log).
 func errorFor(err error) *Error {
 	var e *Error
 	var verr *bank.ValidationError
+	if te := tenantError(err); te != nil {
+		return te
+	}
 	switch {
 	case errors.As(err, &e):
 		return e

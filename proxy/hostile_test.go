@@ -15,7 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/microfi/tenantgate/catalog/provision"
+	"github.com/microfi/tenantgate/catalog/tenants"
 	"github.com/microfi/tenantgate/proxy"
 	"github.com/microfi/tenantgate/proxy/proxytest"
 	"github.com/microfi/tenantgate/shard"
@@ -50,7 +50,7 @@ func TestHostileAdminCreateKeepsExistingDatabaseFile(t *testing.T) {
 		}
 		// The operator's path (the CLI's provisioner) accepts local paths,
 		// and must refuse an existing file without deleting it.
-		_, err := s.Provisioner.Create(t.Context(), provision.Request{
+		_, err := s.Tenants.Create(t.Context(), tenants.CreateRequest{
 			Host: "cli-thief" + string(rune('a'+i)), Name: "Thief", Country: "GH", DBURL: dbURL})
 		if !errors.Is(err, shard.ErrExists) {
 			t.Errorf("provision with db_url %s: err = %v, want shard.ErrExists", dbURL, err)
@@ -80,7 +80,7 @@ func TestHostileAdminCreateBadDBURL(t *testing.T) {
 	if r.Status != http.StatusBadRequest || !strings.Contains(string(r.Body), `"db_url"`) {
 		t.Errorf("ftp db_url: %d %s, want 400 with a db_url field", r.Status, r.Body)
 	}
-	r = s.Do("POST", admin, "/api/admin/tenants", pa, map[string]any{"host": "down1", "name": "D", "country": "GH", "db_url": "libsql://127.0.0.1:1"})
+	r = s.Do("POST", admin, "/api/admin/tenants", pa, map[string]any{"host": "down1", "name": "Down Bank", "country": "GH", "db_url": "libsql://127.0.0.1:1"})
 	if r.Status != http.StatusServiceUnavailable || r.Error() != "Tenant unavailable" {
 		t.Errorf("unreachable libSQL server: %d %s, want 503 Tenant unavailable", r.Status, r.Body)
 	}

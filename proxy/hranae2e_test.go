@@ -476,3 +476,27 @@ func waitListening(tb testing.TB, addr string) {
 	}
 	tb.Fatalf("nothing listening on %s", addr)
 }
+
+// TestReplicationRefused: the native client's embedded-replica endpoints
+// answer at once with what it gives up on (see replication.go): /info and
+// the sync endpoints a JSON 404, the gRPC-web replication log
+// FAILED_PRECONDITION NAMESPACE_DOESNT_EXIST.
+func TestReplicationRefused(t *testing.T) {
+	s := proxytest.Start(t, proxytest.Options{})
+	tn := s.CreateTenant("rep")
+	tok := s.Token(tn.ID, proxy.RoleService, 0)
+	for _, c := range []struct{ method, path string }{{"GET", "/info"}, {"GET", "/export/1"}, {"POST", "/sync/1/2/3"}} {
+		r := s.Do(c.method, proxytest.Host("rep"), c.path, tok, nil)
+		if r.Status != 404 || r.Header.Get("Content-Type") != "application/json" || !strings.Contains(string(r.Body), "Embedded replicas") {
+			t.Errorf("%s %s: %d %s", c.method, c.path, r.Status, r.Body)
+		}
+	}
+	for _, m := range []string{"Hello", "LogEntries", "Snapshot"} {
+		r := s.Do("POST", proxytest.Host("rep"), "/wal_log.ReplicationLog/"+m, tok, []byte{0, 0, 0, 0, 0},
+			"Content-Type", "application/grpc-web+proto")
+		if r.Status != 200 || r.Header.Get("Grpc-Status") != "9" || r.Header.Get("Grpc-Message") != "NAMESPACE_DOESNT_EXIST" ||
+			r.Header.Get("Content-Type") != "application/grpc-web+proto" {
+			t.Errorf("%s: %d %v", m, r.Status, r.Header)
+		}
+	}
+}

@@ -69,6 +69,8 @@ type Metrics struct {
 	throttled    *prometheus.CounterVec
 	reaperRuns   prometheus.Counter
 	demosReaped  prometheus.Counter
+
+	replicationRefused prometheus.Counter
 }
 
 // NewMetrics registers the proxy's metrics on reg.
@@ -98,6 +100,9 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}),
 		demosReaped: f.NewCounter(prometheus.CounterOpts{
 			Name: "tenantgate_demo_tenants_reaped_total", Help: "Expired demo tenants removed.",
+		}),
+		replicationRefused: f.NewCounter(prometheus.CounterOpts{
+			Name: "tenantgate_replication_refused_total", Help: "Embedded-replica and offline-sync requests refused (not supported).",
 		}),
 	}
 	for _, r := range []string{"missing", "invalid", "expired", "mismatch", "forbidden"} {

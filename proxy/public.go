@@ -3,18 +3,14 @@ package proxy
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"database/sql"
-	"encoding/base32"
-	"errors"
 	"net/http"
 	"strings"
 	"time"
 
 	"github.com/valyala/fasthttp"
 
-	"github.com/microfi/tenantgate/catalog"
-	"github.com/microfi/tenantgate/catalog/provision"
+	"github.com/microfi/tenantgate/catalog/tenants"
 	"github.com/microfi/tenantgate/proxy/web"
 	"github.com/microfi/tenantgate/shard/bank"
 )
@@ -23,9 +19,6 @@ import (
 const (
 	DefaultDemoTTL     = 24 * time.Hour
 	DefaultDemoCountry = "GH"
-	DemoTenantName     = "Demo Microfinance"
-	demoHostPrefix     = "demo-"
-	demoHostRandom     = 10 // base32 characters: 50 random bits
 )
 
 // site is the state of the public site and the admin panel: the per-address
@@ -58,10 +51,10 @@ func (s *Server) startReaper() {
 	if s.cfg.ReapInterval < 0 {
 		return
 	}
-	r := &provision.Reaper{
-		Provisioner: s.provisioner,
-		Interval:    s.cfg.ReapInterval,
-		Logger:      s.log,
+	r := &tenants.Reaper{
+		Service:  s.tenants,
+		Interval: s.cfg.ReapInterval,
+		Logger:   s.log,
 		OnPass: func(n int, _ error) {
 			s.metrics.reaperRuns.Inc()
 			s.metrics.demosReaped.Add(float64(n))
@@ -161,31 +154,16 @@ func (s *Server) createDemo(ctx *fasthttp.RequestCtx) error {
 	if country == "" {
 		country = DefaultDemoCountry
 	}
-	if _, ok := bank.CurrencyFor(country); !ok {
-		return badRequest("Invalid demo", map[string]string{"country": "must be a supported ISO 3166-1 alpha-2 country code"})
-	}
 	c, cancel := contextFor(s)
 	defer cancel()
 	var login bank.DemoLogin
-	seed := func(ctx context.Context, db *sql.DB, id int64) (err error) {
-		login, err = bank.SeedDemo(ctx, db, id, country)
-		return err
-	}
-	var t catalog.Tenant
-	var err error
-	// 50 random bits make a collision all but impossible; retry anyway.
-	for range 3 {
-		t, err = s.provisioner.Create(c, provision.Request{
-			Host: demoHostPrefix + randomLabel(demoHostRandom), Name: DemoTenantName, Country: country,
-			Status: catalog.StatusDemo, ExpiresAt: s.site.now().Add(s.site.demoTTL).UTC().Truncate(time.Second),
-			Seed: seed,
-		})
-		if !errors.Is(err, catalog.ErrHostTaken) {
-			break
-		}
-	}
+	t, err := s.tenants.CreateDemo(c, tenants.DemoRequest{Country: country, TTL: s.site.demoTTL,
+		Seed: func(ctx context.Context, db *sql.DB, id int64) (err error) {
+			login, err = bank.SeedDemo(ctx, db, id, country)
+			return err
+		}})
 	if err != nil {
-		return err
+		return &publicError{request: "demo", err: err}
 	}
 	writeJSON(ctx, http.StatusCreated, demoResponse{
 		TenantID: t.ID, Host: t.Host, Subdomain: t.Host + "." + s.cfg.RootDomain,
@@ -219,31 +197,22 @@ func (s *Server) signup(ctx *fasthttp.RequestCtx) error {
 	if err := decodeJSON(ctx, &req); err != nil {
 		return err
 	}
-	if fields := normalizeSignup(&req); fields != nil {
-		return badRequest("Invalid signup", fields)
+	create := tenants.CreateRequest{Host: req.Subdomain, Name: req.Name, Country: req.Country}
+	if err := s.checkSignup(&req, &create); err != nil {
+		return &publicError{request: "signup", err: err}
 	}
 	c, cancel := contextFor(s)
 	defer cancel()
 	var admin bank.User
-	t, err := s.provisioner.Create(c, provision.Request{
-		Host: req.Subdomain, Name: req.Name, Country: req.Country, Status: catalog.StatusActive,
-		Seed: func(ctx context.Context, db *sql.DB, id int64) (err error) {
-			admin, err = bank.New(db, id).CreateUser(ctx, bank.NewUser{
-				Email: req.Email, Name: "Administrator", Password: req.Password, Role: bank.RoleAdmin,
-			})
-			return err
-		},
-	})
-	var verr *bank.ValidationError
-	switch {
-	case errors.Is(err, catalog.ErrHostTaken):
-		return &Error{Status: http.StatusConflict, Message: "Subdomain taken", Fields: map[string]string{"subdomain": "is taken"}}
-	case errors.As(err, &verr):
-		return badRequest("Invalid signup", verr.Fields)
-	case errors.Is(err, catalog.ErrInvalidTenant): // bad input the rules above missed: still a 400
-		return badRequest("Invalid signup", nil)
-	case err != nil:
+	create.Seed = func(ctx context.Context, db *sql.DB, id int64) (err error) {
+		admin, err = bank.New(db, id).CreateUser(ctx, bank.NewUser{
+			Email: req.Email, Name: "Administrator", Password: req.Password, Role: bank.RoleAdmin,
+		})
 		return err
+	}
+	t, err := s.tenants.Create(c, create)
+	if err != nil {
+		return &publicError{request: "signup", err: err}
 	}
 	tok, exp, err := s.auth.Issue(Claims{TenantID: Int(t.ID), UserID: Int(admin.ID), Role: RoleAdmin}, time.Hour)
 	if err != nil {
@@ -275,18 +244,6 @@ func (s *Server) listCountries(ctx *fasthttp.RequestCtx) error {
 	ctx.Response.Header.Set(fasthttp.HeaderCacheControl, "public, max-age=3600")
 	writeJSON(ctx, http.StatusOK, map[string]any{"countries": out})
 	return nil
-}
-
-// lowerBase32 is RFC 4648 base32 in lower case without padding: only
-// a-z and 2-7, so always a valid DNS label.
-var lowerBase32 = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)
-
-// randomLabel returns n random base32 characters (5 bits each) from the
-// system's CSPRNG.
-func randomLabel(n int) string {
-	b := make([]byte, (n*5+7)/8)
-	rand.Read(b) // never fails (crypto/rand panics rather than return an error)
-	return lowerBase32.EncodeToString(b)[:n]
 }
 
 // dashboard routes: the tenant dashboard page at "/" and "/setup" (the

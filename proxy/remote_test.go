@@ -8,7 +8,7 @@ import (
 	"testing"
 
 	"github.com/microfi/tenantgate/catalog"
-	"github.com/microfi/tenantgate/catalog/provision"
+	"github.com/microfi/tenantgate/catalog/tenants"
 	"github.com/microfi/tenantgate/proxy"
 	"github.com/microfi/tenantgate/proxy/proxytest"
 	"github.com/microfi/tenantgate/shard/bank"
@@ -21,7 +21,7 @@ import (
 func TestRemoteTenantDatabase(t *testing.T) {
 	ctx := context.Background()
 	origin := proxytest.Start(t, proxytest.Options{})
-	tn, err := origin.Provisioner.Create(ctx, provisionDemo(5, "origin"))
+	tn, err := origin.Tenants.Create(ctx, provisionDemo(5, "origin"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -80,8 +80,8 @@ func TestRemoteTenantDatabase(t *testing.T) {
 }
 
 // provisionDemo is a request for a tenant with a fixed id and sample data.
-func provisionDemo(id int64, host string) provision.Request {
-	return provision.Request{ID: id, Host: host, Name: "Tenant " + host, Country: "GH",
+func provisionDemo(id int64, host string) tenants.CreateRequest {
+	return tenants.CreateRequest{ID: id, Host: host, Name: "Tenant " + host, Country: "GH",
 		Seed: func(ctx context.Context, db *sql.DB, tenantID int64) error {
 			_, err := bank.SeedDemo(ctx, db, tenantID, "GH")
 			return err

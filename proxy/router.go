@@ -88,6 +88,10 @@ func (s *Server) dispatch(ctx *fasthttp.RequestCtx) (class, tenantHost string) {
 		return classNone, ""
 	}
 	kind, key := s.classifyHost(ctx.Host())
+	if isWebSocketUpgrade(ctx) && kind != hostTenant && kind != hostDomain {
+		s.writeSQLError(ctx, errWSRoute) // only tenant hosts serve WebSockets
+		return classNone, ""
+	}
 	switch kind {
 	case hostPublic:
 		s.handlePublic(ctx)

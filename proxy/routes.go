@@ -38,6 +38,7 @@ var tenantRoutes = []route{
 	// Tenant banking API (bank_*.go).
 	{method: "POST", path: "/api/auth/login", class: classTenant, handle: (*Server).login},
 	{method: "GET", path: "/api/me", class: classTenant, roles: anyTenantRole, handle: (*Server).me},
+	{method: "GET", path: "/api/domain", class: classTenant, roles: adminOnly, noDB: true, handle: (*Server).tenantDomain},
 	{method: "GET", path: "/api/users", class: classTenant, roles: staffUp, handle: (*Server).listUsers},
 	{method: "POST", path: "/api/users", class: classTenant, roles: adminOnly, handle: (*Server).createUser},
 	{method: "POST", path: "/api/accounts", class: classTenant, roles: staffOrAdmin, handle: (*Server).createAccount},
@@ -58,6 +59,12 @@ var tenantRoutes = []route{
 	{method: "OPTIONS", path: "/v3/cursor", class: classSQL, noDB: true, handle: (*Server).sqlPreflight},
 	{method: "OPTIONS", path: "/v3-protobuf/pipeline", class: classSQL, noDB: true, handle: (*Server).sqlPreflight},
 	{method: "OPTIONS", path: "/v3-protobuf/cursor", class: classSQL, noDB: true, handle: (*Server).sqlPreflight},
+	// Embedded replicas and offline sync: refused quickly (replication.go).
+	{method: "GET", path: "/info", class: classSQL, noDB: true, handle: (*Server).refuseReplication},
+	{method: "POST", path: "/wal_log.ReplicationLog/{method}", class: classSQL, noDB: true, handle: (*Server).refuseReplication},
+	{method: "GET", path: "/export/{generation}", class: classSQL, noDB: true, handle: (*Server).refuseReplication},
+	{method: "GET", path: "/sync/{generation}/{start}/{end}", class: classSQL, noDB: true, handle: (*Server).refuseReplication},
+	{method: "POST", path: "/sync/{generation}/{start}/{end}", class: classSQL, noDB: true, handle: (*Server).refuseReplication},
 }
 
 // routeTable matches requests against routes.

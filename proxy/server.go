@@ -16,7 +16,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/microfi/tenantgate/catalog"
-	"github.com/microfi/tenantgate/catalog/provision"
+	"github.com/microfi/tenantgate/catalog/tenants"
 	"github.com/microfi/tenantgate/proxy/hrana"
 	"github.com/microfi/tenantgate/proxy/tlsedge"
 	"github.com/microfi/tenantgate/shard"
@@ -30,7 +30,8 @@ const (
 	MaxRequestBody        = 8 << 20 // Hrana pipelines may be large; API bodies are capped lower
 )
 
-// Config wires a Server. Catalog, Shards, Provisioner and Auth are required.
+// Config wires a Server. Catalog, Shards and Auth are required; Tenants
+// defaults to a service over Catalog and Shards.
 type Config struct {
 	RootDomain            string // e.g. "microfi.com"; default DefaultRootDomain
 	PublicScheme          string // scheme in links; default "http"
@@ -44,7 +45,7 @@ type Config struct {
 	DemoLimit             RateLimit     // demo creations per client address; zero = DefaultDemoLimit
 	SignupLimit           RateLimit     // signups per client address; zero = DefaultSignupLimit
 	DemoTTL               time.Duration // demo lifetime; 0 = DefaultDemoTTL
-	ReapInterval          time.Duration // demo reaper period; 0 = provision.DefaultReapInterval, < 0 = off
+	ReapInterval          time.Duration // demo reaper period; 0 = tenants.DefaultReapInterval, < 0 = off
 	// LedgerAuditRate is how many tenants a minute the continuous ledger
 	// audit verifies (shard/verify); 0 = verify.DefaultAuditRate, < 0 = off.
 	LedgerAuditRate int
@@ -56,13 +57,13 @@ type Config struct {
 	HTTPSPort    int           // port in redirects to HTTPS; 0 or 443 = none
 	EdgeHostname string        // the name tenants' custom domains point a CNAME at; default RootDomain
 
-	Catalog     *catalog.Catalog
-	Shards      *shard.Manager
-	Provisioner *provision.Provisioner
-	Auth        *Auth
-	Registerer  prometheus.Registerer
-	Gatherer    prometheus.Gatherer
-	Logger      *slog.Logger
+	Catalog    *catalog.Catalog
+	Shards     *shard.Manager
+	Tenants    *tenants.Service
+	Auth       *Auth
+	Registerer prometheus.Registerer
+	Gatherer   prometheus.Gatherer
+	Logger     *slog.Logger
 }
 
 // Server is the proxy.
@@ -70,7 +71,7 @@ type Server struct {
 	cfg          Config
 	catalog      *catalog.Catalog
 	shards       *shard.Manager
-	provisioner  *provision.Provisioner
+	tenants      *tenants.Service
 	auth         *Auth
 	metrics      *Metrics
 	log          *slog.Logger
@@ -111,12 +112,12 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	if cfg.Provisioner == nil {
-		cfg.Provisioner = &provision.Provisioner{Catalog: cfg.Catalog, Shards: cfg.Shards, Logger: cfg.Logger}
+	if cfg.Tenants == nil {
+		cfg.Tenants = tenants.New(tenants.Options{Catalog: cfg.Catalog, Shards: cfg.Shards, RootDomain: cfg.RootDomain, Logger: cfg.Logger})
 	}
 	bg, stop := context.WithCancel(context.Background())
 	s := &Server{
-		cfg: cfg, catalog: cfg.Catalog, shards: cfg.Shards, provisioner: cfg.Provisioner,
+		cfg: cfg, catalog: cfg.Catalog, shards: cfg.Shards, tenants: cfg.Tenants,
 		auth: cfg.Auth, log: cfg.Logger, metrics: NewMetrics(cfg.Registerer),
 		tenantTable: &routeTable{routes: tenantRoutes},
 		background:  bg, stop: stop,

@@ -1,33 +1,20 @@
 package proxy
 
 import (
+	"errors"
 	"net/mail"
 	"strings"
 	"unicode"
 	"unicode/utf8"
 
-	"github.com/microfi/tenantgate/catalog"
+	"github.com/microfi/tenantgate/catalog/tenants"
 	"github.com/microfi/tenantgate/shard/bank"
 )
 
-// Signup limits.
+// Signup limits (the tenant rules are the tenant service's).
 const (
-	MinSubdomainLen      = 3
-	MaxSubdomainLen      = 40
 	MinSignupPasswordLen = 10
-	MaxSignupNameLen     = 100
 )
-
-// reservedSubdomains can never be a tenant: they name the platform's own
-// hosts or would confuse users. "demo-…" is also reserved (see
-// validateSubdomain): that prefix belongs to generated demo tenants.
-var reservedSubdomains = map[string]bool{
-	"www": true, "admin": true, "api": true, "app": true, "mail": true, "status": true, "demo": true,
-	"assets": true, "static": true, "cdn": true, "docs": true, "help": true, "support": true,
-	"blog": true, "billing": true, "dashboard": true, "login": true, "signup": true, "root": true,
-	"smtp": true, "imap": true, "pop": true, "ftp": true, "ns1": true, "ns2": true, "mx": true,
-	"metrics": true, "internal": true, "localhost": true,
-}
 
 // commonPasswords are refused outright: the first guesses of any attacker.
 var commonPasswords = map[string]bool{
@@ -47,62 +34,39 @@ type signupRequest struct {
 	Subdomain string `json:"subdomain"`
 }
 
-// normalizeSignup validates a signup and normalises it in place (trimmed
-// name, upper-case country, lower-case e-mail, the subdomain derived from
-// the name when none was given). It returns the problems per JSON field;
-// nil means the signup is valid.
-func normalizeSignup(req *signupRequest) map[string]string {
-	errs := map[string]string{}
-	add := func(field, msg string) {
-		if _, ok := errs[field]; !ok {
-			errs[field] = msg
+// checkSignup validates a signup: the tenant's name, country and subdomain
+// by the tenant service's rules (into create, normalised), the e-mail and
+// password by signup's own. The subdomain is derived from the name when
+// none was given. It returns a *tenants.ValidationError naming every
+// problem (the host as "host"; errorFor calls it "subdomain"), or nil.
+func (s *Server) checkSignup(req *signupRequest, create *tenants.CreateRequest) error {
+	fields := map[string]string{}
+	derived := strings.TrimSpace(req.Subdomain) == ""
+	if derived {
+		create.Host = deriveSubdomain(strings.TrimSpace(req.Name))
+	}
+	var verr *tenants.ValidationError
+	if err := s.tenants.Check(create); errors.As(err, &verr) {
+		fields = verr.Fields
+	}
+	if msg, bad := fields["host"]; bad && derived {
+		if _, badName := fields["name"]; badName {
+			delete(fields, "host") // the name's own problem says it all
+		} else {
+			fields["host"] = "could not be derived from the name (" + msg + "); choose one"
 		}
 	}
-
-	req.Name = strings.TrimSpace(req.Name)
-	switch n := utf8.RuneCountInString(req.Name); {
-	case n == 0:
-		add("name", "is required")
-	case n < 2:
-		add("name", "must be at least 2 characters")
-	case n > MaxSignupNameLen:
-		add("name", "must be at most 100 characters")
-	case !utf8.ValidString(req.Name) || strings.IndexFunc(req.Name, unicode.IsControl) >= 0:
-		add("name", "must not contain control characters")
-	}
-
-	req.Country = strings.ToUpper(strings.TrimSpace(req.Country))
-	if req.Country == "" {
-		add("country", "is required")
-	} else if _, ok := bank.CurrencyFor(req.Country); !ok || len(req.Country) != 2 {
-		add("country", "must be a supported ISO 3166-1 alpha-2 country code")
-	}
-
 	req.Email = bank.NormalizeEmail(req.Email)
 	if msg := emailProblem(req.Email); msg != "" {
-		add("email", msg)
+		fields["email"] = msg
 	}
-
 	if msg := passwordProblem(req.Password, req.Email); msg != "" {
-		add("password", msg)
+		fields["password"] = msg
 	}
-
-	req.Subdomain = strings.TrimSpace(req.Subdomain)
-	if req.Subdomain == "" {
-		if _, bad := errs["name"]; !bad {
-			req.Subdomain = deriveSubdomain(req.Name)
-			if msg := subdomainProblem(req.Subdomain); msg != "" {
-				add("subdomain", "could not be derived from the name ("+msg+"); choose one")
-			}
-		}
-	} else if msg := subdomainProblem(req.Subdomain); msg != "" {
-		add("subdomain", msg)
-	}
-
-	if len(errs) == 0 {
+	if len(fields) == 0 {
 		return nil
 	}
-	return errs
+	return &tenants.ValidationError{Fields: fields}
 }
 
 func emailProblem(email string) string {
@@ -151,28 +115,6 @@ func passwordProblem(pw, email string) string {
 	return ""
 }
 
-// subdomainProblem checks a requested tenant host: one lower-case DNS label
-// of 3–40 characters that is not reserved.
-func subdomainProblem(s string) string {
-	switch {
-	case len(s) < MinSubdomainLen || len(s) > MaxSubdomainLen:
-		return "must be 3–40 characters"
-	case s != strings.ToLower(s):
-		return "must be lowercase"
-	case strings.Trim(s, "abcdefghijklmnopqrstuvwxyz0123456789-") != "":
-		return "may contain only letters a-z, digits and hyphens"
-	case s[0] == '-' || s[len(s)-1] == '-':
-		return "must not start or end with a hyphen"
-	case strings.Contains(s, "--"):
-		return "must not contain consecutive hyphens"
-	case !catalog.ValidLabel(s):
-		return "must be a valid DNS label"
-	case reservedSubdomains[s] || strings.HasPrefix(s, "demo-"):
-		return "is reserved"
-	}
-	return ""
-}
-
 // foldAccents maps common Latin letters with diacritics to ASCII, so
 // "Société Générale" derives "societe-generale".
 var foldAccents = strings.NewReplacer(
@@ -184,7 +126,7 @@ var foldAccents = strings.NewReplacer(
 
 // deriveSubdomain turns an institution name into a host label: lower case,
 // accents folded, every other run of characters one hyphen, at most
-// MaxSubdomainLen characters. The result still needs subdomainProblem.
+// tenants.MaxHostLen characters. The result still needs the host rule.
 func deriveSubdomain(name string) string {
 	s := foldAccents.Replace(strings.ToLower(name))
 	var b strings.Builder
@@ -199,8 +141,8 @@ func deriveSubdomain(name string) string {
 		}
 	}
 	out := b.String()
-	if len(out) > MaxSubdomainLen {
-		out = out[:MaxSubdomainLen]
+	if len(out) > tenants.MaxHostLen {
+		out = out[:tenants.MaxHostLen]
 	}
 	return strings.Trim(out, "-")
 }

@@ -1,6 +1,11 @@
 package proxy
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/microfi/tenantgate/catalog/tenants"
+	"github.com/microfi/tenantgate/shard"
+)
 
 func TestDeriveSubdomain(t *testing.T) {
 	for _, c := range []struct{ name, want string }{
@@ -19,18 +24,20 @@ func TestDeriveSubdomain(t *testing.T) {
 		if got != c.want {
 			t.Errorf("deriveSubdomain(%q) = %q, want %q", c.name, got, c.want)
 		}
-		if got != "" && len(got) > MaxSubdomainLen {
+		if got != "" && len(got) > tenants.MaxHostLen {
 			t.Errorf("deriveSubdomain(%q) is %d characters", c.name, len(got))
 		}
 	}
 }
 
-func TestNormalizeSignup(t *testing.T) {
+func TestCheckSignup(t *testing.T) {
+	s := &Server{tenants: tenants.New(tenants.Options{Shards: shard.NewManager(shard.Config{DataDir: t.TempDir()})})}
 	req := signupRequest{Name: "  Tamale Savings ", Country: " gh ", Email: " Founder@Tamale.Example ", Password: "Harvest-season-2026"}
-	if fields := normalizeSignup(&req); fields != nil {
-		t.Fatalf("valid signup refused: %v", fields)
+	create := tenants.CreateRequest{Host: req.Subdomain, Name: req.Name, Country: req.Country}
+	if err := s.checkSignup(&req, &create); err != nil {
+		t.Fatalf("valid signup refused: %v", err)
 	}
-	if req.Name != "Tamale Savings" || req.Country != "GH" || req.Email != "founder@tamale.example" || req.Subdomain != "tamale-savings" {
-		t.Errorf("normalised to %+v", req)
+	if create.Name != "Tamale Savings" || create.Country != "GH" || req.Email != "founder@tamale.example" || create.Host != "tamale-savings" {
+		t.Errorf("normalised to %+v, %+v", req, create)
 	}
 }

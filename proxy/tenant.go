@@ -37,6 +37,9 @@ func (r *tenantRequest) hasRole(roles ...string) bool {
 // tenant's status and the role, acquire its database, run the handler. c is
 // the request's context (contextFor), already used for the catalog lookup.
 func (s *Server) serveTenant(c context.Context, ctx *fasthttp.RequestCtx, t catalog.Tenant) (class string, err error) {
+	if isWebSocketUpgrade(ctx) {
+		return classSQL, s.serveSQLWS(c, ctx, t)
+	}
 	rt, params, err := s.tenantTable.match(methodString(ctx), string(ctx.Path()))
 	if err != nil {
 		if err == errMethod {

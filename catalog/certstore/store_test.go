@@ -164,15 +164,25 @@ func TestPrivateKeysAreSealed(t *testing.T) {
 func TestLocksAcrossProxies(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "catalog.db")
-	ttl := 400 * time.Millisecond
+	// Generous lifetimes: a loaded CI machine must not let a held lock
+	// expire between two extensions.
+	ttl := 2 * time.Second
 	a := newStore(t, openCatalog(t, path), secret, certstore.Options{LockTTL: ttl, LockPoll: 20 * time.Millisecond})
 	bCat := openCatalog(t, path)
 	b := newStore(t, bCat, secret, certstore.Options{LockTTL: ttl, LockPoll: 20 * time.Millisecond})
+	expiry := func(name string) int64 {
+		var ns int64
+		if err := bCat.DB().QueryRowContext(ctx, `SELECT expires_ns FROM tls_locks WHERE name = ?`, name).Scan(&ns); err != nil {
+			t.Fatal(err)
+		}
+		return ns
+	}
 
 	if err := a.Lock(ctx, "issue_cert_a.example"); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(3 * ttl) // a's keeper extends it meanwhile
+	first := expiry("issue_cert_a.example")
+	eventually(t, func() bool { return expiry("issue_cert_a.example") > first }, "the holder extends its lock")
 	if ok, err := b.TryLock(ctx, "issue_cert_a.example"); err != nil || ok {
 		t.Fatalf("b took a lock a holds: %v, %v", ok, err)
 	}
@@ -201,8 +211,9 @@ func TestLocksAcrossProxies(t *testing.T) {
 	}
 
 	// A process that died holding a lock leaves a row nobody extends.
+	const crashedTTL = 300 * time.Millisecond
 	if _, err := bCat.DB().ExecContext(ctx, `INSERT INTO tls_locks (name, owner, expires_ns) VALUES ('crashed', 'dead/1', ?)`,
-		time.Now().Add(ttl).UnixNano()); err != nil {
+		time.Now().Add(crashedTTL).UnixNano()); err != nil {
 		t.Fatal(err)
 	}
 	start := time.Now()
@@ -211,7 +222,7 @@ func TestLocksAcrossProxies(t *testing.T) {
 	if err := a.Lock(lctx, "crashed"); err != nil {
 		t.Fatalf("an expired lock was not taken over: %v", err)
 	}
-	if waited := time.Since(start); waited < ttl/2 {
+	if waited := time.Since(start); waited < crashedTTL/2 {
 		t.Fatalf("took the crashed lock after %v, before it expired", waited)
 	}
 	if err := a.Unlock(ctx, "crashed"); err != nil {
@@ -261,6 +272,15 @@ func TestLocksAcrossProxies(t *testing.T) {
 	wg.Wait()
 	if maxHolders != 1 {
 		t.Fatalf("%d holders at once", maxHolders)
+	}
+}
+
+func eventually(t *testing.T, ok func() bool, what string) {
+	t.Helper()
+	for deadline := time.Now().Add(20 * time.Second); !ok(); time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting: %s", what)
+		}
 	}
 }
 

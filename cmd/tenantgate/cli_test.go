@@ -22,6 +22,7 @@ var (
 )
 
 func TestMain(m *testing.M) {
+	runCrashChild() // crash_test.go: this binary as a CLI process to kill
 	code := m.Run()
 	if binPath != "" {
 		os.RemoveAll(filepath.Dir(binPath))
@@ -216,7 +217,7 @@ func TestCLIDataDir(t *testing.T) {
 		want string
 	}{
 		{[]string{"--host", "acme", "--name", "Other"}, `tenantgate: tenants create: host "acme" is already taken by another tenant; choose another --host`},
-		{[]string{"--host", "other", "--name", "Other", "--id", "1"}, "tenantgate: tenants create: tenant id 1 is already taken; choose another --id or leave it out for the next free one"},
+		{[]string{"--host", "other", "--name", "Other", "--id", "1"}, "tenantgate: tenants create: invalid tenant: id is already taken or was used before (ids are never reused); leave it out for the next free one or pick one above 1"},
 	} {
 		args := append([]string{"tenants", "create", "--data-dir", data, "--country", "GH"}, tc.args...)
 		if r := run(t, dir, args...); r.code != 1 || strings.TrimSpace(r.stderr) != tc.want {

@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/microfi/tenantgate/catalog"
-	"github.com/microfi/tenantgate/catalog/provision"
+	"github.com/microfi/tenantgate/catalog/tenants"
 	"github.com/microfi/tenantgate/shard/storage"
 	"github.com/microfi/tenantgate/shard/transfer"
 )
@@ -142,14 +142,7 @@ func importShared(ctx context.Context, env *Env, t *tools, src *transfer.Source)
 	for _, p := range plans {
 		r := importResult{tenant: p.tenant}
 		if !p.exists {
-			status := p.src.Status
-			if status != catalog.StatusActive && status != catalog.StatusSuspended {
-				status = catalog.StatusActive
-			}
-			r.tenant, err = t.provisioner.Create(ctx, provision.Request{
-				ID: p.src.ID, Host: p.src.Host, Name: p.src.Name, Country: p.src.CountryCode,
-				CustomDomain: p.src.CustomDomain, Plan: p.src.Plan, Status: status,
-			})
+			r.tenant, err = t.tenants.Create(ctx, *importRequest(p.src))
 			if err != nil {
 				return out, fmt.Errorf("create tenant %d (%s): %w", p.src.ID, p.src.Host, err)
 			}
@@ -166,6 +159,17 @@ func importShared(ctx context.Context, env *Env, t *tools, src *transfer.Source)
 	return out, nil
 }
 
+// importRequest is the create request for a source tenant (unknown
+// statuses import as active).
+func importRequest(st transfer.SourceTenant) *tenants.CreateRequest {
+	status := st.Status
+	if status != catalog.StatusActive && status != catalog.StatusSuspended {
+		status = catalog.StatusActive
+	}
+	return &tenants.CreateRequest{ID: st.ID, Host: st.Host, Name: st.Name, Country: st.CountryCode,
+		CustomDomain: st.CustomDomain, Plan: st.Plan, Status: status}
+}
+
 func planShared(ctx context.Context, t *tools, src *transfer.Source) ([]sharedPlan, error) {
 	var plans []sharedPlan
 	var problems []string
@@ -180,8 +184,10 @@ func planShared(ctx context.Context, t *tools, src *transfer.Source) ([]sharedPl
 			}
 			p.tenant, p.exists = byID, true
 		case errors.Is(err, catalog.ErrTenantNotFound):
-			if !catalog.ValidLabel(st.Host) {
-				problems = append(problems, fmt.Sprintf("source tenant %d: host %q is not a valid DNS label", st.ID, st.Host))
+			// The tenant rules are checked for every tenant to create before
+			// anything is written.
+			if err := t.tenants.Check(importRequest(st)); err != nil {
+				problems = append(problems, fmt.Sprintf("source tenant %d (%s): %v", st.ID, st.Host, err))
 				continue
 			}
 			if other, err := t.catalog.FindByHost(ctx, st.Host); err == nil {

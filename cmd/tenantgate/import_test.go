@@ -14,18 +14,18 @@ import (
 )
 
 func TestImportLegacyCommand(t *testing.T) {
-	dir := newFleet(t, 2) // t1, t2
+	dir := newFleet(t, 2) // tn1, tn2
 	src := filepath.Join(t.TempDir(), "microfi.db")
 	transfertest.WriteLegacy(t, src, transfertest.Small)
 	hash := transfertest.FileHash(t, src)
 
-	out, err := runCLI(t, "import", "--data-dir", dir, "--legacy", src, "--tenant", "t2")
+	out, err := runCLI(t, "import", "--data-dir", dir, "--legacy", src, "--tenant", "tn2")
 	if err != nil {
 		t.Fatalf("%v\n%s", err, out)
 	}
 	total := transfertest.Small.Total()
 	for _, want := range []string{
-		"tenant 2 (t2):", "unchanged", fmt.Sprintf("%d source rows, %d added, 0 already present", total, total),
+		"tenant 2 (tn2):", "unchanged", fmt.Sprintf("%d source rows, %d added, 0 already present", total, total),
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
@@ -48,8 +48,8 @@ func TestImportLegacyCommand(t *testing.T) {
 
 	t.Run("ErrSchema", func(t *testing.T) {
 		shared := filepath.Join(t.TempDir(), "shared.db")
-		transfertest.WriteShared(t, shared, []transfertest.SourceTenant{{ID: 1, Host: "t1"}}, transfertest.Sizes{Users: 1})
-		_, err := runCLI(t, "import", "--data-dir", dir, "--legacy", shared, "--tenant", "t1")
+		transfertest.WriteShared(t, shared, []transfertest.SourceTenant{{ID: 1, Host: "tn1"}}, transfertest.Sizes{Users: 1})
+		_, err := runCLI(t, "import", "--data-dir", dir, "--legacy", shared, "--tenant", "tn1")
 		if !errors.Is(err, transfer.ErrSchema) {
 			t.Fatalf("err %v", err)
 		}
@@ -60,8 +60,8 @@ func TestImportLegacyCommand(t *testing.T) {
 	t.Run("ErrUsage", func(t *testing.T) {
 		for _, args := range [][]string{
 			{"import", "--data-dir", dir, "--legacy", src},
-			{"import", "--data-dir", dir, "--legacy", src, "--shared", src, "--tenant", "t1"},
-			{"import", "--data-dir", dir, "--shared", src, "--tenant", "t1"},
+			{"import", "--data-dir", dir, "--legacy", src, "--shared", src, "--tenant", "tn1"},
+			{"import", "--data-dir", dir, "--shared", src, "--tenant", "tn1"},
 		} {
 			if _, err := runCLI(t, args...); exitCode(err) != 2 {
 				t.Errorf("%v: %v", args, err)
@@ -71,9 +71,9 @@ func TestImportLegacyCommand(t *testing.T) {
 }
 
 func TestImportSharedCommand(t *testing.T) {
-	dir := newFleet(t, 3) // t1, t2, t3 with ids 1..3
+	dir := newFleet(t, 3) // tn1, tn2, tn3 with ids 1..3
 	src := filepath.Join(t.TempDir(), "shared.db")
-	tenants := []transfertest.SourceTenant{{ID: 3, Host: "t3"}, {ID: 7, Host: "kofi"}, {ID: 12, Host: "ama"}}
+	tenants := []transfertest.SourceTenant{{ID: 3, Host: "tn3"}, {ID: 7, Host: "kofi"}, {ID: 12, Host: "ama"}}
 	sz := transfertest.Sizes{Users: 50, Accounts: 100, Transactions: 800, Subscriptions: 3, Gateways: 2, Usage: 40}
 	transfertest.WriteShared(t, src, tenants, sz)
 	hash := transfertest.FileHash(t, src)
@@ -82,7 +82,7 @@ func TestImportSharedCommand(t *testing.T) {
 	if err != nil {
 		t.Fatalf("%v\n%s", err, out)
 	}
-	for _, want := range []string{"tenant 3 (t3):", "tenant 7 (kofi) (created in the catalog):", "tenant 12 (ama) (created in the catalog):",
+	for _, want := range []string{"tenant 3 (tn3):", "tenant 7 (kofi) (created in the catalog):", "tenant 12 (ama) (created in the catalog):",
 		fmt.Sprintf("imported 3 tenant(s): %d source rows, %d added", 3*sz.Total(), 3*sz.Total()), "unchanged"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
@@ -95,7 +95,7 @@ func TestImportSharedCommand(t *testing.T) {
 	if err := json.Unmarshal([]byte(cli(t, "tenants", "list", "--data-dir", dir, "--json")), &list); err != nil {
 		t.Fatal(err)
 	}
-	if got := fmt.Sprint(list); got != "[{1 t1} {2 t2} {3 t3} {7 kofi} {12 ama}]" {
+	if got := fmt.Sprint(list); got != "[{1 tn1} {2 tn2} {3 tn3} {7 kofi} {12 ama}]" {
 		t.Fatalf("catalog after import: %s", got)
 	}
 	for _, tn := range tenants {
@@ -114,14 +114,14 @@ func TestImportSharedCommand(t *testing.T) {
 
 	t.Run("ErrConflict", func(t *testing.T) {
 		bad := filepath.Join(t.TempDir(), "bad.db")
-		// 20 is new, but 2 is t2 in the catalog and host t1 belongs to id 1.
-		transfertest.WriteShared(t, bad, []transfertest.SourceTenant{{ID: 20, Host: "fresh"}, {ID: 2, Host: "other"}, {ID: 30, Host: "t1"}},
+		// 20 is new, but 2 is tn2 in the catalog and host tn1 belongs to id 1.
+		transfertest.WriteShared(t, bad, []transfertest.SourceTenant{{ID: 20, Host: "fresh"}, {ID: 2, Host: "other"}, {ID: 30, Host: "tn1"}},
 			transfertest.Sizes{Users: 2, Accounts: 2})
 		out, err := runCLI(t, "import", "--data-dir", dir, "--shared", bad)
 		if err == nil {
 			t.Fatalf("conflicting import accepted:\n%s", out)
 		}
-		for _, want := range []string{"nothing was written", `id 2 belongs to catalog tenant "t2"`, `host "t1" belongs to catalog tenant 1`} {
+		for _, want := range []string{"nothing was written", `id 2 belongs to catalog tenant "tn2"`, `host "tn1" belongs to catalog tenant 1`} {
 			if !strings.Contains(err.Error(), want) {
 				t.Errorf("error lacks %q: %v", want, err)
 			}

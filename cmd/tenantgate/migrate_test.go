@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/microfi/tenantgate/catalog/provision"
+	"github.com/microfi/tenantgate/catalog/tenants"
 	"github.com/microfi/tenantgate/migrations"
 	"github.com/microfi/tenantgate/shard/fleet"
 	"github.com/microfi/tenantgate/shard/storage"
@@ -26,7 +26,7 @@ func runCLI(t *testing.T, args ...string) (string, error) {
 	return out.String(), err
 }
 
-// newFleet creates a data dir with n tenants t1..tn (ids 1..n).
+// newFleet creates a data dir with n tenants tn1..tnN (ids 1..n).
 func newFleet(t *testing.T, n int) string {
 	t.Helper()
 	dir := t.TempDir()
@@ -36,8 +36,8 @@ func newFleet(t *testing.T, n int) string {
 	}
 	defer tl.Close()
 	for i := 1; i <= n; i++ {
-		if _, err := tl.provisioner.Create(context.Background(), provision.Request{
-			Host: fmt.Sprintf("t%d", i), Name: fmt.Sprintf("Tenant %d", i), Country: "GH"}); err != nil {
+		if _, err := tl.tenants.Create(context.Background(), tenants.CreateRequest{
+			Host: fmt.Sprintf("tn%d", i), Name: fmt.Sprintf("Tenant %d", i), Country: "GH"}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -85,7 +85,7 @@ func TestMigrateCommand(t *testing.T) {
 	if err == nil {
 		t.Fatalf("missing database not reported:\n%s", out.String())
 	}
-	for _, want := range []string{"migrated         11", "failed           1", "tenant 5 (t5) at version 0:", "does not exist"} {
+	for _, want := range []string{"migrated         11", "failed           1", "tenant 5 (tn5) at version 0:", "does not exist"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("output lacks %q:\n%s", want, out.String())
 		}
@@ -100,7 +100,7 @@ func TestMigrateCommand(t *testing.T) {
 		t.Fatalf("status err %v", err)
 	}
 	for _, want := range []string{
-		fmt.Sprintf("%d       11", set.Latest()), "unreadable        1", "errors (1):", "tenant 5 (t5)",
+		fmt.Sprintf("%d       11", set.Latest()), "unreadable        1", "errors (1):", "tenant 5 (tn5)",
 	} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("status lacks %q:\n%s", want, out.String())
@@ -109,7 +109,7 @@ func TestMigrateCommand(t *testing.T) {
 
 	// --tenant limits the run to one tenant.
 	out.Reset()
-	if err := migrateFleet(ctx, env, dir, "", "t3", fleet.Options{Set: set, Concurrency: 1}, 0); err != nil {
+	if err := migrateFleet(ctx, env, dir, "", "tn3", fleet.Options{Set: set, Concurrency: 1}, 0); err != nil {
 		t.Fatal(err)
 	}
 	if !strings.Contains(out.String(), "tenants: checking 1 databases") || !strings.Contains(out.String(), "already current  1") {

@@ -10,7 +10,7 @@ import (
 	"path/filepath"
 
 	"github.com/microfi/tenantgate/catalog"
-	"github.com/microfi/tenantgate/catalog/provision"
+	"github.com/microfi/tenantgate/catalog/tenants"
 	"github.com/microfi/tenantgate/shard"
 	"github.com/microfi/tenantgate/shard/storage"
 )
@@ -24,12 +24,16 @@ func catalogURL(dataDir, given string) string {
 }
 
 // tools is what the operator commands use: the catalog (no cache poller),
-// the shard manager and the provisioner over them.
+// the shard manager and the tenant service over them.
 type tools struct {
-	catalog     *catalog.Catalog
-	shards      *shard.Manager
-	provisioner *provision.Provisioner
+	catalog *catalog.Catalog
+	shards  *shard.Manager
+	tenants *tenants.Service
 }
+
+// provisionHook is the tenant service's step hook; nil except in the
+// crash tests, which stop a real `tenants create` process at each step.
+var provisionHook func(step string)
 
 // openExisting opens the tools of a command that reads or changes existing
 // state: a local catalog that is not there is an error (a wrong --data-dir),
@@ -75,7 +79,8 @@ func openTools(ctx context.Context, dataDir, catURL string) (*tools, error) {
 		return nil, err
 	}
 	shards := shard.NewManager(shard.Config{DataDir: dataDir, MaxOpen: 64, Logger: quiet})
-	return &tools{catalog: cat, shards: shards, provisioner: &provision.Provisioner{Catalog: cat, Shards: shards, Logger: quiet}}, nil
+	svc := tenants.New(tenants.Options{Catalog: cat, Shards: shards, Logger: quiet, Hook: provisionHook})
+	return &tools{catalog: cat, shards: shards, tenants: svc}, nil
 }
 
 // Close closes the shard manager and the catalog.

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -16,7 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/microfi/tenantgate/catalog"
-	"github.com/microfi/tenantgate/catalog/provision"
+	"github.com/microfi/tenantgate/catalog/tenants"
 	"github.com/microfi/tenantgate/proxy"
 	"github.com/microfi/tenantgate/proxy/hrana"
 	"github.com/microfi/tenantgate/proxy/tlsedge"
@@ -61,7 +60,7 @@ func runServe(ctx context.Context, env *Env, args []string) error {
 	f.IntVar(&c.tenantBurst, "tenant-burst", 2000, "requests a tenant may send at once above its rate")
 	f.IntVar(&c.tenantInFlight, "tenant-max-inflight", proxy.DefaultTenantMaxInFlight, "concurrent requests per tenant (0 = unlimited)")
 	f.DurationVar(&c.demoTTL, "demo-ttl", proxy.DefaultDemoTTL, "lifetime of demo tenants created on the public site")
-	f.DurationVar(&c.reapInterval, "reap-interval", provision.DefaultReapInterval, "how often expired demo tenants are removed (0 = never)")
+	f.DurationVar(&c.reapInterval, "reap-interval", tenants.DefaultReapInterval, "how often expired demo tenants are removed (0 = never)")
 	f.IntVar(&c.auditRate, "ledger-audit-rate", verify.DefaultAuditRate, "tenants a minute the continuous ledger audit verifies, round robin (negative = off); findings count in tenantgate_ledger_audit_failures_total")
 	f.BoolVar(&c.seedDemo, "seed-demo", true, "create the demo tenant (id 1, host demo) when the catalog is empty")
 	c.tls.register(f)
@@ -107,9 +106,15 @@ func serve(ctx context.Context, env *Env, dataDir string, c serveConfig, log *sl
 	defer cat.Close()
 	shards := shard.NewManager(shard.Config{DataDir: dataDir, MaxOpen: c.maxOpen, Registerer: reg, Logger: log})
 	defer shards.Close()
-	prov := &provision.Provisioner{Catalog: cat, Shards: shards, Logger: log}
+	root, _ := catalog.NormalizeHost(c.rootDomain) // proxy.New refuses a bad one
+	svc := tenants.New(tenants.Options{Catalog: cat, Shards: shards, RootDomain: root, Logger: log})
+	// Repair what a crash left (half-created tenants, orphan files) before
+	// any request can see it.
+	if _, err := svc.Reconcile(ctx); err != nil {
+		return fmt.Errorf("reconcile tenant storage: %w", err)
+	}
 
-	demoLogin, err := seedDemoTenant(ctx, cat, prov, c.seedDemo)
+	demoLogin, err := seedDemoTenant(ctx, svc, c.seedDemo)
 	if err != nil {
 		return fmt.Errorf("seed demo tenant: %w", err)
 	}
@@ -158,7 +163,7 @@ func serve(ctx context.Context, env *Env, dataDir string, c serveConfig, log *sl
 		DemoTTL: c.demoTTL, ReapInterval: reapInterval(c.reapInterval), LedgerAuditRate: c.auditRate,
 		RootDomain: c.rootDomain, PublicPort: c.publicPort, RequestTimeout: c.requestTimeout,
 		TenantMetrics: c.tenantMetrics, BackupDir: filepath.Join(dataDir, "backups"), Hrana: c.sql,
-		Catalog: cat, Shards: shards, Provisioner: prov, Auth: auth,
+		Catalog: cat, Shards: shards, Tenants: svc, Auth: auth,
 		Registerer: reg, Gatherer: reg, Logger: log,
 		PublicScheme: scheme, TLS: edge, RedirectHTTP: c.tls.redirectHTTP, HTTPSPort: httpsPort, EdgeHostname: c.tls.edgeHostname,
 	})
@@ -228,29 +233,20 @@ func background(ctx context.Context, cat *catalog.Catalog, log *slog.Logger) {
 	}
 }
 
-// seedDemoTenant creates tenant 1 ("demo", GH) with sample data when the
-// catalog is empty, and returns its admin login (nil if it already existed).
-func seedDemoTenant(ctx context.Context, cat *catalog.Catalog, prov *provision.Provisioner, enabled bool) (*bank.DemoLogin, error) {
+// seedDemoTenant creates the showcase tenant (host "demo", id 1 on a new
+// catalog, GH) with sample data when the catalog is empty, and returns its
+// admin login (nil if it already existed).
+func seedDemoTenant(ctx context.Context, svc *tenants.Service, enabled bool) (*bank.DemoLogin, error) {
 	if !enabled {
 		return nil, nil
 	}
-	_, total, err := cat.List(ctx, catalog.ListOptions{Limit: 1})
-	if err != nil || total > 0 {
-		return nil, err
-	}
 	var login bank.DemoLogin
-	_, err = prov.Create(ctx, provision.Request{
-		ID: 1, Host: "demo", Name: "Demo Tenant", Country: "GH",
-		Seed: func(ctx context.Context, db *sql.DB, id int64) error {
-			var err error
-			login, err = bank.SeedDemo(ctx, db, id, "GH")
-			return err
-		},
+	created, err := svc.EnsureShowcase(ctx, func(ctx context.Context, db *sql.DB, id int64) error {
+		var err error
+		login, err = bank.SeedDemo(ctx, db, id, "GH")
+		return err
 	})
-	if errors.Is(err, catalog.ErrHostTaken) {
-		return nil, nil
-	}
-	if err != nil {
+	if err != nil || !created {
 		return nil, err
 	}
 	return &login, nil

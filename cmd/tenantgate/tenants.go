@@ -11,7 +11,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/microfi/tenantgate/catalog"
-	"github.com/microfi/tenantgate/catalog/provision"
+	"github.com/microfi/tenantgate/catalog/tenants"
 	"github.com/microfi/tenantgate/shard/bank"
 )
 
@@ -60,9 +60,9 @@ func tenantsCreate(ctx context.Context, env *Env, args []string) error {
 	name := f.String("name", "", "institution `NAME` (required)")
 	country := f.String("country", "", "ISO 3166-1 alpha-2 country code `CC` (required); sets the currency")
 	domain := f.String("custom-domain", "", "custom `DOMAIN` routed to this tenant")
-	plan := f.String("plan", "starter", "subscription `PLAN`: starter or growth")
+	plan := f.String("plan", "starter", "subscription `PLAN`: starter, growth or enterprise")
 	dbURL := f.String("db-url", "", "tenant database `URL` (default: <data-dir>/tenants/<id>.db)")
-	id := f.Int64("id", 0, "tenant `ID` (default: next free)")
+	id := f.Int64("id", 0, "tenant `ID` (default: the next; ids are never reused, so an explicit one must be above every id ever used)")
 	sample := f.Bool("sample-data", false, "seed sample users, accounts and transactions")
 	catURL := f.String("catalog-url", "", "catalog database `URL` (default file:<data-dir>/catalog.db)")
 	if err := f.parse(args); err != nil {
@@ -71,15 +71,16 @@ func tenantsCreate(ctx context.Context, env *Env, args []string) error {
 	if *host == "" || *name == "" || *country == "" {
 		return errUsage("tenants create: --host, --name and --country are required")
 	}
-	if _, ok := bank.CurrencyFor(*country); !ok {
-		return errUsage(fmt.Sprintf("tenants create: unsupported --country %q", *country))
-	}
 	t, err := openTools(ctx, f.DataDir(), *catURL)
 	if err != nil {
 		return err
 	}
 	defer t.Close()
-	req := provision.Request{ID: *id, Host: *host, Name: *name, Country: *country, CustomDomain: *domain, Plan: *plan, DBURL: *dbURL}
+	// Repair what a crashed create left before adding to it.
+	if _, err := t.tenants.Reconcile(ctx); err != nil {
+		return fmt.Errorf("reconcile tenant storage: %w", err)
+	}
+	req := tenants.CreateRequest{ID: *id, Host: *host, Name: *name, Country: *country, CustomDomain: *domain, Plan: *plan, DBURL: *dbURL}
 	var login *bank.DemoLogin
 	if *sample {
 		req.Seed = func(ctx context.Context, db *sql.DB, tenantID int64) error {
@@ -88,12 +89,10 @@ func tenantsCreate(ctx context.Context, env *Env, args []string) error {
 			return err
 		}
 	}
-	tn, err := t.provisioner.Create(ctx, req)
+	tn, err := t.tenants.Create(ctx, req)
 	switch {
 	case errors.Is(err, catalog.ErrHostTaken):
 		return fmt.Errorf("tenants create: host %q is already taken by another tenant; choose another --host", *host)
-	case errors.Is(err, catalog.ErrIDTaken):
-		return fmt.Errorf("tenants create: tenant id %d is already taken; choose another --id or leave it out for the next free one", *id)
 	case errors.Is(err, catalog.ErrDomainTaken):
 		return fmt.Errorf("tenants create: custom domain %q is already taken by another tenant", *domain)
 	case err != nil:
@@ -160,7 +159,11 @@ func tenantsSetStatus(ctx context.Context, env *Env, args []string, verb, status
 		return err
 	}
 	defer t.Close()
-	tn, err = t.catalog.Update(ctx, tn.ID, catalog.Update{Status: &status})
+	if status == catalog.StatusSuspended {
+		tn, err = t.tenants.Suspend(ctx, tn.ID)
+	} else {
+		tn, err = t.tenants.Resume(ctx, tn.ID)
+	}
 	if err != nil {
 		return err
 	}
@@ -187,10 +190,11 @@ func tenantsDelete(ctx context.Context, env *Env, args []string) error {
 	if *noBackup {
 		dir = ""
 	}
-	if err := t.provisioner.Delete(ctx, tn.ID, dir); err != nil {
+	del, err := t.tenants.Delete(ctx, tn.ID, dir)
+	if err != nil {
 		return err
 	}
-	return printJSON(env, map[string]any{"deleted": tn.ID, "host": tn.Host, "backup_dir": dir})
+	return printJSON(env, map[string]any{"deleted": tn.ID, "host": tn.Host, "backup_dir": dir, "backup": del.Backup})
 }
 
 // openTenant opens the tools and resolves the one HOST_OR_ID argument.

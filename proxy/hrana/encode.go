@@ -39,7 +39,15 @@ func appendStreamResult(b []byte, r *streamResult) []byte {
 		b = appendError(b, r.Err)
 		return append(b, '}')
 	}
-	b = append(b, `{"type":"ok","response":{"type":`...)
+	b = append(b, `{"type":"ok","response":`...)
+	b = appendResponse(b, r)
+	return append(b, '}')
+}
+
+// appendResponse appends an ok response object: {"type":…} and its
+// result, the same over HTTP and WebSocket.
+func appendResponse(b []byte, r *streamResult) []byte {
+	b = append(b, `{"type":`...)
 	b = appendString(b, r.Type)
 	switch r.Type {
 	case "execute":
@@ -55,7 +63,7 @@ func appendStreamResult(b []byte, r *streamResult) []byte {
 		b = append(b, `,"is_autocommit":`...)
 		b = strconv.AppendBool(b, r.IsAutocommit)
 	}
-	return append(b, "}}"...)
+	return append(b, '}')
 }
 
 func appendError(b []byte, e *hranaError) []byte {

@@ -43,3 +43,29 @@ func TestGoClientStreamExpiry(t *testing.T) {
 	}
 	tx.Rollback()
 }
+
+func TestGoClientPragmas(t *testing.T) {
+	s := newTestServer(t, hrana.Config{})
+	db, err := sql.Open("libsql", s.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	hranatest.RunGoPragmas(t, db)
+}
+
+// TestGoClientWebSocket runs the Go client's ws:// transport (hrana1,
+// JWT in the hello) through the same checks as HTTP.
+func TestGoClientWebSocket(t *testing.T) {
+	s := newTestServer(t, hrana.Config{})
+	db, err := sql.Open("libsql", "ws"+strings.TrimPrefix(s.URL, "http"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	hranatest.RunGoClientWS(t, db)
+	hranatest.RunGoPragmas(t, db)
+	if n := s.mustCounter(t, "tenantgate_hrana_pipelines_total", "ws").value(); n == 0 {
+		t.Error("no WebSocket requests counted")
+	}
+}

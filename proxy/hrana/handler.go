@@ -35,6 +35,7 @@ const (
 	DefaultMaxResponseBytes        = 32 << 20
 	DefaultIdleConnsPerTenant      = 16
 	DefaultIdleConnTimeout         = 30 * time.Second
+	DefaultMaxWSMessageBytes       = 8 << 20
 )
 
 // Config tunes the Handler. Zero fields take the defaults above.
@@ -66,6 +67,9 @@ type Config struct {
 	IdleConnsPerTenant int
 	// IdleConnTimeout closes a pooled connection unused for this long.
 	IdleConnTimeout time.Duration
+	// MaxWSMessageBytes caps one WebSocket message from a client; a
+	// bigger one closes the socket (close code 1009, message too big).
+	MaxWSMessageBytes int
 	// BusyTimeout bounds lock waits (rawsqlite.DefaultBusyTimeout if zero).
 	BusyTimeout time.Duration
 	// Logger receives internal failures (slog.Default if nil).
@@ -97,6 +101,9 @@ func (c *Config) withDefaults() {
 	if c.IdleConnsPerTenant <= 0 {
 		c.IdleConnsPerTenant = DefaultIdleConnsPerTenant
 	}
+	if c.MaxWSMessageBytes <= 0 {
+		c.MaxWSMessageBytes = DefaultMaxWSMessageBytes
+	}
 	if c.IdleConnTimeout <= 0 {
 		c.IdleConnTimeout = DefaultIdleConnTimeout
 	}
@@ -127,6 +134,12 @@ type Handler struct {
 	stop     chan struct{}
 	stopOnce sync.Once
 	wg       sync.WaitGroup
+
+	// WebSocket sessions (ws.go), ended by Close.
+	wsMu       sync.Mutex
+	wsClosed   bool
+	wsSessions map[*wsSession]struct{}
+	wsWG       sync.WaitGroup
 }
 
 // NewHandler returns a Handler and starts its stream expiry loop.
@@ -159,6 +172,7 @@ func (h *Handler) idleConns() float64 {
 
 // Close closes every stream (rolling back) and every pooled connection.
 func (h *Handler) Close() {
+	h.closeWS()
 	h.stopOnce.Do(func() { close(h.stop) })
 	h.wg.Wait()
 	h.mu.Lock()

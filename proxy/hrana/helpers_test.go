@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -14,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fasthttp/websocket"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/valyala/fasthttp"
 
@@ -73,6 +75,23 @@ func newTestServer(tb testing.TB, cfg hrana.Config) *testServer {
 			s.mu.Lock()
 			done := s.Done[id]
 			s.mu.Unlock()
+			target := hrana.Target{
+				TenantID: id, Path: s.Paths[id], Principal: principal,
+				ReadOnly: string(ctx.Request.Header.Peek("X-Test-RO")) == "1", Done: done,
+			}
+			if websocket.FastHTTPIsWebSocketUpgrade(ctx) {
+				// The hello's JWT stands in for the token: "bad" is refused.
+				s.H.ServeWS(ctx, "", hrana.WSAuth{
+					Authorize: func(jwt string) (hrana.Target, error) {
+						if jwt == "bad" {
+							return hrana.Target{}, errors.New("Invalid token")
+						}
+						return target, nil
+					},
+					Admit: func() (func(), error) { return func() {}, nil },
+				})
+				return
+			}
 			s.H.Serve(ctx, hrana.Target{
 				TenantID: id, Path: s.Paths[id], Principal: principal,
 				ReadOnly: string(ctx.Request.Header.Peek("X-Test-RO")) == "1", Done: done,

@@ -1,6 +1,7 @@
 package hrana_test
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -28,4 +29,22 @@ func TestJSHrana3HTTP(t *testing.T) {
 			t.Errorf("no %s requests: the client did not negotiate Hrana 3 Protobuf", ep)
 		}
 	}
+}
+
+// TestJSClientWebSocket runs @libsql/client over ws:// (it offers hrana2
+// and hrana1) through the same checks as over HTTP.
+func TestJSClientWebSocket(t *testing.T) {
+	s := newTestServer(t, hrana.Config{})
+	hranatest.RunJSClient(t, "ws"+strings.TrimPrefix(s.URL, "http"), "", "", "jsws")
+	if n := s.mustCounter(t, "tenantgate_hrana_pipelines_total", "ws").value(); n == 0 {
+		t.Error("no WebSocket requests counted")
+	}
+}
+
+// TestJSHrana3WebSocket runs @libsql/hrana-client asking for Hrana 3 over
+// WebSocket: it offers hrana3-protobuf first and gets it, and its batches
+// run through cursors (open_cursor, fetch_cursor), one of 100,001 rows.
+func TestJSHrana3WebSocket(t *testing.T) {
+	s := newTestServer(t, hrana.Config{MaxRowsPerResponse: 1000, StatementTimeout: time.Minute})
+	hranatest.RunJSScript(t, "hrana3_test.mjs", "ws"+strings.TrimPrefix(s.URL, "http"), "", "", "h3ws")
 }

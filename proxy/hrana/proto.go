@@ -216,6 +216,9 @@ type streamResult struct {
 	Batch        *batchResult
 	Describe     *describeResult
 	IsAutocommit bool
+
+	Cursor     []cursorEntry // fetch_cursor (WebSocket)
+	CursorDone bool
 }
 
 // fastValue decodes the common shapes clients send — {"type":"integer",

@@ -31,6 +31,7 @@ type stream struct {
 	sqls      map[int32]string
 	lastUsed  time.Time
 	closed    bool // closed, expired or evicted: its baton is dead
+	ws        bool // a WebSocket session's stream: lives as long as the socket, no idle expiry
 }
 
 // Baton errors, each answered with HTTP 400.
@@ -171,6 +172,9 @@ func (s *streams) idle(cutoff time.Time) []*stream {
 	defer s.mu.Unlock()
 	var out []*stream
 	for _, st := range s.open {
+		if st.ws {
+			continue
+		}
 		if st.mu.TryLock() {
 			if st.lastUsed.Before(cutoff) {
 				out = append(out, st) // returned locked

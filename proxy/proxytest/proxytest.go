@@ -17,7 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/microfi/tenantgate/catalog"
-	"github.com/microfi/tenantgate/catalog/provision"
+	"github.com/microfi/tenantgate/catalog/tenants"
 	"github.com/microfi/tenantgate/proxy"
 	"github.com/microfi/tenantgate/shard"
 	"github.com/microfi/tenantgate/shard/bank"
@@ -40,18 +40,18 @@ type Options struct {
 
 // Server is a running proxy with handles on its parts.
 type Server struct {
-	URL         string // http://127.0.0.1:PORT
-	OpsURL      string // metrics listener
-	Addr        string
-	DataDir     string
-	Catalog     *catalog.Catalog
-	Shards      *shard.Manager
-	Provisioner *provision.Provisioner
-	Auth        *proxy.Auth
-	Registry    *prometheus.Registry
-	Proxy       *proxy.Server
-	Client      *http.Client
-	t           testing.TB
+	URL      string // http://127.0.0.1:PORT
+	OpsURL   string // metrics listener
+	Addr     string
+	DataDir  string
+	Catalog  *catalog.Catalog
+	Shards   *shard.Manager
+	Tenants  *tenants.Service
+	Auth     *proxy.Auth
+	Registry *prometheus.Registry
+	Proxy    *proxy.Server
+	Client   *http.Client
+	t        testing.TB
 }
 
 // Start runs a proxy until the test ends.
@@ -78,7 +78,7 @@ func Start(t testing.TB, opts Options) *Server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	prov := &provision.Provisioner{Catalog: cat, Shards: shards, Logger: log}
+	svc := tenants.New(tenants.Options{Catalog: cat, Shards: shards, RootDomain: RootDomain, Logger: log})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -90,7 +90,7 @@ func Start(t testing.TB, opts Options) *Server {
 	cfg := proxy.Config{
 		RootDomain: RootDomain, PublicPort: ln.Addr().(*net.TCPAddr).Port, TenantMetrics: opts.TenantMetrics,
 		BackupDir: opts.DataDir + "/backups",
-		Catalog:   cat, Shards: shards, Provisioner: prov, Auth: auth,
+		Catalog:   cat, Shards: shards, Tenants: svc, Auth: auth,
 		Registerer: reg, Gatherer: reg, Logger: log,
 		// Tests and benchmarks drive one tenant far harder than the
 		// production per-tenant limits allow; tests of the limits set them.
@@ -107,7 +107,7 @@ func Start(t testing.TB, opts Options) *Server {
 	go srv.ServeOps(opsLn)
 	s := &Server{
 		URL: "http://" + ln.Addr().String(), OpsURL: "http://" + opsLn.Addr().String(), Addr: ln.Addr().String(),
-		DataDir: opts.DataDir, Catalog: cat, Shards: shards, Provisioner: prov, Auth: auth, Registry: reg, Proxy: srv,
+		DataDir: opts.DataDir, Catalog: cat, Shards: shards, Tenants: svc, Auth: auth, Registry: reg, Proxy: srv,
 		Client: &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 64}},
 		t:      t,
 	}
@@ -131,7 +131,7 @@ func (s *Server) CreateTenant(host string, country ...string) catalog.Tenant {
 	if len(country) > 0 {
 		cc = country[0]
 	}
-	tn, err := s.Provisioner.Create(context.Background(), provision.Request{Host: host, Name: "Tenant " + host, Country: cc})
+	tn, err := s.Tenants.Create(context.Background(), tenants.CreateRequest{Host: host, Name: "Tenant " + host, Country: cc})
 	if err != nil {
 		s.t.Fatalf("create tenant %s: %v", host, err)
 	}
@@ -143,7 +143,7 @@ func (s *Server) CreateTenant(host string, country ...string) catalog.Tenant {
 func (s *Server) CreateDemoTenant(host string) (catalog.Tenant, bank.DemoLogin) {
 	s.t.Helper()
 	var login bank.DemoLogin
-	tn, err := s.Provisioner.Create(context.Background(), provision.Request{
+	tn, err := s.Tenants.Create(context.Background(), tenants.CreateRequest{
 		Host: host, Name: "Tenant " + host, Country: "GH",
 		Seed: func(ctx context.Context, db *sql.DB, id int64) (err error) {
 			login, err = bank.SeedDemo(ctx, db, id, "GH")

@@ -48,6 +48,10 @@ type ACME struct {
 	Email     string // account contact
 	ExtraRoot []byte // PEM: an extra root to trust when talking to the CA (private and test CAs)
 	Profile   string // certificate profile to ask the CA for ("" = its default)
+	// DisableARI ignores the CA's renewal windows (ACME Renewal Info) and
+	// renews in the last third of a certificate's life. For CAs whose
+	// windows are unusable, like Pebble's for certificates of seconds.
+	DisableARI bool
 }
 
 // Config wires an Edge. RootDomain and Catalog are required, and Store
@@ -66,6 +70,7 @@ type Config struct {
 	DisableSessionTickets bool          // resumption off (benchmarks)
 	HandshakeTimeout      time.Duration // default DefaultHandshakeTimeout
 	MaintenanceInterval   time.Duration // renewal and expiry sweep; default DefaultMaintenanceInterval
+	RenewalWindowRatio    float64       // renew when this fraction of a certificate's life is left; 0 = certmagic's 1/3
 	TenantOrderRate       rate.Limit    // 0 = DefaultTenantOrderRate
 	TenantOrderBurst      int           // 0 = DefaultTenantOrderBurst
 	OrderRate             rate.Limit    // global; 0 = DefaultOrderRate
@@ -198,14 +203,19 @@ func (e *Edge) startACME() error {
 	}
 	e.cache = certmagic.NewCache(certmagic.CacheOptions{
 		GetConfigForCert: func(certmagic.Certificate) (*certmagic.Config, error) { return e.magic, nil },
-		Logger:           zl,
+		// certmagic treats a certificate within 5 check intervals of its
+		// end as an emergency; our sweep is the check.
+		RenewCheckInterval: e.cfg.MaintenanceInterval,
+		Logger:             zl,
 	})
 	e.magic = certmagic.New(e.cache, certmagic.Config{
-		Storage:  e.cfg.Store,
-		OnDemand: &certmagic.OnDemandConfig{DecisionFunc: e.decisionFunc},
-		OnEvent:  e.onEvent,
-		OCSP:     certmagic.OCSPConfig{DisableStapling: true}, // public CAs have dropped OCSP; no outbound calls in handshakes
-		Logger:   zl,
+		Storage:            e.cfg.Store,
+		OnDemand:           &certmagic.OnDemandConfig{DecisionFunc: e.decisionFunc},
+		OnEvent:            e.onEvent,
+		OCSP:               certmagic.OCSPConfig{DisableStapling: true}, // public CAs have dropped OCSP; no outbound calls in handshakes
+		DisableARI:         a.DisableARI,
+		RenewalWindowRatio: e.cfg.RenewalWindowRatio,
+		Logger:             zl,
 	})
 	ca := a.CA
 	if ca == "" {

@@ -91,6 +91,13 @@ func (l *listener) Accept() (net.Conn, error) {
 type rawConn struct {
 	net.Conn
 	rejected atomic.Bool
+	read     atomic.Int64 // bytes received
+}
+
+func (c *rawConn) Read(b []byte) (int, error) {
+	n, err := c.Conn.Read(b)
+	c.read.Add(int64(n))
+	return n, err
 }
 
 // Conn is a server-side TLS connection whose handshake happens once, on
@@ -112,6 +119,11 @@ func (c *Conn) Handshake() error {
 		c.err = c.Conn.HandshakeContext(ctx)
 		result := handshakeFull
 		switch {
+		case c.err != nil && c.raw.read.Load() == 0:
+			// Connected and closed without a byte: a load balancer's TCP
+			// health check or certmagic probing its challenge port, not
+			// a TLS client.
+			return
 		case c.err == nil && c.Conn.ConnectionState().DidResume:
 			result = handshakeResumed
 		case c.err == nil:
@@ -119,6 +131,7 @@ func (c *Conn) Handshake() error {
 			result = handshakeRejected
 		default:
 			result = handshakeFailed
+			c.e.log.Debug("tls handshake failed", "remote", c.raw.RemoteAddr().String(), "err", c.err)
 		}
 		c.e.metrics.handshakes.WithLabelValues(result).Inc()
 	})

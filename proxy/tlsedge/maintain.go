@@ -53,6 +53,9 @@ func (e *Edge) maintain(ctx context.Context) {
 		if _, err := e.decide(ctx, host); err != nil {
 			if errors.Is(err, ErrNotAllowed) {
 				e.cache.RemoveManaged([]certmagic.SubjectIssuer{{Subject: host}})
+				if err := e.cfg.Store.ForgetDomain(ctx, host); err != nil {
+					e.log.Warn("certificate sweep: forget domain", "domain", host, "err", err)
+				}
 			}
 			continue
 		}

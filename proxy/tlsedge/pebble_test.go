@@ -231,3 +231,7 @@ func (l *lockedBuffer) String() string {
 }
 
 var _ = context.Background
+
+func tlsPair(certPEM, keyPEM []byte) (tls.Certificate, error) {
+	return tls.X509KeyPair(certPEM, keyPEM)
+}

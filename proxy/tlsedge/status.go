@@ -47,7 +47,9 @@ func (e *Edge) DomainStates(ctx context.Context, domains []string) (map[string]D
 		switch {
 		case !ok:
 			v.LastError = ""
-		case st.State == certstore.StateActive && st.NotAfter.After(now):
+		case st.NotAfter.After(now) && st.State != certstore.StatePending:
+			// Active, or a failed renewal while the certificate still
+			// serves: active, with the renewal's error kept.
 			v.State = certstore.StateActive
 		case st.State == certstore.StateFailed:
 			v.State = certstore.StateFailed

@@ -16,8 +16,8 @@ import (
 //   - no ATTACH/DETACH (also stopped by SQLITE_LIMIT_ATTACHED=0, which
 //     blocks VACUUM and VACUUM INTO too);
 //   - no load_extension() (extension loading is also off in db_config);
-//   - PRAGMAs only from an allowlist: reading schema and settings, and
-//     setting foreign_keys, defer_foreign_keys, user_version, optimize;
+//   - PRAGMAs per the table in pragma.go: run, accepted as a no-op, or
+//     refused with the reason;
 //   - managed tables (every table the tenant migrations create, see
 //     migrations.TenantManaged) are read-only: no INSERT, UPDATE or DELETE
 //     by any statement, trigger or foreign-key action; they cannot be
@@ -27,41 +27,11 @@ import (
 //     table, and a new table, view or trigger that would (a foreign key
 //     into a managed table, a view or trigger body using one) is undone
 //     right after its statement by the schema check (Options.SchemaCheck);
-//   - managed names, the tg_ prefix and sqlite_ cannot be taken;
+//   - managed names and the tg_ prefix cannot be taken;
 //   - virtual tables only for the full-text and r-tree modules.
 //
 // Writes to sqlite_schema and other corruption vectors are refused by
 // SQLITE_DBCONFIG_DEFENSIVE.
-
-// pragmaRead are pragmas allowed without a value (they report), or with a
-// table/index name argument where they take one.
-var pragmaRead = map[string]bool{
-	"application_id": true, "auto_vacuum": true, "busy_timeout": true, "cache_size": true,
-	"collation_list": true, "compile_options": true, "data_version": true,
-	"defer_foreign_keys": true, "encoding": true, "foreign_key_check": true,
-	"foreign_key_list": true, "foreign_keys": true, "freelist_count": true,
-	"function_list": true, "index_info": true, "index_list": true, "index_xinfo": true,
-	"integrity_check": true, "journal_mode": true, "module_list": true, "optimize": true,
-	"page_count": true, "page_size": true, "pragma_list": true, "query_only": true,
-	"quick_check": true, "recursive_triggers": true, "schema_version": true,
-	"synchronous": true, "table_info": true, "table_list": true, "table_xinfo": true,
-	"user_version": true,
-}
-
-// pragmaArg are pragmas whose argument names a table or index (or a
-// count), so an argument does not make them a setting.
-var pragmaArg = map[string]bool{
-	"foreign_key_check": true, "foreign_key_list": true, "index_info": true,
-	"index_list": true, "index_xinfo": true, "integrity_check": true, "quick_check": true,
-	"table_info": true, "table_xinfo": true, "table_list": true, "optimize": true,
-}
-
-// pragmaSet are settings a tenant may change. Those marked true change
-// connection state that outlives a transaction, so the connection is not
-// reused by another stream afterwards.
-var pragmaSet = map[string]bool{
-	"foreign_keys": true, "defer_foreign_keys": false, "user_version": false,
-}
 
 // vtabModules are the virtual table modules a tenant may create.
 var vtabModules = map[string]bool{"fts3": true, "fts4": true, "fts5": true, "rtree": true}
@@ -175,25 +145,6 @@ func (c *Conn) authorize(action int32, a1, a2, db, via string) int32 {
 		return deny("this operation is not allowed")
 	}
 	return sqlite3.SQLITE_OK
-}
-
-func (c *Conn) authorizePragma(name, arg string, deny func(string) int32) int32 {
-	switch {
-	case arg == "" && pragmaRead[name]:
-		return sqlite3.SQLITE_OK
-	case arg != "" && pragmaArg[name]:
-		return sqlite3.SQLITE_OK
-	}
-	if dirty, ok := pragmaSet[name]; ok {
-		if dirty {
-			c.dirty = true
-		}
-		return sqlite3.SQLITE_OK
-	}
-	if arg != "" {
-		return deny("PRAGMA " + name + " may not be changed")
-	}
-	return deny("PRAGMA " + name + " is not allowed")
 }
 
 // internalTable reports SQLite's own tables a statement may not write

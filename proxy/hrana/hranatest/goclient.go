@@ -20,6 +20,20 @@ import (
 // It is shared by the direct test here and the end-to-end proxy test.
 func RunGoClient(t *testing.T, db *sql.DB) {
 	t.Helper()
+	runGoClient(t, db, false)
+}
+
+// RunGoClientWS is RunGoClient for the client's ws:// transport, which
+// leaves DATETIME text as text and sends a multi-statement Exec as one
+// statement (refused with SQL_MANY_STATEMENTS, as by sqld): those two
+// checks differ.
+func RunGoClientWS(t *testing.T, db *sql.DB) {
+	t.Helper()
+	runGoClient(t, db, true)
+}
+
+func runGoClient(t *testing.T, db *sql.DB, ws bool) {
+	t.Helper()
 	ctx := context.Background()
 	mustExec := func(q string, args ...any) sql.Result {
 		t.Helper()
@@ -60,7 +74,7 @@ func RunGoClient(t *testing.T, db *sql.DB) {
 	}
 	// The client itself turns TEXT in a DATETIME column into time.Time (it
 	// reads decltype); what matters is that the value arrives as text.
-	if tm, ok := at.(time.Time); !ok || tm.Year() != 2024 {
+	if tm, ok := at.(time.Time); !ws && (!ok || tm.Year() != 2024) || ws && at != "2024-01-02 03:04:05" {
 		t.Errorf("DATETIME text = %#v", at)
 	}
 	var empty []byte
@@ -89,12 +103,24 @@ func RunGoClient(t *testing.T, db *sql.DB) {
 		t.Errorf("prepared inserts = %d, %v", got, err)
 	}
 
-	// A multi-statement Exec goes as a batch.
-	mustExec(`CREATE TABLE multi(x UNIQUE); INSERT INTO multi VALUES (1); INSERT INTO multi VALUES (2)`)
+	// A multi-statement Exec goes as a batch (over HTTP).
+	if ws {
+		if _, err := db.ExecContext(ctx, `SELECT 1; SELECT 2`); err == nil || !strings.Contains(err.Error(), "more than one statement") {
+			t.Errorf("multi-statement over ws: %v", err)
+		}
+		mustExec(`CREATE TABLE multi(x UNIQUE)`)
+		mustExec(`INSERT INTO multi VALUES (1)`)
+		mustExec(`INSERT INTO multi VALUES (2)`)
+	} else {
+		mustExec(`CREATE TABLE multi(x UNIQUE); INSERT INTO multi VALUES (1); INSERT INTO multi VALUES (2)`)
+	}
 	if err := db.QueryRowContext(ctx, `SELECT count(*) FROM multi`).Scan(&got); err != nil || got != 2 {
 		t.Errorf("batch = %d, %v", got, err)
 	}
-	if _, err := db.ExecContext(ctx, `INSERT INTO multi VALUES (3); INSERT INTO multi VALUES (1)`); err == nil || !strings.Contains(err.Error(), "UNIQUE") {
+	if ws {
+		mustExec(`INSERT INTO multi VALUES (3)`)
+	}
+	if _, err := db.ExecContext(ctx, map[bool]string{false: `INSERT INTO multi VALUES (3); INSERT INTO multi VALUES (1)`, true: `INSERT INTO multi VALUES (1)`}[ws]); err == nil || !strings.Contains(err.Error(), "UNIQUE") {
 		t.Errorf("failing batch: %v", err)
 	}
 

@@ -108,7 +108,14 @@
       badge.className = "badge badge-" + t.status;
       badge.textContent = t.status;
       st.appendChild(badge);
-      cell(tr, t.custom_domain || "");
+      const domainCell = cell(tr, t.custom_domain || "");
+      if (t.custom_domain && t.custom_domain_tls) {
+        const tls = document.createElement("span");
+        tls.className = "badge badge-tls-" + t.custom_domain_tls.state;
+        tls.textContent = "TLS " + t.custom_domain_tls.state;
+        tls.title = certText(t.custom_domain_tls);
+        domainCell.append(" ", tls);
+      }
       const actions = document.createElement("div");
       actions.className = "row-actions";
       cell(tr, "").appendChild(actions);
@@ -150,6 +157,14 @@
     }
   }
 
+  // certText explains a custom domain's certificate state in one line.
+  function certText(c) {
+    if (c.state === "active") return "valid until " + c.not_after + (c.last_error ? "; last renewal failed: " + c.last_error : "");
+    if (c.state === "failed") return "last order failed: " + (c.last_error || "unknown error");
+    if (c.state === "pending") return c.last_error ? "pending: " + c.last_error : "pending: issued on the first HTTPS request once DNS points here";
+    return "no custom domain";
+  }
+
   function show(t) {
     current = t;
     $("detail-title").textContent = "Tenant #" + t.id + " · " + t.host;
@@ -166,6 +181,11 @@
     add("Country", t.country_code);
     add("Created", t.created_at);
     if (t.expires_at) add("Expires", t.expires_at);
+    if (t.custom_domain && t.custom_domain_tls) {
+      add("Certificate", t.custom_domain_tls.state + " · " + certText(t.custom_domain_tls));
+      const d = t.custom_domain_tls.dns;
+      if (d) add("DNS record", d.name + "  " + d.type + "  " + d.value + "  (or " + d.alternative + ")");
+    }
     $("edit-name").value = t.name || "";
     $("edit-plan").value = t.subscription_plan || "starter";
     $("edit-domain").value = t.custom_domain || "";

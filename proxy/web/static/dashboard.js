@@ -236,6 +236,25 @@
       .slice(0, 10);
   }
 
+  // loadDomain tells an institution's admin how its custom domain stands:
+  // the DNS record to create and, until it is active, its certificate state.
+  async function loadDomain() {
+    const el = $("domain-notice");
+    const r = await api("GET", "/api/domain");
+    const c = r.status === 200 && r.data.custom_domain_tls;
+    if (!c || !r.data.custom_domain || c.state === "active") {
+      show(el, false);
+      return;
+    }
+    const d = c.dns;
+    const what = c.state === "failed" ? "Its certificate could not be issued yet" : "Its certificate is pending";
+    el.textContent = "Custom domain " + r.data.custom_domain + ": " + what +
+      (c.last_error ? " (last check: " + c.last_error + ")" : "") + ". " +
+      (d ? "Create the DNS record " + d.name + " " + d.type + " " + d.value + ", or " + d.alternative + "." : "");
+    el.className = "notice " + (c.state === "failed" ? "notice-error" : "notice-ok");
+    show(el, true);
+  }
+
   async function loadData() {
     showError("app-error", "");
     try {
@@ -257,6 +276,7 @@
         return;
       }
       accounts = acc.data.accounts || [];
+      if (user && user.role === "admin") await loadDomain();
       await loadUsers();
       renderAccounts();
       renderTransactions(await loadTransactions());

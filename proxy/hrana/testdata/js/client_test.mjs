@@ -127,6 +127,20 @@ await expectError(client.execute("SELECT * FROM no_such_table"), "SQLITE_ERROR",
 await expectError(client.execute("ATTACH DATABASE '/tmp/other.db' AS o"), "SQLITE_AUTH", /not authorized/);
 await expectError(client.execute("SELECT 1; SELECT 2"), "SQL_MANY_STATEMENTS");
 
+// Start-up PRAGMAs succeed (run or documented no-op); weakening ones are
+// refused with a message naming the PRAGMA.
+for (const p of ["PRAGMA journal_mode=WAL", "PRAGMA busy_timeout=5000", "PRAGMA synchronous=NORMAL",
+  "PRAGMA cache_size=-20000", "PRAGMA temp_store=MEMORY", "PRAGMA mmap_size=268435456", "PRAGMA foreign_keys=ON"]) {
+  await client.execute(p);
+}
+assert.equal((await client.execute("PRAGMA journal_mode=WAL")).rows[0][0], "wal");
+await expectError(client.execute("PRAGMA journal_mode=DELETE"), "SQLITE_AUTH", /journal_mode=DELETE is refused: .*WAL/);
+await expectError(client.execute("PRAGMA synchronous=OFF"), "SQLITE_AUTH", /synchronous=OFF/);
+
+// A parameter without a value binds NULL, as in SQLite.
+const unbound = await client.execute({ sql: "SELECT ? AS a, ? AS b, :c AS c", args: [1] });
+assert.deepEqual([unbound.rows[0].a, unbound.rows[0].b, unbound.rows[0].c], [1, null, null]);
+
 client.close();
 big.close();
 console.log("OK");

@@ -81,7 +81,7 @@ await s.run(`CREATE TABLE ${table}_r(a)`);
 }
 
 // Stored SQL and describe.
-const sql = s.storeSql(`SELECT count(*) FROM ${table}_v WHERE id > ?`);
+const sql = (ws ? client : s).storeSql(`SELECT count(*) FROM ${table}_v WHERE id > ?`);
 assert.equal((await s.queryValue([sql, [0]])).value, 1n);
 sql.close();
 const d = await s.describe("SELECT :a AS x");

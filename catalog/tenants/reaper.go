@@ -1,4 +1,4 @@
-package provision
+package tenants
 
 import (
 	"context"
@@ -14,14 +14,15 @@ import (
 const DefaultReapInterval = time.Minute
 
 // Reaper removes demo tenants past their expiry: catalog row, cache entry,
-// open handle and database file, through Provisioner.Delete. Until it runs,
-// the proxy answers an expired demo with 410 Demo expired.
+// open handle and database file, through Service.ReapIfStillExpired, so a
+// demo made permanent during a pass survives. Until it runs, the proxy
+// answers an expired demo with 410 Demo expired.
 type Reaper struct {
-	Provisioner *Provisioner
-	Interval    time.Duration    // between passes; 0 = DefaultReapInterval
-	BackupDir   string           // "" = no backup: demos are throwaway
-	Now         func() time.Time // clock; nil = time.Now
-	Logger      *slog.Logger
+	Service   *Service
+	Interval  time.Duration    // between passes; 0 = DefaultReapInterval
+	BackupDir string           // "" = no backup: demos are throwaway
+	Now       func() time.Time // clock; nil = time.Now
+	Logger    *slog.Logger
 	// OnPass, when set, is called after every pass with the number of demos
 	// removed and the pass's error (nil on success), e.g. to count metrics.
 	OnPass func(reaped int, err error)
@@ -67,7 +68,8 @@ func (r *Reaper) ReapOnce(ctx context.Context) (reaped int, err error) {
 	var errs []error
 	failed := map[int64]bool{}
 	for {
-		demos, err := r.Provisioner.Catalog.ExpiredDemos(ctx, now())
+		at := now()
+		demos, err := r.Service.cat.ExpiredDemos(ctx, at)
 		if err != nil {
 			return reaped, errors.Join(append(errs, err)...)
 		}
@@ -79,11 +81,13 @@ func (r *Reaper) ReapOnce(ctx context.Context) (reaped int, err error) {
 			if err := ctx.Err(); err != nil {
 				return reaped, errors.Join(append(errs, err)...)
 			}
-			err := r.Provisioner.Delete(ctx, t.ID, r.BackupDir)
+			ok, err := r.Service.ReapIfStillExpired(ctx, t, at, r.BackupDir)
 			switch {
 			case err == nil:
-				reaped++
-				progress = true
+				if ok {
+					reaped++
+				}
+				progress = true // reaped, or no longer an expired demo
 			case errors.Is(err, catalog.ErrTenantNotFound):
 				progress = true // gone already
 			default:

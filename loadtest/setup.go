@@ -225,6 +225,47 @@ func (p *Provisioner) createTenant(ctx context.Context, sub string) (int64, erro
 	return findID(out, "tenant")
 }
 
+// Remove deletes tenants this run provisioned (no backup: they hold only
+// load-test data), through the admin API or, when tenants were created
+// with the CLI, with `tenantgate tenants delete`. It returns how many were
+// deleted and the first error.
+func (p *Provisioner) Remove(ctx context.Context, tenants []*Tenant) (int, error) {
+	if p.client == nil {
+		c, _, err := newClient(p.BaseURL, p.Concurrency+2, 60*time.Second)
+		if err != nil {
+			return 0, err
+		}
+		p.client = c
+		defer c.CloseIdleConnections()
+	}
+	tok, err := MintToken(p.Secret, 0, 0, "platform_admin", time.Hour)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, t := range tenants {
+		if t.ID == 0 {
+			continue
+		}
+		if p.useCLI.Load() {
+			cmd := exec.CommandContext(ctx, p.CLIBin, "tenants", "delete", strconv.FormatInt(t.ID, 10), "--no-backup", "--data-dir", p.CLIDataDir)
+			if out, err := cmd.CombinedOutput(); err != nil {
+				return n, fmt.Errorf("delete tenant %s with the CLI: %w: %s", t.Sub, err, trimBody(out))
+			}
+		} else {
+			st, resp, err := p.do(ctx, "DELETE", "admin."+p.RootDomain, "/api/admin/tenants/"+strconv.FormatInt(t.ID, 10)+"?backup=false", tok, nil)
+			if err != nil {
+				return n, fmt.Errorf("delete tenant %s: %w", t.Sub, err)
+			}
+			if st != 200 && st != 404 {
+				return n, fmt.Errorf("delete tenant %s: admin API: %d %s", t.Sub, st, trimBody(resp))
+			}
+		}
+		n++
+	}
+	return n, nil
+}
+
 // seedAPI creates the staff user, customers, accounts and deposits through
 // the tenant API.
 func (p *Provisioner) seedAPI(ctx context.Context, t *Tenant) error {

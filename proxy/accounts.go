@@ -13,23 +13,23 @@ func (s *Server) listAccounts(r *tenantRequest) error {
 	if r.claims.Role == RoleCustomer {
 		q.UserID = r.claims.User()
 		if q.UserID == 0 { // a customer token without a user owns nothing
-			writeJSON(r.ctx, http.StatusOK, map[string]any{"accounts": []bank.Account{}})
+			writeJSON(r.ctx, http.StatusOK, map[string]any{"accounts": []bank.Account{}, "next_cursor": ""})
 			return nil
 		}
 	}
-	limit, _, err := r.queryInt64("limit")
+	limit, after, err := r.pageArgs()
 	if err != nil {
 		return err
 	}
-	after, _, err := r.queryInt64("after_id")
-	if err != nil {
-		return err
-	}
-	q.Limit, q.AfterID = int(min(limit, bank.MaxPageSize)), after
+	q.Limit, q.AfterID = limit, after
 	accounts, err := r.store().ListAccounts(r.c, q)
 	if err != nil {
 		return err
 	}
-	writeJSON(r.ctx, http.StatusOK, map[string]any{"accounts": accounts})
+	var last int64
+	if len(accounts) > 0 {
+		last = accounts[len(accounts)-1].ID
+	}
+	writeJSON(r.ctx, http.StatusOK, map[string]any{"accounts": accounts, "next_cursor": nextCursor(len(accounts), limit, last)})
 	return nil
 }

@@ -18,7 +18,23 @@ import (
 	"github.com/microfi/tenantgate/shard/storage"
 )
 
-const adminTenantsPath = "/api/admin/tenants"
+const (
+	adminTenantsPath    = "/api/admin/tenants"
+	adminConversionPath = "/api/admin/conversion"
+)
+
+// adminConversion answers GET /api/admin/conversion: the demo-to-signup
+// conversion of the demos created in the last 7 and 30 days.
+func (s *Server) adminConversion(ctx *fasthttp.RequestCtx) error {
+	c, cancel := contextFor(s)
+	defer cancel()
+	windows, err := s.catalog.DemoConversion(c, s.site.now(), 7, 30)
+	if err != nil {
+		return err
+	}
+	writeJSON(ctx, http.StatusOK, map[string]any{"windows": windows})
+	return nil
+}
 
 // handleAdmin serves admin.<root>: the admin panel page and its assets to
 // anyone, and /api/admin/* to platform_admin tokens only (no token → 401,
@@ -53,6 +69,13 @@ func (s *Server) handleAdmin(ctx *fasthttp.RequestCtx) {
 // adminAPI dispatches an authenticated /api/admin/* request.
 func (s *Server) adminAPI(ctx *fasthttp.RequestCtx, path string) error {
 	method := string(ctx.Method())
+	if path == adminConversionPath {
+		if method != "GET" && method != "HEAD" {
+			ctx.Response.Header.Set("Allow", "GET, HEAD")
+			return errMethod
+		}
+		return s.adminConversion(ctx)
+	}
 	if path == adminTenantsPath {
 		switch method {
 		case "GET", "HEAD":

@@ -3,8 +3,10 @@ package proxy
 import (
 	"errors"
 	"net/http"
+	"net/url"
 	"time"
 
+	"github.com/microfi/tenantgate/catalog"
 	"github.com/microfi/tenantgate/shard/bank"
 )
 
@@ -29,7 +31,7 @@ type loginResponse struct {
 // login answers POST /api/auth/login: the e-mail and password are checked
 // against this tenant's users and a token for this tenant is issued. Wrong
 // e-mail and wrong password are the same 401 at the same cost; repeated
-// failures for one e-mail get 429 with Retry-After.
+// failures for one e-mail, address or tenant get 429 with Retry-After.
 func (s *Server) login(r *tenantRequest) error {
 	var req loginRequest
 	if err := decodeJSON(r.ctx, &req); err != nil {
@@ -50,10 +52,20 @@ func (s *Server) login(r *tenantRequest) error {
 		email = email[:maxEmailKey] // no stored e-mail is longer; bounds the throttle's memory
 	}
 	key := loginKey{tenant: r.tenant.ID, email: email}
-	if ok, wait := s.logins.take(key, time.Now()); !ok {
+	if name, wait := s.logins.take(key, s.clientAddr(r.ctx), time.Now()); name != "" {
+		s.metrics.throttled.WithLabelValues(name).Inc()
 		return tooManyRequests(retrySeconds(wait))
 	}
-	u, err := r.store().Authenticate(r.c, req.Email, req.Password)
+	// Hashing waits its tenant's turn (loginqueue.go): unknown e-mails
+	// cost a hash like known ones but queue with their tenant.
+	if err := s.loginQueue.acquire(r.c, r.tenant.ID); err != nil {
+		s.metrics.throttled.WithLabelValues("login_queue").Inc()
+		return err
+	}
+	u, err := func() (bank.User, error) {
+		defer s.loginQueue.release(r.tenant.ID)
+		return r.store().Authenticate(r.c, req.Email, req.Password)
+	}()
 	if err != nil {
 		if errors.Is(err, bank.ErrInvalidCredentials) {
 			s.metrics.authFailures.WithLabelValues("credentials").Inc()
@@ -66,6 +78,32 @@ func (s *Server) login(r *tenantRequest) error {
 		return err
 	}
 	writeJSON(r.ctx, http.StatusOK, loginResponse{Token: tok, ExpiresAt: exp.UTC().Format(time.RFC3339), User: u})
+	return nil
+}
+
+// tenantInfoResponse is what any visitor of a tenant host may know before
+// signing in: what the page shows in its header and how its currency is
+// written. Nothing that is not already on the signed-in page.
+type tenantInfoResponse struct {
+	Name           string `json:"name"`
+	Host           string `json:"host"`
+	Currency       string `json:"currency"`
+	CurrencyDigits int    `json:"currency_digits"` // minor-unit digits: 2 for GHS, 0 for UGX
+	Demo           bool   `json:"demo"`
+	// SignupURL (demos only) opens the public signup form attributed to
+	// this demo, for the demo-to-signup conversion figures.
+	SignupURL string `json:"signup_url,omitempty"`
+}
+
+// tenantInfo answers GET /api/tenant without a token.
+func (s *Server) tenantInfo(r *tenantRequest) error {
+	cur, _ := bank.CurrencyFor(r.tenant.CountryCode)
+	resp := tenantInfoResponse{Name: r.tenant.Name, Host: r.tenant.Host, Currency: cur,
+		CurrencyDigits: bank.CurrencyDigits(cur), Demo: r.tenant.Status == catalog.StatusDemo}
+	if resp.Demo {
+		resp.SignupURL = s.URL("") + "/?" + url.Values{"from_demo": {r.tenant.Host}}.Encode() + "#signup"
+	}
+	writeJSON(r.ctx, http.StatusOK, resp)
 	return nil
 }
 

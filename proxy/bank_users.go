@@ -9,19 +9,19 @@ import (
 // listUsers answers GET /api/users (staff, admin, service): the tenant's
 // users in id order, paged with limit and after_id.
 func (s *Server) listUsers(r *tenantRequest) error {
-	limit, _, err := r.queryInt64("limit")
+	limit, after, err := r.pageArgs()
 	if err != nil {
 		return err
 	}
-	after, _, err := r.queryInt64("after_id")
+	users, err := r.store().ListUsers(r.c, bank.UserQuery{Limit: limit, AfterID: after})
 	if err != nil {
 		return err
 	}
-	users, err := r.store().ListUsers(r.c, bank.UserQuery{Limit: int(min(limit, bank.MaxPageSize)), AfterID: after})
-	if err != nil {
-		return err
+	var last int64
+	if len(users) > 0 {
+		last = users[len(users)-1].ID
 	}
-	writeJSON(r.ctx, http.StatusOK, map[string]any{"users": users})
+	writeJSON(r.ctx, http.StatusOK, map[string]any{"users": users, "next_cursor": nextCursor(len(users), limit, last)})
 	return nil
 }
 

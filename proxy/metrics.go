@@ -9,6 +9,8 @@ import (
 	versioncollector "github.com/prometheus/client_golang/prometheus/collectors/version"
 	"github.com/prometheus/client_golang/prometheus/promauto"
 	"github.com/prometheus/common/version"
+
+	"github.com/microfi/tenantgate/proxy/connlimit"
 )
 
 // BuildVersion is the version this binary was built from. The Makefile
@@ -69,6 +71,11 @@ type Metrics struct {
 	throttled    *prometheus.CounterVec
 	reaperRuns   prometheus.Counter
 	demosReaped  prometheus.Counter
+	signups      *prometheus.CounterVec
+	demos        prometheus.Counter
+	// Edge (edge.go): connections refused or shed, bodies refused unread.
+	connsRejected *prometheus.CounterVec
+	bodyRejected  prometheus.Counter
 
 	replicationRefused prometheus.Counter
 }
@@ -90,7 +97,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "tenantgate_http_requests_in_flight", Help: "HTTP requests being served now.",
 		}),
 		authFailures: f.NewCounterVec(prometheus.CounterOpts{
-			Name: "tenantgate_auth_failures_total", Help: "Refused requests by reason: missing, invalid, expired, mismatch, forbidden.",
+			Name: "tenantgate_auth_failures_total", Help: "Refused requests by reason: missing, invalid, expired, mismatch, forbidden, credentials (wrong e-mail or password at login).",
 		}, []string{"reason"}),
 		throttled: f.NewCounterVec(prometheus.CounterOpts{
 			Name: "tenantgate_throttled_requests_total", Help: "Requests refused with 429 by limiter.",
@@ -98,18 +105,37 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		reaperRuns: f.NewCounter(prometheus.CounterOpts{
 			Name: "tenantgate_demo_reaper_runs_total", Help: "Demo reaper passes.",
 		}),
+		signups: f.NewCounterVec(prometheus.CounterOpts{
+			Name: "tenantgate_signups_total", Help: "Self-service signups, by whether they came from a demo (from_demo=true|false).",
+		}, []string{"from_demo"}),
+		demos: f.NewCounter(prometheus.CounterOpts{
+			Name: "tenantgate_demos_created_total", Help: "Demo tenants created on the public site.",
+		}),
 		demosReaped: f.NewCounter(prometheus.CounterOpts{
 			Name: "tenantgate_demo_tenants_reaped_total", Help: "Expired demo tenants removed.",
+		}),
+		connsRejected: f.NewCounterVec(prometheus.CounterOpts{
+			Name: "tenantgate_connections_rejected_total",
+			Help: "Connections refused at accept or closed to make room, by reason: max_conns, per_ip, resources (accept failed: out of descriptors or buffers), idle_shed, idle_cap.",
+		}, []string{"reason"}),
+		bodyRejected: f.NewCounter(prometheus.CounterOpts{
+			Name: "tenantgate_request_body_rejected_total", Help: "Requests refused with 413 before their body was read.",
 		}),
 		replicationRefused: f.NewCounter(prometheus.CounterOpts{
 			Name: "tenantgate_replication_refused_total", Help: "Embedded-replica and offline-sync requests refused (not supported).",
 		}),
 	}
-	for _, r := range []string{"missing", "invalid", "expired", "mismatch", "forbidden"} {
+	for _, r := range connlimit.Reasons {
+		m.connsRejected.WithLabelValues(r)
+	}
+	for _, r := range []string{"missing", "invalid", "expired", "mismatch", "forbidden", "credentials"} {
 		m.authFailures.WithLabelValues(r)
 	}
-	for _, l := range []string{"demo", "signup", "tenant_rate", "tenant_concurrency"} { // exported at 0 so alerts and rate() see them from the start
+	for _, l := range []string{"demo", "signup", "tenant_rate", "tenant_concurrency", "login_ip", "login_tenant", "login", "login_queue", "cpu"} { // exported at 0 so alerts and rate() see them from the start
 		m.throttled.WithLabelValues(l)
+	}
+	for _, v := range []string{"true", "false"} {
+		m.signups.WithLabelValues(v)
 	}
 	BuildVersion()
 	if reg != nil {

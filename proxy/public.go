@@ -5,6 +5,7 @@ import (
 	"context"
 	"database/sql"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -115,7 +116,7 @@ func isGetOrHead(ctx *fasthttp.RequestCtx) bool { return ctx.IsGet() || ctx.IsHe
 
 // throttle takes a token from l for the client or fails with 429.
 func (s *Server) throttle(ctx *fasthttp.RequestCtx, l *ipLimiter, name string) error {
-	ok, wait := l.allow(clientKey(ctx), s.site.now())
+	ok, wait := l.allow(clientKey(s.clientAddr(ctx)), s.site.now())
 	if ok {
 		return nil
 	}
@@ -165,6 +166,12 @@ func (s *Server) createDemo(ctx *fasthttp.RequestCtx) error {
 	if err != nil {
 		return &publicError{request: "demo", err: err}
 	}
+	s.metrics.demos.Inc()
+	// The demo log outlives the reaped demo, for the conversion figures; a
+	// failure to write it costs a data point, not the visitor's demo.
+	if err := s.catalog.RecordDemo(c, t.Host, s.site.now()); err != nil {
+		s.log.Warn("record demo for conversion", "host", t.Host, "err", err)
+	}
 	writeJSON(ctx, http.StatusCreated, demoResponse{
 		TenantID: t.ID, Host: t.Host, Subdomain: t.Host + "." + s.cfg.RootDomain,
 		URL: s.URL(t.Host), ExpiresAt: t.ExpiresAt, Login: login,
@@ -179,7 +186,12 @@ type signupResponse struct {
 	Host      string `json:"host"`
 	Subdomain string `json:"subdomain"`
 	URL       string `json:"url"`
-	SetupURL  string `json:"setupUrl"`
+	SetupURL  string `json:"setup_url"`
+	// SetupURLOld is the name the first release used; kept as an alias so
+	// existing callers keep working (deprecated: read setup_url).
+	SetupURLOld string `json:"setupUrl"`
+	// FromDemo is the demo the signup was attributed to ("" if none).
+	FromDemo string `json:"from_demo,omitempty"`
 	// Token signs the new administrator in right away (role admin), so the
 	// first API call needs no second password check.
 	Token          string    `json:"token"`
@@ -218,9 +230,21 @@ func (s *Server) signup(ctx *fasthttp.RequestCtx) error {
 	if err != nil {
 		return err
 	}
+	fromDemo := ""
+	if req.FromDemo != "" {
+		ok, err := s.catalog.RecordConversion(c, req.FromDemo, t.ID, s.site.now())
+		if err != nil {
+			s.log.Warn("record demo conversion", "tenant_id", t.ID, "demo", req.FromDemo, "err", err)
+		}
+		if ok {
+			fromDemo = req.FromDemo
+		}
+	}
+	s.metrics.signups.WithLabelValues(strconv.FormatBool(fromDemo != "")).Inc()
 	base := s.URL(t.Host)
 	writeJSON(ctx, http.StatusCreated, signupResponse{
-		TenantID: t.ID, Host: t.Host, Subdomain: t.Host + "." + s.cfg.RootDomain, URL: base, SetupURL: base + "/setup",
+		TenantID: t.ID, Host: t.Host, Subdomain: t.Host + "." + s.cfg.RootDomain, URL: base,
+		SetupURL: base + "/setup", SetupURLOld: base + "/setup", FromDemo: fromDemo,
 		Token: tok, TokenExpiresAt: exp.UTC(),
 	})
 	return nil

@@ -37,6 +37,7 @@ var tenantRoutes = []route{
 	{method: "GET", path: "/api/accounts", class: classTenant, roles: anyTenantRole, handle: (*Server).listAccounts},
 	// Tenant banking API (bank_*.go).
 	{method: "POST", path: "/api/auth/login", class: classTenant, handle: (*Server).login},
+	{method: "GET", path: "/api/tenant", class: classTenant, noDB: true, handle: (*Server).tenantInfo},
 	{method: "GET", path: "/api/me", class: classTenant, roles: anyTenantRole, handle: (*Server).me},
 	{method: "GET", path: "/api/domain", class: classTenant, roles: adminOnly, noDB: true, handle: (*Server).tenantDomain},
 	{method: "GET", path: "/api/users", class: classTenant, roles: staffUp, handle: (*Server).listUsers},

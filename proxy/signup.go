@@ -32,6 +32,9 @@ type signupRequest struct {
 	Email     string `json:"email"`
 	Password  string `json:"password"`
 	Subdomain string `json:"subdomain"`
+	// FromDemo is the host of the demo the visitor came from (the demo
+	// page passes it on), for the demo-to-signup conversion figures.
+	FromDemo string `json:"from_demo"`
 }
 
 // checkSignup validates a signup: the tenant's name, country and subdomain
@@ -63,10 +66,20 @@ func (s *Server) checkSignup(req *signupRequest, create *tenants.CreateRequest) 
 	if msg := passwordProblem(req.Password, req.Email); msg != "" {
 		fields["password"] = msg
 	}
+	req.FromDemo = strings.TrimSpace(req.FromDemo)
+	if req.FromDemo != "" && !isDemoHost(req.FromDemo) {
+		fields["from_demo"] = "must be the host of a demo (demo-…)"
+	}
 	if len(fields) == 0 {
 		return nil
 	}
 	return &tenants.ValidationError{Fields: fields}
+}
+
+// isDemoHost reports whether h has the shape of a generated demo host.
+func isDemoHost(h string) bool {
+	rest, ok := strings.CutPrefix(h, tenants.DemoHostPrefix)
+	return ok && len(rest) == 10 && strings.Trim(rest, "abcdefghijklmnopqrstuvwxyz234567") == ""
 }
 
 func emailProblem(email string) string {

@@ -32,6 +32,12 @@ func (s *Server) serveSQL(r *tenantRequest) error {
 		}
 	}
 	allowBrowsers(r.ctx)
+	if err := s.cpu.Admit(r.tenant.ID); err != nil {
+		// The tenant already has its fill of long statements waiting for
+		// a CPU share: refuse more rather than queue them in front of no one.
+		s.metrics.throttled.WithLabelValues("cpu").Inc()
+		return tooManyRequests(1)
+	}
 	s.hrana.Serve(r.ctx, t)
 	return nil
 }
@@ -61,7 +67,7 @@ func (s *Server) writeSQLError(ctx *fasthttp.RequestCtx, err error) {
 	allowBrowsers(ctx)
 	e := errorFor(err)
 	if e.Status >= 500 {
-		s.log.Error("sql request failed", "request_id", requestID(ctx), "host", string(ctx.Host()), "err", err)
+		s.log.Error("sql request failed", "request_id", requestID(ctx), "client", s.clientAddr(ctx).String(), "host", string(ctx.Host()), "err", err)
 	}
 	if e.Retry > 0 {
 		ctx.Response.Header.Set("Retry-After", itoa(e.Retry))

@@ -11,8 +11,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/microfi/tenantgate/catalog"
 	"github.com/microfi/tenantgate/loadtest"
 	"github.com/microfi/tenantgate/loadtest/loadtesttest"
+	"github.com/microfi/tenantgate/proxy/proxytest"
 )
 
 // TestMain lets --spawn-floor re-execute this test binary as `floor`.
@@ -225,6 +227,9 @@ func TestSpawn(t *testing.T) {
 			t.Errorf("summary lacks %q", want)
 		}
 	}
+	if strings.Contains(out, ", log /") {
+		t.Errorf("the target line points at a log that is deleted at exit:\n%s", out)
+	}
 	if !strings.Contains(errs, "bulk seeding") {
 		t.Errorf("12 tenants should be seeded in bulk after the first:\n%s", errs)
 	}
@@ -257,5 +262,42 @@ func TestTenantsFile(t *testing.T) {
 	}
 	if code, _, errs := runMain(t, append(args[:len(args):len(args)], "--tenants", "5")...); code != exitError || !strings.Contains(errs, "fewer than --tenants 5") {
 		t.Fatalf("too few saved tenants: exit %d, %s", code, errs)
+	}
+}
+
+// TestCleanup: against a running proxy, the tenants a run provisions are
+// deleted at its end unless --cleanup=false.
+func TestCleanup(t *testing.T) {
+	s := proxytest.Start(t, proxytest.Options{})
+	count := func(prefix string) int {
+		ts, _, err := s.Catalog.List(t.Context(), catalog.ListOptions{Query: prefix, Limit: 100})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(ts)
+	}
+	for _, tc := range []struct {
+		prefix, flag string
+		left         int
+		log          string
+	}{
+		{"ltclean-", "", 0, "cleanup: deleted the 2 tenants this run created"},
+		{"ltkeep-", "--cleanup=false", 2, ""},
+	} {
+		args := []string{"--target", s.URL, "--jwt-secret", proxytest.Secret, "--root-domain", proxytest.RootDomain,
+			"--tenants", "2", "--tenant-prefix", tc.prefix, "--duration", "300ms", "--rate", "10", "--self-ceiling", "0", "--quiet"}
+		if tc.flag != "" {
+			args = append(args, tc.flag)
+		}
+		code, out, errs := runMain(t, args...)
+		if code != exitOK {
+			t.Fatalf("%s: exit %d\n%s\n%s", tc.prefix, code, out, errs)
+		}
+		if n := count(tc.prefix); n != tc.left {
+			t.Errorf("%s: %d tenants left in the catalog, want %d\n%s", tc.prefix, n, tc.left, errs)
+		}
+		if tc.log != "" && !strings.Contains(errs, tc.log) {
+			t.Errorf("%s: no cleanup line:\n%s", tc.prefix, errs)
+		}
 	}
 }

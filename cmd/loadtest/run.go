@@ -135,7 +135,12 @@ func run(ctx context.Context, o *Options, cfg loadtest.RunConfig, stdout, stderr
 			}()
 			cfg.BaseURL, secret, cliBin, cliDir = sp.BaseURL, sp.Secret, sp.Bin, sp.DataDir
 			cfg.TargetPID = sp.PID()
-			targetDesc = fmt.Sprintf("%s (spawned tenantgate, metrics %s, data dir %s, log %s)", sp.BaseURL, sp.MetricsURL, sp.DataDir, sp.LogPath)
+			// The data dir and log are deleted on exit unless --keep-data,
+			// so only point at them when they will still be there.
+			targetDesc = fmt.Sprintf("%s (spawned tenantgate, metrics %s; its data dir and log are removed at the end, --keep-data keeps them)", sp.BaseURL, sp.MetricsURL)
+			if o.KeepData {
+				targetDesc = fmt.Sprintf("%s (spawned tenantgate, metrics %s, data dir %s, log %s)", sp.BaseURL, sp.MetricsURL, sp.DataDir, sp.LogPath)
+			}
 		} else {
 			cfg.BaseURL = strings.TrimRight(o.Target, "/")
 			if len(secret) == 0 && o.DataDir != "" {
@@ -164,11 +169,25 @@ func run(ctx context.Context, o *Options, cfg loadtest.RunConfig, stdout, stderr
 			UsersPerTenant: o.UsersPerTenant, AccountsPerUser: o.AccountsPerUser,
 			Concurrency: o.SetupWorkers, TokenTTL: 24 * time.Hour, Log: logw,
 		}
-		tenants, err := setupTenants(ctx, o, p, secret, logw)
+		tenants, created, err := setupTenants(ctx, o, p, secret, logw)
 		if err != nil {
 			return 0, err
 		}
 		cfg.Tenants = tenants
+		// A spawned proxy's whole data dir goes away; on a real target the
+		// tenants this run created would otherwise stay in its catalog.
+		if created && o.Cleanup && !o.Spawn {
+			defer func() {
+				cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Minute)
+				defer cancel()
+				n, err := p.Remove(cctx, tenants)
+				if err != nil {
+					fmt.Fprintf(logw, "cleanup: deleted %d of %d tenants this run created: %v\n", n, len(tenants), err)
+					return
+				}
+				fmt.Fprintf(logw, "cleanup: deleted the %d tenants this run created (--cleanup=false keeps them)\n", n)
+			}()
+		}
 	}
 
 	if o.CPUProfile != "" {
@@ -230,30 +249,32 @@ func run(ctx context.Context, o *Options, cfg loadtest.RunConfig, stdout, stderr
 }
 
 // setupTenants loads the tenants from --tenants-file when it holds enough
-// of them, or provisions them (and saves them there).
-func setupTenants(ctx context.Context, o *Options, p *loadtest.Provisioner, secret []byte, logw io.Writer) ([]*loadtest.Tenant, error) {
+// of them, or provisions them (and saves them there). created reports
+// tenants this run made and nobody else will reuse (not saved to a file).
+func setupTenants(ctx context.Context, o *Options, p *loadtest.Provisioner, secret []byte, logw io.Writer) (ts []*loadtest.Tenant, created bool, err error) {
 	if o.TenantsFile != "" && !o.Spawn {
 		if _, err := os.Stat(o.TenantsFile); err == nil {
 			ts, err := loadtest.LoadTenants(o.TenantsFile, secret, 24*time.Hour)
 			if err != nil {
-				return nil, err
+				return nil, false, err
 			}
 			if len(ts) < o.Tenants {
-				return nil, fmt.Errorf("%s holds %d tenants, fewer than --tenants %d", o.TenantsFile, len(ts), o.Tenants)
+				return nil, false, fmt.Errorf("%s holds %d tenants, fewer than --tenants %d", o.TenantsFile, len(ts), o.Tenants)
 			}
 			fmt.Fprintf(logw, "setup: reusing %d tenants from %s\n", o.Tenants, o.TenantsFile)
-			return ts[:o.Tenants], nil
+			return ts[:o.Tenants], false, nil
 		}
 	}
 	fmt.Fprintf(logw, "setup: provisioning %d tenants on %s …\n", o.Tenants, p.BaseURL)
-	ts, err := p.Provision(ctx, o.Tenants)
+	ts, err = p.Provision(ctx, o.Tenants)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	if o.TenantsFile != "" && !o.Spawn {
 		if err := loadtest.SaveTenants(o.TenantsFile, ts); err != nil {
-			return nil, err
+			return nil, false, err
 		}
+		return ts, false, nil
 	}
-	return ts, nil
+	return ts, true, nil
 }

@@ -244,6 +244,9 @@ func prepareTarget(ctx context.Context, t *tools, tn catalog.Tenant) error {
 }
 
 func printImport(w io.Writer, r importResult) {
+	if len(r.report.Tables) == 0 {
+		return // refused before any table was compared: the error says why
+	}
 	how := ""
 	if r.created {
 		how = " (created in the catalog)"

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -9,6 +10,9 @@ import (
 	"strings"
 	"testing"
 
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/microfi/tenantgate/shard/bank"
 	"github.com/microfi/tenantgate/shard/transfer"
 	"github.com/microfi/tenantgate/shard/transfer/transfertest"
 )
@@ -46,6 +50,74 @@ func TestImportLegacyCommand(t *testing.T) {
 		t.Fatal("source changed")
 	}
 
+	t.Run("RerunAfterUse", func(t *testing.T) {
+		// A new tenant 3 gets the same data; one legacy user has a real bcrypt
+		// password. She logs in (the hash is upgraded to argon2id) and
+		// deposits (the balance moves): a rerun still adds nothing.
+		src := filepath.Join(t.TempDir(), "microfi.db")
+		transfertest.WriteLegacy(t, src, transfertest.Small)
+		hash, err := bcrypt.GenerateFromPassword([]byte("Legacy-pw-2024"), bcrypt.MinCost)
+		if err != nil {
+			t.Fatal(err)
+		}
+		legacy, err := sql.Open("sqlite", src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var email string
+		var userID int64
+		if err := legacy.QueryRow(`SELECT id, email FROM users ORDER BY id LIMIT 1`).Scan(&userID, &email); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := legacy.Exec(`UPDATE users SET password_hash = ? WHERE id = ?`, string(hash), userID); err != nil {
+			t.Fatal(err)
+		}
+		legacy.Close()
+		if out, err := runCLI(t, "tenants", "create", "--data-dir", dir, "--id", "3", "--host", "third", "--name", "Tenant 3", "--country", "GH"); err != nil {
+			t.Fatalf("%v\n%s", err, out)
+		}
+		if out, err := runCLI(t, "import", "--data-dir", dir, "--legacy", src, "--tenant", "third"); err != nil {
+			t.Fatalf("%v\n%s", err, out)
+		}
+
+		db, err := sql.Open("sqlite", filepath.Join(dir, "tenants", "3.db"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		store := bank.New(db, 3)
+		if _, err := store.Authenticate(t.Context(), email, "Legacy-pw-2024"); err != nil {
+			t.Fatalf("login: %v", err)
+		}
+		var now string
+		db.QueryRow(`SELECT password_hash FROM users WHERE id = ?`, userID).Scan(&now)
+		if !strings.HasPrefix(now, "$argon2id$") {
+			t.Fatalf("login did not upgrade the hash: %.10s", now)
+		}
+		var accountID int64
+		db.QueryRow(`SELECT id FROM accounts ORDER BY id LIMIT 1`).Scan(&accountID)
+		if _, err := store.Post(t.Context(), bank.Posting{Type: bank.TypeDeposit, AccountID: accountID, Amount: 500}, bank.PostOptions{}); err != nil {
+			t.Fatalf("deposit: %v", err)
+		}
+
+		out, err := runCLI(t, "import", "--data-dir", dir, "--legacy", src, "--tenant", "third")
+		if err != nil || !strings.Contains(out, fmt.Sprintf("%d source rows, 0 added, %d already present", total, total)) {
+			t.Fatalf("rerun after a login and a deposit: %v\n%s", err, out)
+		}
+
+		// A row the import owns that really differs is a conflict, and the
+		// report prints no empty table.
+		if _, err := db.Exec(`UPDATE users SET name = 'Renamed' WHERE id = ?`, userID); err != nil {
+			t.Fatal(err)
+		}
+		out, err = runCLI(t, "import", "--data-dir", dir, "--legacy", src, "--tenant", "third")
+		if !errors.Is(err, transfer.ErrConflict) || !strings.Contains(err.Error(), "users: 1 rows") {
+			t.Fatalf("conflict: %v", err)
+		}
+		if strings.Contains(out, "source rows\tadded") || strings.Contains(out, "table  ") {
+			t.Errorf("conflict output prints an empty table:\n%s", out)
+		}
+	})
 	t.Run("ErrSchema", func(t *testing.T) {
 		shared := filepath.Join(t.TempDir(), "shared.db")
 		transfertest.WriteShared(t, shared, []transfertest.SourceTenant{{ID: 1, Host: "tn1"}}, transfertest.Sizes{Users: 1})

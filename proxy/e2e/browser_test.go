@@ -334,31 +334,29 @@ func TestBrowser(t *testing.T) {
 			t.Errorf("subdomain error %q, want it to say reserved", fieldErr)
 		}
 
-		b.do(t, "sign up and land on the new tenant",
+		b.do(t, "sign up and land on the new tenant, signed in",
 			clear(`#signup-subdomain`),
 			chromedp.Click(css(`#signup-submit`)),
 			chromedp.WaitVisible(css(`#welcome`)),
-			chromedp.WaitVisible(css(`#login-form`)),
-		)
-		loc := get(t, b, "location", chromedp.Location())
-		prefilled := get(t, b, "prefilled e-mail", chromedp.Value(css(`#login-email`)))
-		b.screenshot(t, "06-signup-landed")
-		if want := "http://tamale-savings-cooperative." + rootDomain + ":" + port + "/setup"; loc != want {
-			t.Errorf("landed on %q, want %q", loc, want)
-		}
-		if prefilled != email {
-			t.Errorf("login e-mail prefilled with %q", prefilled)
-		}
-
-		b.do(t, "log in to the new tenant",
-			chromedp.SendKeys(css(`#login-password`), password),
-			chromedp.Click(css(`#login-submit`)),
 			chromedp.WaitVisible(css(`#app-section`)),
 			chromedp.WaitVisible(css(`#accounts-empty`)),
 		)
+		loc := get(t, b, "location", chromedp.Location())
+		loginShown := get(t, b, "login form", chromedp.Evaluate[bool](`!document.getElementById("login-section").hidden`))
+		b.screenshot(t, "06-signup-landed")
+		if want := "http://tamale-savings-cooperative." + rootDomain + ":" + port + "/setup"; loc != want {
+			t.Errorf("landed on %q, want %q (no token left in the address bar)", loc, want)
+		}
+		if loginShown {
+			t.Errorf("the signup's token was not used: the password is asked for again")
+		}
+		// The header names the institution, not the host.
 		label := get(t, b, "user label", chromedp.Text(css(`#user-label`)))
 		if !strings.Contains(label, email) || !strings.Contains(label, "admin") {
 			t.Errorf("user label %q, want the signup e-mail as admin", label)
+		}
+		if name := get(t, b, "header", chromedp.Text(css(`#tenant-name`))); name != "Tamale Savings Cooperative" {
+			t.Errorf("header shows %q", name)
 		}
 
 		// The new institution is usable at once: add a customer, open an

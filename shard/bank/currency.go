@@ -45,3 +45,19 @@ func SupportedCountries() []string {
 	sort.Strings(out)
 	return out
 }
+
+// minorDigits are the ISO 4217 minor-unit digits of the currencies above
+// that are not 2: an amount of 12500 is UGX 12,500 but GHS 125.00.
+var minorDigits = map[string]int{
+	"BIF": 0, "DJF": 0, "GNF": 0, "RWF": 0, "UGX": 0, "VND": 0, "XAF": 0, "XOF": 0,
+	"LYD": 3, "TND": 3,
+}
+
+// CurrencyDigits is how many decimal digits a currency's minor unit has
+// (ISO 4217): 2 for most, 0 for UGX, XOF and other zero-decimal currencies.
+func CurrencyDigits(currency string) int {
+	if d, ok := minorDigits[currency]; ok {
+		return d
+	}
+	return 2
+}

@@ -241,6 +241,26 @@ func planDemo(r *mrand.Rand, customers int, now time.Time) demoPlan {
 			plan.postings = append(plan.postings, demoPosting{kind: TypeTransfer, from: i, to: j, amount: amt, description: transfers[r.IntN(len(transfers))], at: step()})
 		}
 	}
+	// The random steps use up only part of the window; stretch the history
+	// over all of it so the newest posting is from the last hour ("about two
+	// months, ending now"), not weeks old. Order is kept.
+	last := start
+	for _, p := range plan.postings {
+		if p.at.After(last) {
+			last = p.at
+		}
+	}
+	end := now.Add(-time.Duration(5+r.IntN(50)) * time.Minute)
+	if span := last.Sub(start); span > 0 && end.After(start) {
+		scale := float64(end.Sub(start)) / float64(span)
+		stretch := func(t time.Time) time.Time { return start.Add(time.Duration(float64(t.Sub(start)) * scale)) }
+		for i := range plan.postings {
+			plan.postings[i].at = stretch(plan.postings[i].at)
+		}
+		for i := range plan.accounts {
+			plan.accounts[i].opened = stretch(plan.accounts[i].opened)
+		}
+	}
 	return plan
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/microfi/tenantgate/shard/bank"
 )
@@ -56,6 +57,22 @@ func TestSeedDemo(t *testing.T) {
 	}
 	if kinds["deposit"] == 0 || kinds["withdrawal"] == 0 || kinds["transfer"] == 0 {
 		t.Fatalf("history kinds = %v", kinds)
+	}
+	// About two months of history, ending now: the newest posting is from
+	// the last hour, the oldest from about 60 days ago.
+	newest, err := time.Parse(time.RFC3339, page.Transactions[0].CreatedAt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	oldest, err := time.Parse(time.RFC3339, page.Transactions[len(page.Transactions)-1].CreatedAt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if age := time.Since(newest); age < 0 || age > time.Hour {
+		t.Errorf("newest demo transaction is %s old, want under an hour", age.Round(time.Minute))
+	}
+	if span := newest.Sub(oldest); span < 50*24*time.Hour || page.NextCursor != "" {
+		t.Errorf("history spans %s (more pages: %v), want about 60 days", span.Round(time.Hour), page.NextCursor != "")
 	}
 }
 

@@ -185,6 +185,28 @@ type tablePlan struct {
 	cols []string
 }
 
+// productOwned are columns the running product rewrites after an import:
+// a login upgrades a bcrypt password hash to argon2id, and postings move an
+// account's balance. The import copies them for new rows, but a row already
+// present is the import's own whatever they hold now, so they are left out
+// of the conflict check and of the verification checksums; a rerun after
+// people have used the platform then adds nothing instead of failing.
+var productOwned = map[string]map[string]bool{
+	"users":    {"password_hash": true},
+	"accounts": {"balance": true},
+}
+
+// compared is cols without the product-owned columns.
+func (t tablePlan) compared() []string {
+	var out []string
+	for _, c := range t.cols {
+		if !productOwned[t.name][c] {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
 // list renders ", p.c1, p.c2" (leading comma when lead is set).
 func (t tablePlan) list(prefix string, lead bool) string {
 	var b strings.Builder
@@ -201,7 +223,7 @@ func (t tablePlan) list(prefix string, lead bool) string {
 // spells 1, 1.0, '1' and X'01' differently.
 func (t tablePlan) rowExpr(prefix string) string {
 	parts := []string{"quote(" + prefix + "id)"}
-	for _, c := range t.cols {
+	for _, c := range t.compared() {
 		parts = append(parts, "quote("+prefix+quoteIdent(c)+")")
 	}
 	return strings.Join(parts, " || char(31) || ")
@@ -231,7 +253,7 @@ func (a *attached) plan(ctx context.Context) ([]tablePlan, error) {
 		where, args := a.filter("s")
 		var same strings.Builder
 		fmt.Fprintf(&same, "m.tenant_id IS %d", a.tenantID)
-		for _, c := range p.cols {
+		for _, c := range p.compared() {
 			fmt.Fprintf(&same, " AND m.%[1]s IS s.%[1]s", quoteIdent(c))
 		}
 		var n, first int64

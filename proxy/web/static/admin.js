@@ -52,6 +52,35 @@
     $("admin-section").hidden = false;
     $("session-box").hidden = false;
     load();
+    loadConversion();
+  }
+
+  // Demo-to-signup conversion of the demos created in the last 7 and 30
+  // days (GET /api/admin/conversion).
+  async function loadConversion() {
+    const box = $("conversion-stats");
+    const { status, data } = await api("GET", "/api/admin/conversion");
+    if (status !== 200) {
+      box.textContent = fieldText(data);
+      return;
+    }
+    box.replaceChildren();
+    for (const w of data.windows || []) {
+      const d = document.createElement("div");
+      d.className = "stat";
+      d.dataset.days = w.days;
+      const l = document.createElement("div");
+      l.className = "label";
+      l.textContent = "Last " + w.days + " days";
+      const v = document.createElement("div");
+      v.className = "value";
+      v.textContent = w.demos ? (100 * w.rate).toFixed(1) + "%" : "–";
+      const n = document.createElement("div");
+      n.className = "muted";
+      n.textContent = w.converted + " of " + w.demos + " demos led to a signup";
+      d.append(l, v, n);
+      box.appendChild(d);
+    }
   }
 
   $("token-form").addEventListener("submit", (ev) => {
@@ -232,13 +261,19 @@
       body.admin_password = $("create-admin-password").value;
     }
     const { status, data } = await api("POST", "/api/admin/tenants", body);
+    // The answer is shown next to the form, not at the top of the page,
+    // where a long tenant list would keep it off-screen.
+    const box = $("create-status");
     if (status === 201) {
-      say("Created " + body.host, true);
+      box.textContent = "Created " + body.host + ".";
+      box.className = "notice notice-ok";
       ev.target.reset();
       load();
     } else if (status !== 401 && status !== 403) {
-      say(fieldText(data));
+      box.textContent = fieldText(data);
+      box.className = "notice notice-error";
     }
+    box.scrollIntoView({ block: "nearest" });
   });
 
   $("search-form").addEventListener("submit", (ev) => {

@@ -14,7 +14,11 @@
   const canManage = () => !!user && (user.role === "admin" || user.role === "staff");
 
   // ---- money: integers in minor units, formatted per currency ----
+  // The server says how many minor-unit digits the tenant's currency has
+  // (GET /api/tenant: 0 for UGX, XOF, …); Intl is the fallback.
+  const serverDigits = {};
   function fractionDigits(currency) {
+    if (currency in serverDigits) return serverDigits[currency];
     try {
       return new Intl.NumberFormat("en", { style: "currency", currency }).resolvedOptions().maximumFractionDigits;
     } catch (e) {
@@ -61,6 +65,52 @@
   }
 
   function show(el, on) { el.hidden = !on; }
+
+  // amountExample is a sample amount written the currency's way.
+  function amountExample(currency) {
+    const d = fractionDigits(currency);
+    return d ? "250." + "50".padEnd(d, "0").slice(0, d) : "250";
+  }
+  function amountProblem(currency) {
+    return fractionDigits(currency)
+      ? "Enter a positive amount with at most " + fractionDigits(currency) + " decimals, e.g. " + amountExample(currency) + "."
+      : "Enter a positive whole amount (" + currency + " has no decimals), e.g. " + amountExample(currency) + ".";
+  }
+  // setAmountHints writes the amount inputs' hints for the currency.
+  function setAmountHints(currency) {
+    for (const id of ["deposit", "transfer"]) {
+      const input = $(id + "-amount");
+      if (!input) continue;
+      input.placeholder = fractionDigits(currency) ? "100." + "0".repeat(fractionDigits(currency)) : "100";
+      input.inputMode = fractionDigits(currency) ? "decimal" : "numeric";
+      $(id + "-amount-hint").textContent = "In " + currency + ", e.g. " + amountExample(currency);
+    }
+  }
+
+  // ---- the tenant, known before sign-in (name, currency, demo) ----
+  let tenantInfo = null;
+  async function loadTenant() {
+    try {
+      const res = await fetch("/api/tenant", { headers: { Accept: "application/json" } });
+      if (!res.ok) return;
+      tenantInfo = await res.json();
+    } catch (e) {
+      return;
+    }
+    if (tenantInfo.name) {
+      $("tenant-name").textContent = tenantInfo.name;
+      document.title = tenantInfo.name + " · MicroFi";
+    }
+    if (tenantInfo.currency) {
+      serverDigits[tenantInfo.currency] = tenantInfo.currency_digits;
+      setAmountHints(tenantInfo.currency);
+    }
+    if (tenantInfo.demo && tenantInfo.signup_url) {
+      const a = $("demo-signup");
+      a.href = tenantInfo.signup_url;
+      show(a, true);
+    }
+  }
 
   function showError(id, msg) {
     const el = $(id);
@@ -140,7 +190,8 @@
       const tr = document.createElement("tr");
       tr.dataset.accountId = a.id;
       cell(tr, "#" + a.id);
-      const owner = users.find((u) => u.id === a.user_id);
+      // A customer sees only her own accounts and cannot list users.
+      const owner = users.find((u) => u.id === a.user_id) || (user && user.id === a.user_id ? user : null);
       cell(tr, owner ? owner.name : "User #" + a.user_id);
       cell(tr, a.type);
       cell(tr, a.status);
@@ -180,6 +231,19 @@
     }
     if (prev) sel.value = prev;
     show($("deposit-section"), canManage() && sel.options.length > 0);
+
+    // Transfers: from one of the signed-in customer's own active accounts.
+    const from = $("transfer-from");
+    const prevFrom = from.value;
+    from.replaceChildren();
+    for (const a of accounts.filter((x) => x.status === "active" && user && x.user_id === user.id)) {
+      const o = document.createElement("option");
+      o.value = a.id;
+      o.textContent = "#" + a.id + " · " + a.type + " · " + formatMoney(a.balance, a.currency);
+      from.appendChild(o);
+    }
+    if (prevFrom) from.value = prevFrom;
+    show($("transfer-section"), !!user && user.role === "customer" && from.options.length > 0);
   }
 
   function renderUsers() {
@@ -260,6 +324,13 @@
     try {
       const me = await api("GET", "/api/me");
       if (me.status === 200) {
+        if (me.data.user && (!user || user.id !== me.data.user.id)) {
+          user = me.data.user;
+          sessionStorage.setItem(USER_KEY, JSON.stringify(user));
+          $("user-label").textContent = (user.email || user.name || "") + (user.role ? " · " + user.role : "");
+          show($("manage-section"), canManage());
+          show($("user-card"), user.role === "admin");
+        }
         const t = me.data.tenant;
         if (t && t.name) {
           $("tenant-name").textContent = t.name;
@@ -298,7 +369,7 @@
     }
     const amount = parseMinor($("deposit-amount").value, account.currency);
     if (amount === null) {
-      status.textContent = "Enter a positive amount, e.g. 250.50.";
+      status.textContent = amountProblem(account.currency);
       status.className = "notice notice-error";
       $("deposit-amount").focus();
       return;
@@ -318,6 +389,56 @@
         await loadData();
       } else {
         status.textContent = r.data.error || "Deposit failed.";
+        status.className = "notice notice-error";
+      }
+    } catch (e) {
+      status.textContent = "Network error: could not reach the server.";
+      status.className = "notice notice-error";
+    } finally {
+      btn.disabled = false;
+    }
+  });
+
+  $("transfer-form").addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const status = $("transfer-status");
+    status.className = "";
+    const id = Number($("transfer-from").value);
+    const account = accounts.find((a) => a.id === id);
+    const to = Number($("transfer-to").value);
+    if (!account) {
+      status.textContent = "Choose one of your accounts.";
+      status.className = "notice notice-error";
+      return;
+    }
+    if (!Number.isSafeInteger(to) || to <= 0 || to === id) {
+      status.textContent = "Enter the number of the account to pay into (not the same account).";
+      status.className = "notice notice-error";
+      $("transfer-to").focus();
+      return;
+    }
+    const amount = parseMinor($("transfer-amount").value, account.currency);
+    if (amount === null) {
+      status.textContent = amountProblem(account.currency);
+      status.className = "notice notice-error";
+      $("transfer-amount").focus();
+      return;
+    }
+    const body = { type: "transfer", account_id: id, to_account_id: to, amount };
+    const desc = $("transfer-description").value.trim();
+    if (desc) body.description = desc;
+    const btn = $("transfer-submit");
+    btn.disabled = true;
+    try {
+      const r = await api("POST", "/api/transactions", body, { "Idempotency-Key": randomKey() });
+      if (r.status === 201) {
+        status.textContent = "Sent " + formatMoney(amount, account.currency) + " from account #" + id + " to account #" + to + ".";
+        status.className = "notice notice-ok";
+        $("transfer-amount").value = "";
+        $("transfer-description").value = "";
+        await loadData();
+      } else {
+        status.textContent = problem(r.data, "Transfer failed.");
         status.className = "notice notice-error";
       }
     } catch (e) {
@@ -394,16 +515,28 @@
   });
 
   // ---- start ----
-  const base = location.hostname.split(".")[0];
-  if (base) $("tenant-name").textContent = base;
+  loadTenant();
   const hash = new URLSearchParams(location.hash.slice(1));
+  // A new signup arrives with the token the signup answer carried, so it
+  // is signed in without typing the password a second time.
+  if (hash.get("token")) {
+    token = hash.get("token");
+    user = null;
+    sessionStorage.setItem(TOKEN_KEY, token);
+    sessionStorage.removeItem(USER_KEY);
+  }
   if (hash.get("email")) $("login-email").value = hash.get("email");
   if (hash.get("password")) $("login-password").value = hash.get("password");
   if (location.hash) history.replaceState(null, "", location.pathname + location.search);
-  if (location.pathname === "/setup") show($("welcome"), true);
+  const welcome = location.pathname === "/setup";
+  if (welcome) show($("welcome"), true);
 
   if (token) {
     signedIn();
+    if (welcome && hash.get("token")) {
+      $("welcome-text").textContent = "Your institution is ready and you are signed in as its administrator. Add your staff and customers below.";
+      show($("welcome"), true);
+    }
   } else {
     show($("login-section"), true);
     (hash.get("email") ? $("login-password") : $("login-email")).focus();

@@ -158,6 +158,10 @@
     };
     const sub = $("signup-subdomain").value.trim();
     if (sub) body.subdomain = sub;
+    // A visitor who came from a demo's "Sign up" link: attribute the
+    // signup to that demo (the conversion figures; no personal data).
+    const fromDemo = new URLSearchParams(location.search).get("from_demo");
+    if (fromDemo) body.from_demo = fromDemo;
 
     const local = localErrors(body);
     if (Object.keys(local).length) {
@@ -177,7 +181,8 @@
         const box = $("signup-result");
         box.hidden = false;
         box.textContent = "Your platform " + data.subdomain + " is ready. Taking you there…";
-        const target = data.setupUrl + "#" + new URLSearchParams({ email: body.email }).toString();
+        // The answer's token signs the new administrator in on arrival.
+        const target = (data.setup_url || data.setupUrl) + "#" + new URLSearchParams({ token: data.token }).toString();
         setTimeout(() => location.assign(target), 600);
         return;
       }

@@ -39,6 +39,8 @@ var commands = map[string]func(ctx context.Context, env *Env, args []string) err
 	"restore": runRestore,
 	"version": runVersion,
 	"verify":  runVerify,
+	"tokens":  runTokens,
+	"audit":   runAudit,
 }
 
 func main() {

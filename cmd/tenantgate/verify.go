@@ -13,8 +13,8 @@ import (
 	"github.com/microfi/tenantgate/shard/verify"
 )
 
-// errFindings makes verify exit 1 after printing its report.
-var errFindings = errors.New("verify found problems")
+// errVerifyFindings makes verify exit 1 after printing its report.
+var errVerifyFindings = errors.New("verify found problems")
 
 // runVerify proves tenant ledgers read-only (see package verify): one
 // tenant (--tenant) or all (--all), a line per tenant or JSON (--json),
@@ -90,7 +90,7 @@ func runVerify(ctx context.Context, env *Env, args []string) error {
 		fmt.Fprintf(env.Stdout, "%d tenants verified, %d with findings\n", len(reports), bad)
 	}
 	if bad > 0 {
-		return fmt.Errorf("%w: %d of %d tenants", errFindings, bad, len(reports))
+		return fmt.Errorf("%w: %d of %d tenants", errVerifyFindings, bad, len(reports))
 	}
 	return nil
 }

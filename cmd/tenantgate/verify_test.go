@@ -51,7 +51,7 @@ func TestVerifyFindsBentBalance(t *testing.T) {
 	db.Close()
 
 	out, err = cliErr("verify", "--data-dir", dir, "--tenant", "demo", "--json")
-	if !errors.Is(err, errFindings) || exitCode(err) != 1 {
+	if !errors.Is(err, errVerifyFindings) || exitCode(err) != 1 {
 		t.Fatalf("bent verify: err %v (exit %d)\n%s", err, exitCode(err), out)
 	}
 	var rep struct {

@@ -46,7 +46,8 @@ func decodeJSON(ctx *fasthttp.RequestCtx, v any) error {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
-		return badRequest(describeJSONError(err), nil)
+		msg, field, problem := describeJSONError(err)
+		return badRequest(msg, fieldMap(field, problem))
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		return badRequest("Request body must contain a single JSON object", nil)
@@ -78,11 +79,11 @@ func exactFields(body []byte, v any) error {
 		}
 		key, _ := tok.(string)
 		if seen[key] {
-			return badRequest(fmt.Sprintf("Duplicate field %q", key), nil)
+			return badRequest(fmt.Sprintf("Duplicate field %q", key), fieldMap(key, "is given more than once"))
 		}
 		seen[key] = true
 		if !hasJSONField(t, key) {
-			return badRequest(fmt.Sprintf("Unknown field %q", key), nil)
+			return badRequest(fmt.Sprintf("Unknown field %q", key), fieldMap(key, "is not a field of this request"))
 		}
 		var skip json.RawMessage
 		if err := dec.Decode(&skip); err != nil {
@@ -111,23 +112,35 @@ func hasJSONField(t reflect.Type, key string) bool {
 	return false
 }
 
-func describeJSONError(err error) string {
+// describeJSONError says what is wrong with a body and, when one field is
+// at fault, which and how (the README promises "fields" then).
+func describeJSONError(err error) (msg, field, problem string) {
 	var syntax *json.SyntaxError
 	var typeErr *json.UnmarshalTypeError
 	switch {
 	case errors.As(err, &syntax):
-		return fmt.Sprintf("Invalid JSON at byte %d", syntax.Offset)
+		return fmt.Sprintf("Invalid JSON at byte %d", syntax.Offset), "", ""
 	case errors.As(err, &typeErr):
 		if typeErr.Field == "" {
-			return "Request body must be a JSON object"
+			return "Request body must be a JSON object", "", ""
 		}
-		return fmt.Sprintf("Field %q must be %s", typeErr.Field, jsonKind(typeErr.Type.Kind().String()))
+		kind := jsonKind(typeErr.Type.Kind().String())
+		return fmt.Sprintf("Field %q must be %s", typeErr.Field, kind), typeErr.Field, "must be " + kind
 	case errors.Is(err, io.ErrUnexpectedEOF):
-		return "Invalid JSON: unexpected end of input"
+		return "Invalid JSON: unexpected end of input", "", ""
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
-		return "Unknown field " + strings.TrimPrefix(err.Error(), "json: unknown field ")
+		name := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
+		return fmt.Sprintf("Unknown field %q", name), name, "is not a field of this request"
 	}
-	return "Invalid JSON"
+	return "Invalid JSON", "", ""
+}
+
+// fieldMap is the "fields" of a 400 about one field (nil for none).
+func fieldMap(field, problem string) map[string]string {
+	if field == "" {
+		return nil
+	}
+	return map[string]string{field: problem}
 }
 
 func jsonKind(k string) string {

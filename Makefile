@@ -2,7 +2,7 @@
 GO      ?= go
 DATA    ?= ./data
 LISTEN  ?= :8080
-METRICS ?= :9090
+METRICS ?= 127.0.0.1:9090
 ARTIFACTS ?= $(CURDIR)/.artifacts
 BIN     ?= $(CURDIR)/bin
 

@@ -120,6 +120,9 @@ var Scenarios = []Scenario{
 		Checks: []string{"login status is 200", "login body has token"},
 		build: func(v *VU, t *Tenant, req *fasthttp.Request) {
 			setReq(req, strPOST, t.Host, pathLogin, nil)
+			// One simulated client address per tenant, as users behind a
+			// load balancer: the proxy limits logins per client address.
+			req.Header.Set("X-Forwarded-For", t.clientAddr())
 			b := append(v.buf[:0], `{"email":`...)
 			b = strconv.AppendQuote(b, t.Email)
 			b = append(b, `,"password":`...)

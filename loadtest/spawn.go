@@ -129,7 +129,11 @@ func Spawn(ctx context.Context, opts SpawnOptions) (*Spawned, error) {
 		root = "microfi.localhost"
 	}
 	args := append([]string{"serve", "--data-dir", s.DataDir, "--listen", listen, "--metrics-listen", metrics,
-		"--root-domain", root, "--jwt-secret", string(s.Secret)}, opts.ExtraArgs...)
+		"--root-domain", root, "--jwt-secret", string(s.Secret),
+		// The harness is one address standing in for many clients: no
+		// per-address connection cap, and it names its simulated clients
+		// in X-Forwarded-For (per-address login limits).
+		"--max-conns-per-ip", "0", "--trusted-proxies", "127.0.0.1/32,::1/128"}, opts.ExtraArgs...)
 	s.LogPath = filepath.Join(tmp, "tenantgate.log")
 	logf, err := os.Create(s.LogPath)
 	if err != nil {

@@ -3,6 +3,7 @@ package loadtest
 import (
 	"fmt"
 	"math/rand/v2"
+	"strconv"
 )
 
 // Tenant is one provisioned tenant as the harness sees it.
@@ -19,6 +20,12 @@ type Tenant struct {
 	Accounts     []int64 // account ids, all funded
 
 	authz, svcAuthz []byte // "Bearer <token>" header values
+}
+
+// clientAddr is the address the harness claims for this tenant's users
+// (10.0.0.0/8, one per tenant), sent as X-Forwarded-For.
+func (t *Tenant) clientAddr() string {
+	return "10." + strconv.FormatInt(t.ID>>16&255, 10) + "." + strconv.FormatInt(t.ID>>8&255, 10) + "." + strconv.FormatInt(t.ID&255, 10)
 }
 
 // prepare precomputes the tenant's header values.

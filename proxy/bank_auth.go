@@ -31,7 +31,7 @@ type loginResponse struct {
 // login answers POST /api/auth/login: the e-mail and password are checked
 // against this tenant's users and a token for this tenant is issued. Wrong
 // e-mail and wrong password are the same 401 at the same cost; repeated
-// failures for one e-mail get 429 with Retry-After.
+// failures for one e-mail, address or tenant get 429 with Retry-After.
 func (s *Server) login(r *tenantRequest) error {
 	var req loginRequest
 	if err := decodeJSON(r.ctx, &req); err != nil {
@@ -52,11 +52,20 @@ func (s *Server) login(r *tenantRequest) error {
 		email = email[:maxEmailKey] // no stored e-mail is longer; bounds the throttle's memory
 	}
 	key := loginKey{tenant: r.tenant.ID, email: email}
-	if ok, wait := s.logins.take(key, time.Now()); !ok {
-		s.metrics.throttled.WithLabelValues("login").Inc()
+	if name, wait := s.logins.take(key, s.clientAddr(r.ctx), time.Now()); name != "" {
+		s.metrics.throttled.WithLabelValues(name).Inc()
 		return tooManyRequests(retrySeconds(wait))
 	}
-	u, err := r.store().Authenticate(r.c, req.Email, req.Password)
+	// Hashing waits its tenant's turn (loginqueue.go): unknown e-mails
+	// cost a hash like known ones but queue with their tenant.
+	if err := s.loginQueue.acquire(r.c, r.tenant.ID); err != nil {
+		s.metrics.throttled.WithLabelValues("login_queue").Inc()
+		return err
+	}
+	u, err := func() (bank.User, error) {
+		defer s.loginQueue.release(r.tenant.ID)
+		return r.store().Authenticate(r.c, req.Email, req.Password)
+	}()
 	if err != nil {
 		if errors.Is(err, bank.ErrInvalidCredentials) {
 			s.metrics.authFailures.WithLabelValues("credentials").Inc()

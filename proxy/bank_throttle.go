@@ -1,17 +1,25 @@
 package proxy
 
 import (
-	"sync"
+	"net/netip"
 	"time"
 )
 
 // Login throttling: each (tenant, e-mail) pair may fail LoginBurst times in
 // a row; after that one more attempt is allowed per LoginRefill. Attempts
 // take a token up front (so a burst of concurrent guesses is bounded too)
-// and a successful login gives it back and clears the record.
+// and a successful login gives it back and clears the record. Per-address
+// and per-tenant limits (Config.LoginIPLimit, LoginTenantLimit) come on top.
 const (
 	LoginBurst  = 5
 	LoginRefill = time.Minute
+)
+
+// Default login limits per client address and per tenant: far above what
+// people typing passwords need, far below what keeps the hashers busy.
+var (
+	DefaultLoginIPLimit     = RateLimit{Burst: 30, Every: 2 * time.Second}
+	DefaultLoginTenantLimit = RateLimit{Burst: 100, Every: 50 * time.Millisecond}
 )
 
 type loginKey struct {
@@ -19,29 +27,37 @@ type loginKey struct {
 	email  string
 }
 
-// loginThrottle is safe for concurrent use; its zero value is ready. It is
-// the token-bucket limiter of ratelimit.go with the login limits, so its
-// table is bounded the same way (maxLimiterKeys: refilled entries are
-// dropped first, then the table is cleared, erring towards letting people
-// in).
+// loginThrottle holds the three login limiters. Each is a bounded LRU
+// (maxLimiterKeys), so random e-mails or addresses cannot grow it.
 type loginThrottle struct {
-	init sync.Once
-	limiter[loginKey]
+	email  *limiter[loginKey]
+	ip     *ipLimiter
+	tenant *limiter[int64]
 }
 
-// take spends one attempt for key. When none is left it returns false and
-// how long until the next attempt is allowed.
-func (l *loginThrottle) take(key loginKey, now time.Time) (bool, time.Duration) {
-	l.init.Do(func() {
-		l.limit = RateLimit{Burst: LoginBurst, Every: LoginRefill}
-		l.buckets = map[loginKey]*bucket{}
-	})
-	return l.allow(key, now)
+func newLoginThrottle(ip, tenant RateLimit) loginThrottle {
+	return loginThrottle{
+		email:  newLimiter[loginKey](RateLimit{Burst: LoginBurst, Every: LoginRefill}, maxLimiterKeys),
+		ip:     newIPLimiter(ip),
+		tenant: newLimiter[int64](tenant, maxLimiterKeys),
+	}
+}
+
+// take spends one attempt of the client, the tenant and the e-mail. When
+// one is exhausted it returns the refusing limiter's name and how long
+// until the next attempt is allowed.
+func (l *loginThrottle) take(key loginKey, client netip.Addr, now time.Time) (string, time.Duration) {
+	if ok, wait := l.ip.allow(clientKey(client), now); !ok {
+		return "login_ip", wait
+	}
+	if ok, wait := l.tenant.allow(key.tenant, now); !ok {
+		return "login_tenant", wait
+	}
+	if ok, wait := l.email.allow(key, now); !ok {
+		return "login", wait
+	}
+	return "", 0
 }
 
 // succeeded forgets key's failures after a correct password.
-func (l *loginThrottle) succeeded(key loginKey) {
-	l.mu.Lock()
-	delete(l.buckets, key)
-	l.mu.Unlock()
-}
+func (l *loginThrottle) succeeded(key loginKey) { l.email.forget(key) }

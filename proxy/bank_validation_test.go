@@ -35,7 +35,7 @@ func TestBankBadInput(t *testing.T) {
 		{"TransferNoTarget", "POST", "/api/transactions", staff, map[string]any{"type": "transfer", "account_id": acc, "amount": 1}, 400, "to_account_id"},
 		{"TransferToSelf", "POST", "/api/transactions", staff, map[string]any{"type": "transfer", "account_id": acc, "to_account_id": acc, "amount": 1}, 400, "to_account_id"},
 		{"TrailingData", "POST", "/api/transactions", staff, fmt.Sprintf(`{"type":"deposit","account_id":%d,"amount":1} x`, acc), 400, ""},
-		{"HugeBody", "POST", "/api/transactions", staff, `{"description":"` + strings.Repeat("x", 1<<20) + `"}`, 400, ""},
+		{"HugeBody", "POST", "/api/transactions", staff, `{"description":"` + strings.Repeat("x", 1<<20) + `"}`, 413, ""}, // refused from the headers, unread
 		{"EmptyBody", "POST", "/api/transactions", staff, "", 400, ""},
 		{"InsufficientFunds", "POST", "/api/transactions", staff, map[string]any{"type": "withdrawal", "account_id": acc, "amount": 100_001}, 422, ""},
 		{"UnknownAccount", "POST", "/api/transactions", staff, map[string]any{"type": "deposit", "account_id": 999999, "amount": 1}, 404, ""},

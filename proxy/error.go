@@ -141,7 +141,7 @@ func errorFor(err error) *Error {
 func (s *Server) writeError(ctx *fasthttp.RequestCtx, err error) {
 	e := errorFor(err)
 	if e.Status >= 500 {
-		s.log.Error("request failed", "request_id", requestID(ctx), "host", string(ctx.Host()),
+		s.log.Error("request failed", "request_id", requestID(ctx), "client", s.clientAddr(ctx).String(), "host", string(ctx.Host()),
 			"path", string(ctx.Path()), "status", e.Status, "err", err)
 	} else if s.log.Enabled(context.Background(), slog.LevelDebug) {
 		s.log.Debug("request refused", "request_id", requestID(ctx), "status", e.Status, "err", err)

@@ -238,13 +238,24 @@ func TestHostileAnonymousFloodDoesNotThrottleTenant(t *testing.T) {
 	}
 }
 
-// The operator listener (default :9090, all interfaces, scraped across the
-// network) must not hand out the process command line: with
-// --jwt-secret=… or --catalog-url=…?authToken=… on it, /debug/pprof/cmdline
-// gave anyone who can reach the metrics port the key to sign
-// platform_admin tokens.
+// The operator listener (scraped across the network) must not hand out the
+// process command line: with --jwt-secret=… or --catalog-url=…?authToken=…
+// on it, /debug/pprof/cmdline gave anyone who can reach the metrics port
+// the key to sign platform_admin tokens. pprof itself is off unless asked
+// for (--pprof).
 func TestHostileOpsListenerHidesCommandLine(t *testing.T) {
-	s := proxytest.Start(t, proxytest.Options{})
+	off := proxytest.Start(t, proxytest.Options{})
+	for _, path := range []string{"/debug/pprof/", "/debug/pprof/heap", "/debug/pprof/cmdline"} {
+		resp, err := off.Client.Get(off.OpsURL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusNotFound {
+			t.Errorf("pprof off: %s answered %d, want 404", path, resp.StatusCode)
+		}
+	}
+	s := proxytest.Start(t, proxytest.Options{Configure: func(c *proxy.Config) { c.Pprof = true }})
 	resp, err := s.Client.Get(s.OpsURL + "/debug/pprof/cmdline")
 	if err != nil {
 		t.Fatal(err)

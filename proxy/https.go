@@ -26,7 +26,11 @@ func (s *Server) ServeTLS(ln net.Listener) error {
 	if s.cfg.TLS == nil {
 		return errors.New("proxy: ServeTLS without Config.TLS")
 	}
-	return s.http.Serve(s.cfg.TLS.Listener(ln))
+	g, err := s.guard(ln) // connection limits under TLS: a refused connection costs no handshake
+	if err != nil {
+		return err
+	}
+	return s.http.Serve(s.cfg.TLS.Listener(g))
 }
 
 // httpsFirst applies the HTTPS rules before routing and reports whether it

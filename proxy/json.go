@@ -6,10 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"reflect"
 	"strconv"
 	"strings"
 
+	jsonv2 "github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
 	"github.com/valyala/fasthttp"
 )
 
@@ -31,106 +32,49 @@ func writeJSON(ctx *fasthttp.RequestCtx, status int, v any) {
 	}
 }
 
-// decodeJSON strictly decodes the request body into v: one JSON object, no
-// unknown fields, no trailing data, at most MaxJSONBody bytes. Failures are
-// 400s that say what is wrong.
+// decodeJSON strictly decodes the request body into v with a strict
+// decoder (go-json-experiment/json): one JSON object, names matched
+// exactly (case-sensitive), no unknown or duplicate names, valid UTF-8, no
+// trailing data, at most MaxJSONBody bytes. Failures are 400s that say what
+// is wrong.
 func decodeJSON(ctx *fasthttp.RequestCtx, v any) error {
 	body := ctx.PostBody()
 	if len(body) > MaxJSONBody {
 		// A validation error like any other bad input (issue 4 asks for 400).
 		return badRequest(fmt.Sprintf("Request body too large (limit %d bytes)", MaxJSONBody), nil)
 	}
-	if len(bytes.TrimSpace(body)) == 0 {
+	if trimmed := bytes.TrimSpace(body); len(trimmed) == 0 || trimmed[0] != '{' {
 		return badRequest("Request body must be a JSON object", nil)
 	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
+	if err := jsonv2.Unmarshal(body, v, jsonv2.RejectUnknownMembers(true)); err != nil {
 		msg, field, problem := describeJSONError(err)
 		return badRequest(msg, fieldMap(field, problem))
-	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return badRequest("Request body must contain a single JSON object", nil)
-	}
-	return exactFields(body, v)
-}
-
-// exactFields refuses what encoding/json quietly accepts in an object: a
-// key that names a field only case-insensitively ("AMOUNT" for "amount"),
-// and a key given twice (the last one would win). Either way the server
-// would act on a value other readers of the body do not see.
-func exactFields(body []byte, v any) error {
-	t := reflect.TypeOf(v)
-	for t != nil && t.Kind() == reflect.Pointer {
-		t = t.Elem()
-	}
-	if t == nil || t.Kind() != reflect.Struct {
-		return nil
-	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
-		return nil // null: nothing was set
-	}
-	seen := map[string]bool{}
-	for dec.More() {
-		tok, err := dec.Token()
-		if err != nil {
-			return nil // Decode already accepted the body
-		}
-		key, _ := tok.(string)
-		if seen[key] {
-			return badRequest(fmt.Sprintf("Duplicate field %q", key), fieldMap(key, "is given more than once"))
-		}
-		seen[key] = true
-		if !hasJSONField(t, key) {
-			return badRequest(fmt.Sprintf("Unknown field %q", key), fieldMap(key, "is not a field of this request"))
-		}
-		var skip json.RawMessage
-		if err := dec.Decode(&skip); err != nil {
-			return nil
-		}
 	}
 	return nil
 }
 
-// hasJSONField reports whether struct type t has a field encoded as key,
-// matched exactly.
-func hasJSONField(t reflect.Type, key string) bool {
-	for i := range t.NumField() {
-		f := t.Field(i)
-		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
-		switch {
-		case f.Anonymous && name == "" && f.Type.Kind() == reflect.Struct:
-			if hasJSONField(f.Type, key) {
-				return true
-			}
-		case !f.IsExported() || name == "-":
-		case name == key, name == "" && f.Name == key:
-			return true
-		}
-	}
-	return false
-}
-
-// describeJSONError says what is wrong with a body and, when one field is
-// at fault, which and how (the README promises "fields" then).
+// describeJSONError says what is wrong with a body, from the decoder's
+// typed errors, and, when one field is at fault, which and how (the README
+// promises "fields" then).
 func describeJSONError(err error) (msg, field, problem string) {
-	var syntax *json.SyntaxError
-	var typeErr *json.UnmarshalTypeError
+	var syn *jsontext.SyntacticError
+	var sem *jsonv2.SemanticError
 	switch {
-	case errors.As(err, &syntax):
-		return fmt.Sprintf("Invalid JSON at byte %d", syntax.Offset), "", ""
-	case errors.As(err, &typeErr):
-		if typeErr.Field == "" {
-			return "Request body must be a JSON object", "", ""
-		}
-		kind := jsonKind(typeErr.Type.Kind().String())
-		return fmt.Sprintf("Field %q must be %s", typeErr.Field, kind), typeErr.Field, "must be " + kind
+	case errors.As(err, &syn) && errors.Is(err, jsontext.ErrDuplicateName):
+		name := fieldName(syn.JSONPointer)
+		return fmt.Sprintf("Duplicate field %q", name), name, "is given more than once"
 	case errors.Is(err, io.ErrUnexpectedEOF):
 		return "Invalid JSON: unexpected end of input", "", ""
-	case strings.HasPrefix(err.Error(), "json: unknown field "):
-		name := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
+	case errors.As(err, &syn):
+		return fmt.Sprintf("Invalid JSON at byte %d", syn.ByteOffset), "", ""
+	case errors.As(err, &sem) && errors.Is(err, jsonv2.ErrUnknownName):
+		name := fieldName(sem.JSONPointer)
 		return fmt.Sprintf("Unknown field %q", name), name, "is not a field of this request"
+	case errors.As(err, &sem) && sem.GoType != nil && sem.JSONPointer != "":
+		name, kind := fieldName(sem.JSONPointer), jsonKind(sem.GoType.Kind().String())
+		return fmt.Sprintf("Field %q must be %s", name, kind), name, "must be " + kind
+	case errors.As(err, &sem) && sem.JSONPointer == "":
+		return "Request body must be a JSON object", "", ""
 	}
 	return "Invalid JSON", "", ""
 }
@@ -141,6 +85,16 @@ func fieldMap(field, problem string) map[string]string {
 		return nil
 	}
 	return map[string]string{field: problem}
+}
+
+// fieldName is the path of a JSON pointer without its leading slash
+// ("/owner/name" → "owner.name").
+func fieldName(p jsontext.Pointer) string {
+	var parts []string
+	for tok := range p.Tokens() {
+		parts = append(parts, tok)
+	}
+	return strings.Join(parts, ".")
 }
 
 func jsonKind(k string) string {

@@ -9,6 +9,8 @@ import (
 	versioncollector "github.com/prometheus/client_golang/prometheus/collectors/version"
 	"github.com/prometheus/client_golang/prometheus/promauto"
 	"github.com/prometheus/common/version"
+
+	"github.com/microfi/tenantgate/proxy/connlimit"
 )
 
 // BuildVersion is the version this binary was built from. The Makefile
@@ -71,6 +73,9 @@ type Metrics struct {
 	demosReaped  prometheus.Counter
 	signups      *prometheus.CounterVec
 	demos        prometheus.Counter
+	// Edge (edge.go): connections refused or shed, bodies refused unread.
+	connsRejected *prometheus.CounterVec
+	bodyRejected  prometheus.Counter
 
 	replicationRefused prometheus.Counter
 }
@@ -109,14 +114,24 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		demosReaped: f.NewCounter(prometheus.CounterOpts{
 			Name: "tenantgate_demo_tenants_reaped_total", Help: "Expired demo tenants removed.",
 		}),
+		connsRejected: f.NewCounterVec(prometheus.CounterOpts{
+			Name: "tenantgate_connections_rejected_total",
+			Help: "Connections refused at accept or closed to make room, by reason: max_conns, per_ip, resources (accept failed: out of descriptors or buffers), idle_shed, idle_cap.",
+		}, []string{"reason"}),
+		bodyRejected: f.NewCounter(prometheus.CounterOpts{
+			Name: "tenantgate_request_body_rejected_total", Help: "Requests refused with 413 before their body was read.",
+		}),
 		replicationRefused: f.NewCounter(prometheus.CounterOpts{
 			Name: "tenantgate_replication_refused_total", Help: "Embedded-replica and offline-sync requests refused (not supported).",
 		}),
 	}
+	for _, r := range connlimit.Reasons {
+		m.connsRejected.WithLabelValues(r)
+	}
 	for _, r := range []string{"missing", "invalid", "expired", "mismatch", "forbidden", "credentials"} {
 		m.authFailures.WithLabelValues(r)
 	}
-	for _, l := range []string{"demo", "signup", "tenant_rate", "tenant_concurrency", "login"} { // exported at 0 so alerts and rate() see them from the start
+	for _, l := range []string{"demo", "signup", "tenant_rate", "tenant_concurrency", "login_ip", "login_tenant", "login", "login_queue"} { // exported at 0 so alerts and rate() see them from the start
 		m.throttled.WithLabelValues(l)
 	}
 	for _, v := range []string{"true", "false"} {

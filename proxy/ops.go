@@ -15,8 +15,8 @@ import (
 	"github.com/microfi/tenantgate/migrations"
 )
 
-// handleOps serves the operator listener: metrics, health and pprof. It is
-// never reachable from the public listener.
+// handleOps serves the operator listener: metrics, health and (when
+// enabled) pprof. It is never reachable from the public listener.
 func (s *Server) handleOps(ctx *fasthttp.RequestCtx) {
 	defer func() {
 		if p := recover(); p != nil { // fasthttp does not recover handler panics
@@ -33,7 +33,7 @@ func (s *Server) handleOps(ctx *fasthttp.RequestCtx) {
 		writeJSON(ctx, http.StatusOK, map[string]string{"status": "ok"})
 	case path == "/readyz":
 		s.ready(ctx)
-	case strings.HasPrefix(path, "/debug/pprof"):
+	case s.cfg.Pprof && strings.HasPrefix(path, "/debug/pprof"): // off unless --pprof
 		pprofHandler(ctx)
 	default:
 		writeJSON(ctx, http.StatusNotFound, map[string]string{"error": "Not found"})

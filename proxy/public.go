@@ -116,7 +116,7 @@ func isGetOrHead(ctx *fasthttp.RequestCtx) bool { return ctx.IsGet() || ctx.IsHe
 
 // throttle takes a token from l for the client or fails with 429.
 func (s *Server) throttle(ctx *fasthttp.RequestCtx, l *ipLimiter, name string) error {
-	ok, wait := l.allow(clientKey(ctx), s.site.now())
+	ok, wait := l.allow(clientKey(s.clientAddr(ctx)), s.site.now())
 	if ok {
 		return nil
 	}

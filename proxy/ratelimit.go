@@ -2,16 +2,19 @@ package proxy
 
 import (
 	"math"
-	"net"
-	"sync"
+	"net/netip"
 	"time"
 
-	"github.com/valyala/fasthttp"
+	lru "github.com/hashicorp/golang-lru/v2"
+	"golang.org/x/time/rate"
+
+	"github.com/microfi/tenantgate/proxy/connlimit"
 )
 
-// RateLimit is a token bucket per client address: up to Burst requests at
-// once, refilled at one request per Every. In Config the zero RateLimit
-// means the default; a negative Burst disables the limit.
+// RateLimit is a token bucket per key (client address, tenant, …): up to
+// Burst requests at once, refilled at one request per Every (Every <= 0:
+// never refilled). In Config the zero RateLimit means the default; a
+// negative Burst disables the limit.
 type RateLimit struct {
 	Burst int
 	Every time.Duration
@@ -23,96 +26,73 @@ var (
 	DefaultSignupLimit = RateLimit{Burst: 10, Every: time.Minute}
 )
 
-// maxLimiterKeys bounds the limiter's memory under an address-spraying
-// attack: past it, full buckets are dropped first and then the table is
-// cleared (which only ever errs on the side of letting requests in).
-const maxLimiterKeys = 100_000
+// maxLimiterKeys bounds a limiter's memory under an address-spraying
+// attack: past it the least recently used key is forgotten (that client
+// starts again from a full bucket; nobody else is affected).
+const maxLimiterKeys = 65_536
 
-// limiter is a per-key token bucket limiter. It is safe for concurrent use.
+// limiter is a bounded LRU of x/time/rate token buckets, one per key. It is
+// safe for concurrent use; a nil limiter allows everything.
 type limiter[K comparable] struct {
-	limit   RateLimit
-	mu      sync.Mutex
-	buckets map[K]*bucket
+	limit   rate.Limit
+	burst   int
+	buckets *lru.Cache[K, *rate.Limiter]
 }
 
 // ipLimiter is keyed by client address (clientKey).
-type ipLimiter = limiter[string]
+type ipLimiter = limiter[netip.Addr]
 
-type bucket struct {
-	tokens float64
-	last   time.Time
+// newLimiter returns a limiter for l, or nil if l is disabled.
+func newLimiter[K comparable](l RateLimit, size int) *limiter[K] {
+	if l.Burst <= 0 {
+		return nil
+	}
+	var r rate.Limit // 0: the bucket never refills
+	if l.Every > 0 {
+		r = rate.Every(l.Every)
+	}
+	c, err := lru.New[K, *rate.Limiter](size)
+	if err != nil {
+		panic(err) // only for size <= 0
+	}
+	return &limiter[K]{limit: r, burst: l.Burst, buckets: c}
 }
 
-func newLimiter[K comparable](l RateLimit) *limiter[K] {
-	return &limiter[K]{limit: l, buckets: map[K]*bucket{}}
-}
-
-func newIPLimiter(l RateLimit) *ipLimiter { return newLimiter[string](l) }
+func newIPLimiter(l RateLimit) *ipLimiter { return newLimiter[netip.Addr](l, maxLimiterKeys) }
 
 // allow takes one token for key at now. When none is left it reports how
 // long until the next one.
 func (l *limiter[K]) allow(key K, now time.Time) (bool, time.Duration) {
-	if l == nil || l.limit.Burst <= 0 {
+	if l == nil {
 		return true, 0
 	}
-	burst := float64(l.limit.Burst)
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	b, ok := l.buckets[key]
+	b, ok := l.buckets.Get(key)
 	if !ok {
-		if len(l.buckets) >= maxLimiterKeys {
-			l.sweep(now)
+		b = rate.NewLimiter(l.limit, l.burst)
+		if prev, found, _ := l.buckets.PeekOrAdd(key, b); found {
+			b = prev
 		}
-		b = &bucket{tokens: burst, last: now}
-		l.buckets[key] = b
 	}
-	b.refill(now, l.limit, burst)
-	if b.tokens >= 1 {
-		b.tokens--
+	if b.AllowN(now, 1) {
 		return true, 0
 	}
-	if l.limit.Every <= 0 {
-		return false, time.Second
+	if l.limit == 0 {
+		return false, time.Second // never refills: say "later", not "never"
 	}
-	wait := time.Duration((1 - b.tokens) * float64(l.limit.Every))
-	return false, wait
+	// Time until one token is back, from the bucket's own view of now.
+	return false, time.Duration((1 - b.TokensAt(now)) / float64(l.limit) * float64(time.Second))
 }
 
-func (b *bucket) refill(now time.Time, l RateLimit, burst float64) {
-	if l.Every <= 0 {
-		return // never refills: Burst requests per process lifetime
-	}
-	if elapsed := now.Sub(b.last); elapsed > 0 {
-		b.tokens = math.Min(burst, b.tokens+float64(elapsed)/float64(l.Every))
-		b.last = now
+// forget drops key's bucket (it starts full again).
+func (l *limiter[K]) forget(key K) {
+	if l != nil {
+		l.buckets.Remove(key)
 	}
 }
 
-// sweep drops buckets that have refilled completely (they behave exactly
-// like a fresh bucket) and, if that frees nothing, all of them.
-func (l *limiter[K]) sweep(now time.Time) {
-	burst := float64(l.limit.Burst)
-	for k, b := range l.buckets {
-		b.refill(now, l.limit, burst)
-		if b.tokens >= burst {
-			delete(l.buckets, k)
-		}
-	}
-	if len(l.buckets) >= maxLimiterKeys {
-		clear(l.buckets)
-	}
-}
-
-// clientKey is the limiter key of a request: the peer address, with IPv6
-// grouped by /64 (one subscriber usually owns a whole /64). Forwarded
-// headers are ignored: they are trivially forged.
-func clientKey(ctx *fasthttp.RequestCtx) string {
-	ip := ctx.RemoteIP()
-	if v4 := ip.To4(); v4 != nil {
-		return v4.String()
-	}
-	return ip.Mask(net.CIDRMask(64, 128)).String() + "/64"
-}
+// clientKey is the limiter key of a client address: IPv4 as is, IPv6 by
+// /64 (one subscriber usually owns a whole /64).
+func clientKey(a netip.Addr) netip.Addr { return connlimit.KeyOf(a) }
 
 // retrySeconds rounds a wait up to whole seconds for Retry-After.
 func retrySeconds(d time.Duration) int {

@@ -61,7 +61,7 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 		s.tenantSeries.Observe(tenantHost, status, elapsed)
 	}
 	if s.log.Enabled(context.Background(), slog.LevelDebug) { // the arguments alone cost several allocations
-		s.log.Debug("request", "request_id", requestID(ctx), "host", string(ctx.Host()), "method", string(ctx.Method()),
+		s.log.Debug("request", "request_id", requestID(ctx), "client", s.clientAddr(ctx).String(), "host", string(ctx.Host()), "method", string(ctx.Method()),
 			"path", string(ctx.Path()), "status", status, "duration", elapsed)
 	}
 }
@@ -71,7 +71,7 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 func (s *Server) dispatchSafely(ctx *fasthttp.RequestCtx) (class, tenantHost string) {
 	defer func() {
 		if p := recover(); p != nil {
-			s.log.Error("handler panic", "request_id", requestID(ctx), "host", string(ctx.Host()),
+			s.log.Error("handler panic", "request_id", requestID(ctx), "client", s.clientAddr(ctx).String(), "host", string(ctx.Host()),
 				"path", string(ctx.Path()), "panic", p, "stack", string(debug.Stack()))
 			ctx.Response.Reset()
 			writeJSON(ctx, fasthttp.StatusInternalServerError, map[string]string{"error": "Internal error"})

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"strconv"
 	"time"
 
@@ -17,6 +18,7 @@ import (
 
 	"github.com/microfi/tenantgate/catalog"
 	"github.com/microfi/tenantgate/catalog/tenants"
+	"github.com/microfi/tenantgate/proxy/connlimit"
 	"github.com/microfi/tenantgate/proxy/hrana"
 	"github.com/microfi/tenantgate/proxy/tlsedge"
 	"github.com/microfi/tenantgate/shard"
@@ -45,6 +47,17 @@ type Config struct {
 	SignupLimit           RateLimit     // signups per client address; zero = DefaultSignupLimit
 	DemoTTL               time.Duration // demo lifetime; 0 = DefaultDemoTTL
 	ReapInterval          time.Duration // demo reaper period; 0 = tenants.DefaultReapInterval, < 0 = off
+	LoginIPLimit          RateLimit     // login attempts per client address; zero = DefaultLoginIPLimit
+	LoginTenantLimit      RateLimit     // login attempts per tenant; zero = DefaultLoginTenantLimit
+	LoginWait             time.Duration // longest wait for a password-hashing turn; 0 = DefaultLoginWait
+
+	// Edge holds the public listener's connection and request-size limits.
+	Edge EdgeLimits
+	// TrustedProxies are the peers whose X-Forwarded-For, Forwarded and
+	// (with Edge.ProxyProtocol) PROXY protocol headers name the client.
+	TrustedProxies []netip.Prefix
+	// Pprof serves /debug/pprof/ on the ops listener.
+	Pprof bool
 
 	Hrana hrana.Config // SQL-over-HTTP limits and stream timeouts
 
@@ -79,7 +92,10 @@ type Server struct {
 	tenantLimit  *tenantThrottle
 	tenantSeries *TenantSeries // nil unless Config.TenantMetrics > 0
 	site         *site         // public site and admin panel state (public.go)
-	logins       loginThrottle // failed-login throttle per tenant and e-mail (bank_throttle.go)
+	logins       loginThrottle // login limits per address, tenant and e-mail (bank_throttle.go)
+	loginQueue   *loginQueue   // fair per-tenant turns at password hashing (loginqueue.go)
+	trusted      trustedProxies
+	conns        *connlimit.Pool // connection limits of the public listeners (edge.go)
 	port         int
 	stop         context.CancelFunc // cancels background
 	background   context.Context    // background work (reaper, tenant series), until Shutdown
@@ -117,6 +133,18 @@ func New(cfg Config) (*Server, error) {
 		tenantTable: &routeTable{routes: tenantRoutes},
 		background:  bg, stop: stop,
 	}
+	cfg.Edge.withDefaults()
+	if cfg.LoginIPLimit == (RateLimit{}) {
+		cfg.LoginIPLimit = DefaultLoginIPLimit
+	}
+	if cfg.LoginTenantLimit == (RateLimit{}) {
+		cfg.LoginTenantLimit = DefaultLoginTenantLimit
+	}
+	s.cfg = cfg
+	s.trusted = trustedProxies(cfg.TrustedProxies)
+	s.logins = newLoginThrottle(cfg.LoginIPLimit, cfg.LoginTenantLimit)
+	s.loginQueue = newLoginQueue(cfg.LoginWait)
+	s.conns = s.newConnPool()
 	s.site = newSite(cfg)
 	s.startReaper()
 	s.hrana = hrana.NewHandler(cfg.Hrana, cfg.Registerer)
@@ -135,13 +163,21 @@ func New(cfg Config) (*Server, error) {
 		s.tenantSeries.Start(bg)
 	}
 	s.http = &fasthttp.Server{
-		Handler:               s.handle,
-		Name:                  "tenantgate",
-		MaxRequestBodySize:    MaxRequestBody,
-		ReadBufferSize:        16 << 10, // room for long bearer tokens and cookies
-		ReadTimeout:           30 * time.Second,
-		WriteTimeout:          30 * time.Second,
-		IdleTimeout:           2 * time.Minute,
+		Handler:            s.handle,
+		Name:               "tenantgate",
+		HeaderReceived:     s.headerReceived,
+		MaxRequestBodySize: AnonymousBodyLimit, // raised per request by headerReceived
+		ReadBufferSize:     16 << 10,           // room for long bearer tokens and cookies
+		// ReadTimeout bounds the headers; headerReceived gives a body its
+		// own BodyTimeout, so a slow header costs a connection slot for
+		// seconds, never a worker for long.
+		ReadTimeout:  cfg.Edge.HeaderTimeout,
+		WriteTimeout: 30 * time.Second,
+		IdleTimeout:  cfg.Edge.IdleTimeout,
+		// Idle connections give their buffers back, so memory follows the
+		// requests being served, not the connections held open.
+		ReduceMemoryUsage:     true,
+		ConnState:             connState,
 		NoDefaultServerHeader: false,
 		NoDefaultContentType:  true,
 		Logger:                fasthttpLogger{s.log},
@@ -150,11 +186,17 @@ func New(cfg Config) (*Server, error) {
 			status := fasthttp.StatusBadRequest
 			msg := "Bad request"
 			if errors.Is(err, fasthttp.ErrBodyTooLarge) {
+				s.metrics.bodyRejected.Inc()
 				status, msg = fasthttp.StatusRequestEntityTooLarge, "Request body too large"
+				if c := guarded(ctx.Conn()); c != nil {
+					c.Linger() // let the 413 reach a client still sending
+				}
 			}
+			ctx.SetConnectionClose() // the rest of the request is unread
 			writeJSON(ctx, status, map[string]string{"error": msg})
 		},
 	}
+	s.registerConnGauges(cfg.Registerer)
 	s.metricsHTTP = metricsHandler(cfg.Gatherer)
 	s.ops = &fasthttp.Server{Handler: s.handleOps, Name: "tenantgate-ops", NoDefaultContentType: true}
 	return s, nil
@@ -167,11 +209,19 @@ func (s *Server) Serve(ln net.Listener) error {
 			s.port = tcp.Port
 		}
 	}
-	return s.http.Serve(ln)
+	g, err := s.guard(ln)
+	if err != nil {
+		return err
+	}
+	return s.http.Serve(g)
 }
 
-// ServeOps serves /metrics, /healthz, /readyz and /debug/pprof/ on ln.
-func (s *Server) ServeOps(ln net.Listener) error { return s.ops.Serve(ln) }
+// ServeOps serves /metrics, /healthz, /readyz and (with Config.Pprof)
+// /debug/pprof/ on ln. Its accept errors back off too: running out of
+// descriptors must not end the process through this listener either.
+func (s *Server) ServeOps(ln net.Listener) error {
+	return s.ops.Serve(connlimit.New(ln, connlimit.Config{Logger: s.log}))
+}
 
 // Handler is the main request handler, for in-memory tests and benchmarks.
 func (s *Server) Handler() fasthttp.RequestHandler { return s.handle }

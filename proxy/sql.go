@@ -61,7 +61,7 @@ func (s *Server) writeSQLError(ctx *fasthttp.RequestCtx, err error) {
 	allowBrowsers(ctx)
 	e := errorFor(err)
 	if e.Status >= 500 {
-		s.log.Error("sql request failed", "request_id", requestID(ctx), "host", string(ctx.Host()), "err", err)
+		s.log.Error("sql request failed", "request_id", requestID(ctx), "client", s.clientAddr(ctx).String(), "host", string(ctx.Host()), "err", err)
 	}
 	if e.Retry > 0 {
 		ctx.Response.Header.Set("Retry-After", itoa(e.Retry))

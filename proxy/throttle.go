@@ -24,11 +24,8 @@ type tenantThrottle struct {
 }
 
 func newTenantThrottle(rate RateLimit, maxInFlight int) *tenantThrottle {
-	t := &tenantThrottle{maxInFlight: maxInFlight, inFlight: map[int64]int{}}
-	if rate.Burst > 0 {
-		t.rate = newLimiter[int64](rate)
-	}
-	return t
+	// Keyed by tenant id: the LRU holds every active tenant comfortably.
+	return &tenantThrottle{rate: newLimiter[int64](rate, maxLimiterKeys), maxInFlight: maxInFlight, inFlight: map[int64]int{}}
 }
 
 // enter admits one request of the tenant or says which limit refused it.

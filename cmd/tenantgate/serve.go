@@ -35,13 +35,26 @@ type serveConfig struct {
 	demoTTL, reapInterval                                    time.Duration
 	tenantBurst, tenantInFlight                              int
 	tls                                                      tlsFlags // tls.go
+	// Edge limits and client addresses (issue 12).
+	maxConns, maxConnsPerIP, maxIdleConns int
+	headerTimeout, bodyTimeout            time.Duration
+	trustedProxies                        string
+	proxyProtocol, pprof                  bool
 }
 
 func runServe(ctx context.Context, env *Env, args []string) error {
 	f := env.flagSet("serve")
 	var c serveConfig
 	f.StringVar(&c.listen, "listen", ":8080", "`ADDR` for plain-HTTP tenant, public and admin traffic (\"\" = off)")
-	f.StringVar(&c.metricsListen, "metrics-listen", ":9090", "`ADDR` for /metrics, /healthz, /readyz and /debug/pprof/")
+	f.StringVar(&c.metricsListen, "metrics-listen", "127.0.0.1:9090", "`ADDR` for /metrics, /healthz, /readyz (and /debug/pprof/ with --pprof); unauthenticated, keep it private")
+	f.BoolVar(&c.pprof, "pprof", false, "serve /debug/pprof/ on the metrics listener")
+	f.IntVar(&c.maxConns, "max-conns", 0, "concurrent connections on --listen and --tls-listen together (default: sized from the file-descriptor limit)")
+	f.IntVar(&c.maxConnsPerIP, "max-conns-per-ip", proxy.DefaultMaxConnsPerIP, "concurrent connections per client address, IPv6 by /64 (0 = unlimited; trusted proxies are exempt)")
+	f.IntVar(&c.maxIdleConns, "max-idle-conns", 0, "idle keep-alive connections kept (default: half of --max-conns)")
+	f.DurationVar(&c.headerTimeout, "header-timeout", proxy.DefaultHeaderTimeout, "a request's headers must arrive within this")
+	f.DurationVar(&c.bodyTimeout, "body-timeout", proxy.DefaultBodyTimeout, "a request's body must arrive within this after its headers")
+	f.StringVar(&c.trustedProxies, "trusted-proxies", "", "comma-separated `CIDRS` of proxies whose X-Forwarded-For / Forwarded (and PROXY protocol) name the client")
+	f.BoolVar(&c.proxyProtocol, "proxy-protocol", false, "the trusted proxies send a PROXY protocol v1/v2 header on every connection")
 	f.StringVar(&c.rootDomain, "root-domain", proxy.DefaultRootDomain, "root `DOMAIN` R: R is the public site, admin.R the admin panel, X.R tenant X")
 	f.StringVar(&c.jwtSecret, "jwt-secret", "", "HS256 `KEY`, at least 32 characters (default: <data-dir>/jwt.secret, created on first run)")
 	f.StringVar(&c.catalogURL, "catalog-url", "", "catalog database `URL`: file:PATH, libsql://, https:// or http:// (default file:<data-dir>/catalog.db)")
@@ -71,6 +84,12 @@ func runServe(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
+	if c.proxyProtocol && c.trustedProxies == "" {
+		return errUsage("--proxy-protocol needs --trusted-proxies (the peers allowed to send the header)")
+	}
+	if c.maxConns < 0 || c.maxConnsPerIP < 0 || c.maxIdleConns < 0 {
+		return errUsage("--max-conns, --max-conns-per-ip and --max-idle-conns must not be negative")
+	}
 	return serve(ctx, env, f.DataDir(), c, log)
 }
 
@@ -90,8 +109,18 @@ func serve(ctx context.Context, env *Env, dataDir string, c serveConfig, log *sl
 	if err != nil {
 		log.Warn("could not raise the file-descriptor limit", "err", err)
 	}
+	trusted, err := proxy.ParseTrustedProxies(c.trustedProxies)
+	if err != nil {
+		return errUsage("--trusted-proxies: " + err.Error())
+	}
+	// The descriptor budget (README, "File descriptors"): a reserve for the
+	// process, then connections, then tenant databases out of the rest, so
+	// together they can never exceed the limit.
+	if c.maxConns == 0 {
+		c.maxConns = connsForLimit(nofile)
+	}
 	if c.maxOpen <= 0 {
-		c.maxOpen = min(shard.MaxOpenForLimit(nofile), 10_000)
+		c.maxOpen = min(shard.MaxOpenForLimit(nofile-min(nofile, uint64(c.maxConns))), 10_000)
 	}
 
 	reg := prometheus.NewRegistry()
@@ -155,7 +184,16 @@ func serve(ctx context.Context, env *Env, dataDir string, c serveConfig, log *sl
 	if c.tenantInFlight <= 0 {
 		c.tenantInFlight = -1
 	}
+	perIP := c.maxConnsPerIP
+	if perIP == 0 {
+		perIP = -1 // the flag's 0 = unlimited
+	}
 	srv, err := proxy.New(proxy.Config{
+		Edge: proxy.EdgeLimits{
+			MaxConns: c.maxConns, MaxConnsPerIP: perIP, MaxIdleConns: c.maxIdleConns,
+			HeaderTimeout: c.headerTimeout, BodyTimeout: c.bodyTimeout, ProxyProtocol: c.proxyProtocol,
+		},
+		TrustedProxies: trusted, Pprof: c.pprof,
 		TenantRate: tenantRate, TenantMaxInFlight: c.tenantInFlight,
 		DemoTTL: c.demoTTL, ReapInterval: reapInterval(c.reapInterval),
 		RootDomain: c.rootDomain, PublicPort: c.publicPort, RequestTimeout: c.requestTimeout,
@@ -190,13 +228,13 @@ func serve(ctx context.Context, env *Env, dataDir string, c serveConfig, log *sl
 	if ln != nil {
 		bannerAddr = ln
 	}
-	printBanner(env, srv, auth, bannerAddr.Addr(), opsLn.Addr(), demoLogin, c.maxOpen)
+	printBanner(env, srv, auth, bannerAddr.Addr(), opsLn.Addr(), demoLogin, c)
 	if tlsLn != nil {
 		fmt.Fprintf(env.Stdout, "HTTPS on %s (the certificate is chosen by SNI: curl --resolve demo.%s:%d:127.0.0.1 https://demo.%s:%d/)\n\n",
 			tlsAddr, srv.RootDomain(), httpsPort, srv.RootDomain(), httpsPort)
 	}
 	log.Info("tenantgate serving", "listen", httpAddr, "tls_listen", tlsAddr, "metrics", opsLn.Addr().String(),
-		"root_domain", srv.RootDomain(), "max_open_tenants", c.maxOpen)
+		"root_domain", srv.RootDomain(), "max_open_tenants", c.maxOpen, "max_conns", c.maxConns, "nofile", nofile)
 
 	select {
 	case <-ctx.Done():
@@ -249,24 +287,43 @@ func seedDemoTenant(ctx context.Context, svc *tenants.Service, enabled bool) (*b
 	return &login, nil
 }
 
-func printBanner(env *Env, srv *proxy.Server, auth *proxy.Auth, addr, ops net.Addr, login *bank.DemoLogin, maxOpen int) {
+// printBanner says where everything is. It prints a token only for a demo
+// tenant this very start seeded on an empty catalog: any other tenant 1 may
+// be a real institution, and a printed admin token would be a credential
+// in every log that captures stdout.
+func printBanner(env *Env, srv *proxy.Server, auth *proxy.Auth, addr, ops net.Addr, login *bank.DemoLogin, c serveConfig) {
 	w := env.Stdout
+	port := addr.(*net.TCPAddr).Port
+	fmt.Fprintf(w, "tenantgate is running (max %d open tenant databases, %d connections)\n\n", c.maxOpen, c.maxConns)
+	fmt.Fprintf(w, "  public site     %s\n", srv.URL(""))
+	fmt.Fprintf(w, "  admin panel     %s\n", srv.URL("admin"))
+	if login != nil {
+		fmt.Fprintf(w, "  demo tenant     %s   (host %q, tenant id 1)\n", srv.URL("demo"), "demo")
+	}
+	fmt.Fprintf(w, "  metrics         http://%s/metrics\n", loopback(ops))
+	if login == nil {
+		fmt.Fprintf(w, "\nMint a token for a tenant with:\n\n  tenantgate token --data-dir DIR --tenant HOST --role admin --user ID\n\n")
+		return
+	}
+	fmt.Fprintf(w, "  demo login      %s / %s\n", login.Email, login.Password)
 	tok, _, err := auth.Issue(proxy.Claims{TenantID: proxy.Int(1), UserID: proxy.Int(1), Role: proxy.RoleAdmin}, 24*time.Hour)
 	if err != nil {
 		return
 	}
-	port := addr.(*net.TCPAddr).Port
-	fmt.Fprintf(w, "tenantgate is running (max %d open tenant databases)\n\n", maxOpen)
-	fmt.Fprintf(w, "  public site     %s\n", srv.URL(""))
-	fmt.Fprintf(w, "  admin panel     %s\n", srv.URL("admin"))
-	fmt.Fprintf(w, "  demo tenant     %s   (host %q, tenant id 1)\n", srv.URL("demo"), "demo")
-	fmt.Fprintf(w, "  metrics         http://%s/metrics\n", loopback(ops))
-	if login != nil {
-		fmt.Fprintf(w, "  demo login      %s / %s\n", login.Email, login.Password)
-	}
-	fmt.Fprintf(w, "\nA token for the demo tenant's admin (valid 24h):\n\n  %s\n", tok)
+	fmt.Fprintf(w, "\nA token for the demo tenant's admin (valid 24h; printed because this start created the demo):\n\n  %s\n", tok)
 	fmt.Fprintf(w, "\nTry it:\n\n  curl -H 'Host: demo.%s' -H 'Authorization: Bearer %s' http://127.0.0.1:%d/api/accounts\n\n",
 		srv.RootDomain(), tok, port)
+}
+
+// connsForLimit is the default connection cap: half of the descriptors
+// left after the process reserve, at most 50,000 (each connection also
+// costs a goroutine and buffers).
+func connsForLimit(nofile uint64) int {
+	const reserve = 64
+	if nofile <= 2*reserve {
+		return 16
+	}
+	return int(min((nofile-reserve)/2, 50_000))
 }
 
 func loopback(a net.Addr) string {

@@ -476,3 +476,22 @@ func TestMalformedBodies(t *testing.T) {
 	r := s.pipeline(`{"future":1,"requests":[{"type":"execute","extra":true,"stmt":{"sql":"SELECT 1","replication_index":"5"}}]}`)
 	r.ok(t, 0)
 }
+
+// TestLastInsertRowidRepeated: an INSERT whose rowid equals the
+// connection's previous one still reports it (libsql-client-go's own ws
+// suite drops and recreates its table between tests on one connection).
+func TestLastInsertRowidRepeated(t *testing.T) {
+	s := newTestServer(t, hrana.Config{})
+	r := s.pipeline(`{"requests":[
+		{"type":"execute","stmt":{"sql":"CREATE TABLE r(id INTEGER PRIMARY KEY, x)"}},
+		{"type":"execute","stmt":{"sql":"INSERT INTO r(x) VALUES (1)"}},
+		{"type":"execute","stmt":{"sql":"DROP TABLE r"}},
+		{"type":"execute","stmt":{"sql":"CREATE TABLE r(id INTEGER PRIMARY KEY, x)"}},
+		{"type":"execute","stmt":{"sql":"INSERT INTO r(x) VALUES (2)"}},
+		{"type":"execute","stmt":{"sql":"UPDATE r SET x = 3"}}]}`)
+	for i, want := range map[int]any{1: "1", 4: "1", 5: nil} {
+		if got := r.ok(t, i)["result"].(map[string]any)["last_insert_rowid"]; got != want {
+			t.Errorf("results[%d].last_insert_rowid = %v, want %v", i, got, want)
+		}
+	}
+}

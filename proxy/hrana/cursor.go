@@ -20,14 +20,18 @@ func (h *Handler) cursor(ctx *fasthttp.RequestCtx, t Target, enc encoding) {
 		h.protocolError(ctx, "%v", err)
 		return
 	}
+	if n := len(req.Batch.Steps); n > h.cfg.MaxStatementsPerRequest {
+		h.protocolError(ctx, "too many batch steps in one cursor: %d (limit %d)", n, h.cfg.MaxStatementsPerRequest)
+		return
+	}
 	st, err := h.acquire(t, req.Baton)
 	if err != nil {
 		h.acquireError(ctx, err)
 		return
 	}
-	defer h.recoverStream(ctx, st)
-	r := h.newRun(st, true)
+	r := h.newRun(st, true, len(req.Batch.Steps))
 	r.noRowCap = true
+	defer h.recoverStream(ctx, st, r)
 	var body []byte
 	r.batch(req.Batch, func(step int, res *stmtResult, herr *hranaError) {
 		body = appendCursorStep(body, enc, step, res, herr)
@@ -35,13 +39,11 @@ func (h *Handler) cursor(ctx *fasthttp.RequestCtx, t Target, enc encoding) {
 	baton := h.finish(st)
 	out := enc.appendCursorResp(make([]byte, 0, len(body)+96), baton)
 	out = append(out, body...)
-	ctx.SetStatusCode(fasthttp.StatusOK)
+	contentType := contentProtobuf
 	if enc == encJSON {
-		ctx.SetContentType("text/plain")
-	} else {
-		ctx.SetContentType(contentProtobuf)
+		contentType = "text/plain"
 	}
-	ctx.SetBody(out)
+	r.respond(ctx, contentType, out)
 }
 
 // appendCursorStep appends the entries of one executed batch step.

@@ -30,7 +30,8 @@ const (
 )
 
 const (
-	maxStoredSQL    = 50
+	maxStoredSQL    = 50  // per HTTP stream (sqld's limit)
+	maxStoredSQLWS  = 150 // per WebSocket session, shared by its streams (sqld's limit)
 	maxStoredSQLLen = 5 * 1024
 )
 
@@ -43,7 +44,8 @@ type run struct {
 	deadline  time.Time // end of this request's SQL time
 	stmtsLeft int
 	rowsLeft  int
-	bytesLeft int
+	bytesLeft int  // response bytes left (budget.go)
+	charged   int  // response bytes charged to the Handler's budget
 	noRowCap  bool // cursors page through results: only the byte cap applies
 }
 
@@ -231,12 +233,16 @@ func (r *run) execute(s *stmt) (res *stmtResult, herr *hranaError) {
 	defer c.SetDeadline(time.Time{})
 	ncols := len(res.Cols)
 	// A failed statement returns no rows, so it gives its budget back.
-	rowsLeft, bytesLeft := r.rowsLeft, r.bytesLeft
+	rowsLeft, charged := r.rowsLeft, r.charged
 	defer func() {
 		if res == nil {
-			r.rowsLeft, r.bytesLeft = rowsLeft, bytesLeft
+			r.rowsLeft = rowsLeft
+			r.refund(r.charged - charged)
 		}
 	}()
+	if !r.charge(colsSize(res.Cols)) {
+		return nil, r.tooLarge()
+	}
 	for {
 		row, err := st.Step()
 		if err != nil {
@@ -254,13 +260,13 @@ func (r *run) execute(s *stmt) (res *stmtResult, herr *hranaError) {
 			return nil, errf(codeTooLarge, "response has too many rows (limit %d)", r.h.cfg.MaxRowsPerResponse)
 		}
 		vals := make([]value, ncols)
-		size := 0
+		size := rowOverhead
 		for i := range vals {
-			size += readValue(st, i, &vals[i])
+			readValue(st, i, &vals[i])
+			size += valueSize(&vals[i])
 		}
-		if r.bytesLeft -= size; r.bytesLeft < 0 {
-			r.h.metrics.errors("limit").Inc()
-			return nil, errf(codeTooLarge, "response is too large (limit %d bytes)", r.h.cfg.MaxResponseBytes)
+		if !r.charge(size) {
+			return nil, r.tooLarge()
 		}
 		res.Rows = append(res.Rows, vals)
 	}
@@ -268,10 +274,39 @@ func (r *run) execute(s *stmt) (res *stmtResult, herr *hranaError) {
 	if !readOnly && c.TotalChanges() != beforeChanges {
 		res.AffectedRows = c.Changes()
 	}
-	if id := c.LastInsertRowID(); id != beforeID {
+	// An INSERT reports the rowid even when it equals the connection's
+	// previous one (a pooled connection may have inserted rowid 1 into a
+	// table since dropped), as sqld does.
+	if id := c.LastInsertRowID(); id != beforeID || res.AffectedRows > 0 && isInsert(sql) {
 		res.LastInsertRowid = &id
 	}
 	return res, nil
+}
+
+// isInsert reports whether a statement's first keyword (after comments
+// and a WITH clause) is INSERT or REPLACE.
+func isInsert(sql string) bool {
+	s := strings.TrimLeft(sql, " \t\r\n(")
+	for strings.HasPrefix(s, "--") || strings.HasPrefix(s, "/*") {
+		end, skip := "\n", 1
+		if s[1] == '*' {
+			end, skip = "*/", 2
+		}
+		i := strings.Index(s, end)
+		if i < 0 {
+			return false
+		}
+		s = strings.TrimLeft(s[i+skip:], " \t\r\n(")
+	}
+	word := strings.ToLower(s[:min(len(s), 7)])
+	switch {
+	case strings.HasPrefix(word, "insert"), strings.HasPrefix(word, "replace"):
+		return true
+	case strings.HasPrefix(word, "with"):
+		l := strings.ToLower(s)
+		return strings.Contains(l, "insert") || strings.Contains(l, "replace")
+	}
+	return false
 }
 
 func columns(st *rawsqlite.Stmt) []col {
@@ -286,25 +321,19 @@ func columns(st *rawsqlite.Stmt) []col {
 	return cols
 }
 
-// readValue reads column i in its storage class and returns its
-// approximate encoded size.
-func readValue(st *rawsqlite.Stmt, i int, v *value) int {
+// readValue reads column i in its storage class.
+func readValue(st *rawsqlite.Stmt, i int, v *value) {
 	switch st.ColumnType(i) {
 	case rawsqlite.Integer:
 		*v = value{Type: typeInteger, Int: st.ColumnInt64(i)}
-		return 48
 	case rawsqlite.Float:
 		*v = value{Type: typeFloat, Float: st.ColumnFloat(i)}
-		return 48
 	case rawsqlite.Text:
 		*v = value{Type: typeText, Text: st.ColumnText(i)}
-		return 32 + len(v.Text)
 	case rawsqlite.Blob:
 		*v = value{Type: typeBlob, Blob: st.ColumnBlob(i)}
-		return 32 + len(v.Blob)*4/3
 	default:
 		*v = value{Type: typeNull}
-		return 16
 	}
 }
 
@@ -405,6 +434,7 @@ func (r *run) batch(b *batch, each func(step int, res *stmtResult, err *hranaErr
 			continue
 		}
 		res, err := r.execute(&step.Stmt)
+		err = r.chargeErr(err)
 		if err != nil {
 			states[i] = stepFailed
 			out.StepErrors[i] = err
@@ -472,6 +502,9 @@ func (r *run) describe(sql string) (*describeResult, *hranaError) {
 			d.Params[i] = &name
 		}
 	}
+	if !r.charge(describeSize(d)) {
+		return nil, r.tooLarge()
+	}
 	return d, nil
 }
 
@@ -521,10 +554,15 @@ func (r *run) request(req *streamReq) streamResult {
 	if res.Err != nil && res.Err.Code == codeArgsInvalid || res.Err != nil && res.Err.Code == codeArgsBoth {
 		r.h.metrics.errors("args").Inc()
 	}
+	res.Err = r.chargeErr(res.Err)
 	return res
 }
 
 func (r *run) storeSQL(req *streamReq) *hranaError {
+	return r.storeSQLMax(req, maxStoredSQL)
+}
+
+func (r *run) storeSQLMax(req *streamReq, limit int) *hranaError {
 	switch {
 	case req.SQLID == nil || req.SQL == nil:
 		return errf(codeSQLNotFound, "store_sql needs sql_id and sql")
@@ -534,8 +572,8 @@ func (r *run) storeSQL(req *streamReq) *hranaError {
 	if _, ok := r.st.sqls[*req.SQLID]; ok {
 		return errf(codeSQLIDInUse, "SQL text id %d is already in use", *req.SQLID)
 	}
-	if len(r.st.sqls) >= maxStoredSQL {
-		return errf(codeStoreTooMany, "too many stored SQL texts (limit %d)", maxStoredSQL)
+	if len(r.st.sqls) >= limit {
+		return errf(codeStoreTooMany, "too many stored SQL texts (limit %d)", limit)
 	}
 	if r.st.sqls == nil {
 		r.st.sqls = make(map[int32]string)

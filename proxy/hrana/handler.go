@@ -32,6 +32,7 @@ const (
 	DefaultMaxStatementsPerRequest = 10000
 	DefaultMaxRowsPerResponse      = 100000
 	DefaultMaxResponseBytes        = 32 << 20
+	DefaultMaxTotalResponseBytes   = 256 << 20
 	DefaultIdleConnsPerTenant      = 16
 	DefaultIdleConnTimeout         = 30 * time.Second
 	DefaultMaxWSMessageBytes       = 8 << 20
@@ -53,14 +54,21 @@ type Config struct {
 	// still to run after it fail with REQUEST_TIMEOUT (per-request errors;
 	// the stream stays usable).
 	RequestTimeout time.Duration
-	// MaxStatementsPerRequest caps statements run by one HTTP request
-	// (execute, batch steps and sequence statements together).
+	// MaxStatementsPerRequest caps one HTTP request: a pipeline whose
+	// requests and batch steps together exceed it is refused whole (400),
+	// and statements run (execute, batch steps and sequence statements
+	// together) past it fail with STATEMENT_LIMIT.
 	MaxStatementsPerRequest int
 	// MaxRowsPerResponse and MaxResponseBytes cap what one HTTP request
-	// returns; a statement that would exceed them fails with
+	// returns, every byte counted (rows, columns, errors and framing); a
+	// statement or error that would exceed them becomes
 	// RESPONSE_TOO_LARGE.
 	MaxRowsPerResponse int
 	MaxResponseBytes   int
+	// MaxTotalResponseBytes caps the response bytes held at once across
+	// all requests, until each response has been written: clients that do
+	// not read cannot pin more memory than this.
+	MaxTotalResponseBytes int
 	// IdleConnsPerTenant is how many idle connections each tenant database
 	// keeps for new streams.
 	IdleConnsPerTenant int
@@ -97,6 +105,9 @@ func (c *Config) withDefaults() {
 	if c.MaxResponseBytes <= 0 {
 		c.MaxResponseBytes = DefaultMaxResponseBytes
 	}
+	if c.MaxTotalResponseBytes <= 0 {
+		c.MaxTotalResponseBytes = max(DefaultMaxTotalResponseBytes, c.MaxResponseBytes)
+	}
 	if c.IdleConnsPerTenant <= 0 {
 		c.IdleConnsPerTenant = DefaultIdleConnsPerTenant
 	}
@@ -126,6 +137,7 @@ type Handler struct {
 	cfg     Config
 	metrics *metrics
 	streams *streams
+	mem     *memBudget // response bytes held (budget.go)
 
 	mu    sync.Mutex
 	pools map[poolKey]*connPool
@@ -147,6 +159,7 @@ func NewHandler(cfg Config, reg prometheus.Registerer) *Handler {
 	h := &Handler{
 		cfg:     cfg,
 		streams: newStreams(),
+		mem:     &memBudget{limit: int64(cfg.MaxTotalResponseBytes)},
 		pools:   make(map[poolKey]*connPool),
 		stop:    make(chan struct{}),
 	}
@@ -317,8 +330,8 @@ func (h *Handler) pipeline(ctx *fasthttp.RequestCtx, t Target, v3 bool, enc enco
 		h.protocolError(ctx, "%v", err)
 		return
 	}
-	if len(req.Requests) > h.cfg.MaxStatementsPerRequest {
-		h.protocolError(ctx, "too many requests in one pipeline (limit %d)", h.cfg.MaxStatementsPerRequest)
+	if n := entries(req.Requests); n > h.cfg.MaxStatementsPerRequest {
+		h.protocolError(ctx, "too many requests and batch steps in one pipeline: %d (limit %d)", n, h.cfg.MaxStatementsPerRequest)
 		return
 	}
 	st, err := h.acquire(t, req.Baton)
@@ -326,35 +339,44 @@ func (h *Handler) pipeline(ctx *fasthttp.RequestCtx, t Target, v3 bool, enc enco
 		h.acquireError(ctx, err)
 		return
 	}
-	defer h.recoverStream(ctx, st)
-	r := h.newRun(st, v3)
+	r := h.newRun(st, v3, entries(req.Requests))
+	defer h.recoverStream(ctx, st, r)
 	results := make([]streamResult, len(req.Requests))
 	for i := range req.Requests {
 		results[i] = r.request(&req.Requests[i])
 	}
 	baton := h.finish(st)
-	ctx.SetStatusCode(fasthttp.StatusOK)
-	ctx.SetContentType(enc.contentType())
-	ctx.SetBody(enc.appendPipelineResp(make([]byte, 0, 512), baton, results))
+	body := enc.appendPipelineResp(make([]byte, 0, 512), baton, results)
+	if len(body) > h.cfg.MaxResponseBytes { // the budget's accounting is wrong: a bug, never a big answer
+		r.release()
+		h.cfg.Logger.Error("hrana: response over its budget", "bytes", len(body), "limit", h.cfg.MaxResponseBytes)
+		h.metrics.errors("internal").Inc()
+		writeError(ctx, fasthttp.StatusInternalServerError, "INTERNAL", "Internal error")
+		return
+	}
+	r.respond(ctx, enc.contentType(), body)
 }
 
-func (h *Handler) newRun(st *stream, v3 bool) *run {
+// newRun starts a request on st that answers with n entries (results and
+// batch steps): their framing is reserved from the byte budget up front.
+func (h *Handler) newRun(st *stream, v3 bool, n int) *run {
 	return &run{
 		h: h, st: st, v3: v3,
 		deadline:  time.Now().Add(h.cfg.RequestTimeout),
 		stmtsLeft: h.cfg.MaxStatementsPerRequest,
 		rowsLeft:  h.cfg.MaxRowsPerResponse,
-		bytesLeft: h.cfg.MaxResponseBytes,
+		bytesLeft: h.cfg.MaxResponseBytes - envelopeOverhead - n*entryOverhead,
 	}
 }
 
 // recoverStream turns a panic while running a stream into a 500 and
 // discards the stream, so its lock is never left held.
-func (h *Handler) recoverStream(ctx *fasthttp.RequestCtx, st *stream) {
+func (h *Handler) recoverStream(ctx *fasthttp.RequestCtx, st *stream, r *run) {
 	p := recover()
 	if p == nil {
 		return
 	}
+	r.release()
 	h.cfg.Logger.Error("hrana: panic while running a pipeline", "panic", p)
 	h.metrics.errors("internal").Inc()
 	st.closed = true

@@ -79,3 +79,16 @@ func TestEncodeValues(t *testing.T) {
 		t.Error("invalid JSON")
 	}
 }
+
+func TestIsInsert(t *testing.T) {
+	for sql, want := range map[string]bool{
+		"INSERT INTO t VALUES (1)": true, "  insert or replace into t values (1)": true,
+		"REPLACE INTO t VALUES (1)": true, "-- c\n/* x */ INSERT INTO t VALUES (1)": true,
+		"WITH a AS (SELECT 1) INSERT INTO t SELECT * FROM a": true,
+		"UPDATE t SET x = 1": false, "DELETE FROM t": false, "SELECT 'insert'": false, "": false, "/* unterminated": false,
+	} {
+		if got := isInsert(sql); got != want {
+			t.Errorf("isInsert(%q) = %v", sql, got)
+		}
+	}
+}

@@ -302,7 +302,7 @@ func (s *wsSession) request(req *streamReq) streamResult {
 		// Stored SQL belongs to the session: run it on a stream-less run.
 		r := &run{h: s.h, st: &stream{sqls: s.sqls}}
 		if req.Type == "store_sql" {
-			res.Err = r.storeSQL(req)
+			res.Err = r.storeSQLMax(req, maxStoredSQLWS)
 		} else if req.SQLID != nil {
 			delete(s.sqls, *req.SQLID)
 		}
@@ -339,7 +339,15 @@ func (s *wsSession) request(req *streamReq) streamResult {
 			res.Err = errf(codeStreamClosed, "stream %d was closed by the server (tenant evicted or shutting down)", req.StreamID)
 			return res
 		}
-		r := s.h.newRun(st, s.proto.version >= 3)
+		n := 1
+		if req.Batch != nil {
+			n += len(req.Batch.Steps)
+		}
+		// The response's size is bounded like an HTTP one; the message is
+		// sent before this session reads its next request, so the bytes
+		// are not held against the Handler-wide budget beyond it.
+		r := s.h.newRun(st, s.proto.version >= 3, n)
+		defer r.release()
 		if req.Type == "open_cursor" {
 			if _, ok := s.cursors[req.CursorID]; ok {
 				res.Err = errf("CURSOR_EXISTS", "cursor %d is already open", req.CursorID)

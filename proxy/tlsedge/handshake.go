@@ -100,6 +100,10 @@ func (c *rawConn) Read(b []byte) (int, error) {
 	return n, err
 }
 
+// NetConn is the connection rawConn wraps (the proxy's connection guard
+// finds its own wrapper through it).
+func (c *rawConn) NetConn() net.Conn { return c.Conn }
+
 // Conn is a server-side TLS connection whose handshake happens once, on
 // first use, within the configured deadline. It keeps *tls.Conn's methods,
 // so HTTP servers still see a TLS connection.

@@ -48,7 +48,9 @@ const (
 // and a whole core for tens of milliseconds, so a burst of logins queues
 // on at most half the CPUs rather than exhaust memory or starve every other
 // request of CPU.
-var hashSlots = make(chan struct{}, max(1, runtime.GOMAXPROCS(0)/2))
+// At least two, so one tenant's login flood (the proxy lets a tenant hold
+// at most half of them) never takes them all.
+var hashSlots = make(chan struct{}, max(2, runtime.GOMAXPROCS(0)/2))
 
 var errBadHash = errors.New("unrecognised password hash")
 

@@ -131,7 +131,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	for _, r := range []string{"missing", "invalid", "expired", "mismatch", "forbidden", "credentials"} {
 		m.authFailures.WithLabelValues(r)
 	}
-	for _, l := range []string{"demo", "signup", "tenant_rate", "tenant_concurrency", "login_ip", "login_tenant", "login", "login_queue"} { // exported at 0 so alerts and rate() see them from the start
+	for _, l := range []string{"demo", "signup", "tenant_rate", "tenant_concurrency", "login_ip", "login_tenant", "login", "login_queue", "cpu"} { // exported at 0 so alerts and rate() see them from the start
 		m.throttled.WithLabelValues(l)
 	}
 	for _, v := range []string{"true", "false"} {

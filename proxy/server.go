@@ -22,6 +22,7 @@ import (
 	"github.com/microfi/tenantgate/proxy/hrana"
 	"github.com/microfi/tenantgate/proxy/tlsedge"
 	"github.com/microfi/tenantgate/shard"
+	"github.com/microfi/tenantgate/shard/fairshare"
 )
 
 // Defaults for Config.
@@ -59,7 +60,8 @@ type Config struct {
 	// Pprof serves /debug/pprof/ on the ops listener.
 	Pprof bool
 
-	Hrana hrana.Config // SQL-over-HTTP limits and stream timeouts
+	Hrana hrana.Config     // SQL-over-HTTP limits and stream timeouts
+	CPU   fairshare.Config // fair sharing of the cores between tenants' long-running SQL
 
 	TLS          *tlsedge.Edge // certificates of the HTTPS listener; nil = no HTTPS (https.go)
 	RedirectHTTP bool          // the plain listener answers 308 to HTTPS (ACME challenges excepted)
@@ -89,6 +91,7 @@ type Server struct {
 	ops          *fasthttp.Server
 	metricsHTTP  fasthttp.RequestHandler // /metrics on the ops listener
 	hrana        *hrana.Handler
+	cpu          *fairshare.Scheduler // CPU tokens for long-running tenant SQL
 	tenantLimit  *tenantThrottle
 	tenantSeries *TenantSeries // nil unless Config.TenantMetrics > 0
 	site         *site         // public site and admin panel state (public.go)
@@ -147,6 +150,8 @@ func New(cfg Config) (*Server, error) {
 	s.conns = s.newConnPool()
 	s.site = newSite(cfg)
 	s.startReaper()
+	s.cpu = fairshare.New(cfg.CPU, fairshare.NewMetrics(cfg.Registerer))
+	cfg.Hrana.Scheduler = s.cpu
 	s.hrana = hrana.NewHandler(cfg.Hrana, cfg.Registerer)
 	if cfg.TenantRate == (RateLimit{}) {
 		cfg.TenantRate = DefaultTenantRate

@@ -32,6 +32,12 @@ func (s *Server) serveSQL(r *tenantRequest) error {
 		}
 	}
 	allowBrowsers(r.ctx)
+	if err := s.cpu.Admit(r.tenant.ID); err != nil {
+		// The tenant already has its fill of long statements waiting for
+		// a CPU share: refuse more rather than queue them in front of no one.
+		s.metrics.throttled.WithLabelValues("cpu").Inc()
+		return tooManyRequests(1)
+	}
 	s.hrana.Serve(r.ctx, t)
 	return nil
 }

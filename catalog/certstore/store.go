@@ -17,9 +17,8 @@ import (
 
 // Defaults for Options.
 const (
-	DefaultLockTTL      = time.Minute
-	DefaultLockPoll     = 500 * time.Millisecond
-	DefaultLockKeepFreq = DefaultLockTTL / 4
+	DefaultLockTTL  = time.Minute
+	DefaultLockPoll = 500 * time.Millisecond
 )
 
 // Options tunes a Store; zero fields take the defaults.

@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -21,11 +22,16 @@ type Report struct {
 	Removed     []int64  // provisioning rows without a complete database: deleted
 	Quarantined []string // database files moved to <data-dir>/quarantine/<date>/
 	TempRemoved []string // leftover temp files of crashed creates
+	// Missing lists visible tenants whose local database file is absent
+	// (left by an older binary's crash, or a data dir mounted wrong). They
+	// are reported, never deleted: `tenantgate tenants delete --no-backup`
+	// removes one on purpose.
+	Missing []int64
 }
 
 // Empty reports whether there was nothing to repair.
 func (r Report) Empty() bool {
-	return len(r.Finished)+len(r.Removed)+len(r.Quarantined)+len(r.TempRemoved) == 0
+	return len(r.Finished)+len(r.Removed)+len(r.Quarantined)+len(r.TempRemoved)+len(r.Missing) == 0
 }
 
 // Reconcile repairs what crashed creates and deletes left behind, so that
@@ -89,10 +95,23 @@ func (s *Service) Reconcile(ctx context.Context) (Report, error) {
 			}
 		}
 	}
+	for id, dbURL := range ids {
+		if live[id] {
+			continue
+		}
+		path, err := storage.LocalPath(s.shards.URL(id, dbURL))
+		if storage.IsRemote(s.shards.URL(id, dbURL)) || err != nil {
+			continue
+		}
+		if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+			rep.Missing = append(rep.Missing, id)
+		}
+	}
+	slices.Sort(rep.Missing)
 	s.removeStaleLocks()
 	if !rep.Empty() {
-		s.log.Warn("reconciled tenant storage after a crash", "finished", rep.Finished, "removed", rep.Removed,
-			"quarantined", rep.Quarantined, "temp_removed", len(rep.TempRemoved))
+		s.log.Warn("reconciled tenant storage", "finished", rep.Finished, "removed", rep.Removed,
+			"quarantined", rep.Quarantined, "temp_removed", len(rep.TempRemoved), "missing_database", rep.Missing)
 	}
 	return rep, errors.Join(errs...)
 }

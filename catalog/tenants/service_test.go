@@ -286,6 +286,24 @@ func TestReconcile(t *testing.T) {
 	if rep, err := e.svc.Reconcile(ctx); err != nil || !rep.Empty() {
 		t.Errorf("second reconcile: %+v, %v", rep, err)
 	}
+
+	// A row another machine is provisioning is left alone until it is
+	// StaleAfter old; a visible row whose file is gone is reported only.
+	other, _ := e.cat.InsertProvisioning(ctx, catalog.Tenant{Host: "elsewhere", Name: "Elsewhere", CountryCode: "GH", Status: "active"},
+		"other-machine /data/tenants/.provisioning/x.lock")
+	os.Remove(e.shards.Path(whole.ID))
+	e.setClock(time.Now())
+	rep, err = e.svc.Reconcile(ctx)
+	if err != nil || len(rep.Removed) != 0 || fmt.Sprint(rep.Missing) != fmt.Sprint([]int64{whole.ID}) {
+		t.Errorf("fresh foreign row / missing file: %+v, %v", rep, err)
+	}
+	if _, err := e.cat.Get(ctx, whole.ID); err != nil {
+		t.Errorf("a tenant with a missing file was deleted: %v", err)
+	}
+	e.setClock(time.Now().Add(tenants.StaleAfter + time.Minute))
+	if rep, err := e.svc.Reconcile(ctx); err != nil || fmt.Sprint(rep.Removed) != fmt.Sprint([]int64{other.ID}) {
+		t.Errorf("stale foreign row: %+v, %v", rep, err)
+	}
 }
 
 // TestIDsNeverReused: neither the next id nor an explicit one comes back

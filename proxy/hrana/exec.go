@@ -70,6 +70,22 @@ func (r *run) budget(now time.Time) (time.Time, *hranaError) {
 	return d, nil
 }
 
+// arm bounds the next statement on c by deadline and meters it against the
+// tenant's fair CPU share; the returned func disarms both.
+func (r *run) arm(c *dbConn, deadline time.Time) func() {
+	c.SetDeadline(deadline)
+	m := r.h.cfg.Scheduler.Statement(r.st.tenantID, deadline)
+	if m == nil {
+		return func() { c.SetDeadline(time.Time{}) }
+	}
+	c.SetMeter(m)
+	return func() {
+		c.SetDeadline(time.Time{})
+		c.SetMeter(nil)
+		m.Done()
+	}
+}
+
 func errf(code, format string, args ...any) *hranaError {
 	return &hranaError{Code: code, Message: fmt.Sprintf(format, args...)}
 }
@@ -229,8 +245,7 @@ func (r *run) execute(s *stmt) (res *stmtResult, herr *hranaError) {
 	beforeID := c.LastInsertRowID()
 	beforeChanges := c.TotalChanges()
 	start := time.Now()
-	c.SetDeadline(deadline)
-	defer c.SetDeadline(time.Time{})
+	defer r.arm(c, deadline)()
 	ncols := len(res.Cols)
 	// A failed statement returns no rows, so it gives its budget back.
 	rowsLeft, charged := r.rowsLeft, r.charged
@@ -468,11 +483,11 @@ func (r *run) sequence(sql string) *hranaError {
 			return herr
 		}
 		readOnly := st.ReadOnly()
-		c.SetDeadline(deadline)
+		disarm := r.arm(c, deadline)
 		for {
 			row, err := st.Step()
 			if err != nil {
-				c.SetDeadline(time.Time{})
+				disarm()
 				st.Finalize()
 				r.h.metrics.observe(readOnly, start)
 				return r.sqlError(err)
@@ -481,7 +496,7 @@ func (r *run) sequence(sql string) *hranaError {
 				break
 			}
 		}
-		c.SetDeadline(time.Time{})
+		disarm()
 		st.Finalize()
 		r.h.metrics.observe(readOnly, start)
 		sql = tail

@@ -20,6 +20,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/valyala/fasthttp"
 
+	"github.com/microfi/tenantgate/shard/fairshare"
 	"github.com/microfi/tenantgate/shard/rawsqlite"
 )
 
@@ -79,6 +80,9 @@ type Config struct {
 	MaxWSMessageBytes int
 	// BusyTimeout bounds lock waits (rawsqlite.DefaultBusyTimeout if zero).
 	BusyTimeout time.Duration
+	// Scheduler shares the cores fairly between tenants' long-running
+	// statements (nil: no CPU scheduling).
+	Scheduler *fairshare.Scheduler
 	// Logger receives internal failures (slog.Default if nil).
 	Logger *slog.Logger
 }

@@ -52,6 +52,7 @@ type edgeOptions struct {
 	ACME              *tlsedge.ACME
 	Maintenance       time.Duration
 	RenewalRatio      float64
+	Limits            func(*tlsedge.Config) // order budgets
 }
 
 // listeners binds the proxy's sockets first, so Pebble can be told the
@@ -98,6 +99,9 @@ func startEdgeProxy(t testing.TB, dataDir string, httpLn, tlsLn net.Listener, o 
 		MaintenanceInterval: o.Maintenance, RenewalWindowRatio: o.RenewalRatio, Registerer: reg, Logger: log}
 	if httpLn != nil {
 		p.HTTPAddr = httpLn.Addr().String()
+	}
+	if o.Limits != nil {
+		o.Limits(&cfg)
 	}
 	if o.HTTP01 {
 		cfg.HTTPAddr = p.HTTPAddr

@@ -137,7 +137,7 @@ func (c *Conn) Handshake() error {
 			result = handshakeFailed
 			c.e.log.Debug("tls handshake failed", "remote", c.raw.RemoteAddr().String(), "err", c.err)
 		}
-		c.e.metrics.handshakes.WithLabelValues(result).Inc()
+		c.e.metrics.byResult[result].Inc()
 	})
 	return c.err
 }

@@ -23,8 +23,11 @@ const (
 
 type metrics struct {
 	handshakes *prometheus.CounterVec
-	orders     *prometheus.CounterVec
-	expiry     prometheus.Gauge
+	// byResult are the handshake counters, looked up once (a handshake
+	// then costs no label hashing).
+	byResult map[string]prometheus.Counter
+	orders   *prometheus.CounterVec
+	expiry   prometheus.Gauge
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -43,8 +46,9 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Help: "Unix time at which the soonest-expiring certificate in service expires (0 = none yet).",
 		}),
 	}
+	m.byResult = map[string]prometheus.Counter{}
 	for _, r := range []string{handshakeFull, handshakeResumed, handshakeRejected, handshakeFailed} {
-		m.handshakes.WithLabelValues(r)
+		m.byResult[r] = m.handshakes.WithLabelValues(r)
 	}
 	for _, r := range []string{orderObtained, orderRenewed, orderFailed, orderRateLimited} {
 		m.orders.WithLabelValues(r)

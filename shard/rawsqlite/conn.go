@@ -72,7 +72,17 @@ type Conn struct {
 	// checked by the progress handler on the goroutine running the statement.
 	deadline atomic.Int64
 	timedOut bool
+	// meter, when set, is asked on every progress callback whether the
+	// statement may go on (the fair CPU scheduler); it runs on the
+	// statement's goroutine, as SetMeter's caller does.
+	meter   Meter
+	metered bool // the meter stopped the last statement
 }
+
+// Meter decides, from SQLite's progress handler, whether a running
+// statement may continue. Tick may block (to wait for a CPU share);
+// false interrupts the statement.
+type Meter interface{ Tick() bool }
 
 // registry maps SQLite handles to their Conn for the authorizer and progress
 // callbacks, which SQLite calls with the handle as their argument.
@@ -231,6 +241,12 @@ func (c *Conn) SetDeadline(t time.Time) {
 	c.deadline.Store(t.UnixNano())
 }
 
+// SetMeter installs m for the statements run from now on (nil removes it).
+func (c *Conn) SetMeter(m Meter) {
+	c.meter = m
+	c.metered = false
+}
+
 // Autocommit reports whether no explicit transaction is open.
 func (c *Conn) Autocommit() bool {
 	return sqlite3.Xsqlite3_get_autocommit(c.tls, c.db) != 0
@@ -334,6 +350,8 @@ func (c *Conn) errorFor(rc int32) *Error {
 		code = sqlite3.SQLITE_AUTH
 	case code&0xff == sqlite3.SQLITE_INTERRUPT && c.timedOut:
 		msg = "statement timeout: the statement ran too long and was interrupted"
+	case code&0xff == sqlite3.SQLITE_INTERRUPT && c.metered:
+		msg = "CPU share exceeded: the tenant has too many long-running statements; the statement was interrupted, retry later"
 	case code&0xff == sqlite3.SQLITE_ERROR && msg == "too many attached databases - max 0":
 		msg = "not authorized: ATTACH, DETACH and VACUUM are not allowed"
 		code = sqlite3.SQLITE_AUTH
@@ -359,6 +377,10 @@ func progressTrampoline(_ *libc.TLS, pArg uintptr) int32 {
 	d := c.deadline.Load()
 	if d != 0 && time.Now().UnixNano() > d {
 		c.timedOut = true
+		return 1
+	}
+	if c.meter != nil && !c.meter.Tick() {
+		c.metered = true
 		return 1
 	}
 	return 0

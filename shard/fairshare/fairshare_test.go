@@ -1,0 +1,161 @@
+package fairshare
+
+import (
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// spin runs a CPU-bound "statement" of tenant for d, ticking like SQLite's
+// progress handler, and returns whether it ran to the end.
+func spin(s *Scheduler, tenant int64, d, deadline time.Duration) bool {
+	var dl time.Time
+	if deadline > 0 {
+		dl = time.Now().Add(deadline)
+	}
+	m := s.Statement(tenant, dl)
+	defer m.Done()
+	var work time.Duration
+	for work < d {
+		t0 := time.Now()
+		for time.Since(t0) < 50*time.Microsecond {
+		}
+		work += time.Since(t0)
+		if !m.Tick() {
+			return false
+		}
+	}
+	return true
+}
+
+// A tenant with eight heavy statements and a tenant with one share a single
+// token about evenly: the lone statement is not stuck behind the eight.
+func TestFairBetweenTenants(t *testing.T) {
+	s := New(Config{Tokens: 1, Quantum: time.Millisecond, Slice: 5 * time.Millisecond, MaxWaiting: 16}, nil)
+	var wg sync.WaitGroup
+	var noisyDone atomic.Int32
+	stop := make(chan struct{})
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				spin(s, 1, 20*time.Millisecond, 0)
+				noisyDone.Add(1)
+			}
+		}()
+	}
+	time.Sleep(30 * time.Millisecond) // the noisy tenant owns the token
+	before := noisyDone.Load()
+	start := time.Now()
+	if !spin(s, 2, 40*time.Millisecond, 0) {
+		t.Fatal("victim statement refused")
+	}
+	took := time.Since(start)
+	during := noisyDone.Load() - before
+	close(stop)
+	wg.Wait()
+	// Sharing the token evenly, about 40 ms of noisy work (two of its 20 ms
+	// statements, three with rounding) finishes while the victim runs. In
+	// arrival order the victim would wait behind all eight.
+	if during > 4 {
+		t.Fatalf("%d noisy statements finished during the victim's (took %v)", during, took)
+	}
+	t.Logf("victim took %v for 40ms of work; %d noisy statements finished meanwhile", took, during)
+}
+
+// Past MaxWaiting a tenant's heavy statements are interrupted and Admit
+// refuses its new requests; other tenants are unaffected.
+func TestQueueBound(t *testing.T) {
+	s := New(Config{Tokens: 1, Quantum: time.Millisecond, Slice: time.Hour, MaxWaiting: 2}, nil)
+	var refused atomic.Int32
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if !spin(s, 1, 60*time.Millisecond, 0) {
+				refused.Add(1)
+			}
+		}()
+	}
+	deadline := time.Now().Add(2 * time.Second)
+	for s.Admit(1) == nil && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	if err := s.Admit(1); err != ErrBusy {
+		t.Fatalf("Admit(1) = %v with a full queue, want ErrBusy", err)
+	}
+	if err := s.Admit(2); err != nil {
+		t.Fatalf("Admit(2) = %v, want nil", err)
+	}
+	wg.Wait()
+	if got := refused.Load(); got != 1 {
+		t.Fatalf("%d statements refused, want 1 (1 running, 2 waiting)", got)
+	}
+	if n := len(s.tenants); n != 0 {
+		t.Fatalf("%d tenants remembered after all finished", n)
+	}
+}
+
+// A statement that cannot get a token before its deadline is stopped.
+func TestDeadline(t *testing.T) {
+	s := New(Config{Tokens: 1, Quantum: time.Millisecond, Slice: time.Hour}, nil)
+	done := make(chan bool)
+	go func() { done <- spin(s, 1, 200*time.Millisecond, 0) }()
+	time.Sleep(20 * time.Millisecond)
+	if spin(s, 2, 50*time.Millisecond, 30*time.Millisecond) {
+		t.Fatal("statement ran past its deadline without a token")
+	}
+	if !<-done {
+		t.Fatal("holder refused")
+	}
+}
+
+// Light statements never wait, and a nil scheduler is a no-op.
+func TestLightAndNil(t *testing.T) {
+	s := New(Config{Tokens: 1, Quantum: time.Hour}, nil)
+	for range 100 {
+		if !spin(s, 1, 100*time.Microsecond, 0) {
+			t.Fatal("light statement refused")
+		}
+	}
+	var nilS *Scheduler
+	if nilS.Admit(1) != nil || !nilS.Statement(1, time.Time{}).Tick() {
+		t.Fatal("nil scheduler refused")
+	}
+	nilS.Statement(1, time.Time{}).Done()
+}
+
+// Idle time is not saved as credit: a tenant arriving while others compete
+// starts level with them, not at zero.
+func TestNoIdleCredit(t *testing.T) {
+	s := New(Config{Tokens: 1, Quantum: time.Millisecond, Slice: time.Millisecond}, nil)
+	var wg sync.WaitGroup
+	for _, id := range []int64{1, 3} {
+		wg.Add(1)
+		go func() { defer wg.Done(); spin(s, id, 150*time.Millisecond, 0) }()
+	}
+	time.Sleep(60 * time.Millisecond)
+	m := s.Statement(2, time.Time{})
+	if !m.grab() {
+		t.Fatal("grab refused")
+	}
+	s.mu.Lock()
+	floor, vt := s.vfloor, s.tenants[2].vt
+	s.mu.Unlock()
+	m.Done()
+	wg.Wait()
+	if floor <= 0 || vt < floor {
+		t.Fatalf("newcomer starts at %v with the floor at %v", vt, floor)
+	}
+	if n := len(s.tenants); n != 0 {
+		t.Fatalf("%d tenants remembered once idle", n)
+	}
+}

@@ -1,0 +1,81 @@
+package fairshare
+
+import (
+	"runtime"
+	"time"
+)
+
+// yieldEvery is how often a heavy statement gives its P (Go's processor)
+// to other goroutines. Without it, goroutines queued behind a CPU-bound
+// statement on the same P wait for Go's 10 ms preemption, and a request
+// that hands off between a few goroutines pays that several times.
+const yieldEvery = 200 * time.Microsecond
+
+// Meter follows one statement. It is used by the goroutine running the
+// statement only. A nil *Meter is valid and never stops a statement.
+type Meter struct {
+	s        *Scheduler
+	tenant   int64
+	deadline time.Time
+	start    time.Time // when the statement started
+	since    time.Time // when the token was granted; zero when not held
+	yielded  time.Time // when the statement last yielded its P
+	refused  bool
+}
+
+// Tick is called from SQLite's progress handler. It reports whether the
+// statement may go on; false means interrupt it (the tenant has too many
+// heavy statements waiting, or this one could not get a token before its
+// deadline). It may block while the statement waits for a token.
+func (m *Meter) Tick() bool {
+	if m == nil {
+		return true
+	}
+	now := time.Now()
+	if m.since.IsZero() {
+		if now.Sub(m.start) < m.s.cfg.Quantum {
+			return true // still light
+		}
+		return m.grab()
+	}
+	if now.Sub(m.yielded) >= yieldEvery {
+		runtime.Gosched()
+		m.yielded = now
+	}
+	if now.Sub(m.since) < m.s.cfg.Slice || !m.s.othersWaiting(m.tenant) {
+		return true
+	}
+	// Offer the token to a tenant with less token time, then queue again.
+	m.s.release(m.tenant, now.Sub(m.since))
+	m.since = time.Time{}
+	return m.grab()
+}
+
+func (m *Meter) grab() bool {
+	if !m.s.acquire(m.tenant, m.deadline) {
+		m.refused = true
+		return false
+	}
+	m.since = time.Now()
+	return true
+}
+
+// Refused reports whether Tick stopped the statement (for its error text).
+func (m *Meter) Refused() bool { return m != nil && m.refused }
+
+// Done ends the statement: it gives back a held token and charges the
+// statement's run time to its tenant.
+func (m *Meter) Done() {
+	if m == nil {
+		return
+	}
+	now := time.Now()
+	if !m.since.IsZero() {
+		m.s.release(m.tenant, now.Sub(m.since))
+		m.since = time.Time{}
+	}
+	m.s.metrics.charge(now.Sub(m.start))
+	if f := m.s.cfg.OnCharge; f != nil {
+		f(m.tenant, now.Sub(m.start))
+	}
+}

@@ -1,0 +1,59 @@
+package fairshare
+
+import (
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Metrics are the scheduler's Prometheus series. A nil *Metrics records
+// nothing.
+type Metrics struct {
+	waiting prometheus.Gauge
+	cpu     prometheus.Counter
+	refusal map[string]prometheus.Counter
+}
+
+// NewMetrics registers the scheduler's series on reg (nil: not registered).
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{
+		waiting: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "tenantgate_sql_cpu_waiting_statements",
+			Help: "Heavy SQL statements waiting for a CPU token.",
+		}),
+		cpu: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "tenantgate_sql_cpu_seconds_total",
+			Help: "Time SQL statements spent running in SQLite's VM, all tenants.",
+		}),
+		refusal: map[string]prometheus.Counter{},
+	}
+	refused := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "tenantgate_sql_cpu_refusals_total",
+		Help: "SQL work refused by the fair CPU scheduler, by reason: admit (request 429), queue_full or deadline (statement interrupted).",
+	}, []string{"reason"})
+	for _, r := range []string{"admit", "queue_full", "deadline"} {
+		m.refusal[r] = refused.WithLabelValues(r)
+	}
+	if reg != nil {
+		reg.MustRegister(m.waiting, m.cpu, refused)
+	}
+	return m
+}
+
+func (m *Metrics) refused(reason string) {
+	if m != nil {
+		m.refusal[reason].Inc()
+	}
+}
+
+func (m *Metrics) charge(d time.Duration) {
+	if m != nil {
+		m.cpu.Add(d.Seconds())
+	}
+}
+
+func (m *Metrics) wait(delta float64) {
+	if m != nil {
+		m.waiting.Add(delta)
+	}
+}

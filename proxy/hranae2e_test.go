@@ -500,3 +500,24 @@ func TestReplicationRefused(t *testing.T) {
 		}
 	}
 }
+
+// TestHranaOversizedRequestSeenByClient: a pipeline over the body cap is
+// answered 413 after the proxy reads (and discards) what the client is
+// still sending, so the Go client reports the 413 itself rather than a
+// reset connection, and the next query on the pool works.
+func TestHranaOversizedRequestSeenByClient(t *testing.T) {
+	s := proxytest.Start(t, proxytest.Options{})
+	tn := s.CreateTenant("big")
+	db := goClientDB(t, s, "big", s.Token(tn.ID, proxy.RoleService, 0))
+	_, err := db.Exec("SELECT length(?)", strings.Repeat("x", proxy.MaxRequestBody+1<<20))
+	if err == nil || !strings.Contains(err.Error(), "413") || !strings.Contains(err.Error(), "too large") {
+		t.Fatalf("oversized pipeline: %v, want the client to report 413 too large", err)
+	}
+	var n int
+	if err := db.QueryRow("SELECT 1").Scan(&n); err != nil || n != 1 {
+		t.Errorf("after the 413: %d, %v", n, err)
+	}
+	// @libsql/client: LibsqlError REQUEST_TOO_LARGE (client_test.mjs).
+	hranatest.RunJSScript(t, "client_test.mjs", "http://"+proxytest.Host("big"), s.Addr, s.Token(tn.ID, proxy.RoleService, 0), "big",
+		"HRANA_BIG_BYTES="+strconv.Itoa(proxy.MaxRequestBody+1<<20))
+}

@@ -189,16 +189,17 @@ func New(cfg Config) (*Server, error) {
 		ErrorHandler: func(ctx *fasthttp.RequestCtx, err error) {
 			// Malformed HTTP never reaches handle; still answer in JSON.
 			status := fasthttp.StatusBadRequest
-			msg := "Bad request"
+			msg, code := "Bad request", "BAD_REQUEST"
 			if errors.Is(err, fasthttp.ErrBodyTooLarge) {
 				s.metrics.bodyRejected.Inc()
-				status, msg = fasthttp.StatusRequestEntityTooLarge, "Request body too large"
+				status, msg, code = fasthttp.StatusRequestEntityTooLarge, "Request body too large", "REQUEST_TOO_LARGE"
 				if c := guarded(ctx.Conn()); c != nil {
 					c.Linger() // let the 413 reach a client still sending
 				}
 			}
 			ctx.SetConnectionClose() // the rest of the request is unread
-			writeJSON(ctx, status, map[string]string{"error": msg})
+			// message and code too: libSQL clients read those (hrana.writeError).
+			writeJSON(ctx, status, map[string]string{"error": msg, "message": msg, "code": code})
 		},
 	}
 	s.registerConnGauges(cfg.Registerer)

@@ -32,7 +32,7 @@ func RunJSClient(t *testing.T, url, connect, token, table string) {
 // RunJSScript runs one of the scripts in testdata/js the same way:
 // client_test.mjs (@libsql/client) or hrana3_test.mjs (@libsql/hrana-client
 // asking for Hrana 3, over http:// or ws:// URLs).
-func RunJSScript(t *testing.T, script, url, connect, token, table string) {
+func RunJSScript(t *testing.T, script, url, connect, token, table string, env ...string) {
 	t.Helper()
 	dir := JSDir()
 	node, err := exec.LookPath("node")
@@ -51,6 +51,7 @@ func RunJSScript(t *testing.T, script, url, connect, token, table string) {
 	cmd := exec.CommandContext(ctx, node, script)
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "HRANA_URL="+url, "HRANA_TOKEN="+token, "HRANA_TABLE="+table, "HRANA_CONNECT="+connect)
+	cmd.Env = append(cmd.Env, env...)
 	out, err := cmd.CombinedOutput()
 	if err != nil || !strings.Contains(string(out), "OK") {
 		t.Fatalf("node %s failed: %v\n%s", script, err, out)

@@ -141,6 +141,14 @@ await expectError(client.execute("PRAGMA synchronous=OFF"), "SQLITE_AUTH", /sync
 const unbound = await client.execute({ sql: "SELECT ? AS a, ? AS b, :c AS c", args: [1] });
 assert.deepEqual([unbound.rows[0].a, unbound.rows[0].b, unbound.rows[0].c], [1, null, null]);
 
+// A request over the proxy's body cap is reported as too large, not as a
+// broken connection (HRANA_BIG_BYTES: set by the proxy's test).
+if (process.env.HRANA_BIG_BYTES) {
+  await expectError(client.execute({ sql: "SELECT length(?)", args: ["x".repeat(Number(process.env.HRANA_BIG_BYTES))] }),
+    "REQUEST_TOO_LARGE", /too large/);
+  assert.equal((await client.execute("SELECT 1 AS one")).rows[0].one, 1);
+}
+
 client.close();
 big.close();
 console.log("OK");

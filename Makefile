@@ -49,6 +49,7 @@ test-go:
 	TENANTGATE_ARTIFACTS=$(ARTIFACTS) $(GO) test -race -count=1 -timeout 30m ./...
 	# timed bounds that the race detector would distort, checked once without it
 	$(GO) test -count=1 -run 'TestNoisyNeighbour' ./proxy/
+	$(GO) test -count=1 -run 'TestEdgeLoginFloodFairness' ./cmd/tenantgate/
 
 ## test-deps: idempotent installs for tests that use real external clients
 #   Debian packages: chromium (browser tests), prometheus (promtool + server)

@@ -33,12 +33,13 @@ type Options struct {
 
 // Catalog is the tenant catalog database with its host cache.
 type Catalog struct {
-	db     *sql.DB
-	cache  *cache
-	opts   Options
-	log    *slog.Logger
-	cancel context.CancelFunc
-	done   chan struct{}
+	db      *sql.DB
+	cache   *cache
+	revoked *revocationCache
+	opts    Options
+	log     *slog.Logger
+	cancel  context.CancelFunc
+	done    chan struct{}
 }
 
 // Open opens (and migrates) the catalog at url — a file: URL or path, or a
@@ -76,6 +77,11 @@ func Open(ctx context.Context, url string, opts Options) (*Catalog, error) {
 		return nil, err
 	}
 	c.cache.seq = seq
+	c.revoked = newRevocationCache(opts)
+	if c.revoked.seq, err = c.lastRevocation(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
 	pollCtx, cancel := context.WithCancel(context.Background())
 	c.cancel = cancel
 	if opts.PollInterval > 0 {

@@ -3,6 +3,7 @@ package catalog
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"time"
 )
@@ -25,7 +26,7 @@ func (c *Catalog) poll(ctx context.Context) {
 			return
 		case <-t.C:
 		}
-		if err := c.applyChanges(ctx); err != nil && ctx.Err() == nil {
+		if err := errors.Join(c.applyChanges(ctx), c.applyRevocations(ctx)); err != nil && ctx.Err() == nil {
 			c.cache.m.errors.Inc()
 			c.log.Warn("catalog change poll failed", "err", err)
 		}
@@ -96,5 +97,5 @@ func (c *Catalog) lastChange(ctx context.Context) (int64, error) {
 func (c *Catalog) PruneChanges(ctx context.Context) error {
 	cutoff := time.Now().Add(-ChangeLogRetention).UTC().Format(sqliteTime)
 	_, err := c.db.ExecContext(ctx, `DELETE FROM tenant_changes WHERE changed_at < ?`, cutoff)
-	return err
+	return errors.Join(err, c.PruneRevocations(ctx))
 }

@@ -61,6 +61,11 @@ func (s *Server) handleAdmin(ctx *fasthttp.RequestCtx) {
 		s.writeError(ctx, ErrForbidden)
 		return
 	}
+	if err := s.checkPlatformRevoked(claims); err != nil {
+		s.writeError(ctx, err)
+		return
+	}
+	ctx.SetUserValue(adminClaimsKey{}, claims)
 	if err := s.adminAPI(ctx, path); err != nil {
 		s.writeError(ctx, err)
 	}
@@ -85,6 +90,9 @@ func (s *Server) adminAPI(ctx *fasthttp.RequestCtx, path string) error {
 		}
 		ctx.Response.Header.Set("Allow", "GET, HEAD, POST")
 		return errMethod
+	}
+	if done, err := s.adminPeopleAPI(ctx, path, method); done {
+		return err
 	}
 	rest, ok := strings.CutPrefix(path, adminTenantsPath+"/")
 	if !ok || rest == "" || strings.Contains(rest, "/") {
@@ -209,6 +217,10 @@ func (s *Server) adminCreateTenant(ctx *fasthttp.RequestCtx) error {
 	}
 	if (req.AdminEmail == "") != (req.AdminPassword == "") {
 		fields["admin_email"] = "admin_email and admin_password go together"
+	} else if req.AdminPassword != "" {
+		if msg := passwordProblem(req.AdminPassword, bank.NormalizeEmail(req.AdminEmail)); msg != "" {
+			fields["admin_password"] = msg
+		}
 	}
 	if len(fields) > 0 {
 		return &tenants.ValidationError{Fields: fields}
@@ -225,6 +237,13 @@ func (s *Server) adminCreateTenant(ctx *fasthttp.RequestCtx) error {
 	defer cancel()
 	t, err := s.tenants.Create(c, create)
 	if err != nil {
+		return err
+	}
+	details := map[string]string{"host": t.Host, "plan": t.Plan}
+	if req.AdminEmail != "" {
+		details["first_admin"] = "created"
+	}
+	if err := s.platformAudit(ctx, "tenant.create", t.ID, details); err != nil {
 		return err
 	}
 	writeJSON(ctx, http.StatusCreated, map[string]any{"tenant": s.adminView(t)})
@@ -263,8 +282,15 @@ func (s *Server) adminPatchTenant(ctx *fasthttp.RequestCtx, id int64) error {
 	}
 	c, cancel := contextFor(s)
 	defer cancel()
+	cur, err := s.catalog.Get(c, id) // what the platform audit trail compares with
+	if err != nil {
+		return err
+	}
 	t, err := s.tenants.Update(c, id, tenants.Change{Status: req.Status, CustomDomain: req.CustomDomain, Name: req.Name, Plan: req.Plan})
 	if err != nil {
+		return err
+	}
+	if err := s.platformAudit(ctx, tenantAction(cur, t), id, tenantChanges(cur, t)); err != nil {
 		return err
 	}
 	writeJSON(ctx, http.StatusOK, map[string]any{"tenant": s.adminView(t)})
@@ -290,6 +316,9 @@ func (s *Server) adminDeleteTenant(ctx *fasthttp.RequestCtx, id int64) error {
 	c, cancel := contextFor(s)
 	defer cancel()
 	if _, err := s.tenants.Delete(c, id, dir); err != nil {
+		return err
+	}
+	if err := s.platformAudit(ctx, "tenant.delete", id, map[string]string{"backup": strconv.FormatBool(backup)}); err != nil {
 		return err
 	}
 	writeJSON(ctx, http.StatusOK, map[string]any{"deleted": id, "backup_dir": dir})

@@ -2,6 +2,8 @@ package proxy
 
 import (
 	"bytes"
+	"crypto/rand"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"strconv"
@@ -28,6 +30,7 @@ var (
 	ErrAuthRequired   = errors.New("authentication required")
 	ErrInvalidToken   = errors.New("invalid token")
 	ErrTokenExpired   = fmt.Errorf("%w: expired", ErrInvalidToken)
+	ErrTokenRevoked   = fmt.Errorf("%w: revoked", ErrInvalidToken)
 	ErrTenantMismatch = errors.New("tenant mismatch")
 	ErrForbidden      = errors.New("forbidden")
 )
@@ -40,7 +43,22 @@ type Claims struct {
 	// Access "ro" marks a read-only token (as sqld's "a":"ro"): SQL over
 	// Hrana gets a read-only connection.
 	Access string `json:"a,omitempty"`
+	// Scope "2fa_enrol" limits a token to enrolling a second factor (a
+	// staff login on a tenant that requires one, before it has one).
+	Scope string `json:"scope,omitempty"`
 	jwt.RegisteredClaims
+}
+
+// ScopeEnrol is the Scope of a token that may only enrol a second factor.
+const ScopeEnrol = "2fa_enrol"
+
+// IssuedAtUnix is the token's issue time in unix seconds (0 when absent,
+// which every revocation covers).
+func (c *Claims) IssuedAtUnix() int64 {
+	if c.IssuedAt == nil {
+		return 0
+	}
+	return c.IssuedAt.Unix()
 }
 
 // Tenant is the token's tenant id (0 when absent).
@@ -153,11 +171,18 @@ func (a *Auth) Verify(token string) (*Claims, error) {
 }
 
 // Issue signs claims valid for ttl and returns the token and its expiry.
+// Every token gets a random id (jti), so it can be revoked on its own.
+// An IssuedAt later than now is kept (see IssueAfter).
 func (a *Auth) Issue(c Claims, ttl time.Duration) (string, time.Time, error) {
 	now := time.Now()
 	exp := now.Add(ttl).Truncate(time.Second)
-	c.IssuedAt = jwt.NewNumericDate(now)
+	if c.IssuedAt == nil || c.IssuedAt.Before(now) {
+		c.IssuedAt = jwt.NewNumericDate(now)
+	}
 	c.ExpiresAt = jwt.NewNumericDate(exp)
+	if c.ID == "" {
+		c.ID = newTokenID()
+	}
 	if c.Subject == "" {
 		c.Subject = subject(&c)
 	}
@@ -166,6 +191,24 @@ func (a *Auth) Issue(c Claims, ttl time.Duration) (string, time.Time, error) {
 		return "", time.Time{}, fmt.Errorf("sign token: %w", err)
 	}
 	return s, exp, nil
+}
+
+// IssueAfter is Issue for a token that must not fall before a revocation
+// cut-off (unix seconds; see catalog.Revocations.NotBefore): a token
+// issued in the same second as a revocation would otherwise look older
+// than it.
+func (a *Auth) IssueAfter(c Claims, ttl time.Duration, notBefore int64) (string, time.Time, error) {
+	if notBefore > time.Now().Unix() {
+		c.IssuedAt = jwt.NewNumericDate(time.Unix(notBefore, 0))
+	}
+	return a.Issue(c, ttl)
+}
+
+// newTokenID is 16 random bytes, URL-safe.
+func newTokenID() string {
+	b := make([]byte, 16)
+	rand.Read(b) // never fails (crypto/rand panics on an unusable source)
+	return base64.RawURLEncoding.EncodeToString(b)
 }
 
 // subject names the principal: role plus user id.

@@ -54,7 +54,7 @@ func (s *Server) createAccount(r *tenantRequest) error {
 	if !ok {
 		return errNoCurrency
 	}
-	a, err := r.store().CreateAccount(r.c, bank.NewAccount{UserID: req.UserID, Type: req.Type, Currency: cur})
+	a, err := r.store().CreateAccountAs(r.c, r.actor(), bank.NewAccount{UserID: req.UserID, Type: req.Type, Currency: cur})
 	if err != nil {
 		return err
 	}

@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"net/url"
@@ -18,20 +19,27 @@ const maxEmailKey = 254
 const LoginTTL = 8 * time.Hour
 
 type loginRequest struct {
-	Email    string `json:"email"`
-	Password string `json:"password"`
+	Email        string `json:"email"`
+	Password     string `json:"password"`
+	Code         string `json:"code"`          // TOTP code, for users with a second factor
+	RecoveryCode string `json:"recovery_code"` // or one of their recovery codes
 }
 
 type loginResponse struct {
 	Token     string    `json:"token"`
 	ExpiresAt string    `json:"expires_at"` // RFC 3339
 	User      bank.User `json:"user"`
+	// EnrolRequired: the tenant requires a second factor this user does not
+	// have yet; the token only enrols one (ScopeEnrol).
+	EnrolRequired bool `json:"second_factor_enrolment_required,omitempty"`
 }
 
-// login answers POST /api/auth/login: the e-mail and password are checked
-// against this tenant's users and a token for this tenant is issued. Wrong
-// e-mail and wrong password are the same 401 at the same cost; repeated
-// failures for one e-mail, address or tenant get 429 with Retry-After.
+// login answers POST /api/auth/login: the e-mail and password (and, for a
+// user with a second factor, a TOTP or recovery code) are checked against
+// this tenant's users and a token for this tenant is issued. Wrong e-mail
+// and wrong password are the same 401 at the same cost; repeated failures
+// for one e-mail, address or tenant get 429 with Retry-After. Every
+// attempt is audited.
 func (s *Server) login(r *tenantRequest) error {
 	var req loginRequest
 	if err := decodeJSON(r.ctx, &req); err != nil {
@@ -56,6 +64,25 @@ func (s *Server) login(r *tenantRequest) error {
 		s.metrics.throttled.WithLabelValues(name).Inc()
 		return tooManyRequests(retrySeconds(wait))
 	}
+	st := r.store()
+	actor := r.actor()
+	failed := func(reason string, u bank.User, cause error) error {
+		s.metrics.authFailures.WithLabelValues(reason).Inc()
+		a := actor
+		if u.ID != 0 {
+			a.UserID, a.Role = u.ID, u.Role
+		}
+		ev := bank.Event{Action: bank.ActionLoginFailed, Details: map[string]string{"email": email, "reason": reason}}
+		// The attempt happened even if the request's deadline has passed
+		// (slow hashing under load): record it on a context of its own.
+		c, cancel := context.WithTimeout(context.WithoutCancel(r.c), auditTimeout)
+		defer cancel()
+		if err := st.Audit(c, a, ev); err != nil {
+			s.log.Error("audit write failed", "tenant_id", r.tenant.ID, "action", ev.Action, "request_id", actor.RequestID, "err", err)
+			return errors.Join(cause, err)
+		}
+		return cause
+	}
 	// Hashing waits its tenant's turn (loginqueue.go): unknown e-mails
 	// cost a hash like known ones but queue with their tenant.
 	if err := s.loginQueue.acquire(r.c, r.tenant.ID); err != nil {
@@ -64,20 +91,53 @@ func (s *Server) login(r *tenantRequest) error {
 	}
 	u, err := func() (bank.User, error) {
 		defer s.loginQueue.release(r.tenant.ID)
-		return r.store().Authenticate(r.c, req.Email, req.Password)
+		return st.Authenticate(r.c, req.Email, req.Password)
 	}()
-	if err != nil {
-		if errors.Is(err, bank.ErrInvalidCredentials) {
-			s.metrics.authFailures.WithLabelValues("credentials").Inc()
-		}
+	switch {
+	case errors.Is(err, bank.ErrInvalidCredentials):
+		return failed("credentials", bank.User{}, err)
+	case errors.Is(err, bank.ErrUserDisabled):
+		return failed("disabled", u, err)
+	case err != nil:
 		return err
+	}
+	factor, scope, ttl := "none", "", LoginTTL
+	if u.TOTP {
+		factor = "totp"
+		if req.RecoveryCode != "" {
+			factor = "recovery_code"
+		}
+		if err := st.CheckSecondFactor(r.c, bank.Actor{UserID: u.ID, Role: u.Role, ClientAddr: actor.ClientAddr, RequestID: actor.RequestID},
+			u.ID, req.Code, req.RecoveryCode); err != nil {
+			if errors.Is(err, bank.ErrSecondFactorRequired) || errors.Is(err, bank.ErrSecondFactorInvalid) {
+				return failed("second_factor", u, err)
+			}
+			return err
+		}
+	} else if u.Role == bank.RoleStaff || u.Role == bank.RoleAdmin {
+		settings, err := st.GetSettings(r.c)
+		if err != nil {
+			return err
+		}
+		if settings.Require2FA {
+			scope, ttl = ScopeEnrol, EnrolTTL
+		}
 	}
 	s.logins.succeeded(key)
-	tok, exp, err := s.auth.Issue(Claims{TenantID: Int(r.tenant.ID), UserID: Int(u.ID), Role: u.Role}, LoginTTL)
+	tok, exp, err := s.issueUserToken(r.c, r.tenant.ID, u, scope, ttl)
 	if err != nil {
 		return err
 	}
-	writeJSON(r.ctx, http.StatusOK, loginResponse{Token: tok, ExpiresAt: exp.UTC().Format(time.RFC3339), User: u})
+	claims, err := s.auth.Verify(tok)
+	if err != nil {
+		return err
+	}
+	a := actor
+	a.UserID, a.Role, a.TokenID = u.ID, u.Role, claims.ID
+	if err := st.Audit(r.c, a, bank.Event{Action: bank.ActionLogin, Details: map[string]string{"second_factor": factor}}); err != nil {
+		return err
+	}
+	writeJSON(r.ctx, http.StatusOK, loginResponse{Token: tok, ExpiresAt: exp.UTC().Format(time.RFC3339), User: u, EnrolRequired: scope == ScopeEnrol})
 	return nil
 }
 

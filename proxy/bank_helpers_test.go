@@ -31,7 +31,7 @@ type bankFixture struct {
 	tokens   map[string]string // by role; "alice" is alice's customer token
 }
 
-const fixturePassword = "correct horse battery"
+const fixturePassword = "correct horse battery 9"
 
 // newBankFixture provisions a tenant in country cc with an admin, a
 // teller, two customers with one funded account each.

@@ -21,7 +21,7 @@ func TestBankRoleMatrix(t *testing.T) {
 	n := 0
 	uniqueEmail := func() map[string]string {
 		n++
-		return map[string]string{"email": fmt.Sprintf("new%d@acme.example", n), "name": "New User", "password": "long enough pw"}
+		return map[string]string{"email": fmt.Sprintf("new%d@acme.example", n), "name": "New User", "password": "long enough pw 7"}
 	}
 	deposit := func() map[string]any {
 		return map[string]any{"type": "deposit", "account_id": f.aliceAcc.ID, "amount": 10}

@@ -32,7 +32,7 @@ func (s *Server) createUser(r *tenantRequest) error {
 	if err := decodeJSON(r.ctx, &req); err != nil {
 		return err
 	}
-	u, err := r.store().CreateUser(r.c, req)
+	u, err := r.store().CreateUserAs(r.c, r.actor(), req)
 	if err != nil {
 		return err
 	}

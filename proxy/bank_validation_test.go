@@ -48,7 +48,7 @@ func TestBankBadInput(t *testing.T) {
 		{"BadCursor", "GET", "/api/transactions?cursor=%21%21", staff, nil, 400, "cursor"},
 		{"BadUsersAfter", "GET", "/api/users?after_id=-3", staff, nil, 400, "after_id"},
 		{"UserBadFields", "POST", "/api/users", admin, map[string]any{"email": "nope", "name": "", "password": "short", "role": "root"}, 400, "email"},
-		{"UserEmailTaken", "POST", "/api/users", admin, map[string]any{"email": "ALICE@acme.example", "name": "A", "password": "long enough pw"}, 409, "email"},
+		{"UserEmailTaken", "POST", "/api/users", admin, map[string]any{"email": "ALICE@acme.example", "name": "A", "password": "long enough pw 7"}, 409, "email"},
 		{"AccountUnknownUser", "POST", "/api/accounts", staff, map[string]any{"user_id": 4242, "type": "savings"}, 400, "user_id"},
 		{"AccountBadType", "POST", "/api/accounts", staff, map[string]any{"user_id": f.alice.ID, "type": "checking"}, 400, "type"},
 		{"AccountCurrencyNotSettable", "POST", "/api/accounts", staff, map[string]any{"user_id": f.alice.ID, "type": "savings", "currency": "USD"}, 400, ""},
@@ -132,7 +132,7 @@ func TestBankAccountsAndTransactions(t *testing.T) {
 		}
 	}
 	// Users: listing and creating (admin), the new user can log in.
-	r = s.Do("POST", f.host, "/api/users", f.tokens[proxy.RoleAdmin], map[string]any{"email": "wanjiru@nairobi.example", "name": "Wanjiru Kamau", "password": "long enough pw", "role": "staff"})
+	r = s.Do("POST", f.host, "/api/users", f.tokens[proxy.RoleAdmin], map[string]any{"email": "wanjiru@nairobi.example", "name": "Wanjiru Kamau", "password": "long enough pw 7", "role": "staff"})
 	if r.Status != 201 {
 		t.Fatalf("create user: %d %s", r.Status, r.Body)
 	}
@@ -142,7 +142,7 @@ func TestBankAccountsAndTransactions(t *testing.T) {
 	if r.Status != 200 || len(users.Users) != 2 || strings.Contains(string(r.Body), "argon2") {
 		t.Fatalf("users: %d %s", r.Status, r.Body)
 	}
-	r = s.Do("POST", f.host, "/api/auth/login", "", map[string]string{"email": "wanjiru@nairobi.example", "password": "long enough pw"})
+	r = s.Do("POST", f.host, "/api/auth/login", "", map[string]string{"email": "wanjiru@nairobi.example", "password": "long enough pw 7"})
 	if r.Status != 200 {
 		t.Fatalf("login new user: %d %s", r.Status, r.Body)
 	}

@@ -127,6 +127,22 @@ func errorFor(err error) *Error {
 		return &Error{Status: http.StatusConflict, Message: "Idempotency key reused with a different request"}
 	case errors.Is(err, bank.ErrForbidden):
 		return &Error{Status: http.StatusForbidden, Message: "Forbidden"}
+	case errors.Is(err, bank.ErrUserDisabled):
+		return &Error{Status: http.StatusForbidden, Message: "Account disabled"}
+	case errors.Is(err, bank.ErrLastAdmin):
+		return &Error{Status: http.StatusConflict, Message: "The last active admin cannot be disabled or demoted"}
+	case errors.Is(err, bank.ErrAccountClosed):
+		return &Error{Status: http.StatusUnprocessableEntity, Message: "Account closed"}
+	case errors.Is(err, bank.ErrBalanceNotZero):
+		return &Error{Status: http.StatusUnprocessableEntity, Message: "Account balance must be zero to close it"}
+	case errors.Is(err, bank.ErrSecondFactorRequired):
+		return &Error{Status: http.StatusUnauthorized, Message: "Second factor required", Fields: map[string]string{"code": "is required"}}
+	case errors.Is(err, bank.ErrSecondFactorInvalid):
+		return &Error{Status: http.StatusUnauthorized, Message: "Invalid second factor code", Fields: map[string]string{"code": "is wrong, expired or already used"}}
+	case errors.Is(err, bank.ErrSecondFactorEnrolled):
+		return &Error{Status: http.StatusConflict, Message: "Second factor already enabled"}
+	case errors.Is(err, bank.ErrSecondFactorNotEnrolled):
+		return &Error{Status: http.StatusConflict, Message: "Start second factor enrolment first"}
 	case errors.Is(err, bank.ErrBusy):
 		return &Error{Status: http.StatusServiceUnavailable, Message: "Tenant unavailable", Retry: 1}
 	case errors.As(err, &verr):

@@ -97,7 +97,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "tenantgate_http_requests_in_flight", Help: "HTTP requests being served now.",
 		}),
 		authFailures: f.NewCounterVec(prometheus.CounterOpts{
-			Name: "tenantgate_auth_failures_total", Help: "Refused requests by reason: missing, invalid, expired, mismatch, forbidden, credentials (wrong e-mail or password at login).",
+			Name: "tenantgate_auth_failures_total", Help: "Refused requests by reason: missing, invalid, expired, mismatch, forbidden, revoked, credentials (wrong e-mail or password at login), disabled, second_factor.",
 		}, []string{"reason"}),
 		throttled: f.NewCounterVec(prometheus.CounterOpts{
 			Name: "tenantgate_throttled_requests_total", Help: "Requests refused with 429 by limiter.",
@@ -128,7 +128,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	for _, r := range connlimit.Reasons {
 		m.connsRejected.WithLabelValues(r)
 	}
-	for _, r := range []string{"missing", "invalid", "expired", "mismatch", "forbidden", "credentials"} {
+	for _, r := range []string{"missing", "invalid", "expired", "mismatch", "forbidden", "revoked", "credentials", "disabled", "second_factor"} {
 		m.authFailures.WithLabelValues(r)
 	}
 	for _, l := range []string{"demo", "signup", "tenant_rate", "tenant_concurrency", "login_ip", "login_tenant", "login", "login_queue", "cpu"} { // exported at 0 so alerts and rate() see them from the start

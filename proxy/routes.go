@@ -15,6 +15,7 @@ var (
 	adminOnly     = []string{RoleAdmin}
 	serviceOnly   = []string{RoleService}
 	staffOrAdmin  = []string{RoleStaff, RoleAdmin}
+	userRoles     = []string{RoleCustomer, RoleStaff, RoleAdmin} // tokens that stand for a person
 )
 
 // route is one tenant-host endpoint. A route with no roles is public (no
@@ -26,6 +27,7 @@ type route struct {
 	class  string
 	roles  []string
 	noDB   bool // the handler does not need the tenant database acquired
+	enrol  bool // open to an enrolment-only token (ScopeEnrol)
 	handle func(s *Server, r *tenantRequest) error
 }
 
@@ -38,7 +40,20 @@ var tenantRoutes = []route{
 	// Tenant banking API (bank_*.go).
 	{method: "POST", path: "/api/auth/login", class: classTenant, handle: (*Server).login},
 	{method: "GET", path: "/api/tenant", class: classTenant, noDB: true, handle: (*Server).tenantInfo},
-	{method: "GET", path: "/api/me", class: classTenant, roles: anyTenantRole, handle: (*Server).me},
+	{method: "GET", path: "/api/me", class: classTenant, roles: anyTenantRole, enrol: true, handle: (*Server).me},
+	// People and their access (bank_people.go).
+	{method: "POST", path: "/api/auth/logout", class: classTenant, roles: anyTenantRole, enrol: true, handle: (*Server).logout},
+	{method: "POST", path: "/api/auth/password", class: classTenant, roles: userRoles, handle: (*Server).changePassword},
+	{method: "POST", path: "/api/auth/reset", class: classTenant, handle: (*Server).redeemPasswordReset},
+	{method: "POST", path: "/api/auth/2fa/enrol", class: classTenant, roles: staffOrAdmin, enrol: true, handle: (*Server).enrolTOTP},
+	{method: "POST", path: "/api/auth/2fa/confirm", class: classTenant, roles: staffOrAdmin, enrol: true, handle: (*Server).confirmTOTP},
+	{method: "PATCH", path: "/api/users/{id}", class: classTenant, roles: adminOnly, handle: (*Server).updateUser},
+	{method: "POST", path: "/api/users/{id}/password-reset", class: classTenant, roles: adminOnly, handle: (*Server).issuePasswordReset},
+	{method: "DELETE", path: "/api/users/{id}/2fa", class: classTenant, roles: adminOnly, handle: (*Server).disableUserTOTP},
+	{method: "PATCH", path: "/api/accounts/{id}", class: classTenant, roles: staffOrAdmin, handle: (*Server).updateAccount},
+	{method: "GET", path: "/api/audit", class: classTenant, roles: adminOnly, handle: (*Server).listAudit},
+	{method: "GET", path: "/api/settings", class: classTenant, roles: staffOrAdmin, handle: (*Server).getSettings},
+	{method: "PATCH", path: "/api/settings", class: classTenant, roles: adminOnly, handle: (*Server).patchSettings},
 	{method: "GET", path: "/api/domain", class: classTenant, roles: adminOnly, noDB: true, handle: (*Server).tenantDomain},
 	{method: "GET", path: "/api/users", class: classTenant, roles: staffUp, handle: (*Server).listUsers},
 	{method: "POST", path: "/api/users", class: classTenant, roles: adminOnly, handle: (*Server).createUser},

@@ -22,6 +22,7 @@ import (
 	"github.com/microfi/tenantgate/proxy/hrana"
 	"github.com/microfi/tenantgate/proxy/tlsedge"
 	"github.com/microfi/tenantgate/shard"
+	"github.com/microfi/tenantgate/shard/bank"
 	"github.com/microfi/tenantgate/shard/fairshare"
 )
 
@@ -99,6 +100,7 @@ type Server struct {
 	loginQueue   *loginQueue   // fair per-tenant turns at password hashing (loginqueue.go)
 	trusted      trustedProxies
 	conns        *connlimit.Pool // connection limits of the public listeners (edge.go)
+	auditHook    bank.AuditHook  // logs every committed tenant audit entry (bank_people.go)
 	port         int
 	stop         context.CancelFunc // cancels background
 	background   context.Context    // background work (reaper, tenant series), until Shutdown
@@ -148,6 +150,7 @@ func New(cfg Config) (*Server, error) {
 	s.logins = newLoginThrottle(cfg.LoginIPLimit, cfg.LoginTenantLimit)
 	s.loginQueue = newLoginQueue(cfg.LoginWait)
 	s.conns = s.newConnPool()
+	s.auditHook = s.logAudit
 	s.site = newSite(cfg)
 	s.startReaper()
 	s.cpu = fairshare.New(cfg.CPU, fairshare.NewMetrics(cfg.Registerer))

@@ -4,8 +4,6 @@ import (
 	"errors"
 	"net/mail"
 	"strings"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/microfi/tenantgate/catalog/tenants"
 	"github.com/microfi/tenantgate/shard/bank"
@@ -13,17 +11,8 @@ import (
 
 // Signup limits (the tenant rules are the tenant service's).
 const (
-	MinSignupPasswordLen = 10
+	MinSignupPasswordLen = bank.MinPolicyPasswordLen
 )
-
-// commonPasswords are refused outright: the first guesses of any attacker.
-var commonPasswords = map[string]bool{
-	"password1": true, "password12": true, "password123": true, "password1234": true,
-	"1234567890": true, "0123456789": true, "12345678910": true, "qwerty1234": true,
-	"qwertyuiop1": true, "1q2w3e4r5t": true, "abc1234567": true, "abcd123456": true,
-	"iloveyou12": true, "welcome123": true, "letmein123": true, "admin12345": true,
-	"changeme123": true, "microfi123": true, "passw0rd123": true, "p@ssw0rd123": true,
-}
 
 // signupRequest is the body of POST /api/public/signup.
 type signupRequest struct {
@@ -98,35 +87,8 @@ func emailProblem(email string) string {
 	return ""
 }
 
-// passwordProblem is the strength rule: long enough, letters and digits,
-// not a well-known password, not a repeat of few characters, not the
-// e-mail address.
-func passwordProblem(pw, email string) string {
-	switch {
-	case pw == "":
-		return "is required"
-	case utf8.RuneCountInString(pw) < MinSignupPasswordLen:
-		return "must be at least 10 characters"
-	case len(pw) > bank.MaxPasswordLen:
-		return "must be at most 256 bytes"
-	}
-	var letter, digit bool
-	distinct := map[rune]bool{}
-	for _, r := range pw {
-		letter = letter || unicode.IsLetter(r)
-		digit = digit || unicode.IsDigit(r)
-		distinct[r] = true
-	}
-	switch {
-	case !letter || !digit:
-		return "must contain at least one letter and one digit"
-	case commonPasswords[strings.ToLower(pw)] || len(distinct) < 5:
-		return "is too common or too simple"
-	case email != "" && strings.Contains(strings.ToLower(pw), email):
-		return "must not contain your e-mail address"
-	}
-	return ""
-}
+// passwordProblem is the platform's one password policy (bank.PasswordProblem).
+func passwordProblem(pw, email string) string { return bank.PasswordProblem(pw, email) }
 
 // foldAccents maps common Latin letters with diacritics to ASCII, so
 // "Société Générale" derives "societe-generale".

@@ -88,6 +88,12 @@ func (s *Server) sqlTarget(t catalog.Tenant, claims *Claims) (hrana.Target, erro
 		s.metrics.authFailures.WithLabelValues("forbidden").Inc()
 		return hrana.Target{}, ErrForbidden
 	}
+	// A WebSocket hello is authenticated here, not in serveTenant.
+	c, cancel := contextFor(s)
+	defer cancel()
+	if err := s.checkRevoked(c, claims); err != nil {
+		return hrana.Target{}, err
+	}
 	target := hrana.Target{TenantID: t.ID, ReadOnly: claims.ReadOnly(), Principal: claims.Subject}
 	if target.Principal == "" {
 		target.Principal = subject(claims)

@@ -20,11 +20,13 @@ type tenantRequest struct {
 	claims *Claims // nil on public routes
 	handle *shard.Handle
 	params map[string]string
+	// auditHook logs the audit entries the store commits (Server.logAudit).
+	auditHook bank.AuditHook
 }
 
 // store is the tenant-scoped store: the one way handlers reach tenant data.
 func (r *tenantRequest) store() *bank.Store {
-	return bank.NewPrepared(r.handle.DB, r.tenant.ID, r.handle)
+	return bank.NewAudited(r.handle.DB, r.tenant.ID, r.handle, r.auditHook)
 }
 
 // hasRole reports whether the token carries one of roles.
@@ -46,7 +48,7 @@ func (s *Server) serveTenant(c context.Context, ctx *fasthttp.RequestCtx, t cata
 		}
 		return classNone, err
 	}
-	r := &tenantRequest{ctx: ctx, c: c, tenant: t, params: params}
+	r := &tenantRequest{ctx: ctx, c: c, tenant: t, params: params, auditHook: s.auditHook}
 	if rt.roles != nil {
 		claims, err := s.authenticate(ctx)
 		if err != nil {
@@ -55,6 +57,12 @@ func (s *Server) serveTenant(c context.Context, ctx *fasthttp.RequestCtx, t cata
 		if claims.Tenant() != t.ID {
 			s.metrics.authFailures.WithLabelValues("mismatch").Inc()
 			return rt.class, ErrTenantMismatch
+		}
+		if err := s.checkRevoked(c, claims); err != nil {
+			return rt.class, err
+		}
+		if claims.Scope == ScopeEnrol && !rt.enrol {
+			return rt.class, errEnrolRequired
 		}
 		r.claims = claims
 		// The tenant's limits count its own users' requests only: if

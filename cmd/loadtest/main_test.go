@@ -40,7 +40,7 @@ func fake(t *testing.T) *loadtesttest.Server {
 func runMain(t *testing.T, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
 	var out, errb bytes.Buffer
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute) // --spawn builds the proxy first: minutes on a loaded 2-core machine
 	defer cancel()
 	code = Main(ctx, args, &out, &errb)
 	return code, out.String(), errb.String()

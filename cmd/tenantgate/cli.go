@@ -47,6 +47,14 @@ var docs = map[string]doc{
 		"tenantgate restore --tenant acme --from /var/backups/tenantgate/2026-11-30T0200Z/3-acme.db"},
 	"version": {"print the version this binary was built from", "",
 		"tenantgate version"},
+	"tokens": {"revoke tokens", "revoke --tenant HOST_OR_ID [flags]",
+		"tenantgate tokens revoke --tenant acme"},
+	"tokens revoke": {"make every token of a tenant stop working, on every proxy within about a second", "--tenant HOST_OR_ID [flags]",
+		"tenantgate tokens revoke --tenant acme"},
+	"audit": {"check the audit trails", "verify [flags]",
+		"tenantgate audit verify --all"},
+	"audit verify": {"check the audit trails' hash chains for gaps and edits; exits 1 on any finding", "--tenant HOST_OR_ID | --all [--json] [flags]",
+		"tenantgate audit verify --tenant acme\ntenantgate audit verify --all --json"},
 }
 
 // isHelp reports whether arg asks for help.

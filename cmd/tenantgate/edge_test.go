@@ -506,6 +506,10 @@ func TestEdgeLoginFloodFairness(t *testing.T) {
 	if codes[401] == 0 {
 		t.Errorf("the flood never reached password checking: %v", codes)
 	}
+	if raceEnabled {
+		t.Logf("latency bound (p50 < %v) is checked without -race", bound)
+		return
+	}
 	if p50 >= bound {
 		t.Errorf("p50 of another tenant's correct login %v, want < %v", p50, bound)
 	}

@@ -38,6 +38,8 @@ var commands = map[string]func(ctx context.Context, env *Env, args []string) err
 	"backup":  runBackup,
 	"restore": runRestore,
 	"version": runVersion,
+	"tokens":  runTokens,
+	"audit":   runAudit,
 }
 
 func main() {

@@ -98,6 +98,9 @@ func tenantsCreate(ctx context.Context, env *Env, args []string) error {
 	case err != nil:
 		return fmt.Errorf("tenants create: %w", err)
 	}
+	if err := t.audit(ctx, "tenant.create", tn.ID, map[string]string{"host": tn.Host, "plan": tn.Plan}); err != nil {
+		return err
+	}
 	out := struct {
 		catalog.Tenant
 		Login *bank.DemoLogin `json:"login,omitempty"`
@@ -159,12 +162,20 @@ func tenantsSetStatus(ctx context.Context, env *Env, args []string, verb, status
 		return err
 	}
 	defer t.Close()
+	old := tn.Status
 	if status == catalog.StatusSuspended {
 		tn, err = t.tenants.Suspend(ctx, tn.ID)
 	} else {
 		tn, err = t.tenants.Resume(ctx, tn.ID)
 	}
 	if err != nil {
+		return err
+	}
+	action := "tenant.suspend"
+	if status == catalog.StatusActive {
+		action = "tenant.resume"
+	}
+	if err := t.audit(ctx, action, tn.ID, map[string]string{"status": old + " → " + tn.Status}); err != nil {
 		return err
 	}
 	return printJSON(env, tn)
@@ -192,6 +203,9 @@ func tenantsDelete(ctx context.Context, env *Env, args []string) error {
 	}
 	del, err := t.tenants.Delete(ctx, tn.ID, dir)
 	if err != nil {
+		return err
+	}
+	if err := t.audit(ctx, "tenant.delete", tn.ID, map[string]string{"host": tn.Host, "backup": fmt.Sprint(dir != "")}); err != nil {
 		return err
 	}
 	return printJSON(env, map[string]any{"deleted": tn.ID, "host": tn.Host, "backup_dir": dir, "backup": del.Backup})

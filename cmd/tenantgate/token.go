@@ -39,6 +39,7 @@ func runToken(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	claims := proxy.Claims{Role: *role}
+	var notBefore int64 // the tenant's latest revocation cut-off (see catalog.Revocations)
 	switch *role {
 	case proxy.RolePlatformAdmin:
 	case proxy.RoleCustomer, proxy.RoleStaff, proxy.RoleAdmin, proxy.RoleService:
@@ -50,10 +51,16 @@ func runToken(ctx context.Context, env *Env, args []string) error {
 			return err
 		}
 		tn, err := t.catalog.Resolve(ctx, *tenant)
-		t.Close()
 		if err != nil {
+			t.Close()
 			return fmt.Errorf("tenant %q: %w", *tenant, err)
 		}
+		rev, err := t.catalog.FreshRevocations(ctx, tn.ID)
+		t.Close()
+		if err != nil {
+			return err
+		}
+		notBefore = rev.NotBefore(*user)
 		claims.TenantID = proxy.Int(tn.ID)
 	default:
 		return errUsage("token: --role must be customer, staff, admin, service or platform_admin")
@@ -68,7 +75,7 @@ func runToken(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	tok, _, err := auth.Issue(claims, *ttl)
+	tok, _, err := auth.IssueAfter(claims, *ttl, notBefore)
 	if err != nil {
 		return err
 	}

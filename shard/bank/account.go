@@ -105,6 +105,11 @@ func (s *Store) GetAccount(ctx context.Context, id, ownerUserID int64) (Account,
 // CreateAccount opens an account with a zero balance for one of the
 // tenant's users. Unknown user, type or currency → ValidationError.
 func (s *Store) CreateAccount(ctx context.Context, na NewAccount) (Account, error) {
+	return s.CreateAccountAs(ctx, Actor{Role: "system"}, na)
+}
+
+// CreateAccountAs is CreateAccount recorded in the audit trail as done by a.
+func (s *Store) CreateAccountAs(ctx context.Context, a Actor, na NewAccount) (Account, error) {
 	v := validation{}
 	if na.UserID <= 0 {
 		v.add("user_id", "is required")
@@ -122,20 +127,19 @@ func (s *Store) CreateAccount(ctx context.Context, na NewAccount) (Account, erro
 	if err := v.err(); err != nil {
 		return Account{}, err
 	}
-	unlock, err := s.lockWrites(ctx)
-	if err != nil {
-		return Account{}, err
-	}
-	defer unlock()
-	var a Account
-	err = retryBusy(ctx, func() error {
+	var acct Account
+	err := s.inTx(ctx, func(tx *sql.Tx, record func(Actor, Event) error) error {
 		// The user check and insert are one statement, so a user cannot be
 		// from another tenant or missing.
-		row := s.on(nil).QueryRowContext(ctx,
+		row := tx.QueryRowContext(ctx,
 			`INSERT INTO accounts (tenant_id, user_id, type, currency)
 			 SELECT ?, id, ?, ? FROM users WHERE tenant_id = ? AND id = ?
 			 RETURNING `+accountColumns, s.tenantID, na.Type, na.Currency, s.tenantID, na.UserID)
-		return classify(scanAccount(row, &a))
+		if err := classify(scanAccount(row, &acct)); err != nil {
+			return err
+		}
+		return record(a, Event{Action: ActionAccountCreate, TargetType: "account", TargetID: acct.ID,
+			Details: map[string]string{"user_id": fmt.Sprint(acct.UserID), "type": acct.Type}})
 	})
 	if errors.Is(err, sql.ErrNoRows) {
 		return Account{}, &ValidationError{Fields: map[string]string{"user_id": "no such user"}}
@@ -143,7 +147,47 @@ func (s *Store) CreateAccount(ctx context.Context, na NewAccount) (Account, erro
 	if err != nil {
 		return Account{}, fmt.Errorf("create account: %w", err)
 	}
-	return a, nil
+	return acct, nil
+}
+
+// SetAccountStatus changes an account's status: active ⇄ frozen, and
+// either to closed, which is final (ErrAccountClosed afterwards) and needs
+// a zero balance (ErrBalanceNotZero).
+func (s *Store) SetAccountStatus(ctx context.Context, a Actor, id int64, status string) (Account, error) {
+	switch status {
+	case StatusActive, StatusFrozen, StatusClosed:
+	default:
+		return Account{}, &ValidationError{Fields: map[string]string{"status": "must be active, frozen or closed"}}
+	}
+	var acct Account
+	err := s.inTx(ctx, func(tx *sql.Tx, record func(Actor, Event) error) error {
+		err := scanAccount(tx.QueryRowContext(ctx, `SELECT `+accountColumns+` FROM accounts WHERE tenant_id = ? AND id = ?`, s.tenantID, id), &acct)
+		if errors.Is(err, sql.ErrNoRows) {
+			return ErrNotFound
+		}
+		if err != nil {
+			return fmt.Errorf("read account %d: %w", id, classify(err))
+		}
+		switch {
+		case acct.Status == status:
+			return nil
+		case acct.Status == StatusClosed:
+			return ErrAccountClosed
+		case status == StatusClosed && acct.Balance != 0:
+			return ErrBalanceNotZero
+		}
+		old := acct.Status
+		if _, err := tx.ExecContext(ctx, `UPDATE accounts SET status = ? WHERE tenant_id = ? AND id = ?`, status, s.tenantID, id); err != nil {
+			return fmt.Errorf("update account %d: %w", id, classify(err))
+		}
+		acct.Status = status
+		return record(a, Event{Action: ActionAccountStatus, TargetType: "account", TargetID: id,
+			Details: map[string]string{"status": old + " → " + status}})
+	})
+	if err != nil {
+		return Account{}, err
+	}
+	return acct, nil
 }
 
 func validCurrency(c string) bool {

@@ -37,7 +37,7 @@ func MustStore(tb testing.TB) (*bank.Store, *sql.DB) {
 
 func mustUser(tb testing.TB, s *bank.Store, email, role string) bank.User {
 	tb.Helper()
-	u, err := s.CreateUser(context.Background(), bank.NewUser{Email: email, Name: "Test " + role, Password: "correct horse", Role: role})
+	u, err := s.CreateUser(context.Background(), bank.NewUser{Email: email, Name: "Test " + role, Password: "correct horse 42", Role: role})
 	if err != nil {
 		tb.Fatal(err)
 	}

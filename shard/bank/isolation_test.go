@@ -42,13 +42,13 @@ func TestStore_WrongTenantSeesNothing(t *testing.T) {
 	if page, err := other.ListTransactions(ctx, bank.TransactionQuery{}); err != nil || len(page.Transactions) != 0 {
 		t.Errorf("ListTransactions = %v, %v", page, err)
 	}
-	if _, err := other.Authenticate(ctx, "ama@example.com", "correct horse"); !errors.Is(err, bank.ErrInvalidCredentials) {
+	if _, err := other.Authenticate(ctx, "ama@example.com", "correct horse 42"); !errors.Is(err, bank.ErrInvalidCredentials) {
 		t.Errorf("Authenticate err = %v", err)
 	}
 	if _, err := other.Post(ctx, bank.Posting{Type: "deposit", AccountID: a.ID, Amount: 1}, bank.PostOptions{}); !errors.Is(err, bank.ErrNotFound) {
 		t.Errorf("Post err = %v", err)
 	}
-	if _, err := other.CreateUser(ctx, bank.NewUser{Email: "x@example.com", Name: "X", Password: "password1"}); err == nil {
+	if _, err := other.CreateUser(ctx, bank.NewUser{Email: "x@example.com", Name: "X", Password: "Isolation-pass-1"}); err == nil {
 		t.Error("CreateUser for a foreign tenant succeeded; the guard trigger should refuse it")
 	}
 	if _, err := bank.SeedDemo(ctx, db, 8, "GH"); err == nil {

@@ -34,6 +34,7 @@ type Store struct {
 	db       *sql.DB
 	tenantID int64
 	prep     Preparer // nil: statements are not cached
+	onAudit  AuditHook
 }
 
 // New returns the store for tenant tenantID in db. db must be that tenant's
@@ -65,6 +66,18 @@ var (
 	// ErrForbidden: the caller's role may not perform this operation on this
 	// row (e.g. a customer depositing money).
 	ErrForbidden = errors.New("forbidden")
+	// ErrUserDisabled: the credentials are right but the user is disabled.
+	ErrUserDisabled = errors.New("user disabled")
+	// ErrLastAdmin: the change would leave the tenant without an active admin.
+	ErrLastAdmin = errors.New("the last active admin cannot be disabled or demoted")
+	// ErrWrongPassword: the current password given to a change is wrong.
+	ErrWrongPassword = errors.New("current password is wrong")
+	// ErrResetInvalid: a password reset token is unknown, used or expired.
+	ErrResetInvalid = errors.New("invalid or expired reset token")
+	// ErrAccountClosed: a closed account cannot change status.
+	ErrAccountClosed = errors.New("account closed")
+	// ErrBalanceNotZero: an account with money in it cannot be closed.
+	ErrBalanceNotZero = errors.New("account balance is not zero")
 	// ErrBusy: the database stayed locked past the busy timeout.
 	ErrBusy = errors.New("tenant database busy")
 )

@@ -30,8 +30,16 @@ type User struct {
 	Email     string `json:"email"`
 	Name      string `json:"name"`
 	Role      string `json:"role"`
+	Status    string `json:"status"`     // active or disabled
+	TOTP      bool   `json:"two_factor"` // a confirmed second factor
 	CreatedAt string `json:"created_at"` // RFC 3339, UTC
 }
+
+// User statuses.
+const (
+	UserActive   = "active"
+	UserDisabled = "disabled"
+)
 
 // NewUser is the input to CreateUser. Password is plain text; it is hashed
 // before it is stored.
@@ -48,10 +56,12 @@ type UserQuery struct {
 	AfterID int64 // only users with id > AfterID
 }
 
-var userColumns = "id, tenant_id, email, name, role, " + rfc3339Expr("created_at")
+var userColumns = "id, tenant_id, email, name, role, status, " +
+	"EXISTS (SELECT 1 FROM user_totp t WHERE t.tenant_id = users.tenant_id AND t.user_id = users.id AND t.confirmed = 1), " +
+	rfc3339Expr("created_at")
 
 func scanUser(row interface{ Scan(...any) error }, u *User) error {
-	return row.Scan(&u.ID, &u.TenantID, &u.Email, &u.Name, &u.Role, &u.CreatedAt)
+	return row.Scan(&u.ID, &u.TenantID, &u.Email, &u.Name, &u.Role, &u.Status, &u.TOTP, &u.CreatedAt)
 }
 
 // NormalizeEmail trims and lower-cases an e-mail address, the form it is
@@ -81,10 +91,8 @@ func validateNewUser(nu *NewUser) error {
 	} else if !displaySafe(nu.Name) {
 		v.add("name", "must not contain control or bidirectional-override characters")
 	}
-	if len(nu.Password) < MinPasswordLen {
-		v.add("password", fmt.Sprintf("must be at least %d characters", MinPasswordLen))
-	} else if len(nu.Password) > MaxPasswordLen {
-		v.add("password", fmt.Sprintf("must be at most %d bytes", MaxPasswordLen))
+	if msg := PasswordProblem(nu.Password, nu.Email); msg != "" {
+		v.add("password", msg)
 	}
 	switch nu.Role {
 	case RoleCustomer, RoleStaff, RoleAdmin:
@@ -95,8 +103,15 @@ func validateNewUser(nu *NewUser) error {
 }
 
 // CreateUser validates nu (ValidationError), hashes the password and stores
-// the user. An e-mail already used in this tenant → ErrEmailTaken.
+// the user. An e-mail already used in this tenant → ErrEmailTaken. The
+// audit trail records it as done by the platform ("system"); handlers
+// acting for a person use CreateUserAs.
 func (s *Store) CreateUser(ctx context.Context, nu NewUser) (User, error) {
+	return s.CreateUserAs(ctx, Actor{Role: "system"}, nu)
+}
+
+// CreateUserAs is CreateUser recorded in the audit trail as done by a.
+func (s *Store) CreateUserAs(ctx context.Context, a Actor, nu NewUser) (User, error) {
 	if err := validateNewUser(&nu); err != nil {
 		return User{}, err
 	}
@@ -104,27 +119,21 @@ func (s *Store) CreateUser(ctx context.Context, nu NewUser) (User, error) {
 	if err != nil {
 		return User{}, fmt.Errorf("create user: %w", err)
 	}
-	return s.insertUser(ctx, nu, hash)
-}
-
-func (s *Store) insertUser(ctx context.Context, nu NewUser, hash string) (User, error) {
-	unlock, err := s.lockWrites(ctx)
-	if err != nil {
-		return User{}, err
-	}
-	defer unlock()
 	var u User
-	err = retryBusy(ctx, func() error {
-		row := s.on(nil).QueryRowContext(ctx,
+	err = s.inTx(ctx, func(tx *sql.Tx, record func(Actor, Event) error) error {
+		row := tx.QueryRowContext(ctx,
 			`INSERT INTO users (tenant_id, email, name, password_hash, role) VALUES (?, ?, ?, ?, ?)
 			 RETURNING `+userColumns, s.tenantID, nu.Email, nu.Name, hash, nu.Role)
-		return classify(scanUser(row, &u))
+		if err := classify(scanUser(row, &u)); err != nil {
+			if storage.IsUnique(err) {
+				return ErrEmailTaken
+			}
+			return fmt.Errorf("create user: %w", err)
+		}
+		return record(a, Event{Action: ActionUserCreate, TargetType: "user", TargetID: u.ID, Details: map[string]string{"role": u.Role}})
 	})
 	if err != nil {
-		if storage.IsUnique(err) {
-			return User{}, ErrEmailTaken
-		}
-		return User{}, fmt.Errorf("create user: %w", err)
+		return User{}, err
 	}
 	return u, nil
 }
@@ -175,7 +184,7 @@ func (s *Store) Authenticate(ctx context.Context, email, password string) (User,
 	var hash string
 	err := s.on(nil).QueryRowContext(ctx,
 		`SELECT `+userColumns+`, password_hash FROM users WHERE tenant_id = ? AND email = ?`,
-		s.tenantID, email).Scan(&u.ID, &u.TenantID, &u.Email, &u.Name, &u.Role, &u.CreatedAt, &hash)
+		s.tenantID, email).Scan(&u.ID, &u.TenantID, &u.Email, &u.Name, &u.Role, &u.Status, &u.TOTP, &u.CreatedAt, &hash)
 	found := true
 	if errors.Is(err, sql.ErrNoRows) {
 		found, hash = false, dummyHash()
@@ -202,6 +211,9 @@ func (s *Store) Authenticate(ctx context.Context, email, password string) (User,
 	}
 	if !found || !ok {
 		return User{}, ErrInvalidCredentials
+	}
+	if u.Status != UserActive {
+		return u, ErrUserDisabled
 	}
 	return u, nil
 }

@@ -90,7 +90,7 @@ func TestAuthenticate(t *testing.T) {
 	u := mustUser(t, s, "efua@example.com", "customer")
 
 	t.Run("OK", func(t *testing.T) {
-		got, err := s.Authenticate(ctx, "EFUA@example.com ", "correct horse")
+		got, err := s.Authenticate(ctx, "EFUA@example.com ", "correct horse 42")
 		if err != nil || got.ID != u.ID {
 			t.Fatalf("got %+v, %v", got, err)
 		}

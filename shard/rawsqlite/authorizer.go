@@ -29,6 +29,10 @@ import (
 // vtabModules are the virtual table modules a tenant may create.
 var vtabModules = map[string]bool{"fts3": true, "fts4": true, "fts5": true, "rtree": true}
 
+// secretColumns read as NULL over SQL: a TOTP secret is a live credential
+// (password hashes, reset and recovery codes are stored as hashes).
+var secretColumns = map[string]bool{"user_totp.secret": true}
+
 // deniedFunctions are SQL functions that are refused outright.
 var deniedFunctions = map[string]bool{"load_extension": true, "fts3_tokenizer": true}
 
@@ -62,7 +66,9 @@ func (c *Conn) authorize(action int32, a1, a2, db, trigger string) int32 {
 			return deny("table " + a2 + " is managed by tenantgate and cannot be altered")
 		}
 	case sqlite3.SQLITE_DROP_TRIGGER:
-		if isGuardTrigger(a1) || strings.EqualFold(a2, "tenant_stamp") {
+		// No trigger on a managed table was made by a tenant (they cannot
+		// create one): the audit trail's append-only triggers among them.
+		if isGuardTrigger(a1) || strings.EqualFold(a2, "tenant_stamp") || c.protected[strings.ToLower(a2)] {
 			return deny("trigger " + a1 + " is managed by tenantgate and cannot be dropped")
 		}
 	case sqlite3.SQLITE_CREATE_TRIGGER, sqlite3.SQLITE_CREATE_TEMP_TRIGGER:
@@ -78,6 +84,12 @@ func (c *Conn) authorize(action int32, a1, a2, db, trigger string) int32 {
 		if t := strings.ToLower(a1); t == "tenant_stamp" || t == "schema_migrations" {
 			return deny("table " + a1 + " is managed by tenantgate and cannot be written")
 		}
+	case sqlite3.SQLITE_READ:
+		// Secrets read as NULL rather than failing the statement, so
+		// "SELECT * FROM user_totp" still works.
+		if secretColumns[strings.ToLower(a1)+"."+strings.ToLower(a2)] {
+			return sqlite3.SQLITE_IGNORE
+		}
 	case sqlite3.SQLITE_CREATE_VTABLE:
 		if !vtabModules[strings.ToLower(a2)] {
 			return deny("virtual table module " + a2 + " is not allowed")
@@ -87,7 +99,7 @@ func (c *Conn) authorize(action int32, a1, a2, db, trigger string) int32 {
 	case sqlite3.SQLITE_CREATE_INDEX, sqlite3.SQLITE_CREATE_TABLE, sqlite3.SQLITE_CREATE_VIEW,
 		sqlite3.SQLITE_DROP_TEMP_INDEX, sqlite3.SQLITE_DROP_TEMP_TABLE,
 		sqlite3.SQLITE_DROP_TEMP_TRIGGER, sqlite3.SQLITE_DROP_TEMP_VIEW, sqlite3.SQLITE_DROP_VTABLE,
-		sqlite3.SQLITE_READ, sqlite3.SQLITE_SELECT, sqlite3.SQLITE_TRANSACTION,
+		sqlite3.SQLITE_SELECT, sqlite3.SQLITE_TRANSACTION,
 		sqlite3.SQLITE_SAVEPOINT, sqlite3.SQLITE_RECURSIVE, sqlite3.SQLITE_REINDEX,
 		sqlite3.SQLITE_ANALYZE:
 	default:

@@ -164,6 +164,8 @@ func TestSafetyPolicy(t *testing.T) {
 		"DROP INDEX idx_accounts_tenant_id",
 		"DROP TRIGGER users_tenant_guard_insert",
 		"DROP TRIGGER tenant_stamp_immutable",
+		"DROP TRIGGER audit_log_append_only_update",
+		"DROP TRIGGER audit_log_append_only_delete",
 		"CREATE TRIGGER x AFTER INSERT ON tenant_stamp BEGIN SELECT 1; END",
 		"CREATE TRIGGER y AFTER UPDATE ON accounts BEGIN DELETE FROM users; END",
 		"INSERT INTO tenant_stamp(singleton, tenant_id) VALUES (2, 8)",
@@ -228,6 +230,41 @@ func TestSafetyPolicy(t *testing.T) {
 	var n int
 	if err := db.QueryRow(`SELECT count(*) FROM users`).Scan(&n); err != nil || n != 0 {
 		t.Errorf("other tenant users = %d, %v", n, err)
+	}
+}
+
+// A TOTP secret reads as NULL over SQL; the row itself is visible.
+func TestSecretColumnsReadNull(t *testing.T) {
+	path := mustTenantDB(t, 7)
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{
+		`INSERT INTO users(tenant_id, email, name, password_hash, role) VALUES (7, 'a@b.example', 'A', 'x', 'staff')`,
+		`INSERT INTO user_totp(user_id, tenant_id, secret, confirmed) VALUES (1, 7, 'JBSWY3DPEHPK3PXP', 1)`,
+	} {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	db.Close()
+	c := mustOpen(t, path, false)
+	for _, q := range []string{"SELECT secret FROM user_totp", "SELECT * FROM user_totp", "SELECT upper(secret) FROM user_totp WHERE user_id = 1"} {
+		st, _, err := c.Prepare(q)
+		if err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+		row, err := st.Step()
+		if err != nil || !row {
+			t.Fatalf("%s: %v %v", q, row, err)
+		}
+		for i := range st.ColumnCount() {
+			if strings.Contains(st.ColumnText(i), "JBSWY3DP") {
+				t.Errorf("%s: secret readable: %q", q, st.ColumnText(i))
+			}
+		}
+		st.Finalize()
 	}
 }
 

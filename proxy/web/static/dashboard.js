@@ -128,10 +128,25 @@
     show($("user-box"), false);
     show($("login-section"), true);
     showError("login-error", msg || "");
+    sessionStorage.removeItem("microfi.enrol");
+    window.dispatchEvent(new CustomEvent("microfi:signedout"));
   }
+
+  // people.js hands over a new token (after a password change or enabling
+  // two-step sign-in, the old ones are revoked).
+  window.addEventListener("microfi:token", (ev) => {
+    token = ev.detail.token;
+    sessionStorage.setItem(TOKEN_KEY, token);
+  });
 
   function signedIn() {
     show($("login-section"), false);
+    if (sessionStorage.getItem("microfi.enrol")) {
+      // An enrolment-only token: people.js shows the set-up, nothing else.
+      show($("user-box"), true);
+      window.dispatchEvent(new CustomEvent("microfi:signedin", { detail: { user, token, enrol: true } }));
+      return;
+    }
     show($("welcome"), false);
     show($("app-section"), true);
     show($("user-box"), true);
@@ -139,6 +154,7 @@
     show($("manage-section"), canManage());
     show($("user-card"), !!user && user.role === "admin");
     loadData();
+    window.dispatchEvent(new CustomEvent("microfi:signedin", { detail: { user, token, enrol: false } }));
   }
 
   $("login-form").addEventListener("submit", async (ev) => {
@@ -153,11 +169,24 @@
     const btn = $("login-submit");
     btn.disabled = true;
     try {
-      const { status, data } = await api("POST", "/api/auth/login", { email, password });
+      const body = { email, password };
+      const code = $("login-code").value.replace(/\s/g, "");
+      if (code) body[/^\d{6}$/.test(code) ? "code" : "recovery_code"] = code;
+      const { status, data } = await api("POST", "/api/auth/login", body);
+      if (status === 401 && data.error === "Second factor required") {
+        show($("login-code-field"), true);
+        showError("login-error", "Enter the code from your authenticator app.");
+        $("login-code").focus();
+        return;
+      }
       if (status !== 200 || !data.token) {
         showError("login-error", data.error || "Sign-in failed.");
         return;
       }
+      $("login-code").value = "";
+      show($("login-code-field"), false);
+      if (data.second_factor_enrolment_required) sessionStorage.setItem("microfi.enrol", "1");
+      else sessionStorage.removeItem("microfi.enrol");
       token = data.token;
       user = data.user || null;
       sessionStorage.setItem(TOKEN_KEY, token);
@@ -171,7 +200,13 @@
     }
   });
 
-  $("logout-button").addEventListener("click", () => signOut(""));
+  $("logout-button").addEventListener("click", async () => {
+    // Revoke the token on the server too, so a copy of it is useless.
+    if (token) {
+      try { await api("POST", "/api/auth/logout"); } catch (e) { /* signed out locally anyway */ }
+    }
+    signOut("");
+  });
   $("refresh-button").addEventListener("click", () => loadData());
 
   // ---- data ----

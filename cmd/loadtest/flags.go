@@ -79,7 +79,7 @@ func newFlagSet(o *Options, stderr io.Writer) *flag.FlagSet {
 	fs.BoolVar(&o.Spawn, "spawn", false, "build ./cmd/tenantgate and run it on a fresh temporary data dir for this test")
 	fs.BoolVar(&o.SpawnFloor, "spawn-floor", false, "run against the physical-floor server (fasthttp + SQLite point reads) instead of the proxy")
 	fs.StringVar(&o.ProxyBin, "proxy-bin", "", "prebuilt tenantgate binary for --spawn (and the CLI fallback with --target)")
-	fs.Var(&o.ProxyArgs, "proxy-arg", "extra flag for the spawned `tenantgate serve` (repeatable), e.g. --proxy-arg=--max-open-tenants=1000")
+	fs.Var(&o.ProxyArgs, "proxy-arg", "extra `FLAG` for the spawned tenantgate serve (repeatable), e.g. --proxy-arg=--max-open-tenants=1000")
 	fs.BoolVar(&o.KeepData, "keep-data", false, "keep the spawned proxy's temporary data dir (and its log)")
 	fs.BoolVar(&o.Cleanup, "cleanup", true, "with --target: delete the tenants this run provisioned when it ends (tenants saved to or reused from --tenants-file are kept)")
 	fs.StringVar(&o.DataDir, "data-dir", "", "with --target: the proxy's data dir (JWT key from jwt.secret, CLI fallback)")

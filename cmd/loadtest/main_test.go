@@ -154,6 +154,19 @@ func TestUsageErrors(t *testing.T) {
 			}
 		})
 	}
+	// Help on stdout, exit 0; a bad flag value is one line on stderr.
+	for _, args := range [][]string{{"--help"}, {"floor", "--help"}} {
+		code, out, errs := runMain(t, args...)
+		if code != exitOK || errs != "" || !strings.Contains(out, "Example:") || strings.Contains(out, "tenantgate serve  ") {
+			t.Errorf("%v: exit %d\nstdout %s\nstderr %s", args, code, out, errs)
+		}
+		if strings.Contains(out, "-proxy-arg tenantgate") {
+			t.Errorf("%v: placeholder from a quoted phrase:\n%s", args, out)
+		}
+	}
+	if code, out, errs := runMain(t, "--rate", "fast"); code != exitUsage || out != "" || strings.Count(strings.TrimSpace(errs), "\n") != 0 || !strings.Contains(errs, `invalid value "fast" for flag -rate`) {
+		t.Errorf("bad value: exit %d\nstdout %q\nstderr %q", code, out, errs)
+	}
 	if code, _, errs := runMain(t, "--target", "http://127.0.0.1:1", "--self-ceiling", "0"); code != exitError || !strings.Contains(errs, "--jwt-secret") {
 		t.Fatalf("target without a key: exit %d, %s", code, errs)
 	}

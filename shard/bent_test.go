@@ -58,7 +58,7 @@ func TestBentDatabaseCaughtOnOpen(t *testing.T) {
 		t.Fatal(err)
 	}
 	st := bank.New(h.DB, 4)
-	u, err := st.CreateUser(ctx, bank.NewUser{Email: "a@b.example", Name: "A", Password: "password1", Role: "customer"})
+	u, err := st.CreateUser(ctx, bank.NewUser{Email: "a@b.example", Name: "A", Password: "correct horse battery 7", Role: "customer"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -124,7 +124,7 @@ func TestBankConnectionsRefuseForeignTriggers(t *testing.T) {
 	}
 	defer h.Release()
 	st := bank.New(h.DB, 5)
-	u, _ := st.CreateUser(ctx, bank.NewUser{Email: "a@b.example", Name: "A", Password: "password1", Role: "customer"})
+	u, _ := st.CreateUser(ctx, bank.NewUser{Email: "a@b.example", Name: "A", Password: "correct horse battery 7", Role: "customer"})
 	a, err := st.CreateAccount(ctx, bank.NewAccount{UserID: u.ID, Type: "savings", Currency: "GHS"})
 	if err != nil {
 		t.Fatal(err)

@@ -33,7 +33,7 @@ func fixture(t *testing.T) (verify.Target, []int64) {
 	}
 	defer h.Release()
 	st := bank.New(h.DB, 3)
-	u, err := st.CreateUser(ctx, bank.NewUser{Email: "a@b.example", Name: "A", Password: "password1", Role: "customer"})
+	u, err := st.CreateUser(ctx, bank.NewUser{Email: "a@b.example", Name: "A", Password: "correct horse battery 7", Role: "customer"})
 	if err != nil {
 		t.Fatal(err)
 	}

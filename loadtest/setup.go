@@ -21,8 +21,8 @@ import (
 // Seeding strategies for per-tenant users and accounts.
 const (
 	SeedAPI  = "api"  // POST /api/users, /api/accounts, /api/transactions
-	SeedSQL  = "sql"  // one Hrana pipeline per tenant (fast, for thousands of tenants)
-	SeedAuto = "auto" // api up to 10 tenants, sql beyond
+	SeedBulk = "bulk" // one POST /api/admin/tenants/{id}/seed per tenant (fast, for thousands of tenants)
+	SeedAuto = "auto" // api up to 10 tenants, bulk beyond
 )
 
 // Provisioner creates tenants with users and funded accounts through a
@@ -39,7 +39,7 @@ type Provisioner struct {
 	CLIBin     string
 	CLIDataDir string
 
-	Seed            string // SeedAPI, SeedSQL or SeedAuto
+	Seed            string // SeedAPI, SeedBulk or SeedAuto
 	UsersPerTenant  int    // customers per tenant (default 2), besides the staff user
 	AccountsPerUser int    // accounts per customer (default 2: savings, current)
 	Concurrency     int    // parallel setup requests (default 8)
@@ -49,7 +49,7 @@ type Provisioner struct {
 	client   *fasthttp.HostClient
 	useCLI   atomic.Bool
 	hashOnce sync.Once
-	hash     string // a real password hash copied for SQL seeding
+	hash     string // a real password hash copied for bulk seeding
 	hashErr  error
 }
 
@@ -86,7 +86,7 @@ func (p *Provisioner) Provision(ctx context.Context, n int) ([]*Tenant, error) {
 	if seed == "" || seed == SeedAuto {
 		seed = SeedAPI
 		if n > 10 {
-			seed = SeedSQL
+			seed = SeedBulk
 		}
 	}
 	c, _, err := newClient(p.BaseURL, p.Concurrency+2, 60*time.Second)
@@ -103,11 +103,11 @@ func (p *Provisioner) Provision(ctx context.Context, n int) ([]*Tenant, error) {
 	}
 	start := time.Now()
 	// The first tenant is always seeded through the API: it proves the
-	// routes work and, for SQL seeding, yields a real password hash.
+	// routes work and, for bulk seeding, yields a real password hash.
 	if err := p.setupTenant(ctx, tenants[0], SeedAPI); err != nil {
 		return nil, err
 	}
-	if seed == SeedSQL {
+	if seed == SeedBulk {
 		if p.rememberHash(ctx, tenants[0]); p.hashErr != nil {
 			return nil, p.hashErr
 		}
@@ -155,8 +155,12 @@ func (p *Provisioner) setupTenant(ctx context.Context, t *Tenant, seed string) e
 	}
 	t.Email, t.Password = "teller@"+t.Sub+".example", LoginPassword
 	switch seed {
-	case SeedSQL:
-		err = p.seedSQL(ctx, t)
+	case SeedBulk:
+		if p.useCLI.Load() { // no admin API: seed through the tenant API
+			err = p.seedAPI(ctx, t)
+			break
+		}
+		err = p.seedBulk(ctx, t)
 	default:
 		err = p.seedAPI(ctx, t)
 	}
@@ -375,68 +379,75 @@ func (p *Provisioner) pipeline(ctx context.Context, t *Tenant, stmts []hranaStmt
 	return rows, nil
 }
 
-// seedSQL inserts the users and funded accounts in one Hrana pipeline. The
-// password hash is copied from a user created through the API, so login
-// works without paying for one hash per tenant.
-func (p *Provisioner) seedSQL(ctx context.Context, t *Tenant) error {
+// seedBulk creates the users and funded accounts with one call to the
+// admin API's bulk seeding path (managed tables are read-only over SQL).
+// The password hash is copied from a user created through the API, so
+// login works without paying for one hash per tenant; opening balances are
+// deposit postings, so the ledger holds.
+func (p *Provisioner) seedBulk(ctx context.Context, t *Tenant) error {
 	if p.hash == "" {
 		return errors.New("no password hash to copy from an API-seeded tenant")
 	}
-	currency := currencyOf(p.Country)
-	stmts := []hranaStmt{{
-		SQL:  "INSERT INTO users (tenant_id, email, name, password_hash, role) VALUES (?, ?, ?, ?, 'staff')",
-		Args: []any{t.ID, t.Email, "Teller " + t.Sub, p.hash},
-	}}
+	type account struct {
+		Type           string `json:"type"`
+		OpeningBalance int64  `json:"opening_balance"`
+	}
+	type user struct {
+		Email        string    `json:"email"`
+		Name         string    `json:"name"`
+		Role         string    `json:"role"`
+		PasswordHash string    `json:"password_hash"`
+		Accounts     []account `json:"accounts"`
+	}
+	users := []user{{Email: t.Email, Name: "Teller " + t.Sub, Role: "staff", PasswordHash: p.hash}}
 	types := []string{"savings", "current"}
 	for u := 0; u < p.UsersPerTenant; u++ {
-		email := fmt.Sprintf("customer%d@%s.example", u+1, t.Sub)
-		stmts = append(stmts, hranaStmt{
-			SQL:  "INSERT INTO users (tenant_id, email, name, password_hash, role) VALUES (?, ?, ?, ?, 'customer')",
-			Args: []any{t.ID, email, fmt.Sprintf("Customer %d", u+1), p.hash},
-		})
+		cu := user{Email: fmt.Sprintf("customer%d@%s.example", u+1, t.Sub), Name: fmt.Sprintf("Customer %d", u+1), Role: "customer", PasswordHash: p.hash}
 		for a := 0; a < p.AccountsPerUser; a++ {
-			stmts = append(stmts, hranaStmt{
-				SQL:  "INSERT INTO accounts (tenant_id, user_id, type, currency, balance) VALUES (?, (SELECT id FROM users WHERE tenant_id = ? AND email = ?), ?, ?, ?)",
-				Args: []any{t.ID, t.ID, email, types[a%2], currency, int64(initialBalance)},
-			})
+			cu.Accounts = append(cu.Accounts, account{Type: types[a%2], OpeningBalance: initialBalance})
 		}
+		users = append(users, cu)
 	}
-	stmts = append(stmts,
-		hranaStmt{SQL: "SELECT id FROM users WHERE tenant_id = ? AND email = ?", Args: []any{t.ID, t.Email}},
-		hranaStmt{SQL: "SELECT id FROM accounts WHERE tenant_id = ? ORDER BY id", Args: []any{t.ID}},
-	)
-	rows, err := p.pipeline(ctx, t, stmts)
+	body, _ := json.Marshal(map[string]any{"users": users})
+	tok, err := MintToken(p.Secret, 0, 0, "platform_admin", time.Hour)
 	if err != nil {
 		return err
 	}
-	users, accts := rows[len(rows)-2], rows[len(rows)-1]
-	if len(users) != 1 || len(accts) == 0 {
-		return fmt.Errorf("seed via SQL: got %d staff users and %d accounts", len(users), len(accts))
+	st, resp, err := p.do(ctx, "POST", "admin."+p.RootDomain, fmt.Sprintf("/api/admin/tenants/%d/seed", t.ID), tok, body)
+	if err != nil {
+		return fmt.Errorf("bulk seed: %w", err)
 	}
-	if t.UserID, err = strconv.ParseInt(users[0][0], 10, 64); err != nil {
-		return fmt.Errorf("seed via SQL: user id: %w", err)
+	if st != 201 {
+		return fmt.Errorf("bulk seed: %d %s", st, trimBody(resp))
 	}
-	for _, r := range accts {
-		id, err := strconv.ParseInt(r[0], 10, 64)
-		if err != nil {
-			return fmt.Errorf("seed via SQL: account id: %w", err)
-		}
-		t.Accounts = append(t.Accounts, id)
+	var out struct {
+		Users []struct {
+			ID       int64   `json:"id"`
+			Accounts []int64 `json:"accounts"`
+		} `json:"users"`
+	}
+	if err := json.Unmarshal(resp, &out); err != nil || len(out.Users) != len(users) {
+		return fmt.Errorf("bulk seed: unexpected answer %s", trimBody(resp))
+	}
+	t.UserID = out.Users[0].ID
+	for _, u := range out.Users[1:] {
+		t.Accounts = append(t.Accounts, u.Accounts...)
 	}
 	return nil
 }
 
 // rememberHash reads the staff user's password hash from an API-seeded
-// tenant, for SQL seeding of the others.
+// tenant (managed tables are readable over SQL), for bulk seeding of the
+// others.
 func (p *Provisioner) rememberHash(ctx context.Context, t *Tenant) {
 	p.hashOnce.Do(func() {
 		rows, err := p.pipeline(ctx, t, []hranaStmt{{SQL: "SELECT password_hash FROM users WHERE tenant_id = ? AND email = ?", Args: []any{t.ID, t.Email}}})
 		if err != nil {
-			p.hashErr = fmt.Errorf("read a password hash for SQL seeding: %w", err)
+			p.hashErr = fmt.Errorf("read a password hash for bulk seeding: %w", err)
 			return
 		}
 		if len(rows[0]) != 1 {
-			p.hashErr = errors.New("read a password hash for SQL seeding: user not found")
+			p.hashErr = errors.New("read a password hash for bulk seeding: user not found")
 			return
 		}
 		p.hash = rows[0][0][0]

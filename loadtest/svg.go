@@ -45,7 +45,9 @@ func svgLineChart(title, unit string, x []float64, series []chartSeries) string 
 			ymax = math.Max(ymax, y)
 		}
 	}
-	ymax = niceCeil(ymax)
+	// 10% headroom: a line at the series' maximum (a flat "allocated VUs"
+	// line, say) is drawn inside the plot, not on its top border.
+	ymax = niceCeil(ymax * 1.1)
 	px := func(v float64) float64 { return ml + pw*v/xmax }
 	py := func(v float64) float64 { return mt + ph - ph*v/ymax }
 	// grid and axes
@@ -76,8 +78,39 @@ func svgLineChart(title, unit string, x []float64, series []chartSeries) string 
 		fmt.Fprintf(&b, `<line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" stroke="%s" stroke-width="3"/>`, ml+pw+12, ly-4, ml+pw+32, ly-4, s.Color)
 		fmt.Fprintf(&b, `<text x="%.1f" y="%.1f" font-size="12">%s</text>`, ml+pw+38, ly, html.EscapeString(s.Name))
 	}
+	// Hover values: one transparent band per sample with a native tooltip
+	// (<title>) listing every series there; no script, so the report stays
+	// self-contained and works under a strict Content-Security-Policy.
+	b.WriteString(`<style>.hv{fill:transparent}.hv:hover{fill:rgba(0,0,0,.07)}</style>`)
+	for j := range x {
+		left, right := ml, ml+pw
+		if j > 0 {
+			left = (px(x[j-1]) + px(x[j])) / 2
+		}
+		if j+1 < len(x) {
+			right = (px(x[j]) + px(x[j+1])) / 2
+		}
+		var tip strings.Builder
+		fmt.Fprintf(&tip, "%ss", trimFloat(math.Round(x[j]*10)/10))
+		for _, s := range series {
+			if j < len(s.Y) {
+				fmt.Fprintf(&tip, "\n%s: %s", s.Name, valueLabel(s.Y[j], unit))
+			}
+		}
+		fmt.Fprintf(&b, `<rect class="hv" x="%.1f" y="%.1f" width="%.1f" height="%.1f"><title>%s</title></rect>`,
+			left, mt, math.Max(right-left, 1), ph, html.EscapeString(tip.String()))
+	}
 	b.WriteString(`</svg>`)
 	return b.String()
+}
+
+// valueLabel renders a hovered value: milliseconds as k6 prints them,
+// other values with at most two decimals.
+func valueLabel(v float64, unit string) string {
+	if unit == "ms" {
+		return fmtMs(v)
+	}
+	return trimFloat(math.Round(v*100)/100) + unit
 }
 
 // axisLabel renders a y-axis value; milliseconds switch to µs or s as k6 does.

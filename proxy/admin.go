@@ -95,6 +95,9 @@ func (s *Server) adminAPI(ctx *fasthttp.RequestCtx, path string) error {
 		return err
 	}
 	rest, ok := strings.CutPrefix(path, adminTenantsPath+"/")
+	if r, seed := strings.CutSuffix(rest, adminSeedSuffix); ok && seed {
+		return s.adminSeedRoute(ctx, method, r)
+	}
 	if !ok || rest == "" || strings.Contains(rest, "/") {
 		return errNotFound
 	}

@@ -36,7 +36,7 @@ func TestTokenFailures(t *testing.T) {
 	host := proxytest.Host("client1")
 	key := []byte(proxytest.Secret)
 	exp := time.Now().Add(time.Hour).Unix()
-	good := jwt.MapClaims{"tenant_id": tn.ID, "user_id": 1, "role": "staff", "exp": exp}
+	good := jwt.MapClaims{"tenant_id": tn.ID, "user_id": 1, "role": "staff", "iat": time.Now().Unix(), "exp": exp}
 	with := func(k string, v any) jwt.MapClaims {
 		c := jwt.MapClaims{}
 		for kk, vv := range good {

@@ -148,7 +148,7 @@ func doRaw(s *proxytest.Server, method, host, path, token string, body any, head
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
 	for i := 0; i+1 < len(headers); i += 2 {
-		req.Header.Set(headers[i], headers[i+1])
+		req.Header.Add(headers[i], headers[i+1])
 	}
 	resp, err := s.Client.Do(req)
 	if err != nil {

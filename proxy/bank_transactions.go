@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"bytes"
 	"net/http"
 
 	"github.com/microfi/tenantgate/shard/bank"
@@ -39,6 +40,10 @@ func (s *Server) listTransactions(r *tenantRequest) error {
 // returns the first result (with Idempotent-Replayed: true) and never posts
 // twice; the same key with a different body → 409.
 func (s *Server) createTransaction(r *tenantRequest) error {
+	key, err := idempotencyKey(r)
+	if err != nil {
+		return err
+	}
 	var p bank.Posting
 	if err := decodeJSON(r.ctx, &p); err != nil {
 		return err
@@ -46,7 +51,7 @@ func (s *Server) createTransaction(r *tenantRequest) error {
 	res, err := r.store().Post(r.c, p, bank.PostOptions{
 		ActorUserID:    max(r.claims.User(), 0),
 		OwnerUserID:    r.ownerScope(),
-		IdempotencyKey: string(r.ctx.Request.Header.PeekBytes(headerIdempotencyKey)),
+		IdempotencyKey: key,
 	})
 	if err != nil {
 		return err
@@ -56,4 +61,21 @@ func (s *Server) createTransaction(r *tenantRequest) error {
 	}
 	writeJSON(r.ctx, http.StatusCreated, res)
 	return nil
+}
+
+// idempotencyKey reads the Idempotency-Key header. Given twice, even with
+// the same value, or given empty, it is refused: a client that sent it
+// meant to be protected, and picking one key (or none) would post without
+// the protection it asked for.
+func idempotencyKey(r *tenantRequest) (string, error) {
+	vals := r.ctx.Request.Header.PeekAll(string(headerIdempotencyKey))
+	switch {
+	case len(vals) == 0:
+		return "", nil
+	case len(vals) > 1:
+		return "", badRequest("Idempotency-Key must be given once", map[string]string{"Idempotency-Key": "must be given once"})
+	case len(bytes.TrimSpace(vals[0])) == 0:
+		return "", badRequest("Idempotency-Key must not be empty", map[string]string{"Idempotency-Key": "must not be empty"})
+	}
+	return string(vals[0]), nil
 }

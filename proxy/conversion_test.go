@@ -182,7 +182,16 @@ func TestHostErrorPages(t *testing.T) {
 	s := proxytest.Start(t, proxytest.Options{})
 	s.CreateTenant("closed")
 	suspended := "suspended"
-	if _, err := s.Catalog.Update(t.Context(), 1, catalog.Update{Status: &suspended}); err != nil {
+	closed, err := s.Catalog.Resolve(t.Context(), "closed")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Catalog.Update(t.Context(), closed.ID, catalog.Update{Status: &suspended}); err != nil {
+		t.Fatal(err)
+	}
+	ended := s.CreateTenant("ended")
+	demo, past := catalog.StatusDemo, time.Now().Add(-time.Hour)
+	if _, err := s.Catalog.Update(t.Context(), ended.ID, catalog.Update{Status: &demo, ExpiresAt: &past}); err != nil {
 		t.Fatal(err)
 	}
 	browserAccept := "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
@@ -194,6 +203,7 @@ func TestHostErrorPages(t *testing.T) {
 	}{
 		{proxytest.Host("closed"), 403, "Tenant suspended", "is suspended"},
 		{proxytest.Host("nobody"), 404, "Tenant not found", "There is no MicroFi institution at this address"},
+		{proxytest.Host("ended"), 410, "Demo expired", "This demo has ended"},
 	} {
 		var r proxytest.Response
 		deadline := time.Now().Add(5 * time.Second)

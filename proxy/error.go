@@ -148,6 +148,8 @@ func errorFor(err error) *Error {
 		return &Error{Status: http.StatusConflict, Message: "Start second factor enrolment first"}
 	case errors.Is(err, bank.ErrBusy):
 		return &Error{Status: http.StatusServiceUnavailable, Message: "Tenant unavailable", Retry: 1}
+	case errors.Is(err, bank.ErrRefused):
+		return &Error{Status: http.StatusServiceUnavailable, Message: "Tenant unavailable"}
 	case errors.As(err, &verr):
 		return badRequest("Invalid request", verr.Fields)
 	case errors.Is(err, context.DeadlineExceeded):

@@ -47,31 +47,44 @@ func decodeJSON(ctx *fasthttp.RequestCtx, v any) error {
 		return badRequest("Request body must be a JSON object", nil)
 	}
 	if err := jsonv2.Unmarshal(body, v, jsonv2.RejectUnknownMembers(true)); err != nil {
-		return badRequest(describeJSONError(err), nil)
+		msg, field, problem := describeJSONError(err)
+		return badRequest(msg, fieldMap(field, problem))
 	}
 	return nil
 }
 
 // describeJSONError says what is wrong with a body, from the decoder's
-// typed errors.
-func describeJSONError(err error) string {
+// typed errors, and, when one field is at fault, which and how (the README
+// promises "fields" then).
+func describeJSONError(err error) (msg, field, problem string) {
 	var syn *jsontext.SyntacticError
 	var sem *jsonv2.SemanticError
 	switch {
 	case errors.As(err, &syn) && errors.Is(err, jsontext.ErrDuplicateName):
-		return fmt.Sprintf("Duplicate field %q", fieldName(syn.JSONPointer))
+		name := fieldName(syn.JSONPointer)
+		return fmt.Sprintf("Duplicate field %q", name), name, "is given more than once"
 	case errors.Is(err, io.ErrUnexpectedEOF):
-		return "Invalid JSON: unexpected end of input"
+		return "Invalid JSON: unexpected end of input", "", ""
 	case errors.As(err, &syn):
-		return fmt.Sprintf("Invalid JSON at byte %d", syn.ByteOffset)
+		return fmt.Sprintf("Invalid JSON at byte %d", syn.ByteOffset), "", ""
 	case errors.As(err, &sem) && errors.Is(err, jsonv2.ErrUnknownName):
-		return fmt.Sprintf("Unknown field %q", fieldName(sem.JSONPointer))
+		name := fieldName(sem.JSONPointer)
+		return fmt.Sprintf("Unknown field %q", name), name, "is not a field of this request"
 	case errors.As(err, &sem) && sem.GoType != nil && sem.JSONPointer != "":
-		return fmt.Sprintf("Field %q must be %s", fieldName(sem.JSONPointer), jsonKind(sem.GoType.Kind().String()))
+		name, kind := fieldName(sem.JSONPointer), jsonKind(sem.GoType.Kind().String())
+		return fmt.Sprintf("Field %q must be %s", name, kind), name, "must be " + kind
 	case errors.As(err, &sem) && sem.JSONPointer == "":
-		return "Request body must be a JSON object"
+		return "Request body must be a JSON object", "", ""
 	}
-	return "Invalid JSON"
+	return "Invalid JSON", "", ""
+}
+
+// fieldMap is the "fields" of a 400 about one field (nil for none).
+func fieldMap(field, problem string) map[string]string {
+	if field == "" {
+		return nil
+	}
+	return map[string]string{field: problem}
 }
 
 // fieldName is the path of a JSON pointer without its leading slash

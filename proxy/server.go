@@ -25,6 +25,7 @@ import (
 	"github.com/microfi/tenantgate/shard"
 	"github.com/microfi/tenantgate/shard/bank"
 	"github.com/microfi/tenantgate/shard/fairshare"
+	"github.com/microfi/tenantgate/shard/verify"
 )
 
 // Defaults for Config.
@@ -53,6 +54,9 @@ type Config struct {
 	LoginIPLimit          RateLimit     // login attempts per client address; zero = DefaultLoginIPLimit
 	LoginTenantLimit      RateLimit     // login attempts per tenant; zero = DefaultLoginTenantLimit
 	LoginWait             time.Duration // longest wait for a password-hashing turn; 0 = DefaultLoginWait
+	// LedgerAuditRate is how many tenants a minute the continuous ledger
+	// audit verifies (shard/verify); 0 = verify.DefaultAuditRate, < 0 = off.
+	LedgerAuditRate int
 
 	// Edge holds the public listener's connection and request-size limits.
 	Edge EdgeLimits
@@ -107,6 +111,7 @@ type Server struct {
 	background   context.Context    // background work (reaper, tenant series), until Shutdown
 	startOnce    sync.Once
 	wg           sync.WaitGroup // the goroutines Start launched
+	auditor      *verify.Auditor
 }
 
 // New builds a Server from cfg; it starts nothing (see Start).
@@ -157,6 +162,8 @@ func New(cfg Config) (*Server, error) {
 	s.site = newSite(cfg)
 	s.cpu = fairshare.New(cfg.CPU, fairshare.NewMetrics(cfg.Registerer))
 	cfg.Hrana.Scheduler = s.cpu
+	s.auditor = verify.NewAuditor(verify.AuditorConfig{
+		PerMinute: cfg.LedgerAuditRate, List: s.auditTargets, Logger: cfg.Logger, Registerer: cfg.Registerer})
 	s.hrana = hrana.NewHandler(cfg.Hrana, cfg.Registerer)
 	if cfg.TenantRate == (RateLimit{}) {
 		cfg.TenantRate = DefaultTenantRate
@@ -217,6 +224,7 @@ func New(cfg Config) (*Server, error) {
 // them. Calling it again does nothing; Serve and ServeTLS call it too.
 func (s *Server) Start() {
 	s.startOnce.Do(func() {
+		s.auditor.Start(s.background)
 		s.hrana.Start()
 		if r := s.reaper(); r != nil {
 			s.wg.Go(func() { r.Run(s.background) })
@@ -262,6 +270,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	go func() { errc <- s.ops.ShutdownWithContext(ctx) }()
 	err := errors.Join(<-errc, <-errc)
 	s.hrana.Close() // rolls back open SQL streams before the databases close
+	s.auditor.Close()
 	s.wg.Wait()
 	return err
 }

@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"time"
 
@@ -57,6 +58,10 @@ func (s *Server) serveTenant(c context.Context, ctx *fasthttp.RequestCtx, t cata
 		if claims.Tenant() != t.ID {
 			s.metrics.authFailures.WithLabelValues("mismatch").Inc()
 			return rt.class, ErrTenantMismatch
+		}
+		if !claims.IssuedFor(t.CreatedAt) {
+			s.metrics.authFailures.WithLabelValues("invalid").Inc()
+			return rt.class, fmt.Errorf("%w: issued before the tenant was created", ErrInvalidToken)
 		}
 		if err := s.checkRevoked(c, claims); err != nil {
 			return rt.class, err

@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/microfi/tenantgate/migrations"
+	"github.com/microfi/tenantgate/shard/seal"
 	"github.com/microfi/tenantgate/shard/storage"
 )
 
@@ -389,16 +390,40 @@ func (m *Manager) openChecked(ctx context.Context, e *entry) (*sql.DB, error) {
 			return nil, fmt.Errorf("%w: %w: %s", ErrUnavailable, ErrNotFound, e.path)
 		}
 	}
-	db, err := storage.Open(ctx, e.url)
+	if e.path != "" {
+		// Stamp, migrations and the schema audit run on a maintenance
+		// connection; the bank gets its own defensive pool afterwards.
+		maint, err := storage.Open(ctx, e.url)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
+		}
+		err = prepare(ctx, maint, e.id, m.m)
+		if err == nil {
+			err = m.repairSchema(ctx, maint, e.id)
+		}
+		maint.Close()
+		if err != nil {
+			return nil, fmt.Errorf("%w: tenant %d: %w", ErrUnavailable, e.id, err)
+		}
+	}
+	var db *sql.DB
+	var err error
+	if e.path != "" {
+		db, err = storage.OpenBank(ctx, e.path, seal.BankAuthorizer)
+	} else {
+		db, err = storage.Open(ctx, e.url)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
 	db.SetMaxOpenConns(MaxConnsPerTenant)
 	db.SetMaxIdleConns(MaxIdleConnsPerTenant)
 	db.SetConnMaxIdleTime(ConnIdleTimeout)
-	if err := prepare(ctx, db, e.id, m.m); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("%w: tenant %d: %w", ErrUnavailable, e.id, err)
+	if e.path == "" { // a libSQL server: its own authorizer, no audit here
+		if err := prepare(ctx, db, e.id, m.m); err != nil {
+			db.Close()
+			return nil, fmt.Errorf("%w: tenant %d: %w", ErrUnavailable, e.id, err)
+		}
 	}
 	return db, nil
 }
@@ -555,6 +580,8 @@ func failureReason(err error) string {
 		return "stamp_mismatch"
 	case errors.Is(err, ErrSchemaAhead), errors.Is(err, migrations.ErrChecksumMismatch), errors.Is(err, errMigrateOnOpen):
 		return "schema"
+	case errors.Is(err, errForeignSchema):
+		return "foreign_schema"
 	case errors.Is(err, ErrNotFound):
 		return "not_found"
 	default:

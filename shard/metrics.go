@@ -15,6 +15,7 @@ type metrics struct {
 	openFailures     *prometheus.CounterVec
 
 	migrationsApplied, migrationsFailed prometheus.Counter
+	schemaRepairs                       prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -39,7 +40,11 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		migrationsApplied: f.NewCounter(prometheus.CounterOpts{Name: "tenantgate_migrations_applied_total", Help: "Schema migrations applied to tenant databases when they were opened."}),
 		migrationsFailed:  f.NewCounter(prometheus.CounterOpts{Name: "tenantgate_migrations_failed_total", Help: "Schema migrations that failed on a tenant database being opened (the tenant gets 503)."}),
 	}
-	for _, r := range []string{"stamp_mismatch", "schema", "not_found", "backend", "pinned"} {
+	m.schemaRepairs = f.NewCounter(prometheus.CounterOpts{
+		Name: "tenantgate_tenant_db_schema_repairs_total",
+		Help: "Foreign indexes, triggers and views touching a managed table, dropped when a tenant database was opened (each is a security event).",
+	})
+	for _, r := range []string{"stamp_mismatch", "schema", "foreign_schema", "not_found", "backend", "pinned"} {
 		m.openFailures.WithLabelValues(r)
 	}
 	return m

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/microfi/tenantgate/shard/rawsqlite"
+	"github.com/microfi/tenantgate/shard/seal"
 )
 
 // RawConn is a direct SQLite connection to a tenant database (for SQL over
@@ -66,7 +67,7 @@ func (h *Handle) Conn(ctx context.Context, readOnly bool) (*RawConn, error) {
 	e.rawOpen++
 	m.gaugesLocked()
 	m.mu.Unlock()
-	raw, err := rawsqlite.Open(e.path, rawsqlite.Options{ReadOnly: readOnly, BusyTimeout: m.cfg.RawBusyTimeout})
+	raw, err := rawsqlite.Open(e.path, rawsqlite.Options{ReadOnly: readOnly, BusyTimeout: m.cfg.RawBusyTimeout, SchemaCheck: seal.Check})
 	if err != nil {
 		m.mu.Lock()
 		m.dropRawLocked(nil, e)

@@ -79,7 +79,7 @@ func newFlagSet(o *Options, stderr io.Writer) *flag.FlagSet {
 	fs.BoolVar(&o.Spawn, "spawn", false, "build ./cmd/tenantgate and run it on a fresh temporary data dir for this test")
 	fs.BoolVar(&o.SpawnFloor, "spawn-floor", false, "run against the physical-floor server (fasthttp + SQLite point reads) instead of the proxy")
 	fs.StringVar(&o.ProxyBin, "proxy-bin", "", "prebuilt tenantgate binary for --spawn (and the CLI fallback with --target)")
-	fs.Var(&o.ProxyArgs, "proxy-arg", "extra flag for the spawned `tenantgate serve` (repeatable), e.g. --proxy-arg=--max-open-tenants=1000")
+	fs.Var(&o.ProxyArgs, "proxy-arg", "extra `FLAG` for the spawned tenantgate serve (repeatable), e.g. --proxy-arg=--max-open-tenants=1000")
 	fs.BoolVar(&o.KeepData, "keep-data", false, "keep the spawned proxy's temporary data dir (and its log)")
 	fs.BoolVar(&o.Cleanup, "cleanup", true, "with --target: delete the tenants this run provisioned when it ends (tenants saved to or reused from --tenants-file are kept)")
 	fs.StringVar(&o.DataDir, "data-dir", "", "with --target: the proxy's data dir (JWT key from jwt.secret, CLI fallback)")
@@ -99,7 +99,7 @@ func newFlagSet(o *Options, stderr io.Writer) *flag.FlagSet {
 
 	fs.IntVar(&o.Tenants, "tenants", 100, "tenants to provision and spread the load over")
 	fs.StringVar(&o.TenantPrefix, "tenant-prefix", "", "host prefix of provisioned tenants (default lt<random>-)")
-	fs.StringVar(&o.SeedData, "seed-data", loadtest.SeedAuto, "how users/accounts are created: api, sql (one Hrana pipeline per tenant) or auto (api up to 10 tenants; beyond, the first tenant via the API and the rest via SQL with its password hash)")
+	fs.StringVar(&o.SeedData, "seed-data", loadtest.SeedAuto, "how users/accounts are created: api, bulk (one admin-API seed call per tenant) or auto (api up to 10 tenants; beyond, the first tenant via the API and the rest in bulk with its password hash)")
 	fs.IntVar(&o.UsersPerTenant, "users-per-tenant", 2, "customers per tenant (plus one staff user that logs in)")
 	fs.IntVar(&o.AccountsPerUser, "accounts-per-user", 2, "accounts per customer (savings, current)")
 	fs.IntVar(&o.SetupWorkers, "setup-concurrency", 8, "parallel setup requests")

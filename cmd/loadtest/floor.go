@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -19,7 +20,7 @@ import (
 // floorMain runs `loadtest floor`: prepare the tenant files and serve.
 func floorMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("loadtest floor", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs.SetOutput(io.Discard)
 	listen := fs.String("listen", "127.0.0.1:0", "address to serve on")
 	dir := fs.String("data-dir", "", "directory for the tenant SQLite files (required)")
 	n := fs.Int("tenants", 100, "number of tenants")
@@ -27,6 +28,13 @@ func floorMain(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	accounts := fs.Int("accounts", 4, "accounts per tenant")
 	root := fs.String("root-domain", "microfi.localhost", "root domain (informational; the first host label names the tenant)")
 	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fmt.Fprint(stdout, "loadtest floor: serve tenant SQLite point reads with plain fasthttp, the physical floor the proxy is measured against\n\nUsage:\n  loadtest floor --data-dir DIR [flags]\n\nExample:\n  loadtest floor --data-dir /tmp/floor --tenants 100\n\nFlags:\n")
+			fs.SetOutput(stdout)
+			fs.PrintDefaults()
+			return exitOK
+		}
+		fmt.Fprintf(stderr, "loadtest floor: %v (see loadtest floor --help)\n", err)
 		return exitUsage
 	}
 	if *dir == "" {

@@ -154,6 +154,19 @@ func TestUsageErrors(t *testing.T) {
 			}
 		})
 	}
+	// Help on stdout, exit 0; a bad flag value is one line on stderr.
+	for _, args := range [][]string{{"--help"}, {"floor", "--help"}} {
+		code, out, errs := runMain(t, args...)
+		if code != exitOK || errs != "" || !strings.Contains(out, "Example:") || strings.Contains(out, "tenantgate serve  ") {
+			t.Errorf("%v: exit %d\nstdout %s\nstderr %s", args, code, out, errs)
+		}
+		if strings.Contains(out, "-proxy-arg tenantgate") {
+			t.Errorf("%v: placeholder from a quoted phrase:\n%s", args, out)
+		}
+	}
+	if code, out, errs := runMain(t, "--rate", "fast"); code != exitUsage || out != "" || strings.Count(strings.TrimSpace(errs), "\n") != 0 || !strings.Contains(errs, `invalid value "fast" for flag -rate`) {
+		t.Errorf("bad value: exit %d\nstdout %q\nstderr %q", code, out, errs)
+	}
 	if code, _, errs := runMain(t, "--target", "http://127.0.0.1:1", "--self-ceiling", "0"); code != exitError || !strings.Contains(errs, "--jwt-secret") {
 		t.Fatalf("target without a key: exit %d, %s", code, errs)
 	}
@@ -197,7 +210,7 @@ func TestSpawnFloor(t *testing.T) {
 }
 
 // TestSpawn is the harness against the real proxy: build it, start it on a
-// temporary data dir, provision tenants (admin API + tenant API + SQL
+// temporary data dir, provision tenants (admin API + tenant API + bulk
 // seeding), run the default mix briefly, and check the summary's shape.
 func TestSpawn(t *testing.T) {
 	if testing.Short() {
@@ -230,8 +243,8 @@ func TestSpawn(t *testing.T) {
 	if strings.Contains(out, ", log /") {
 		t.Errorf("the target line points at a log that is deleted at exit:\n%s", out)
 	}
-	if !strings.Contains(errs, "sql seeding") {
-		t.Errorf("12 tenants should be seeded through SQL after the first:\n%s", errs)
+	if !strings.Contains(errs, "bulk seeding") {
+		t.Errorf("12 tenants should be seeded in bulk after the first:\n%s", errs)
 	}
 	s := readSummary(t, export)
 	if n := s.Metrics["http_reqs"].Values["count"]; n != 90 {

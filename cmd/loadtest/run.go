@@ -17,17 +17,37 @@ import (
 	"github.com/microfi/tenantgate/loadtest"
 )
 
+// helpText heads `loadtest --help`.
+const helpText = `loadtest: a k6-style load test of tenantgate: provision tenants, drive the API and SQL, report k6-style
+
+Usage:
+  loadtest --spawn | --target URL | --spawn-floor [flags]
+  loadtest floor --data-dir DIR [flags]
+
+Example:
+  loadtest --spawn --tenants 100 --duration 30s --rate 1000 --threshold 'http_req_duration:p(95)<100'
+
+Exit status: 0 ok, 99 a threshold failed (as k6), 1 error, 2 bad flags.
+
+Flags:
+`
+
 // Main runs the harness (or `floor`) with args and returns the exit code.
 func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if len(args) > 0 && args[0] == "floor" {
 		return floorMain(ctx, args[1:], stdout, stderr)
 	}
 	var o Options
-	fs := newFlagSet(&o, stderr)
+	fs := newFlagSet(&o, io.Discard)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
+			// Help is asked for: stdout, exit 0.
+			fmt.Fprint(stdout, helpText)
+			fs.SetOutput(stdout)
+			fs.PrintDefaults()
 			return exitOK
 		}
+		fmt.Fprintf(stderr, "loadtest: %v (see loadtest --help)\n", err)
 		return exitUsage
 	}
 	fs.Visit(func(f *flag.Flag) {

@@ -45,6 +45,8 @@ var docs = map[string]doc{
 		"tenantgate backup --tenant acme --out /var/backups/tenantgate\ntenantgate backup --all --out /var/backups/tenantgate   # nightly: a new dated folder each run"},
 	"restore": {"replace a tenant's data with a snapshot written by tenantgate backup", "--tenant HOST_OR_ID --from FILE [flags]",
 		"tenantgate restore --tenant acme --from /var/backups/tenantgate/2026-11-30T0200Z/3-acme.db"},
+	"verify": {"prove tenant ledgers read-only: integrity, stamp, tenant ids, balances vs postings, idempotency records, foreign schema; exits 1 on any finding", "--tenant HOST_OR_ID | --all [flags]",
+		"tenantgate verify --all --concurrency 8\ntenantgate verify --tenant acme --json"},
 	"version": {"print the version this binary was built from", "",
 		"tenantgate version"},
 	"tokens": {"revoke tokens", "revoke --tenant HOST_OR_ID [flags]",

@@ -297,3 +297,20 @@ func TestCLIBackupAndStatus(t *testing.T) {
 		t.Errorf("status with an unreadable tenant: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
 	}
 }
+
+// Every command and tenants subcommand has a description and an example,
+// so a new one cannot ship without help.
+func TestEveryCommandDocumented(t *testing.T) {
+	names := []string{}
+	for n := range commands {
+		names = append(names, n)
+	}
+	for n := range tenantsCommands {
+		names = append(names, "tenants "+n)
+	}
+	for _, n := range names {
+		if d := docs[n]; d.summary == "" || d.example == "" {
+			t.Errorf("%s: no description or example in docs", n)
+		}
+	}
+}

@@ -38,6 +38,7 @@ var commands = map[string]func(ctx context.Context, env *Env, args []string) err
 	"backup":  runBackup,
 	"restore": runRestore,
 	"version": runVersion,
+	"verify":  runVerify,
 	"tokens":  runTokens,
 	"audit":   runAudit,
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/microfi/tenantgate/shard"
 	"github.com/microfi/tenantgate/shard/bank"
 	"github.com/microfi/tenantgate/shard/fairshare"
+	"github.com/microfi/tenantgate/shard/verify"
 )
 
 // serveConfig is the serve command's flags.
@@ -36,6 +37,7 @@ type serveConfig struct {
 	tenantRate                                               float64
 	demoTTL, reapInterval                                    time.Duration
 	tenantBurst, tenantInFlight                              int
+	auditRate                                                int
 	tls                                                      tlsFlags // tls.go
 	// Edge limits and client addresses (issue 12).
 	maxConns, maxConnsPerIP, maxIdleConns int
@@ -76,6 +78,7 @@ func runServe(ctx context.Context, env *Env, args []string) error {
 	f.IntVar(&c.tenantInFlight, "tenant-max-inflight", proxy.DefaultTenantMaxInFlight, "concurrent requests per tenant (0 = unlimited)")
 	f.DurationVar(&c.demoTTL, "demo-ttl", proxy.DefaultDemoTTL, "lifetime of demo tenants created on the public site")
 	f.DurationVar(&c.reapInterval, "reap-interval", tenants.DefaultReapInterval, "how often expired demo tenants are removed (0 = never)")
+	f.IntVar(&c.auditRate, "ledger-audit-rate", verify.DefaultAuditRate, "tenants a minute the continuous ledger audit verifies, round robin (negative = off); findings count in tenantgate_ledger_audit_failures_total")
 	f.BoolVar(&c.seedDemo, "seed-demo", true, "create the demo tenant (id 1, host demo) when the catalog is empty")
 	c.tls.register(f)
 	if err := f.parse(args); err != nil {
@@ -204,7 +207,7 @@ func serve(ctx context.Context, env *Env, dataDir string, c serveConfig, log *sl
 		},
 		TrustedProxies: trusted, Pprof: c.pprof,
 		TenantRate: tenantRate, TenantMaxInFlight: c.tenantInFlight,
-		DemoTTL: c.demoTTL, ReapInterval: reapInterval(c.reapInterval),
+		DemoTTL: c.demoTTL, ReapInterval: reapInterval(c.reapInterval), LedgerAuditRate: c.auditRate,
 		RootDomain: c.rootDomain, PublicPort: c.publicPort, RequestTimeout: c.requestTimeout,
 		TenantMetrics: c.tenantMetrics, BackupDir: filepath.Join(dataDir, "backups"), Hrana: c.sql, CPU: c.cpu,
 		Catalog: cat, Shards: shards, Tenants: svc, Auth: auth,

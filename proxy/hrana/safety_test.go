@@ -80,8 +80,8 @@ func TestSafetyRefusals(t *testing.T) {
 		{"PRAGMA writable_schema = 1", "SQLITE_AUTH", "writable_schema"},
 		{"PRAGMA journal_mode = OFF", "SQLITE_AUTH", "journal_mode"},
 		{"PRAGMA trusted_schema = 1", "SQLITE_AUTH", "trusted_schema"},
-		{"INSERT INTO users(tenant_id, email, name, password_hash, role) VALUES (2, 'x@y', 'X', 'h', 'staff')", "SQLITE_CONSTRAINT", "tenant stamp"},
-		{"INSERT INTO accounts(tenant_id, user_id, type, currency) VALUES (2, 1, 'savings', 'GHS')", "SQLITE_CONSTRAINT", "tenant stamp"},
+		{"INSERT INTO users(tenant_id, email, name, password_hash, role) VALUES (2, 'x@y', 'X', 'h', 'staff')", "SQLITE_AUTH", "managed"},
+		{"INSERT INTO accounts(tenant_id, user_id, type, currency) VALUES (2, 1, 'savings', 'GHS')", "SQLITE_AUTH", "managed"},
 	}
 	reqs := make([]string, 0, len(cases)+1)
 	for _, c := range cases {
@@ -153,7 +153,8 @@ func (c *counterProbe) value() float64 {
 
 func TestReadOnlyTarget(t *testing.T) {
 	s := newTestServer(t, hrana.Config{})
-	r := s.pipeline(`{"requests":[{"type":"execute","stmt":{"sql":"INSERT INTO users(tenant_id, email, name, password_hash, role) VALUES (1, 'x@y', 'X', 'h', 'staff')"}},{"type":"execute","stmt":{"sql":"SELECT count(*) FROM users"}}]}`, "X-Test-RO", "1")
+	s.pipeline(`{"requests":[{"type":"execute","stmt":{"sql":"CREATE TABLE notes(a)"}},{"type":"close"}]}`).ok(t, 0)
+	r := s.pipeline(`{"requests":[{"type":"execute","stmt":{"sql":"INSERT INTO notes VALUES (1)"}},{"type":"execute","stmt":{"sql":"SELECT count(*) FROM notes"}}]}`, "X-Test-RO", "1")
 	if code, _ := r.errCode(t, 0); code != "SQLITE_READONLY" {
 		t.Errorf("write on read-only = %s", code)
 	}

@@ -86,6 +86,8 @@ func validatePosting(p *Posting) error {
 		v.add("description", fmt.Sprintf("must be at most %d characters", MaxDescriptionLen))
 	} else if !utf8.ValidString(p.Description) {
 		v.add("description", "must be valid UTF-8")
+	} else if !displaySafe(p.Description) {
+		v.add("description", "must not contain control or bidirectional-override characters")
 	}
 	return v.err()
 }
@@ -165,8 +167,35 @@ func (s *Store) post(ctx context.Context, p Posting, opt PostOptions, hash strin
 	if src.Status != StatusActive {
 		return PostingResult{}, ErrAccountInactive
 	}
-	if p.Type == TypeTransfer {
-		dst, err := lockAccount(ctx, run, s.tenantID, p.ToAccountID)
+	var balance int64
+	switch {
+	case p.Type == TypeTransfer && opt.OwnerUserID != 0:
+		// A customer cannot see other accounts: debit first, so a short
+		// balance answers the same whatever the target, then refuse every
+		// unusable target (missing, frozen, closed, another currency) with
+		// the one answer a missing account gets. Only a completed transfer
+		// tells the customer anything about the target.
+		if balance, err = debit(ctx, run, s.tenantID, p.AccountID, p.Amount); err != nil {
+			return PostingResult{}, err
+		}
+		var dst lockedAccount
+		dst, err = lockAccount(ctx, run, s.tenantID, p.ToAccountID)
+		if err != nil || dst.Status != StatusActive || dst.Currency != src.Currency {
+			if err != nil && !errors.Is(err, ErrNotFound) {
+				return PostingResult{}, err
+			}
+			return PostingResult{}, ErrNotFound
+		}
+		if _, err = credit(ctx, run, s.tenantID, p.ToAccountID, p.Amount); err != nil {
+			var ve *ValidationError
+			if errors.As(err, &ve) { // the target's balance is at the maximum
+				return PostingResult{}, ErrNotFound
+			}
+			return PostingResult{}, err
+		}
+	case p.Type == TypeTransfer:
+		var dst lockedAccount
+		dst, err = lockAccount(ctx, run, s.tenantID, p.ToAccountID)
 		if err != nil {
 			return PostingResult{}, err
 		}
@@ -176,19 +205,14 @@ func (s *Store) post(ctx context.Context, p Posting, opt PostOptions, hash strin
 		if dst.Currency != src.Currency {
 			return PostingResult{}, ErrCurrencyMismatch
 		}
-	}
-
-	var balance int64
-	switch p.Type {
-	case TypeDeposit:
-		balance, err = credit(ctx, run, s.tenantID, p.AccountID, p.Amount)
-	case TypeWithdrawal:
-		balance, err = debit(ctx, run, s.tenantID, p.AccountID, p.Amount)
-	case TypeTransfer:
 		balance, err = debit(ctx, run, s.tenantID, p.AccountID, p.Amount)
 		if err == nil {
 			_, err = credit(ctx, run, s.tenantID, p.ToAccountID, p.Amount)
 		}
+	case p.Type == TypeDeposit:
+		balance, err = credit(ctx, run, s.tenantID, p.AccountID, p.Amount)
+	default:
+		balance, err = debit(ctx, run, s.tenantID, p.AccountID, p.Amount)
 	}
 	if err != nil {
 		return PostingResult{}, err

@@ -80,6 +80,10 @@ var (
 	ErrBalanceNotZero = errors.New("account balance is not zero")
 	// ErrBusy: the database stayed locked past the busy timeout.
 	ErrBusy = errors.New("tenant database busy")
+	// ErrRefused: the database's authorizer refused a statement (a foreign
+	// trigger or view would have run, or a remote server keeps the table
+	// read-only); nothing was written.
+	ErrRefused = errors.New("tenant database refused the statement")
 )
 
 // ValidationError reports invalid input field by field. Fields maps the
@@ -145,6 +149,9 @@ func classify(err error) error {
 	}
 	if storage.IsBusy(err) {
 		return fmt.Errorf("%w: %w", ErrBusy, err)
+	}
+	if storage.IsAuth(err) {
+		return fmt.Errorf("%w: %w", ErrRefused, err)
 	}
 	return err
 }

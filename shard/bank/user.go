@@ -72,6 +72,17 @@ func NormalizeEmail(email string) string {
 
 func validateNewUser(nu *NewUser) error {
 	v := validation{}
+	validateIdentity(v, nu)
+	if len(nu.Password) < MinPasswordLen {
+		v.add("password", fmt.Sprintf("must be at least %d characters", MinPasswordLen))
+	} else if len(nu.Password) > MaxPasswordLen {
+		v.add("password", fmt.Sprintf("must be at most %d bytes", MaxPasswordLen))
+	}
+	return v.err()
+}
+
+// validateIdentity normalises and checks a new user's e-mail, name and role.
+func validateIdentity(v validation, nu *NewUser) {
 	nu.Email = NormalizeEmail(nu.Email)
 	nu.Name = strings.TrimSpace(nu.Name)
 	if nu.Role == "" {
@@ -99,7 +110,6 @@ func validateNewUser(nu *NewUser) error {
 	default:
 		v.add("role", "must be one of customer, staff, admin")
 	}
-	return v.err()
 }
 
 // CreateUser validates nu (ValidationError), hashes the password and stores

@@ -3,6 +3,8 @@ package rawsqlite
 import (
 	"strings"
 
+	"github.com/microfi/tenantgate/migrations"
+
 	"modernc.org/libc"
 	sqlite3 "modernc.org/sqlite/lib"
 )
@@ -16,11 +18,16 @@ import (
 //   - no load_extension() (extension loading is also off in db_config);
 //   - PRAGMAs per the table in pragma.go: run, accepted as a no-op, or
 //     refused with the reason;
-//   - the stamp, schema_migrations and every table guarded by a
-//     *_tenant_guard_* trigger cannot be dropped or altered; the stamp and
-//     schema_migrations cannot be written; guard and stamp triggers cannot
-//     be dropped, and no new trigger may be put on those tables (it would
-//     run in the bank API's transactions, outside this authorizer);
+//   - managed tables (every table the tenant migrations create, see
+//     migrations.TenantManaged) are read-only: no INSERT, UPDATE or DELETE
+//     by any statement, trigger or foreign-key action; they cannot be
+//     dropped or altered, and no index or trigger may be put on them (it
+//     would run in the bank API's transactions, outside this authorizer);
+//   - nothing a tenant made (a trigger or a view) may touch a managed
+//     table, and a new table, view or trigger that would (a foreign key
+//     into a managed table, a view or trigger body using one) is undone
+//     right after its statement by the schema check (Options.SchemaCheck);
+//   - managed names and the tg_ prefix cannot be taken;
 //   - virtual tables only for the full-text and r-tree modules.
 //
 // Writes to sqlite_schema and other corruption vectors are refused by
@@ -36,13 +43,33 @@ var secretColumns = map[string]bool{"user_totp.secret": true}
 // deniedFunctions are SQL functions that are refused outright.
 var deniedFunctions = map[string]bool{"load_extension": true, "fts3_tokenizer": true}
 
-func (c *Conn) authorize(action int32, a1, a2, db, trigger string) int32 {
+func (c *Conn) authorize(action int32, a1, a2, db, via string) int32 {
+	if c.probe != nil {
+		// Probing (see Probe): record what the statement would touch,
+		// refuse nothing, run nothing.
+		*c.probe = append(*c.probe, Access{Action: int(action), Arg1: a1, Arg2: a2, Via: via})
+		return sqlite3.SQLITE_OK
+	}
+	if c.internal {
+		return sqlite3.SQLITE_OK // this package's own audit queries
+	}
 	deny := func(reason string) int32 {
 		c.denied = reason
 		return sqlite3.SQLITE_DENY
 	}
 	if db != "" && db != "main" && db != "temp" {
 		return deny("only the main database may be used")
+	}
+	managed := migrations.TenantManaged
+	// Nothing a tenant made (a trigger or view) may touch a managed table:
+	// it would ride along in statements that do.
+	if via != "" && !managed.Object(via) {
+		switch action {
+		case sqlite3.SQLITE_READ, sqlite3.SQLITE_INSERT, sqlite3.SQLITE_UPDATE, sqlite3.SQLITE_DELETE:
+			if managed.Table(a1) {
+				return deny(via + " may not use table " + a1 + ", which is managed by tenantgate")
+			}
+		}
 	}
 	switch action {
 	case sqlite3.SQLITE_ATTACH, sqlite3.SQLITE_DETACH:
@@ -54,35 +81,45 @@ func (c *Conn) authorize(action int32, a1, a2, db, trigger string) int32 {
 	case sqlite3.SQLITE_PRAGMA:
 		return c.authorizePragma(strings.ToLower(a1), a2, deny)
 	case sqlite3.SQLITE_DROP_TABLE, sqlite3.SQLITE_DROP_VIEW:
-		if c.protected[strings.ToLower(a1)] {
+		if managed.Table(a1) {
 			return deny("table " + a1 + " is managed by tenantgate and cannot be dropped")
 		}
+		c.schemaOp = true // its sqlite_sequence and sqlite_stat* rows go with it
 	case sqlite3.SQLITE_DROP_INDEX:
-		if c.protected[strings.ToLower(a2)] {
-			return deny("indexes of table " + a2 + " are managed by tenantgate")
+		if managed.Object(a1) {
+			return deny("index " + a1 + " is managed by tenantgate and cannot be dropped")
 		}
+		c.schemaOp = true
 	case sqlite3.SQLITE_ALTER_TABLE:
-		if c.protected[strings.ToLower(a2)] {
+		if managed.Table(a2) {
 			return deny("table " + a2 + " is managed by tenantgate and cannot be altered")
 		}
+		c.ddl = true // a rename may take a reserved name: checked after it runs
+		c.schemaOp = true
 	case sqlite3.SQLITE_DROP_TRIGGER:
-		// No trigger on a managed table was made by a tenant (they cannot
-		// create one): the audit trail's append-only triggers among them.
-		if isGuardTrigger(a1) || strings.EqualFold(a2, "tenant_stamp") || c.protected[strings.ToLower(a2)] {
+		if managed.Object(a1) {
 			return deny("trigger " + a1 + " is managed by tenantgate and cannot be dropped")
 		}
-	case sqlite3.SQLITE_CREATE_TRIGGER, sqlite3.SQLITE_CREATE_TEMP_TRIGGER:
-		// A trigger on a managed table would also run inside the bank API's
-		// own transactions, on connections without this authorizer.
-		if c.protected[strings.ToLower(a2)] || isGuardTrigger(a1) {
-			return deny("triggers on " + a2 + " are managed by tenantgate")
+	case sqlite3.SQLITE_CREATE_TRIGGER, sqlite3.SQLITE_CREATE_TEMP_TRIGGER,
+		sqlite3.SQLITE_CREATE_INDEX, sqlite3.SQLITE_CREATE_TEMP_INDEX:
+		// An index or trigger on a managed table would run inside the bank
+		// API's own transactions.
+		if managed.Table(a2) {
+			return deny("table " + a2 + " is managed by tenantgate: no index or trigger may be put on it")
 		}
-		if action == sqlite3.SQLITE_CREATE_TEMP_TRIGGER {
+		if managed.Reserved(a1) {
+			return deny("the name " + a1 + " is reserved by tenantgate")
+		}
+		if action == sqlite3.SQLITE_CREATE_TEMP_TRIGGER || action == sqlite3.SQLITE_CREATE_TEMP_INDEX {
 			c.dirty = true
 		}
+		c.ddl = true
 	case sqlite3.SQLITE_INSERT, sqlite3.SQLITE_UPDATE, sqlite3.SQLITE_DELETE:
-		if t := strings.ToLower(a1); t == "tenant_stamp" || t == "schema_migrations" {
-			return deny("table " + a1 + " is managed by tenantgate and cannot be written")
+		if c.schemaOp && action != sqlite3.SQLITE_INSERT && internalTable(a1) {
+			break
+		}
+		if managed.Table(a1) || internalTable(a1) {
+			return deny("table " + a1 + " is managed by tenantgate and read-only over SQL (use the bank API)")
 		}
 	case sqlite3.SQLITE_READ:
 		// Secrets read as NULL rather than failing the statement, so
@@ -94,11 +131,23 @@ func (c *Conn) authorize(action int32, a1, a2, db, trigger string) int32 {
 		if !vtabModules[strings.ToLower(a2)] {
 			return deny("virtual table module " + a2 + " is not allowed")
 		}
-	case sqlite3.SQLITE_CREATE_TEMP_TABLE, sqlite3.SQLITE_CREATE_TEMP_INDEX, sqlite3.SQLITE_CREATE_TEMP_VIEW:
-		c.dirty = true
-	case sqlite3.SQLITE_CREATE_INDEX, sqlite3.SQLITE_CREATE_TABLE, sqlite3.SQLITE_CREATE_VIEW,
-		sqlite3.SQLITE_DROP_TEMP_INDEX, sqlite3.SQLITE_DROP_TEMP_TABLE,
-		sqlite3.SQLITE_DROP_TEMP_TRIGGER, sqlite3.SQLITE_DROP_TEMP_VIEW, sqlite3.SQLITE_DROP_VTABLE,
+		if managed.Reserved(a1) {
+			return deny("the name " + a1 + " is reserved by tenantgate")
+		}
+	case sqlite3.SQLITE_CREATE_TABLE, sqlite3.SQLITE_CREATE_VIEW,
+		sqlite3.SQLITE_CREATE_TEMP_TABLE, sqlite3.SQLITE_CREATE_TEMP_VIEW:
+		if managed.Reserved(a1) {
+			return deny("the name " + a1 + " is reserved by tenantgate")
+		}
+		if action == sqlite3.SQLITE_CREATE_TEMP_TABLE || action == sqlite3.SQLITE_CREATE_TEMP_VIEW {
+			c.dirty = true
+		}
+		// A foreign key or a view's query is only known once the statement
+		// ran: checked then (see Stmt.Step).
+		c.ddl = true
+	case sqlite3.SQLITE_DROP_TEMP_INDEX, sqlite3.SQLITE_DROP_TEMP_TABLE, sqlite3.SQLITE_DROP_VTABLE:
+		c.schemaOp = true
+	case sqlite3.SQLITE_DROP_TEMP_TRIGGER, sqlite3.SQLITE_DROP_TEMP_VIEW,
 		sqlite3.SQLITE_SELECT, sqlite3.SQLITE_TRANSACTION,
 		sqlite3.SQLITE_SAVEPOINT, sqlite3.SQLITE_RECURSIVE, sqlite3.SQLITE_REINDEX,
 		sqlite3.SQLITE_ANALYZE:
@@ -108,9 +157,13 @@ func (c *Conn) authorize(action int32, a1, a2, db, trigger string) int32 {
 	return sqlite3.SQLITE_OK
 }
 
-func isGuardTrigger(name string) bool {
+// internalTable reports SQLite's own tables a statement may not write
+// directly (sqlite_sequence: the next ids of managed tables; sqlite_stat*:
+// the query plans of their statements). sqlite_schema is written by DDL
+// itself; DEFENSIVE keeps it from direct writes.
+func internalTable(name string) bool {
 	n := strings.ToLower(name)
-	return strings.Contains(n, "_tenant_guard_") || strings.HasPrefix(n, "tenant_stamp_")
+	return strings.HasPrefix(n, "sqlite_") && n != "sqlite_master" && n != "sqlite_temp_master"
 }
 
 // authorizerTrampoline is the C authorizer callback; pArg is the SQLite

@@ -46,6 +46,12 @@ type Options struct {
 	ReadOnly bool
 	// BusyTimeout bounds lock waits; zero means DefaultBusyTimeout.
 	BusyTimeout time.Duration
+	// SchemaCheck runs right after each statement that created or renamed
+	// a schema object, inside a savepoint: an error undoes the statement
+	// and is its result. It runs with the safety policy lifted (its own
+	// queries may read anything) and must not be nil for tenant SQL (see
+	// seal.Check).
+	SchemaCheck func(*Conn) error
 }
 
 // ErrClosed is returned by calls on a closed Conn.
@@ -59,9 +65,20 @@ type Conn struct {
 	path string
 	ro   bool
 
-	// protected are the tables the authorizer refuses to drop or alter
-	// (the stamp, schema_migrations, and every table with a guard trigger).
-	protected map[string]bool
+	// schemaCheck audits the schema after a statement that may have added
+	// an object touching a managed table (see Options.SchemaCheck).
+	schemaCheck func(*Conn) error
+	// ddl is set by the authorizer while preparing a statement that
+	// creates or renames a schema object.
+	ddl bool
+	// schemaOp is set while preparing a DROP or ALTER TABLE, which keep
+	// the object's sqlite_sequence and sqlite_stat* rows in step themselves.
+	schemaOp bool
+	// probe, when set, makes the authorizer record each access instead of
+	// deciding (see Probe).
+	probe *[]Access
+	// internal lets this package's own audit statements through.
+	internal bool
 	// denied is the reason of the authorizer's last refusal, reported
 	// instead of SQLite's bare "not authorized".
 	denied string
@@ -152,43 +169,18 @@ func (c *Conn) setup(opts Options) error {
 	}
 	setup := "PRAGMA foreign_keys=ON"
 	if !c.ro {
-		setup += "; PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL"
+		setup += "; PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL"
 	}
 	if err := c.Exec(setup); err != nil {
 		return err
 	}
-	protected, err := c.protectedTables()
-	if err != nil {
-		return err
-	}
-	c.protected = protected
+	c.schemaCheck = opts.SchemaCheck
 	registry.Store(c.db, c)
 	if rc := sqlite3.Xsqlite3_set_authorizer(c.tls, c.db, funcPointer(authorizerTrampoline), c.db); rc != sqlite3.SQLITE_OK {
 		return fmt.Errorf("set authorizer: %w", c.errorFor(rc))
 	}
 	sqlite3.Xsqlite3_progress_handler(c.tls, c.db, progressOps, funcPointer(progressTrampoline), c.db)
 	return nil
-}
-
-// protectedTables lists the tables that must keep their shape: the stamp,
-// the migration log and every table guarded by a *_tenant_guard_* trigger.
-func (c *Conn) protectedTables() (map[string]bool, error) {
-	out := map[string]bool{"tenant_stamp": true, "schema_migrations": true}
-	st, _, err := c.Prepare(`SELECT DISTINCT lower(tbl_name) FROM sqlite_schema WHERE type = 'trigger' AND name LIKE '%\_tenant\_guard\_%' ESCAPE '\'`)
-	if err != nil {
-		return nil, fmt.Errorf("read guard triggers: %w", err)
-	}
-	defer st.Finalize()
-	for {
-		row, err := st.Step()
-		if err != nil {
-			return nil, fmt.Errorf("read guard triggers: %w", err)
-		}
-		if !row {
-			return out, nil
-		}
-		out[st.ColumnText(0)] = true
-	}
 }
 
 // Path is the database file this connection was opened on.

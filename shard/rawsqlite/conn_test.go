@@ -192,10 +192,14 @@ func TestSafetyPolicy(t *testing.T) {
 	if _, err := os.Stat(into); !os.IsNotExist(err) {
 		t.Errorf("VACUUM INTO created %s", into)
 	}
-	// The guard trigger refuses a foreign tenant_id.
-	err := c.Exec(`INSERT INTO users(tenant_id, email, name, password_hash, role) VALUES (8, 'a@b', 'A', 'x', 'staff')`)
-	if err == nil || !strings.Contains(err.Error(), "tenant stamp") {
-		t.Errorf("foreign tenant insert: %v", err)
+	// Managed tables are read-only, whatever the row.
+	for _, q := range []string{
+		`INSERT INTO users(tenant_id, email, name, password_hash, role) VALUES (8, 'a@b', 'A', 'x', 'staff')`,
+		`INSERT INTO users(tenant_id, email, name, password_hash, role) VALUES (7, 'a@b', 'A', 'x', 'staff')`,
+	} {
+		if err := c.Exec(q); err == nil || !strings.Contains(err.Error(), "managed by tenantgate") {
+			t.Errorf("%s: %v", q, err)
+		}
 	}
 	allowed := []string{
 		"PRAGMA table_info(users)",
@@ -207,7 +211,6 @@ func TestSafetyPolicy(t *testing.T) {
 		"SELECT * FROM pragma_table_info('users')",
 		"CREATE TABLE mine(a)", "ALTER TABLE mine ADD COLUMN b",
 		"CREATE TRIGGER mine_t AFTER INSERT ON mine BEGIN SELECT 1; END", "DROP TRIGGER mine_t", "DROP TABLE mine",
-		"INSERT INTO users(tenant_id, email, name, password_hash, role) VALUES (7, 'a@b', 'A', 'x', 'staff')",
 		"SELECT tenant_id FROM tenant_stamp",
 	}
 	for _, q := range allowed {
@@ -270,13 +273,14 @@ func TestSecretColumnsReadNull(t *testing.T) {
 
 func TestReadOnly(t *testing.T) {
 	path := mustTenantDB(t, 7)
+	mustExec(t, mustOpen(t, path, false), `CREATE TABLE notes(a)`)
 	c := mustOpen(t, path, true)
-	err := c.Exec(`INSERT INTO users(tenant_id, email, name, password_hash, role) VALUES (7, 'a@b', 'A', 'x', 'staff')`)
+	err := c.Exec(`INSERT INTO notes VALUES (1)`)
 	var se *rawsqlite.Error
 	if !errors.As(err, &se) || se.CodeName() != "SQLITE_READONLY" {
 		t.Fatalf("write on read-only: %v", err)
 	}
-	if _, v := queryOne(t, c, "SELECT count(*) FROM users"); v != "0" {
+	if _, v := queryOne(t, c, "SELECT count(*) FROM notes"); v != "0" {
 		t.Errorf("count = %s", v)
 	}
 }

@@ -21,8 +21,9 @@ const (
 
 // Stmt is one prepared statement. Finalize it before closing its Conn.
 type Stmt struct {
-	c *Conn
-	p uintptr
+	c   *Conn
+	p   uintptr
+	ddl bool // creates or renames a schema object: checked after it runs
 }
 
 // Prepare compiles the first statement of sql and returns the rest of the
@@ -46,6 +47,7 @@ func (c *Conn) Prepare(sql string) (*Stmt, string, error) {
 	*(*uintptr)(cptr(ppStmt)) = 0
 	*(*uintptr)(cptr(pzTail)) = 0
 	c.denied = ""
+	c.ddl, c.schemaOp = false, false
 	rc := sqlite3.Xsqlite3_prepare_v2(c.tls, c.db, zSQL, int32(n+1), ppStmt, pzTail)
 	if rc != sqlite3.SQLITE_OK {
 		return nil, "", c.errorFor(rc)
@@ -60,7 +62,9 @@ func (c *Conn) Prepare(sql string) (*Stmt, string, error) {
 	if p == 0 {
 		return nil, tail, nil
 	}
-	return &Stmt{c: c, p: p}, tail, nil
+	st := &Stmt{c: c, p: p}
+	st.ddl = c.ddl && c.schemaCheck != nil && c.probe == nil && !c.internal && !st.IsExplain()
+	return st, tail, nil
 }
 
 // Finalize destroys the statement.
@@ -135,6 +139,13 @@ func (s *Stmt) BindBlob(i int, v []byte) error {
 // Step runs the statement to its next row: true when a row is ready, false
 // when it is done.
 func (s *Stmt) Step() (bool, error) {
+	if s.ddl {
+		return s.stepChecked()
+	}
+	return s.step()
+}
+
+func (s *Stmt) step() (bool, error) {
 	switch rc := sqlite3.Xsqlite3_step(s.c.tls, s.p); rc {
 	case sqlite3.SQLITE_ROW:
 		return true, nil

@@ -35,6 +35,20 @@ func IsBusy(err error) bool {
 	return remoteSays(err, "SQLITE_BUSY", "database is locked", "SQLITE_LOCKED")
 }
 
+// IsAuth reports whether err is an authorizer's refusal (SQLITE_AUTH): a
+// statement the connection's policy does not allow, such as a bank
+// statement that would run a tenant's trigger, or a libSQL server refusing
+// a write to a table it keeps read-only.
+func IsAuth(err error) bool {
+	if err == nil {
+		return false
+	}
+	if c, ok := code(err); ok {
+		return c&0xff == sqlite3.SQLITE_AUTH
+	}
+	return remoteSays(err, "SQLITE_AUTH", "not authorized")
+}
+
 // IsUnique reports whether err is a UNIQUE or PRIMARY KEY violation.
 func IsUnique(err error) bool {
 	if err == nil {

@@ -35,6 +35,10 @@ const (
 	// Without a -wal file it is opened immutable, so SQLite creates no
 	// -wal/-shm next to it and the directory is left exactly as it was.
 	AtRest
+	// Bank: ReadWrite with synchronous=FULL (a commit is on disk when it
+	// returns: an acknowledged posting survives power loss),
+	// SQLITE_DBCONFIG_DEFENSIVE and trusted_schema off; see OpenBank.
+	Bank
 )
 
 // Open opens a database by URL read-write: the one place that decides by
@@ -94,9 +98,16 @@ func DSN(path string, mode Mode) string {
 	q := url.Values{}
 	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", BusyTimeoutMillis))
 	q.Add("_pragma", "foreign_keys(1)")
-	if mode == ReadWrite {
+	switch mode {
+	case ReadWrite:
 		q.Add("_pragma", "journal_mode(WAL)")
 		q.Add("_pragma", "synchronous(NORMAL)")
+		q.Set("_txlock", "immediate")
+	case Bank:
+		q.Set("_defensive", "1")
+		q.Add("_pragma", "trusted_schema(0)")
+		q.Add("_pragma", "journal_mode(WAL)")
+		q.Add("_pragma", "synchronous(FULL)")
 		q.Set("_txlock", "immediate")
 	}
 	return URI(path, mode) + "&" + q.Encode()

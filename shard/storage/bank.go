@@ -1,0 +1,92 @@
+package storage
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"fmt"
+
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/microfi/tenantgate/shard/rawsqlite"
+)
+
+// OpenBank opens the pool the bank API runs on for a local tenant
+// database. Each connection is defensive (mode Bank: DEFENSIVE,
+// trusted_schema off, synchronous=FULL), carries the SQL engine's limits (no
+// ATTACH, values up to rawsqlite.MaxValueLength) and auth as its
+// authorizer (seal.BankAuthorizer: nothing a tenant's own trigger, view or
+// foreign key would make the bank's statements do). Statements are bounded
+// by their context (the request deadline): the driver interrupts them.
+func OpenBank(ctx context.Context, path string, auth sqlite.AuthorizerFn) (*sql.DB, error) {
+	base, err := sqlite.NewConnector(DSN(path, Bank))
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	db := sql.OpenDB(bankConnector{base, auth})
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	return db, nil
+}
+
+type bankConnector struct {
+	driver.Connector
+	auth sqlite.AuthorizerFn
+}
+
+func (b bankConnector) Connect(ctx context.Context) (driver.Conn, error) {
+	c, err := b.Connector.Connect(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := setLimits(ctx, c); err != nil {
+		c.Close()
+		return nil, err
+	}
+	reg, ok := c.(sqlite.AuthorizerRegisterer)
+	if !ok {
+		c.Close()
+		return nil, fmt.Errorf("bank connection %T has no authorizer", c)
+	}
+	if err := reg.RegisterAuthorizer(b.auth); err != nil {
+		c.Close()
+		return nil, fmt.Errorf("bank authorizer: %w", err)
+	}
+	return c, nil
+}
+
+// setLimits applies the SQL engine's limits to one new connection. The
+// driver sets limits only through a *sql.Conn, so the connection is lent to
+// a one-connection pool for the call.
+func setLimits(ctx context.Context, c driver.Conn) error {
+	db := sql.OpenDB(lentConnector{c})
+	defer db.Close()
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	for _, l := range []struct{ id, v int }{
+		{sqlite3.SQLITE_LIMIT_ATTACHED, 0},
+		{sqlite3.SQLITE_LIMIT_LENGTH, rawsqlite.MaxValueLength},
+	} {
+		if _, err := sqlite.Limit(conn, l.id, l.v); err != nil {
+			return fmt.Errorf("set limit %d: %w", l.id, err)
+		}
+	}
+	return nil
+}
+
+// lentConnector hands out one connection that its pool must not close.
+type lentConnector struct{ c driver.Conn }
+
+func (l lentConnector) Connect(context.Context) (driver.Conn, error) { return lent{l.c}, nil }
+func (l lentConnector) Driver() driver.Driver                        { return nil }
+
+type lent struct{ driver.Conn }
+
+func (l lent) Close() error        { return nil }
+func (l lent) Unwrap() driver.Conn { return l.Conn }

@@ -24,12 +24,16 @@ type closer struct {
 	wg      sync.WaitGroup
 }
 
-func (c *closer) close(db *sql.DB, tenantID int64) {
+// close closes db in the background; the channel is closed once it is.
+func (c *closer) close(db *sql.DB, tenantID int64) <-chan struct{} {
+	done := make(chan struct{})
 	c.enqueue(func() {
+		defer close(done)
 		if err := db.Close(); err != nil {
 			c.log.Warn("close tenant database", "tenant_id", tenantID, "err", err)
 		}
 	})
+	return done
 }
 
 func (c *closer) closeRaw(rc *RawConn) { c.enqueue(func() { rc.Conn.Close() }) }

@@ -478,10 +478,11 @@ func (m *Manager) release(e *entry) {
 }
 
 // evictLocked starts closing e: it leaves the table at once and closes
-// when no Handle holds it.
-func (m *Manager) evictLocked(e *entry) {
+// when no Handle holds it. The channel (nil if nothing closes now) is
+// closed once its database is.
+func (m *Manager) evictLocked(e *entry) <-chan struct{} {
 	if e.evicted {
-		return
+		return nil
 	}
 	e.evicted = true
 	close(e.done)
@@ -493,15 +494,17 @@ func (m *Manager) evictLocked(e *entry) {
 		e.elem = nil
 	}
 	m.m.evictions.Inc()
+	var closed <-chan struct{}
 	if e.refs == 0 {
-		m.closeEntryLocked(e)
+		closed = m.closeEntryLocked(e)
 	}
 	m.gaugesLocked()
+	return closed
 }
 
 // closeEntryLocked hands an evicted, unheld entry's connections to the
 // closer and returns its file descriptors to the budget.
-func (m *Manager) closeEntryLocked(e *entry) {
+func (m *Manager) closeEntryLocked(e *entry) <-chan struct{} {
 	for _, c := range e.raw {
 		m.m.rawIdle.Dec()
 		m.dropRawLocked(c, e)
@@ -510,13 +513,14 @@ func (m *Manager) closeEntryLocked(e *entry) {
 	e.raw = nil
 	delete(m.rawIdle, e)
 	if e.db == nil {
-		return // still opening: open() sees evicted and closes it
+		return nil // still opening: open() sees evicted and closes it
 	}
 	db := e.db
 	e.db = nil
 	m.unchargeLocked(e)
-	m.closer.close(db, e.id)
+	closed := m.closer.close(db, e.id)
 	m.gaugesLocked()
+	return closed
 }
 
 // unchargeLocked returns an entry's descriptors to the budget, once. The
@@ -532,12 +536,17 @@ func (m *Manager) unchargeLocked(e *entry) {
 
 // Evict closes a tenant's database (once no request or stream holds it),
 // so the next Acquire re-opens and re-checks it. Used after suspend,
-// delete and restore; SQL streams on it are closed.
+// delete and restore; SQL streams on it are closed. When nothing holds it,
+// Evict returns once the database is closed, so the file can be changed.
 func (m *Manager) Evict(id int64) {
 	m.mu.Lock()
-	defer m.mu.Unlock()
+	var closed <-chan struct{}
 	if e, ok := m.entries[id]; ok {
-		m.evictLocked(e)
+		closed = m.evictLocked(e)
+	}
+	m.mu.Unlock()
+	if closed != nil {
+		<-closed
 	}
 }
 

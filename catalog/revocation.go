@@ -164,23 +164,26 @@ func (c *Catalog) RevokeToken(ctx context.Context, tenantID int64, tokenID strin
 	if tokenID == "" {
 		return errors.New("revoke token: the token has no id")
 	}
-	return c.revoke(ctx, tenantID, nil, tokenID, 0, expires.Unix())
+	_, err := c.revoke(ctx, tenantID, nil, tokenID, 0, expires.Unix())
+	return err
 }
 
 // RevokeUser revokes every token of one user issued until now, and returns
 // the cut-off (a token issued with iat >= it is honoured).
 func (c *Catalog) RevokeUser(ctx context.Context, tenantID, userID int64) (int64, error) {
-	nb := notBeforeNow()
-	return nb, c.revoke(ctx, tenantID, &userID, "", nb, 0)
+	return c.revoke(ctx, tenantID, &userID, "", notBeforeNow(), 0)
 }
 
 // RevokeTenant revokes every token of a tenant issued until now.
 func (c *Catalog) RevokeTenant(ctx context.Context, tenantID int64) (int64, error) {
-	nb := notBeforeNow()
-	return nb, c.revoke(ctx, tenantID, nil, "", nb, 0)
+	return c.revoke(ctx, tenantID, nil, "", notBeforeNow(), 0)
 }
 
-func (c *Catalog) revoke(ctx context.Context, tenantID int64, userID *int64, tokenID string, notBefore, expires int64) error {
+// revoke records a revocation and returns its effective cut-off. A user or
+// tenant cut-off is later than every earlier one that could apply: tokens
+// issued after an earlier revocation carry iat = that cut-off (possibly in
+// this very second), and a second revocation must catch them too.
+func (c *Catalog) revoke(ctx context.Context, tenantID int64, userID *int64, tokenID string, notBefore, expires int64) (int64, error) {
 	var user, token, exp any
 	if userID != nil {
 		user = *userID
@@ -190,9 +193,13 @@ func (c *Catalog) revoke(ctx context.Context, tenantID int64, userID *int64, tok
 	}
 	var seq int64
 	err := c.db.QueryRowContext(ctx, `INSERT INTO token_revocations (tenant_id, user_id, token_id, not_before, expires_at)
-		VALUES (?, ?, ?, ?, ?) RETURNING seq`, tenantID, user, token, notBefore, exp).Scan(&seq)
+		VALUES (?1, ?2, ?3,
+			CASE WHEN ?3 IS NOT NULL THEN ?4 ELSE MAX(?4, 1 + COALESCE((SELECT MAX(not_before) FROM token_revocations
+				WHERE tenant_id = ?1 AND token_id IS NULL AND (?2 IS NULL OR user_id IS NULL OR user_id = ?2)), 0)) END,
+			?5)
+		RETURNING seq, not_before`, tenantID, user, token, notBefore, exp).Scan(&seq, &notBefore)
 	if err != nil {
-		return fmt.Errorf("%w: revoke: %w", ErrUnavailable, err)
+		return 0, fmt.Errorf("%w: revoke: %w", ErrUnavailable, err)
 	}
 	// Earlier user and tenant rows are superseded by this one (their
 	// cut-offs are no later), so the state stays as small as the user list.
@@ -209,7 +216,7 @@ func (c *Catalog) revoke(ctx context.Context, tenantID int64, userID *int64, tok
 		}
 	}
 	c.revoked.invalidate(tenantID) // this process sees it on the very next request
-	return nil
+	return notBefore, nil
 }
 
 // PruneRevocations deletes revocations of tokens that have expired anyway.

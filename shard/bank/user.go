@@ -73,10 +73,8 @@ func NormalizeEmail(email string) string {
 func validateNewUser(nu *NewUser) error {
 	v := validation{}
 	validateIdentity(v, nu)
-	if len(nu.Password) < MinPasswordLen {
-		v.add("password", fmt.Sprintf("must be at least %d characters", MinPasswordLen))
-	} else if len(nu.Password) > MaxPasswordLen {
-		v.add("password", fmt.Sprintf("must be at most %d bytes", MaxPasswordLen))
+	if msg := PasswordProblem(nu.Password, nu.Email); msg != "" {
+		v.add("password", msg)
 	}
 	return v.err()
 }
@@ -101,9 +99,6 @@ func validateIdentity(v validation, nu *NewUser) {
 		v.add("name", "must be at most 100 characters")
 	} else if !displaySafe(nu.Name) {
 		v.add("name", "must not contain control or bidirectional-override characters")
-	}
-	if msg := PasswordProblem(nu.Password, nu.Email); msg != "" {
-		v.add("password", msg)
 	}
 	switch nu.Role {
 	case RoleCustomer, RoleStaff, RoleAdmin:

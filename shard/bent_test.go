@@ -15,7 +15,7 @@ import (
 // let tenant SQL do (no authorizer).
 func bend(tb testing.TB, path string, stmts ...string) {
 	tb.Helper()
-	db, err := sql.Open("sqlite", path)
+	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(10000)") // Evict closes the manager's pool in the background
 	if err != nil {
 		tb.Fatal(err)
 	}

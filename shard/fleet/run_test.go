@@ -18,7 +18,7 @@ import (
 // addNickname is the kind of change the issue benchmarks: one column plus an
 // index. It also records itself in fleet_once so applying it twice would show.
 var addNickname = migrations.Migration{
-	Version: 3, Name: "account_nickname",
+	Version: 5, Name: "account_nickname",
 	SQL: `ALTER TABLE accounts ADD COLUMN nickname TEXT NOT NULL DEFAULT '';
 CREATE INDEX idx_accounts_nickname ON accounts(tenant_id, nickname);
 CREATE TABLE fleet_once (n INTEGER NOT NULL);
@@ -28,7 +28,7 @@ INSERT INTO fleet_once (n) VALUES (1);`,
 // uniqueNames fails on any tenant with two users of the same name: a
 // data-dependent failure.
 var uniqueNames = migrations.Migration{
-	Version: 4, Name: "unique_user_names",
+	Version: 6, Name: "unique_user_names",
 	SQL: `CREATE UNIQUE INDEX idx_users_tenant_name ON users(tenant_id, name);`,
 }
 
@@ -67,7 +67,7 @@ func TestRun(t *testing.T) {
 			t.Fatalf("migrated/current/failed = %v, want %v (%v)", got, want, sum.FailedResults())
 		}
 		for _, tg := range targets {
-			if got, want := appliedVersions(t, tg), []int{1, 2, 3}; !reflect.DeepEqual(got, want) {
+			if got, want := appliedVersions(t, tg), []int{1, 2, 4, 5}; !reflect.DeepEqual(got, want) {
 				t.Fatalf("tenant %d versions %v, want %v", tg.ID, got, want)
 			}
 		}
@@ -103,7 +103,7 @@ func TestRun(t *testing.T) {
 			t.Fatalf("dry run: migrated %d failed %d", sum.Migrated, sum.Failed)
 		}
 		for _, tg := range targets {
-			if got := appliedVersions(t, tg); !reflect.DeepEqual(got, []int{1, 2}) {
+			if got := appliedVersions(t, tg); !reflect.DeepEqual(got, []int{1, 2, 4}) {
 				t.Fatalf("dry run changed tenant %d: %v", tg.ID, got)
 			}
 		}
@@ -120,11 +120,11 @@ func TestRun(t *testing.T) {
 			if r.Target.ID%10 != 0 {
 				t.Errorf("tenant %d failed unexpectedly: %v", r.Target.ID, r.Err)
 			}
-			if !strings.Contains(r.Err.Error(), "UNIQUE") || !strings.Contains(r.Err.Error(), "0004_unique_user_names") {
+			if !strings.Contains(r.Err.Error(), "UNIQUE") || !strings.Contains(r.Err.Error(), "0006_unique_user_names") {
 				t.Errorf("tenant %d error %q does not name the migration and constraint", r.Target.ID, r.Err)
 			}
 			// The failed migration left nothing behind.
-			if got := appliedVersions(t, r.Target); !reflect.DeepEqual(got, []int{1, 2, 3}) {
+			if got := appliedVersions(t, r.Target); !reflect.DeepEqual(got, []int{1, 2, 4, 5}) {
 				t.Errorf("failed tenant %d versions %v", r.Target.ID, got)
 			}
 			if n := queryInt(t, r.Target, `SELECT count(*) FROM sqlite_master WHERE name = 'idx_users_tenant_name'`); n != 0 {
@@ -132,19 +132,19 @@ func TestRun(t *testing.T) {
 			}
 		}
 		// Each migrated tenant was snapshotted at its old version first.
-		if _, err := os.Stat(filepath.Join(backups, "7.v2.db")); err != nil {
+		if _, err := os.Stat(filepath.Join(backups, "7.v4.db")); err != nil {
 			t.Fatalf("no backup for tenant 7: %v", err)
 		}
-		bk := fleet.Target{ID: 7, URL: filepath.Join(backups, "7.v2.db")}
-		if got := appliedVersions(t, bk); !reflect.DeepEqual(got, []int{1, 2}) {
+		bk := fleet.Target{ID: 7, URL: filepath.Join(backups, "7.v4.db")}
+		if got := appliedVersions(t, bk); !reflect.DeepEqual(got, []int{1, 2, 4}) {
 			t.Fatalf("backup versions %v", got)
 		}
 
-		rep, err := fleet.Status(ctx, targets, set, 4)
+		rep, err := fleet.Status(ctx, targets, set, 6)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got, want := rep.Histogram, map[int]int{3: 20, 4: 180}; !reflect.DeepEqual(got, want) {
+		if got, want := rep.Histogram, map[int]int{5: 20, 6: 180}; !reflect.DeepEqual(got, want) {
 			t.Fatalf("histogram %v, want %v", got, want)
 		}
 		if len(rep.Behind()) != 20 || len(rep.Errors()) != 0 {
@@ -167,7 +167,7 @@ func TestRun(t *testing.T) {
 			t.Fatalf("after fix: %+v", sum)
 		}
 		for _, tg := range targets {
-			if got := appliedVersions(t, tg); !reflect.DeepEqual(got, []int{1, 2, 3, 4}) {
+			if got := appliedVersions(t, tg); !reflect.DeepEqual(got, []int{1, 2, 4, 5, 6}) {
 				t.Fatalf("tenant %d versions %v", tg.ID, got)
 			}
 		}
@@ -220,7 +220,7 @@ func TestRun(t *testing.T) {
 		if sum.Results[2].Outcome != fleet.Migrated {
 			t.Errorf("good tenant: %+v", sum.Results[2])
 		}
-		if got := appliedVersions(t, targets[0]); !reflect.DeepEqual(got, []int{1, 2}) {
+		if got := appliedVersions(t, targets[0]); !reflect.DeepEqual(got, []int{1, 2, 4}) {
 			t.Errorf("tenant 1 migrated through a wrong catalog row: %v", got)
 		}
 	})

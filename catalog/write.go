@@ -51,10 +51,10 @@ func (c *Catalog) Create(ctx context.Context, t Tenant) (Tenant, error) {
 		return Tenant{}, err
 	}
 	row := c.db.QueryRowContext(ctx, `INSERT INTO tenants
-		(id, host, custom_domain, name, country_code, subscription_plan, status, db_url, expires_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING `+tenantColumns,
+		(id, host, custom_domain, name, country_code, subscription_plan, status, db_url, expires_at, shard, db_bytes)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING `+tenantColumns,
 		nullID(t.ID), t.Host, nullString(t.CustomDomain), t.Name, t.CountryCode, t.Plan, t.Status,
-		nullString(t.DBURL), nullTime(t.ExpiresAt))
+		nullString(t.DBURL), nullTime(t.ExpiresAt), shardOf(t), t.DBBytes)
 	created, err := scanTenant(row)
 	if err != nil {
 		return Tenant{}, classify(err)
@@ -66,20 +66,40 @@ func (c *Catalog) Create(ctx context.Context, t Tenant) (Tenant, error) {
 // InsertProvisioning inserts t in the provisioning state, owned by owner;
 // t.Status is the status FinishProvisioning gives it. The UNIQUE host and
 // domain decide concurrent creates here, before any file exists.
+//
+// A tenant placed on a shard (t.Shard) is inserted only while that shard is
+// active and below its capacity, decided in the same statement, so
+// concurrent creates never overfill a shard: otherwise ErrShardFull.
 func (c *Catalog) InsertProvisioning(ctx context.Context, t Tenant, owner string) (Tenant, error) {
 	if err := validate(&t); err != nil {
 		return Tenant{}, err
 	}
+	shard := shardOf(t)
 	row := c.db.QueryRowContext(ctx, `INSERT INTO tenants
-		(id, host, custom_domain, name, country_code, subscription_plan, status, db_url, expires_at, pending_status, provisioning_owner)
-		VALUES (?, ?, ?, ?, ?, ?, 'provisioning', ?, ?, ?, ?) RETURNING `+tenantColumns,
+		(id, host, custom_domain, name, country_code, subscription_plan, status, db_url, expires_at, pending_status, provisioning_owner, shard, db_bytes)
+		SELECT ?, ?, ?, ?, ?, ?, 'provisioning', ?, ?, ?, ?, ?11, ?12
+		WHERE ?11 IS NULL OR EXISTS (SELECT 1 FROM shards s WHERE s.name = ?11 AND s.status = 'active'
+		  AND (s.capacity = 0 OR (SELECT count(*) FROM tenants WHERE shard = ?11) < s.capacity))
+		RETURNING `+tenantColumns,
 		nullID(t.ID), t.Host, nullString(t.CustomDomain), t.Name, t.CountryCode, t.Plan,
-		nullString(t.DBURL), nullTime(t.ExpiresAt), t.Status, owner)
+		nullString(t.DBURL), nullTime(t.ExpiresAt), t.Status, owner, shard, t.DBBytes)
 	created, err := scanTenant(row)
+	if errors.Is(err, ErrTenantNotFound) {
+		return Tenant{}, fmt.Errorf("%w: shard %q is draining, full or gone", ErrShardFull, t.Shard)
+	}
 	if err != nil {
 		return Tenant{}, classify(err)
 	}
 	return created, nil
+}
+
+// shardOf is the shard column for t: NULL for a database set by hand
+// (db_url without a shard).
+func shardOf(t Tenant) any {
+	if t.Shard == "" && t.DBURL == "" {
+		return LocalShard
+	}
+	return nullString(t.Shard)
 }
 
 // FinishProvisioning makes a provisioning row visible with its pending

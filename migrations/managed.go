@@ -73,10 +73,16 @@ func stripComments(sql string) string {
 // Table reports whether name (any case) is a managed table.
 func (m Managed) Table(name string) bool { return m.Tables[strings.ToLower(name)] }
 
-// Object reports whether name (any case) is a managed table, index or trigger.
+// FencePrefix starts the triggers a tenant move puts on every table of the
+// database it moves away from (shard/move): they are tenantgate's own, so
+// they count as managed and no audit or repair removes them.
+const FencePrefix = ReservedPrefix + "fence_"
+
+// Object reports whether name (any case) is a managed table, index or
+// trigger (a move's fence triggers included).
 func (m Managed) Object(name string) bool {
 	n := strings.ToLower(name)
-	return m.Tables[n] || m.Indexes[n] || m.Triggers[n]
+	return m.Tables[n] || m.Indexes[n] || m.Triggers[n] || strings.HasPrefix(n, FencePrefix)
 }
 
 // Reserved reports whether a tenant may not give an object this name: a

@@ -56,7 +56,7 @@ func (s *Server) handleAdmin(ctx *fasthttp.RequestCtx) {
 		s.writeError(ctx, err)
 		return
 	}
-	if claims.Role != RolePlatformAdmin {
+	if claims.Role != RolePlatformAdmin && !(claims.Role == RoleShard && shardAdminPath(path)) {
 		s.metrics.authFailures.WithLabelValues("forbidden").Inc()
 		s.writeError(ctx, ErrForbidden)
 		return
@@ -69,6 +69,13 @@ func (s *Server) handleAdmin(ctx *fasthttp.RequestCtx) {
 	if err := s.adminAPI(ctx, path); err != nil {
 		s.writeError(ctx, err)
 	}
+}
+
+// shardAdminPath: what a front proxy's shard token may do here (create,
+// read and delete tenant databases: shards.Registry).
+func shardAdminPath(path string) bool {
+	rest, ok := strings.CutPrefix(path, adminTenantsPath)
+	return ok && (rest == "" || (strings.HasPrefix(rest, "/") && !strings.Contains(rest[1:], "/")))
 }
 
 // adminAPI dispatches an authenticated /api/admin/* request.
@@ -186,6 +193,8 @@ func (s *Server) adminListTenants(ctx *fasthttp.RequestCtx) error {
 // adminCreateRequest is the body of POST /api/admin/tenants. AdminEmail and
 // AdminPassword, when given, create the tenant's first administrator.
 type adminCreateRequest struct {
+	ID            int64  `json:"id"`    // 0 = the next; a front proxy gives its own id to a shard
+	Shard         string `json:"shard"` // pin to a shard; "" = placement decides
 	Host          string `json:"host"`
 	Name          string `json:"name"`
 	Country       string `json:"country"`
@@ -205,7 +214,7 @@ func (s *Server) adminCreateTenant(ctx *fasthttp.RequestCtx) error {
 	if err := decodeJSON(ctx, &req); err != nil {
 		return err
 	}
-	create := tenants.CreateRequest{Host: req.Host, Name: req.Name, Country: req.Country,
+	create := tenants.CreateRequest{ID: req.ID, Shard: req.Shard, Host: req.Host, Name: req.Name, Country: req.Country,
 		CustomDomain: req.CustomDomain, Plan: req.Plan, DBURL: req.DBURL}
 	fields := map[string]string{}
 	var verr *tenants.ValidationError

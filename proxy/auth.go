@@ -23,6 +23,10 @@ const (
 	RoleAdmin         = "admin"
 	RoleService       = "service"
 	RolePlatformAdmin = "platform_admin"
+	// RoleShard is the credential of a front proxy that uses this
+	// tenantgate as a shard: no tenant, SQL over HTTP on every tenant host
+	// with the bank's rights, and the admin API's tenant endpoints.
+	RoleShard = "shard"
 )
 
 // Authentication failures, mapped to the contract's messages in error.go.

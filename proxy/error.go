@@ -12,6 +12,7 @@ import (
 	"github.com/microfi/tenantgate/catalog/tenants"
 	"github.com/microfi/tenantgate/shard"
 	"github.com/microfi/tenantgate/shard/bank"
+	"github.com/microfi/tenantgate/shard/storage"
 )
 
 // Error is an error with the status and message the client sees.
@@ -152,6 +153,9 @@ func errorFor(err error) *Error {
 		return &Error{Status: http.StatusServiceUnavailable, Message: "Tenant unavailable"}
 	case errors.As(err, &verr):
 		return badRequest("Invalid request", verr.Fields)
+	case storage.IsFenced(err):
+		// The tenant is moving to another shard: writes pause briefly.
+		return &Error{Status: http.StatusServiceUnavailable, Message: "Tenant unavailable", Retry: 1}
 	case errors.Is(err, context.DeadlineExceeded):
 		return &Error{Status: http.StatusServiceUnavailable, Message: "Request timed out"}
 	}

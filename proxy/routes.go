@@ -14,6 +14,7 @@ var (
 	staffUp       = []string{RoleStaff, RoleAdmin, RoleService}
 	adminOnly     = []string{RoleAdmin}
 	serviceOnly   = []string{RoleService}
+	sqlRoles      = []string{RoleService, RoleShard} // SQL over HTTP
 	staffOrAdmin  = []string{RoleStaff, RoleAdmin}
 	userRoles     = []string{RoleCustomer, RoleStaff, RoleAdmin} // tokens that stand for a person
 )
@@ -65,11 +66,11 @@ var tenantRoutes = []route{
 	{method: "GET", path: "/v2", class: classSQL, noDB: true, handle: (*Server).serveSQL},
 	{method: "GET", path: "/v3", class: classSQL, noDB: true, handle: (*Server).serveSQL},
 	{method: "GET", path: "/v3-protobuf", class: classSQL, noDB: true, handle: (*Server).serveSQL},
-	{method: "POST", path: "/v2/pipeline", class: classSQL, roles: serviceOnly, handle: (*Server).serveSQL},
-	{method: "POST", path: "/v3/pipeline", class: classSQL, roles: serviceOnly, handle: (*Server).serveSQL},
-	{method: "POST", path: "/v3/cursor", class: classSQL, roles: serviceOnly, handle: (*Server).serveSQL},
-	{method: "POST", path: "/v3-protobuf/pipeline", class: classSQL, roles: serviceOnly, handle: (*Server).serveSQL},
-	{method: "POST", path: "/v3-protobuf/cursor", class: classSQL, roles: serviceOnly, handle: (*Server).serveSQL},
+	{method: "POST", path: "/v2/pipeline", class: classSQL, roles: sqlRoles, handle: (*Server).serveSQL},
+	{method: "POST", path: "/v3/pipeline", class: classSQL, roles: sqlRoles, handle: (*Server).serveSQL},
+	{method: "POST", path: "/v3/cursor", class: classSQL, roles: sqlRoles, handle: (*Server).serveSQL},
+	{method: "POST", path: "/v3-protobuf/pipeline", class: classSQL, roles: sqlRoles, handle: (*Server).serveSQL},
+	{method: "POST", path: "/v3-protobuf/cursor", class: classSQL, roles: sqlRoles, handle: (*Server).serveSQL},
 	{method: "OPTIONS", path: "/v2/pipeline", class: classSQL, noDB: true, handle: (*Server).sqlPreflight},
 	{method: "OPTIONS", path: "/v3/pipeline", class: classSQL, noDB: true, handle: (*Server).sqlPreflight},
 	{method: "OPTIONS", path: "/v3/cursor", class: classSQL, noDB: true, handle: (*Server).sqlPreflight},

@@ -21,6 +21,7 @@ func (s *Server) serveSQL(r *tenantRequest) error {
 	}
 	if r.claims != nil {
 		t.ReadOnly = r.claims.ReadOnly()
+		t.Trusted = r.claims.Role == RoleShard
 		t.Principal = r.claims.Subject
 		if t.Principal == "" {
 			t.Principal = subject(r.claims)

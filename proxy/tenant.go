@@ -55,6 +55,18 @@ func (s *Server) serveTenant(c context.Context, ctx *fasthttp.RequestCtx, t cata
 		if err != nil {
 			return rt.class, err
 		}
+		if claims.Role == RoleShard {
+			// A front proxy's shard token: every tenant, SQL only (the
+			// route's roles), counted by the front proxy's own limits.
+			if err := s.checkPlatformRevoked(claims); err != nil {
+				return rt.class, err
+			}
+			if !rt.noDB && slices.Contains(rt.roles, RoleShard) {
+				return rt.class, s.serveShard(c, r, rt, claims, t)
+			}
+			s.metrics.authFailures.WithLabelValues("forbidden").Inc()
+			return rt.class, ErrForbidden
+		}
 		if claims.Tenant() != t.ID {
 			s.metrics.authFailures.WithLabelValues("mismatch").Inc()
 			return rt.class, ErrTenantMismatch
@@ -136,4 +148,20 @@ func (s *Server) authenticate(ctx *fasthttp.RequestCtx) (*Claims, error) {
 		return nil, err
 	}
 	return claims, nil
+}
+
+// serveShard runs a SQL route for a front proxy's shard token: the tenant
+// must be servable, and the statements run with the bank's rights.
+func (s *Server) serveShard(c context.Context, r *tenantRequest, rt *route, claims *Claims, t catalog.Tenant) error {
+	if err := tenantServable(t, time.Now()); err != nil {
+		return err
+	}
+	r.claims = claims
+	h, err := s.shards.Acquire(c, t.ID, t.DBURL)
+	if err != nil {
+		return err
+	}
+	defer h.Release()
+	r.handle = h
+	return rt.handle(s, r)
 }

@@ -215,3 +215,32 @@ func (m *Manager) Backup(ctx context.Context, id int64, dbURL, dst string) error
 	_, err = storage.Backup(ctx, path, id, dst)
 	return err
 }
+
+// Size is a tenant database's size in bytes: its file (and WAL) for a local
+// database, page_count × page_size for a remote one.
+func (m *Manager) Size(ctx context.Context, id int64, dbURL string) (int64, error) {
+	url := m.URL(id, dbURL)
+	if !storage.IsRemote(url) {
+		path, err := storage.LocalPath(url)
+		if err != nil {
+			return 0, err
+		}
+		var total int64
+		for _, p := range []string{path, path + "-wal"} {
+			if fi, err := os.Stat(p); err == nil {
+				total += fi.Size()
+			} else if p == path {
+				return 0, err
+			}
+		}
+		return total, nil
+	}
+	db, err := storage.Open(ctx, url)
+	if err != nil {
+		return 0, err
+	}
+	defer db.Close()
+	var n int64
+	err = db.QueryRowContext(ctx, `SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()`).Scan(&n)
+	return n, err
+}

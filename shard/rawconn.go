@@ -17,6 +17,7 @@ type RawConn struct {
 	m         *Manager
 	e         *entry
 	readOnly  bool
+	trusted   bool
 	idleSince time.Time
 }
 
@@ -25,13 +26,20 @@ type RawConn struct {
 // connections or databases nobody holds to make some, waiting up to
 // PinWait when everything is in use: then ErrBusy).
 func (h *Handle) Conn(ctx context.Context, readOnly bool) (*RawConn, error) {
+	return h.ConnAs(ctx, readOnly, false)
+}
+
+// ConnAs is Conn with the bank's rights when trusted (see
+// rawsqlite.Options.Trusted): for a front proxy using this tenantgate as
+// its shard. Trusted and tenant connections are pooled apart.
+func (h *Handle) ConnAs(ctx context.Context, readOnly, trusted bool) (*RawConn, error) {
 	m, e := h.m, h.e
 	if e.path == "" {
 		return nil, fmt.Errorf("%w: tenant %d is on a libSQL server, not a local file", ErrUnavailable, e.id)
 	}
 	m.mu.Lock()
 	for i := len(e.raw) - 1; i >= 0; i-- { // newest first: its pages are warm
-		if c := e.raw[i]; c.readOnly == readOnly {
+		if c := e.raw[i]; c.readOnly == readOnly && c.trusted == trusted {
 			e.raw = append(e.raw[:i], e.raw[i+1:]...)
 			if len(e.raw) == 0 {
 				delete(m.rawIdle, e)
@@ -67,7 +75,7 @@ func (h *Handle) Conn(ctx context.Context, readOnly bool) (*RawConn, error) {
 	e.rawOpen++
 	m.gaugesLocked()
 	m.mu.Unlock()
-	raw, err := rawsqlite.Open(e.path, rawsqlite.Options{ReadOnly: readOnly, BusyTimeout: m.cfg.RawBusyTimeout, SchemaCheck: seal.Check})
+	raw, err := rawsqlite.Open(e.path, rawsqlite.Options{ReadOnly: readOnly, BusyTimeout: m.cfg.RawBusyTimeout, SchemaCheck: seal.Check, Trusted: trusted})
 	if err != nil {
 		m.mu.Lock()
 		m.dropRawLocked(nil, e)
@@ -75,7 +83,7 @@ func (h *Handle) Conn(ctx context.Context, readOnly bool) (*RawConn, error) {
 		return nil, fmt.Errorf("%w: tenant %d: %w", ErrUnavailable, e.id, err)
 	}
 	m.m.rawOpen.Inc()
-	return &RawConn{Conn: raw, m: m, e: e, readOnly: readOnly}, nil
+	return &RawConn{Conn: raw, m: m, e: e, readOnly: readOnly, trusted: trusted}, nil
 }
 
 // Release gives the connection back: rolled back and kept for reuse, or

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/microfi/tenantgate/catalog"
+	"github.com/microfi/tenantgate/catalog/shards"
 	"github.com/microfi/tenantgate/shard"
 )
 
@@ -35,7 +36,8 @@ type CreateRequest struct {
 	Country      string
 	CustomDomain string
 	Plan         string // "" = starter
-	DBURL        string // "" = a local file under the data dir
+	DBURL        string // "" = placed on a shard (see Shard); set = this database, outside any shard
+	Shard        string // pin to this shard; "" = the placement policy decides
 	Status       string // "" or active, or suspended
 	Seed         SeedFunc
 }
@@ -91,9 +93,12 @@ func (s *Service) Create(ctx context.Context, req CreateRequest) (catalog.Tenant
 	if err := s.Check(&req); err != nil {
 		return catalog.Tenant{}, err
 	}
+	if req.DBURL != "" && req.Shard != "" {
+		return catalog.Tenant{}, &ValidationError{Fields: map[string]string{"shard": "cannot be combined with db_url"}}
+	}
 	return s.provision(ctx, catalog.Tenant{
 		ID: req.ID, Host: req.Host, Name: req.Name, CountryCode: req.Country, CustomDomain: req.CustomDomain,
-		Plan: req.Plan, DBURL: req.DBURL, Status: req.Status,
+		Plan: req.Plan, DBURL: req.DBURL, Status: req.Status, Shard: req.Shard,
 	}, req.Seed)
 }
 
@@ -164,7 +169,7 @@ func (s *Service) provision(ctx context.Context, t catalog.Tenant, seed SeedFunc
 		return catalog.Tenant{}, err
 	}
 	defer lock.release()
-	row, err := s.cat.InsertProvisioning(ctx, t, lock.owner)
+	row, sh, err := s.insertPlaced(ctx, t, lock.owner)
 	if err != nil {
 		// The INSERT may have committed even though we saw an error (the
 		// context ended while its result was read): remove it by owner.
@@ -172,6 +177,18 @@ func (s *Service) provision(ctx context.Context, t catalog.Tenant, seed SeedFunc
 		return catalog.Tenant{}, s.createError(ctx, err)
 	}
 	s.hook("inserted")
+	if sh.Name != "" && sh.Name != catalog.LocalShard {
+		// The database's URL needs the id; the row is still invisible.
+		row.DBURL = shards.URLFor(sh, row.ID, row.Host)
+		err := s.cat.SetProvisioningURL(ctx, row.ID, row.DBURL)
+		if err == nil {
+			err = s.reg.CreateDatabase(ctx, sh, row)
+		}
+		if err != nil {
+			s.undo(ctx, lock.owner, row.ID, "", false)
+			return catalog.Tenant{}, fmt.Errorf("provision tenant %q on shard %s: %w", row.Host, sh.Name, err)
+		}
+	}
 	err = s.shards.ProvisionWith(ctx, row.ID, row.DBURL, func(ctx context.Context, db *sql.DB) error {
 		s.hook("building")
 		if seed == nil {
@@ -183,7 +200,14 @@ func (s *Service) provision(ctx context.Context, t catalog.Tenant, seed SeedFunc
 		// A database that already existed belongs to someone else and
 		// stays; anything this create built is removed.
 		s.undo(ctx, lock.owner, row.ID, row.DBURL, !errors.Is(err, shard.ErrExists))
+		if sh.Kind == shards.KindTenantgate {
+			s.removeRemote(ctx, sh, row)
+		}
 		return catalog.Tenant{}, fmt.Errorf("provision tenant %q: %w", row.Host, err)
+	}
+	if size, err := s.shards.Size(ctx, row.ID, row.DBURL); err == nil {
+		row.DBBytes = size
+		s.cat.SetTenantBytes(ctx, row.ID, size)
 	}
 	s.hook("built")
 	// The database is complete: finishing is one short UPDATE, run to the
@@ -206,6 +230,45 @@ func (s *Service) provision(ctx context.Context, t catalog.Tenant, seed SeedFunc
 	s.hook("finished")
 	s.log.Info("tenant created", "tenant_id", done.ID, "host", done.Host, "status", done.Status)
 	return done, nil
+}
+
+// insertPlaced places t (unless its db_url was given) and inserts its
+// provisioning row there. A placement that loses a race for a shard's last
+// slot (ErrShardFull from the guarded insert) is placed again, unless it
+// was pinned.
+func (s *Service) insertPlaced(ctx context.Context, t catalog.Tenant, owner string) (catalog.Tenant, catalog.Shard, error) {
+	if t.DBURL != "" {
+		row, err := s.cat.InsertProvisioning(ctx, t, owner)
+		return row, catalog.Shard{}, err
+	}
+	pin := t.Shard
+	for attempt := 0; ; attempt++ {
+		sh, err := s.reg.Place(ctx, pin)
+		if errors.Is(err, catalog.ErrShardNotFound) || errors.Is(err, catalog.ErrShardFull) || errors.Is(err, shards.ErrNoShard) {
+			return catalog.Tenant{}, sh, &ValidationError{Fields: map[string]string{"shard": err.Error()}}
+		}
+		if err != nil {
+			return catalog.Tenant{}, sh, err
+		}
+		t.Shard = sh.Name
+		row, err := s.cat.InsertProvisioning(ctx, t, owner)
+		if errors.Is(err, catalog.ErrShardFull) && pin == "" && attempt < 5 {
+			continue
+		}
+		if errors.Is(err, catalog.ErrShardFull) {
+			return catalog.Tenant{}, sh, &ValidationError{Fields: map[string]string{"shard": err.Error()}}
+		}
+		return row, sh, err
+	}
+}
+
+// removeRemote removes a database a failed create made on a remote shard.
+func (s *Service) removeRemote(ctx context.Context, sh catalog.Shard, t catalog.Tenant) {
+	uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), undoTimeout)
+	defer cancel()
+	if err := s.reg.RemoveDatabase(uctx, sh, t); err != nil {
+		s.log.Error("remove database of failed tenant create on its shard", "tenant_id", t.ID, "shard", sh.Name, "err", err)
+	}
 }
 
 // undo removes what a failed create made: first its database (when

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/microfi/tenantgate/catalog"
+	"github.com/microfi/tenantgate/catalog/shards"
 	"github.com/microfi/tenantgate/shard/storage"
 )
 
@@ -39,6 +40,9 @@ func (s *Service) Delete(ctx context.Context, id int64, backupDir string) (Delet
 	if err := s.shards.Remove(ctx, t.ID, t.DBURL); err != nil {
 		// The row is gone; Reconcile quarantines the file left behind.
 		return Deleted{Tenant: t, Backup: backup}, fmt.Errorf("remove database of tenant %d: %w", id, err)
+	}
+	if err := s.removeFromShard(ctx, t); err != nil {
+		return Deleted{Tenant: t, Backup: backup}, err
 	}
 	s.log.Info("tenant deleted", "tenant_id", t.ID, "host", t.Host, "backup", backup)
 	return Deleted{Tenant: t, Backup: backup}, nil
@@ -90,4 +94,21 @@ func (s *Service) discard(backup string) {
 	if backup != "" {
 		os.Remove(backup)
 	}
+}
+
+// removeFromShard deletes a tenant's database on a tenantgate shard, which
+// keeps its own backup first. Other remote databases belong to their
+// libSQL server (a sqld namespace is left for its operator to delete).
+func (s *Service) removeFromShard(ctx context.Context, t catalog.Tenant) error {
+	if t.Shard == "" || t.Shard == catalog.LocalShard {
+		return nil
+	}
+	sh, err := s.cat.GetShard(ctx, t.Shard)
+	if err != nil || sh.Kind != shards.KindTenantgate {
+		return nil
+	}
+	if err := s.reg.RemoveDatabase(ctx, sh, t); err != nil {
+		return fmt.Errorf("remove database of tenant %d on shard %s: %w", t.ID, sh.Name, err)
+	}
+	return nil
 }

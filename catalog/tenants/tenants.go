@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/microfi/tenantgate/catalog"
+	"github.com/microfi/tenantgate/catalog/shards"
 	"github.com/microfi/tenantgate/shard"
 )
 
@@ -29,6 +30,12 @@ type Options struct {
 	// Hook, when set, is called at each provisioning step ("inserted",
 	// "building", "built", "finished"); crash tests stop a process there.
 	Hook func(step string)
+	// Placement places new tenants and creates their databases on remote
+	// shards; nil = a registry over Catalog.
+	Placement *shards.Registry
+	// DataDir is where moves keep their working snapshots ("" = the parent
+	// of the shard manager's tenants directory).
+	DataDir string
 }
 
 // Service applies tenant commands. It starts nothing and holds nothing
@@ -42,6 +49,7 @@ type Service struct {
 	hook     func(string)
 	dataDir  string // parent of the tenants directory
 	hostname string
+	reg      *shards.Registry
 }
 
 // New returns a Service over the catalog and shard manager.
@@ -58,9 +66,19 @@ func New(opts Options) *Service {
 		s.hook = func(string) {}
 	}
 	s.dataDir = filepath.Dir(s.tenantsDir())
+	if opts.DataDir != "" {
+		s.dataDir = opts.DataDir
+	}
+	s.reg = opts.Placement
+	if s.reg == nil {
+		s.reg = shards.New(opts.Catalog)
+	}
 	s.hostname, _ = os.Hostname()
 	return s
 }
+
+// Placement is the shard registry the service places tenants with.
+func (s *Service) Placement() *shards.Registry { return s.reg }
 
 // Catalog is the catalog the service writes.
 func (s *Service) Catalog() *catalog.Catalog { return s.cat }

@@ -12,7 +12,7 @@ import (
 func runToken(ctx context.Context, env *Env, args []string) error {
 	f := env.flagSet("token")
 	tenant := f.String("tenant", "", "the token's tenant, by `HOST_OR_ID` (not needed for --role platform_admin)")
-	role := f.String("role", "", "`ROLE`: customer, staff, admin, service or platform_admin")
+	role := f.String("role", "", "`ROLE`: customer, staff, admin, service, platform_admin or shard")
 	user := f.Int64("user", 0, "user `ID` claim")
 	ttl := f.Duration("ttl", time.Hour, "token lifetime `DURATION`, 1s to 366 days")
 	readOnly := f.Bool("read-only", false, `read-only SQL access (claim "a":"ro")`)
@@ -28,9 +28,9 @@ func runToken(ctx context.Context, env *Env, args []string) error {
 		return errUsage("token: --ttl must be between 1s and 366 days")
 	}
 	switch *role {
-	case proxy.RolePlatformAdmin, proxy.RoleCustomer, proxy.RoleStaff, proxy.RoleAdmin, proxy.RoleService:
+	case proxy.RolePlatformAdmin, proxy.RoleShard, proxy.RoleCustomer, proxy.RoleStaff, proxy.RoleAdmin, proxy.RoleService:
 	default:
-		return errUsage("token: --role must be customer, staff, admin, service or platform_admin")
+		return errUsage("token: --role must be customer, staff, admin, service, platform_admin or shard")
 	}
 	// Check the key first: a wrong --data-dir must not get as far as a
 	// catalog or a token.
@@ -41,7 +41,7 @@ func runToken(ctx context.Context, env *Env, args []string) error {
 	claims := proxy.Claims{Role: *role}
 	var notBefore int64 // the tenant's latest revocation cut-off (see catalog.Revocations)
 	switch *role {
-	case proxy.RolePlatformAdmin:
+	case proxy.RolePlatformAdmin, proxy.RoleShard:
 	case proxy.RoleCustomer, proxy.RoleStaff, proxy.RoleAdmin, proxy.RoleService:
 		if *tenant == "" {
 			return errUsage("token: --tenant is required for role " + *role)
@@ -63,7 +63,7 @@ func runToken(ctx context.Context, env *Env, args []string) error {
 		notBefore = rev.NotBefore(*user)
 		claims.TenantID = proxy.Int(tn.ID)
 	default:
-		return errUsage("token: --role must be customer, staff, admin, service or platform_admin")
+		return errUsage("token: --role must be customer, staff, admin, service, platform_admin or shard")
 	}
 	if *user != 0 {
 		claims.UserID = proxy.Int(*user)

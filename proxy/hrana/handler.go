@@ -122,6 +122,9 @@ type Target struct {
 	DB        *shard.Handle
 	Principal string // token subject, e.g. "service:42"; batons are bound to TenantID+Principal
 	ReadOnly  bool   // token claim "a":"ro" → read-only connection
+	// Trusted gives the stream the bank's rights on the tenant database
+	// (a front proxy's shard token; see rawsqlite.Options.Trusted).
+	Trusted bool
 }
 
 // Handler serves Hrana requests. Create it with NewHandler, Start it, and
@@ -387,7 +390,7 @@ func (h *Handler) acquire(t Target, baton *string) (*stream, error) {
 		return nil, err
 	}
 	// The manager bounds the wait (PinWait) when the fd budget is spent.
-	c, err := db.Conn(context.Background(), t.ReadOnly)
+	c, err := db.ConnAs(context.Background(), t.ReadOnly, t.Trusted)
 	if err != nil {
 		db.Release()
 		h.streams.unreserve(t.TenantID)

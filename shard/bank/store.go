@@ -147,7 +147,8 @@ func classify(err error) error {
 	if err == nil {
 		return nil
 	}
-	if storage.IsBusy(err) {
+	if storage.IsBusy(err) || storage.IsFenced(err) {
+		// A move's fence (storage.IsFenced) lifts within about a second.
 		return fmt.Errorf("%w: %w", ErrBusy, err)
 	}
 	if storage.IsAuth(err) {

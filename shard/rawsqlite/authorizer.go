@@ -60,6 +60,17 @@ func (c *Conn) authorize(action int32, a1, a2, db, via string) int32 {
 	if db != "" && db != "main" && db != "temp" {
 		return deny("only the main database may be used")
 	}
+	if c.trusted {
+		switch action {
+		case sqlite3.SQLITE_ATTACH, sqlite3.SQLITE_DETACH:
+			return deny("ATTACH, DETACH and VACUUM are not allowed")
+		case sqlite3.SQLITE_FUNCTION:
+			if deniedFunctions[strings.ToLower(a2)] {
+				return deny(strings.ToLower(a2) + "() is not allowed")
+			}
+		}
+		return sqlite3.SQLITE_OK
+	}
 	managed := migrations.TenantManaged
 	// Nothing a tenant made (a trigger or view) may touch a managed table:
 	// it would ride along in statements that do.

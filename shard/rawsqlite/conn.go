@@ -52,6 +52,12 @@ type Options struct {
 	// queries may read anything) and must not be nil for tenant SQL (see
 	// seal.Check).
 	SchemaCheck func(*Conn) error
+	// Trusted lifts the tenant policy on managed tables, PRAGMAs and schema
+	// changes: the connection has the bank's own rights (a front proxy
+	// reaching this tenantgate as its shard, which runs its own checks).
+	// ATTACH, extensions and DEFENSIVE stay off; the stamp and the tenant
+	// guard triggers still hold.
+	Trusted bool
 }
 
 // ErrClosed is returned by calls on a closed Conn.
@@ -79,6 +85,8 @@ type Conn struct {
 	probe *[]Access
 	// internal lets this package's own audit statements through.
 	internal bool
+	// trusted: see Options.Trusted.
+	trusted bool
 	// denied is the reason of the authorizer's last refusal, reported
 	// instead of SQLite's bare "not authorized".
 	denied string
@@ -175,6 +183,10 @@ func (c *Conn) setup(opts Options) error {
 		return err
 	}
 	c.schemaCheck = opts.SchemaCheck
+	c.trusted = opts.Trusted
+	if c.trusted {
+		c.schemaCheck = nil
+	}
 	registry.Store(c.db, c)
 	if rc := sqlite3.Xsqlite3_set_authorizer(c.tls, c.db, funcPointer(authorizerTrampoline), c.db); rc != sqlite3.SQLITE_OK {
 		return fmt.Errorf("set authorizer: %w", c.errorFor(rc))
@@ -185,6 +197,9 @@ func (c *Conn) setup(opts Options) error {
 
 // Path is the database file this connection was opened on.
 func (c *Conn) Path() string { return c.path }
+
+// Trusted reports whether the connection has the bank's rights (Options.Trusted).
+func (c *Conn) Trusted() bool { return c.trusted }
 
 // ReadOnly reports whether the connection was opened read-only.
 func (c *Conn) ReadOnly() bool { return c.ro }

@@ -49,6 +49,17 @@ func IsAuth(err error) bool {
 	return remoteSays(err, "SQLITE_AUTH", "not authorized")
 }
 
+// FenceMessage is what a write to a fenced tenant database fails with: the
+// tenant is being moved to another shard (shard/move raises it from its
+// fence triggers). Retrying shortly reaches the new database.
+const FenceMessage = "tenantgate: tenant database is moving to another shard; retry shortly"
+
+// IsFenced reports whether err is a write refused by a move's fence. The
+// text is our own trigger's, local or from a libSQL server.
+func IsFenced(err error) bool {
+	return err != nil && strings.Contains(err.Error(), FenceMessage)
+}
+
 // IsUnique reports whether err is a UNIQUE or PRIMARY KEY violation.
 func IsUnique(err error) bool {
 	if err == nil {

@@ -1,0 +1,160 @@
+package move
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+)
+
+// batchValues bounds the values bound to one statement (SQLite allows
+// 32,766); rows go in multi-row statements so a remote target takes a
+// round trip per batch, not per row.
+const batchValues = 4000
+
+// Apply writes a delta to target in one transaction, foreign keys checked
+// at commit (rows arrive in table order, not dependency order). Either all
+// of it lands or none.
+func Apply(ctx context.Context, target *sql.DB, d Delta) error {
+	if d.Empty() {
+		return nil
+	}
+	tx, err := target.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("apply: %w", err)
+	}
+	defer tx.Rollback()
+	exec := func(q string, args ...any) error {
+		if _, err := tx.ExecContext(ctx, q, args...); err != nil {
+			return fmt.Errorf("apply: %s: %w", firstWords(q), err)
+		}
+		return nil
+	}
+	if err := exec(`PRAGMA defer_foreign_keys = ON`); err != nil {
+		return err
+	}
+	for _, q := range d.Drop {
+		if err := exec(q); err != nil {
+			return err
+		}
+	}
+	for _, q := range d.Create {
+		if err := exec(q); err != nil {
+			return err
+		}
+	}
+	for _, td := range d.Tables {
+		if err := applyTable(td, exec); err != nil {
+			return err
+		}
+	}
+	for _, q := range d.After {
+		if err := exec(q); err != nil {
+			return err
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("apply: commit: %w", err)
+	}
+	return nil
+}
+
+func applyTable(td TableDelta, exec func(string, ...any) error) error {
+	t := td.Table
+	name := ident(t.Name)
+	if strings.EqualFold(t.Name, "sqlite_sequence") {
+		// Inserts into AUTOINCREMENT tables have moved it already: set
+		// each counter to the source's exactly.
+		for _, k := range td.Deletes {
+			if err := exec(`DELETE FROM sqlite_sequence WHERE name = ?`, k[0]); err != nil {
+				return err
+			}
+		}
+		for _, r := range append(append([][]any{}, td.Updates...), td.Inserts...) {
+			if err := exec(`DELETE FROM sqlite_sequence WHERE name = ?`, r[0]); err != nil {
+				return err
+			}
+			if err := exec(`INSERT INTO sqlite_sequence (name, seq) VALUES (?, ?)`, r[0], r[1]); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	if t.Key == nil {
+		for _, r := range td.Deletes {
+			if err := exec(`DELETE FROM `+name+` WHERE rowid IN (SELECT rowid FROM `+name+` WHERE `+match(t.Cols)+` LIMIT 1)`, r...); err != nil {
+				return err
+			}
+		}
+	} else {
+		for _, batch := range batches(td.Deletes, len(t.Key)) {
+			row := "(" + placeholders(len(t.Key)) + ")"
+			q := `DELETE FROM ` + name + ` WHERE (` + cols(t.Key, "", false) + `) IN (VALUES ` + strings.TrimSuffix(strings.Repeat(row+", ", len(batch)), ", ") + `)`
+			if err := exec(q, flatten(batch)...); err != nil {
+				return err
+			}
+		}
+	}
+	if len(td.Updates) > 0 {
+		set := make([]string, len(t.Cols))
+		for i, c := range t.Cols {
+			set[i] = ident(c) + " = ?"
+		}
+		idx := keyIndex(t)
+		for _, r := range td.Updates {
+			args := append(append([]any{}, r...), pick(r, idx)...)
+			if err := exec(`UPDATE `+name+` SET `+strings.Join(set, ", ")+` WHERE `+match(t.Key), args...); err != nil {
+				return err
+			}
+		}
+	}
+	for _, batch := range batches(td.Inserts, len(t.Cols)) {
+		row := "(" + placeholders(len(t.Cols)) + ")"
+		q := `INSERT INTO ` + name + ` (` + cols(t.Cols, "", false) + `) VALUES ` + strings.TrimSuffix(strings.Repeat(row+", ", len(batch)), ", ")
+		if err := exec(q, flatten(batch)...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// keyIndex is where each key column sits among t.Cols.
+func keyIndex(t table) []int {
+	out := make([]int, len(t.Key))
+	for i, k := range t.Key {
+		for j, c := range t.Cols {
+			if strings.EqualFold(c, k) {
+				out[i] = j
+			}
+		}
+	}
+	return out
+}
+
+func pick(r []any, idx []int) []any {
+	out := make([]any, len(idx))
+	for i, j := range idx {
+		out[i] = r[j]
+	}
+	return out
+}
+
+// batches splits rows so no statement binds more than batchValues values.
+func batches(rows [][]any, width int) [][][]any {
+	per := max(batchValues/max(width, 1), 1)
+	var out [][][]any
+	for len(rows) > 0 {
+		n := min(per, len(rows))
+		out = append(out, rows[:n])
+		rows = rows[n:]
+	}
+	return out
+}
+
+func flatten(rows [][]any) []any {
+	var out []any
+	for _, r := range rows {
+		out = append(out, r...)
+	}
+	return out
+}

@@ -175,6 +175,10 @@ func (a *Auth) Verify(token string) (*Claims, error) {
 			return nil, fmt.Errorf("%w: iat required", ErrInvalidToken)
 		}
 	case RolePlatformAdmin:
+	case RoleShard:
+		if c.TenantID != nil {
+			return nil, fmt.Errorf("%w: a shard token has no tenant_id", ErrInvalidToken)
+		}
 	default:
 		return nil, fmt.Errorf("%w: unknown role", ErrInvalidToken)
 	}

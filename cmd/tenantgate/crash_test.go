@@ -37,6 +37,7 @@ func runCrashChild() {
 			select {} // until SIGKILL
 		}
 	}
+	moveHook = provisionHook
 	env := &Env{Stdout: os.Stdout, Stderr: os.Stderr, Getenv: func(string) string { return "" }}
 	if err := Main(context.Background(), env, os.Args[1:]); err != nil {
 		fmt.Fprintln(os.Stderr, "tenantgate:", err)

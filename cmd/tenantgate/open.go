@@ -35,6 +35,10 @@ type tools struct {
 // crash tests, which stop a real `tenants create` process at each step.
 var provisionHook func(step string)
 
+// moveHook is the move's step hook (tenants.MoveOptions.Hook); nil except
+// in the kill tests.
+var moveHook func(step string)
+
 // openExisting opens the tools of a command that reads or changes existing
 // state: a local catalog that is not there is an error (a wrong --data-dir),
 // never a new empty catalog.

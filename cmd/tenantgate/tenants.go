@@ -26,20 +26,21 @@ var tenantsCommands = map[string]func(ctx context.Context, env *Env, args []stri
 		return tenantsSetStatus(ctx, env, args, "resume", catalog.StatusActive)
 	},
 	"delete": tenantsDelete,
+	"move":   tenantsMove,
 }
 
 // runTenants dispatches tenants create|list|suspend|resume|delete.
 func runTenants(ctx context.Context, env *Env, args []string) error {
 	if len(args) > 0 && isHelp(args[0]) {
-		printGroupHelp(env.Stdout, "tenants", []string{"create", "list", "suspend", "resume", "delete"})
+		printGroupHelp(env.Stdout, "tenants", []string{"create", "list", "suspend", "resume", "delete", "move"})
 		return nil
 	}
 	if len(args) == 0 {
-		return errUsage("tenants: a subcommand is required: create, list, suspend, resume or delete (see tenantgate tenants --help)")
+		return errUsage("tenants: a subcommand is required: create, list, suspend, resume, delete or move (see tenantgate tenants --help)")
 	}
 	run, ok := tenantsCommands[args[0]]
 	if !ok {
-		return errUsage(fmt.Sprintf("tenants: unknown subcommand %q: want create, list, suspend, resume or delete (see tenantgate tenants --help)", args[0]))
+		return errUsage(fmt.Sprintf("tenants: unknown subcommand %q: want create, list, suspend, resume, delete or move (see tenantgate tenants --help)", args[0]))
 	}
 	return run(ctx, env, args[1:])
 }
@@ -61,7 +62,8 @@ func tenantsCreate(ctx context.Context, env *Env, args []string) error {
 	country := f.String("country", "", "ISO 3166-1 alpha-2 country code `CC` (required); sets the currency")
 	domain := f.String("custom-domain", "", "custom `DOMAIN` routed to this tenant")
 	plan := f.String("plan", "starter", "subscription `PLAN`: starter, growth or enterprise")
-	dbURL := f.String("db-url", "", "tenant database `URL` (default: <data-dir>/tenants/<id>.db)")
+	dbURL := f.String("db-url", "", "tenant database `URL`, outside any shard (default: placed on a shard)")
+	pin := f.String("shard", "", "put the tenant on this `SHARD` (default: the least loaded; see tenantgate shards)")
 	id := f.Int64("id", 0, "tenant `ID` (default: the next; ids are never reused, so an explicit one must be above every id ever used)")
 	sample := f.Bool("sample-data", false, "seed sample users, accounts and transactions")
 	catURL := f.String("catalog-url", "", "catalog database `URL` (default file:<data-dir>/catalog.db)")
@@ -80,7 +82,7 @@ func tenantsCreate(ctx context.Context, env *Env, args []string) error {
 	if _, err := t.tenants.Reconcile(ctx); err != nil {
 		return fmt.Errorf("reconcile tenant storage: %w", err)
 	}
-	req := tenants.CreateRequest{ID: *id, Host: *host, Name: *name, Country: *country, CustomDomain: *domain, Plan: *plan, DBURL: *dbURL}
+	req := tenants.CreateRequest{ID: *id, Host: *host, Name: *name, Country: *country, CustomDomain: *domain, Plan: *plan, DBURL: *dbURL, Shard: *pin}
 	var login *bank.DemoLogin
 	if *sample {
 		req.Seed = func(ctx context.Context, db *sql.DB, tenantID int64) error {
@@ -140,13 +142,13 @@ func tenantsList(ctx context.Context, env *Env, args []string) error {
 		return printJSON(env, all)
 	}
 	w := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(w, "ID\tHOST\tNAME\tCOUNTRY\tSTATUS\tCUSTOM DOMAIN\tEXPIRES")
+	fmt.Fprintln(w, "ID\tHOST\tNAME\tCOUNTRY\tSTATUS\tSHARD\tCUSTOM DOMAIN\tEXPIRES")
 	for _, tn := range all {
 		exp := ""
 		if !tn.ExpiresAt.IsZero() {
 			exp = tn.ExpiresAt.Format("2006-01-02 15:04")
 		}
-		fmt.Fprintf(w, "%d\t%s\t%s\t%s\t%s\t%s\t%s\n", tn.ID, tn.Host, tn.Name, tn.CountryCode, tn.Status, tn.CustomDomain, exp)
+		fmt.Fprintf(w, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", tn.ID, tn.Host, tn.Name, tn.CountryCode, tn.Status, shardColumn(tn), tn.CustomDomain, exp)
 	}
 	return w.Flush()
 }

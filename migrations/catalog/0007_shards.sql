@@ -48,3 +48,25 @@ CREATE TABLE tenant_moves (
 );
 CREATE UNIQUE INDEX idx_tenant_moves_open ON tenant_moves(tenant_id) WHERE finished_at IS NULL;
 CREATE INDEX idx_tenant_moves_tenant ON tenant_moves(tenant_id, id);
+
+-- Ids stay never reused, but may now arrive out of order: a shard's
+-- catalog gets each tenant with the id the front proxy's catalog gave it
+-- (the database stamp must match both), in whatever order creates and
+-- moves reach it. So the rule becomes "an id this catalog ever held is
+-- refused" (tenant_ids_used, kept by trigger) instead of "at or below the
+-- highest id", which still holds for ids up to the high-water mark at the
+-- time of this migration (their use was not recorded).
+CREATE TABLE tenant_ids_used (id INTEGER PRIMARY KEY);
+INSERT INTO tenant_ids_used (id) SELECT id FROM tenants;
+CREATE TABLE tenant_ids_legacy (high INTEGER NOT NULL);
+INSERT INTO tenant_ids_legacy (high) SELECT coalesce(max(seq), 0) FROM sqlite_sequence WHERE name = 'tenants';
+DROP TRIGGER tenants_id_never_reused;
+CREATE TRIGGER tenants_id_never_reused BEFORE INSERT ON tenants
+WHEN NEW.id > 0 AND (NEW.id <= (SELECT coalesce(max(high), 0) FROM tenant_ids_legacy)
+  OR EXISTS (SELECT 1 FROM tenant_ids_used WHERE id = NEW.id))
+BEGIN
+  SELECT RAISE(ABORT, 'tenant id was used before');
+END;
+CREATE TRIGGER tenants_id_recorded AFTER INSERT ON tenants BEGIN
+  INSERT OR IGNORE INTO tenant_ids_used (id) VALUES (NEW.id);
+END;

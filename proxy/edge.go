@@ -148,12 +148,17 @@ var strPost = []byte("POST")
 // sqlBodyAllowed reports whether the request is an SQL route on a tenant
 // host carrying a valid token of a role the route admits.
 func (s *Server) sqlBodyAllowed(h *fasthttp.RequestHeader) bool {
-	if kind, _ := s.classifyHost(h.Host()); kind != hostTenant && kind != hostDomain {
-		return false
-	}
 	path := h.RequestURI()
 	if i := bytes.IndexByte(path, '?'); i >= 0 {
 		path = path[:i]
+	}
+	if rest, ok := bytes.CutPrefix(path, []byte(localPrefix)); ok && isLoopbackHost(h.Host()) {
+		// The local path prefix (localprefix.go), as libSQL clients on
+		// this machine and front proxies of a loopback shard send it.
+		_, tail, _ := bytes.Cut(rest, []byte("/"))
+		path = append([]byte("/"), tail...)
+	} else if kind, _ := s.classifyHost(h.Host()); kind != hostTenant && kind != hostDomain {
+		return false
 	}
 	rt, _, err := s.tenantTable.match("POST", string(path))
 	if err != nil || rt.class != classSQL || rt.roles == nil {

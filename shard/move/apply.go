@@ -7,10 +7,14 @@ import (
 	"strings"
 )
 
-// batchValues bounds the values bound to one statement (SQLite allows
-// 32,766); rows go in multi-row statements so a remote target takes a
-// round trip per batch, not per row.
-const batchValues = 4000
+// Rows go in multi-row statements so a remote target takes a round trip
+// per batch, not per row. A batch binds at most batchValues values (SQLite
+// allows 32,766) and about batchBytes of data (a libSQL server caps request
+// bodies: tenantgate at 8 MiB, and blobs travel as base64).
+const (
+	batchValues = 4000
+	batchBytes  = 1 << 20
+)
 
 // Apply writes a delta to target in one transaction, foreign keys checked
 // at commit (rows arrive in table order, not dependency order). Either all
@@ -139,16 +143,39 @@ func pick(r []any, idx []int) []any {
 	return out
 }
 
-// batches splits rows so no statement binds more than batchValues values.
+// batches splits rows so no statement binds more than batchValues values
+// or much more than batchBytes (a single bigger row goes alone).
 func batches(rows [][]any, width int) [][][]any {
 	per := max(batchValues/max(width, 1), 1)
 	var out [][][]any
-	for len(rows) > 0 {
-		n := min(per, len(rows))
-		out = append(out, rows[:n])
-		rows = rows[n:]
+	start, size := 0, 0
+	for i, r := range rows {
+		rs := rowSize(r)
+		if i > start && (i-start >= per || size+rs > batchBytes) {
+			out = append(out, rows[start:i])
+			start, size = i, 0
+		}
+		size += rs
+	}
+	if start < len(rows) {
+		out = append(out, rows[start:])
 	}
 	return out
+}
+
+func rowSize(r []any) int {
+	n := 0
+	for _, v := range r {
+		switch x := v.(type) {
+		case string:
+			n += len(x) + 8
+		case []byte:
+			n += len(x)*4/3 + 8
+		default:
+			n += 16
+		}
+	}
+	return n
 }
 
 func flatten(rows [][]any) []any {

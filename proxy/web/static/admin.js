@@ -137,6 +137,8 @@
       badge.className = "badge badge-" + t.status;
       badge.textContent = t.status;
       st.appendChild(badge);
+      const shardCell = cell(tr, t.shard || "(db_url)");
+      if (t.db_bytes) shardCell.title = (t.db_bytes / 1048576).toFixed(1) + " MiB";
       const domainCell = cell(tr, t.custom_domain || "");
       if (t.custom_domain && t.custom_domain_tls) {
         const tls = document.createElement("span");

@@ -103,8 +103,8 @@ func (c *Config) withDefaults() {
 // ErrBusy; it never steals. Evict (suspend, delete, restore) closes a
 // database once the last Handle is released.
 type Manager struct {
-	cfg    Config
-	log    *slog.Logger
+	cfg     Config
+	log     *slog.Logger
 	m       *metrics
 	closer  closer
 	checked checkedFiles

@@ -2,6 +2,9 @@ package shard_test
 
 import (
 	"context"
+	"os"
+	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -76,4 +79,50 @@ func BenchmarkColdOpenLRU(b *testing.B) {
 		i++
 	}
 	b.ReportMetric(float64((cpuTime(b)-c0).Nanoseconds())/float64(b.N), "cpu-ns/op")
+}
+
+// rss is the resident set of this process, from /proc/self/statm.
+func rss(tb testing.TB) int64 {
+	data, err := os.ReadFile("/proc/self/statm")
+	if err != nil {
+		tb.Skip("no /proc/self/statm")
+	}
+	f := strings.Fields(string(data))
+	pages, _ := strconv.ParseInt(f[1], 10, 64)
+	return pages * int64(os.Getpagesize())
+}
+
+// BenchmarkIdleOpenCost measures what an idle open tenant database holds:
+// resident memory and file descriptors per database, with 400 databases
+// opened, each served one account-list query, and left open. These
+// figures size the default open-database cap (README, "Open databases").
+//
+//	go test -run '^$' -bench IdleOpenCost -benchtime 1x ./shard/
+func BenchmarkIdleOpenCost(b *testing.B) {
+	const n = 400
+	ctx := context.Background()
+	for b.Loop() {
+		m := newManager(b, n)
+		for id := int64(1); id <= n; id++ {
+			mustProvision(b, m, id)
+		}
+		settle()
+		rss0, fd0 := rss(b), openFDs(b)
+		for id := int64(1); id <= n; id++ {
+			h, err := m.Acquire(ctx, id, "")
+			if err != nil {
+				b.Fatal(err)
+			}
+			rows, err := h.DB.QueryContext(ctx, `SELECT id, balance FROM accounts WHERE tenant_id = ?`, id)
+			if err != nil {
+				b.Fatal(err)
+			}
+			rows.Close()
+			h.Release()
+		}
+		settle()
+		b.ReportMetric(float64(rss(b)-rss0)/n, "rss-bytes/db")
+		b.ReportMetric(float64(openFDs(b)-fd0)/n, "fds/db")
+		m.Close()
+	}
 }

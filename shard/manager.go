@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"path/filepath"
 	"strconv"
 	"sync"
@@ -16,7 +15,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/microfi/tenantgate/migrations"
-	"github.com/microfi/tenantgate/shard/seal"
 	"github.com/microfi/tenantgate/shard/storage"
 )
 
@@ -113,6 +111,7 @@ type Manager struct {
 	entries map[int64]*entry
 	idle    *list.List // entries no Handle holds, most recently released first
 	rawIdle map[*entry]struct{}
+	grown   map[*entry]struct{} // entries with extraConns > 0
 	fds     int           // file descriptors charged (see FDBudget)
 	freed   chan struct{} // closed (and replaced) when room may have appeared
 	waiters int           // goroutines waiting on freed
@@ -139,6 +138,9 @@ type entry struct {
 	raw     []*RawConn    // idle raw connections, oldest first
 	rawOpen int           // raw connections open (idle or in use)
 	charged bool          // FDsPerDatabase counted in Manager.fds
+	// extraConns are pooled connections past the first charged to the
+	// budget (pool.go).
+	extraConns int
 }
 
 // Handle is a held tenant database. Call Release when done.
@@ -183,6 +185,7 @@ func NewManager(cfg Config) *Manager {
 	m := &Manager{
 		cfg: cfg, log: cfg.Logger, m: newMetrics(cfg.Registerer),
 		entries: map[int64]*entry{}, idle: list.New(), rawIdle: map[*entry]struct{}{},
+		grown: map[*entry]struct{}{},
 		freed: make(chan struct{}), stop: make(chan struct{}),
 	}
 	m.closer.log = cfg.Logger
@@ -191,7 +194,8 @@ func NewManager(cfg Config) *Manager {
 }
 
 // Start runs the janitor that closes raw connections idle for longer than
-// RawIdleTimeout, until Close.
+// RawIdleTimeout and returns the charge of pooled connections the pools
+// closed, until Close.
 func (m *Manager) Start() {
 	m.wg.Add(1)
 	go func() {
@@ -205,6 +209,7 @@ func (m *Manager) Start() {
 				return
 			case now := <-t.C:
 				m.reapRaw(now.Add(-m.cfg.RawIdleTimeout))
+				m.reconcilePools()
 			}
 		}
 	}()
@@ -385,112 +390,6 @@ func (m *Manager) open(ctx context.Context, e *entry) {
 	m.mu.Unlock()
 }
 
-func (m *Manager) openChecked(ctx context.Context, e *entry) (*sql.DB, error) {
-	if e.path != "" {
-		return m.openLocal(ctx, e)
-	}
-	db, err := storage.Open(ctx, e.url)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
-	}
-	setPool(db)
-	// A libSQL server: its own authorizer, no audit here.
-	if err := prepare(ctx, db, e.id, m.m); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("%w: tenant %d: %w", ErrUnavailable, e.id, err)
-	}
-	return db, nil
-}
-
-func setPool(db *sql.DB) {
-	db.SetMaxOpenConns(MaxConnsPerTenant)
-	db.SetMaxIdleConns(MaxIdleConnsPerTenant)
-	db.SetConnMaxIdleTime(ConnIdleTimeout)
-}
-
-// openLocal opens the bank pool of a local tenant file with one
-// connection, checks the stamp and, unless the file is unchanged since it
-// last passed (checkedFiles), runs the full check on a maintenance
-// connection: migrations, then the seal audit and its repairs.
-func (m *Manager) openLocal(ctx context.Context, e *entry) (*sql.DB, error) {
-	fi, err := os.Stat(e.path)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %w: %s", ErrUnavailable, ErrNotFound, e.path)
-	}
-	db, err := storage.OpenBank(ctx, e.path, seal.BankAuthorizer)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
-	}
-	setPool(db)
-	if err := m.checkLocal(ctx, db, e, fi); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("%w: tenant %d: %w", ErrUnavailable, e.id, err)
-	}
-	return db, nil
-}
-
-func (m *Manager) checkLocal(ctx context.Context, db *sql.DB, e *entry, fi os.FileInfo) error {
-	p, err := readPrint(ctx, db, e.id, fi)
-	if err != nil {
-		return err
-	}
-	if p.ino != 0 && m.checked.passed(e.path, p) {
-		m.m.checkCached.Inc()
-		return nil
-	}
-	m.m.checkFull.Inc()
-	maint, err := storage.Open(ctx, e.url)
-	if err != nil {
-		return err
-	}
-	defer maint.Close()
-	if err := prepare(ctx, maint, e.id, m.m); err != nil {
-		return err
-	}
-	// The audit saw exactly the schema it checked if the cookie did not
-	// move meanwhile; a repair moves it, so a repaired file is checked in
-	// full once more on its next open before it is remembered.
-	before, err := readPrint(ctx, maint, e.id, fi)
-	if err != nil {
-		return err
-	}
-	if err := m.repairSchema(ctx, maint, e.id); err != nil {
-		return err
-	}
-	after, err := readPrint(ctx, maint, e.id, fi)
-	if err != nil {
-		return err
-	}
-	if after == before && after.ino != 0 && after.cookie != 0 {
-		m.checked.record(e.path, after)
-	}
-	return nil
-}
-
-// prepare refuses a database stamped for another tenant and brings its
-// schema up to date (each migration in its own short transaction), or
-// refuses it if it is newer than this binary.
-func prepare(ctx context.Context, db *sql.DB, id int64, mm *metrics) error {
-	if err := storage.CheckStamp(ctx, db, id); err != nil {
-		return err
-	}
-	pending, err := migrations.Pending(ctx, db, migrations.Tenant)
-	if errors.Is(err, migrations.ErrSchemaAhead) {
-		return fmt.Errorf("%w: %w", ErrSchemaAhead, err)
-	}
-	if err != nil {
-		return err
-	}
-	for _, mig := range pending {
-		if err := migrations.Apply(ctx, db, mig, false); err != nil {
-			mm.migrationsFailed.Inc()
-			return fmt.Errorf("%w: %w", errMigrateOnOpen, err)
-		}
-		mm.migrationsApplied.Inc()
-	}
-	return nil
-}
-
 // ref pins e (under m.mu).
 func (m *Manager) ref(e *entry) {
 	if e.refs == 0 && e.elem != nil {
@@ -568,7 +467,9 @@ func (m *Manager) closeEntryLocked(e *entry) <-chan struct{} {
 func (m *Manager) unchargeLocked(e *entry) {
 	if e.charged {
 		e.charged = false
-		m.fds -= FDsPerDatabase
+		m.fds -= FDsPerDatabase + FDsPerConn*e.extraConns
+		e.extraConns = 0
+		delete(m.grown, e)
 		m.signalLocked()
 	}
 }

@@ -112,9 +112,9 @@ type Manager struct {
 	idle    *list.List // entries no Handle holds, most recently released first
 	rawIdle map[*entry]struct{}
 	grown   map[*entry]struct{} // entries with extraConns > 0
-	fds     int           // file descriptors charged (see FDBudget)
-	freed   chan struct{} // closed (and replaced) when room may have appeared
-	waiters int           // goroutines waiting on freed
+	fds     int                 // file descriptors charged (see FDBudget)
+	freed   chan struct{}       // closed (and replaced) when room may have appeared
+	waiters int                 // goroutines waiting on freed
 	closed  bool
 
 	stop chan struct{} // closed by Close: ends the janitor

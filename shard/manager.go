@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"sync"
 	"time"
@@ -44,6 +45,10 @@ const (
 	// connections (SQL over HTTP) kept per tenant database.
 	DefaultRawIdlePerTenant = 16
 	DefaultRawIdleTimeout   = 30 * time.Second
+	// DefaultOpenQueue and DefaultOpenQueueWait bound the opens waiting
+	// for one of the OpenConcurrency slots (2 per CPU by default).
+	DefaultOpenQueue     = 256
+	DefaultOpenQueueWait = 250 * time.Millisecond
 )
 
 // Config configures a Manager. Zero fields take the defaults (withDefaults).
@@ -62,6 +67,13 @@ type Config struct {
 	// a tenant database (0 = the defaults above).
 	RawIdlePerTenant int
 	RawIdleTimeout   time.Duration
+	// OpenConcurrency bounds the databases opening at once (0 = two per
+	// CPU); OpenQueue and OpenQueueWait bound the opens waiting for a slot
+	// (0 = the defaults): past either, an open fails at once with
+	// ErrOverloaded instead of queueing.
+	OpenConcurrency int
+	OpenQueue       int
+	OpenQueueWait   time.Duration
 	// RawBusyTimeout bounds a raw connection's lock waits
 	// (rawsqlite.DefaultBusyTimeout if zero).
 	RawBusyTimeout time.Duration
@@ -85,6 +97,15 @@ func (c *Config) withDefaults() {
 	if c.RawIdleTimeout <= 0 {
 		c.RawIdleTimeout = DefaultRawIdleTimeout
 	}
+	if c.OpenConcurrency <= 0 {
+		c.OpenConcurrency = 2 * runtime.GOMAXPROCS(0)
+	}
+	if c.OpenQueue <= 0 {
+		c.OpenQueue = DefaultOpenQueue
+	}
+	if c.OpenQueueWait <= 0 {
+		c.OpenQueueWait = DefaultOpenQueueWait
+	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
@@ -105,6 +126,7 @@ type Manager struct {
 	log     *slog.Logger
 	m       *metrics
 	closer  closer
+	gate    *openGate
 	checked checkedFiles
 
 	mu      sync.Mutex
@@ -189,7 +211,9 @@ func NewManager(cfg Config) *Manager {
 		freed: make(chan struct{}), stop: make(chan struct{}),
 	}
 	m.closer.log = cfg.Logger
+	m.gate = newOpenGate(cfg.OpenConcurrency, cfg.OpenQueue, cfg.OpenQueueWait, m.m)
 	m.m.fdBudget.Set(float64(cfg.FDBudget))
+	m.m.maxOpen.Set(float64(cfg.MaxOpen))
 	return m
 }
 
@@ -233,18 +257,37 @@ func (m *Manager) URL(id int64, dbURL string) string {
 
 // Acquire returns an open, stamp-checked, migrated database for the tenant,
 // opening it if needed. Concurrent acquires of one tenant share one open.
+//
+// A database that is not open takes an open slot first (openGate): when
+// too many are opening, Acquire fails at once, or after a short wait, with
+// ErrOverloaded rather than queueing without bound.
 func (m *Manager) Acquire(ctx context.Context, id int64, dbURL string) (*Handle, error) {
+	start := time.Now()
 	m.mu.Lock()
+	leave := func() {}
+	if e, ok := m.entries[id]; !ok || e.dbURL != dbURL {
+		m.mu.Unlock()
+		var err error
+		if leave, err = m.gate.enter(ctx, id); err != nil {
+			if errors.Is(err, ErrOverloaded) {
+				m.m.opensShed.Inc()
+			}
+			return nil, err
+		}
+		m.mu.Lock()
+	}
 	e, created, err := m.entryLocked(ctx, id, dbURL)
 	if err != nil {
 		m.mu.Unlock()
+		leave()
 		return nil, err
 	}
 	m.ref(e)
 	m.mu.Unlock()
 	if created {
-		m.open(ctx, e) // concurrent acquires wait on e.ready
+		m.open(ctx, e, start) // concurrent acquires wait on e.ready
 	}
+	leave()
 	select {
 	case <-e.ready:
 	case <-ctx.Done():
@@ -284,7 +327,8 @@ func (m *Manager) entryLocked(ctx context.Context, id int64, dbURL string) (e *e
 		}
 		if err := m.waitLocked(ctx, deadline); err != nil {
 			m.m.openFailures.WithLabelValues("pinned").Inc()
-			return nil, false, fmt.Errorf("%w (tenant %d)", ErrBusy, id)
+			m.m.opensBusy.Inc()
+			return nil, false, fmt.Errorf("%w (tenant %d: every open tenant database is in use)", ErrBusy, id)
 		}
 	}
 	e = &entry{id: id, dbURL: dbURL, url: m.URL(id, dbURL), ready: make(chan struct{}), done: make(chan struct{}), writer: make(chan struct{}, 1)}
@@ -350,8 +394,10 @@ func (m *Manager) makeRoomLocked() bool {
 }
 
 // open opens e's database and publishes it, or the failure, to waiters.
-func (m *Manager) open(ctx context.Context, e *entry) {
-	start := time.Now()
+//
+// start is when the first request for it arrived: the open-duration
+// histogram includes the wait for an open slot and for room.
+func (m *Manager) open(ctx context.Context, e *entry, start time.Time) {
 	// The open is shared: one caller's cancellation must not fail the rest.
 	octx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
 	defer cancel()
@@ -376,13 +422,14 @@ func (m *Manager) open(ctx context.Context, e *entry) {
 		}
 		m.unchargeLocked(e)
 		if !errors.Is(err, ErrClosed) {
+			m.m.opensFailed.Inc()
 			m.m.openFailures.WithLabelValues(failureReason(err)).Inc()
 			m.log.Warn("tenant database unavailable", "tenant_id", e.id, "err", err)
 		}
 		m.signalLocked()
 	} else {
 		e.db = db
-		m.m.opens.Inc()
+		m.m.opensOK.Inc()
 		m.m.openDuration.Observe(time.Since(start).Seconds())
 	}
 	m.gaugesLocked()

@@ -131,7 +131,7 @@ type Manager struct {
 
 	mu      sync.Mutex
 	entries map[int64]*entry
-	idle    *list.List // entries no Handle holds, most recently released first
+	idle    idleLists // entries no Handle holds, by admission segment
 	rawIdle map[*entry]struct{}
 	grown   map[*entry]struct{} // entries with extraConns > 0
 	fds     int                 // file descriptors charged (see FDBudget)
@@ -154,12 +154,16 @@ type entry struct {
 	done    chan struct{} // closed when the entry starts closing
 	refs    int
 	evicted bool
-	elem    *list.Element // in Manager.idle while refs == 0
-	stmts   stmtCache     // prepared statements, closed with db
-	writer  chan struct{} // one writer at a time (LockWrites), API and SQL alike
-	raw     []*RawConn    // idle raw connections, oldest first
-	rawOpen int           // raw connections open (idle or in use)
-	charged bool          // FDsPerDatabase counted in Manager.fds
+	elem    *list.Element // in list (Manager.idle) while refs == 0
+	list    *list.List
+	// probation: opened for the first time in a while; main: touched
+	// twice (admission.go).
+	probation, main bool
+	stmts           stmtCache     // prepared statements, closed with db
+	writer          chan struct{} // one writer at a time (LockWrites), API and SQL alike
+	raw             []*RawConn    // idle raw connections, oldest first
+	rawOpen         int           // raw connections open (idle or in use)
+	charged         bool          // FDsPerDatabase counted in Manager.fds
 	// extraConns are pooled connections past the first charged to the
 	// budget (pool.go).
 	extraConns int
@@ -206,7 +210,7 @@ func NewManager(cfg Config) *Manager {
 	cfg.withDefaults()
 	m := &Manager{
 		cfg: cfg, log: cfg.Logger, m: newMetrics(cfg.Registerer),
-		entries: map[int64]*entry{}, idle: list.New(), rawIdle: map[*entry]struct{}{},
+		entries: map[int64]*entry{}, idle: newIdleLists(cfg.MaxOpen), rawIdle: map[*entry]struct{}{},
 		grown: map[*entry]struct{}{},
 		freed: make(chan struct{}), stop: make(chan struct{}),
 	}
@@ -311,6 +315,7 @@ func (m *Manager) entryLocked(ctx context.Context, id int64, dbURL string) (e *e
 		}
 		if e, ok := m.entries[id]; ok {
 			if e.dbURL == dbURL {
+				m.touchLocked(e)
 				return e, false, nil
 			}
 			m.evictLocked(e) // the tenant moved (db_url changed): retire it
@@ -343,6 +348,7 @@ func (m *Manager) entryLocked(ctx context.Context, id int64, dbURL string) (e *e
 		}
 	}
 	m.entries[id] = e
+	m.admitLocked(e)
 	m.fds += FDsPerDatabase
 	e.charged = true
 	m.gaugesLocked()
@@ -379,18 +385,13 @@ func (m *Manager) signalLocked() {
 }
 
 // makeRoomLocked frees file descriptors or a slot: the oldest idle raw
-// connection first, else the least recently used database no one holds.
+// connection first, else an idle database (admission.go picks which).
 // It reports false when everything is pinned.
 func (m *Manager) makeRoomLocked() bool {
 	if m.fds+FDsPerDatabase > m.cfg.FDBudget && m.closeOldestRawLocked() {
 		return true
 	}
-	back := m.idle.Back()
-	if back == nil {
-		return false
-	}
-	m.evictLocked(back.Value.(*entry))
-	return true
+	return m.evictForRoomLocked()
 }
 
 // open opens e's database and publishes it, or the failure, to waiters.
@@ -416,6 +417,7 @@ func (m *Manager) open(ctx context.Context, e *entry, start time.Time) {
 		if m.entries[e.id] == e {
 			delete(m.entries, e.id)
 		}
+		m.leaveLocked(e)
 		if !e.evicted {
 			e.evicted = true
 			close(e.done)
@@ -439,9 +441,8 @@ func (m *Manager) open(ctx context.Context, e *entry, start time.Time) {
 
 // ref pins e (under m.mu).
 func (m *Manager) ref(e *entry) {
-	if e.refs == 0 && e.elem != nil {
-		m.idle.Remove(e.elem)
-		e.elem = nil
+	if e.refs == 0 {
+		m.unidleLocked(e)
 	}
 	e.refs++
 }
@@ -457,7 +458,7 @@ func (m *Manager) release(e *entry) {
 	case e.evicted:
 		m.closeEntryLocked(e)
 	case e.err == nil && e.db != nil:
-		e.elem = m.idle.PushFront(e)
+		m.idleLocked(e)
 		m.signalLocked()
 	}
 }
@@ -474,10 +475,8 @@ func (m *Manager) evictLocked(e *entry) <-chan struct{} {
 	if m.entries[e.id] == e {
 		delete(m.entries, e.id)
 	}
-	if e.elem != nil {
-		m.idle.Remove(e.elem)
-		e.elem = nil
-	}
+	m.leaveLocked(e)
+	m.unidleLocked(e)
 	m.m.evictions.Inc()
 	var closed <-chan struct{}
 	if e.refs == 0 {

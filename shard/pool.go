@@ -42,8 +42,7 @@ func (m *Manager) poolConnecting(e *entry) func(context.Context) error {
 			case m.closeOldestRawLocked():
 				continue
 			}
-			if back := m.idle.Back(); back != nil {
-				m.evictLocked(back.Value.(*entry))
+			if m.evictForRoomLocked() {
 				continue
 			}
 			if deadline == nil {

@@ -46,7 +46,7 @@ func (r *run) forward(c context.Context, reqs []streamReq) ([]streamResult, erro
 		return nil, err
 	}
 	sqls := maps.Clone(r.st.sqls)
-	stmtsLeft, closed := r.stmtsLeft, r.st.closed
+	stmtsLeft, closed, charged := r.stmtsLeft, r.st.closed, r.charged
 	plans, body, stale := r.plan(reqs, schema)
 	if stale {
 		// A statement did not compile against the copy: it may be out of
@@ -56,6 +56,7 @@ func (r *run) forward(c context.Context, reqs []streamReq) ([]streamResult, erro
 			return nil, err
 		}
 		r.st.sqls, r.stmtsLeft, r.st.closed = sqls, stmtsLeft, closed
+		r.refund(r.charged - charged)
 		plans, body, _ = r.plan(reqs, schema)
 	}
 	var results []remote.Result
@@ -242,7 +243,7 @@ func (r *run) planBatch(b *batch, check func(string) (sqlcheck.Verdict, *hranaEr
 			if answers == nil {
 				answers = map[int]stepAnswer{}
 			}
-			answers[i] = stepAnswer{err: herr}
+			answers[i] = stepAnswer{err: r.chargeErr(herr)}
 			out = appendStmtJSON(out, placeholderRefused, nil)
 		case v.NoOp:
 			if answers == nil {

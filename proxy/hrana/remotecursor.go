@@ -168,40 +168,12 @@ func (h *Handler) pump(w *bufio.Writer, r *run, cur *remote.Cursor, enc encoding
 			}
 			return false
 		}
-		var we wireEntry
-		if err := json.Unmarshal(line, &we); err != nil {
+		e, ok, err := decodeEntry(line, answers, &step)
+		if err != nil {
 			h.cfg.Logger.Warn("hrana: remote cursor entry", "tenant", r.st.tenantID, "err", err)
 			return false
 		}
-		var e cursorEntry
-		switch we.Type {
-		case "step_begin":
-			step = we.Step
-			e = cursorEntry{kind: 1, step: step, cols: make([]col, len(we.Cols))}
-			for i, c := range we.Cols {
-				e.cols[i] = col{Name: c.Name, Decltype: c.Decltype}
-			}
-			if a, ok := answers[step]; ok && a.noop {
-				e.cols = []col{}
-			}
-		case "row":
-			e = cursorEntry{kind: 4, row: we.Row}
-		case "step_end":
-			res := &stmtResult{AffectedRows: we.AffectedRows}
-			if id, ok := rowid(we.LastInsertRowid); ok {
-				res.LastInsertRowid = &id
-			}
-			e = cursorEntry{kind: 2, res: res}
-		case "step_error":
-			step = we.Step
-			herr := serverError(we.Error)
-			if a, ok := answers[step]; ok && a.err != nil {
-				herr = a.err
-			}
-			e = cursorEntry{kind: 3, step: step, err: herr}
-		case "error":
-			e = cursorEntry{kind: 3, step: max(step, 0), err: serverError(we.Error)}
-		default:
+		if !ok {
 			continue // a newer entry type this proxy does not know
 		}
 		if !emit(&e) {
@@ -237,4 +209,85 @@ func (h *Handler) remoteCursorByBatch(ctx *fasthttp.RequestCtx, st *stream, r *r
 		contentType = "text/plain"
 	}
 	r.respond(ctx, contentType, out)
+}
+
+// decodeEntry decodes one server cursor entry into the client's, putting
+// back the steps answered here; *step tracks the current step. ok is false
+// for an entry type this proxy does not know (skipped).
+func decodeEntry(line []byte, answers map[int]stepAnswer, step *int) (e cursorEntry, ok bool, err error) {
+	var we wireEntry
+	if err := json.Unmarshal(line, &we); err != nil {
+		return e, false, err
+	}
+	switch we.Type {
+	case "step_begin":
+		*step = we.Step
+		e = cursorEntry{kind: 1, step: we.Step, cols: make([]col, len(we.Cols))}
+		for i, c := range we.Cols {
+			e.cols[i] = col{Name: c.Name, Decltype: c.Decltype}
+		}
+		if a, ok := answers[we.Step]; ok && a.noop {
+			e.cols = []col{}
+		}
+	case "row":
+		e = cursorEntry{kind: 4, row: we.Row}
+	case "step_end":
+		res := &stmtResult{AffectedRows: we.AffectedRows}
+		if id, ok := rowid(we.LastInsertRowid); ok {
+			res.LastInsertRowid = &id
+		}
+		e = cursorEntry{kind: 2, res: res}
+	case "step_error":
+		*step = we.Step
+		herr := serverError(we.Error)
+		if a, ok := answers[we.Step]; ok && a.err != nil {
+			herr = a.err
+		}
+		e = cursorEntry{kind: 3, step: we.Step, err: herr}
+	case "error":
+		e = cursorEntry{kind: 3, step: max(*step, 0), err: serverError(we.Error)}
+	default:
+		return e, false, nil
+	}
+	return e, true, nil
+}
+
+// cursorEntries reads a whole server cursor into entries for a WebSocket
+// cursor (fetched by the client in pages), charging each to the run's
+// byte budget; what does not fit ends the cursor with RESPONSE_TOO_LARGE.
+// It reports false when the cursor could not be read to its end.
+func (r *run) cursorEntries(cur *remote.Cursor, answers map[int]stepAnswer) ([]cursorEntry, bool) {
+	var out []cursorEntry
+	step := -1
+	for {
+		line, err := cur.Next()
+		if errors.Is(err, io.EOF) {
+			return out, true
+		}
+		if err != nil {
+			return append(out, cursorEntry{kind: 3, step: max(step, 0), err: errf("TENANT_UNAVAILABLE", "the tenant's server ended the cursor early")}), false
+		}
+		e, ok, err := decodeEntry(line, answers, &step)
+		if err != nil {
+			return append(out, cursorEntry{kind: 3, step: max(step, 0), err: errf("PROTOCOL_ERROR", "the tenant's server sent a cursor entry that does not decode")}), false
+		}
+		if !ok {
+			continue
+		}
+		size := rowOverhead
+		switch e.kind {
+		case 1:
+			size += colsSize(e.cols)
+		case 3:
+			size += jsonStringSize(e.err.Message) + jsonStringSize(e.err.Code)
+		case 4:
+			for j := range e.row {
+				size += valueSize(&e.row[j])
+			}
+		}
+		if !r.charge(size) {
+			return append(out, cursorEntry{kind: 3, step: max(step, 0), err: r.tooLarge()}), false
+		}
+		out = append(out, e)
+	}
 }

@@ -3,6 +3,7 @@ package hrana
 import (
 	"context"
 	"errors"
+	"time"
 
 	"github.com/microfi/tenantgate/shard/remote"
 )
@@ -12,44 +13,79 @@ import (
 // a batch whose entries are kept for fetch_cursor, as for a local tenant.
 func (s *wsSession) remoteRequest(r *run, st *stream, req *streamReq) streamResult {
 	res := streamResult{Type: req.Type}
-	fwd := *req
+	c, cancel := context.WithDeadline(context.Background(), r.deadline)
+	defer cancel()
 	if req.Type == "open_cursor" {
 		if _, ok := s.cursors[req.CursorID]; ok {
 			res.Err = errf("CURSOR_EXISTS", "cursor %d is already open", req.CursorID)
 			return res
 		}
 		r.noRowCap = true
-		fwd = streamReq{Type: "batch", Batch: req.Batch}
-	}
-	c, cancel := context.WithDeadline(context.Background(), r.deadline)
-	defer cancel()
-	results, err := r.forward(c, []streamReq{fwd})
-	if err != nil {
-		// The server's stream is gone with the round trip: so is this one.
-		s.h.release(st, errStreamClosed)
-		st.mu.Lock() // the caller unlocks
-		res.Err = remoteErrorObject(err)
-		s.h.metrics.errors("unavailable").Inc()
-		s.h.cfg.Logger.Warn("hrana: remote tenant's server (WebSocket)", "tenant", st.tenantID, "err", err)
+		entries, err := s.remoteCursor(c, r, st, req.Batch)
+		if err != nil {
+			return s.lost(st, res, err)
+		}
+		s.cursors[req.CursorID] = &wsCursor{entries: entries}
 		return res
 	}
-	if req.Type != "open_cursor" {
-		out := results[0]
-		out.Type = req.Type
-		return out
+	results, err := r.forward(c, []streamReq{*req})
+	if err != nil {
+		return s.lost(st, res, err)
 	}
-	cur := &wsCursor{}
-	if b := results[0].Batch; b != nil {
-		for i := range b.StepResults {
-			if b.StepResults[i] != nil || b.StepErrors[i] != nil {
-				cur.entries = appendCursorEntries(cur.entries, i, b.StepResults[i], b.StepErrors[i])
+	out := results[0]
+	out.Type = req.Type
+	return out
+}
+
+// remoteCursor runs a cursor on the server and keeps its entries.
+func (s *wsSession) remoteCursor(c context.Context, r *run, st *stream, b *batch) ([]cursorEntry, error) {
+	batchJSON, answers, verdicts, err := r.planCursor(c, b)
+	if err != nil {
+		return nil, err
+	}
+	start := time.Now()
+	cur, err := st.rs.Cursor(c, batchJSON, s.h.cfg.MaxResponseBytes)
+	s.h.remote.trip(start, err)
+	if errors.Is(err, remote.ErrNoCursor) {
+		results, err := r.forward(c, []streamReq{{Type: "batch", Batch: b}})
+		if err != nil {
+			return nil, err
+		}
+		var entries []cursorEntry
+		if bt := results[0].Batch; bt != nil {
+			for i := range bt.StepResults {
+				if bt.StepResults[i] != nil || bt.StepErrors[i] != nil {
+					entries = appendCursorEntries(entries, i, bt.StepResults[i], bt.StepErrors[i])
+				}
 			}
 		}
-	} else if results[0].Err != nil {
-		res.Err = results[0].Err
-		return res
+		return entries, nil
 	}
-	s.cursors[req.CursorID] = cur
+	if err != nil {
+		return nil, err
+	}
+	entries, _ := r.cursorEntries(cur, answers)
+	cur.Close()
+	for _, v := range verdicts {
+		s.h.metrics.observe(v.ReadOnly, start)
+		if v.SchemaChange {
+			s.h.remote.schemas.Remove(st.tenantID)
+		}
+	}
+	if !st.rs.Open() {
+		st.closed = true
+	}
+	return entries, nil
+}
+
+// lost ends a stream whose server stream was lost with a failed round
+// trip, answering the request with the failure.
+func (s *wsSession) lost(st *stream, res streamResult, err error) streamResult {
+	s.h.release(st, errStreamClosed)
+	st.mu.Lock() // the caller unlocks
+	res.Err = remoteErrorObject(err)
+	s.h.metrics.errors("unavailable").Inc()
+	s.h.cfg.Logger.Warn("hrana: remote tenant's server (WebSocket)", "tenant", st.tenantID, "err", err)
 	return res
 }
 

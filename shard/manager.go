@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/microfi/tenantgate/migrations"
+	"github.com/microfi/tenantgate/shard/remote"
 	"github.com/microfi/tenantgate/shard/storage"
 )
 
@@ -79,6 +80,10 @@ type Config struct {
 	RawBusyTimeout time.Duration
 	Logger         *slog.Logger
 	Registerer     prometheus.Registerer
+
+	// Remote is the HTTP pool for Hrana to tenants on libSQL servers
+	// (Handle.Hrana); nil = a new one.
+	Remote *remote.Transport
 }
 
 func (c *Config) withDefaults() {
@@ -108,6 +113,9 @@ func (c *Config) withDefaults() {
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
+	}
+	if c.Remote == nil {
+		c.Remote = remote.NewTransport(remote.Options{})
 	}
 }
 
@@ -167,6 +175,8 @@ type entry struct {
 	// extraConns are pooled connections past the first charged to the
 	// budget (pool.go).
 	extraConns int
+
+	hrana *remote.Client // Hrana client of a remote database (Handle.Hrana), made on first use
 }
 
 // Handle is a held tenant database. Call Release when done.
@@ -565,6 +575,7 @@ func (m *Manager) Close() {
 	m.mu.Unlock()
 	m.wg.Wait()
 	m.closer.wait()
+	m.cfg.Remote.Close()
 }
 
 func (m *Manager) gaugesLocked() {

@@ -58,8 +58,7 @@ func (h *Handle) ConnAs(ctx context.Context, readOnly, trusted bool) (*RawConn, 
 		if m.closeOldestRawLocked() {
 			continue
 		}
-		if back := m.idle.Back(); back != nil {
-			m.evictLocked(back.Value.(*entry))
+		if m.evictForRoomLocked() {
 			continue
 		}
 		if deadline == nil {

@@ -75,6 +75,7 @@ func (s *Server) handleAdmin(ctx *fasthttp.RequestCtx) {
 // read and delete tenant databases: shards.Registry).
 func shardAdminPath(path string) bool {
 	rest, ok := strings.CutPrefix(path, adminTenantsPath)
+	rest = strings.TrimSuffix(rest, adminSnapshotSuffix)
 	return ok && (rest == "" || (strings.HasPrefix(rest, "/") && !strings.Contains(rest[1:], "/")))
 }
 
@@ -104,6 +105,9 @@ func (s *Server) adminAPI(ctx *fasthttp.RequestCtx, path string) error {
 	rest, ok := strings.CutPrefix(path, adminTenantsPath+"/")
 	if r, seed := strings.CutSuffix(rest, adminSeedSuffix); ok && seed {
 		return s.adminSeedRoute(ctx, method, r)
+	}
+	if r, snap := strings.CutSuffix(rest, adminSnapshotSuffix); ok && snap {
+		return s.adminSnapshotRoute(ctx, method, r)
 	}
 	if !ok || rest == "" || strings.Contains(rest, "/") {
 		return errNotFound

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -225,4 +226,62 @@ func redactErr(err error) string {
 		return ue.Op + " " + Redact(ue.URL) + ": " + ue.Err.Error()
 	}
 	return err.Error()
+}
+
+// FetchSnapshot downloads a consistent copy of tenant id's database from a
+// tenantgate shard (GET /api/admin/tenants/{id}/snapshot: VACUUM INTO on
+// the shard) into the local file dst: far faster than reading it row by
+// row over SQL.
+func (r *Registry) FetchSnapshot(ctx context.Context, sh catalog.Shard, id int64, dst string) error {
+	base := sh.AdminURL
+	if !strings.HasSuffix(base, "/") {
+		base += "/"
+	}
+	req, err := http.NewRequestWithContext(ctx, "GET", base+"api/admin/tenants/"+strconv.FormatInt(id, 10)+"/snapshot", nil)
+	if err != nil {
+		return err
+	}
+	if tok := token(sh.URLTemplate); tok != "" {
+		req.Header.Set("Authorization", "Bearer "+tok)
+	}
+	resp, err := r.client.Do(req)
+	if err != nil {
+		return fmt.Errorf("%w: shard %s unreachable: %s", ErrShardRefused, sh.Name, redactErr(err))
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+		return fmt.Errorf("%w: shard %s: snapshot of tenant %d: %d %s", ErrShardRefused, sh.Name, id, resp.StatusCode, short(b))
+	}
+	tmp := dst + ".part"
+	f, err := os.Create(tmp)
+	if err != nil {
+		return err
+	}
+	_, err = io.Copy(f, resp.Body)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = checkSQLiteFile(tmp)
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("shard %s: snapshot of tenant %d: %w", sh.Name, id, err)
+	}
+	return os.Rename(tmp, dst)
+}
+
+// checkSQLiteFile checks the SQLite header of a downloaded snapshot.
+func checkSQLiteFile(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	head := make([]byte, 16)
+	if _, err := io.ReadFull(f, head); err != nil || string(head) != "SQLite format 3\x00" {
+		return errors.New("not an SQLite database")
+	}
+	return nil
 }

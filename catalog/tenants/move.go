@@ -220,12 +220,13 @@ func (s *Service) runMove(ctx context.Context, t catalog.Tenant, mv catalog.Move
 	// so a rerun after a kill at any point diffs against the truth.
 	base, next := filepath.Join(work, "base.db"), filepath.Join(work, "next.db")
 	defer storage.RemoveFiles(next)
-	if err := move.Snapshot(ctx, toURL, base); err != nil {
+	fromSnap := s.snapshotter(ctx, mv.FromShard, t.ID, fromURL)
+	if err := s.snapshotter(ctx, mv.ToShard, t.ID, toURL)(base); err != nil {
 		return res, fmt.Errorf("read target: %w", err)
 	}
 	if !after(StepFencing) {
 		for round := 1; ; round++ {
-			d, err := s.moveRound(ctx, fromURL, dst, base, next)
+			d, err := s.moveRound(ctx, fromSnap, dst, base, next)
 			if err != nil {
 				return res, err
 			}
@@ -267,7 +268,7 @@ func (s *Service) runMove(ctx context.Context, t catalog.Tenant, mv catalog.Move
 			return res, err
 		}
 	}
-	d, err := s.moveRound(ctx, fromURL, dst, base, next)
+	d, err := s.moveRound(ctx, fromSnap, dst, base, next)
 	if err != nil {
 		return res, err
 	}
@@ -289,11 +290,11 @@ func (s *Service) runMove(ctx context.Context, t catalog.Tenant, mv catalog.Move
 	if err := record(StepVerified, fmt.Sprintf("final delta %d rows, read back %d; %d tables, %d rows counted; stamp %d", d.Rows(), checked, rep.Tables, rep.Rows, t.ID)); err != nil {
 		return res, err
 	}
-	size, _ := s.shards.Size(ctx, t.ID, mv.ToURL)
-	res.Bytes = size
-	if err := s.cat.SetMoveStep(ctx, mv.ID, mv.Step, mv.ToURL, "{}"); err != nil {
-		return res, err
+	var size int64
+	if fi, err := os.Stat(base); err == nil {
+		size = fi.Size() // the verified copy's size, without asking the target
 	}
+	res.Bytes = size
 	if _, err := s.cat.FlipTenant(ctx, t.ID, mv.FromURL, mv.ToURL, mv.ToShard, size); err != nil {
 		return res, err
 	}
@@ -307,8 +308,8 @@ func (s *Service) runMove(ctx context.Context, t catalog.Tenant, mv catalog.Move
 
 // moveRound snapshots the source, applies what changed since base to the
 // target, and makes that snapshot the new base.
-func (s *Service) moveRound(ctx context.Context, fromURL string, dst *sql.DB, base, next string) (move.Delta, error) {
-	if err := move.Snapshot(ctx, fromURL, next); err != nil {
+func (s *Service) moveRound(ctx context.Context, snap func(string) error, dst *sql.DB, base, next string) (move.Delta, error) {
+	if err := snap(next); err != nil {
 		return move.Delta{}, fmt.Errorf("snapshot source: %w", err)
 	}
 	d, err := move.Diff(ctx, next, base)
@@ -325,6 +326,16 @@ func (s *Service) moveRound(ctx context.Context, fromURL string, dst *sql.DB, ba
 		return d, err
 	}
 	return d, nil
+}
+
+// snapshotter returns how to snapshot a database on a shard: downloaded
+// from a tenantgate shard's admin API (VACUUM INTO there), else
+// move.Snapshot (VACUUM INTO here, or one read transaction over libSQL).
+func (s *Service) snapshotter(ctx context.Context, shardName string, id int64, url string) func(dst string) error {
+	if sh, err := s.cat.GetShard(ctx, shardName); err == nil && sh.Kind == shards.KindTenantgate {
+		return func(dst string) error { return s.reg.FetchSnapshot(ctx, sh, id, dst) }
+	}
+	return func(dst string) error { return move.Snapshot(ctx, url, dst) }
 }
 
 // provisionTarget makes the tenant's empty database on the target shard,

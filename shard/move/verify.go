@@ -70,6 +70,7 @@ func verify(ctx context.Context, snapshot string, target *sql.DB, id int64, full
 	if a, b := objectSet(want), objectSet(got); !slices.Equal(a, b) {
 		return rep, fmt.Errorf("%w: schema objects differ: source %d, target %d (%s)", ErrMismatch, len(a), len(b), firstDiff(a, b))
 	}
+	var tables []table
 	for _, o := range want {
 		if o.Type != "table" || skipData(o.Name) {
 			continue
@@ -78,11 +79,33 @@ func verify(ctx context.Context, snapshot string, target *sql.DB, id int64, full
 		if err != nil {
 			return rep, err
 		}
-		ws, err := checksum(ctx, snap, t, full)
+		tables = append(tables, t)
+	}
+	if !full {
+		// One round trip per side: every count in one query.
+		wc, err := counts(ctx, snap, tables)
 		if err != nil {
 			return rep, err
 		}
-		gs, err := checksum(ctx, target, t, full)
+		gc, err := counts(ctx, target, tables)
+		if err != nil {
+			return rep, err
+		}
+		for i, t := range tables {
+			if wc[i] != gc[i] {
+				return rep, fmt.Errorf("%w: table %s: source %d rows, target %d", ErrMismatch, t.Name, wc[i], gc[i])
+			}
+			rep.Tables++
+			rep.Rows += wc[i]
+		}
+		return rep, nil
+	}
+	for _, t := range tables {
+		ws, err := checksum(ctx, snap, t, true)
+		if err != nil {
+			return rep, err
+		}
+		gs, err := checksum(ctx, target, t, true)
 		if err != nil {
 			return rep, err
 		}
@@ -95,9 +118,33 @@ func verify(ctx context.Context, snapshot string, target *sql.DB, id int64, full
 	return rep, nil
 }
 
-// VerifyDelta reads back every row the delta inserted or updated, by key,
-// and checks it is there with exactly those values, and that deleted keys
-// are gone.
+// counts reads every table's row count in one query.
+func counts(ctx context.Context, q querier, tables []table) ([]int64, error) {
+	if len(tables) == 0 {
+		return nil, nil
+	}
+	parts := make([]string, len(tables))
+	for i, t := range tables {
+		parts[i] = fmt.Sprintf("SELECT %d, count(*) FROM %s", i, ident(t.Name))
+	}
+	rows, err := fetch(ctx, q, strings.Join(parts, " UNION ALL "), 2)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]int64, len(tables))
+	for _, r := range rows {
+		i, _ := r[0].(int64)
+		n, _ := r[1].(int64)
+		if i >= 0 && int(i) < len(out) {
+			out[i] = n
+		}
+	}
+	return out, nil
+}
+
+// VerifyDelta reads back every row the delta inserted or updated, by key
+// (a batch of keys per query), and checks it is there with exactly those
+// values, and that deleted keys are gone.
 func VerifyDelta(ctx context.Context, target *sql.DB, d Delta) (int, error) {
 	n := 0
 	for _, td := range d.Tables {
@@ -106,26 +153,40 @@ func VerifyDelta(ctx context.Context, target *sql.DB, d Delta) (int, error) {
 			continue // compared whole by the counts and the next full verify
 		}
 		idx := keyIndex(t)
-		q := `SELECT ` + cols(t.Cols, "", true) + ` FROM ` + ident(t.Name) + ` WHERE ` + match(t.Key)
-		for _, r := range append(append([][]any{}, td.Updates...), td.Inserts...) {
-			got, err := fetchArgs(ctx, target, q, len(t.Cols), pick(r, idx))
+		row := "(" + placeholders(len(t.Key)) + ")"
+		in := func(batch [][]any) string {
+			return `(` + cols(t.Key, "", false) + `) IN (VALUES ` + strings.TrimSuffix(strings.Repeat(row+", ", len(batch)), ", ") + `)`
+		}
+		written := append(append([][]any{}, td.Updates...), td.Inserts...)
+		for _, batch := range batches(written, len(t.Key)) {
+			keys := make([][]any, len(batch))
+			for i, r := range batch {
+				keys[i] = pick(r, idx)
+			}
+			got, err := fetchArgs(ctx, target, `SELECT `+cols(t.Cols, "", true)+` FROM `+ident(t.Name)+` WHERE `+in(keys), len(t.Cols), flatten(keys))
 			if err != nil {
 				return n, err
 			}
-			if len(got) != 1 || rowKey(got[0]) != rowKey(r) {
-				return n, fmt.Errorf("%w: table %s: a row the last delta wrote reads back differently", ErrMismatch, t.Name)
+			have := map[string]bool{}
+			for _, g := range got {
+				have[rowKey(g)] = true
 			}
-			n++
+			for _, r := range batch {
+				if !have[rowKey(r)] {
+					return n, fmt.Errorf("%w: table %s: a row the last delta wrote reads back differently", ErrMismatch, t.Name)
+				}
+				n++
+			}
 		}
-		for _, k := range td.Deletes {
-			got, err := fetchArgs(ctx, target, `SELECT 1 FROM `+ident(t.Name)+` WHERE `+match(t.Key), 1, k)
+		for _, batch := range batches(td.Deletes, len(t.Key)) {
+			got, err := fetchArgs(ctx, target, `SELECT 1 FROM `+ident(t.Name)+` WHERE `+in(batch), 1, flatten(batch))
 			if err != nil {
 				return n, err
 			}
 			if len(got) != 0 {
 				return n, fmt.Errorf("%w: table %s: a row the last delta deleted is still there", ErrMismatch, t.Name)
 			}
-			n++
+			n += len(batch)
 		}
 	}
 	return n, nil

@@ -1,0 +1,65 @@
+package proxy
+
+import (
+	"net/http"
+	"os"
+	"strconv"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/microfi/tenantgate/shard/move"
+	"github.com/microfi/tenantgate/shard/storage"
+)
+
+// adminSnapshotSuffix ends GET /api/admin/tenants/{id}/snapshot: a
+// transactionally consistent copy of a local tenant database (SQLite
+// file, VACUUM INTO), for a front proxy moving the tenant off this
+// tenantgate shard (catalog/shards FetchSnapshot). Shard and platform
+// tokens only.
+const adminSnapshotSuffix = "/snapshot"
+
+func (s *Server) adminSnapshotRoute(ctx *fasthttp.RequestCtx, method, rawID string) error {
+	if method != "GET" {
+		ctx.Response.Header.Set("Allow", "GET")
+		return errMethod
+	}
+	id, err := strconv.ParseInt(rawID, 10, 64)
+	if err != nil || id <= 0 {
+		return badRequest("Invalid tenant id: must be a positive integer", map[string]string{"id": "must be a positive integer"})
+	}
+	c, cancel := contextFor(s)
+	defer cancel()
+	t, err := s.catalog.Get(c, id)
+	if err != nil {
+		return err
+	}
+	url := s.shards.URL(t.ID, t.DBURL)
+	if storage.IsRemote(url) {
+		return errNotFound // only this server's own files
+	}
+	f, err := os.CreateTemp("", "tenantgate-snapshot-*.db")
+	if err != nil {
+		return err
+	}
+	path := f.Name()
+	f.Close()
+	if err := move.Snapshot(c, url, path); err != nil {
+		storage.RemoveFiles(path)
+		return err
+	}
+	f, err = os.Open(path)
+	storage.RemoveFiles(path) // the open file lives on until it is sent
+	if err != nil {
+		return err
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return err
+	}
+	ctx.SetStatusCode(http.StatusOK)
+	ctx.SetContentType("application/vnd.sqlite3")
+	ctx.Response.Header.Set("Cache-Control", "no-store")
+	ctx.SetBodyStream(f, int(fi.Size())) // fasthttp closes f once sent
+	return nil
+}

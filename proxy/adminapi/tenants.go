@@ -1,4 +1,4 @@
-package proxy
+package adminapi
 
 import (
 	"context"
@@ -13,7 +13,8 @@ import (
 
 	"github.com/microfi/tenantgate/catalog"
 	"github.com/microfi/tenantgate/catalog/tenants"
-	"github.com/microfi/tenantgate/proxy/web"
+	"github.com/microfi/tenantgate/proxy/httpapi"
+	"github.com/microfi/tenantgate/proxy/token"
 	"github.com/microfi/tenantgate/shard/bank"
 	"github.com/microfi/tenantgate/shard/storage"
 )
@@ -25,59 +26,26 @@ const (
 
 // adminConversion answers GET /api/admin/conversion: the demo-to-signup
 // conversion of the demos created in the last 7 and 30 days.
-func (s *Server) adminConversion(ctx *fasthttp.RequestCtx) error {
-	c, cancel := contextFor(s)
+func (s *API) adminConversion(ctx *fasthttp.RequestCtx) error {
+	c, cancel := s.requestContext()
 	defer cancel()
-	windows, err := s.catalog.DemoConversion(c, s.site.now(), 7, 30)
+	windows, err := s.catalog.DemoConversion(c, s.now(), 7, 30)
 	if err != nil {
 		return err
 	}
-	writeJSON(ctx, http.StatusOK, map[string]any{"windows": windows})
+	httpapi.WriteJSON(ctx, http.StatusOK, map[string]any{"windows": windows})
 	return nil
 }
 
-// handleAdmin serves admin.<root>: the admin panel page and its assets to
-// anyone, and /api/admin/* to platform_admin tokens only (no token → 401,
-// another role → 403).
-func (s *Server) handleAdmin(ctx *fasthttp.RequestCtx) {
-	path := string(ctx.Path())
-	if !strings.HasPrefix(path, "/api/") {
-		switch {
-		case path == "/" || path == "/index.html":
-			s.servePage(ctx, web.Admin)
-		case isGetOrHead(ctx) && web.ServeAsset(ctx):
-		default:
-			s.writeError(ctx, errNotFound)
-		}
-		return
-	}
-	claims, err := s.authenticate(ctx)
-	if err != nil {
-		s.writeError(ctx, err)
-		return
-	}
-	if claims.Role != RolePlatformAdmin {
-		s.metrics.authFailures.WithLabelValues("forbidden").Inc()
-		s.writeError(ctx, ErrForbidden)
-		return
-	}
-	if err := s.checkPlatformRevoked(claims); err != nil {
-		s.writeError(ctx, err)
-		return
-	}
+// Serve answers an /api/admin/* request the edge has authenticated as a
+// platform admin's (claims).
+func (s *API) Serve(ctx *fasthttp.RequestCtx, claims *token.Claims) error {
 	ctx.SetUserValue(adminClaimsKey{}, claims)
-	if err := s.adminAPI(ctx, path); err != nil {
-		s.writeError(ctx, err)
-	}
-}
-
-// adminAPI dispatches an authenticated /api/admin/* request.
-func (s *Server) adminAPI(ctx *fasthttp.RequestCtx, path string) error {
-	method := string(ctx.Method())
+	path, method := string(ctx.Path()), string(ctx.Method())
 	if path == adminConversionPath {
 		if method != "GET" && method != "HEAD" {
 			ctx.Response.Header.Set("Allow", "GET, HEAD")
-			return errMethod
+			return httpapi.ErrMethod
 		}
 		return s.adminConversion(ctx)
 	}
@@ -89,7 +57,7 @@ func (s *Server) adminAPI(ctx *fasthttp.RequestCtx, path string) error {
 			return s.adminCreateTenant(ctx)
 		}
 		ctx.Response.Header.Set("Allow", "GET, HEAD, POST")
-		return errMethod
+		return httpapi.ErrMethod
 	}
 	if done, err := s.adminPeopleAPI(ctx, path, method); done {
 		return err
@@ -99,11 +67,11 @@ func (s *Server) adminAPI(ctx *fasthttp.RequestCtx, path string) error {
 		return s.adminSeedRoute(ctx, method, r)
 	}
 	if !ok || rest == "" || strings.Contains(rest, "/") {
-		return errNotFound
+		return httpapi.ErrNotFound
 	}
 	id, err := strconv.ParseInt(rest, 10, 64)
 	if err != nil || id <= 0 {
-		return badRequest("Invalid tenant id: must be a positive integer", map[string]string{"id": "must be a positive integer"})
+		return httpapi.BadRequest("Invalid tenant id: must be a positive integer", map[string]string{"id": "must be a positive integer"})
 	}
 	switch method {
 	case "GET", "HEAD":
@@ -114,20 +82,20 @@ func (s *Server) adminAPI(ctx *fasthttp.RequestCtx, path string) error {
 		return s.adminDeleteTenant(ctx, id)
 	}
 	ctx.Response.Header.Set("Allow", "GET, HEAD, PATCH, DELETE")
-	return errMethod
+	return httpapi.ErrMethod
 }
 
 // adminTenant is a tenant as the admin API shows it: the catalog row plus
 // its public URL.
 type adminTenant struct {
 	catalog.Tenant
-	URL             string         `json:"url"`
-	CustomDomainTLS *domainTLSView `json:"custom_domain_tls"` // domaintls.go
+	URL             string                 `json:"url"`
+	CustomDomainTLS *httpapi.DomainTLSView `json:"custom_domain_tls"` // domaintls.go
 }
 
-func (s *Server) adminView(t catalog.Tenant) adminTenant {
+func (s *API) adminView(t catalog.Tenant) adminTenant {
 	t.DBURL = redactDBURL(t.DBURL)
-	return adminTenant{Tenant: t, URL: s.URL(t.Host), CustomDomainTLS: s.domainTLS(context.Background(), t.CustomDomain)}
+	return adminTenant{Tenant: t, URL: s.url(t.Host), CustomDomainTLS: s.domainTLS(context.Background(), t.CustomDomain)}
 }
 
 // redactDBURL hides credentials in a libSQL URL (?authToken=…, user:pass@)
@@ -151,7 +119,7 @@ func redactDBURL(raw string) string {
 }
 
 // adminListTenants answers GET /api/admin/tenants?q=&status=&limit=&offset=.
-func (s *Server) adminListTenants(ctx *fasthttp.RequestCtx) error {
+func (s *API) adminListTenants(ctx *fasthttp.RequestCtx) error {
 	args := ctx.QueryArgs()
 	limit, err := queryInt(args, "limit", 50, 1, 500)
 	if err != nil {
@@ -163,13 +131,13 @@ func (s *Server) adminListTenants(ctx *fasthttp.RequestCtx) error {
 	}
 	status := string(args.Peek("status"))
 	if status != "" && status != catalog.StatusActive && status != catalog.StatusSuspended && status != catalog.StatusDemo {
-		return badRequest("Invalid status", map[string]string{"status": "must be active, suspended or demo"})
+		return httpapi.BadRequest("Invalid status", map[string]string{"status": "must be active, suspended or demo"})
 	}
 	q := strings.TrimSpace(string(args.Peek("q")))
 	if len(q) > 200 {
-		return badRequest("Invalid q", map[string]string{"q": "must be at most 200 characters"})
+		return httpapi.BadRequest("Invalid q", map[string]string{"q": "must be at most 200 characters"})
 	}
-	c, cancel := contextFor(s)
+	c, cancel := s.requestContext()
 	defer cancel()
 	list, total, err := s.catalog.List(c, catalog.ListOptions{Query: q, Status: status, Limit: limit, Offset: offset})
 	if err != nil {
@@ -179,7 +147,7 @@ func (s *Server) adminListTenants(ctx *fasthttp.RequestCtx) error {
 	for i, t := range list {
 		out[i] = s.adminView(t)
 	}
-	writeJSON(ctx, http.StatusOK, map[string]any{"tenants": out, "total": total, "limit": limit, "offset": offset})
+	httpapi.WriteJSON(ctx, http.StatusOK, map[string]any{"tenants": out, "total": total, "limit": limit, "offset": offset})
 	return nil
 }
 
@@ -200,9 +168,9 @@ type adminCreateRequest struct {
 // The tenant rules are the tenant service's; this door adds two of its
 // own: db_url must name a libSQL server, and admin_email and
 // admin_password go together.
-func (s *Server) adminCreateTenant(ctx *fasthttp.RequestCtx) error {
+func (s *API) adminCreateTenant(ctx *fasthttp.RequestCtx) error {
 	var req adminCreateRequest
-	if err := decodeJSON(ctx, &req); err != nil {
+	if err := httpapi.DecodeJSON(ctx, &req); err != nil {
 		return err
 	}
 	create := tenants.CreateRequest{Host: req.Host, Name: req.Name, Country: req.Country,
@@ -221,7 +189,7 @@ func (s *Server) adminCreateTenant(ctx *fasthttp.RequestCtx) error {
 	if (req.AdminEmail == "") != (req.AdminPassword == "") {
 		fields["admin_email"] = "admin_email and admin_password go together"
 	} else if req.AdminPassword != "" {
-		if msg := passwordProblem(req.AdminPassword, bank.NormalizeEmail(req.AdminEmail)); msg != "" {
+		if msg := bank.PasswordProblem(req.AdminPassword, bank.NormalizeEmail(req.AdminEmail)); msg != "" {
 			fields["admin_password"] = msg
 		}
 	}
@@ -236,7 +204,7 @@ func (s *Server) adminCreateTenant(ctx *fasthttp.RequestCtx) error {
 			return err
 		}
 	}
-	c, cancel := contextFor(s)
+	c, cancel := s.requestContext()
 	defer cancel()
 	t, err := s.tenants.Create(c, create)
 	if err != nil {
@@ -249,19 +217,19 @@ func (s *Server) adminCreateTenant(ctx *fasthttp.RequestCtx) error {
 	if err := s.platformAudit(ctx, "tenant.create", t.ID, details); err != nil {
 		return err
 	}
-	writeJSON(ctx, http.StatusCreated, map[string]any{"tenant": s.adminView(t)})
+	httpapi.WriteJSON(ctx, http.StatusCreated, map[string]any{"tenant": s.adminView(t)})
 	return nil
 }
 
 // adminGetTenant answers GET /api/admin/tenants/{id}.
-func (s *Server) adminGetTenant(ctx *fasthttp.RequestCtx, id int64) error {
-	c, cancel := contextFor(s)
+func (s *API) adminGetTenant(ctx *fasthttp.RequestCtx, id int64) error {
+	c, cancel := s.requestContext()
 	defer cancel()
 	t, err := s.catalog.Get(c, id)
 	if err != nil {
 		return err
 	}
-	writeJSON(ctx, http.StatusOK, map[string]any{"tenant": s.adminView(t)})
+	httpapi.WriteJSON(ctx, http.StatusOK, map[string]any{"tenant": s.adminView(t)})
 	return nil
 }
 
@@ -278,12 +246,12 @@ type adminPatchRequest struct {
 // update of the given fields. The catalog invalidates its cache
 // synchronously, so a suspension, resumption or new domain applies to the
 // very next request.
-func (s *Server) adminPatchTenant(ctx *fasthttp.RequestCtx, id int64) error {
+func (s *API) adminPatchTenant(ctx *fasthttp.RequestCtx, id int64) error {
 	var req adminPatchRequest
-	if err := decodeJSON(ctx, &req); err != nil {
+	if err := httpapi.DecodeJSON(ctx, &req); err != nil {
 		return err
 	}
-	c, cancel := contextFor(s)
+	c, cancel := s.requestContext()
 	defer cancel()
 	cur, err := s.catalog.Get(c, id) // what the platform audit trail compares with
 	if err != nil {
@@ -296,27 +264,27 @@ func (s *Server) adminPatchTenant(ctx *fasthttp.RequestCtx, id int64) error {
 	if err := s.platformAudit(ctx, tenantAction(cur, t), id, tenantChanges(cur, t)); err != nil {
 		return err
 	}
-	writeJSON(ctx, http.StatusOK, map[string]any{"tenant": s.adminView(t)})
+	httpapi.WriteJSON(ctx, http.StatusOK, map[string]any{"tenant": s.adminView(t)})
 	return nil
 }
 
 // adminDeleteTenant answers DELETE /api/admin/tenants/{id}[?backup=false]:
 // removes the tenant and its database, keeping a copy of the file in the
 // configured backup directory unless backup=false.
-func (s *Server) adminDeleteTenant(ctx *fasthttp.RequestCtx, id int64) error {
+func (s *API) adminDeleteTenant(ctx *fasthttp.RequestCtx, id int64) error {
 	backup := true
 	if v := ctx.QueryArgs().Peek("backup"); len(v) > 0 {
 		b, err := strconv.ParseBool(string(v))
 		if err != nil {
-			return badRequest("Invalid backup", map[string]string{"backup": "must be true or false"})
+			return httpapi.BadRequest("Invalid backup", map[string]string{"backup": "must be true or false"})
 		}
 		backup = b
 	}
 	dir := ""
 	if backup {
-		dir = s.cfg.BackupDir
+		dir = s.backupDir
 	}
-	c, cancel := contextFor(s)
+	c, cancel := s.requestContext()
 	defer cancel()
 	if _, err := s.tenants.Delete(c, id, dir); err != nil {
 		return err
@@ -324,7 +292,7 @@ func (s *Server) adminDeleteTenant(ctx *fasthttp.RequestCtx, id int64) error {
 	if err := s.platformAudit(ctx, "tenant.delete", id, map[string]string{"backup": strconv.FormatBool(backup)}); err != nil {
 		return err
 	}
-	writeJSON(ctx, http.StatusOK, map[string]any{"deleted": id, "backup_dir": dir})
+	httpapi.WriteJSON(ctx, http.StatusOK, map[string]any{"deleted": id, "backup_dir": dir})
 	return nil
 }
 
@@ -336,7 +304,7 @@ func queryInt(args *fasthttp.Args, name string, def, lo, hi int) (int, error) {
 	}
 	v, err := strconv.Atoi(string(raw))
 	if err != nil || v < lo || v > hi {
-		return 0, badRequest("Invalid "+name, map[string]string{name: "must be an integer from " + strconv.Itoa(lo) + " to " + strconv.Itoa(hi)})
+		return 0, httpapi.BadRequest("Invalid "+name, map[string]string{name: "must be an integer from " + strconv.Itoa(lo) + " to " + strconv.Itoa(hi)})
 	}
 	return v, nil
 }

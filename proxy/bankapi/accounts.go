@@ -1,28 +1,30 @@
-package proxy
+package bankapi
 
 import (
 	"net/http"
 
+	"github.com/microfi/tenantgate/proxy/httpapi"
+	"github.com/microfi/tenantgate/proxy/token"
 	"github.com/microfi/tenantgate/shard/bank"
 )
 
 // listAccounts answers GET /api/accounts: a customer sees its own accounts,
 // staff, admin and service see all of the tenant's (paged by after_id).
-func (s *Server) listAccounts(r *tenantRequest) error {
+func (s *API) ListAccounts(r *httpapi.Request) error {
 	q := bank.AccountQuery{}
-	if r.claims.Role == RoleCustomer {
-		q.UserID = r.claims.User()
+	if r.Claims.Role == token.RoleCustomer {
+		q.UserID = r.Claims.User()
 		if q.UserID == 0 { // a customer token without a user owns nothing
-			writeJSON(r.ctx, http.StatusOK, map[string]any{"accounts": []bank.Account{}, "next_cursor": ""})
+			httpapi.WriteJSON(r.Ctx, http.StatusOK, map[string]any{"accounts": []bank.Account{}, "next_cursor": ""})
 			return nil
 		}
 	}
-	limit, after, err := r.pageArgs()
+	limit, after, err := pageArgs(r)
 	if err != nil {
 		return err
 	}
 	q.Limit, q.AfterID = limit, after
-	accounts, err := r.store().ListAccounts(r.c, q)
+	accounts, err := r.Store().ListAccounts(r.C, q)
 	if err != nil {
 		return err
 	}
@@ -30,6 +32,6 @@ func (s *Server) listAccounts(r *tenantRequest) error {
 	if len(accounts) > 0 {
 		last = accounts[len(accounts)-1].ID
 	}
-	writeJSON(r.ctx, http.StatusOK, map[string]any{"accounts": accounts, "next_cursor": nextCursor(len(accounts), limit, last)})
+	httpapi.WriteJSON(r.Ctx, http.StatusOK, map[string]any{"accounts": accounts, "next_cursor": nextCursor(len(accounts), limit, last)})
 	return nil
 }

@@ -1,4 +1,4 @@
-package proxy
+package bankapi
 
 import (
 	"context"
@@ -6,10 +6,8 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/valyala/fasthttp"
-
-	"github.com/microfi/tenantgate/audit"
-	"github.com/microfi/tenantgate/catalog"
+	"github.com/microfi/tenantgate/proxy/httpapi"
+	"github.com/microfi/tenantgate/proxy/token"
 	"github.com/microfi/tenantgate/shard/bank"
 )
 
@@ -22,30 +20,11 @@ import (
 // deadline may have passed.
 const auditTimeout = 5 * time.Second
 
-// EnrolTTL is how long an enrolment-only token (ScopeEnrol) is valid.
+// EnrolTTL is how long an enrolment-only token (token.ScopeEnrol) is valid.
 const EnrolTTL = 15 * time.Minute
 
-// actor is the request's principal as the audit trail records it.
-func (r *tenantRequest) actor() bank.Actor {
-	a := bank.Actor{ClientAddr: clientAddr(r.ctx), RequestID: requestID(r.ctx), Role: "anonymous"}
-	if r.claims != nil {
-		a.UserID, a.Role, a.TokenID = r.claims.User(), r.claims.Role, r.claims.ID
-	}
-	return a
-}
-
-// clientAddr is the peer's address (a trusted front proxy's forwarded
-// address is the edge's business).
-func clientAddr(ctx *fasthttp.RequestCtx) string { return ctx.RemoteIP().String() }
-
-// logAudit is the store's audit hook: every committed entry is also an
-// info-level structured log line.
-func (s *Server) logAudit(tenantID int64, e audit.Entry) {
-	catalog.LogAudit(s.log, bank.Scope(tenantID), e)
-}
-
 // revokeUserHook revokes a user's tokens inside the change's transaction.
-func (s *Server) revokeUserHook(tenantID int64) bank.BeforeCommit {
+func (s *API) revokeUserHook(tenantID int64) bank.BeforeCommit {
 	return func(ctx context.Context, u bank.User) error {
 		_, err := s.catalog.RevokeUser(ctx, tenantID, u.ID)
 		return err
@@ -54,12 +33,12 @@ func (s *Server) revokeUserHook(tenantID int64) bank.BeforeCommit {
 
 // issueUserToken signs a login token for a user, never older than the
 // user's or tenant's latest revocation (read fresh, not from the cache).
-func (s *Server) issueUserToken(c context.Context, tenantID int64, u bank.User, scope string, ttl time.Duration) (string, time.Time, error) {
+func (s *API) issueUserToken(c context.Context, tenantID int64, u bank.User, scope string, ttl time.Duration) (string, time.Time, error) {
 	rev, err := s.catalog.FreshRevocations(c, tenantID)
 	if err != nil {
 		return "", time.Time{}, err
 	}
-	return s.auth.IssueAfter(Claims{TenantID: Int(tenantID), UserID: Int(u.ID), Role: u.Role, Scope: scope}, ttl, rev.NotBefore(u.ID))
+	return s.auth.IssueAfter(token.Claims{TenantID: token.Int(tenantID), UserID: token.Int(u.ID), Role: u.Role, Scope: scope}, ttl, rev.NotBefore(u.ID))
 }
 
 type tokenResponse struct {
@@ -73,21 +52,21 @@ func newTokenResponse(tok string, exp time.Time) tokenResponse {
 
 // logout answers POST /api/auth/logout: this token stops working at once,
 // here and (within about a second) on every proxy.
-func (s *Server) logout(r *tenantRequest) error {
-	if r.claims.ID == "" {
-		return badRequest("This token has no id and cannot be revoked on its own", nil)
+func (s *API) Logout(r *httpapi.Request) error {
+	if r.Claims.ID == "" {
+		return httpapi.BadRequest("This token has no id and cannot be revoked on its own", nil)
 	}
 	exp := time.Now().Add(366 * 24 * time.Hour)
-	if r.claims.ExpiresAt != nil {
-		exp = r.claims.ExpiresAt.Add(tokenLeeway)
+	if r.Claims.ExpiresAt != nil {
+		exp = r.Claims.ExpiresAt.Add(token.Leeway)
 	}
-	if err := s.catalog.RevokeToken(r.c, r.tenant.ID, r.claims.ID, exp); err != nil {
+	if err := s.catalog.RevokeToken(r.C, r.Tenant.ID, r.Claims.ID, exp); err != nil {
 		return err
 	}
-	if err := r.store().Audit(r.c, r.actor(), bank.Event{Action: bank.ActionLogout}); err != nil {
+	if err := r.Store().Audit(r.C, r.Actor(), bank.Event{Action: bank.ActionLogout}); err != nil {
 		return err
 	}
-	writeJSON(r.ctx, http.StatusOK, map[string]bool{"revoked": true})
+	httpapi.WriteJSON(r.Ctx, http.StatusOK, map[string]bool{"revoked": true})
 	return nil
 }
 
@@ -96,50 +75,50 @@ type changePasswordRequest struct {
 	NewPassword     string `json:"new_password"`
 }
 
-var errWrongPassword = &Error{Status: http.StatusBadRequest, Message: "Current password is wrong",
+var errWrongPassword = &httpapi.Error{Status: http.StatusBadRequest, Message: "Current password is wrong",
 	Fields: map[string]string{"current_password": "is wrong"}}
 
 // changePassword answers POST /api/auth/password: the user's own password
 // changes, every token of the user (this one too) is revoked, and a fresh
 // token is returned.
-func (s *Server) changePassword(r *tenantRequest) error {
+func (s *API) ChangePassword(r *httpapi.Request) error {
 	var req changePasswordRequest
-	if err := decodeJSON(r.ctx, &req); err != nil {
+	if err := httpapi.DecodeJSON(r.Ctx, &req); err != nil {
 		return err
 	}
 	if req.CurrentPassword == "" {
-		return badRequest("Invalid request", map[string]string{"current_password": "is required"})
+		return httpapi.BadRequest("Invalid request", map[string]string{"current_password": "is required"})
 	}
-	if r.claims.User() == 0 {
-		return ErrForbidden
+	if r.Claims.User() == 0 {
+		return token.ErrForbidden
 	}
-	u, err := r.store().ChangePassword(r.c, r.actor(), r.claims.User(), req.CurrentPassword, req.NewPassword, s.revokeUserHook(r.tenant.ID))
+	u, err := r.Store().ChangePassword(r.C, r.Actor(), r.Claims.User(), req.CurrentPassword, req.NewPassword, s.revokeUserHook(r.Tenant.ID))
 	if errors.Is(err, bank.ErrWrongPassword) {
 		return errWrongPassword
 	}
 	if err != nil {
 		return err
 	}
-	tok, exp, err := s.issueUserToken(r.c, r.tenant.ID, u, "", LoginTTL)
+	tok, exp, err := s.issueUserToken(r.C, r.Tenant.ID, u, "", LoginTTL)
 	if err != nil {
 		return err
 	}
-	writeJSON(r.ctx, http.StatusOK, newTokenResponse(tok, exp))
+	httpapi.WriteJSON(r.Ctx, http.StatusOK, newTokenResponse(tok, exp))
 	return nil
 }
 
 // issuePasswordReset answers POST /api/users/{id}/password-reset (admin):
 // a one-time token valid for an hour, shown only in this answer.
-func (s *Server) issuePasswordReset(r *tenantRequest) error {
-	id, err := r.pathInt64("id")
+func (s *API) IssuePasswordReset(r *httpapi.Request) error {
+	id, err := r.PathInt64("id")
 	if err != nil {
 		return err
 	}
-	reset, err := r.store().IssuePasswordReset(r.c, r.actor(), id)
+	reset, err := r.Store().IssuePasswordReset(r.C, r.Actor(), id)
 	if err != nil {
 		return err
 	}
-	writeJSON(r.ctx, http.StatusCreated, map[string]any{
+	httpapi.WriteJSON(r.Ctx, http.StatusCreated, map[string]any{
 		"token": reset.Token, "user_id": reset.UserID, "expires_at": reset.ExpiresAt.UTC().Format(time.RFC3339),
 	})
 	return nil
@@ -150,64 +129,64 @@ type resetPasswordRequest struct {
 	NewPassword string `json:"new_password"`
 }
 
-var errResetInvalid = &Error{Status: http.StatusBadRequest, Message: "Invalid or expired reset token",
+var errResetInvalid = &httpapi.Error{Status: http.StatusBadRequest, Message: "Invalid or expired reset token",
 	Fields: map[string]string{"token": "is invalid, used or expired"}}
 
 // redeemPasswordReset answers POST /api/auth/reset (no token needed): the
 // reset token sets a new password once, and every token of the user is
 // revoked.
-func (s *Server) redeemPasswordReset(r *tenantRequest) error {
+func (s *API) RedeemPasswordReset(r *httpapi.Request) error {
 	var req resetPasswordRequest
-	if err := decodeJSON(r.ctx, &req); err != nil {
+	if err := httpapi.DecodeJSON(r.Ctx, &req); err != nil {
 		return err
 	}
 	if req.Token == "" {
-		return badRequest("Invalid request", map[string]string{"token": "is required"})
+		return httpapi.BadRequest("Invalid request", map[string]string{"token": "is required"})
 	}
-	u, err := r.store().RedeemPasswordReset(r.c, r.actor(), req.Token, req.NewPassword, s.revokeUserHook(r.tenant.ID))
+	u, err := r.Store().RedeemPasswordReset(r.C, r.Actor(), req.Token, req.NewPassword, s.revokeUserHook(r.Tenant.ID))
 	if errors.Is(err, bank.ErrResetInvalid) {
 		return errResetInvalid
 	}
 	if err != nil {
 		return err
 	}
-	writeJSON(r.ctx, http.StatusOK, map[string]any{"reset": true, "user_id": u.ID})
+	httpapi.WriteJSON(r.Ctx, http.StatusOK, map[string]any{"reset": true, "user_id": u.ID})
 	return nil
 }
 
 // updateUser answers PATCH /api/users/{id} (admin) {"name"?,"role"?,"status"?}.
 // Disabling a user or changing the role revokes the user's tokens.
-func (s *Server) updateUser(r *tenantRequest) error {
-	id, err := r.pathInt64("id")
+func (s *API) UpdateUser(r *httpapi.Request) error {
+	id, err := r.PathInt64("id")
 	if err != nil {
 		return err
 	}
 	var req bank.UserPatch
-	if err := decodeJSON(r.ctx, &req); err != nil {
+	if err := httpapi.DecodeJSON(r.Ctx, &req); err != nil {
 		return err
 	}
-	ch, err := r.store().UpdateUser(r.c, r.actor(), id, req, s.revokeUserHook(r.tenant.ID))
+	ch, err := r.Store().UpdateUser(r.C, r.Actor(), id, req, s.revokeUserHook(r.Tenant.ID))
 	if err != nil {
 		return err
 	}
-	writeJSON(r.ctx, http.StatusOK, map[string]any{"user": ch.User})
+	httpapi.WriteJSON(r.Ctx, http.StatusOK, map[string]any{"user": ch.User})
 	return nil
 }
 
 // disableUserTOTP answers DELETE /api/users/{id}/2fa (admin): removes a
 // user's second factor (a lost phone); the user's tokens are revoked.
-func (s *Server) disableUserTOTP(r *tenantRequest) error {
-	id, err := r.pathInt64("id")
+func (s *API) DisableUserTOTP(r *httpapi.Request) error {
+	id, err := r.PathInt64("id")
 	if err != nil {
 		return err
 	}
-	if err := r.store().DisableTOTP(r.c, r.actor(), id); err != nil {
+	if err := r.Store().DisableTOTP(r.C, r.Actor(), id); err != nil {
 		return err
 	}
-	if _, err := s.catalog.RevokeUser(r.c, r.tenant.ID, id); err != nil {
+	if _, err := s.catalog.RevokeUser(r.C, r.Tenant.ID, id); err != nil {
 		return err
 	}
-	writeJSON(r.ctx, http.StatusOK, map[string]bool{"two_factor": false})
+	httpapi.WriteJSON(r.Ctx, http.StatusOK, map[string]bool{"two_factor": false})
 	return nil
 }
 
@@ -217,64 +196,57 @@ type accountStatusRequest struct {
 
 // updateAccount answers PATCH /api/accounts/{id} (staff, admin)
 // {"status":"active"|"frozen"|"closed"}.
-func (s *Server) updateAccount(r *tenantRequest) error {
-	id, err := r.pathInt64("id")
+func (s *API) UpdateAccount(r *httpapi.Request) error {
+	id, err := r.PathInt64("id")
 	if err != nil {
 		return err
 	}
 	var req accountStatusRequest
-	if err := decodeJSON(r.ctx, &req); err != nil {
+	if err := httpapi.DecodeJSON(r.Ctx, &req); err != nil {
 		return err
 	}
-	a, err := r.store().SetAccountStatus(r.c, r.actor(), id, req.Status)
+	a, err := r.Store().SetAccountStatus(r.C, r.Actor(), id, req.Status)
 	if err != nil {
 		return err
 	}
-	writeJSON(r.ctx, http.StatusOK, map[string]any{"account": a})
+	httpapi.WriteJSON(r.Ctx, http.StatusOK, map[string]any{"account": a})
 	return nil
 }
 
 // listAudit answers GET /api/audit?limit=&cursor=&action=&user_id= (admin):
 // newest first; next_cursor ("" on the last page) fetches the next page.
-func (s *Server) listAudit(r *tenantRequest) error {
-	limit, _, err := r.queryInt64("limit")
+func (s *API) ListAudit(r *httpapi.Request) error {
+	limit, _, err := r.QueryInt64("limit")
 	if err != nil {
 		return err
 	}
-	cursor, _, err := r.queryInt64("cursor")
+	cursor, _, err := r.QueryInt64("cursor")
 	if err != nil {
 		return err
 	}
-	user, _, err := r.queryInt64("user_id")
+	user, _, err := r.QueryInt64("user_id")
 	if err != nil {
 		return err
 	}
-	action := string(r.ctx.QueryArgs().Peek("action"))
+	action := string(r.Ctx.QueryArgs().Peek("action"))
 	if len(action) > 64 {
-		return badRequest("Invalid action", map[string]string{"action": "must be at most 64 characters"})
+		return httpapi.BadRequest("Invalid action", map[string]string{"action": "must be at most 64 characters"})
 	}
-	entries, next, err := r.store().ListAudit(r.c, bank.AuditQuery{Limit: int(min(limit, bank.MaxPageSize)), Before: cursor, Action: action, UserID: user})
+	entries, next, err := r.Store().ListAudit(r.C, bank.AuditQuery{Limit: int(min(limit, bank.MaxPageSize)), Before: cursor, Action: action, UserID: user})
 	if err != nil {
 		return err
 	}
-	writeJSON(r.ctx, http.StatusOK, map[string]any{"entries": entries, "next_cursor": cursorString(next)})
+	httpapi.WriteJSON(r.Ctx, http.StatusOK, map[string]any{"entries": entries, "next_cursor": httpapi.CursorString(next)})
 	return nil
 }
 
-func cursorString(next int64) string {
-	if next == 0 {
-		return ""
-	}
-	return itoa(int(next))
-}
-
 // getSettings answers GET /api/settings (staff, admin).
-func (s *Server) getSettings(r *tenantRequest) error {
-	st, err := r.store().GetSettings(r.c)
+func (s *API) GetSettings(r *httpapi.Request) error {
+	st, err := r.Store().GetSettings(r.C)
 	if err != nil {
 		return err
 	}
-	writeJSON(r.ctx, http.StatusOK, map[string]any{"settings": st})
+	httpapi.WriteJSON(r.Ctx, http.StatusOK, map[string]any{"settings": st})
 	return nil
 }
 
@@ -285,44 +257,44 @@ type settingsRequest struct {
 // patchSettings answers PATCH /api/settings (admin) {"require_2fa"}.
 // Requiring a second factor is refused to an admin who has none (they
 // would lock themselves out of their own next login).
-func (s *Server) patchSettings(r *tenantRequest) error {
+func (s *API) PatchSettings(r *httpapi.Request) error {
 	var req settingsRequest
-	if err := decodeJSON(r.ctx, &req); err != nil {
+	if err := httpapi.DecodeJSON(r.Ctx, &req); err != nil {
 		return err
 	}
 	if req.Require2FA == nil {
-		return badRequest("Invalid request", map[string]string{"require_2fa": "is required"})
+		return httpapi.BadRequest("Invalid request", map[string]string{"require_2fa": "is required"})
 	}
-	st := r.store()
+	st := r.Store()
 	if *req.Require2FA {
-		me, err := st.GetUser(r.c, r.claims.User())
+		me, err := st.GetUser(r.C, r.Claims.User())
 		if err != nil && !errors.Is(err, bank.ErrNotFound) {
 			return err
 		}
 		if !me.TOTP {
-			return &Error{Status: http.StatusConflict, Message: "Enable your own second factor first",
+			return &httpapi.Error{Status: http.StatusConflict, Message: "Enable your own second factor first",
 				Fields: map[string]string{"require_2fa": "enable your own second factor first"}}
 		}
 	}
-	out, err := st.SetRequire2FA(r.c, r.actor(), *req.Require2FA)
+	out, err := st.SetRequire2FA(r.C, r.Actor(), *req.Require2FA)
 	if err != nil {
 		return err
 	}
-	writeJSON(r.ctx, http.StatusOK, map[string]any{"settings": out})
+	httpapi.WriteJSON(r.Ctx, http.StatusOK, map[string]any{"settings": out})
 	return nil
 }
 
 // enrolTOTP answers POST /api/auth/2fa/enrol (staff, admin): a new secret
 // as a provisioning URI and QR code; active after confirmation.
-func (s *Server) enrolTOTP(r *tenantRequest) error {
-	if r.claims.User() == 0 {
-		return ErrForbidden
+func (s *API) EnrolTOTP(r *httpapi.Request) error {
+	if r.Claims.User() == 0 {
+		return token.ErrForbidden
 	}
-	e, err := r.store().EnrolTOTP(r.c, r.actor(), r.claims.User(), "MicroFi "+r.tenant.Name)
+	e, err := r.Store().EnrolTOTP(r.C, r.Actor(), r.Claims.User(), "MicroFi "+r.Tenant.Name)
 	if err != nil {
 		return err
 	}
-	writeJSON(r.ctx, http.StatusOK, e)
+	httpapi.WriteJSON(r.Ctx, http.StatusOK, e)
 	return nil
 }
 
@@ -333,33 +305,33 @@ type codeRequest struct {
 // confirmTOTP answers POST /api/auth/2fa/confirm {"code"}: the factor is
 // active, the recovery codes are shown once, every earlier token of the
 // user is revoked and a full token is returned.
-func (s *Server) confirmTOTP(r *tenantRequest) error {
+func (s *API) ConfirmTOTP(r *httpapi.Request) error {
 	var req codeRequest
-	if err := decodeJSON(r.ctx, &req); err != nil {
+	if err := httpapi.DecodeJSON(r.Ctx, &req); err != nil {
 		return err
 	}
 	if req.Code == "" {
-		return badRequest("Invalid request", map[string]string{"code": "is required"})
+		return httpapi.BadRequest("Invalid request", map[string]string{"code": "is required"})
 	}
-	if r.claims.User() == 0 {
-		return ErrForbidden
+	if r.Claims.User() == 0 {
+		return token.ErrForbidden
 	}
-	st := r.store()
-	codes, err := st.ConfirmTOTP(r.c, r.actor(), r.claims.User(), req.Code)
+	st := r.Store()
+	codes, err := st.ConfirmTOTP(r.C, r.Actor(), r.Claims.User(), req.Code)
 	if err != nil {
 		return err
 	}
-	u, err := st.GetUser(r.c, r.claims.User())
+	u, err := st.GetUser(r.C, r.Claims.User())
 	if err != nil {
 		return err
 	}
-	if _, err := s.catalog.RevokeUser(r.c, r.tenant.ID, u.ID); err != nil {
+	if _, err := s.catalog.RevokeUser(r.C, r.Tenant.ID, u.ID); err != nil {
 		return err
 	}
-	tok, exp, err := s.issueUserToken(r.c, r.tenant.ID, u, "", LoginTTL)
+	tok, exp, err := s.issueUserToken(r.C, r.Tenant.ID, u, "", LoginTTL)
 	if err != nil {
 		return err
 	}
-	writeJSON(r.ctx, http.StatusOK, map[string]any{"recovery_codes": codes, "token": tok, "expires_at": exp.UTC().Format(time.RFC3339)})
+	httpapi.WriteJSON(r.Ctx, http.StatusOK, map[string]any{"recovery_codes": codes, "token": tok, "expires_at": exp.UTC().Format(time.RFC3339)})
 	return nil
 }

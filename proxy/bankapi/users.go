@@ -1,19 +1,20 @@
-package proxy
+package bankapi
 
 import (
 	"net/http"
 
+	"github.com/microfi/tenantgate/proxy/httpapi"
 	"github.com/microfi/tenantgate/shard/bank"
 )
 
 // listUsers answers GET /api/users (staff, admin, service): the tenant's
 // users in id order, paged with limit and after_id.
-func (s *Server) listUsers(r *tenantRequest) error {
-	limit, after, err := r.pageArgs()
+func (s *API) ListUsers(r *httpapi.Request) error {
+	limit, after, err := pageArgs(r)
 	if err != nil {
 		return err
 	}
-	users, err := r.store().ListUsers(r.c, bank.UserQuery{Limit: limit, AfterID: after})
+	users, err := r.Store().ListUsers(r.C, bank.UserQuery{Limit: limit, AfterID: after})
 	if err != nil {
 		return err
 	}
@@ -21,21 +22,21 @@ func (s *Server) listUsers(r *tenantRequest) error {
 	if len(users) > 0 {
 		last = users[len(users)-1].ID
 	}
-	writeJSON(r.ctx, http.StatusOK, map[string]any{"users": users, "next_cursor": nextCursor(len(users), limit, last)})
+	httpapi.WriteJSON(r.Ctx, http.StatusOK, map[string]any{"users": users, "next_cursor": nextCursor(len(users), limit, last)})
 	return nil
 }
 
 // createUser answers POST /api/users (admin) {"email","name","password","role"?}
 // → 201 {"user":{...}}; a taken e-mail → 409.
-func (s *Server) createUser(r *tenantRequest) error {
+func (s *API) CreateUser(r *httpapi.Request) error {
 	var req bank.NewUser
-	if err := decodeJSON(r.ctx, &req); err != nil {
+	if err := httpapi.DecodeJSON(r.Ctx, &req); err != nil {
 		return err
 	}
-	u, err := r.store().CreateUserAs(r.c, r.actor(), req)
+	u, err := r.Store().CreateUserAs(r.C, r.Actor(), req)
 	if err != nil {
 		return err
 	}
-	writeJSON(r.ctx, http.StatusCreated, map[string]any{"user": u})
+	httpapi.WriteJSON(r.Ctx, http.StatusCreated, map[string]any{"user": u})
 	return nil
 }

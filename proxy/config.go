@@ -10,6 +10,11 @@ import (
 	"github.com/microfi/tenantgate/proxy/tenantmetrics"
 )
 
+// Off, in any Config field that documents it, turns a limit or a
+// background task off; zero there means the default. cmd maps each flag's
+// "0 = off" onto it, so flags and Config share one meaning of off.
+const Off = -1
+
 // withDefaults fills every zero field of the Config with its default, once,
 // in New: nothing downstream re-applies a default. Zero means "the
 // default"; Off (any negative value) means "no limit" or "not running"

@@ -50,17 +50,17 @@ type Config struct {
 	TenantMetrics         int           // per-tenant series for the N busiest tenants; 0 = off
 	TenantMetricsInterval time.Duration // re-rank period of the per-tenant series; 0 = tenantmetrics.DefaultInterval
 	BackupDir             string        // where admin deletes keep a copy of the database
-	TenantRate            RateLimit     // requests per tenant; zero = DefaultTenantRate, Burst < 0 = unlimited
-	TenantMaxInFlight     int           // concurrent requests per tenant; 0 = DefaultTenantMaxInFlight, < 0 = unlimited
+	TenantRate            RateLimit     // requests per tenant; zero = DefaultTenantRate, Burst Off = unlimited
+	TenantMaxInFlight     int           // concurrent requests per tenant; 0 = DefaultTenantMaxInFlight, Off = unlimited
 	DemoLimit             RateLimit     // demo creations per client address; zero = DefaultDemoLimit
 	SignupLimit           RateLimit     // signups per client address; zero = DefaultSignupLimit
 	DemoTTL               time.Duration // demo lifetime; 0 = DefaultDemoTTL
-	ReapInterval          time.Duration // demo reaper period; 0 = tenants.DefaultReapInterval, < 0 = off
+	ReapInterval          time.Duration // demo reaper period; 0 = tenants.DefaultReapInterval, Off = off
 	LoginIPLimit          RateLimit     // login attempts per client address; zero = DefaultLoginIPLimit
 	LoginTenantLimit      RateLimit     // login attempts per tenant; zero = DefaultLoginTenantLimit
 	LoginWait             time.Duration // longest wait for a password-hashing turn; 0 = DefaultLoginWait
 	// LedgerAuditRate is how many tenants a minute the continuous ledger
-	// audit verifies (shard/verify); 0 = verify.DefaultAuditRate, < 0 = off.
+	// audit verifies (shard/verify); 0 = verify.DefaultAuditRate, Off = off.
 	LedgerAuditRate int
 
 	// Edge holds the public listener's connection and request-size limits.

@@ -16,11 +16,8 @@ import (
 func (s *Server) serveSQL(r *httpapi.Request) error {
 	t := hrana.Target{TenantID: r.Tenant.ID}
 	if r.Handle != nil {
-		if r.Handle.Remote() {
-			// The Hrana engine runs on local files; a tenant on a remote
-			// libSQL server is reached with a libSQL client directly.
-			return errUnavailable
-		}
+		// A tenant on a libSQL server is forwarded to it (after the
+		// checks above and the statement checks in proxy/hrana).
 		t.DB = r.Handle
 	}
 	if r.Claims != nil {

@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/microfi/tenantgate/migrations"
+	"github.com/microfi/tenantgate/shard/remote"
 	"github.com/microfi/tenantgate/shard/seal"
 	"github.com/microfi/tenantgate/shard/storage"
 )
@@ -69,6 +70,10 @@ type Config struct {
 	RawBusyTimeout time.Duration
 	Logger         *slog.Logger
 	Registerer     prometheus.Registerer
+
+	// Remote is the HTTP pool for Hrana to tenants on libSQL servers
+	// (Handle.Hrana); nil = a new one.
+	Remote *remote.Transport
 }
 
 func (c *Config) withDefaults() {
@@ -89,6 +94,9 @@ func (c *Config) withDefaults() {
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
+	}
+	if c.Remote == nil {
+		c.Remote = remote.NewTransport(remote.Options{})
 	}
 }
 
@@ -139,6 +147,8 @@ type entry struct {
 	raw     []*RawConn    // idle raw connections, oldest first
 	rawOpen int           // raw connections open (idle or in use)
 	charged bool          // FDsPerDatabase counted in Manager.fds
+
+	hrana *remote.Client // Hrana client of a remote database (Handle.Hrana), made on first use
 }
 
 // Handle is a held tenant database. Call Release when done.
@@ -618,6 +628,7 @@ func (m *Manager) Close() {
 	m.mu.Unlock()
 	m.wg.Wait()
 	m.closer.wait()
+	m.cfg.Remote.Close()
 }
 
 func (m *Manager) gaugesLocked() {

@@ -1,11 +1,14 @@
-package proxy
+package adminapi
 
 import (
 	"net/http"
 	"os"
 	"strconv"
+	"strings"
 
 	"github.com/valyala/fasthttp"
+
+	"github.com/microfi/tenantgate/proxy/httpapi"
 
 	"github.com/microfi/tenantgate/shard/move"
 	"github.com/microfi/tenantgate/shard/storage"
@@ -18,16 +21,16 @@ import (
 // tokens only.
 const adminSnapshotSuffix = "/snapshot"
 
-func (s *Server) adminSnapshotRoute(ctx *fasthttp.RequestCtx, method, rawID string) error {
+func (s *API) adminSnapshotRoute(ctx *fasthttp.RequestCtx, method, rawID string) error {
 	if method != "GET" {
 		ctx.Response.Header.Set("Allow", "GET")
-		return errMethod
+		return httpapi.ErrMethod
 	}
 	id, err := strconv.ParseInt(rawID, 10, 64)
 	if err != nil || id <= 0 {
-		return badRequest("Invalid tenant id: must be a positive integer", map[string]string{"id": "must be a positive integer"})
+		return httpapi.BadRequest("Invalid tenant id: must be a positive integer", map[string]string{"id": "must be a positive integer"})
 	}
-	c, cancel := contextFor(s)
+	c, cancel := s.requestContext()
 	defer cancel()
 	t, err := s.catalog.Get(c, id)
 	if err != nil {
@@ -35,7 +38,7 @@ func (s *Server) adminSnapshotRoute(ctx *fasthttp.RequestCtx, method, rawID stri
 	}
 	url := s.shards.URL(t.ID, t.DBURL)
 	if storage.IsRemote(url) {
-		return errNotFound // only this server's own files
+		return httpapi.ErrNotFound // only this server's own files
 	}
 	f, err := os.CreateTemp("", "tenantgate-snapshot-*.db")
 	if err != nil {
@@ -62,4 +65,12 @@ func (s *Server) adminSnapshotRoute(ctx *fasthttp.RequestCtx, method, rawID stri
 	ctx.Response.Header.Set("Cache-Control", "no-store")
 	ctx.SetBodyStream(f, int(fi.Size())) // fasthttp closes f once sent
 	return nil
+}
+
+// ShardPath reports what a front proxy's shard token may do here: create,
+// read and delete tenants and take a tenant's snapshot (catalog/shards).
+func ShardPath(path string) bool {
+	rest, ok := strings.CutPrefix(path, adminTenantsPath)
+	rest = strings.TrimSuffix(rest, adminSnapshotSuffix)
+	return ok && (rest == "" || (strings.HasPrefix(rest, "/") && !strings.Contains(rest[1:], "/")))
 }

@@ -81,6 +81,9 @@ func (s *Server) adminAPI(ctx *fasthttp.RequestCtx, path string) error {
 		}
 		return s.adminConversion(ctx)
 	}
+	if path == adminFleetPath {
+		return s.adminFleet(ctx)
+	}
 	if path == adminTenantsPath {
 		switch method {
 		case "GET", "HEAD":
@@ -296,7 +299,11 @@ func (s *Server) adminPatchTenant(ctx *fasthttp.RequestCtx, id int64) error {
 	if err := s.platformAudit(ctx, tenantAction(cur, t), id, tenantChanges(cur, t)); err != nil {
 		return err
 	}
-	writeJSON(ctx, http.StatusOK, map[string]any{"tenant": s.adminView(t)})
+	body := map[string]any{"tenant": s.adminView(t)}
+	if cur.Status != catalog.StatusSuspended && t.Status == catalog.StatusSuspended {
+		withAck(body, s.acknowledge(c)) // fleet.go: in force on every proxy
+	}
+	writeJSON(ctx, http.StatusOK, body)
 	return nil
 }
 
@@ -324,7 +331,7 @@ func (s *Server) adminDeleteTenant(ctx *fasthttp.RequestCtx, id int64) error {
 	if err := s.platformAudit(ctx, "tenant.delete", id, map[string]string{"backup": strconv.FormatBool(backup)}); err != nil {
 		return err
 	}
-	writeJSON(ctx, http.StatusOK, map[string]any{"deleted": id, "backup_dir": dir})
+	writeJSON(ctx, http.StatusOK, withAck(map[string]any{"deleted": id, "backup_dir": dir}, s.acknowledge(c)))
 	return nil
 }
 

@@ -156,7 +156,7 @@ func (s *Server) adminRevokeTenantTokens(ctx *fasthttp.RequestCtx, id int64) err
 	if err := s.platformAudit(ctx, "tokens.revoke", id, nil); err != nil {
 		return err
 	}
-	writeJSON(ctx, http.StatusOK, map[string]any{"revoked": true, "tenant_id": id, "not_before": time.Unix(nb, 0).UTC().Format(time.RFC3339)})
+	writeJSON(ctx, http.StatusOK, withAck(map[string]any{"revoked": true, "tenant_id": id, "not_before": time.Unix(nb, 0).UTC().Format(time.RFC3339)}, s.acknowledge(c)))
 	return nil
 }
 

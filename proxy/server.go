@@ -18,6 +18,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/microfi/tenantgate/catalog"
+	"github.com/microfi/tenantgate/catalog/registry"
 	"github.com/microfi/tenantgate/catalog/tenants"
 	"github.com/microfi/tenantgate/proxy/connlimit"
 	"github.com/microfi/tenantgate/proxy/hrana"
@@ -75,6 +76,7 @@ type Config struct {
 	EdgeHostname string        // the name tenants' custom domains point a CNAME at; default RootDomain
 
 	Catalog    *catalog.Catalog
+	Registry   *registry.Registry // this proxy's fleet membership; nil = not registered (tests, tools)
 	Shards     *shard.Manager
 	Tenants    *tenants.Service
 	Auth       *Auth

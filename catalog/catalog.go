@@ -32,8 +32,8 @@ type Options struct {
 	// StaleAfter: when no change poll has succeeded for this long the
 	// caches are dropped (and Stale reports true) until one does; < 0 = never.
 	StaleAfter time.Duration
-	Registerer   prometheus.Registerer
-	Logger       *slog.Logger
+	Registerer prometheus.Registerer
+	Logger     *slog.Logger
 }
 
 // Catalog is the tenant catalog database with its host cache.

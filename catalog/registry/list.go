@@ -10,6 +10,7 @@ import (
 	"github.com/go-json-experiment/json"
 
 	"github.com/microfi/tenantgate/catalog"
+	"github.com/microfi/tenantgate/migrations"
 )
 
 // Proxy is one row of the registry as of the read.
@@ -96,4 +97,18 @@ func sortDesc[T any](s []T, key func(T) float64) {
 		}
 		return 0
 	})
+}
+
+// SchemaCeiling is the newest version of set that every live proxy can
+// serve: each proxy's own newest version, extended through the expand-only
+// migrations that follow it, capped at set's newest. Migrate-on-open stops
+// there, so a rolling upgrade never migrates a tenant out from under an
+// older proxy (expand-only migrations apply at once; the rest wait until the
+// older proxies are gone).
+func SchemaCeiling(set migrations.Set, live []Proxy) int {
+	c := set.Latest()
+	for _, p := range live {
+		c = min(c, set.Ceiling(p.TenantSchema))
+	}
+	return c
 }

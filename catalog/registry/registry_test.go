@@ -101,6 +101,16 @@ func TestRegistryListAwaitAndLag(t *testing.T) {
 	if _, err := cli.Update(ctx, tn.ID, catalog.Update{Name: ptr("Acme 2")}); err != nil {
 		t.Fatal(err)
 	}
+	pos, _ = cli.Position(ctx)
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) { // a and b apply it
+		all, _ := registry.List(ctx, cli)
+		if m := byID(all); m["a"].Applied.Covers(pos) && m["b"].Applied.Covers(pos) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("a and b did not apply %+v: %+v", pos, all)
+		}
+	}
 	_, err = registry.AwaitLatest(ctx, cli, 300*time.Millisecond)
 	var lag *registry.LagError
 	if !errors.As(err, &lag) || !errors.Is(err, registry.ErrNotAcknowledged) || len(lag.Lagging) != 1 || lag.Lagging[0].ID != "stuck" || lag.Live != 3 {
@@ -161,4 +171,3 @@ func TestRegistryDeadDrainingAndClose(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
-

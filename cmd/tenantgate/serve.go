@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -47,8 +48,8 @@ type serveConfig struct {
 	trustedProxies                        string
 	proxyProtocol, pprof                  bool
 	// The fleet (issue 20).
-	proxyID, advertise        string
-	heartbeat, drainDelay     time.Duration
+	proxyID, advertise    string
+	heartbeat, drainDelay time.Duration
 }
 
 func runServe(ctx context.Context, env *Env, args []string) error {
@@ -152,7 +153,12 @@ func serve(ctx context.Context, env *Env, dataDir string, c serveConfig, log *sl
 		return err
 	}
 	defer cat.Close()
-	shardCfg := shard.Config{DataDir: dataDir, MaxOpen: c.maxOpen, Registerer: reg, Logger: log}
+	// Migrate-on-open stops at the newest tenant schema every live proxy can
+	// serve (set from the registry at each heartbeat).
+	var ceiling atomic.Int64
+	ceiling.Store(int64(migrations.Tenant.Latest()))
+	shardCfg := shard.Config{DataDir: dataDir, MaxOpen: c.maxOpen, Registerer: reg, Logger: log,
+		SchemaCeiling: func() int { return int(ceiling.Load()) }}
 	if nofile > 0 { // every tenant connection, Hrana's included, counts against it
 		shardCfg.FDBudget = shard.FDBudgetForLimit(nofile - min(nofile, uint64(c.maxConns)))
 	}
@@ -235,6 +241,9 @@ func serve(ctx context.Context, env *Env, dataDir string, c serveConfig, log *sl
 	members, err := registry.New(cat, registry.Options{
 		ID: c.proxyID, Address: advertiseAddr(c.advertise, addrOf(ln, tlsLn)), Version: proxy.BuildVersion(),
 		TenantSchema: migrations.Tenant.Latest(), Interval: c.heartbeat, Registerer: reg, Logger: log,
+		OnPeers: func(self string, live []registry.Proxy) {
+			ceiling.Store(int64(registry.SchemaCeiling(migrations.Tenant, live)))
+		},
 	})
 	if err != nil {
 		return err

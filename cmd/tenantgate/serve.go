@@ -68,7 +68,7 @@ func runServe(ctx context.Context, env *Env, args []string) error {
 	f.StringVar(&c.rootDomain, "root-domain", proxy.DefaultRootDomain, "root `DOMAIN` R: R is the public site, admin.R the admin panel, X.R tenant X")
 	f.StringVar(&c.jwtSecret, "jwt-secret", "", "HS256 `KEY`, at least 32 characters (default: <data-dir>/jwt.secret, created on first run)")
 	f.StringVar(&c.catalogURL, "catalog-url", "", "catalog database `URL`: file:PATH, libsql://, https:// or http:// (default file:<data-dir>/catalog.db)")
-	f.IntVar(&c.maxOpen, "max-open-tenants", 0, "tenant databases kept open at once (default: sized from the file-descriptor limit)")
+	f.IntVar(&c.maxOpen, "max-open-tenants", 0, "tenant databases kept open at once (default: sized from the file-descriptor and memory limits)")
 	f.IntVar(&c.tenantMetrics, "tenant-metrics", 0, "per-tenant metric series for the N busiest tenants (0 = off)")
 	f.IntVar(&c.publicPort, "public-port", 0, "port used in printed and returned links (default: the --listen port)")
 	f.DurationVar(&c.requestTimeout, "request-timeout", proxy.DefaultRequestTimeout, "deadline for a request's database work")
@@ -137,7 +137,9 @@ func serve(ctx context.Context, env *Env, dataDir string, c serveConfig, log *sl
 		c.maxConns = connsForLimit(nofile)
 	}
 	if c.maxOpen <= 0 {
-		c.maxOpen = min(shard.MaxOpenForLimit(nofile-min(nofile, uint64(c.maxConns))), 10_000)
+		// As many as both the descriptors and the memory allow (README,
+		// "Open tenant databases").
+		c.maxOpen = min(shard.MaxOpenForLimit(nofile-min(nofile, uint64(c.maxConns))), shard.MaxOpenForMemory(memoryLimit()))
 	}
 
 	reg := prometheus.NewRegistry()

@@ -30,7 +30,7 @@ func open(t *testing.T, path string, poll time.Duration) *catalog.Catalog {
 func member(t *testing.T, path, id string, poll time.Duration, reg prometheus.Registerer) *registry.Registry {
 	t.Helper()
 	r, err := registry.New(open(t, path, poll), registry.Options{ID: id, Address: "127.0.0.1:" + id, Version: "test",
-		TenantSchema: 4, Interval: 100 * time.Millisecond, Registerer: reg})
+		TenantSchema: 4, Interval: 400 * time.Millisecond, Registerer: reg})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,7 +68,7 @@ func TestRegistryListAwaitAndLag(t *testing.T) {
 	}
 	a := byID(all)["a"]
 	if a.Address != "127.0.0.1:a" || a.Version != "test" || a.TenantSchema != 4 || a.State != registry.StateServing ||
-		a.StartedAt.IsZero() || a.Age > 5*time.Second || a.DeadAfter != 500*time.Millisecond {
+		a.StartedAt.IsZero() || a.Age > 5*time.Second || a.DeadAfter != 2*time.Second {
 		t.Fatalf("proxy a = %+v", a)
 	}
 
@@ -156,7 +156,7 @@ func TestRegistryDeadDrainingAndClose(t *testing.T) {
 	if p := byID(all)["a"]; p.State != registry.StateDraining || !p.Live() || !a.Draining() {
 		t.Fatalf("a after Drain = %+v", p)
 	}
-	time.Sleep(250 * time.Millisecond) // heartbeats keep it draining
+	time.Sleep(900 * time.Millisecond) // heartbeats keep it draining
 	all, _ = registry.List(ctx, cli)
 	if p := byID(all)["a"]; p.State != registry.StateDraining {
 		t.Fatalf("a after heartbeats = %+v", p)

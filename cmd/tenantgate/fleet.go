@@ -12,7 +12,6 @@ import (
 
 	"github.com/microfi/tenantgate/catalog"
 	"github.com/microfi/tenantgate/catalog/registry"
-	"github.com/microfi/tenantgate/proxy"
 )
 
 // runFleet lists the proxies registered in the catalog: `tenantgate fleet`.
@@ -32,7 +31,7 @@ func runFleet(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	defer t.Close()
-	view, err := proxy.FleetView(ctx, t.catalog, "")
+	view, err := registry.Snapshot(ctx, t.catalog, "")
 	if err != nil {
 		return err
 	}

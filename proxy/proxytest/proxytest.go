@@ -94,14 +94,21 @@ func Start(t testing.TB, opts Options) *Server {
 	if err != nil {
 		t.Fatal(err)
 	}
+	var members *registry.Registry
+	if opts.Heartbeat > 0 {
+		if members, err = registry.New(cat, registry.Options{Address: ln.Addr().String(), Version: "test",
+			TenantSchema: migrations.Tenant.Latest(), Interval: opts.Heartbeat, Registerer: reg, Logger: log}); err != nil {
+			t.Fatal(err)
+		}
+	}
 	cfg := proxy.Config{
 		RootDomain: RootDomain, PublicPort: ln.Addr().(*net.TCPAddr).Port, TenantMetrics: opts.TenantMetrics,
 		BackupDir: opts.DataDir + "/backups",
-		Catalog:   cat, Shards: shards, Tenants: svc, Auth: auth,
+		Catalog:   cat, Registry: members, Shards: shards, Tenants: svc, Auth: auth,
 		Registerer: reg, Gatherer: reg, Logger: log,
 		// Tests and benchmarks drive one tenant far harder than the
 		// production per-tenant limits allow; tests of the limits set them.
-		TenantRate: proxy.RateLimit{Burst: -1}, TenantMaxInFlight: -1,
+		TenantRate: proxy.RateLimit{Burst: proxy.Off}, TenantMaxInFlight: proxy.Off,
 	}
 	if opts.Configure != nil {
 		opts.Configure(&cfg)
@@ -110,13 +117,7 @@ func Start(t testing.TB, opts Options) *Server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var members *registry.Registry
-	if opts.Heartbeat > 0 {
-		if members, err = registry.New(cat, registry.Options{Address: ln.Addr().String(), Version: "test",
-			TenantSchema: migrations.Tenant.Latest(), Interval: opts.Heartbeat, Registerer: reg, Logger: log}); err != nil {
-			t.Fatal(err)
-		}
-		srv.SetRegistry(members)
+	if members != nil {
 		members.Start(ctx)
 	}
 	srv.Start()

@@ -8,6 +8,7 @@ package executor
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -66,14 +67,7 @@ var registry = map[string]func(Config) (Executor, error){}
 func register(kind string, newExecutor func(Config) (Executor, error)) { registry[kind] = newExecutor }
 
 // Kinds lists the executor names, sorted.
-func Kinds() []string {
-	out := make([]string, 0, len(registry))
-	for k := range registry {
-		out = append(out, k)
-	}
-	slices.Sort(out)
-	return out
-}
+func Kinds() []string { return slices.Sorted(maps.Keys(registry)) }
 
 // New validates c and returns its executor.
 func New(c Config) (Executor, error) {

@@ -8,9 +8,11 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/microfi/tenantgate/catalog"
+	"github.com/microfi/tenantgate/catalog/registry"
 	"github.com/microfi/tenantgate/catalog/shards"
 	"github.com/microfi/tenantgate/migrations"
 	"github.com/microfi/tenantgate/shard"
@@ -43,7 +45,8 @@ type MoveOptions struct {
 	// Progress, when set, is told each step as it completes.
 	Progress func(step, detail string)
 	// AwaitProxies waits until every live proxy serves from the new
-	// location; nil waits ProxyGrace (no proxy registry to ask).
+	// location; nil asks the proxy registry (registry.AwaitLatest), or
+	// waits ProxyGrace when no proxy is registered.
 	AwaitProxies func(ctx context.Context) (string, error)
 	// MaxRounds bounds the catch-up rounds before the fence (default 5);
 	// catch-up stops early once a delta is at most CatchUpRows rows
@@ -387,19 +390,37 @@ func (s *Service) provisionTarget(ctx context.Context, t catalog.Tenant, to cata
 // finishMove waits for the proxies to serve from the new place and closes
 // the move.
 func (s *Service) finishMove(ctx context.Context, mv catalog.Move, opt MoveOptions, res MoveResult) (MoveResult, error) {
-	if opt.AwaitProxies != nil {
+	switch {
+	case opt.AwaitProxies != nil:
 		who, err := opt.AwaitProxies(ctx)
 		if err != nil {
 			return res, fmt.Errorf("the catalog points at %s, but not every proxy has seen it: %w", mv.ToShard, err)
 		}
 		res.Proxies = who
-	} else {
+	default:
+		// Every live proxy in the registry (issue 20) must have applied
+		// the flip; a laggard is named and the move stays unfinished, so
+		// a rerun waits again.
+		ack, err := registry.AwaitLatest(ctx, s.cat, 0)
+		if err != nil {
+			return res, fmt.Errorf("the catalog points at %s, but not every live proxy has applied it (rerun to wait again): %w", mv.ToShard, err)
+		}
+		if len(ack.Proxies) > 0 {
+			names := make([]string, len(ack.Proxies))
+			for i, p := range ack.Proxies {
+				names[i] = p.ID
+			}
+			res.Proxies = fmt.Sprintf("acknowledged by every live proxy (%s) in %v", strings.Join(names, ", "), ack.Elapsed.Round(time.Millisecond))
+			break
+		}
+		// No proxy registered (older proxies, or none running): give
+		// pollers their change-log interval a few times over.
 		select {
 		case <-time.After(ProxyGrace):
 		case <-ctx.Done():
 			return res, ctx.Err()
 		}
-		res.Proxies = fmt.Sprintf("no proxy registry: assumed every proxy saw the change within %v (single-proxy guarantee)", ProxyGrace)
+		res.Proxies = fmt.Sprintf("no live proxy in the registry: waited %v for proxies polling the change log", ProxyGrace)
 	}
 	if err := s.cat.FinishMove(ctx, mv.ID, StepDone); err != nil {
 		return res, err

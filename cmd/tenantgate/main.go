@@ -42,6 +42,7 @@ var commands = map[string]func(ctx context.Context, env *Env, args []string) err
 	"tokens":  runTokens,
 	"audit":   runAudit,
 	"shards":  runShards,
+	"fleet":   runFleet,
 }
 
 func main() {

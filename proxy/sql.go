@@ -10,7 +10,7 @@ import (
 // clients) to the Hrana handler, bound to the tenant's database and the
 // token's principal.
 func (s *Server) serveSQL(r *tenantRequest) error {
-	t := hrana.Target{TenantID: r.tenant.ID}
+	t := hrana.Target{TenantID: r.tenant.ID, Limits: s.sqlLimits(r.tenant.Plan)}
 	if r.handle != nil {
 		if r.handle.Remote() {
 			// The Hrana engine runs on local files; a tenant on a remote

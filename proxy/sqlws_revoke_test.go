@@ -100,8 +100,11 @@ func wantWS(t *testing.T, r proxytest.Response, status int, msg string) {
 // and its next statement fails. Driven with the real Go client.
 func TestHranaWebSocketRevoked(t *testing.T) {
 	dir := t.TempDir()
-	a := proxytest.Start(t, proxytest.Options{DataDir: dir, PollInterval: catalog.DefaultPollInterval})
-	b := proxytest.Start(t, proxytest.Options{DataDir: dir, PollInterval: catalog.DefaultPollInterval})
+	// Password changes hash with argon2id, which the race detector on a
+	// loaded machine slows to seconds: a generous request deadline.
+	slowHash := func(c *proxy.Config) { c.RequestTimeout = time.Minute }
+	a := proxytest.Start(t, proxytest.Options{DataDir: dir, PollInterval: catalog.DefaultPollInterval, Configure: slowHash})
+	b := proxytest.Start(t, proxytest.Options{DataDir: dir, PollInterval: catalog.DefaultPollInterval, Configure: slowHash})
 	ctx := context.Background()
 	tn := a.CreateTenant("wsrevoke")
 	host := proxytest.Host("wsrevoke")

@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/microfi/tenantgate/migrations"
+	"github.com/microfi/tenantgate/shard/remote"
 	"github.com/microfi/tenantgate/shard/seal"
 	"github.com/microfi/tenantgate/shard/storage"
 )
@@ -69,6 +70,10 @@ type Config struct {
 	RawBusyTimeout time.Duration
 	Logger         *slog.Logger
 	Registerer     prometheus.Registerer
+
+	// Remote is the HTTP pool for Hrana to tenants on libSQL servers
+	// (Handle.Hrana); nil = a new one.
+	Remote *remote.Transport
 }
 
 func (c *Config) withDefaults() {
@@ -90,6 +95,9 @@ func (c *Config) withDefaults() {
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
+	if c.Remote == nil {
+		c.Remote = remote.NewTransport(remote.Options{})
+	}
 }
 
 // Manager hands out every connection to a tenant database: pooled
@@ -103,10 +111,11 @@ func (c *Config) withDefaults() {
 // ErrBusy; it never steals. Evict (suspend, delete, restore) closes a
 // database once the last Handle is released.
 type Manager struct {
-	cfg    Config
-	log    *slog.Logger
-	m      *metrics
-	closer closer
+	cfg     Config
+	log     *slog.Logger
+	m       *metrics
+	closer  closer
+	checked checkedFiles
 
 	mu      sync.Mutex
 	entries map[int64]*entry
@@ -138,6 +147,8 @@ type entry struct {
 	raw     []*RawConn    // idle raw connections, oldest first
 	rawOpen int           // raw connections open (idle or in use)
 	charged bool          // FDsPerDatabase counted in Manager.fds
+
+	hrana *remote.Client // Hrana client of a remote database (Handle.Hrana), made on first use
 }
 
 // Handle is a held tenant database. Call Release when done.
@@ -386,46 +397,84 @@ func (m *Manager) open(ctx context.Context, e *entry) {
 
 func (m *Manager) openChecked(ctx context.Context, e *entry) (*sql.DB, error) {
 	if e.path != "" {
-		if _, err := os.Stat(e.path); err != nil {
-			return nil, fmt.Errorf("%w: %w: %s", ErrUnavailable, ErrNotFound, e.path)
-		}
+		return m.openLocal(ctx, e)
 	}
-	if e.path != "" {
-		// Stamp, migrations and the schema audit run on a maintenance
-		// connection; the bank gets its own defensive pool afterwards.
-		maint, err := storage.Open(ctx, e.url)
-		if err != nil {
-			return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
-		}
-		err = prepare(ctx, maint, e.id, m.m)
-		if err == nil {
-			err = m.repairSchema(ctx, maint, e.id)
-		}
-		maint.Close()
-		if err != nil {
-			return nil, fmt.Errorf("%w: tenant %d: %w", ErrUnavailable, e.id, err)
-		}
-	}
-	var db *sql.DB
-	var err error
-	if e.path != "" {
-		db, err = storage.OpenBank(ctx, e.path, seal.BankAuthorizer)
-	} else {
-		db, err = storage.Open(ctx, e.url)
-	}
+	db, err := storage.Open(ctx, e.url)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
+	setPool(db)
+	// A libSQL server: its own authorizer, no audit here.
+	if err := prepare(ctx, db, e.id, m.m); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("%w: tenant %d: %w", ErrUnavailable, e.id, err)
+	}
+	return db, nil
+}
+
+func setPool(db *sql.DB) {
 	db.SetMaxOpenConns(MaxConnsPerTenant)
 	db.SetMaxIdleConns(MaxIdleConnsPerTenant)
 	db.SetConnMaxIdleTime(ConnIdleTimeout)
-	if e.path == "" { // a libSQL server: its own authorizer, no audit here
-		if err := prepare(ctx, db, e.id, m.m); err != nil {
-			db.Close()
-			return nil, fmt.Errorf("%w: tenant %d: %w", ErrUnavailable, e.id, err)
-		}
+}
+
+// openLocal opens the bank pool of a local tenant file with one
+// connection, checks the stamp and, unless the file is unchanged since it
+// last passed (checkedFiles), runs the full check on a maintenance
+// connection: migrations, then the seal audit and its repairs.
+func (m *Manager) openLocal(ctx context.Context, e *entry) (*sql.DB, error) {
+	fi, err := os.Stat(e.path)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w: %s", ErrUnavailable, ErrNotFound, e.path)
+	}
+	db, err := storage.OpenBank(ctx, e.path, seal.BankAuthorizer)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
+	setPool(db)
+	if err := m.checkLocal(ctx, db, e, fi); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("%w: tenant %d: %w", ErrUnavailable, e.id, err)
 	}
 	return db, nil
+}
+
+func (m *Manager) checkLocal(ctx context.Context, db *sql.DB, e *entry, fi os.FileInfo) error {
+	p, err := readPrint(ctx, db, e.id, fi)
+	if err != nil {
+		return err
+	}
+	if p.ino != 0 && m.checked.passed(e.path, p) {
+		m.m.checkCached.Inc()
+		return nil
+	}
+	m.m.checkFull.Inc()
+	maint, err := storage.Open(ctx, e.url)
+	if err != nil {
+		return err
+	}
+	defer maint.Close()
+	if err := prepare(ctx, maint, e.id, m.m); err != nil {
+		return err
+	}
+	// The audit saw exactly the schema it checked if the cookie did not
+	// move meanwhile; a repair moves it, so a repaired file is checked in
+	// full once more on its next open before it is remembered.
+	before, err := readPrint(ctx, maint, e.id, fi)
+	if err != nil {
+		return err
+	}
+	if err := m.repairSchema(ctx, maint, e.id); err != nil {
+		return err
+	}
+	after, err := readPrint(ctx, maint, e.id, fi)
+	if err != nil {
+		return err
+	}
+	if after == before && after.ino != 0 && after.cookie != 0 {
+		m.checked.record(e.path, after)
+	}
+	return nil
 }
 
 // prepare refuses a database stamped for another tenant and brings its
@@ -541,13 +590,16 @@ func (m *Manager) unchargeLocked(e *entry) {
 func (m *Manager) Evict(id int64) {
 	m.mu.Lock()
 	var closed <-chan struct{}
+	m.checked.forget(m.Path(id))
 	if e, ok := m.entries[id]; ok {
+		m.checked.forget(e.path)
 		closed = m.evictLocked(e)
 	}
 	m.mu.Unlock()
 	if closed != nil {
 		<-closed
 	}
+	m.checked.forget(m.Path(id)) // again: an open that raced this Evict may have recorded it
 }
 
 // OpenCount is how many tenant databases are open (or opening) now.
@@ -576,6 +628,7 @@ func (m *Manager) Close() {
 	m.mu.Unlock()
 	m.wg.Wait()
 	m.closer.wait()
+	m.cfg.Remote.Close()
 }
 
 func (m *Manager) gaugesLocked() {

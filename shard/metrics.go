@@ -16,6 +16,7 @@ type metrics struct {
 
 	migrationsApplied, migrationsFailed prometheus.Counter
 	schemaRepairs                       prometheus.Counter
+	checkFull, checkCached              prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -44,6 +45,11 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		Name: "tenantgate_tenant_db_schema_repairs_total",
 		Help: "Foreign indexes, triggers and views touching a managed table, dropped when a tenant database was opened (each is a security event).",
 	})
+	checks := f.NewCounterVec(prometheus.CounterOpts{
+		Name: "tenantgate_tenant_db_open_checks_total",
+		Help: "Schema checks of local tenant databases being opened: full (migrations and seal audit on a maintenance connection) or cached (the file and its schema are unchanged since a full check passed).",
+	}, []string{"check"})
+	m.checkFull, m.checkCached = checks.WithLabelValues("full"), checks.WithLabelValues("cached")
 	for _, r := range []string{"stamp_mismatch", "schema", "foreign_schema", "not_found", "backend", "pinned"} {
 		m.openFailures.WithLabelValues(r)
 	}

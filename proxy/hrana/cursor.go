@@ -30,6 +30,10 @@ func (h *Handler) cursor(ctx *fasthttp.RequestCtx, t Target, enc encoding) {
 		h.acquireError(ctx, err, lim)
 		return
 	}
+	if st.rs != nil {
+		h.remoteCursor(ctx, st, req, enc, lim)
+		return
+	}
 	r := h.newRun(st, true, len(req.Batch.Steps), lim)
 	r.noRowCap = true
 	defer h.recoverStream(ctx, st, r)

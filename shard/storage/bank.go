@@ -20,11 +20,18 @@ import (
 // foreign key would make the bank's statements do). Statements are bounded
 // by their context (the request deadline): the driver interrupts them.
 func OpenBank(ctx context.Context, path string, auth sqlite.AuthorizerFn) (*sql.DB, error) {
+	return OpenBankWith(ctx, path, auth, nil)
+}
+
+// OpenBankWith is OpenBank with connecting, which is asked before each new
+// connection of the pool is opened (the caller's descriptor budget, say):
+// its error fails the connection, and so the statement that needed it.
+func OpenBankWith(ctx context.Context, path string, auth sqlite.AuthorizerFn, connecting func(context.Context) error) (*sql.DB, error) {
 	base, err := sqlite.NewConnector(DSN(path, Bank))
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
-	db := sql.OpenDB(bankConnector{base, auth})
+	db := sql.OpenDB(bankConnector{base, auth, connecting})
 	if err := db.PingContext(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open %s: %w", path, err)
@@ -34,10 +41,16 @@ func OpenBank(ctx context.Context, path string, auth sqlite.AuthorizerFn) (*sql.
 
 type bankConnector struct {
 	driver.Connector
-	auth sqlite.AuthorizerFn
+	auth       sqlite.AuthorizerFn
+	connecting func(context.Context) error
 }
 
 func (b bankConnector) Connect(ctx context.Context) (driver.Conn, error) {
+	if b.connecting != nil {
+		if err := b.connecting(ctx); err != nil {
+			return nil, err
+		}
+	}
 	c, err := b.Connector.Connect(ctx)
 	if err != nil {
 		return nil, err

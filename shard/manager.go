@@ -49,7 +49,7 @@ const (
 	// DefaultOpenQueue and DefaultOpenQueueWait bound the opens waiting
 	// for one of the OpenConcurrency slots (2 per CPU by default).
 	DefaultOpenQueue     = 256
-	DefaultOpenQueueWait = 250 * time.Millisecond
+	DefaultOpenQueueWait = time.Second
 )
 
 // Config configures a Manager. Zero fields take the defaults (withDefaults).
@@ -186,7 +186,12 @@ type Handle struct {
 	e        *entry
 	m        *Manager
 	once     sync.Once
+	coldWait time.Duration
 }
+
+// ColdWait is how long Acquire waited for the database to open (an open
+// slot, room, the open and its checks), or 0 if it was open already.
+func (h *Handle) ColdWait() time.Duration { return h.coldWait }
 
 // Path is the local file path ("" for a remote database).
 func (h *Handle) Path() string { return h.e.path }
@@ -298,8 +303,15 @@ func (m *Manager) Acquire(ctx context.Context, id int64, dbURL string) (*Handle,
 	}
 	m.ref(e)
 	m.mu.Unlock()
+	cold := created
 	if created {
 		m.open(ctx, e, start) // concurrent acquires wait on e.ready
+	} else {
+		select {
+		case <-e.ready:
+		default:
+			cold = true // another request is opening it
+		}
 	}
 	leave()
 	select {
@@ -312,7 +324,11 @@ func (m *Manager) Acquire(ctx context.Context, id int64, dbURL string) (*Handle,
 		m.release(e)
 		return nil, e.err
 	}
-	return &Handle{DB: e.db, TenantID: id, e: e, m: m}, nil
+	h := &Handle{DB: e.db, TenantID: id, e: e, m: m}
+	if cold {
+		h.coldWait = max(time.Since(start), time.Nanosecond)
+	}
+	return h, nil
 }
 
 // entryLocked finds the tenant's entry or makes room for a new one, which

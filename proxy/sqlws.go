@@ -9,6 +9,7 @@ import (
 
 	"github.com/microfi/tenantgate/catalog"
 	"github.com/microfi/tenantgate/proxy/hrana"
+	"github.com/microfi/tenantgate/proxy/token"
 )
 
 // Hrana over WebSocket on a tenant host: an upgrade of GET / (the URL
@@ -37,7 +38,7 @@ func (s *Server) serveSQLWS(c context.Context, ctx *fasthttp.RequestCtx, t catal
 		if _, err := s.sqlTarget(t, claims); err != nil {
 			return err
 		}
-		tok, _ := bearer(ctx.Request.Header.Peek(fasthttp.HeaderAuthorization))
+		tok, _ := token.Bearer(ctx.Request.Header.Peek(fasthttp.HeaderAuthorization))
 		bearerToken = string(tok)
 	}
 	h, err := s.shards.Acquire(c, t.ID, t.DBURL)
@@ -92,7 +93,7 @@ func (s *Server) sqlTarget(t catalog.Tenant, claims *Claims) (hrana.Target, erro
 	}
 	target := hrana.Target{TenantID: t.ID, ReadOnly: claims.ReadOnly(), Principal: claims.Subject}
 	if target.Principal == "" {
-		target.Principal = subject(claims)
+		target.Principal = token.Subject(claims)
 	}
 	if target.ReadOnly {
 		target.Principal += "#ro"

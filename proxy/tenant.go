@@ -3,37 +3,14 @@ package proxy
 import (
 	"context"
 	"fmt"
-	"slices"
 	"time"
 
 	"github.com/valyala/fasthttp"
 
 	"github.com/microfi/tenantgate/catalog"
-	"github.com/microfi/tenantgate/shard"
-	"github.com/microfi/tenantgate/shard/bank"
+	"github.com/microfi/tenantgate/proxy/httpapi"
+	"github.com/microfi/tenantgate/proxy/token"
 )
-
-// tenantRequest is one request on a tenant host, after routing and auth.
-type tenantRequest struct {
-	ctx    *fasthttp.RequestCtx
-	c      context.Context // carries the request deadline for blocking calls
-	tenant catalog.Tenant
-	claims *Claims // nil on public routes
-	handle *shard.Handle
-	params map[string]string
-	// auditHook logs the audit entries the store commits (Server.logAudit).
-	auditHook bank.AuditHook
-}
-
-// store is the tenant-scoped store: the one way handlers reach tenant data.
-func (r *tenantRequest) store() *bank.Store {
-	return bank.NewAudited(r.handle.DB, r.tenant.ID, r.handle, r.auditHook)
-}
-
-// hasRole reports whether the token carries one of roles.
-func (r *tenantRequest) hasRole(roles ...string) bool {
-	return r.claims != nil && slices.Contains(roles, r.claims.Role)
-}
 
 // serveTenant runs the tenant pipeline: route, authenticate, check the
 // tenant's status and the role, acquire its database, run the handler. c is
@@ -49,7 +26,7 @@ func (s *Server) serveTenant(c context.Context, ctx *fasthttp.RequestCtx, t cata
 		}
 		return classNone, err
 	}
-	r := &tenantRequest{ctx: ctx, c: c, tenant: t, params: params, auditHook: s.auditHook}
+	r := &httpapi.Request{Ctx: ctx, C: c, Tenant: t, Params: params, AuditHook: s.auditHook}
 	if rt.roles != nil {
 		claims, err := s.authenticate(ctx)
 		if err != nil {
@@ -69,7 +46,7 @@ func (s *Server) serveTenant(c context.Context, ctx *fasthttp.RequestCtx, t cata
 		if claims.Scope == ScopeEnrol && !rt.enrol {
 			return rt.class, errEnrolRequired
 		}
-		r.claims = claims
+		r.Claims = claims
 		// The tenant's limits count its own users' requests only: if
 		// token-less requests counted, anyone could flood the host and
 		// lock the tenant's users out with 429s.
@@ -82,7 +59,7 @@ func (s *Server) serveTenant(c context.Context, ctx *fasthttp.RequestCtx, t cata
 	if err := tenantServable(t, time.Now()); err != nil {
 		return rt.class, err
 	}
-	if rt.roles != nil && !r.hasRole(rt.roles...) {
+	if rt.roles != nil && !r.HasRole(rt.roles...) {
 		s.metrics.authFailures.WithLabelValues("forbidden").Inc()
 		return rt.class, ErrForbidden
 	}
@@ -92,9 +69,9 @@ func (s *Server) serveTenant(c context.Context, ctx *fasthttp.RequestCtx, t cata
 			return rt.class, err
 		}
 		defer h.Release()
-		r.handle = h
+		r.Handle = h
 	}
-	return rt.class, rt.handle(s, r)
+	return rt.class, rt.handle(r)
 }
 
 // tenantServable refuses suspended tenants and expired demos.
@@ -121,7 +98,7 @@ func (s *Server) authenticate(ctx *fasthttp.RequestCtx) (*Claims, error) {
 		s.metrics.authFailures.WithLabelValues("missing").Inc()
 		return nil, ErrAuthRequired
 	}
-	tok, ok := bearer(h)
+	tok, ok := token.Bearer(h)
 	if !ok {
 		s.metrics.authFailures.WithLabelValues("invalid").Inc()
 		return nil, ErrInvalidToken

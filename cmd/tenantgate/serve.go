@@ -78,7 +78,7 @@ func runServe(ctx context.Context, env *Env, args []string) error {
 	f.IntVar(&c.tenantInFlight, "tenant-max-inflight", proxy.DefaultTenantMaxInFlight, "concurrent requests per tenant (0 = unlimited)")
 	f.DurationVar(&c.demoTTL, "demo-ttl", proxy.DefaultDemoTTL, "lifetime of demo tenants created on the public site")
 	f.DurationVar(&c.reapInterval, "reap-interval", tenants.DefaultReapInterval, "how often expired demo tenants are removed (0 = never)")
-	f.IntVar(&c.auditRate, "ledger-audit-rate", verify.DefaultAuditRate, "tenants a minute the continuous ledger audit verifies, round robin (negative = off); findings count in tenantgate_ledger_audit_failures_total")
+	f.IntVar(&c.auditRate, "ledger-audit-rate", verify.DefaultAuditRate, "tenants a minute the continuous ledger audit verifies, round robin (0 = off); findings count in tenantgate_ledger_audit_failures_total")
 	f.BoolVar(&c.seedDemo, "seed-demo", true, "create the demo tenant (id 1, host demo) when the catalog is empty")
 	c.tls.register(f)
 	if err := f.parse(args); err != nil {
@@ -191,25 +191,18 @@ func serve(ctx context.Context, env *Env, dataDir string, c serveConfig, log *sl
 		c.publicPort = ln.Addr().(*net.TCPAddr).Port
 	}
 	c.sql.Logger = log
-	tenantRate := proxy.RateLimit{Burst: -1}
+	tenantRate := proxy.RateLimit{Burst: proxy.Off}
 	if c.tenantRate > 0 {
 		tenantRate = proxy.RateLimit{Burst: max(c.tenantBurst, 1), Every: time.Duration(float64(time.Second) / c.tenantRate)}
 	}
-	if c.tenantInFlight <= 0 {
-		c.tenantInFlight = -1
-	}
-	perIP := c.maxConnsPerIP
-	if perIP == 0 {
-		perIP = -1 // the flag's 0 = unlimited
-	}
 	srv, err := proxy.New(proxy.Config{
 		Edge: proxy.EdgeLimits{
-			MaxConns: c.maxConns, MaxConnsPerIP: perIP, MaxIdleConns: c.maxIdleConns,
+			MaxConns: c.maxConns, MaxConnsPerIP: flagOff(c.maxConnsPerIP), MaxIdleConns: c.maxIdleConns,
 			HeaderTimeout: c.headerTimeout, BodyTimeout: c.bodyTimeout, ProxyProtocol: c.proxyProtocol,
 		},
 		TrustedProxies: trusted, Pprof: c.pprof,
-		TenantRate: tenantRate, TenantMaxInFlight: c.tenantInFlight,
-		DemoTTL: c.demoTTL, ReapInterval: reapInterval(c.reapInterval), LedgerAuditRate: c.auditRate,
+		TenantRate: tenantRate, TenantMaxInFlight: flagOff(c.tenantInFlight),
+		DemoTTL: c.demoTTL, ReapInterval: flagOff(c.reapInterval), LedgerAuditRate: flagOff(c.auditRate),
 		RootDomain: c.rootDomain, PublicPort: c.publicPort, RequestTimeout: c.requestTimeout,
 		TenantMetrics: c.tenantMetrics, BackupDir: filepath.Join(dataDir, "backups"), Hrana: c.sql, CPU: c.cpu,
 		Catalog: cat, Shards: shards, Tenants: svc, Auth: auth,
@@ -363,10 +356,12 @@ func newLogger(env *Env, level, format string) (*slog.Logger, error) {
 	return nil, errUsage("--log-format must be text or json")
 }
 
-// reapInterval maps the flag's "0 = never" onto the Config's "< 0 = off".
-func reapInterval(d time.Duration) time.Duration {
-	if d <= 0 {
-		return -1
+// flagOff maps a flag's "0 (or less) = off/unlimited" onto the Config's
+// one meaning of off, proxy.Off; zero in a Config means the default, and
+// every flag already defaults to that default.
+func flagOff[T int | time.Duration](v T) T {
+	if v <= 0 {
+		return T(proxy.Off)
 	}
-	return d
+	return v
 }

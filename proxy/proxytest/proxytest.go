@@ -95,7 +95,7 @@ func Start(t testing.TB, opts Options) *Server {
 		Registerer: reg, Gatherer: reg, Logger: log,
 		// Tests and benchmarks drive one tenant far harder than the
 		// production per-tenant limits allow; tests of the limits set them.
-		TenantRate: proxy.RateLimit{Burst: -1}, TenantMaxInFlight: -1,
+		TenantRate: proxy.RateLimit{Burst: proxy.Off}, TenantMaxInFlight: proxy.Off,
 	}
 	if opts.Configure != nil {
 		opts.Configure(&cfg)

@@ -1,4 +1,4 @@
-package proxy
+package site
 
 import (
 	"errors"
@@ -31,7 +31,7 @@ type signupRequest struct {
 // password by signup's own. The subdomain is derived from the name when
 // none was given. It returns a *tenants.ValidationError naming every
 // problem (the host as "host"; errorFor calls it "subdomain"), or nil.
-func (s *Server) checkSignup(req *signupRequest, create *tenants.CreateRequest) error {
+func (s *Site) checkSignup(req *signupRequest, create *tenants.CreateRequest) error {
 	fields := map[string]string{}
 	derived := strings.TrimSpace(req.Subdomain) == ""
 	if derived {

@@ -1,4 +1,7 @@
-package proxy
+// Package token signs and verifies the HS256 tokens tenantgate accepts:
+// the claims, the roles, the verified-token cache and the strict claim
+// checks. It knows nothing of HTTP.
+package token
 
 import (
 	"bytes"
@@ -13,8 +16,8 @@ import (
 	lru "github.com/hashicorp/golang-lru/v2"
 )
 
-// tokenLeeway absorbs clock skew between the token's issuer and this proxy.
-const tokenLeeway = 5 * time.Second
+// Leeway absorbs clock skew between the token's issuer and this proxy.
+const Leeway = 5 * time.Second
 
 // Roles a token may carry.
 const (
@@ -25,7 +28,7 @@ const (
 	RolePlatformAdmin = "platform_admin"
 )
 
-// Authentication failures, mapped to the contract's messages in error.go.
+// Authentication failures, mapped to the contract's messages by proxy (error.go).
 var (
 	ErrAuthRequired   = errors.New("authentication required")
 	ErrInvalidToken   = errors.New("invalid token")
@@ -134,7 +137,7 @@ func NewAuth(secret []byte) (*Auth, error) {
 			jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}), // pinned: alg confusion is impossible
 			jwt.WithExpirationRequired(),
 			jwt.WithIssuedAt(),
-			jwt.WithLeeway(tokenLeeway),
+			jwt.WithLeeway(Leeway),
 		),
 	}, nil
 }
@@ -143,7 +146,7 @@ func NewAuth(secret []byte) (*Auth, error) {
 // The returned claims are shared: callers must not modify them.
 func (a *Auth) Verify(token string) (*Claims, error) {
 	if c, ok := a.verified.Get(token); ok {
-		if time.Now().After(c.ExpiresAt.Add(tokenLeeway)) {
+		if time.Now().After(c.ExpiresAt.Add(Leeway)) {
 			a.verified.Remove(token)
 			return nil, ErrTokenExpired
 		}
@@ -186,7 +189,7 @@ func (c *Claims) IssuedFor(created time.Time) bool {
 	if created.IsZero() {
 		return true
 	}
-	return c.IssuedAt != nil && !c.IssuedAt.Time.Before(created.Truncate(time.Second).Add(-tokenLeeway))
+	return c.IssuedAt != nil && !c.IssuedAt.Time.Before(created.Truncate(time.Second).Add(-Leeway))
 }
 
 // Issue signs claims valid for ttl and returns the token and its expiry.
@@ -203,7 +206,7 @@ func (a *Auth) Issue(c Claims, ttl time.Duration) (string, time.Time, error) {
 		c.ID = newTokenID()
 	}
 	if c.Subject == "" {
-		c.Subject = subject(&c)
+		c.Subject = Subject(&c)
 	}
 	s, err := jwt.NewWithClaims(jwt.SigningMethodHS256, c).SignedString(a.secret)
 	if err != nil {
@@ -231,13 +234,13 @@ func newTokenID() string {
 }
 
 // subject names the principal: role plus user id.
-func subject(c *Claims) string {
+func Subject(c *Claims) string {
 	return c.Role + ":" + strconv.FormatInt(c.User(), 10)
 }
 
 // bearer extracts the token from an Authorization header value: the scheme
 // is matched case-insensitively, as libSQL clients and sqld do.
-func bearer(h []byte) ([]byte, bool) {
+func Bearer(h []byte) ([]byte, bool) {
 	const scheme = "bearer "
 	if len(h) <= len(scheme) || !bytes.EqualFold(h[:len(scheme)], []byte(scheme)) {
 		return nil, false

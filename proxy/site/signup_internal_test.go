@@ -1,4 +1,4 @@
-package proxy
+package site
 
 import (
 	"testing"
@@ -31,7 +31,7 @@ func TestDeriveSubdomain(t *testing.T) {
 }
 
 func TestCheckSignup(t *testing.T) {
-	s := &Server{tenants: tenants.New(tenants.Options{Shards: shard.NewManager(shard.Config{DataDir: t.TempDir()})})}
+	s := &Site{tenants: tenants.New(tenants.Options{Shards: shard.NewManager(shard.Config{DataDir: t.TempDir()})})}
 	req := signupRequest{Name: "  Tamale Savings ", Country: " gh ", Email: " Founder@Tamale.Example ", Password: "Harvest-season-2026"}
 	create := tenants.CreateRequest{Host: req.Subdomain, Name: req.Name, Country: req.Country}
 	if err := s.checkSignup(&req, &create); err != nil {

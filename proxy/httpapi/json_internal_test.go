@@ -1,4 +1,4 @@
-package proxy
+package httpapi
 
 import (
 	"testing"
@@ -31,7 +31,7 @@ func TestDecodeJSONStrict(t *testing.T) {
 		var ctx fasthttp.RequestCtx
 		ctx.Request.SetBodyString(c.in)
 		var v body
-		err := decodeJSON(&ctx, &v)
+		err := DecodeJSON(&ctx, &v)
 		switch {
 		case c.want == "" && err != nil:
 			t.Errorf("%s: %v", c.in, err)

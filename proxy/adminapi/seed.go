@@ -1,4 +1,4 @@
-package proxy
+package adminapi
 
 import (
 	"net/http"
@@ -7,20 +7,21 @@ import (
 
 	"github.com/valyala/fasthttp"
 
+	"github.com/microfi/tenantgate/proxy/httpapi"
 	"github.com/microfi/tenantgate/shard/bank"
 )
 
 // adminSeedSuffix ends POST /api/admin/tenants/{id}/seed.
 const adminSeedSuffix = "/seed"
 
-func (s *Server) adminSeedRoute(ctx *fasthttp.RequestCtx, method, rawID string) error {
+func (s *API) adminSeedRoute(ctx *fasthttp.RequestCtx, method, rawID string) error {
 	id, err := strconv.ParseInt(rawID, 10, 64)
 	if err != nil || id <= 0 || strings.Contains(rawID, "/") {
-		return errNotFound
+		return httpapi.ErrNotFound
 	}
 	if method != "POST" {
 		ctx.Response.Header.Set("Allow", "POST")
-		return errMethod
+		return httpapi.ErrMethod
 	}
 	return s.adminSeedTenant(ctx, id)
 }
@@ -34,12 +35,12 @@ type adminSeedRequest struct {
 // bulk path for users and funded accounts (load tests, migrations), since
 // managed tables are read-only over SQL. Opening balances are deposit
 // postings, so the ledger invariant holds. → 201 {"users":[{id,email,accounts}]}.
-func (s *Server) adminSeedTenant(ctx *fasthttp.RequestCtx, id int64) error {
+func (s *API) adminSeedTenant(ctx *fasthttp.RequestCtx, id int64) error {
 	var req adminSeedRequest
-	if err := decodeJSON(ctx, &req); err != nil {
+	if err := httpapi.DecodeJSON(ctx, &req); err != nil {
 		return err
 	}
-	c, cancel := contextFor(s)
+	c, cancel := s.requestContext()
 	defer cancel()
 	t, err := s.catalog.Get(c, id)
 	if err != nil {
@@ -47,7 +48,7 @@ func (s *Server) adminSeedTenant(ctx *fasthttp.RequestCtx, id int64) error {
 	}
 	currency, ok := bank.CurrencyFor(t.CountryCode)
 	if !ok {
-		return badRequest("Tenant country has no currency", nil)
+		return httpapi.BadRequest("Tenant country has no currency", nil)
 	}
 	h, err := s.shards.Acquire(c, t.ID, t.DBURL)
 	if err != nil {
@@ -58,6 +59,6 @@ func (s *Server) adminSeedTenant(ctx *fasthttp.RequestCtx, id int64) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(ctx, http.StatusCreated, map[string]any{"users": users})
+	httpapi.WriteJSON(ctx, http.StatusCreated, map[string]any{"users": users})
 	return nil
 }

@@ -1,4 +1,4 @@
-package proxy
+package bankapi
 
 import (
 	"context"
@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/microfi/tenantgate/catalog"
+	"github.com/microfi/tenantgate/proxy/httpapi"
+	"github.com/microfi/tenantgate/proxy/token"
 	"github.com/microfi/tenantgate/shard/bank"
 )
 
@@ -30,7 +32,7 @@ type loginResponse struct {
 	ExpiresAt string    `json:"expires_at"` // RFC 3339
 	User      bank.User `json:"user"`
 	// EnrolRequired: the tenant requires a second factor this user does not
-	// have yet; the token only enrols one (ScopeEnrol).
+	// have yet; the token only enrols one (token.ScopeEnrol).
 	EnrolRequired bool `json:"second_factor_enrolment_required,omitempty"`
 }
 
@@ -40,9 +42,9 @@ type loginResponse struct {
 // and wrong password are the same 401 at the same cost; repeated failures
 // for one e-mail, address or tenant get 429 with Retry-After. Every
 // attempt is audited.
-func (s *Server) login(r *tenantRequest) error {
+func (s *API) Login(r *httpapi.Request) error {
 	var req loginRequest
-	if err := decodeJSON(r.ctx, &req); err != nil {
+	if err := httpapi.DecodeJSON(r.Ctx, &req); err != nil {
 		return err
 	}
 	fields := map[string]string{}
@@ -53,21 +55,19 @@ func (s *Server) login(r *tenantRequest) error {
 		fields["password"] = "is required"
 	}
 	if len(fields) > 0 {
-		return badRequest("Email and password are required", fields)
+		return httpapi.BadRequest("Email and password are required", fields)
 	}
 	email := bank.NormalizeEmail(req.Email)
 	if len(email) > maxEmailKey {
 		email = email[:maxEmailKey] // no stored e-mail is longer; bounds the throttle's memory
 	}
-	key := loginKey{tenant: r.tenant.ID, email: email}
-	if name, wait := s.logins.take(key, s.clientAddr(r.ctx), time.Now()); name != "" {
-		s.metrics.throttled.WithLabelValues(name).Inc()
-		return tooManyRequests(retrySeconds(wait))
+	if err := s.limits.LoginAllowed(r.Ctx, r.Tenant.ID, email); err != nil {
+		return err
 	}
-	st := r.store()
-	actor := r.actor()
+	st := r.Store()
+	actor := r.Actor()
 	failed := func(reason string, u bank.User, cause error) error {
-		s.metrics.authFailures.WithLabelValues(reason).Inc()
+		s.limits.AuthFailed(reason)
 		a := actor
 		if u.ID != 0 {
 			a.UserID, a.Role = u.ID, u.Role
@@ -75,23 +75,23 @@ func (s *Server) login(r *tenantRequest) error {
 		ev := bank.Event{Action: bank.ActionLoginFailed, Details: map[string]string{"email": email, "reason": reason}}
 		// The attempt happened even if the request's deadline has passed
 		// (slow hashing under load): record it on a context of its own.
-		c, cancel := context.WithTimeout(context.WithoutCancel(r.c), auditTimeout)
+		c, cancel := context.WithTimeout(context.WithoutCancel(r.C), auditTimeout)
 		defer cancel()
 		if err := st.Audit(c, a, ev); err != nil {
-			s.log.Error("audit write failed", "tenant_id", r.tenant.ID, "action", ev.Action, "request_id", actor.RequestID, "err", err)
+			s.log.Error("audit write failed", "tenant_id", r.Tenant.ID, "action", ev.Action, "request_id", actor.RequestID, "err", err)
 			return errors.Join(cause, err)
 		}
 		return cause
 	}
 	// Hashing waits its tenant's turn (loginqueue.go): unknown e-mails
 	// cost a hash like known ones but queue with their tenant.
-	if err := s.loginQueue.acquire(r.c, r.tenant.ID); err != nil {
-		s.metrics.throttled.WithLabelValues("login_queue").Inc()
+	release, err := s.limits.HashTurn(r.C, r.Tenant.ID)
+	if err != nil {
 		return err
 	}
 	u, err := func() (bank.User, error) {
-		defer s.loginQueue.release(r.tenant.ID)
-		return st.Authenticate(r.c, req.Email, req.Password)
+		defer release()
+		return st.Authenticate(r.C, req.Email, req.Password)
 	}()
 	switch {
 	case errors.Is(err, bank.ErrInvalidCredentials):
@@ -107,7 +107,7 @@ func (s *Server) login(r *tenantRequest) error {
 		if req.RecoveryCode != "" {
 			factor = "recovery_code"
 		}
-		if err := st.CheckSecondFactor(r.c, bank.Actor{UserID: u.ID, Role: u.Role, ClientAddr: actor.ClientAddr, RequestID: actor.RequestID},
+		if err := st.CheckSecondFactor(r.C, bank.Actor{UserID: u.ID, Role: u.Role, ClientAddr: actor.ClientAddr, RequestID: actor.RequestID},
 			u.ID, req.Code, req.RecoveryCode); err != nil {
 			if errors.Is(err, bank.ErrSecondFactorRequired) || errors.Is(err, bank.ErrSecondFactorInvalid) {
 				return failed("second_factor", u, err)
@@ -115,16 +115,16 @@ func (s *Server) login(r *tenantRequest) error {
 			return err
 		}
 	} else if u.Role == bank.RoleStaff || u.Role == bank.RoleAdmin {
-		settings, err := st.GetSettings(r.c)
+		settings, err := st.GetSettings(r.C)
 		if err != nil {
 			return err
 		}
 		if settings.Require2FA {
-			scope, ttl = ScopeEnrol, EnrolTTL
+			scope, ttl = token.ScopeEnrol, EnrolTTL
 		}
 	}
-	s.logins.succeeded(key)
-	tok, exp, err := s.issueUserToken(r.c, r.tenant.ID, u, scope, ttl)
+	s.limits.LoginSucceeded(r.Tenant.ID, email)
+	tok, exp, err := s.issueUserToken(r.C, r.Tenant.ID, u, scope, ttl)
 	if err != nil {
 		return err
 	}
@@ -134,10 +134,10 @@ func (s *Server) login(r *tenantRequest) error {
 	}
 	a := actor
 	a.UserID, a.Role, a.TokenID = u.ID, u.Role, claims.ID
-	if err := st.Audit(r.c, a, bank.Event{Action: bank.ActionLogin, Details: map[string]string{"second_factor": factor}}); err != nil {
+	if err := st.Audit(r.C, a, bank.Event{Action: bank.ActionLogin, Details: map[string]string{"second_factor": factor}}); err != nil {
 		return err
 	}
-	writeJSON(r.ctx, http.StatusOK, loginResponse{Token: tok, ExpiresAt: exp.UTC().Format(time.RFC3339), User: u, EnrolRequired: scope == ScopeEnrol})
+	httpapi.WriteJSON(r.Ctx, http.StatusOK, loginResponse{Token: tok, ExpiresAt: exp.UTC().Format(time.RFC3339), User: u, EnrolRequired: scope == token.ScopeEnrol})
 	return nil
 }
 
@@ -156,14 +156,14 @@ type tenantInfoResponse struct {
 }
 
 // tenantInfo answers GET /api/tenant without a token.
-func (s *Server) tenantInfo(r *tenantRequest) error {
-	cur, _ := bank.CurrencyFor(r.tenant.CountryCode)
-	resp := tenantInfoResponse{Name: r.tenant.Name, Host: r.tenant.Host, Currency: cur,
-		CurrencyDigits: bank.CurrencyDigits(cur), Demo: r.tenant.Status == catalog.StatusDemo}
+func (s *API) TenantInfo(r *httpapi.Request) error {
+	cur, _ := bank.CurrencyFor(r.Tenant.CountryCode)
+	resp := tenantInfoResponse{Name: r.Tenant.Name, Host: r.Tenant.Host, Currency: cur,
+		CurrencyDigits: bank.CurrencyDigits(cur), Demo: r.Tenant.Status == catalog.StatusDemo}
 	if resp.Demo {
-		resp.SignupURL = s.URL("") + "/?" + url.Values{"from_demo": {r.tenant.Host}}.Encode() + "#signup"
+		resp.SignupURL = s.url("") + "/?" + url.Values{"from_demo": {r.Tenant.Host}}.Encode() + "#signup"
 	}
-	writeJSON(r.ctx, http.StatusOK, resp)
+	httpapi.WriteJSON(r.Ctx, http.StatusOK, resp)
 	return nil
 }
 
@@ -182,14 +182,14 @@ type meResponse struct {
 }
 
 // me answers GET /api/me: who the token is, and which tenant.
-func (s *Server) me(r *tenantRequest) error {
-	cur, _ := bank.CurrencyFor(r.tenant.CountryCode)
+func (s *API) Me(r *httpapi.Request) error {
+	cur, _ := bank.CurrencyFor(r.Tenant.CountryCode)
 	resp := meResponse{
-		Role:   r.claims.Role,
-		Tenant: meTenant{ID: r.tenant.ID, Host: r.tenant.Host, Name: r.tenant.Name, Country: r.tenant.CountryCode, Currency: cur},
+		Role:   r.Claims.Role,
+		Tenant: meTenant{ID: r.Tenant.ID, Host: r.Tenant.Host, Name: r.Tenant.Name, Country: r.Tenant.CountryCode, Currency: cur},
 	}
-	if id := r.claims.User(); id != 0 {
-		u, err := r.store().GetUser(r.c, id)
+	if id := r.Claims.User(); id != 0 {
+		u, err := r.Store().GetUser(r.C, id)
 		switch {
 		case err == nil:
 			resp.User = &u
@@ -197,6 +197,6 @@ func (s *Server) me(r *tenantRequest) error {
 			return err
 		}
 	}
-	writeJSON(r.ctx, http.StatusOK, resp)
+	httpapi.WriteJSON(r.Ctx, http.StatusOK, resp)
 	return nil
 }

@@ -1,4 +1,8 @@
-package proxy
+// Package httpapi is what the edge and its handler packages (bankapi,
+// adminapi, site) share: the routed tenant request, the error that carries
+// its status, and strict JSON in and out. It imports no handler package
+// and not proxy, so data flows one way: proxy → handlers → httpapi.
+package httpapi
 
 import (
 	"bytes"
@@ -6,7 +10,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strconv"
 	"strings"
 
 	jsonv2 "github.com/go-json-experiment/json"
@@ -19,8 +22,8 @@ const MaxJSONBody = 64 << 10
 
 var contentTypeJSON = []byte("application/json")
 
-// writeJSON answers with v as JSON.
-func writeJSON(ctx *fasthttp.RequestCtx, status int, v any) {
+// WriteJSON answers with v as JSON.
+func WriteJSON(ctx *fasthttp.RequestCtx, status int, v any) {
 	ctx.Response.Header.SetContentTypeBytes(contentTypeJSON)
 	ctx.SetStatusCode(status)
 	enc := json.NewEncoder(ctx)
@@ -32,23 +35,23 @@ func writeJSON(ctx *fasthttp.RequestCtx, status int, v any) {
 	}
 }
 
-// decodeJSON strictly decodes the request body into v with a strict
+// DecodeJSON strictly decodes the request body into v with a strict
 // decoder (go-json-experiment/json): one JSON object, names matched
 // exactly (case-sensitive), no unknown or duplicate names, valid UTF-8, no
 // trailing data, at most MaxJSONBody bytes. Failures are 400s that say what
 // is wrong.
-func decodeJSON(ctx *fasthttp.RequestCtx, v any) error {
+func DecodeJSON(ctx *fasthttp.RequestCtx, v any) error {
 	body := ctx.PostBody()
 	if len(body) > MaxJSONBody {
 		// A validation error like any other bad input (issue 4 asks for 400).
-		return badRequest(fmt.Sprintf("Request body too large (limit %d bytes)", MaxJSONBody), nil)
+		return BadRequest(fmt.Sprintf("Request body too large (limit %d bytes)", MaxJSONBody), nil)
 	}
 	if trimmed := bytes.TrimSpace(body); len(trimmed) == 0 || trimmed[0] != '{' {
-		return badRequest("Request body must be a JSON object", nil)
+		return BadRequest("Request body must be a JSON object", nil)
 	}
 	if err := jsonv2.Unmarshal(body, v, jsonv2.RejectUnknownMembers(true)); err != nil {
 		msg, field, problem := describeJSONError(err)
-		return badRequest(msg, fieldMap(field, problem))
+		return BadRequest(msg, fieldMap(field, problem))
 	}
 	return nil
 }
@@ -110,5 +113,3 @@ func jsonKind(k string) string {
 	}
 	return "of another type"
 }
-
-func itoa(n int) string { return strconv.Itoa(n) }

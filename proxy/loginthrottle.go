@@ -1,8 +1,13 @@
 package proxy
 
 import (
+	"context"
 	"net/netip"
 	"time"
+
+	"github.com/microfi/tenantgate/proxy/bankapi"
+	"github.com/microfi/tenantgate/proxy/httpapi"
+	"github.com/valyala/fasthttp"
 )
 
 // Login throttling: each (tenant, e-mail) pair may fail LoginBurst times in
@@ -61,3 +66,25 @@ func (l *loginThrottle) take(key loginKey, client netip.Addr, now time.Time) (st
 
 // succeeded forgets key's failures after a correct password.
 func (l *loginThrottle) succeeded(key loginKey) { l.email.forget(key) }
+
+// bankLimits are the login limits as the banking API's login asks them.
+func (s *Server) bankLimits() bankapi.Limits {
+	return bankapi.Limits{
+		LoginAllowed: func(ctx *fasthttp.RequestCtx, tenant int64, email string) error {
+			if name, wait := s.logins.take(loginKey{tenant: tenant, email: email}, s.clientAddr(ctx), time.Now()); name != "" {
+				s.metrics.throttled.WithLabelValues(name).Inc()
+				return httpapi.TooManyRequests(retrySeconds(wait))
+			}
+			return nil
+		},
+		LoginSucceeded: func(tenant int64, email string) { s.logins.succeeded(loginKey{tenant: tenant, email: email}) },
+		HashTurn: func(c context.Context, tenant int64) (func(), error) {
+			if err := s.loginQueue.acquire(c, tenant); err != nil {
+				s.metrics.throttled.WithLabelValues("login_queue").Inc()
+				return nil, err
+			}
+			return func() { s.loginQueue.release(tenant) }, nil
+		},
+		AuthFailed: func(reason string) { s.metrics.authFailures.WithLabelValues(reason).Inc() },
+	}
+}

@@ -1,4 +1,4 @@
-package proxy_test
+package tenantmetrics_test
 
 import (
 	"context"
@@ -13,7 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	dto "github.com/prometheus/client_model/go"
 
-	"github.com/microfi/tenantgate/proxy"
+	"github.com/microfi/tenantgate/proxy/tenantmetrics"
 )
 
 // tenantLabels gathers reg and returns the distinct tenant label values over
@@ -45,11 +45,11 @@ func tenantLabels(t *testing.T, reg *prometheus.Registry) (values []string, seri
 
 func TestTenantSeries_Disabled(t *testing.T) {
 	reg := prometheus.NewRegistry()
-	ts := proxy.NewTenantSeries(reg, 0)
+	ts := tenantmetrics.New(reg, 0)
 	if ts != nil {
-		t.Fatalf("NewTenantSeries(reg, 0) = %v, want nil", ts)
+		t.Fatalf("New(reg, 0) = %v, want nil", ts)
 	}
-	// A nil TenantSeries is inert: the server can call it unconditionally.
+	// A nil Series is inert: the server can call it unconditionally.
 	ts.Observe("acme", 200, time.Millisecond)
 	ts.Rerank()
 	ts.Run(t.Context()) // returns at once
@@ -63,7 +63,7 @@ func TestTenantSeries_Disabled(t *testing.T) {
 
 func TestTenantSeries_Values(t *testing.T) {
 	reg := prometheus.NewRegistry()
-	ts := proxy.NewTenantSeries(reg, 5)
+	ts := tenantmetrics.New(reg, 5)
 	for _, status := range []int{200, 201, 404, 429, 503, 500} {
 		ts.Observe("acme", status, 3*time.Millisecond)
 	}
@@ -103,7 +103,7 @@ tenantgate_tenant_throttled_requests_total{tenant="other"} 0
 
 func TestTenantSeries_CardinalityBounded(t *testing.T) {
 	reg := prometheus.NewRegistry()
-	ts := proxy.NewTenantSeries(reg, 10)
+	ts := tenantmetrics.New(reg, 10)
 	// 500 tenants, tenant i gets i%7+1 requests, plus three clear heavy hitters.
 	for i := range 500 {
 		host := fmt.Sprintf("t%03d", i)
@@ -122,8 +122,8 @@ func TestTenantSeries_CardinalityBounded(t *testing.T) {
 		if len(values) > 11 {
 			t.Fatalf("%s: %d tenant label values, want <= 11: %v", stage, len(values), values)
 		}
-		if !slices.Contains(values, proxy.OtherTenant) {
-			t.Fatalf("%s: no tenant=%q series: %v", stage, proxy.OtherTenant, values)
+		if !slices.Contains(values, tenantmetrics.Other) {
+			t.Fatalf("%s: no tenant=%q series: %v", stage, tenantmetrics.Other, values)
 		}
 		if got := series["tenantgate_tenant_requests_total"]; got > 11 {
 			t.Fatalf("%s: %d request series, want <= 11", stage, got)
@@ -145,7 +145,7 @@ func TestTenantSeries_CardinalityBounded(t *testing.T) {
 
 func TestTenantSeries_DropOutDeletesSeries(t *testing.T) {
 	reg := prometheus.NewRegistry()
-	ts := proxy.NewTenantSeries(reg, 2)
+	ts := tenantmetrics.New(reg, 2)
 	ts.Observe("early1", 200, time.Millisecond)
 	ts.Observe("early2", 200, time.Millisecond)
 	if got, want := ts.Tracked(), []string{"early1", "early2"}; !slices.Equal(got, want) {
@@ -156,7 +156,7 @@ func TestTenantSeries_DropOutDeletesSeries(t *testing.T) {
 		ts.Observe("busy1", 200, time.Millisecond)
 		ts.Observe("busy2", 500, time.Millisecond)
 	}
-	if got := counterValue(t, reg, "tenantgate_tenant_requests_total", proxy.OtherTenant); got != 100 {
+	if got := counterValue(t, reg, "tenantgate_tenant_requests_total", tenantmetrics.Other); got != 100 {
 		t.Fatalf("other requests = %v, want 100", got)
 	}
 	ts.Rerank()
@@ -164,7 +164,7 @@ func TestTenantSeries_DropOutDeletesSeries(t *testing.T) {
 		t.Fatalf("after rerank: Tracked() = %v, want %v", got, want)
 	}
 	values, _ := tenantLabels(t, reg)
-	if want := []string{"busy1", "busy2", proxy.OtherTenant}; !slices.Equal(values, want) {
+	if want := []string{"busy1", "busy2", tenantmetrics.Other}; !slices.Equal(values, want) {
 		t.Fatalf("tenant label values = %v, want %v (dropped tenants' series deleted)", values, want)
 	}
 	// New traffic for a dropped tenant lands in "other" and never
@@ -178,7 +178,7 @@ func TestTenantSeries_DropOutDeletesSeries(t *testing.T) {
 
 func TestTenantSeries_RecentTrafficWins(t *testing.T) {
 	reg := prometheus.NewRegistry()
-	ts := proxy.NewTenantSeries(reg, 1)
+	ts := tenantmetrics.New(reg, 1)
 	for range 100 {
 		ts.Observe("yesterday", 200, time.Millisecond)
 	}
@@ -201,22 +201,22 @@ func TestTenantSeries_RecentTrafficWins(t *testing.T) {
 
 func TestTenantSeries_OtherHostNeverTracked(t *testing.T) {
 	reg := prometheus.NewRegistry()
-	ts := proxy.NewTenantSeries(reg, 3)
+	ts := tenantmetrics.New(reg, 3)
 	for range 10 {
-		ts.Observe(proxy.OtherTenant, 200, time.Millisecond)
+		ts.Observe(tenantmetrics.Other, 200, time.Millisecond)
 	}
 	ts.Rerank()
 	if got := ts.Tracked(); len(got) != 0 {
 		t.Fatalf("Tracked() = %v, want none", got)
 	}
-	if got := counterValue(t, reg, "tenantgate_tenant_requests_total", proxy.OtherTenant); got != 10 {
+	if got := counterValue(t, reg, "tenantgate_tenant_requests_total", tenantmetrics.Other); got != 10 {
 		t.Fatalf("other requests = %v, want 10", got)
 	}
 }
 
 func TestTenantSeries_Run(t *testing.T) {
 	reg := prometheus.NewRegistry()
-	ts := proxy.NewTenantSeries(reg, 1)
+	ts := tenantmetrics.New(reg, 1)
 	ts.Interval = 5 * time.Millisecond
 	ts.Observe("first", 200, time.Millisecond)
 	for range 20 {
@@ -237,7 +237,7 @@ func TestTenantSeries_Run(t *testing.T) {
 
 func TestTenantSeries_Concurrent(t *testing.T) {
 	reg := prometheus.NewRegistry()
-	ts := proxy.NewTenantSeries(reg, 10)
+	ts := tenantmetrics.New(reg, 10)
 	var wg sync.WaitGroup
 	const workers, perWorker = 4, 2000
 	for w := range workers {
@@ -261,7 +261,7 @@ func TestTenantSeries_Concurrent(t *testing.T) {
 
 func TestTenantSeries_ObserveDoesNotAllocate(t *testing.T) {
 	reg := prometheus.NewRegistry()
-	ts := proxy.NewTenantSeries(reg, 2)
+	ts := tenantmetrics.New(reg, 2)
 	ts.Observe("tracked", 200, time.Millisecond)
 	ts.Observe("tracked2", 200, time.Millisecond)
 	for _, host := range []string{"tracked", "untracked"} {
@@ -273,7 +273,7 @@ func TestTenantSeries_ObserveDoesNotAllocate(t *testing.T) {
 
 func BenchmarkTenantSeriesObserve(b *testing.B) {
 	reg := prometheus.NewRegistry()
-	ts := proxy.NewTenantSeries(reg, 10)
+	ts := tenantmetrics.New(reg, 10)
 	hosts := make([]string, 1000)
 	for i := range hosts {
 		hosts[i] = fmt.Sprintf("tenant%04d", i)

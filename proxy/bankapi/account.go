@@ -1,19 +1,21 @@
-package proxy
+package bankapi
 
 import (
 	"net/http"
 
+	"github.com/microfi/tenantgate/proxy/httpapi"
+	"github.com/microfi/tenantgate/proxy/token"
 	"github.com/microfi/tenantgate/shard/bank"
 )
 
 // ownerScope is the user whose rows a customer token may see or debit; 0
 // (no restriction) for staff, admin and service. A customer token without
 // a user id is scoped to an impossible owner, so it sees nothing.
-func (r *tenantRequest) ownerScope() int64 {
-	if r.claims.Role != RoleCustomer {
+func ownerScope(r *httpapi.Request) int64 {
+	if r.Claims.Role != token.RoleCustomer {
 		return 0
 	}
-	if id := r.claims.User(); id > 0 {
+	if id := r.Claims.User(); id > 0 {
 		return id
 	}
 	return -1
@@ -21,16 +23,16 @@ func (r *tenantRequest) ownerScope() int64 {
 
 // getAccount answers GET /api/accounts/{id}. Another customer's account is
 // 404, exactly like one that does not exist.
-func (s *Server) getAccount(r *tenantRequest) error {
-	id, err := r.pathInt64("id")
+func (s *API) GetAccount(r *httpapi.Request) error {
+	id, err := r.PathInt64("id")
 	if err != nil {
 		return err
 	}
-	a, err := r.store().GetAccount(r.c, id, r.ownerScope())
+	a, err := r.Store().GetAccount(r.C, id, ownerScope(r))
 	if err != nil {
 		return err
 	}
-	writeJSON(r.ctx, http.StatusOK, map[string]any{"account": a})
+	httpapi.WriteJSON(r.Ctx, http.StatusOK, map[string]any{"account": a})
 	return nil
 }
 
@@ -41,23 +43,23 @@ type createAccountRequest struct {
 
 // errNoCurrency: the tenant's country has no currency (refused at signup,
 // so only a hand-edited catalog gets here).
-var errNoCurrency = &Error{Status: http.StatusUnprocessableEntity, Message: "Tenant country has no supported currency"}
+var errNoCurrency = &httpapi.Error{Status: http.StatusUnprocessableEntity, Message: "Tenant country has no supported currency"}
 
 // createAccount answers POST /api/accounts (staff, admin)
 // {"user_id","type"} → 201 {"account":{...}} in the tenant's currency.
-func (s *Server) createAccount(r *tenantRequest) error {
+func (s *API) CreateAccount(r *httpapi.Request) error {
 	var req createAccountRequest
-	if err := decodeJSON(r.ctx, &req); err != nil {
+	if err := httpapi.DecodeJSON(r.Ctx, &req); err != nil {
 		return err
 	}
-	cur, ok := bank.CurrencyFor(r.tenant.CountryCode)
+	cur, ok := bank.CurrencyFor(r.Tenant.CountryCode)
 	if !ok {
 		return errNoCurrency
 	}
-	a, err := r.store().CreateAccountAs(r.c, r.actor(), bank.NewAccount{UserID: req.UserID, Type: req.Type, Currency: cur})
+	a, err := r.Store().CreateAccountAs(r.C, r.Actor(), bank.NewAccount{UserID: req.UserID, Type: req.Type, Currency: cur})
 	if err != nil {
 		return err
 	}
-	writeJSON(r.ctx, http.StatusCreated, map[string]any{"account": a})
+	httpapi.WriteJSON(r.Ctx, http.StatusCreated, map[string]any{"account": a})
 	return nil
 }

@@ -1,9 +1,10 @@
-package proxy
+package bankapi
 
 import (
 	"bytes"
 	"net/http"
 
+	"github.com/microfi/tenantgate/proxy/httpapi"
 	"github.com/microfi/tenantgate/shard/bank"
 )
 
@@ -12,25 +13,25 @@ var headerIdempotencyKey = []byte("Idempotency-Key")
 // listTransactions answers GET /api/transactions?account_id=&limit=&cursor=
 // newest first; next_cursor ("" on the last page) fetches the next page.
 // Customers see postings touching their own accounts only.
-func (s *Server) listTransactions(r *tenantRequest) error {
-	account, _, err := r.queryInt64("account_id")
+func (s *API) ListTransactions(r *httpapi.Request) error {
+	account, _, err := r.QueryInt64("account_id")
 	if err != nil {
 		return err
 	}
-	limit, _, err := r.queryInt64("limit")
+	limit, _, err := r.QueryInt64("limit")
 	if err != nil {
 		return err
 	}
-	page, err := r.store().ListTransactions(r.c, bank.TransactionQuery{
+	page, err := r.Store().ListTransactions(r.C, bank.TransactionQuery{
 		AccountID:   account,
-		OwnerUserID: r.ownerScope(),
+		OwnerUserID: ownerScope(r),
 		Limit:       int(min(limit, bank.MaxPageSize)),
-		Cursor:      string(r.ctx.QueryArgs().Peek("cursor")),
+		Cursor:      string(r.Ctx.QueryArgs().Peek("cursor")),
 	})
 	if err != nil {
 		return err
 	}
-	writeJSON(r.ctx, http.StatusOK, page)
+	httpapi.WriteJSON(r.Ctx, http.StatusOK, page)
 	return nil
 }
 
@@ -39,27 +40,27 @@ func (s *Server) listTransactions(r *tenantRequest) error {
 // {"transaction":{...},"balance":N}. With an Idempotency-Key header a retry
 // returns the first result (with Idempotent-Replayed: true) and never posts
 // twice; the same key with a different body → 409.
-func (s *Server) createTransaction(r *tenantRequest) error {
+func (s *API) CreateTransaction(r *httpapi.Request) error {
 	key, err := idempotencyKey(r)
 	if err != nil {
 		return err
 	}
 	var p bank.Posting
-	if err := decodeJSON(r.ctx, &p); err != nil {
+	if err := httpapi.DecodeJSON(r.Ctx, &p); err != nil {
 		return err
 	}
-	res, err := r.store().Post(r.c, p, bank.PostOptions{
-		ActorUserID:    max(r.claims.User(), 0),
-		OwnerUserID:    r.ownerScope(),
+	res, err := r.Store().Post(r.C, p, bank.PostOptions{
+		ActorUserID:    max(r.Claims.User(), 0),
+		OwnerUserID:    ownerScope(r),
 		IdempotencyKey: key,
 	})
 	if err != nil {
 		return err
 	}
 	if res.Replayed {
-		r.ctx.Response.Header.Set("Idempotent-Replayed", "true")
+		r.Ctx.Response.Header.Set("Idempotent-Replayed", "true")
 	}
-	writeJSON(r.ctx, http.StatusCreated, res)
+	httpapi.WriteJSON(r.Ctx, http.StatusCreated, res)
 	return nil
 }
 
@@ -67,15 +68,15 @@ func (s *Server) createTransaction(r *tenantRequest) error {
 // the same value, or given empty, it is refused: a client that sent it
 // meant to be protected, and picking one key (or none) would post without
 // the protection it asked for.
-func idempotencyKey(r *tenantRequest) (string, error) {
-	vals := r.ctx.Request.Header.PeekAll(string(headerIdempotencyKey))
+func idempotencyKey(r *httpapi.Request) (string, error) {
+	vals := r.Ctx.Request.Header.PeekAll(string(headerIdempotencyKey))
 	switch {
 	case len(vals) == 0:
 		return "", nil
 	case len(vals) > 1:
-		return "", badRequest("Idempotency-Key must be given once", map[string]string{"Idempotency-Key": "must be given once"})
+		return "", httpapi.BadRequest("Idempotency-Key must be given once", map[string]string{"Idempotency-Key": "must be given once"})
 	case len(bytes.TrimSpace(vals[0])) == 0:
-		return "", badRequest("Idempotency-Key must not be empty", map[string]string{"Idempotency-Key": "must not be empty"})
+		return "", httpapi.BadRequest("Idempotency-Key must not be empty", map[string]string{"Idempotency-Key": "must not be empty"})
 	}
 	return string(vals[0]), nil
 }

@@ -1,8 +1,9 @@
-package proxy
+package bankapi
 
 import (
 	"strconv"
 
+	"github.com/microfi/tenantgate/proxy/httpapi"
 	"github.com/microfi/tenantgate/shard/bank"
 )
 
@@ -11,19 +12,19 @@ import (
 // older ?after_id=ID, which still works. next_cursor is "" on the last page.
 
 // pageArgs reads limit and the cursor (cursor wins over after_id).
-func (r *tenantRequest) pageArgs() (limit int, after int64, err error) {
-	l, _, err := r.queryInt64("limit")
+func pageArgs(r *httpapi.Request) (limit int, after int64, err error) {
+	l, _, err := r.QueryInt64("limit")
 	if err != nil {
 		return 0, 0, err
 	}
-	after, _, err = r.queryInt64("after_id")
+	after, _, err = r.QueryInt64("after_id")
 	if err != nil {
 		return 0, 0, err
 	}
-	if c := r.ctx.QueryArgs().Peek("cursor"); len(c) > 0 {
+	if c := r.Ctx.QueryArgs().Peek("cursor"); len(c) > 0 {
 		id, perr := strconv.ParseInt(string(c), 10, 64)
 		if perr != nil || id < 0 {
-			return 0, 0, badRequest("Invalid cursor: pass the next_cursor of the previous page", map[string]string{"cursor": "is not a cursor from this API"})
+			return 0, 0, httpapi.BadRequest("Invalid cursor: pass the next_cursor of the previous page", map[string]string{"cursor": "is not a cursor from this API"})
 		}
 		after = id
 	}

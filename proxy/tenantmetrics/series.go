@@ -1,4 +1,6 @@
-package proxy
+// Package tenantmetrics keeps bounded per-tenant Prometheus series: the
+// busiest N tenants by a Space-Saving sketch, everyone else as "other".
+package tenantmetrics
 
 import (
 	"context"
@@ -11,20 +13,20 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promauto"
 )
 
-// OtherTenant is the tenant label value shared by every tenant outside the
+// Other is the tenant label value shared by every tenant outside the
 // busiest N. A tenant whose host is literally "other" is always counted
 // there, so the label value stays unambiguous.
-const OtherTenant = "other"
+const Other = "other"
 
-// DefaultTenantSeriesInterval is how often TenantSeries re-ranks tenants.
-const DefaultTenantSeriesInterval = 10 * time.Second
+// DefaultInterval is how often Series re-ranks tenants.
+const DefaultInterval = 10 * time.Second
 
 // tenantDurationBuckets are the classic buckets of the per-tenant latency
 // histogram: fewer than the global histogram's, because they are repeated
 // for each of the N+1 tenant label values.
 var tenantDurationBuckets = []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5}
 
-// TenantSeries keeps bounded per-tenant request, error, throttling and latency
+// Series keeps bounded per-tenant request, error, throttling and latency
 // series: one set for each of the N busiest tenants and one shared set labelled
 // tenant="other" for everybody else, so a scrape holds at most N+1 tenant
 // label values whatever the tenant count.
@@ -36,9 +38,9 @@ var tenantDurationBuckets = []float64{.001, .0025, .005, .01, .025, .05, .1, .25
 // series of tenants that dropped out are deleted.
 //
 // All methods are safe for concurrent use and are no-ops on a nil
-// *TenantSeries, which is what NewTenantSeries returns when disabled.
-type TenantSeries struct {
-	// Interval between re-rankings; DefaultTenantSeriesInterval unless set
+// *Series, which is what New returns when disabled.
+type Series struct {
+	// Interval between re-rankings; DefaultInterval unless set
 	// before Start.
 	Interval time.Duration
 
@@ -65,16 +67,16 @@ type tenantChildren struct {
 	duration  prometheus.Observer
 }
 
-// NewTenantSeries registers the per-tenant metrics on reg, tracking the n
+// New registers the per-tenant metrics on reg, tracking the n
 // busiest tenants individually. It returns nil (a valid, inert value) when
 // n <= 0, and registers nothing then.
-func NewTenantSeries(reg prometheus.Registerer, n int) *TenantSeries {
+func New(reg prometheus.Registerer, n int) *Series {
 	if n <= 0 {
 		return nil
 	}
 	f := promauto.With(reg)
-	ts := &TenantSeries{
-		Interval: DefaultTenantSeriesInterval,
+	ts := &Series{
+		Interval: DefaultInterval,
 		n:        n,
 		requests: f.NewCounterVec(prometheus.CounterOpts{
 			Name: "tenantgate_tenant_requests_total",
@@ -100,14 +102,14 @@ func NewTenantSeries(reg prometheus.Registerer, n int) *TenantSeries {
 		// into the top N is already being counted when the set is recomputed.
 		sketch: newSpaceSaving(max(8*n, 64)),
 	}
-	ts.other = ts.children(OtherTenant)
+	ts.other = ts.children(Other)
 	empty := map[string]*tenantChildren{}
 	ts.top.Store(&empty)
 	return ts
 }
 
 // children looks up (and so creates) the series of one tenant label value.
-func (ts *TenantSeries) children(label string) *tenantChildren {
+func (ts *Series) children(label string) *tenantChildren {
 	return &tenantChildren{
 		requests:  ts.requests.WithLabelValues(label),
 		err4xx:    ts.errors.WithLabelValues(label, "4xx"),
@@ -118,7 +120,7 @@ func (ts *TenantSeries) children(label string) *tenantChildren {
 }
 
 // delete removes every series of one tenant label value.
-func (ts *TenantSeries) delete(label string) {
+func (ts *Series) delete(label string) {
 	ts.requests.DeleteLabelValues(label)
 	ts.errors.DeleteLabelValues(label, "4xx")
 	ts.errors.DeleteLabelValues(label, "5xx")
@@ -130,7 +132,7 @@ func (ts *TenantSeries) delete(label string) {
 // host, with its response status and duration. host must come from the
 // catalog (catalog.Tenant.Host), never from the request, because it becomes a
 // label value. It does not allocate in the steady state.
-func (ts *TenantSeries) Observe(host string, status int, d time.Duration) {
+func (ts *Series) Observe(host string, status int, d time.Duration) {
 	if ts == nil {
 		return
 	}
@@ -138,7 +140,7 @@ func (ts *TenantSeries) Observe(host string, status int, d time.Duration) {
 	c, ok := top[host]
 	ts.mu.Lock()
 	ts.sketch.add(host)
-	if !ok && len(top) < ts.n && host != OtherTenant {
+	if !ok && len(top) < ts.n && host != Other {
 		// A free slot: admit the tenant now rather than waiting for the next
 		// re-rank, so per-tenant panels fill in as soon as traffic starts.
 		c = ts.admitLocked(host)
@@ -163,7 +165,7 @@ func (ts *TenantSeries) Observe(host string, status int, d time.Duration) {
 
 // admitLocked adds host to the top set if there is still room, returning its
 // children, or nil when the set filled up meanwhile. ts.mu must be held.
-func (ts *TenantSeries) admitLocked(host string) *tenantChildren {
+func (ts *Series) admitLocked(host string) *tenantChildren {
 	cur := *ts.top.Load()
 	if c, ok := cur[host]; ok {
 		return c
@@ -183,13 +185,13 @@ func (ts *TenantSeries) admitLocked(host string) *tenantChildren {
 
 // Run re-ranks the tenants every Interval until ctx is done; the caller
 // owns the goroutine (proxy.Server.Start runs it under its WaitGroup).
-func (ts *TenantSeries) Run(ctx context.Context) {
+func (ts *Series) Run(ctx context.Context) {
 	if ts == nil {
 		return
 	}
 	interval := ts.Interval
 	if interval <= 0 {
-		interval = DefaultTenantSeriesInterval
+		interval = DefaultInterval
 	}
 	t := time.NewTicker(interval)
 	defer t.Stop()
@@ -207,13 +209,13 @@ func (ts *TenantSeries) Run(ctx context.Context) {
 // highest recent counts keep or get their own series, the series of every
 // tenant that dropped out are deleted, and the counts are halved so older
 // traffic weighs less at the next re-rank. Start calls it every Interval.
-func (ts *TenantSeries) Rerank() {
+func (ts *Series) Rerank() {
 	if ts == nil {
 		return
 	}
 	ts.mu.Lock()
 	defer ts.mu.Unlock()
-	ranked := ts.sketch.top(ts.n, OtherTenant)
+	ranked := ts.sketch.top(ts.n, Other)
 	ts.sketch.decay()
 
 	cur := *ts.top.Load()
@@ -237,7 +239,7 @@ func (ts *TenantSeries) Rerank() {
 }
 
 // Tracked returns the hosts that currently have their own series, sorted.
-func (ts *TenantSeries) Tracked() []string {
+func (ts *Series) Tracked() []string {
 	if ts == nil {
 		return nil
 	}

@@ -1,4 +1,4 @@
-package proxy
+package adminapi
 
 import (
 	"net/http"
@@ -10,6 +10,8 @@ import (
 
 	"github.com/microfi/tenantgate/audit"
 	"github.com/microfi/tenantgate/catalog"
+	"github.com/microfi/tenantgate/proxy/httpapi"
+	"github.com/microfi/tenantgate/proxy/token"
 )
 
 // The platform side of issue 16: the platform audit trail, tenant-wide
@@ -23,21 +25,21 @@ type adminClaimsKey struct{}
 
 // adminActor is the request's platform admin as the audit trail records it.
 func adminActor(ctx *fasthttp.RequestCtx) audit.Entry {
-	e := audit.Entry{Role: RolePlatformAdmin, ClientAddr: clientAddr(ctx), RequestID: requestID(ctx)}
-	if c, ok := ctx.UserValue(adminClaimsKey{}).(*Claims); ok {
+	e := audit.Entry{Role: token.RolePlatformAdmin, ClientAddr: httpapi.ClientAddr(ctx), RequestID: httpapi.RequestID(ctx)}
+	if c, ok := ctx.UserValue(adminClaimsKey{}).(*token.Claims); ok {
 		e.UserID, e.TokenID = c.User(), c.ID
 	}
 	return e
 }
 
 // platformAudit records an admin API action in the platform trail (and the log).
-func (s *Server) platformAudit(ctx *fasthttp.RequestCtx, action string, tenantID int64, details map[string]string) error {
+func (s *API) platformAudit(ctx *fasthttp.RequestCtx, action string, tenantID int64, details map[string]string) error {
 	e := adminActor(ctx)
 	e.Action, e.Details = action, details
 	if tenantID != 0 {
 		e.TargetType, e.TargetID = "tenant", catalog.FormatID(tenantID)
 	}
-	c, cancel := contextFor(s)
+	c, cancel := s.requestContext()
 	defer cancel()
 	_, err := s.catalog.Audit(c, e)
 	return err
@@ -69,46 +71,31 @@ func tenantAction(old, updated catalog.Tenant) string {
 	return "tenant.update"
 }
 
-// checkPlatformRevoked refuses a logged-out platform_admin token.
-func (s *Server) checkPlatformRevoked(claims *Claims) error {
-	c, cancel := contextFor(s)
-	defer cancel()
-	rev, err := s.catalog.Revocations(c, PlatformTenantID)
-	if err != nil {
-		return err
-	}
-	if rev.Revoked(claims.User(), claims.ID, claims.IssuedAtUnix()) {
-		s.metrics.authFailures.WithLabelValues("revoked").Inc()
-		return ErrTokenRevoked
-	}
-	return nil
-}
-
 // adminPeopleAPI serves GET /api/admin/audit, POST /api/admin/logout and
 // POST /api/admin/tenants/{id}/revoke-tokens; done is false for any other path.
-func (s *Server) adminPeopleAPI(ctx *fasthttp.RequestCtx, path, method string) (done bool, err error) {
+func (s *API) adminPeopleAPI(ctx *fasthttp.RequestCtx, path, method string) (done bool, err error) {
 	switch {
 	case path == "/api/admin/audit":
 		if method != "GET" && method != "HEAD" {
 			ctx.Response.Header.Set("Allow", "GET, HEAD")
-			return true, errMethod
+			return true, httpapi.ErrMethod
 		}
 		return true, s.adminListAudit(ctx)
 	case path == "/api/admin/logout":
 		if method != "POST" {
 			ctx.Response.Header.Set("Allow", "POST")
-			return true, errMethod
+			return true, httpapi.ErrMethod
 		}
 		return true, s.adminLogout(ctx)
 	case strings.HasPrefix(path, adminTenantsPath+"/") && strings.HasSuffix(path, "/revoke-tokens"):
 		raw := strings.TrimSuffix(strings.TrimPrefix(path, adminTenantsPath+"/"), "/revoke-tokens")
 		id, perr := strconv.ParseInt(raw, 10, 64)
 		if perr != nil || id <= 0 {
-			return true, badRequest("Invalid tenant id: must be a positive integer", map[string]string{"id": "must be a positive integer"})
+			return true, httpapi.BadRequest("Invalid tenant id: must be a positive integer", map[string]string{"id": "must be a positive integer"})
 		}
 		if method != "POST" {
 			ctx.Response.Header.Set("Allow", "POST")
-			return true, errMethod
+			return true, httpapi.ErrMethod
 		}
 		return true, s.adminRevokeTenantTokens(ctx, id)
 	}
@@ -116,7 +103,7 @@ func (s *Server) adminPeopleAPI(ctx *fasthttp.RequestCtx, path, method string) (
 }
 
 // adminListAudit answers GET /api/admin/audit?limit=&cursor=&action=.
-func (s *Server) adminListAudit(ctx *fasthttp.RequestCtx) error {
+func (s *API) adminListAudit(ctx *fasthttp.RequestCtx) error {
 	args := ctx.QueryArgs()
 	limit, err := queryInt(args, "limit", 50, 1, 200)
 	if err != nil {
@@ -128,23 +115,23 @@ func (s *Server) adminListAudit(ctx *fasthttp.RequestCtx) error {
 	}
 	action := string(args.Peek("action"))
 	if len(action) > 64 {
-		return badRequest("Invalid action", map[string]string{"action": "must be at most 64 characters"})
+		return httpapi.BadRequest("Invalid action", map[string]string{"action": "must be at most 64 characters"})
 	}
-	c, cancel := contextFor(s)
+	c, cancel := s.requestContext()
 	defer cancel()
 	entries, next, err := s.catalog.AuditEntries(c, catalog.AuditQuery{Limit: limit, Before: int64(cursor), Action: action})
 	if err != nil {
 		return err
 	}
-	writeJSON(ctx, http.StatusOK, map[string]any{"entries": entries, "next_cursor": cursorString(next)})
+	httpapi.WriteJSON(ctx, http.StatusOK, map[string]any{"entries": entries, "next_cursor": httpapi.CursorString(next)})
 	return nil
 }
 
 // adminRevokeTenantTokens answers POST /api/admin/tenants/{id}/revoke-tokens:
 // every token of the tenant issued until now stops working everywhere
 // within about a second.
-func (s *Server) adminRevokeTenantTokens(ctx *fasthttp.RequestCtx, id int64) error {
-	c, cancel := contextFor(s)
+func (s *API) adminRevokeTenantTokens(ctx *fasthttp.RequestCtx, id int64) error {
+	c, cancel := s.requestContext()
 	defer cancel()
 	if _, err := s.catalog.Get(c, id); err != nil {
 		return err
@@ -156,22 +143,22 @@ func (s *Server) adminRevokeTenantTokens(ctx *fasthttp.RequestCtx, id int64) err
 	if err := s.platformAudit(ctx, "tokens.revoke", id, nil); err != nil {
 		return err
 	}
-	writeJSON(ctx, http.StatusOK, map[string]any{"revoked": true, "tenant_id": id, "not_before": time.Unix(nb, 0).UTC().Format(time.RFC3339)})
+	httpapi.WriteJSON(ctx, http.StatusOK, map[string]any{"revoked": true, "tenant_id": id, "not_before": time.Unix(nb, 0).UTC().Format(time.RFC3339)})
 	return nil
 }
 
 // adminLogout answers POST /api/admin/logout: this platform_admin token
 // stops working.
-func (s *Server) adminLogout(ctx *fasthttp.RequestCtx) error {
-	claims, _ := ctx.UserValue(adminClaimsKey{}).(*Claims)
+func (s *API) adminLogout(ctx *fasthttp.RequestCtx) error {
+	claims, _ := ctx.UserValue(adminClaimsKey{}).(*token.Claims)
 	if claims == nil || claims.ID == "" {
-		return badRequest("This token has no id and cannot be revoked on its own", nil)
+		return httpapi.BadRequest("This token has no id and cannot be revoked on its own", nil)
 	}
-	c, cancel := contextFor(s)
+	c, cancel := s.requestContext()
 	defer cancel()
 	exp := time.Now().Add(366 * 24 * time.Hour)
 	if claims.ExpiresAt != nil {
-		exp = claims.ExpiresAt.Add(tokenLeeway)
+		exp = claims.ExpiresAt.Add(token.Leeway)
 	}
 	if err := s.catalog.RevokeToken(c, PlatformTenantID, claims.ID, exp); err != nil {
 		return err
@@ -179,6 +166,6 @@ func (s *Server) adminLogout(ctx *fasthttp.RequestCtx) error {
 	if err := s.platformAudit(ctx, "admin.logout", 0, nil); err != nil {
 		return err
 	}
-	writeJSON(ctx, http.StatusOK, map[string]bool{"revoked": true})
+	httpapi.WriteJSON(ctx, http.StatusOK, map[string]bool{"revoked": true})
 	return nil
 }

@@ -175,6 +175,11 @@ type entry struct {
 	// extraConns are pooled connections past the first charged to the
 	// budget (pool.go).
 	extraConns int
+	// lingers: the open ran a maintenance connection beside the pool,
+	// whose descriptor SQLite keeps until the pool closes (openLocal);
+	// lingerFDs is that descriptor once charged (when the open succeeded).
+	lingers   bool
+	lingerFDs int
 
 	hrana *remote.Client // Hrana client of a remote database (Handle.Hrana), made on first use
 }
@@ -457,6 +462,10 @@ func (m *Manager) open(ctx context.Context, e *entry, start time.Time) {
 		m.signalLocked()
 	} else {
 		e.db = db
+		if e.lingers {
+			e.lingerFDs = 1
+			m.fds++
+		}
 		m.m.opensOK.Inc()
 		m.m.openDuration.Observe(time.Since(start).Seconds())
 	}
@@ -540,7 +549,8 @@ func (m *Manager) unchargeLocked(e *entry) {
 	if e.charged {
 		e.charged = false
 		m.fds -= FDsPerDatabase + FDsPerConn*e.extraConns
-		e.extraConns = 0
+		m.fds -= e.lingerFDs
+		e.extraConns, e.lingerFDs = 0, 0
 		delete(m.grown, e)
 		m.signalLocked()
 	}

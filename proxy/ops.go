@@ -49,7 +49,9 @@ func metricsHandler(g prometheus.Gatherer) fasthttp.RequestHandler {
 	return fasthttpadaptor.NewFastHTTPHandler(promhttp.HandlerFor(g, promhttp.HandlerOpts{EnableOpenMetrics: true}))
 }
 
-// ready reports whether the catalog answers and is on the newest schema.
+// ready reports whether the catalog answers and is on the newest schema,
+// its changes are being applied, and the proxy is registered in the fleet
+// and not draining (fleet.go).
 func (s *Server) ready(ctx *fasthttp.RequestCtx) {
 	c, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
@@ -63,6 +65,9 @@ func (s *Server) ready(ctx *fasthttp.RequestCtx) {
 		status = http.StatusServiceUnavailable
 	} else {
 		checks["catalog"] = "ok"
+	}
+	if !s.fleetReady(checks) {
+		status = http.StatusServiceUnavailable
 	}
 	httpapi.WriteJSON(ctx, status, map[string]any{"status": map[bool]string{true: "ready", false: "not ready"}[status == http.StatusOK], "checks": checks})
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/microfi/tenantgate/catalog"
+	"github.com/microfi/tenantgate/catalog/registry"
 	"github.com/microfi/tenantgate/catalog/tenants"
 	"github.com/microfi/tenantgate/proxy/adminapi"
 	"github.com/microfi/tenantgate/proxy/bankapi"
@@ -84,6 +85,7 @@ type Config struct {
 	EdgeHostname string        // the name tenants' custom domains point a CNAME at; default RootDomain
 
 	Catalog    *catalog.Catalog
+	Registry   *registry.Registry // this proxy's fleet membership; nil = not registered (tests, tools)
 	Shards     *shard.Manager
 	Tenants    *tenants.Service
 	Auth       *Auth
@@ -166,6 +168,7 @@ func New(cfg Config) (*Server, error) {
 	s.admin = adminapi.New(adminapi.Config{
 		Catalog: cfg.Catalog, Tenants: cfg.Tenants, Shards: cfg.Shards, BackupDir: cfg.BackupDir,
 		RequestTimeout: cfg.RequestTimeout, Logger: cfg.Logger, URL: s.URL, DomainTLS: s.domainTLS, Now: s.now,
+		Registry: cfg.Registry,
 	})
 	s.site = site.New(site.Config{
 		Catalog: cfg.Catalog, Tenants: cfg.Tenants, Auth: cfg.Auth, RootDomain: cfg.RootDomain,

@@ -80,6 +80,11 @@ type Config struct {
 	RawBusyTimeout time.Duration
 	Logger         *slog.Logger
 	Registerer     prometheus.Registerer
+	// SchemaCeiling, when set, is the newest tenant schema version that
+	// migrate-on-open may apply: in a fleet with older proxies, a migration
+	// they cannot serve (not expand-only) waits until they are gone (the
+	// registry computes it; see registry.SchemaCeiling). nil = no ceiling.
+	SchemaCeiling func() int
 
 	// Remote is the HTTP pool for Hrana to tenants on libSQL servers
 	// (Handle.Hrana); nil = a new one.

@@ -16,6 +16,7 @@ type metrics struct {
 	openFailures                               *prometheus.CounterVec
 
 	migrationsApplied, migrationsFailed prometheus.Counter
+	migrationsHeld                      prometheus.Counter
 	schemaRepairs                       prometheus.Counter
 	checkFull, checkCached              prometheus.Counter
 }
@@ -44,6 +45,8 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		}, []string{"reason"}),
 		migrationsApplied: f.NewCounter(prometheus.CounterOpts{Name: "tenantgate_migrations_applied_total", Help: "Schema migrations applied to tenant databases when they were opened."}),
 		migrationsFailed:  f.NewCounter(prometheus.CounterOpts{Name: "tenantgate_migrations_failed_total", Help: "Schema migrations that failed on a tenant database being opened (the tenant gets 503)."}),
+		migrationsHeld: f.NewCounter(prometheus.CounterOpts{Name: "tenantgate_migrations_held_total",
+			Help: "Tenant databases opened without their newest migrations because a live proxy in the fleet cannot serve them yet (not expand-only)."}),
 	}
 	m.schemaRepairs = f.NewCounter(prometheus.CounterOpts{
 		Name: "tenantgate_tenant_db_schema_repairs_total",

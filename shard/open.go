@@ -24,7 +24,7 @@ func (m *Manager) openChecked(ctx context.Context, e *entry) (*sql.DB, error) {
 	}
 	setPool(db)
 	// A libSQL server: its own authorizer, no audit here.
-	if err := prepare(ctx, db, e.id, m.m); err != nil {
+	if _, err := m.prepare(ctx, db, e.id); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("%w: tenant %d: %w", ErrUnavailable, e.id, err)
 	}
@@ -89,7 +89,8 @@ func (m *Manager) fullCheck(ctx context.Context, e *entry, fi os.FileInfo) error
 		return err
 	}
 	defer maint.Close()
-	if err := prepare(ctx, maint, e.id, m.m); err != nil {
+	held, err := m.prepare(ctx, maint, e.id)
+	if err != nil {
 		return err
 	}
 	// The audit saw exactly the schema it checked if the cookie did not
@@ -106,32 +107,44 @@ func (m *Manager) fullCheck(ctx context.Context, e *entry, fi os.FileInfo) error
 	if err != nil {
 		return err
 	}
-	if after == before && after.ino != 0 && after.cookie != 0 {
+	// A file whose migrations were held back is checked in full again, so
+	// they apply once the ceiling rises.
+	if after == before && after.ino != 0 && after.cookie != 0 && !held {
 		m.checked.record(e.path, after)
 	}
 	return nil
 }
 
 // prepare refuses a database stamped for another tenant and brings its
-// schema up to date (each migration in its own short transaction), or
-// refuses it if it is newer than this binary.
-func prepare(ctx context.Context, db *sql.DB, id int64, mm *metrics) error {
+// schema up to date (each migration in its own short transaction) up to
+// the schema ceiling, or refuses it if it is newer than this binary and not
+// only by expand-only migrations. It reports whether migrations were held
+// back by the ceiling.
+func (m *Manager) prepare(ctx context.Context, db *sql.DB, id int64) (held bool, err error) {
 	if err := storage.CheckStamp(ctx, db, id); err != nil {
-		return err
+		return false, err
 	}
 	pending, err := migrations.Pending(ctx, db, migrations.Tenant)
 	if errors.Is(err, migrations.ErrSchemaAhead) {
-		return fmt.Errorf("%w: %w", ErrSchemaAhead, err)
+		return false, fmt.Errorf("%w: %w", ErrSchemaAhead, err)
 	}
 	if err != nil {
-		return err
+		return false, err
+	}
+	ceiling := migrations.Tenant.Latest()
+	if m.cfg.SchemaCeiling != nil {
+		ceiling = min(ceiling, m.cfg.SchemaCeiling())
 	}
 	for _, mig := range pending {
-		if err := migrations.Apply(ctx, db, mig, false); err != nil {
-			mm.migrationsFailed.Inc()
-			return fmt.Errorf("%w: %w", errMigrateOnOpen, err)
+		if mig.Version > ceiling {
+			m.m.migrationsHeld.Inc()
+			return true, nil
 		}
-		mm.migrationsApplied.Inc()
+		if err := migrations.Apply(ctx, db, mig, false); err != nil {
+			m.m.migrationsFailed.Inc()
+			return false, fmt.Errorf("%w: %w", errMigrateOnOpen, err)
+		}
+		m.m.migrationsApplied.Inc()
 	}
-	return nil
+	return false, nil
 }

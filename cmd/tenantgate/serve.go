@@ -9,13 +9,16 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/microfi/tenantgate/catalog"
+	"github.com/microfi/tenantgate/catalog/registry"
 	"github.com/microfi/tenantgate/catalog/tenants"
+	"github.com/microfi/tenantgate/migrations"
 	"github.com/microfi/tenantgate/proxy"
 	"github.com/microfi/tenantgate/proxy/hrana"
 	"github.com/microfi/tenantgate/proxy/tlsedge"
@@ -44,6 +47,9 @@ type serveConfig struct {
 	headerTimeout, bodyTimeout            time.Duration
 	trustedProxies                        string
 	proxyProtocol, pprof, serverTiming    bool
+	// The fleet (issue 20).
+	proxyID, advertise    string
+	heartbeat, drainDelay time.Duration
 }
 
 func runServe(ctx context.Context, env *Env, args []string) error {
@@ -81,6 +87,10 @@ func runServe(ctx context.Context, env *Env, args []string) error {
 	f.DurationVar(&c.reapInterval, "reap-interval", tenants.DefaultReapInterval, "how often expired demo tenants are removed (0 = never)")
 	f.IntVar(&c.auditRate, "ledger-audit-rate", verify.DefaultAuditRate, "tenants a minute the continuous ledger audit verifies, round robin (0 = off); findings count in tenantgate_ledger_audit_failures_total")
 	f.BoolVar(&c.seedDemo, "seed-demo", true, "create the demo tenant (id 1, host demo) when the catalog is empty")
+	f.StringVar(&c.proxyID, "proxy-id", "", "this proxy's `ID` in the fleet registry (default: the advertised address)")
+	f.StringVar(&c.advertise, "advertise-addr", "", "`HOST:PORT` this proxy registers as its address (default: this host's name and the --listen port)")
+	f.DurationVar(&c.heartbeat, "heartbeat-interval", registry.DefaultInterval, "how often the proxy heartbeats in the registry; it counts as dead after 5 missed")
+	f.DurationVar(&c.drainDelay, "drain-delay", 0, "on SIGTERM, how long to keep serving after /readyz turns 503 (let the load balancer notice) before draining")
 	c.tls.register(f)
 	if err := f.parse(args); err != nil {
 		return err
@@ -135,12 +145,23 @@ func serve(ctx context.Context, env *Env, dataDir string, c serveConfig, log *sl
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	cat, err := catalog.Open(ctx, catalogURL(dataDir, c.catalogURL), catalog.Options{Registerer: reg, Logger: log})
+	if c.heartbeat <= 0 {
+		c.heartbeat = registry.DefaultInterval
+	}
+	// The caches stop being trusted at half the dead timeout, so a proxy the
+	// fleet counts dead has stopped serving from stale catalog state.
+	cat, err := catalog.Open(ctx, catalogURL(dataDir, c.catalogURL), catalog.Options{Registerer: reg, Logger: log,
+		StaleAfter: registry.DeadAfter(c.heartbeat) / 2})
 	if err != nil {
 		return err
 	}
 	defer cat.Close()
-	shardCfg := shard.Config{DataDir: dataDir, MaxOpen: c.maxOpen, Registerer: reg, Logger: log}
+	// Migrate-on-open stops at the newest tenant schema every live proxy can
+	// serve (set from the registry at each heartbeat).
+	var ceiling atomic.Int64
+	ceiling.Store(int64(migrations.Tenant.Latest()))
+	shardCfg := shard.Config{DataDir: dataDir, MaxOpen: c.maxOpen, Registerer: reg, Logger: log,
+		SchemaCeiling: func() int { return int(ceiling.Load()) }}
 	if nofile > 0 { // every tenant connection, Hrana's included, counts against it
 		shardCfg.FDBudget = shard.FDBudgetForLimit(nofile - min(nofile, uint64(c.maxConns)))
 	}
@@ -196,6 +217,16 @@ func serve(ctx context.Context, env *Env, dataDir string, c serveConfig, log *sl
 	if c.tenantRate > 0 {
 		tenantRate = proxy.RateLimit{Burst: max(c.tenantBurst, 1), Every: time.Duration(float64(time.Second) / c.tenantRate)}
 	}
+	members, err := registry.New(cat, registry.Options{
+		ID: c.proxyID, Address: advertiseAddr(c.advertise, addrOf(ln, tlsLn)), Version: proxy.BuildVersion(),
+		TenantSchema: migrations.Tenant.Latest(), Interval: c.heartbeat, Registerer: reg, Logger: log,
+		OnPeers: func(self string, live []registry.Proxy) {
+			ceiling.Store(int64(registry.SchemaCeiling(migrations.Tenant, live)))
+		},
+	})
+	if err != nil {
+		return err
+	}
 	srv, err := proxy.New(proxy.Config{
 		Edge: proxy.EdgeLimits{
 			MaxConns: c.maxConns, MaxConnsPerIP: flagOff(c.maxConnsPerIP), MaxIdleConns: c.maxIdleConns,
@@ -206,13 +237,15 @@ func serve(ctx context.Context, env *Env, dataDir string, c serveConfig, log *sl
 		DemoTTL: c.demoTTL, ReapInterval: flagOff(c.reapInterval), LedgerAuditRate: flagOff(c.auditRate),
 		RootDomain: c.rootDomain, PublicPort: c.publicPort, RequestTimeout: c.requestTimeout,
 		TenantMetrics: c.tenantMetrics, BackupDir: filepath.Join(dataDir, "backups"), Hrana: c.sql, CPU: c.cpu,
-		Catalog: cat, Shards: shards, Tenants: svc, Auth: auth,
+		Catalog: cat, Registry: members, Shards: shards, Tenants: svc, Auth: auth,
 		Registerer: reg, Gatherer: reg, Logger: log,
 		PublicScheme: scheme, TLS: edge, RedirectHTTP: c.tls.redirectHTTP, HTTPSPort: httpsPort, EdgeHostname: c.tls.edgeHostname,
 	})
 	if err != nil {
 		return err
 	}
+	members.Start(ctx)
+	defer members.Close(context.Background())
 	opsLn, err := net.Listen("tcp", c.metricsListen)
 	if err != nil {
 		return fmt.Errorf("listen %s: %w", c.metricsListen, err)
@@ -251,11 +284,24 @@ func serve(ctx context.Context, env *Env, dataDir string, c serveConfig, log *sl
 			return fmt.Errorf("serve: %w", err)
 		}
 	}
-	log.Info("shutting down: draining in-flight requests")
-	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	// Leave the fleet first: readiness turns 503 and peers stop counting
+	// this proxy for limits; it still applies catalog changes while it
+	// finishes what it has. Then drain, then remove the registry row.
+	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second+c.drainDelay)
 	defer cancel()
+	if err := members.Drain(sctx); err != nil {
+		log.Warn("mark draining in the registry", "err", err)
+	}
+	if c.drainDelay > 0 {
+		log.Info("draining: readiness is off; waiting for the load balancer", "drain_delay", c.drainDelay)
+		time.Sleep(c.drainDelay)
+	}
+	log.Info("shutting down: draining in-flight requests")
 	if err := srv.Shutdown(sctx); err != nil {
 		log.Warn("shutdown", "err", err)
+	}
+	if err := members.Close(sctx); err != nil {
+		log.Warn("deregister", "err", err)
 	}
 	return nil
 }
@@ -365,4 +411,14 @@ func flagOff[T int | time.Duration](v T) T {
 		return T(proxy.Off)
 	}
 	return v
+}
+
+// addrOf is the first listener's address (the plain one if both are on).
+func addrOf(lns ...net.Listener) net.Addr {
+	for _, ln := range lns {
+		if ln != nil {
+			return ln.Addr()
+		}
+	}
+	return nil
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/microfi/tenantgate/catalog"
+	"github.com/microfi/tenantgate/catalog/registry"
 	"github.com/microfi/tenantgate/catalog/tenants"
 	"github.com/microfi/tenantgate/proxy/httpapi"
 	"github.com/microfi/tenantgate/shard"
@@ -30,6 +31,10 @@ type Config struct {
 	// DomainTLS is a custom domain's certificate state and DNS record.
 	DomainTLS func(ctx context.Context, domain string) *httpapi.DomainTLSView
 	Now       func() time.Time
+	// Registry is this proxy's fleet membership: the fleet listing names
+	// it, and changes that must be in force everywhere wait for every live
+	// proxy. nil = not registered (nothing is waited for).
+	Registry *registry.Registry
 }
 
 // API holds the admin API's handlers.
@@ -43,12 +48,14 @@ type API struct {
 	url       func(label string) string
 	domainTLS func(ctx context.Context, domain string) *httpapi.DomainTLSView
 	now       func() time.Time
+	members   *registry.Registry
 }
 
 // New returns the admin API for cfg.
 func New(cfg Config) *API {
 	return &API{catalog: cfg.Catalog, tenants: cfg.Tenants, shards: cfg.Shards, backupDir: cfg.BackupDir,
-		timeout: cfg.RequestTimeout, log: cfg.Logger, url: cfg.URL, domainTLS: cfg.DomainTLS, now: cfg.Now}
+		timeout: cfg.RequestTimeout, log: cfg.Logger, url: cfg.URL, domainTLS: cfg.DomainTLS, now: cfg.Now,
+		members: cfg.Registry}
 }
 
 // requestContext is a request-scoped context with the configured deadline

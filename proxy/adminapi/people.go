@@ -143,7 +143,7 @@ func (s *API) adminRevokeTenantTokens(ctx *fasthttp.RequestCtx, id int64) error 
 	if err := s.platformAudit(ctx, "tokens.revoke", id, nil); err != nil {
 		return err
 	}
-	httpapi.WriteJSON(ctx, http.StatusOK, map[string]any{"revoked": true, "tenant_id": id, "not_before": time.Unix(nb, 0).UTC().Format(time.RFC3339)})
+	httpapi.WriteJSON(ctx, http.StatusOK, withAck(map[string]any{"revoked": true, "tenant_id": id, "not_before": time.Unix(nb, 0).UTC().Format(time.RFC3339)}, s.acknowledge(c)))
 	return nil
 }
 

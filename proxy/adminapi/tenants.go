@@ -49,6 +49,9 @@ func (s *API) Serve(ctx *fasthttp.RequestCtx, claims *token.Claims) error {
 		}
 		return s.adminConversion(ctx)
 	}
+	if path == adminFleetPath {
+		return s.adminFleet(ctx)
+	}
 	if path == adminTenantsPath {
 		switch method {
 		case "GET", "HEAD":
@@ -264,7 +267,11 @@ func (s *API) adminPatchTenant(ctx *fasthttp.RequestCtx, id int64) error {
 	if err := s.platformAudit(ctx, tenantAction(cur, t), id, tenantChanges(cur, t)); err != nil {
 		return err
 	}
-	httpapi.WriteJSON(ctx, http.StatusOK, map[string]any{"tenant": s.adminView(t)})
+	body := map[string]any{"tenant": s.adminView(t)}
+	if cur.Status != catalog.StatusSuspended && t.Status == catalog.StatusSuspended {
+		withAck(body, s.acknowledge(c)) // fleet.go: in force on every proxy
+	}
+	httpapi.WriteJSON(ctx, http.StatusOK, body)
 	return nil
 }
 
@@ -292,7 +299,7 @@ func (s *API) adminDeleteTenant(ctx *fasthttp.RequestCtx, id int64) error {
 	if err := s.platformAudit(ctx, "tenant.delete", id, map[string]string{"backup": strconv.FormatBool(backup)}); err != nil {
 		return err
 	}
-	httpapi.WriteJSON(ctx, http.StatusOK, map[string]any{"deleted": id, "backup_dir": dir})
+	httpapi.WriteJSON(ctx, http.StatusOK, withAck(map[string]any{"deleted": id, "backup_dir": dir}, s.acknowledge(c)))
 	return nil
 }
 

@@ -58,7 +58,7 @@ test-go:
 DEB_PKGS := chromium prometheus
 TOOLS_BIN := $(CURDIR)/.tools/bin
 PEBBLE_VERSION := v2.10.3
-NPM_DIRS := $(wildcard proxy/hrana/testdata/js cmd/tenantgate/testdata/turso)
+NPM_DIRS := $(wildcard proxy/hrana/testdata/js proxy/hrana/testdata/turso)
 test-deps:
 	$(GO) mod download
 	@test -x $(TOOLS_BIN)/pebble -a -x $(TOOLS_BIN)/pebble-challtestsrv || \

@@ -22,12 +22,15 @@ type remoteFleet struct {
 
 func startRemoteFleet(t *testing.T) *remoteFleet {
 	t.Helper()
-	shard := startServe(t, 0)
+	// The Hrana 3 script reads a 100,001-row cursor: on a loaded machine
+	// that outlasts the default 10 s stream idle time.
+	slow := []string{"--sql-stream-timeout", "1m", "--sql-statement-timeout", "1m"}
+	shard := startServe(t, 0, slow...)
 	shardToken := strings.TrimSpace(must(t, shard.dataDir, "token", "--data-dir", shard.dataDir, "--tenant", "demo", "--role", "service", "--ttl", "2h"))
 	dbURL := "http://" + shard.addr + "/t/demo?authToken=" + url.QueryEscape(shardToken)
 	frontDir := t.TempDir()
 	must(t, frontDir, "tenants", "create", "--data-dir", frontDir, "--host", "far", "--name", "Far Bank", "--country", "GH", "--db-url", dbURL, "--id", "1")
-	front := startServeIn(t, frontDir, 0, "--seed-demo=false")
+	front := startServeIn(t, frontDir, 0, append(slow, "--seed-demo=false")...)
 	tok := strings.TrimSpace(must(t, frontDir, "token", "--data-dir", frontDir, "--tenant", "far", "--role", "service", "--ttl", "2h"))
 	return &remoteFleet{shard: shard, front: front, frontDir: frontDir, frontToken: tok}
 }

@@ -17,7 +17,7 @@ import (
 
 // Turso's own engine as a libSQL server: `tursodb FILE --sync-server
 // ADDR` from the npm package turso (make test-deps: npm ci in
-// testdata/turso). What it serves, as of turso 0.6.0, and so what these
+// proxy/hrana/testdata/turso). What it serves, as of turso 0.6.0, and so what these
 // tests rely on:
 //   - POST /v2/pipeline with execute and batch requests (batch conditions
 //     included);
@@ -35,9 +35,9 @@ import (
 // tursodb returns the tursodb binary, or skips (fails with CI=true).
 func tursodb(t *testing.T) string {
 	t.Helper()
-	bin, _ := filepath.Abs(filepath.Join("testdata", "turso", "node_modules", "@tursodatabase", "cli-linux-x64-gnu", "tursodb"))
+	bin, _ := filepath.Abs(filepath.Join("..", "..", "proxy", "hrana", "testdata", "turso", "node_modules", "@tursodatabase", "cli-linux-x64-gnu", "tursodb"))
 	if _, err := os.Stat(bin); err != nil {
-		msg := "tursodb missing (run: npm ci --prefix cmd/tenantgate/testdata/turso): " + err.Error()
+		msg := "tursodb missing (run: npm ci --prefix proxy/hrana/testdata/turso): " + err.Error()
 		if os.Getenv("CI") == "true" {
 			t.Fatal(msg)
 		}

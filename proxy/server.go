@@ -76,8 +76,11 @@ type Config struct {
 	// tests that report cold requests apart).
 	ServerTiming bool
 
-	Hrana hrana.Config     // SQL-over-HTTP limits and stream timeouts
-	CPU   fairshare.Config // fair sharing of the cores between tenants' long-running SQL
+	Hrana hrana.Config // SQL-over-HTTP limits and stream timeouts
+	// SQLPlans are the SQL limits per subscription plan (zero fields:
+	// Hrana's); nil = DefaultSQLPlans.
+	SQLPlans map[string]hrana.Limits
+	CPU      fairshare.Config // fair sharing of the cores between tenants' long-running SQL
 
 	TLS          *tlsedge.Edge // certificates of the HTTPS listener; nil = no HTTPS (https.go)
 	RedirectHTTP bool          // the plain listener answers 308 to HTTPS (ACME challenges excepted)

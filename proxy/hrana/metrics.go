@@ -10,7 +10,7 @@ import (
 // errorKinds are the values of the kind label on the errors counter.
 var errorKinds = []string{
 	"protocol", "baton", "expired", "sql", "args", "refused", "timeout", "limit",
-	"unavailable", "too_many_streams", "internal", "busy",
+	"unavailable", "too_many_streams", "internal", "busy", "revoked",
 }
 
 // metrics are the Hrana counters, with label children looked up once.
@@ -19,6 +19,7 @@ type metrics struct {
 	statements  [2]prometheus.Counter // read, write
 	duration    [2]prometheus.Observer
 	expiries    prometheus.Counter
+	streamWaits prometheus.Counter
 	errorsByKey map[string]prometheus.Counter
 }
 
@@ -39,13 +40,17 @@ func newMetrics(reg prometheus.Registerer, openStreams func() float64) *metrics 
 	}, []string{"kind"})
 	errs := f.NewCounterVec(prometheus.CounterOpts{
 		Name: "tenantgate_hrana_errors_total",
-		Help: "Hrana errors by kind (protocol, baton, expired, sql, args, refused, timeout, limit, unavailable, too_many_streams, internal, busy: a writer waited out the tenant's write lock).",
+		Help: "Hrana errors by kind (protocol, baton, expired, sql, args, refused, timeout, limit, unavailable, too_many_streams, internal, busy: a writer waited out the tenant's write lock, revoked: a WebSocket session closed because its token or tenant is no longer valid).",
 	}, []string{"kind"})
 	m := &metrics{
 		pipelines: map[string]prometheus.Counter{},
 		expiries: f.NewCounter(prometheus.CounterOpts{
 			Name: "tenantgate_hrana_stream_expiries_total",
 			Help: "Hrana streams closed because they were idle too long (their transaction rolled back).",
+		}),
+		streamWaits: f.NewCounter(prometheus.CounterOpts{
+			Name: "tenantgate_hrana_stream_waits_total",
+			Help: "New Hrana streams that found their tenant at its stream cap and queued for a slot (those still without one after the wait count as errors{kind=\"too_many_streams\"}).",
 		}),
 		errorsByKey: map[string]prometheus.Counter{},
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/valyala/fasthttp"
@@ -83,6 +84,9 @@ func (s *Server) serveTenant(c context.Context, ctx *fasthttp.RequestCtx, t cata
 		}
 		defer h.Release()
 		r.Handle = h
+		if d := h.ColdWait(); d > 0 && s.cfg.ServerTiming {
+			ctx.Response.Header.Set("Server-Timing", "tenant-db;desc=cold;dur="+strconv.FormatFloat(float64(d.Microseconds())/1000, 'f', 3, 64))
+		}
 	}
 	return rt.class, rt.handle(r)
 }

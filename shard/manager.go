@@ -49,7 +49,7 @@ const (
 	// DefaultOpenQueue and DefaultOpenQueueWait bound the opens waiting
 	// for one of the OpenConcurrency slots (2 per CPU by default).
 	DefaultOpenQueue     = 256
-	DefaultOpenQueueWait = 250 * time.Millisecond
+	DefaultOpenQueueWait = time.Second
 )
 
 // Config configures a Manager. Zero fields take the defaults (withDefaults).
@@ -180,6 +180,11 @@ type entry struct {
 	// extraConns are pooled connections past the first charged to the
 	// budget (pool.go).
 	extraConns int
+	// lingers: the open ran a maintenance connection beside the pool,
+	// whose descriptor SQLite keeps until the pool closes (openLocal);
+	// lingerFDs is that descriptor once charged (when the open succeeded).
+	lingers   bool
+	lingerFDs int
 
 	hrana *remote.Client // Hrana client of a remote database (Handle.Hrana), made on first use
 }
@@ -191,7 +196,12 @@ type Handle struct {
 	e        *entry
 	m        *Manager
 	once     sync.Once
+	coldWait time.Duration
 }
+
+// ColdWait is how long Acquire waited for the database to open (an open
+// slot, room, the open and its checks), or 0 if it was open already.
+func (h *Handle) ColdWait() time.Duration { return h.coldWait }
 
 // Path is the local file path ("" for a remote database).
 func (h *Handle) Path() string { return h.e.path }
@@ -303,8 +313,15 @@ func (m *Manager) Acquire(ctx context.Context, id int64, dbURL string) (*Handle,
 	}
 	m.ref(e)
 	m.mu.Unlock()
+	cold := created
 	if created {
 		m.open(ctx, e, start) // concurrent acquires wait on e.ready
+	} else {
+		select {
+		case <-e.ready:
+		default:
+			cold = true // another request is opening it
+		}
 	}
 	leave()
 	select {
@@ -317,7 +334,11 @@ func (m *Manager) Acquire(ctx context.Context, id int64, dbURL string) (*Handle,
 		m.release(e)
 		return nil, e.err
 	}
-	return &Handle{DB: e.db, TenantID: id, e: e, m: m}, nil
+	h := &Handle{DB: e.db, TenantID: id, e: e, m: m}
+	if cold {
+		h.coldWait = max(time.Since(start), time.Nanosecond)
+	}
+	return h, nil
 }
 
 // entryLocked finds the tenant's entry or makes room for a new one, which
@@ -446,6 +467,10 @@ func (m *Manager) open(ctx context.Context, e *entry, start time.Time) {
 		m.signalLocked()
 	} else {
 		e.db = db
+		if e.lingers {
+			e.lingerFDs = 1
+			m.fds++
+		}
 		m.m.opensOK.Inc()
 		m.m.openDuration.Observe(time.Since(start).Seconds())
 	}
@@ -529,7 +554,8 @@ func (m *Manager) unchargeLocked(e *entry) {
 	if e.charged {
 		e.charged = false
 		m.fds -= FDsPerDatabase + FDsPerConn*e.extraConns
-		e.extraConns = 0
+		m.fds -= e.lingerFDs
+		e.extraConns, e.lingerFDs = 0, 0
 		delete(m.grown, e)
 		m.signalLocked()
 	}

@@ -123,11 +123,15 @@ type adminTenant struct {
 	catalog.Tenant
 	URL             string         `json:"url"`
 	CustomDomainTLS *domainTLSView `json:"custom_domain_tls"` // domaintls.go
+	// QuotaInForce is the storage quota that applies: the override
+	// (storage_quota_bytes) or the plan's.
+	QuotaInForce int64 `json:"storage_quota_effective_bytes"`
 }
 
 func (s *Server) adminView(t catalog.Tenant) adminTenant {
 	t.DBURL = redactDBURL(t.DBURL)
-	return adminTenant{Tenant: t, URL: s.URL(t.Host), CustomDomainTLS: s.domainTLS(context.Background(), t.CustomDomain)}
+	return adminTenant{Tenant: t, URL: s.URL(t.Host), CustomDomainTLS: s.domainTLS(context.Background(), t.CustomDomain),
+		QuotaInForce: tenants.Quota(t)}
 }
 
 // redactDBURL hides credentials in a libSQL URL (?authToken=…, user:pass@)
@@ -194,6 +198,7 @@ type adminCreateRequest struct {
 	DBURL         string `json:"db_url"`
 	AdminEmail    string `json:"admin_email"`
 	AdminPassword string `json:"admin_password"`
+	QuotaBytes    int64  `json:"storage_quota_bytes"`
 }
 
 // adminCreateTenant answers POST /api/admin/tenants with 201 and the tenant.
@@ -206,7 +211,7 @@ func (s *Server) adminCreateTenant(ctx *fasthttp.RequestCtx) error {
 		return err
 	}
 	create := tenants.CreateRequest{Host: req.Host, Name: req.Name, Country: req.Country,
-		CustomDomain: req.CustomDomain, Plan: req.Plan, DBURL: req.DBURL}
+		CustomDomain: req.CustomDomain, Plan: req.Plan, DBURL: req.DBURL, QuotaBytes: req.QuotaBytes}
 	fields := map[string]string{}
 	var verr *tenants.ValidationError
 	if err := s.tenants.Check(&create); errors.As(err, &verr) {
@@ -272,6 +277,7 @@ type adminPatchRequest struct {
 	CustomDomain *string `json:"custom_domain"`
 	Name         *string `json:"name"`
 	Plan         *string `json:"subscription_plan"`
+	QuotaBytes   *int64  `json:"storage_quota_bytes"` // 0: back to the plan's
 }
 
 // adminPatchTenant answers PATCH /api/admin/tenants/{id}: one atomic
@@ -289,7 +295,7 @@ func (s *Server) adminPatchTenant(ctx *fasthttp.RequestCtx, id int64) error {
 	if err != nil {
 		return err
 	}
-	t, err := s.tenants.Update(c, id, tenants.Change{Status: req.Status, CustomDomain: req.CustomDomain, Name: req.Name, Plan: req.Plan})
+	t, err := s.tenants.Update(c, id, tenants.Change{Status: req.Status, CustomDomain: req.CustomDomain, Name: req.Name, Plan: req.Plan, QuotaBytes: req.QuotaBytes})
 	if err != nil {
 		return err
 	}

@@ -49,7 +49,7 @@ func (s *Server) adminSeedTenant(ctx *fasthttp.RequestCtx, id int64) error {
 	if !ok {
 		return badRequest("Tenant country has no currency", nil)
 	}
-	h, err := s.shards.Acquire(c, t.ID, t.DBURL)
+	h, err := s.shards.AcquireWith(c, t.ID, t.DBURL, tenantLimits(t))
 	if err != nil {
 		return err
 	}

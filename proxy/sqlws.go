@@ -40,7 +40,7 @@ func (s *Server) serveSQLWS(c context.Context, ctx *fasthttp.RequestCtx, t catal
 		tok, _ := bearer(ctx.Request.Header.Peek(fasthttp.HeaderAuthorization))
 		bearerToken = string(tok)
 	}
-	h, err := s.shards.Acquire(c, t.ID, t.DBURL)
+	h, err := s.shards.AcquireWith(c, t.ID, t.DBURL, tenantLimits(t))
 	if err != nil {
 		return err
 	}

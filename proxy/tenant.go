@@ -9,6 +9,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/microfi/tenantgate/catalog"
+	"github.com/microfi/tenantgate/catalog/tenants"
 	"github.com/microfi/tenantgate/shard"
 	"github.com/microfi/tenantgate/shard/bank"
 )
@@ -87,14 +88,23 @@ func (s *Server) serveTenant(c context.Context, ctx *fasthttp.RequestCtx, t cata
 		return rt.class, ErrForbidden
 	}
 	if !rt.noDB {
-		h, err := s.shards.Acquire(c, t.ID, t.DBURL)
+		h, err := s.shards.AcquireWith(c, t.ID, t.DBURL, tenantLimits(t))
 		if err != nil {
 			return rt.class, err
 		}
 		defer h.Release()
 		r.handle = h
+		// A write past the storage quota fails with SQLITE_FULL: tell the
+		// quota from a full disk.
+		return rt.class, h.ClassifyFull(rt.handle(s, r))
 	}
 	return rt.class, rt.handle(s, r)
+}
+
+// tenantLimits are the bounds the shard manager applies to every
+// connection of t's database.
+func tenantLimits(t catalog.Tenant) shard.Limits {
+	return shard.Limits{MaxBytes: tenants.Quota(t)}
 }
 
 // tenantServable refuses suspended tenants and expired demos.

@@ -138,6 +138,10 @@ type entry struct {
 	raw     []*RawConn    // idle raw connections, oldest first
 	rawOpen int           // raw connections open (idle or in use)
 	charged bool          // FDsPerDatabase counted in Manager.fds
+	limits  Limits        // what it was opened with (AcquireWith)
+	// maxPages is limits.MaxBytes in pages of this database (0: no quota),
+	// set before ready is closed; every connection starts with it.
+	maxPages int64
 }
 
 // Handle is a held tenant database. Call Release when done.
@@ -228,8 +232,12 @@ func (m *Manager) URL(id int64, dbURL string) string {
 // Acquire returns an open, stamp-checked, migrated database for the tenant,
 // opening it if needed. Concurrent acquires of one tenant share one open.
 func (m *Manager) Acquire(ctx context.Context, id int64, dbURL string) (*Handle, error) {
+	return m.acquire(ctx, id, dbURL, nil)
+}
+
+func (m *Manager) acquire(ctx context.Context, id int64, dbURL string, lim *Limits) (*Handle, error) {
 	m.mu.Lock()
-	e, created, err := m.entryLocked(ctx, id, dbURL)
+	e, created, err := m.entryLocked(ctx, id, dbURL, lim)
 	if err != nil {
 		m.mu.Unlock()
 		return nil, err
@@ -254,17 +262,20 @@ func (m *Manager) Acquire(ctx context.Context, id int64, dbURL string) (*Handle,
 
 // entryLocked finds the tenant's entry or makes room for a new one, which
 // the caller then opens.
-func (m *Manager) entryLocked(ctx context.Context, id int64, dbURL string) (e *entry, created bool, err error) {
+func (m *Manager) entryLocked(ctx context.Context, id int64, dbURL string, lim *Limits) (e *entry, created bool, err error) {
 	var deadline <-chan time.Time
 	for {
 		if m.closed {
 			return nil, false, ErrClosed
 		}
 		if e, ok := m.entries[id]; ok {
-			if e.dbURL == dbURL {
+			if e.dbURL == dbURL && (lim == nil || *lim == e.limits) {
 				return e, false, nil
 			}
-			m.evictLocked(e) // the tenant moved (db_url changed): retire it
+			// The tenant moved (db_url changed) or its limits changed,
+			// which its pools and connections carry for life: retire it.
+			// Streams holding it finish on the old one.
+			m.evictLocked(e)
 		}
 		if len(m.entries) < m.cfg.MaxOpen && m.fds+FDsPerDatabase <= m.cfg.FDBudget {
 			break
@@ -282,6 +293,9 @@ func (m *Manager) entryLocked(ctx context.Context, id int64, dbURL string) (e *e
 		}
 	}
 	e = &entry{id: id, dbURL: dbURL, url: m.URL(id, dbURL), ready: make(chan struct{}), done: make(chan struct{}), writer: make(chan struct{}, 1)}
+	if lim != nil {
+		e.limits = *lim
+	}
 	if !storage.IsRemote(e.url) {
 		e.path = m.Path(id)
 		if dbURL != "" {
@@ -401,6 +415,9 @@ func (m *Manager) openChecked(ctx context.Context, e *entry) (*sql.DB, error) {
 		if err == nil {
 			err = m.repairSchema(ctx, maint, e.id)
 		}
+		if err == nil {
+			e.maxPages, err = m.prepareStorage(ctx, maint, e)
+		}
 		maint.Close()
 		if err != nil {
 			return nil, fmt.Errorf("%w: tenant %d: %w", ErrUnavailable, e.id, err)
@@ -409,7 +426,7 @@ func (m *Manager) openChecked(ctx context.Context, e *entry) (*sql.DB, error) {
 	var db *sql.DB
 	var err error
 	if e.path != "" {
-		db, err = storage.OpenBank(ctx, e.path, seal.BankAuthorizer)
+		db, err = storage.OpenBankLimited(ctx, e.path, seal.BankAuthorizer, e.maxPages)
 	} else {
 		db, err = storage.Open(ctx, e.url)
 	}

@@ -16,6 +16,7 @@ type metrics struct {
 
 	migrationsApplied, migrationsFailed prometheus.Counter
 	schemaRepairs                       prometheus.Counter
+	autoVacuum                          *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -44,6 +45,12 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		Name: "tenantgate_tenant_db_schema_repairs_total",
 		Help: "Foreign indexes, triggers and views touching a managed table, dropped when a tenant database was opened (each is a security event).",
 	})
+	m.autoVacuum = f.NewCounterVec(prometheus.CounterOpts{
+		Name: "tenantgate_tenant_db_autovacuum_total",
+		Help: "Tenant databases found on auto_vacuum=NONE when opened: converted to INCREMENTAL (a VACUUM), or pending (too big to convert on open).",
+	}, []string{"result"})
+	m.autoVacuum.WithLabelValues("converted")
+	m.autoVacuum.WithLabelValues("pending")
 	for _, r := range []string{"stamp_mismatch", "schema", "foreign_schema", "not_found", "backend", "pinned"} {
 		m.openFailures.WithLabelValues(r)
 	}

@@ -51,7 +51,14 @@ func buildTemplate(ctx context.Context, scratchDir string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	_, err = migrations.Migrate(ctx, db, migrations.Tenant)
+	// auto_vacuum=INCREMENTAL lets a tenant hand freed pages back to the
+	// file system (PRAGMA incremental_vacuum); it is fixed when the first
+	// table is made, so it is set on the empty file, on one connection.
+	db.SetMaxOpenConns(1)
+	_, err = db.ExecContext(ctx, `PRAGMA auto_vacuum=INCREMENTAL`)
+	if err == nil {
+		_, err = migrations.Migrate(ctx, db, migrations.Tenant)
+	}
 	if err == nil {
 		_, err = db.ExecContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`)
 	}

@@ -156,6 +156,9 @@ func (s *Server) createDemo(ctx *fasthttp.RequestCtx) error {
 	}
 	c, cancel := contextFor(s)
 	defer cancel()
+	if err := s.demoBudget(c); err != nil {
+		return err
+	}
 	var login bank.DemoLogin
 	t, err := s.tenants.CreateDemo(c, tenants.DemoRequest{Country: country, TTL: s.site.demoTTL,
 		Seed: func(ctx context.Context, db *sql.DB, id int64) (err error) {
@@ -211,6 +214,9 @@ func (s *Server) signup(ctx *fasthttp.RequestCtx) error {
 	create := tenants.CreateRequest{Host: req.Subdomain, Name: req.Name, Country: req.Country}
 	if err := s.checkSignup(&req, &create); err != nil {
 		return &publicError{request: "signup", err: err}
+	}
+	if err := s.signupBudget(); err != nil {
+		return err
 	}
 	c, cancel := contextFor(s)
 	defer cancel()

@@ -68,6 +68,8 @@ type Config struct {
 
 	Hrana hrana.Config     // SQL-over-HTTP limits and stream timeouts
 	CPU   fairshare.Config // fair sharing of the cores between tenants' long-running SQL
+	// Budgets bound anonymous database opens and tenant creation (budget.go).
+	Budgets Budgets
 
 	TLS          *tlsedge.Edge // certificates of the HTTPS listener; nil = no HTTPS (https.go)
 	RedirectHTTP bool          // the plain listener answers 308 to HTTPS (ACME challenges excepted)
@@ -103,6 +105,7 @@ type Server struct {
 	site         *site         // public site and admin panel state (public.go)
 	logins       loginThrottle // login limits per address, tenant and e-mail (bank_throttle.go)
 	loginQueue   *loginQueue   // fair per-tenant turns at password hashing (loginqueue.go)
+	budgets      *budgets      // anonymous opens and creation (budget.go)
 	trusted      trustedProxies
 	conns        *connlimit.Pool // connection limits of the public listeners (edge.go)
 	auditHook    bank.AuditHook  // logs every committed tenant audit entry (bank_people.go)
@@ -157,6 +160,7 @@ func New(cfg Config) (*Server, error) {
 	s.trusted = trustedProxies(cfg.TrustedProxies)
 	s.logins = newLoginThrottle(cfg.LoginIPLimit, cfg.LoginTenantLimit)
 	s.loginQueue = newLoginQueue(cfg.LoginWait)
+	s.budgets = newBudgets(cfg.Budgets)
 	s.conns = s.newConnPool()
 	s.auditHook = s.logAudit
 	s.site = newSite(cfg)

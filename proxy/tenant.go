@@ -88,6 +88,13 @@ func (s *Server) serveTenant(c context.Context, ctx *fasthttp.RequestCtx, t cata
 		return rt.class, ErrForbidden
 	}
 	if !rt.noDB {
+		if rt.roles == nil {
+			// Anonymous (login, password reset): a closed database opens
+			// within the cold-open budgets only.
+			if err := s.coldOpenBudget(ctx, t); err != nil {
+				return rt.class, err
+			}
+		}
 		h, err := s.shards.AcquireWith(c, t.ID, t.DBURL, tenantLimits(t))
 		if err != nil {
 			return rt.class, err

@@ -34,6 +34,7 @@ type serveConfig struct {
 	seedDemo                                                 bool
 	sql                                                      hrana.Config
 	cpu                                                      fairshare.Config
+	budgets                                                  proxy.Budgets // budget_flags.go
 	tenantRate                                               float64
 	demoTTL, reapInterval                                    time.Duration
 	tenantBurst, tenantInFlight                              int
@@ -81,6 +82,7 @@ func runServe(ctx context.Context, env *Env, args []string) error {
 	f.IntVar(&c.auditRate, "ledger-audit-rate", verify.DefaultAuditRate, "tenants a minute the continuous ledger audit verifies, round robin (negative = off); findings count in tenantgate_ledger_audit_failures_total")
 	f.BoolVar(&c.seedDemo, "seed-demo", true, "create the demo tenant (id 1, host demo) when the catalog is empty")
 	c.tls.register(f)
+	registerBudgets(f.FlagSet, &c.budgets)
 	if err := f.parse(args); err != nil {
 		return err
 	}
@@ -210,6 +212,7 @@ func serve(ctx context.Context, env *Env, dataDir string, c serveConfig, log *sl
 		DemoTTL: c.demoTTL, ReapInterval: reapInterval(c.reapInterval), LedgerAuditRate: c.auditRate,
 		RootDomain: c.rootDomain, PublicPort: c.publicPort, RequestTimeout: c.requestTimeout,
 		TenantMetrics: c.tenantMetrics, BackupDir: filepath.Join(dataDir, "backups"), Hrana: c.sql, CPU: c.cpu,
+		Budgets: c.budgets,
 		Catalog: cat, Shards: shards, Tenants: svc, Auth: auth,
 		Registerer: reg, Gatherer: reg, Logger: log,
 		PublicScheme: scheme, TLS: edge, RedirectHTTP: c.tls.redirectHTTP, HTTPSPort: httpsPort, EdgeHostname: c.tls.edgeHostname,

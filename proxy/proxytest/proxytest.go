@@ -96,6 +96,10 @@ func Start(t testing.TB, opts Options) *Server {
 		// Tests and benchmarks drive one tenant far harder than the
 		// production per-tenant limits allow; tests of the limits set them.
 		TenantRate: proxy.RateLimit{Burst: -1}, TenantMaxInFlight: -1,
+		Budgets: proxy.Budgets{
+			ColdLoginTenant: proxy.RateLimit{Burst: -1}, ColdLoginClient: proxy.RateLimit{Burst: -1},
+			DemoGlobal: proxy.RateLimit{Burst: -1}, SignupGlobal: proxy.RateLimit{Burst: -1}, MaxLiveDemos: -1,
+		},
 	}
 	if opts.Configure != nil {
 		opts.Configure(&cfg)

@@ -103,10 +103,11 @@ func (c *Config) withDefaults() {
 // ErrBusy; it never steals. Evict (suspend, delete, restore) closes a
 // database once the last Handle is released.
 type Manager struct {
-	cfg    Config
-	log    *slog.Logger
-	m      *metrics
-	closer closer
+	cfg     Config
+	log     *slog.Logger
+	m       *metrics
+	closer  closer
+	checked checkedFiles
 
 	mu      sync.Mutex
 	entries map[int64]*entry
@@ -400,49 +401,90 @@ func (m *Manager) open(ctx context.Context, e *entry) {
 
 func (m *Manager) openChecked(ctx context.Context, e *entry) (*sql.DB, error) {
 	if e.path != "" {
-		if _, err := os.Stat(e.path); err != nil {
-			return nil, fmt.Errorf("%w: %w: %s", ErrUnavailable, ErrNotFound, e.path)
-		}
+		return m.openLocal(ctx, e)
 	}
-	if e.path != "" {
-		// Stamp, migrations and the schema audit run on a maintenance
-		// connection; the bank gets its own defensive pool afterwards.
-		maint, err := storage.Open(ctx, e.url)
-		if err != nil {
-			return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
-		}
-		err = prepare(ctx, maint, e.id, m.m)
-		if err == nil {
-			err = m.repairSchema(ctx, maint, e.id)
-		}
-		if err == nil {
-			e.maxPages, err = m.prepareStorage(ctx, maint, e)
-		}
-		maint.Close()
-		if err != nil {
-			return nil, fmt.Errorf("%w: tenant %d: %w", ErrUnavailable, e.id, err)
-		}
-	}
-	var db *sql.DB
-	var err error
-	if e.path != "" {
-		db, err = storage.OpenBankLimited(ctx, e.path, seal.BankAuthorizer, e.maxPages)
-	} else {
-		db, err = storage.Open(ctx, e.url)
-	}
+	db, err := storage.Open(ctx, e.url)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
+	setPool(db)
+	// A libSQL server: its own authorizer, no audit here.
+	if err := prepare(ctx, db, e.id, m.m); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("%w: tenant %d: %w", ErrUnavailable, e.id, err)
+	}
+	return db, nil
+}
+
+func setPool(db *sql.DB) {
 	db.SetMaxOpenConns(MaxConnsPerTenant)
 	db.SetMaxIdleConns(MaxIdleConnsPerTenant)
 	db.SetConnMaxIdleTime(ConnIdleTimeout)
-	if e.path == "" { // a libSQL server: its own authorizer, no audit here
-		if err := prepare(ctx, db, e.id, m.m); err != nil {
-			db.Close()
-			return nil, fmt.Errorf("%w: tenant %d: %w", ErrUnavailable, e.id, err)
-		}
+}
+
+// openLocal opens the bank pool of a local tenant file with one
+// connection, checks the stamp and, unless the file is unchanged since it
+// last passed (checkedFiles), runs the full check on a maintenance
+// connection: migrations, then the seal audit and its repairs.
+func (m *Manager) openLocal(ctx context.Context, e *entry) (*sql.DB, error) {
+	fi, err := os.Stat(e.path)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w: %s", ErrUnavailable, ErrNotFound, e.path)
+	}
+	if e.maxPages, err = quotaPages(e.path, e.limits); err != nil {
+		return nil, fmt.Errorf("%w: tenant %d: %w", ErrUnavailable, e.id, err)
+	}
+	db, err := storage.OpenBankLimited(ctx, e.path, seal.BankAuthorizer, e.maxPages)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
+	setPool(db)
+	if err := m.checkLocal(ctx, db, e, fi); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("%w: tenant %d: %w", ErrUnavailable, e.id, err)
 	}
 	return db, nil
+}
+
+func (m *Manager) checkLocal(ctx context.Context, db *sql.DB, e *entry, fi os.FileInfo) error {
+	p, err := readPrint(ctx, db, e.id, fi)
+	if err != nil {
+		return err
+	}
+	if p.ino != 0 && m.checked.passed(e.path, p) {
+		m.m.checkCached.Inc()
+		return nil
+	}
+	m.m.checkFull.Inc()
+	maint, err := storage.Open(ctx, e.url)
+	if err != nil {
+		return err
+	}
+	defer maint.Close()
+	if err := prepare(ctx, maint, e.id, m.m); err != nil {
+		return err
+	}
+	if err := m.convertAutoVacuum(ctx, maint, e.path); err != nil {
+		return err
+	}
+	// The audit saw exactly the schema it checked if the cookie did not
+	// move meanwhile; a repair moves it, so a repaired file is checked in
+	// full once more on its next open before it is remembered.
+	before, err := readPrint(ctx, maint, e.id, fi)
+	if err != nil {
+		return err
+	}
+	if err := m.repairSchema(ctx, maint, e.id); err != nil {
+		return err
+	}
+	after, err := readPrint(ctx, maint, e.id, fi)
+	if err != nil {
+		return err
+	}
+	if after == before && after.ino != 0 && after.cookie != 0 {
+		m.checked.record(e.path, after)
+	}
+	return nil
 }
 
 // prepare refuses a database stamped for another tenant and brings its
@@ -558,13 +600,16 @@ func (m *Manager) unchargeLocked(e *entry) {
 func (m *Manager) Evict(id int64) {
 	m.mu.Lock()
 	var closed <-chan struct{}
+	m.checked.forget(m.Path(id))
 	if e, ok := m.entries[id]; ok {
+		m.checked.forget(e.path)
 		closed = m.evictLocked(e)
 	}
 	m.mu.Unlock()
 	if closed != nil {
 		<-closed
 	}
+	m.checked.forget(m.Path(id)) // again: an open that raced this Evict may have recorded it
 }
 
 // OpenCount is how many tenant databases are open (or opening) now.

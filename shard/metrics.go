@@ -17,6 +17,7 @@ type metrics struct {
 	migrationsApplied, migrationsFailed prometheus.Counter
 	schemaRepairs                       prometheus.Counter
 	autoVacuum                          *prometheus.CounterVec
+	checkFull, checkCached              prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -51,6 +52,11 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	}, []string{"result"})
 	m.autoVacuum.WithLabelValues("converted")
 	m.autoVacuum.WithLabelValues("pending")
+	checks := f.NewCounterVec(prometheus.CounterOpts{
+		Name: "tenantgate_tenant_db_open_checks_total",
+		Help: "Schema checks of local tenant databases being opened: full (migrations and seal audit on a maintenance connection) or cached (the file and its schema are unchanged since a full check passed).",
+	}, []string{"check"})
+	m.checkFull, m.checkCached = checks.WithLabelValues("full"), checks.WithLabelValues("cached")
 	for _, r := range []string{"stamp_mismatch", "schema", "foreign_schema", "not_found", "backend", "pinned"} {
 		m.openFailures.WithLabelValues(r)
 	}

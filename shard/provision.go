@@ -196,6 +196,7 @@ func (m *Manager) Remove(ctx context.Context, id int64, dbURL string) error {
 	if err != nil {
 		return err
 	}
+	m.checked.forget(path)
 	return storage.RemoveFiles(path)
 }
 

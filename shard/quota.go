@@ -70,43 +70,65 @@ func (h *Handle) ClassifyFull(err error) error {
 	return fmt.Errorf("%w: tenant %d: %w", ErrQuotaExceeded, h.TenantID, err)
 }
 
-// prepareStorage runs on the maintenance connection when a local database
-// is opened: it converts a small database still on auto_vacuum=NONE to
-// INCREMENTAL (so space freed by DELETE/DROP can be handed back with PRAGMA
-// incremental_vacuum: the fleet migration of databases made before the
-// template had it), and returns the quota in pages.
-func (m *Manager) prepareStorage(ctx context.Context, maint *sql.DB, e *entry) (int64, error) {
+// convertAutoVacuum runs on the maintenance connection of a local
+// database being checked in full: a small database still on
+// auto_vacuum=NONE becomes INCREMENTAL (a VACUUM), so space freed by
+// DELETE or DROP can be handed back with PRAGMA incremental_vacuum. This is
+// the fleet migration of the databases made before the template had it.
+func (m *Manager) convertAutoVacuum(ctx context.Context, maint *sql.DB, path string) error {
 	conn, err := maint.Conn(ctx)
 	if err != nil {
-		return 0, err
+		return err
 	}
 	defer conn.Close()
-	var mode, pageSize int64
+	var mode int64
 	if err := conn.QueryRowContext(ctx, `PRAGMA auto_vacuum`).Scan(&mode); err != nil {
-		return 0, fmt.Errorf("read auto_vacuum: %w", err)
+		return fmt.Errorf("read auto_vacuum: %w", err)
 	}
-	if mode != autoVacuumIncremental {
-		if fi, err := os.Stat(e.path); err == nil && fi.Size() <= AutoVacuumConvertMax {
-			// The PRAGMA and the VACUUM must run on one connection.
-			if _, err := conn.ExecContext(ctx, `PRAGMA auto_vacuum=INCREMENTAL`); err != nil {
-				return 0, fmt.Errorf("set auto_vacuum: %w", err)
-			}
-			if _, err := conn.ExecContext(ctx, `VACUUM`); err != nil {
-				return 0, fmt.Errorf("convert to auto_vacuum=INCREMENTAL: %w", err)
-			}
-			m.m.autoVacuum.WithLabelValues("converted").Inc()
-		} else {
-			m.m.autoVacuum.WithLabelValues("pending").Inc()
-		}
+	if mode == autoVacuumIncremental {
+		return nil
 	}
-	if e.limits.MaxBytes <= 0 {
-		return 0, nil
+	if fi, err := os.Stat(path); err != nil || fi.Size() > AutoVacuumConvertMax {
+		m.m.autoVacuum.WithLabelValues("pending").Inc()
+		return nil
 	}
-	if err := conn.QueryRowContext(ctx, `PRAGMA page_size`).Scan(&pageSize); err != nil || pageSize <= 0 {
-		return 0, fmt.Errorf("read page_size: %w", err)
+	// The PRAGMA and the VACUUM must run on one connection.
+	if _, err := conn.ExecContext(ctx, `PRAGMA auto_vacuum=INCREMENTAL`); err != nil {
+		return fmt.Errorf("set auto_vacuum: %w", err)
 	}
-	return max(1, e.limits.MaxBytes/pageSize), nil
+	if _, err := conn.ExecContext(ctx, `VACUUM`); err != nil {
+		return fmt.Errorf("convert to auto_vacuum=INCREMENTAL: %w", err)
+	}
+	m.m.autoVacuum.WithLabelValues("converted").Inc()
+	return nil
 }
 
 // autoVacuumIncremental is PRAGMA auto_vacuum's value for INCREMENTAL.
 const autoVacuumIncremental = 2
+
+// quotaPages is lim.MaxBytes in pages of the database at path (0: no
+// quota). The page size comes from the file header (offset 16, two bytes
+// big-endian, 1 meaning 65536): it is fixed for a WAL database, and
+// reading it needs no connection.
+func quotaPages(path string, lim Limits) (int64, error) {
+	if lim.MaxBytes <= 0 {
+		return 0, nil
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	var b [2]byte
+	if _, err := f.ReadAt(b[:], 16); err != nil {
+		return 0, fmt.Errorf("read page size: %w", err)
+	}
+	size := int64(b[0])<<8 | int64(b[1])
+	if size == 1 {
+		size = 65536
+	}
+	if size < 512 || size&(size-1) != 0 {
+		return 0, fmt.Errorf("read page size: %d is not a page size", size)
+	}
+	return max(1, lim.MaxBytes/size), nil
+}

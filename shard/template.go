@@ -52,10 +52,13 @@ func buildTemplate(ctx context.Context, scratchDir string) ([]byte, error) {
 		return nil, err
 	}
 	// auto_vacuum=INCREMENTAL lets a tenant hand freed pages back to the
-	// file system (PRAGMA incremental_vacuum); it is fixed when the first
-	// table is made, so it is set on the empty file, on one connection.
+	// file system (PRAGMA incremental_vacuum). Once the file has a header
+	// (WAL mode wrote one) only a VACUUM on the same connection applies it.
 	db.SetMaxOpenConns(1)
 	_, err = db.ExecContext(ctx, `PRAGMA auto_vacuum=INCREMENTAL`)
+	if err == nil {
+		_, err = db.ExecContext(ctx, `VACUUM`)
+	}
 	if err == nil {
 		_, err = migrations.Migrate(ctx, db, migrations.Tenant)
 	}

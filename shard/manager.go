@@ -67,8 +67,12 @@ type Config struct {
 	// RawBusyTimeout bounds a raw connection's lock waits
 	// (rawsqlite.DefaultBusyTimeout if zero).
 	RawBusyTimeout time.Duration
-	Logger         *slog.Logger
-	Registerer     prometheus.Registerer
+	// WALCheckpointBytes: a local database whose WAL grows past this is
+	// checkpointed and its WAL truncated, off the request path
+	// (checkpoint.go); 0 = DefaultWALCheckpointBytes.
+	WALCheckpointBytes int64
+	Logger             *slog.Logger
+	Registerer         prometheus.Registerer
 }
 
 func (c *Config) withDefaults() {
@@ -86,6 +90,9 @@ func (c *Config) withDefaults() {
 	}
 	if c.RawIdleTimeout <= 0 {
 		c.RawIdleTimeout = DefaultRawIdleTimeout
+	}
+	if c.WALCheckpointBytes <= 0 {
+		c.WALCheckpointBytes = DefaultWALCheckpointBytes
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
@@ -194,9 +201,11 @@ func NewManager(cfg Config) *Manager {
 	return m
 }
 
-// Start runs the janitor that closes raw connections idle for longer than
-// RawIdleTimeout, until Close.
+// Start runs, until Close, the janitor that closes raw connections idle
+// for longer than RawIdleTimeout, and the WAL checkpointer.
 func (m *Manager) Start() {
+	m.wg.Add(1)
+	go m.checkpointLoop()
 	m.wg.Add(1)
 	go func() {
 		defer m.wg.Done()

@@ -17,6 +17,7 @@ type metrics struct {
 	migrationsApplied, migrationsFailed prometheus.Counter
 	schemaRepairs                       prometheus.Counter
 	autoVacuum                          *prometheus.CounterVec
+	checkpoints                         *prometheus.CounterVec
 	checkFull, checkCached              prometheus.Counter
 }
 
@@ -50,6 +51,13 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		Name: "tenantgate_tenant_db_autovacuum_total",
 		Help: "Tenant databases found on auto_vacuum=NONE when opened: converted to INCREMENTAL (a VACUUM), or pending (too big to convert on open).",
 	}, []string{"result"})
+	m.checkpoints = f.NewCounterVec(prometheus.CounterOpts{
+		Name: "tenantgate_tenant_wal_checkpoints_total",
+		Help: "Checkpoints of tenant WALs grown past --wal-checkpoint-size, by result (truncated; partial: a reader or writer was in the way, retried next round; failed).",
+	}, []string{"result"})
+	for _, r := range []string{"truncated", "partial", "failed"} {
+		m.checkpoints.WithLabelValues(r)
+	}
 	m.autoVacuum.WithLabelValues("converted")
 	m.autoVacuum.WithLabelValues("pending")
 	checks := f.NewCounterVec(prometheus.CounterOpts{

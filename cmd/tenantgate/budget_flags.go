@@ -47,9 +47,9 @@ func (r rateFlag) Set(s string) error {
 func registerBudgets(f *flag.FlagSet, b *proxy.Budgets) {
 	b.ColdLoginTenant, b.ColdLoginClient = proxy.DefaultColdLoginTenant, proxy.DefaultColdLoginClient
 	b.DemoGlobal, b.SignupGlobal = proxy.DefaultDemoGlobal, proxy.DefaultSignupGlobal
-	f.Var(rateFlag{&b.ColdLoginTenant}, "cold-login-tenant-budget", "`BURST:EVERY` token-less requests (login, password reset) that may open one tenant's closed database, per tenant, or off")
-	f.Var(rateFlag{&b.ColdLoginClient}, "cold-login-client-budget", "`BURST:EVERY` the same per client address, across tenants, or off")
-	f.Var(rateFlag{&b.DemoGlobal}, "demo-budget", "`BURST:EVERY` demos created on the public site by all addresses together, or off")
-	f.Var(rateFlag{&b.SignupGlobal}, "signup-budget", "`BURST:EVERY` signups by all addresses together, or off")
+	f.Var(rateFlag{&b.ColdLoginTenant}, "cold-login-tenant-budget", "`RATE` (BURST:EVERY, e.g. 5:1s): token-less requests (login, password reset) that may open one tenant's closed database, per tenant, or off")
+	f.Var(rateFlag{&b.ColdLoginClient}, "cold-login-client-budget", "`RATE` (BURST:EVERY): the same per client address, across tenants, or off")
+	f.Var(rateFlag{&b.DemoGlobal}, "demo-budget", "`RATE` (BURST:EVERY, e.g. 20:30s): demos created on the public site by all addresses together, or off")
+	f.Var(rateFlag{&b.SignupGlobal}, "signup-budget", "`RATE` (BURST:EVERY): signups by all addresses together, or off")
 	f.IntVar(&b.MaxLiveDemos, "max-live-demos", proxy.DefaultMaxLiveDemos, "demos alive at once; more get 429 until the reaper frees some (negative = unlimited)")
 }

@@ -35,6 +35,7 @@ type serveConfig struct {
 	sql                                                      hrana.Config
 	cpu                                                      fairshare.Config
 	budgets                                                  proxy.Budgets // budget_flags.go
+	walCheckpoint                                            int64
 	tenantRate                                               float64
 	demoTTL, reapInterval                                    time.Duration
 	tenantBurst, tenantInFlight                              int
@@ -71,6 +72,7 @@ func runServe(ctx context.Context, env *Env, args []string) error {
 	f.StringVar(&c.logFormat, "log-format", "text", "`FORMAT`: text or json")
 	f.DurationVar(&c.sql.StreamIdleTimeout, "sql-stream-timeout", hrana.DefaultStreamIdleTimeout, "idle SQL-over-HTTP streams expire (and roll back) after this long")
 	f.DurationVar(&c.sql.StatementTimeout, "sql-statement-timeout", hrana.DefaultStatementTimeout, "a SQL statement running longer is interrupted")
+	f.DurationVar(&c.sql.MaxSnapshotAge, "sql-max-snapshot", hrana.DefaultMaxSnapshotAge, "an SQL stream holding a transaction (a read snapshot, which stops WAL checkpoints) longer than this is closed and rolled back")
 	f.IntVar(&c.sql.MaxStreamsPerTenant, "sql-max-streams", hrana.DefaultMaxStreamsPerTenant, "open SQL streams allowed per tenant")
 	f.IntVar(&c.cpu.Tokens, "sql-cpu-tokens", 0, "long-running SQL statements that run at once, shared fairly between tenants (default: cores - 1)")
 	f.IntVar(&c.cpu.MaxWaiting, "sql-cpu-max-waiting", fairshare.DefaultMaxWaiting, "long-running statements one tenant may have waiting for a CPU share; beyond it statements are interrupted and new SQL requests get 429")
@@ -83,6 +85,7 @@ func runServe(ctx context.Context, env *Env, args []string) error {
 	f.BoolVar(&c.seedDemo, "seed-demo", true, "create the demo tenant (id 1, host demo) when the catalog is empty")
 	c.tls.register(f)
 	registerBudgets(f.FlagSet, &c.budgets)
+	f.Int64Var(&c.walCheckpoint, "wal-checkpoint-size", shard.DefaultWALCheckpointBytes, "`BYTES`: a tenant's WAL larger than this is checkpointed and truncated in the background")
 	if err := f.parse(args); err != nil {
 		return err
 	}
@@ -139,7 +142,7 @@ func serve(ctx context.Context, env *Env, dataDir string, c serveConfig, log *sl
 		return err
 	}
 	defer cat.Close()
-	shardCfg := shard.Config{DataDir: dataDir, MaxOpen: c.maxOpen, Registerer: reg, Logger: log}
+	shardCfg := shard.Config{DataDir: dataDir, MaxOpen: c.maxOpen, WALCheckpointBytes: c.walCheckpoint, Registerer: reg, Logger: log}
 	if nofile > 0 { // every tenant connection, Hrana's included, counts against it
 		shardCfg.FDBudget = shard.FDBudgetForLimit(nofile - min(nofile, uint64(c.maxConns)))
 	}

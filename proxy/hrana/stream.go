@@ -37,6 +37,11 @@ type stream struct {
 	// (from its first write until its transaction ends).
 	unlockWrites func()
 	ws           bool // a WebSocket session's stream: lives as long as the socket, no idle expiry
+	// txSince is when the open transaction began (zero: none open between
+	// requests); reqStart is when the current request began (snapshot.go).
+	txSince, reqStart time.Time
+	// reason is why the server closed the stream (nil: the client did).
+	reason error
 }
 
 // Baton errors, each answered with HTTP 400.

@@ -35,7 +35,9 @@ type Options struct {
 	MaxOpen       int    // default 64
 	TenantMetrics int
 	PollInterval  time.Duration // catalog change poll; default 50ms
-	Configure     func(*proxy.Config)
+	// WALCheckpointBytes is the shard manager's WAL bound (0: its default).
+	WALCheckpointBytes int64
+	Configure          func(*proxy.Config)
 }
 
 // Server is a running proxy with handles on its parts.
@@ -73,7 +75,7 @@ func Start(t testing.TB, opts Options) *Server {
 	if err != nil {
 		t.Fatalf("open catalog: %v", err)
 	}
-	shards := shard.NewManager(shard.Config{DataDir: opts.DataDir, MaxOpen: opts.MaxOpen, Registerer: reg, Logger: log})
+	shards := shard.NewManager(shard.Config{DataDir: opts.DataDir, MaxOpen: opts.MaxOpen, WALCheckpointBytes: opts.WALCheckpointBytes, Registerer: reg, Logger: log})
 	shards.Start()
 	auth, err := proxy.NewAuth([]byte(Secret))
 	if err != nil {

@@ -12,11 +12,8 @@ import (
 func (s *Server) serveSQL(r *tenantRequest) error {
 	t := hrana.Target{TenantID: r.tenant.ID}
 	if r.handle != nil {
-		if r.handle.Remote() {
-			// The Hrana engine runs on local files; a tenant on a remote
-			// libSQL server is reached with a libSQL client directly.
-			return errUnavailable
-		}
+		// A tenant on a libSQL server is forwarded to it (after the
+		// checks above and the statement checks in proxy/hrana).
 		t.DB = r.handle
 	}
 	if r.claims != nil {

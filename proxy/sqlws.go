@@ -45,9 +45,6 @@ func (s *Server) serveSQLWS(c context.Context, ctx *fasthttp.RequestCtx, t catal
 		return err
 	}
 	defer h.Release()
-	if h.Remote() {
-		return errUnavailable
-	}
 	allowBrowsers(ctx)
 	s.hrana.ServeWS(ctx, bearerToken, hrana.WSAuth{
 		Authorize: func(jwt string) (hrana.Target, error) {

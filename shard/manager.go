@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/microfi/tenantgate/migrations"
+	"github.com/microfi/tenantgate/shard/remote"
 	"github.com/microfi/tenantgate/shard/seal"
 	"github.com/microfi/tenantgate/shard/storage"
 )
@@ -73,6 +74,10 @@ type Config struct {
 	WALCheckpointBytes int64
 	Logger             *slog.Logger
 	Registerer         prometheus.Registerer
+
+	// Remote is the HTTP pool for Hrana to tenants on libSQL servers
+	// (Handle.Hrana); nil = a new one.
+	Remote *remote.Transport
 }
 
 func (c *Config) withDefaults() {
@@ -96,6 +101,9 @@ func (c *Config) withDefaults() {
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
+	}
+	if c.Remote == nil {
+		c.Remote = remote.NewTransport(remote.Options{})
 	}
 }
 
@@ -150,6 +158,8 @@ type entry struct {
 	// maxPages is limits.MaxBytes in pages of this database (0: no quota),
 	// set before ready is closed; every connection starts with it.
 	maxPages int64
+
+	hrana *remote.Client // Hrana client of a remote database (Handle.Hrana), made on first use
 }
 
 // Handle is a held tenant database. Call Release when done.
@@ -647,6 +657,7 @@ func (m *Manager) Close() {
 	m.mu.Unlock()
 	m.wg.Wait()
 	m.closer.wait()
+	m.cfg.Remote.Close()
 }
 
 func (m *Manager) gaugesLocked() {

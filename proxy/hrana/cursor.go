@@ -29,6 +29,10 @@ func (h *Handler) cursor(ctx *fasthttp.RequestCtx, t Target, enc encoding) {
 		h.acquireError(ctx, err)
 		return
 	}
+	if st.rs != nil {
+		h.remoteCursor(ctx, st, req, enc)
+		return
+	}
 	r := h.newRun(st, true, len(req.Batch.Steps))
 	r.noRowCap = true
 	defer h.recoverStream(ctx, st, r)

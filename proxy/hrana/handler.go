@@ -138,6 +138,7 @@ type Handler struct {
 	metrics *metrics
 	streams *streams
 	mem     *memBudget // response bytes held (budget.go)
+	remote  *remoteState
 
 	mu      sync.Mutex
 	watched map[<-chan struct{}]bool // databases with a watcher (watch)
@@ -164,6 +165,7 @@ func NewHandler(cfg Config, reg prometheus.Registerer) *Handler {
 		stop:    make(chan struct{}),
 	}
 	h.metrics = newMetrics(reg, func() float64 { return float64(h.streams.count()) })
+	h.remote = newRemoteState(reg)
 	return h
 }
 
@@ -182,12 +184,14 @@ func (h *Handler) Close() {
 	h.wg.Wait()
 	for _, st := range h.streams.all() {
 		st.mu.Lock()
-		if st.closed && st.conn == nil {
+		if st.closed && !st.live() {
 			st.mu.Unlock()
 			continue
 		}
 		h.release(st, errStreamClosed)
 	}
+	h.remote.wg.Wait()
+	h.remote.checker.Close()
 }
 
 var (
@@ -335,9 +339,17 @@ func (h *Handler) pipeline(ctx *fasthttp.RequestCtx, t Target, v3 bool, enc enco
 	}
 	r := h.newRun(st, v3, entries(req.Requests))
 	defer h.recoverStream(ctx, st, r)
-	results := make([]streamResult, len(req.Requests))
-	for i := range req.Requests {
-		results[i] = r.request(&req.Requests[i])
+	var results []streamResult
+	if st.rs != nil {
+		if results, err = h.forwardHTTP(r, req.Requests); err != nil {
+			h.remoteError(ctx, st, r, err)
+			return
+		}
+	} else {
+		results = make([]streamResult, len(req.Requests))
+		for i := range req.Requests {
+			results[i] = r.request(&req.Requests[i])
+		}
 	}
 	baton := h.finish(st)
 	body := enc.appendPipelineResp(make([]byte, 0, 512), baton, results)
@@ -397,6 +409,14 @@ func (h *Handler) acquire(t Target, baton *string) (*stream, error) {
 		h.streams.unreserve(t.TenantID)
 		return nil, err
 	}
+	if db.Remote() {
+		st, err := h.acquireRemote(t, db)
+		if err != nil {
+			db.Release()
+			h.streams.unreserve(t.TenantID)
+		}
+		return st, err
+	}
 	// The manager bounds the wait (PinWait) when the fd budget is spent.
 	c, err := db.Conn(context.Background(), t.ReadOnly)
 	if err != nil {
@@ -437,6 +457,12 @@ func (h *Handler) finish(st *stream) string {
 func (h *Handler) release(st *stream, tombstone error) {
 	st.closed = true
 	st.reason = tombstone
+	if st.rs != nil {
+		h.closeRemote(st.rs)
+		st.rs = nil
+		st.db.Release()
+		h.streams.forget(st, tombstone)
+	}
 	if st.conn != nil {
 		st.conn.Release() // rolls back first
 		st.conn = nil
@@ -466,7 +492,7 @@ func (h *Handler) watch(done <-chan struct{}) {
 		case <-done:
 			for _, st := range h.streams.ofDB(done) {
 				st.mu.Lock()
-				if st.conn == nil {
+				if !st.live() {
 					st.mu.Unlock()
 					continue
 				}

@@ -28,11 +28,13 @@ import (
 // X-Test-Principal (default "service:1"), standing in for the proxy's host
 // routing and JWT checks.
 type testServer struct {
-	URL     string
-	H       *hrana.Handler
-	M       *shard.Manager
-	Reg     *prometheus.Registry
-	Paths   map[int64]string
+	URL   string
+	H     *hrana.Handler
+	M     *shard.Manager
+	Reg   *prometheus.Registry
+	Paths map[int64]string
+	// DBURLs, when set, puts tenants on a libSQL server (remote_helpers_test.go).
+	DBURLs  map[int64]string
 	tb      testing.TB
 	closeFn func()
 }
@@ -77,13 +79,16 @@ func newTestServer(tb testing.TB, cfg hrana.Config, shardCfg ...func(*shard.Conf
 			if v := ctx.Request.Header.Peek("X-Test-Tenant"); len(v) > 0 {
 				id, _ = strconv.ParseInt(string(v), 10, 64)
 			}
+			if p, ok := tenantPath(ctx); ok {
+				id = p // a remote front reaches its tenants by path
+			}
 			principal := "service:1"
 			if v := ctx.Request.Header.Peek("X-Test-Principal"); len(v) > 0 {
 				principal = string(v)
 			}
 			c, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
-			h, err := s.M.Acquire(c, id, "")
+			h, err := s.M.Acquire(c, id, s.DBURLs[id])
 			if err != nil {
 				ctx.SetStatusCode(fasthttp.StatusServiceUnavailable)
 				ctx.SetBodyString(`{"error":"Tenant unavailable"}`)

@@ -61,7 +61,10 @@ func dump(tb testing.TB, path string) string {
 // a per-request error (never an HTTP error), the stream stays usable, and
 // nothing changes on disk, in this tenant's file or the neighbour's.
 func TestSafetyRefusals(t *testing.T) {
-	s := newTestServer(t, hrana.Config{})
+	servers(t, hrana.Config{}, testSafetyRefusals)
+}
+
+func testSafetyRefusals(t *testing.T, s *testServer) {
 	before := dump(t, s.Paths[1])
 	otherHash := fileHash(t, s.Paths[2])
 	into := filepath.Join(t.TempDir(), "stolen.db")
@@ -151,8 +154,9 @@ func (c *counterProbe) value() float64 {
 	return 0
 }
 
-func TestReadOnlyTarget(t *testing.T) {
-	s := newTestServer(t, hrana.Config{})
+func TestReadOnlyTarget(t *testing.T) { servers(t, hrana.Config{}, testReadOnlyTarget) }
+
+func testReadOnlyTarget(t *testing.T, s *testServer) {
 	s.pipeline(`{"requests":[{"type":"execute","stmt":{"sql":"CREATE TABLE notes(a)"}},{"type":"close"}]}`).ok(t, 0)
 	r := s.pipeline(`{"requests":[{"type":"execute","stmt":{"sql":"INSERT INTO notes VALUES (1)"}},{"type":"execute","stmt":{"sql":"SELECT count(*) FROM notes"}}]}`, "X-Test-RO", "1")
 	if code, _ := r.errCode(t, 0); code != "SQLITE_READONLY" {
@@ -174,7 +178,10 @@ func TestStatementTimeoutKeepsStream(t *testing.T) {
 }
 
 func TestLimits(t *testing.T) {
-	s := newTestServer(t, hrana.Config{MaxRowsPerResponse: 10, MaxResponseBytes: 4096, MaxStatementsPerRequest: 3})
+	servers(t, hrana.Config{MaxRowsPerResponse: 10, MaxResponseBytes: 4096, MaxStatementsPerRequest: 3}, testLimits)
+}
+
+func testLimits(t *testing.T, s *testServer) {
 	r := s.pipeline(`{"requests":[
 		{"type":"execute","stmt":{"sql":"WITH RECURSIVE r(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM r WHERE i < 11) SELECT i FROM r"}},
 		{"type":"execute","stmt":{"sql":"SELECT zeroblob(8000)"}},
@@ -196,7 +203,10 @@ func TestLimits(t *testing.T) {
 }
 
 func TestStreamCapPerTenant(t *testing.T) {
-	s := newTestServer(t, hrana.Config{MaxStreamsPerTenant: 2})
+	servers(t, hrana.Config{MaxStreamsPerTenant: 2}, testStreamCapPerTenant)
+}
+
+func testStreamCapPerTenant(t *testing.T, s *testServer) {
 	s.pipeline(`{"requests":[]}`)
 	s.pipeline(`{"requests":[]}`)
 	r := s.do("POST", "/v2/pipeline", `{"requests":[]}`)
@@ -210,8 +220,9 @@ func TestStreamCapPerTenant(t *testing.T) {
 	}
 }
 
-func TestEvictionClosesStreams(t *testing.T) {
-	s := newTestServer(t, hrana.Config{})
+func TestEvictionClosesStreams(t *testing.T) { servers(t, hrana.Config{}, testEvictionClosesStreams) }
+
+func testEvictionClosesStreams(t *testing.T, s *testServer) {
 	b := s.pipeline(`{"requests":[{"type":"execute","stmt":{"sql":"BEGIN IMMEDIATE"}}]}`).baton()
 	s.evict(1)
 	waitFor(t, 2*time.Second, func() bool {
@@ -228,15 +239,19 @@ func TestEvictionClosesStreams(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	if _, err := db.Exec(`CREATE TABLE after_evict(x)`); err != nil {
-		t.Errorf("write after eviction: %v", err)
-	}
+	// (A remote front closes the shard's stream in the background.)
+	var werr error
+	waitFor(t, 5*time.Second, func() bool {
+		_, werr = db.Exec(`CREATE TABLE IF NOT EXISTS after_evict(x)`)
+		return werr == nil
+	})
 	// The tenant reopened (a new Done) works again.
 	s.exec("SELECT 1")
 }
 
-func TestMetricsCount(t *testing.T) {
-	s := newTestServer(t, hrana.Config{})
+func TestMetricsCount(t *testing.T) { servers(t, hrana.Config{}, testMetricsCount) }
+
+func testMetricsCount(t *testing.T, s *testServer) {
 	s.exec("SELECT 1")
 	s.exec("CREATE TABLE m(x)")
 	s.do("POST", "/v2/pipeline", `{"baton":"bogus","requests":[]}`)

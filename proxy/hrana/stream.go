@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/microfi/tenantgate/shard"
+	"github.com/microfi/tenantgate/shard/remote"
 )
 
 // A stream is one held connection with its own transaction state and
@@ -42,7 +43,17 @@ type stream struct {
 	txSince, reqStart time.Time
 	// reason is why the server closed the stream (nil: the client did).
 	reason error
+
+	// rs is the stream on a remote tenant's libSQL server (forward.go),
+	// instead of conn; readOnly is the token's read-only claim, checked
+	// here for such a stream.
+	rs       *remote.Stream
+	readOnly bool
 }
+
+// live reports whether the stream still holds its connection (or its
+// server stream): it has not been released.
+func (st *stream) live() bool { return st.conn != nil || st.rs != nil }
 
 // Baton errors, each answered with HTTP 400.
 var (

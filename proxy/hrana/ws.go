@@ -368,6 +368,11 @@ func (s *wsSession) request(req *streamReq) streamResult {
 		// are not held against the Handler-wide budget beyond it.
 		r := s.h.newRun(st, s.proto.version >= 3, n)
 		defer r.release()
+		if st.rs != nil {
+			res = s.remoteRequest(r, st, req)
+			st.lastUsed = time.Now()
+			return res
+		}
 		if req.Type == "open_cursor" {
 			if _, ok := s.cursors[req.CursorID]; ok {
 				res.Err = errf("CURSOR_EXISTS", "cursor %d is already open", req.CursorID)

@@ -60,6 +60,9 @@ func (c *Conn) authorize(action int32, a1, a2, db, via string) int32 {
 	if db != "" && db != "main" && db != "temp" {
 		return deny("only the main database may be used")
 	}
+	if via == "" && changesSchema(action) {
+		c.schemaChange = true
+	}
 	managed := migrations.TenantManaged
 	// Nothing a tenant made (a trigger or view) may touch a managed table:
 	// it would ride along in statements that do.
@@ -125,6 +128,7 @@ func (c *Conn) authorize(action int32, a1, a2, db, via string) int32 {
 		// Secrets read as NULL rather than failing the statement, so
 		// "SELECT * FROM user_totp" still works.
 		if secretColumns[strings.ToLower(a1)+"."+strings.ToLower(a2)] {
+			c.nulled = true
 			return sqlite3.SQLITE_IGNORE
 		}
 	case sqlite3.SQLITE_CREATE_VTABLE:
@@ -181,4 +185,16 @@ func cString(p uintptr) string {
 		return ""
 	}
 	return libc.GoString(p)
+}
+
+// changesSchema reports the authorizer actions that add, drop or alter a
+// schema object.
+func changesSchema(action int32) bool {
+	switch action {
+	case sqlite3.SQLITE_INSERT, sqlite3.SQLITE_DELETE:
+		return false
+	}
+	return action >= sqlite3.SQLITE_CREATE_INDEX && action <= sqlite3.SQLITE_DROP_VIEW ||
+		action == sqlite3.SQLITE_ALTER_TABLE || action == sqlite3.SQLITE_CREATE_VTABLE ||
+		action == sqlite3.SQLITE_DROP_VTABLE
 }

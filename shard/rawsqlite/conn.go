@@ -91,6 +91,11 @@ type Conn struct {
 	// denied is the reason of the authorizer's last refusal, reported
 	// instead of SQLite's bare "not authorized".
 	denied string
+	// noop, nulled and schemaChange describe the last Prepare: a PRAGMA
+	// accepted as a no-op, a secret column read as NULL (both SQLITE_IGNORE:
+	// what runs is not what the text says), a schema object added, dropped
+	// or altered (see Compiled).
+	noop, nulled, schemaChange bool
 	// dirty is set when a statement may have changed connection state that
 	// outlives a stream (temp objects, per-connection PRAGMAs).
 	dirty bool

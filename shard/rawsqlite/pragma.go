@@ -195,6 +195,7 @@ func (c *Conn) authorizePragma(name, arg string, deny func(string) int32) int32 
 	case pragmaDirty:
 		c.dirty = true
 	case pragmaNoop:
+		c.noop = true
 		return sqlite3.SQLITE_IGNORE
 	case pragmaDeny:
 		if arg == "" {

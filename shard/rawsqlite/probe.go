@@ -69,3 +69,21 @@ func (s *Stmt) stepChecked() (bool, error) {
 	}
 	return row, err
 }
+
+// Compiled describes how the authorizer shaped the statement the last
+// Prepare compiled, for a caller that must run the same text elsewhere
+// (SQL forwarded to a remote tenant's server, which has no authorizer of
+// ours).
+type Compiled struct {
+	// NoOp: a PRAGMA accepted as a no-op (it compiled to nothing).
+	NoOp bool
+	// Nulled: a secret column reads as NULL here.
+	Nulled bool
+	// SchemaChange: the statement adds, drops or alters a schema object.
+	SchemaChange bool
+}
+
+// LastCompiled reports how the last Prepare's statement was shaped.
+func (c *Conn) LastCompiled() Compiled {
+	return Compiled{NoOp: c.noop, Nulled: c.nulled, SchemaChange: c.schemaChange}
+}

@@ -48,6 +48,7 @@ func (c *Conn) Prepare(sql string) (*Stmt, string, error) {
 	*(*uintptr)(cptr(pzTail)) = 0
 	c.denied = ""
 	c.ddl, c.schemaOp = false, false
+	c.noop, c.nulled, c.schemaChange = false, false, false
 	rc := sqlite3.Xsqlite3_prepare_v2(c.tls, c.db, zSQL, int32(n+1), ppStmt, pzTail)
 	if rc != sqlite3.SQLITE_OK {
 		return nil, "", c.errorFor(rc)

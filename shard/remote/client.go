@@ -1,0 +1,244 @@
+// Package remote speaks Hrana over HTTP to a libSQL server (sqld, Turso,
+// or another tenantgate serving its tenants): the transport under SQL
+// forwarding for tenants whose database lives on a server. It owns the
+// server's address and credential (from the tenant's db_url), protocol
+// version probing, streams and their batons and base URLs, and streaming
+// cursor bodies. Request and result bodies are Hrana JSON the caller builds
+// and decodes: this package moves them and keeps the server's batons to
+// itself, so nothing above it can hand a server baton to a client.
+package remote
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Defaults for Options fields left zero.
+const (
+	DefaultMaxIdleConnsPerHost = 64
+	DefaultProbeTimeout        = 5 * time.Second
+	// DefaultMaxResponseBytes bounds a pipeline response read from the
+	// server; a bigger one fails the request (ErrTooLarge).
+	DefaultMaxResponseBytes = 64 << 20
+)
+
+// Options configure a Transport.
+type Options struct {
+	// MaxIdleConnsPerHost keeps that many keep-alive connections per
+	// server.
+	MaxIdleConnsPerHost int
+	// MaxResponseBytes caps a pipeline response body.
+	MaxResponseBytes int64
+}
+
+// Transport is the HTTP connection pool shared by every Client of a
+// process. Close it last.
+type Transport struct {
+	opts Options
+	http *http.Client
+	tr   *http.Transport
+}
+
+// NewTransport returns a Transport; it opens nothing until used.
+func NewTransport(opts Options) *Transport {
+	if opts.MaxIdleConnsPerHost <= 0 {
+		opts.MaxIdleConnsPerHost = DefaultMaxIdleConnsPerHost
+	}
+	if opts.MaxResponseBytes <= 0 {
+		opts.MaxResponseBytes = DefaultMaxResponseBytes
+	}
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.MaxIdleConnsPerHost = opts.MaxIdleConnsPerHost
+	tr.MaxIdleConns = 0
+	tr.DisableCompression = true // loopback or a private network: CPU is dearer than bytes
+	return &Transport{opts: opts, tr: tr, http: &http.Client{Transport: tr,
+		// A server never redirects a Hrana request; following one would
+		// send the credential elsewhere.
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
+}
+
+// Close drops idle connections.
+func (t *Transport) Close() { t.tr.CloseIdleConnections() }
+
+// Errors a caller matches with errors.Is.
+var (
+	// ErrServer: the server answered a request with an error status
+	// (see *ServerError for its message and code).
+	ErrServer = errors.New("libSQL server error")
+	// ErrUnreachable: no answer (connection refused, reset, timeout).
+	ErrUnreachable = errors.New("libSQL server unreachable")
+	// ErrTooLarge: a response over Options.MaxResponseBytes.
+	ErrTooLarge = errors.New("libSQL server response too large")
+	// ErrProtocol: the server's answer is not Hrana.
+	ErrProtocol = errors.New("libSQL server spoke something other than Hrana")
+)
+
+// ServerError is an error status from the server, with the Hrana error
+// object of its body when it had one.
+type ServerError struct {
+	Status  int
+	Message string
+	Code    string
+}
+
+func (e *ServerError) Error() string {
+	if e.Code != "" {
+		return fmt.Sprintf("libSQL server: %d %s: %s", e.Status, e.Code, e.Message)
+	}
+	return fmt.Sprintf("libSQL server: %d: %s", e.Status, e.Message)
+}
+
+func (e *ServerError) Unwrap() error { return ErrServer }
+
+// Client is one libSQL database on a server: its base URL and credential.
+type Client struct {
+	t       *Transport
+	base    string // scheme://host[:port][/path], no trailing slash
+	token   string // bearer credential ("" for none)
+	version atomic.Int32
+	probe   sync.Mutex
+}
+
+// New returns a Client for a db_url: libsql://host (HTTPS; "?tls=0" for
+// plain HTTP), https://, http://, ws:// and wss:// (the same server's HTTP
+// side). "?authToken=…" is the server's credential; it never appears in
+// errors (see Redacted).
+func (t *Transport) New(dbURL string) (*Client, error) {
+	u, err := url.Parse(dbURL)
+	if err != nil {
+		return nil, fmt.Errorf("parse database URL: %w", errors.New(strings.ReplaceAll(err.Error(), dbURL, "<url>")))
+	}
+	q := u.Query()
+	token := q.Get("authToken")
+	tlsOff := q.Get("tls") == "0"
+	switch strings.ToLower(u.Scheme) {
+	case "libsql", "wss", "https":
+		u.Scheme = "https"
+		if tlsOff {
+			u.Scheme = "http"
+		}
+	case "ws", "http":
+		u.Scheme = "http"
+	default:
+		return nil, fmt.Errorf("database URL scheme %q is not a libSQL server (want libsql, https, http, wss or ws)", u.Scheme)
+	}
+	if u.Host == "" {
+		return nil, fmt.Errorf("database URL has no host")
+	}
+	u.RawQuery, u.Fragment, u.User = "", "", nil
+	return &Client{t: t, base: strings.TrimRight(u.String(), "/"), token: token}, nil
+}
+
+// Base is the server's base URL (no credential).
+func (c *Client) Base() string { return c.base }
+
+// Version is the Hrana version the server speaks over HTTP (3 or 2),
+// probed once with GET /v3 then /v2.
+func (c *Client) Version(ctx context.Context) (int, error) {
+	if v := c.version.Load(); v != 0 {
+		return int(v), nil
+	}
+	c.probe.Lock()
+	defer c.probe.Unlock()
+	if v := c.version.Load(); v != 0 {
+		return int(v), nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, DefaultProbeTimeout)
+	defer cancel()
+	for _, v := range []int{3, 2} {
+		ok, err := c.get(ctx, fmt.Sprintf("/v%d", v))
+		if err != nil {
+			return 0, err
+		}
+		if ok {
+			c.version.Store(int32(v))
+			return v, nil
+		}
+	}
+	// Hrana 1 servers (and Turso's own engine) answer neither: pipelines
+	// may still work on /v2.
+	c.version.Store(2)
+	return 2, nil
+}
+
+func (c *Client) get(ctx context.Context, path string) (bool, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base+path, nil)
+	if err != nil {
+		return false, err
+	}
+	c.authorize(req)
+	resp, err := c.t.http.Do(req)
+	if err != nil {
+		return false, fmt.Errorf("%w: %s: %v", ErrUnreachable, c.base, scrub(err))
+	}
+	io.Copy(io.Discard, io.LimitReader(resp.Body, 4096))
+	resp.Body.Close()
+	return resp.StatusCode == http.StatusOK, nil
+}
+
+func (c *Client) authorize(req *http.Request) {
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
+}
+
+// post sends body to base+path and returns the response when its status
+// is 200; any other status is a *ServerError.
+func (c *Client) post(ctx context.Context, base, path string, body []byte) (*http.Response, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+path, bytes.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	c.authorize(req)
+	resp, err := c.t.http.Do(req)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("%w: %s: %w", ErrUnreachable, c.base, ctx.Err())
+		}
+		return nil, fmt.Errorf("%w: %s: %v", ErrUnreachable, c.base, scrub(err))
+	}
+	if resp.StatusCode == http.StatusOK {
+		return resp, nil
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	se := &ServerError{Status: resp.StatusCode, Message: strings.TrimSpace(string(raw))}
+	var obj struct {
+		Message *string `json:"message"`
+		Error   *string `json:"error"`
+		Code    *string `json:"code"`
+	}
+	if json.Unmarshal(raw, &obj) == nil {
+		switch {
+		case obj.Message != nil:
+			se.Message = *obj.Message
+		case obj.Error != nil:
+			se.Message = *obj.Error
+		}
+		if obj.Code != nil {
+			se.Code = *obj.Code
+		}
+	}
+	return nil, se
+}
+
+// scrub drops the URL from a transport error (net/http quotes it, and the
+// URL never carries the token, but keep error text short and stable).
+func scrub(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return ue.Err
+	}
+	return err
+}

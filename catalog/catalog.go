@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -19,6 +20,7 @@ const (
 	DefaultPositiveTTL  = 5 * time.Minute
 	DefaultNegativeTTL  = 10 * time.Second
 	DefaultPollInterval = 250 * time.Millisecond
+	DefaultStaleAfter   = 5 * time.Second
 )
 
 // Options configures a Catalog. Zero fields take the defaults.
@@ -27,8 +29,11 @@ type Options struct {
 	PositiveTTL  time.Duration // how long a found tenant is trusted without a change notice
 	NegativeTTL  time.Duration // how long an unknown host stays unknown
 	PollInterval time.Duration // how often the change log is read; < 0 disables polling
-	Registerer   prometheus.Registerer
-	Logger       *slog.Logger
+	// StaleAfter: when no change poll has succeeded for this long the
+	// caches are dropped (and Stale reports true) until one does; < 0 = never.
+	StaleAfter time.Duration
+	Registerer prometheus.Registerer
+	Logger     *slog.Logger
 }
 
 // Catalog is the tenant catalog database with its host cache.
@@ -40,6 +45,13 @@ type Catalog struct {
 	log     *slog.Logger
 	cancel  context.CancelFunc
 	done    chan struct{}
+
+	// Written by the poller, read by Applied, Stale and the registry.
+	epoch              time.Time    // monotonic base of lastPoll
+	lastPoll           atomic.Int64 // since epoch, of the last successful poll
+	appliedChanges     atomic.Int64
+	appliedRevocations atomic.Int64
+	appliedCh          chan struct{}
 }
 
 // Open opens (and migrates) the catalog at url — a file: URL or path, or a
@@ -58,6 +70,9 @@ func Open(ctx context.Context, url string, opts Options) (*Catalog, error) {
 	if opts.PollInterval == 0 {
 		opts.PollInterval = DefaultPollInterval
 	}
+	if opts.StaleAfter == 0 {
+		opts.StaleAfter = DefaultStaleAfter
+	}
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
@@ -69,7 +84,7 @@ func Open(ctx context.Context, url string, opts Options) (*Catalog, error) {
 		db.Close()
 		return nil, fmt.Errorf("migrate catalog: %w", err)
 	}
-	c := &Catalog{db: db, opts: opts, log: opts.Logger, done: make(chan struct{})}
+	c := &Catalog{db: db, opts: opts, log: opts.Logger, done: make(chan struct{}), epoch: time.Now(), appliedCh: make(chan struct{}, 1)}
 	c.cache = newCache(c, opts, newMetrics(opts.Registerer))
 	seq, err := c.lastChange(ctx)
 	if err != nil {
@@ -82,6 +97,7 @@ func Open(ctx context.Context, url string, opts Options) (*Catalog, error) {
 		db.Close()
 		return nil, err
 	}
+	c.publishApplied()
 	pollCtx, cancel := context.WithCancel(context.Background())
 	c.cancel = cancel
 	if opts.PollInterval > 0 {

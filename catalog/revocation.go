@@ -82,6 +82,12 @@ func (k *revocationCache) invalidate(tenantID int64) {
 	k.lru.Remove(tenantID)
 }
 
+// purge forgets every snapshot (the change log cannot be trusted).
+func (k *revocationCache) purge() {
+	k.gen.Add(1)
+	k.lru.Purge()
+}
+
 // Revocations returns the tenant's revocation state, cached. The result is
 // shared: callers must not modify it.
 func (c *Catalog) Revocations(ctx context.Context, tenantID int64) (*Revocations, error) {

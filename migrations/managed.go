@@ -86,3 +86,12 @@ func (m Managed) Reserved(name string) bool {
 	n := strings.ToLower(name)
 	return m.Object(n) || strings.HasPrefix(n, ReservedPrefix)
 }
+
+// Owned reports whether name (any case) is tenantgate's: a managed object,
+// or one with the reserved prefix, which only migrations can create (one
+// this binary predates, on a database an expand-only migration took past
+// it). Tenant SQL may not write, drop or alter it.
+func (m Managed) Owned(name string) bool {
+	n := strings.ToLower(name)
+	return m.Object(n) || strings.HasPrefix(n, ReservedPrefix)
+}

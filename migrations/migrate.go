@@ -10,26 +10,51 @@ import (
 // ErrChecksumMismatch means an applied migration's SQL has since changed.
 var ErrChecksumMismatch = errors.New("applied migration has a different checksum")
 
-// ErrSchemaAhead means the database has a version this binary does not know.
+// ErrSchemaAhead means the database has a version this binary does not
+// know and that is not declared expand-only.
 var ErrSchemaAhead = errors.New("database schema is newer than this binary")
 
 const createTable = `CREATE TABLE IF NOT EXISTS schema_migrations (
-  version    INTEGER PRIMARY KEY,
-  name       TEXT NOT NULL,
-  checksum   TEXT NOT NULL,
-  applied_at DATETIME DEFAULT CURRENT_TIMESTAMP
+  version     INTEGER PRIMARY KEY,
+  name        TEXT NOT NULL,
+  checksum    TEXT NOT NULL,
+  applied_at  DATETIME DEFAULT CURRENT_TIMESTAMP,
+  expand_only INTEGER NOT NULL DEFAULT 0
 )`
+
+// addExpandOnly upgrades a table created before the column existed.
+const addExpandOnly = `ALTER TABLE schema_migrations ADD COLUMN expand_only INTEGER NOT NULL DEFAULT 0`
 
 // Applied is one row of schema_migrations.
 type Applied struct {
-	Version  int
-	Name     string
-	Checksum string
+	Version    int
+	Name       string
+	Checksum   string
+	ExpandOnly bool
 }
 
 // Status reads what a database has applied. A database without the table
 // has applied nothing.
 func Status(ctx context.Context, db *sql.DB) ([]Applied, error) {
+	rows, err := db.QueryContext(ctx, `SELECT version, name, checksum, expand_only FROM schema_migrations ORDER BY version`)
+	if err != nil {
+		// A table from before expand_only (upgraded by the next Apply):
+		// nothing it records is expand-only.
+		return statusWithoutFlag(ctx, db)
+	}
+	defer rows.Close()
+	var out []Applied
+	for rows.Next() {
+		var a Applied
+		if err := rows.Scan(&a.Version, &a.Name, &a.Checksum, &a.ExpandOnly); err != nil {
+			return nil, err
+		}
+		out = append(out, a)
+	}
+	return out, rows.Err()
+}
+
+func statusWithoutFlag(ctx context.Context, db *sql.DB) ([]Applied, error) {
 	rows, err := db.QueryContext(ctx, `SELECT version, name, checksum FROM schema_migrations ORDER BY version`)
 	if err != nil {
 		// Asked, not matched by error text: a fresh database has no table.
@@ -52,8 +77,9 @@ func Status(ctx context.Context, db *sql.DB) ([]Applied, error) {
 
 // Pending checks what a database has applied against the set and returns
 // the migrations still to apply, in order. It fails on a changed checksum or
-// an unknown (newer) version, so a database is never served or migrated on a
-// schema the code does not expect.
+// an unknown (newer) version that is not expand-only, so a database is never
+// served or migrated on a schema the code does not expect. Unknown
+// expand-only versions are accepted: they only add what this code ignores.
 func Pending(ctx context.Context, db *sql.DB, set Set) ([]Migration, error) {
 	applied, err := Status(ctx, db)
 	if err != nil {
@@ -81,7 +107,7 @@ func pendingFrom(applied []Applied, set Set) ([]Migration, error) {
 		}
 	}
 	for _, a := range applied {
-		if !known[a.Version] {
+		if !known[a.Version] && !a.ExpandOnly {
 			return nil, fmt.Errorf("%s migration %04d_%s: %w", set.Name, a.Version, a.Name, ErrSchemaAhead)
 		}
 	}
@@ -118,6 +144,15 @@ func Apply(ctx context.Context, db *sql.DB, m Migration, dryRun bool) error {
 	if _, err := tx.ExecContext(ctx, createTable); err != nil {
 		return fmt.Errorf("create schema_migrations: %w", err)
 	}
+	var hasFlag int
+	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM pragma_table_info('schema_migrations') WHERE name = 'expand_only'`).Scan(&hasFlag); err != nil {
+		return fmt.Errorf("inspect schema_migrations: %w", err)
+	}
+	if hasFlag == 0 {
+		if _, err := tx.ExecContext(ctx, addExpandOnly); err != nil {
+			return fmt.Errorf("upgrade schema_migrations: %w", err)
+		}
+	}
 	var exists int
 	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM schema_migrations WHERE version = ?`, m.Version).Scan(&exists); err != nil {
 		return fmt.Errorf("check migration %04d_%s: %w", m.Version, m.Name, err)
@@ -129,8 +164,8 @@ func Apply(ctx context.Context, db *sql.DB, m Migration, dryRun bool) error {
 		return fmt.Errorf("apply migration %04d_%s: %w", m.Version, m.Name, err)
 	}
 	if _, err := tx.ExecContext(ctx,
-		`INSERT INTO schema_migrations (version, name, checksum) VALUES (?, ?, ?)`,
-		m.Version, m.Name, m.Checksum); err != nil {
+		`INSERT INTO schema_migrations (version, name, checksum, expand_only) VALUES (?, ?, ?, ?)`,
+		m.Version, m.Name, m.Checksum, m.ExpandOnly); err != nil {
 		return fmt.Errorf("record migration %04d_%s: %w", m.Version, m.Name, err)
 	}
 	if dryRun {

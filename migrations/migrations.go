@@ -2,9 +2,19 @@
 // tenant databases, embedded in the binary, and applies them.
 //
 // Each file is named NNNN_name.sql. A database records every applied file
-// (version, name, checksum) in schema_migrations; each file runs in its own
-// transaction, so a database is write-locked only for its own few
-// milliseconds and a crash leaves it on a whole version.
+// (version, name, checksum, expand-only) in schema_migrations; each file
+// runs in its own transaction, so a database is write-locked only for its
+// own few milliseconds and a crash leaves it on a whole version.
+//
+// A migration whose SQL carries the line
+//
+//	-- tenantgate:expand-only
+//
+// only adds (a new tg_ table, index or trigger, a new nullable or defaulted
+// column): code written before it keeps working on a database that has it.
+// The flag is recorded with the migration in the database itself, so an
+// older binary, which has never seen the migration, can still tell that it
+// may serve the database (Pending).
 package migrations
 
 import (
@@ -28,6 +38,27 @@ type Migration struct {
 	Name     string
 	SQL      string
 	Checksum string // hex SHA-256 of SQL
+	// ExpandOnly: binaries that predate this migration may serve a
+	// database that has it (see the package comment).
+	ExpandOnly bool
+}
+
+// ExpandOnlyDirective is the line that declares a migration expand-only.
+const ExpandOnlyDirective = "-- tenantgate:expand-only"
+
+// declaresExpandOnly reports whether sql has the directive on a line of
+// its own (leading comments only: it is a declaration, not prose).
+func declaresExpandOnly(sql string) bool {
+	for _, line := range strings.Split(sql, "\n") {
+		line = strings.TrimSpace(line)
+		if line == ExpandOnlyDirective {
+			return true
+		}
+		if line != "" && !strings.HasPrefix(line, "--") {
+			return false
+		}
+	}
+	return false
 }
 
 // Set is an ordered list of migrations for one kind of database.
@@ -48,6 +79,58 @@ func (s Set) Latest() int {
 		return 0
 	}
 	return s.Migrations[len(s.Migrations)-1].Version
+}
+
+// ServableBy reports whether a binary whose newest version is have can
+// serve a database on version want: it is not newer, or every migration of
+// the set after have, up to want, is expand-only.
+func (s Set) ServableBy(have, want int) bool {
+	for _, m := range s.Migrations {
+		if m.Version > have && m.Version <= want && !m.ExpandOnly {
+			return false
+		}
+	}
+	return true
+}
+
+// Blocking lists the migrations after have, up to want, that are not
+// expand-only: the ones an older binary cannot serve.
+func (s Set) Blocking(have, want int) []Migration {
+	var out []Migration
+	for _, m := range s.Migrations {
+		if m.Version > have && m.Version <= want && !m.ExpandOnly {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// Ceiling is the newest version of the set that a binary whose newest
+// version is have can serve: have itself, extended through every
+// expand-only migration that directly follows it.
+func (s Set) Ceiling(have int) int {
+	c := have
+	for _, m := range s.Migrations {
+		if m.Version <= have {
+			continue
+		}
+		if !m.ExpandOnly {
+			break
+		}
+		c = m.Version
+	}
+	return c
+}
+
+// Until returns the set cut after version v.
+func (s Set) Until(v int) Set {
+	out := Set{Name: s.Name}
+	for _, m := range s.Migrations {
+		if m.Version <= v {
+			out.Migrations = append(out.Migrations, m)
+		}
+	}
+	return out
 }
 
 // With returns a copy of the set with extra migrations appended; tests and
@@ -102,6 +185,7 @@ func load(fsys fs.FS, dir string) (Set, error) {
 		}
 		set.Migrations = append(set.Migrations, Migration{
 			Version: version, Name: rest, SQL: string(body), Checksum: Checksum(string(body)),
+			ExpandOnly: declaresExpandOnly(string(body)),
 		})
 	}
 	return set, nil

@@ -7,6 +7,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/microfi/tenantgate/catalog"
+	"github.com/microfi/tenantgate/proxy/httpapi"
 )
 
 // Budgets bound what clients without a token can make this proxy do:
@@ -89,7 +90,7 @@ var budgetLabels = []string{"cold_login_tenant", "cold_login_client", "demo_glob
 // refuse counts a refusal and returns the 429.
 func (s *Server) refuse(name string, wait time.Duration) error {
 	s.metrics.throttled.WithLabelValues(name).Inc()
-	return tooManyRequests(retrySeconds(wait))
+	return httpapi.TooManyRequests(retrySeconds(wait))
 }
 
 // coldOpenBudget is taken by a request without a token that needs tenant
@@ -108,6 +109,14 @@ func (s *Server) coldOpenBudget(ctx *fasthttp.RequestCtx, t catalog.Tenant) erro
 		return s.refuse("cold_login_tenant", wait)
 	}
 	return nil
+}
+
+// creationBudget is the public site's Budget hook: "demo" or "signup".
+func (s *Server) creationBudget(c context.Context, name string) error {
+	if name == "demo" {
+		return s.demoBudget(c)
+	}
+	return s.signupBudget()
 }
 
 // demoBudget is taken before a demo is created: the global rate and the

@@ -12,6 +12,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/microfi/tenantgate/proxy/connlimit"
+	"github.com/microfi/tenantgate/proxy/token"
 )
 
 // Edge defaults: what an anonymous client may hold before it has proved
@@ -162,7 +163,7 @@ func (s *Server) sqlBodyAllowed(h *fasthttp.RequestHeader) bool {
 	if len(h.PeekAll(fasthttp.HeaderAuthorization)) != 1 {
 		return false
 	}
-	tok, ok := bearer(h.Peek(fasthttp.HeaderAuthorization))
+	tok, ok := token.Bearer(h.Peek(fasthttp.HeaderAuthorization))
 	if !ok {
 		return false
 	}

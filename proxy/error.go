@@ -5,69 +5,44 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"strconv"
 
 	"github.com/valyala/fasthttp"
 
 	"github.com/microfi/tenantgate/catalog"
 	"github.com/microfi/tenantgate/catalog/tenants"
+	"github.com/microfi/tenantgate/proxy/httpapi"
 	"github.com/microfi/tenantgate/shard"
 	"github.com/microfi/tenantgate/shard/bank"
 	"github.com/microfi/tenantgate/shard/storage"
 )
 
-// Error is an error with the status and message the client sees.
-type Error struct {
-	Status  int
-	Message string
-	Fields  map[string]string // validation errors per field, optional
-	Retry   int               // Retry-After seconds, for 429
-}
-
-func (e *Error) Error() string { return e.Message }
+// Error is an error with the status and message the client sees
+// (httpapi.Error, shared with the handler packages).
+type Error = httpapi.Error
 
 // Errors with the contract's exact messages.
 var (
 	errTenantNotFound = &Error{Status: http.StatusNotFound, Message: "Tenant not found"}
-	errNotFound       = &Error{Status: http.StatusNotFound, Message: "Not found"}
-	errMethod         = &Error{Status: http.StatusMethodNotAllowed, Message: "Method not allowed"}
+	errNotFound       = httpapi.ErrNotFound
+	errMethod         = httpapi.ErrMethod
 	errSuspended      = &Error{Status: http.StatusForbidden, Message: "Tenant suspended"}
 	errDemoExpired    = &Error{Status: http.StatusGone, Message: "Demo expired"}
-	errUnavailable    = &Error{Status: http.StatusServiceUnavailable, Message: "Tenant unavailable"}
+	errUnavailable    = httpapi.ErrUnavailable
 	errQuotaExceeded  = &Error{Status: http.StatusForbidden, Message: "Storage quota exceeded"}
 )
-
-// badRequest is a 400 with an optional per-field explanation.
-func badRequest(msg string, fields map[string]string) *Error {
-	return &Error{Status: http.StatusBadRequest, Message: msg, Fields: fields}
-}
-
-// tooManyRequests is the contract's 429 with Retry-After.
-func tooManyRequests(retrySeconds int) *Error {
-	return &Error{Status: http.StatusTooManyRequests, Message: "Too many requests", Retry: max(retrySeconds, 1)}
-}
-
-// publicError marks a tenant-service error from a public-site request, so
-// errorFor words it in that request's terms: "Invalid signup" or "Invalid
-// demo", and the host is the signup's "subdomain".
-type publicError struct {
-	request string // "signup" or "demo"
-	err     error
-}
-
-func (e *publicError) Error() string { return e.err.Error() }
-func (e *publicError) Unwrap() error { return e.err }
 
 // tenantError maps the tenant service's refusals: the one place a
 // *tenants.ValidationError becomes a 400 with fields, and a taken host or
 // domain a 409.
 func tenantError(err error) *Error {
 	var verr *tenants.ValidationError
-	var pub *publicError
+	var pub *httpapi.PublicError
 	public := errors.As(err, &pub)
 	switch {
 	case errors.As(err, &verr):
 		if !public {
-			return badRequest("Invalid tenant", verr.Fields)
+			return httpapi.BadRequest("Invalid tenant", verr.Fields)
 		}
 		fields := make(map[string]string, len(verr.Fields))
 		for k, v := range verr.Fields {
@@ -76,7 +51,7 @@ func tenantError(err error) *Error {
 			}
 			fields[k] = v
 		}
-		return badRequest("Invalid "+pub.request, fields)
+		return httpapi.BadRequest("Invalid "+pub.Request, fields)
 	case errors.Is(err, catalog.ErrHostTaken) && public:
 		return &Error{Status: http.StatusConflict, Message: "Subdomain taken", Fields: map[string]string{"subdomain": "is taken"}}
 	case errors.Is(err, catalog.ErrHostTaken):
@@ -159,7 +134,7 @@ func errorFor(err error) *Error {
 	case errors.Is(err, bank.ErrRefused):
 		return &Error{Status: http.StatusServiceUnavailable, Message: "Tenant unavailable"}
 	case errors.As(err, &verr):
-		return badRequest("Invalid request", verr.Fields)
+		return httpapi.BadRequest("Invalid request", verr.Fields)
 	case errors.Is(err, context.DeadlineExceeded):
 		return &Error{Status: http.StatusServiceUnavailable, Message: "Request timed out"}
 	}
@@ -170,13 +145,13 @@ func errorFor(err error) *Error {
 func (s *Server) writeError(ctx *fasthttp.RequestCtx, err error) {
 	e := errorFor(err)
 	if e.Status >= 500 {
-		s.log.Error("request failed", "request_id", requestID(ctx), "client", s.clientAddr(ctx).String(), "host", string(ctx.Host()),
+		s.log.Error("request failed", "request_id", httpapi.RequestID(ctx), "client", s.clientAddr(ctx).String(), "host", string(ctx.Host()),
 			"path", string(ctx.Path()), "status", e.Status, "err", err)
 	} else if s.log.Enabled(context.Background(), slog.LevelDebug) {
-		s.log.Debug("request refused", "request_id", requestID(ctx), "status", e.Status, "err", err)
+		s.log.Debug("request refused", "request_id", httpapi.RequestID(ctx), "status", e.Status, "err", err)
 	}
 	if e.Retry > 0 {
-		ctx.Response.Header.Set("Retry-After", itoa(e.Retry))
+		ctx.Response.Header.Set("Retry-After", strconv.Itoa(e.Retry))
 	}
 	if p, ok := s.pageFor(e); ok && wantsHTML(ctx) {
 		writeErrorPage(ctx, e.Status, p)
@@ -186,5 +161,5 @@ func (s *Server) writeError(ctx *fasthttp.RequestCtx, err error) {
 		Error  string            `json:"error"`
 		Fields map[string]string `json:"fields,omitempty"`
 	}{e.Message, e.Fields}
-	writeJSON(ctx, e.Status, body)
+	httpapi.WriteJSON(ctx, e.Status, body)
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/valyala/fasthttp/fasthttpadaptor"
 
 	"github.com/microfi/tenantgate/catalog"
+	"github.com/microfi/tenantgate/proxy/httpapi"
 	"github.com/microfi/tenantgate/proxy/tlsedge"
 )
 
@@ -61,7 +62,7 @@ func (s *Server) httpsFirst(ctx *fasthttp.RequestCtx) bool {
 		target += ":" + strconv.Itoa(p)
 	}
 	ctx.Response.Header.Set("Location", target+string(ctx.RequestURI()))
-	writeJSON(ctx, http.StatusPermanentRedirect, map[string]string{"error": "Use HTTPS", "location": target + string(ctx.RequestURI())})
+	httpapi.WriteJSON(ctx, http.StatusPermanentRedirect, map[string]string{"error": "Use HTTPS", "location": target + string(ctx.RequestURI())})
 	return true
 }
 

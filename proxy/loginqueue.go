@@ -6,6 +6,8 @@ import (
 	"slices"
 	"sync"
 	"time"
+
+	"github.com/microfi/tenantgate/proxy/httpapi"
 )
 
 // Password hashing is the costliest thing an anonymous client can ask for.
@@ -63,7 +65,7 @@ func (q *loginQueue) acquire(ctx context.Context, tenant int64) error {
 	}
 	if len(q.queues[tenant]) >= loginQueuePerTenant {
 		q.mu.Unlock()
-		return tooManyRequests(loginQueueRetryAfter)
+		return httpapi.TooManyRequests(loginQueueRetryAfter)
 	}
 	w := &loginWaiter{ready: make(chan struct{})}
 	if len(q.queues[tenant]) == 0 {
@@ -84,10 +86,10 @@ func (q *loginQueue) acquire(ctx context.Context, tenant int64) error {
 	defer q.mu.Unlock()
 	if w.granted { // granted while timing out: hand the slot on
 		q.put(tenant)
-		return tooManyRequests(loginQueueRetryAfter)
+		return httpapi.TooManyRequests(loginQueueRetryAfter)
 	}
 	q.remove(tenant, w)
-	return tooManyRequests(loginQueueRetryAfter)
+	return httpapi.TooManyRequests(loginQueueRetryAfter)
 }
 
 // release gives tenant's slot back to the next tenant in turn.

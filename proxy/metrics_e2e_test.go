@@ -31,6 +31,7 @@ import (
 	"github.com/microfi/tenantgate/migrations"
 	"github.com/microfi/tenantgate/proxy"
 	"github.com/microfi/tenantgate/proxy/proxytest"
+	"github.com/microfi/tenantgate/proxy/tenantmetrics"
 	"github.com/microfi/tenantgate/shard/storage"
 )
 
@@ -710,7 +711,7 @@ func TestMetrics_TenantCardinality(t *testing.T) {
 	// Tenants without a slot are counted in "other"; nothing is counted
 	// twice (series of tenants that drop out are deleted, never merged).
 	sent := float64(tenants + 2*tenants/10)
-	if got := sc.value("tenantgate_tenant_requests_total", "tenant", proxy.OtherTenant); got < 1 {
+	if got := sc.value("tenantgate_tenant_requests_total", "tenant", tenantmetrics.Other); got < 1 {
 		t.Errorf("tenant=other counted %v requests, want some", got)
 	}
 	if got := sc.value("tenantgate_tenant_requests_total"); got > sent {

@@ -13,6 +13,7 @@ import (
 	"github.com/valyala/fasthttp/fasthttpadaptor"
 
 	"github.com/microfi/tenantgate/migrations"
+	"github.com/microfi/tenantgate/proxy/httpapi"
 )
 
 // handleOps serves the operator listener: metrics, health and (when
@@ -22,7 +23,7 @@ func (s *Server) handleOps(ctx *fasthttp.RequestCtx) {
 		if p := recover(); p != nil { // fasthttp does not recover handler panics
 			s.log.Error("ops handler panic", "path", string(ctx.Path()), "panic", p)
 			ctx.Response.Reset()
-			writeJSON(ctx, http.StatusInternalServerError, map[string]string{"error": "Internal error"})
+			httpapi.WriteJSON(ctx, http.StatusInternalServerError, map[string]string{"error": "Internal error"})
 		}
 	}()
 	path := string(ctx.Path())
@@ -30,13 +31,13 @@ func (s *Server) handleOps(ctx *fasthttp.RequestCtx) {
 	case path == "/metrics":
 		s.metricsHTTP(ctx)
 	case path == "/healthz":
-		writeJSON(ctx, http.StatusOK, map[string]string{"status": "ok"})
+		httpapi.WriteJSON(ctx, http.StatusOK, map[string]string{"status": "ok"})
 	case path == "/readyz":
 		s.ready(ctx)
 	case s.cfg.Pprof && strings.HasPrefix(path, "/debug/pprof"): // off unless --pprof
 		pprofHandler(ctx)
 	default:
-		writeJSON(ctx, http.StatusNotFound, map[string]string{"error": "Not found"})
+		httpapi.WriteJSON(ctx, http.StatusNotFound, map[string]string{"error": "Not found"})
 	}
 }
 
@@ -48,7 +49,9 @@ func metricsHandler(g prometheus.Gatherer) fasthttp.RequestHandler {
 	return fasthttpadaptor.NewFastHTTPHandler(promhttp.HandlerFor(g, promhttp.HandlerOpts{EnableOpenMetrics: true}))
 }
 
-// ready reports whether the catalog answers and is on the newest schema.
+// ready reports whether the catalog answers and is on the newest schema,
+// its changes are being applied, and the proxy is registered in the fleet
+// and not draining (fleet.go).
 func (s *Server) ready(ctx *fasthttp.RequestCtx) {
 	c, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
@@ -63,7 +66,10 @@ func (s *Server) ready(ctx *fasthttp.RequestCtx) {
 	} else {
 		checks["catalog"] = "ok"
 	}
-	writeJSON(ctx, status, map[string]any{"status": map[bool]string{true: "ready", false: "not ready"}[status == http.StatusOK], "checks": checks})
+	if !s.fleetReady(checks) {
+		status = http.StatusServiceUnavailable
+	}
+	httpapi.WriteJSON(ctx, status, map[string]any{"status": map[bool]string{true: "ready", false: "not ready"}[status == http.StatusOK], "checks": checks})
 }
 
 var pprofHandler = fasthttpadaptor.NewFastHTTPHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

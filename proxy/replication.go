@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"github.com/microfi/tenantgate/proxy/httpapi"
 	"github.com/valyala/fasthttp"
 )
 
@@ -17,10 +18,10 @@ import (
 const replicationMsg = "Embedded replicas and offline sync are not supported: tenantgate serves tenant databases over Hrana only; use an http(s):// or ws(s):// URL without syncUrl"
 
 // refuseReplication answers the replication and sync endpoints.
-func (s *Server) refuseReplication(r *tenantRequest) error {
+func (s *Server) refuseReplication(r *httpapi.Request) error {
 	s.metrics.replicationRefused.Inc()
-	ctx := r.ctx
-	if string(ctx.Method()) == fasthttp.MethodPost && len(r.params["method"]) > 0 {
+	ctx := r.Ctx
+	if string(ctx.Method()) == fasthttp.MethodPost && len(r.Params["method"]) > 0 {
 		// A gRPC-web trailers-only response: the status is in the headers.
 		ctx.SetStatusCode(fasthttp.StatusOK)
 		ctx.SetContentType("application/grpc-web+proto")
@@ -29,6 +30,6 @@ func (s *Server) refuseReplication(r *tenantRequest) error {
 		ctx.Response.Header.Set("x-tenantgate-error", replicationMsg)
 		return nil
 	}
-	writeJSON(ctx, fasthttp.StatusNotFound, map[string]string{"error": replicationMsg, "message": replicationMsg, "code": "REPLICATION_NOT_SUPPORTED"})
+	httpapi.WriteJSON(ctx, fasthttp.StatusNotFound, map[string]string{"error": replicationMsg, "message": replicationMsg, "code": "REPLICATION_NOT_SUPPORTED"})
 	return nil
 }

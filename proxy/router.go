@@ -4,13 +4,13 @@ import (
 	"context"
 	"log/slog"
 	"runtime/debug"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/valyala/fasthttp"
 
 	"github.com/microfi/tenantgate/catalog"
+	"github.com/microfi/tenantgate/proxy/httpapi"
 )
 
 // hostKind is what a Host header routes to.
@@ -61,7 +61,7 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 		s.tenantSeries.Observe(tenantHost, status, elapsed)
 	}
 	if s.log.Enabled(context.Background(), slog.LevelDebug) { // the arguments alone cost several allocations
-		s.log.Debug("request", "request_id", requestID(ctx), "client", s.clientAddr(ctx).String(), "host", string(ctx.Host()), "method", string(ctx.Method()),
+		s.log.Debug("request", "request_id", httpapi.RequestID(ctx), "client", s.clientAddr(ctx).String(), "host", string(ctx.Host()), "method", string(ctx.Method()),
 			"path", string(ctx.Path()), "status", status, "duration", elapsed)
 	}
 }
@@ -71,10 +71,10 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 func (s *Server) dispatchSafely(ctx *fasthttp.RequestCtx) (class, tenantHost string) {
 	defer func() {
 		if p := recover(); p != nil {
-			s.log.Error("handler panic", "request_id", requestID(ctx), "client", s.clientAddr(ctx).String(), "host", string(ctx.Host()),
+			s.log.Error("handler panic", "request_id", httpapi.RequestID(ctx), "client", s.clientAddr(ctx).String(), "host", string(ctx.Host()),
 				"path", string(ctx.Path()), "panic", p, "stack", string(debug.Stack()))
 			ctx.Response.Reset()
-			writeJSON(ctx, fasthttp.StatusInternalServerError, map[string]string{"error": "Internal error"})
+			httpapi.WriteJSON(ctx, fasthttp.StatusInternalServerError, map[string]string{"error": "Internal error"})
 			class = classNone
 		}
 	}()
@@ -95,7 +95,9 @@ func (s *Server) dispatch(ctx *fasthttp.RequestCtx) (class, tenantHost string) {
 	}
 	switch kind {
 	case hostPublic:
-		s.handlePublic(ctx)
+		if err := s.site.Serve(ctx); err != nil {
+			s.writeError(ctx, err)
+		}
 		return classPublic, ""
 	case hostAdmin:
 		s.handleAdmin(ctx)
@@ -125,21 +127,4 @@ func (s *Server) dispatch(ctx *fasthttp.RequestCtx) (class, tenantHost string) {
 		s.writeError(ctx, err)
 	}
 	return class, t.Host
-}
-
-// requestID is the caller's X-Request-Id when sane, else the server's own.
-func requestID(ctx *fasthttp.RequestCtx) string {
-	if id := ctx.Request.Header.Peek("X-Request-Id"); len(id) > 0 && len(id) <= 64 && printable(id) {
-		return string(id)
-	}
-	return strconv.FormatUint(ctx.ID(), 36) + "-" + strconv.FormatInt(ctx.ConnTime().UnixNano()%1e9, 36)
-}
-
-func printable(b []byte) bool {
-	for _, c := range b {
-		if c < 0x21 || c > 0x7e {
-			return false
-		}
-	}
-	return true
 }

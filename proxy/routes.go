@@ -2,9 +2,10 @@ package proxy
 
 import (
 	"slices"
-	"strconv"
 	"strings"
 
+	"github.com/microfi/tenantgate/proxy/httpapi"
+	"github.com/microfi/tenantgate/proxy/site"
 	"github.com/valyala/fasthttp"
 )
 
@@ -28,59 +29,63 @@ type route struct {
 	roles  []string
 	noDB   bool // the handler does not need the tenant database acquired
 	enrol  bool // open to an enrolment-only token (ScopeEnrol)
-	handle func(s *Server, r *tenantRequest) error
+	handle func(r *httpapi.Request) error
 }
 
-// tenantRoutes is the table of every tenant-host endpoint.
-var tenantRoutes = []route{
-	{method: "GET", path: "/", class: classStatic, noDB: true, handle: (*Server).serveDashboard},
-	{method: "GET", path: "/setup", class: classStatic, noDB: true, handle: (*Server).serveDashboard},
-	{method: "GET", path: "/assets/{name}", class: classStatic, noDB: true, handle: (*Server).serveTenantAsset},
-	{method: "GET", path: "/api/accounts", class: classTenant, roles: anyTenantRole, handle: (*Server).listAccounts},
-	// Tenant banking API (bank_*.go).
-	{method: "POST", path: "/api/auth/login", class: classTenant, handle: (*Server).login},
-	{method: "GET", path: "/api/tenant", class: classTenant, noDB: true, handle: (*Server).tenantInfo},
-	{method: "GET", path: "/api/me", class: classTenant, roles: anyTenantRole, enrol: true, handle: (*Server).me},
-	// People and their access (bank_people.go).
-	{method: "POST", path: "/api/auth/logout", class: classTenant, roles: anyTenantRole, enrol: true, handle: (*Server).logout},
-	{method: "POST", path: "/api/auth/password", class: classTenant, roles: userRoles, handle: (*Server).changePassword},
-	{method: "POST", path: "/api/auth/reset", class: classTenant, handle: (*Server).redeemPasswordReset},
-	{method: "POST", path: "/api/auth/2fa/enrol", class: classTenant, roles: staffOrAdmin, enrol: true, handle: (*Server).enrolTOTP},
-	{method: "POST", path: "/api/auth/2fa/confirm", class: classTenant, roles: staffOrAdmin, enrol: true, handle: (*Server).confirmTOTP},
-	{method: "PATCH", path: "/api/users/{id}", class: classTenant, roles: adminOnly, handle: (*Server).updateUser},
-	{method: "POST", path: "/api/users/{id}/password-reset", class: classTenant, roles: adminOnly, handle: (*Server).issuePasswordReset},
-	{method: "DELETE", path: "/api/users/{id}/2fa", class: classTenant, roles: adminOnly, handle: (*Server).disableUserTOTP},
-	{method: "PATCH", path: "/api/accounts/{id}", class: classTenant, roles: staffOrAdmin, handle: (*Server).updateAccount},
-	{method: "GET", path: "/api/audit", class: classTenant, roles: adminOnly, handle: (*Server).listAudit},
-	{method: "GET", path: "/api/settings", class: classTenant, roles: staffOrAdmin, handle: (*Server).getSettings},
-	{method: "PATCH", path: "/api/settings", class: classTenant, roles: adminOnly, handle: (*Server).patchSettings},
-	{method: "GET", path: "/api/domain", class: classTenant, roles: adminOnly, noDB: true, handle: (*Server).tenantDomain},
-	{method: "GET", path: "/api/users", class: classTenant, roles: staffUp, handle: (*Server).listUsers},
-	{method: "POST", path: "/api/users", class: classTenant, roles: adminOnly, handle: (*Server).createUser},
-	{method: "POST", path: "/api/accounts", class: classTenant, roles: staffOrAdmin, handle: (*Server).createAccount},
-	{method: "GET", path: "/api/accounts/{id}", class: classTenant, roles: anyTenantRole, handle: (*Server).getAccount},
-	{method: "GET", path: "/api/transactions", class: classTenant, roles: anyTenantRole, handle: (*Server).listTransactions},
-	{method: "POST", path: "/api/transactions", class: classTenant, roles: anyTenantRole, handle: (*Server).createTransaction},
-	// libSQL over HTTP (Hrana 2 and 3, JSON and Protobuf; sql.go).
-	{method: "GET", path: "/v2", class: classSQL, noDB: true, handle: (*Server).serveSQL},
-	{method: "GET", path: "/v3", class: classSQL, noDB: true, handle: (*Server).serveSQL},
-	{method: "GET", path: "/v3-protobuf", class: classSQL, noDB: true, handle: (*Server).serveSQL},
-	{method: "POST", path: "/v2/pipeline", class: classSQL, roles: serviceOnly, handle: (*Server).serveSQL},
-	{method: "POST", path: "/v3/pipeline", class: classSQL, roles: serviceOnly, handle: (*Server).serveSQL},
-	{method: "POST", path: "/v3/cursor", class: classSQL, roles: serviceOnly, handle: (*Server).serveSQL},
-	{method: "POST", path: "/v3-protobuf/pipeline", class: classSQL, roles: serviceOnly, handle: (*Server).serveSQL},
-	{method: "POST", path: "/v3-protobuf/cursor", class: classSQL, roles: serviceOnly, handle: (*Server).serveSQL},
-	{method: "OPTIONS", path: "/v2/pipeline", class: classSQL, noDB: true, handle: (*Server).sqlPreflight},
-	{method: "OPTIONS", path: "/v3/pipeline", class: classSQL, noDB: true, handle: (*Server).sqlPreflight},
-	{method: "OPTIONS", path: "/v3/cursor", class: classSQL, noDB: true, handle: (*Server).sqlPreflight},
-	{method: "OPTIONS", path: "/v3-protobuf/pipeline", class: classSQL, noDB: true, handle: (*Server).sqlPreflight},
-	{method: "OPTIONS", path: "/v3-protobuf/cursor", class: classSQL, noDB: true, handle: (*Server).sqlPreflight},
-	// Embedded replicas and offline sync: refused quickly (replication.go).
-	{method: "GET", path: "/info", class: classSQL, noDB: true, handle: (*Server).refuseReplication},
-	{method: "POST", path: "/wal_log.ReplicationLog/{method}", class: classSQL, noDB: true, handle: (*Server).refuseReplication},
-	{method: "GET", path: "/export/{generation}", class: classSQL, noDB: true, handle: (*Server).refuseReplication},
-	{method: "GET", path: "/sync/{generation}/{start}/{end}", class: classSQL, noDB: true, handle: (*Server).refuseReplication},
-	{method: "POST", path: "/sync/{generation}/{start}/{end}", class: classSQL, noDB: true, handle: (*Server).refuseReplication},
+// tenantRoutes is the table of every tenant-host endpoint. The handlers
+// live in their own packages (bankapi, site); SQL and replication are the
+// edge's own.
+func (s *Server) tenantRoutes() []route {
+	return []route{
+		{method: "GET", path: "/", class: classStatic, noDB: true, handle: site.Dashboard},
+		{method: "GET", path: "/setup", class: classStatic, noDB: true, handle: site.Dashboard},
+		{method: "GET", path: "/assets/{name}", class: classStatic, noDB: true, handle: site.TenantAsset},
+		{method: "GET", path: "/api/accounts", class: classTenant, roles: anyTenantRole, handle: s.bank.ListAccounts},
+		// Tenant banking API (bankapi).
+		{method: "POST", path: "/api/auth/login", class: classTenant, handle: s.bank.Login},
+		{method: "GET", path: "/api/tenant", class: classTenant, noDB: true, handle: s.bank.TenantInfo},
+		{method: "GET", path: "/api/me", class: classTenant, roles: anyTenantRole, enrol: true, handle: s.bank.Me},
+		// People and their access (bankapi/people.go).
+		{method: "POST", path: "/api/auth/logout", class: classTenant, roles: anyTenantRole, enrol: true, handle: s.bank.Logout},
+		{method: "POST", path: "/api/auth/password", class: classTenant, roles: userRoles, handle: s.bank.ChangePassword},
+		{method: "POST", path: "/api/auth/reset", class: classTenant, handle: s.bank.RedeemPasswordReset},
+		{method: "POST", path: "/api/auth/2fa/enrol", class: classTenant, roles: staffOrAdmin, enrol: true, handle: s.bank.EnrolTOTP},
+		{method: "POST", path: "/api/auth/2fa/confirm", class: classTenant, roles: staffOrAdmin, enrol: true, handle: s.bank.ConfirmTOTP},
+		{method: "PATCH", path: "/api/users/{id}", class: classTenant, roles: adminOnly, handle: s.bank.UpdateUser},
+		{method: "POST", path: "/api/users/{id}/password-reset", class: classTenant, roles: adminOnly, handle: s.bank.IssuePasswordReset},
+		{method: "DELETE", path: "/api/users/{id}/2fa", class: classTenant, roles: adminOnly, handle: s.bank.DisableUserTOTP},
+		{method: "PATCH", path: "/api/accounts/{id}", class: classTenant, roles: staffOrAdmin, handle: s.bank.UpdateAccount},
+		{method: "GET", path: "/api/audit", class: classTenant, roles: adminOnly, handle: s.bank.ListAudit},
+		{method: "GET", path: "/api/settings", class: classTenant, roles: staffOrAdmin, handle: s.bank.GetSettings},
+		{method: "PATCH", path: "/api/settings", class: classTenant, roles: adminOnly, handle: s.bank.PatchSettings},
+		{method: "GET", path: "/api/domain", class: classTenant, roles: adminOnly, noDB: true, handle: s.bank.TenantDomain},
+		{method: "GET", path: "/api/users", class: classTenant, roles: staffUp, handle: s.bank.ListUsers},
+		{method: "POST", path: "/api/users", class: classTenant, roles: adminOnly, handle: s.bank.CreateUser},
+		{method: "POST", path: "/api/accounts", class: classTenant, roles: staffOrAdmin, handle: s.bank.CreateAccount},
+		{method: "GET", path: "/api/accounts/{id}", class: classTenant, roles: anyTenantRole, handle: s.bank.GetAccount},
+		{method: "GET", path: "/api/transactions", class: classTenant, roles: anyTenantRole, handle: s.bank.ListTransactions},
+		{method: "POST", path: "/api/transactions", class: classTenant, roles: anyTenantRole, handle: s.bank.CreateTransaction},
+		// libSQL over HTTP (Hrana 2 and 3, JSON and Protobuf; sql.go).
+		{method: "GET", path: "/v2", class: classSQL, noDB: true, handle: s.serveSQL},
+		{method: "GET", path: "/v3", class: classSQL, noDB: true, handle: s.serveSQL},
+		{method: "GET", path: "/v3-protobuf", class: classSQL, noDB: true, handle: s.serveSQL},
+		{method: "POST", path: "/v2/pipeline", class: classSQL, roles: serviceOnly, handle: s.serveSQL},
+		{method: "POST", path: "/v3/pipeline", class: classSQL, roles: serviceOnly, handle: s.serveSQL},
+		{method: "POST", path: "/v3/cursor", class: classSQL, roles: serviceOnly, handle: s.serveSQL},
+		{method: "POST", path: "/v3-protobuf/pipeline", class: classSQL, roles: serviceOnly, handle: s.serveSQL},
+		{method: "POST", path: "/v3-protobuf/cursor", class: classSQL, roles: serviceOnly, handle: s.serveSQL},
+		{method: "OPTIONS", path: "/v2/pipeline", class: classSQL, noDB: true, handle: s.sqlPreflight},
+		{method: "OPTIONS", path: "/v3/pipeline", class: classSQL, noDB: true, handle: s.sqlPreflight},
+		{method: "OPTIONS", path: "/v3/cursor", class: classSQL, noDB: true, handle: s.sqlPreflight},
+		{method: "OPTIONS", path: "/v3-protobuf/pipeline", class: classSQL, noDB: true, handle: s.sqlPreflight},
+		{method: "OPTIONS", path: "/v3-protobuf/cursor", class: classSQL, noDB: true, handle: s.sqlPreflight},
+		// Embedded replicas and offline sync: refused quickly (replication.go).
+		{method: "GET", path: "/info", class: classSQL, noDB: true, handle: s.refuseReplication},
+		{method: "POST", path: "/wal_log.ReplicationLog/{method}", class: classSQL, noDB: true, handle: s.refuseReplication},
+		{method: "GET", path: "/export/{generation}", class: classSQL, noDB: true, handle: s.refuseReplication},
+		{method: "GET", path: "/sync/{generation}/{start}/{end}", class: classSQL, noDB: true, handle: s.refuseReplication},
+		{method: "POST", path: "/sync/{generation}/{start}/{end}", class: classSQL, noDB: true, handle: s.refuseReplication},
+	}
 }
 
 // routeTable matches requests against routes.
@@ -152,28 +157,6 @@ func (t *routeTable) allowedMethods(path string) string {
 		}
 	}
 	return strings.Join(ms, ", ")
-}
-
-// pathInt64 parses a positive integer path parameter, or fails with 400.
-func (r *tenantRequest) pathInt64(name string) (int64, error) {
-	v, err := strconv.ParseInt(r.params[name], 10, 64)
-	if err != nil || v <= 0 {
-		return 0, badRequest("Invalid "+name+": must be a positive integer", map[string]string{name: "must be a positive integer"})
-	}
-	return v, nil
-}
-
-// queryInt64 parses an optional non-negative integer query parameter.
-func (r *tenantRequest) queryInt64(name string) (int64, bool, error) {
-	raw := r.ctx.QueryArgs().Peek(name)
-	if len(raw) == 0 {
-		return 0, false, nil
-	}
-	v, err := strconv.ParseInt(string(raw), 10, 64)
-	if err != nil || v < 0 {
-		return 0, false, badRequest("Invalid "+name+": must be a non-negative integer", map[string]string{name: "must be a non-negative integer"})
-	}
-	return v, true, nil
 }
 
 // methodString is the request method as a metric label and route key: one

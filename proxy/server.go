@@ -18,9 +18,15 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/microfi/tenantgate/catalog"
+	"github.com/microfi/tenantgate/catalog/registry"
 	"github.com/microfi/tenantgate/catalog/tenants"
+	"github.com/microfi/tenantgate/proxy/adminapi"
+	"github.com/microfi/tenantgate/proxy/bankapi"
 	"github.com/microfi/tenantgate/proxy/connlimit"
 	"github.com/microfi/tenantgate/proxy/hrana"
+	"github.com/microfi/tenantgate/proxy/httpapi"
+	"github.com/microfi/tenantgate/proxy/site"
+	"github.com/microfi/tenantgate/proxy/tenantmetrics"
 	"github.com/microfi/tenantgate/proxy/tlsedge"
 	"github.com/microfi/tenantgate/shard"
 	"github.com/microfi/tenantgate/shard/bank"
@@ -43,19 +49,19 @@ type Config struct {
 	PublicPort            int    // port in links; 0 = the listener's port (80/443 omitted)
 	RequestTimeout        time.Duration
 	TenantMetrics         int           // per-tenant series for the N busiest tenants; 0 = off
-	TenantMetricsInterval time.Duration // re-rank period of the per-tenant series; 0 = DefaultTenantSeriesInterval
+	TenantMetricsInterval time.Duration // re-rank period of the per-tenant series; 0 = tenantmetrics.DefaultInterval
 	BackupDir             string        // where admin deletes keep a copy of the database
-	TenantRate            RateLimit     // requests per tenant; zero = DefaultTenantRate, Burst < 0 = unlimited
-	TenantMaxInFlight     int           // concurrent requests per tenant; 0 = DefaultTenantMaxInFlight, < 0 = unlimited
+	TenantRate            RateLimit     // requests per tenant; zero = DefaultTenantRate, Burst Off = unlimited
+	TenantMaxInFlight     int           // concurrent requests per tenant; 0 = DefaultTenantMaxInFlight, Off = unlimited
 	DemoLimit             RateLimit     // demo creations per client address; zero = DefaultDemoLimit
 	SignupLimit           RateLimit     // signups per client address; zero = DefaultSignupLimit
 	DemoTTL               time.Duration // demo lifetime; 0 = DefaultDemoTTL
-	ReapInterval          time.Duration // demo reaper period; 0 = tenants.DefaultReapInterval, < 0 = off
+	ReapInterval          time.Duration // demo reaper period; 0 = tenants.DefaultReapInterval, Off = off
 	LoginIPLimit          RateLimit     // login attempts per client address; zero = DefaultLoginIPLimit
 	LoginTenantLimit      RateLimit     // login attempts per tenant; zero = DefaultLoginTenantLimit
 	LoginWait             time.Duration // longest wait for a password-hashing turn; 0 = DefaultLoginWait
 	// LedgerAuditRate is how many tenants a minute the continuous ledger
-	// audit verifies (shard/verify); 0 = verify.DefaultAuditRate, < 0 = off.
+	// audit verifies (shard/verify); 0 = verify.DefaultAuditRate, Off = off.
 	LedgerAuditRate int
 
 	// Edge holds the public listener's connection and request-size limits.
@@ -77,6 +83,7 @@ type Config struct {
 	EdgeHostname string        // the name tenants' custom domains point a CNAME at; default RootDomain
 
 	Catalog    *catalog.Catalog
+	Registry   *registry.Registry // this proxy's fleet membership; nil = not registered (tests, tools)
 	Shards     *shard.Manager
 	Tenants    *tenants.Service
 	Auth       *Auth
@@ -101,14 +108,19 @@ type Server struct {
 	hrana        *hrana.Handler
 	cpu          *fairshare.Scheduler // CPU tokens for long-running tenant SQL
 	tenantLimit  *tenantThrottle
-	tenantSeries *TenantSeries // nil unless Config.TenantMetrics > 0
-	site         *site         // public site and admin panel state (public.go)
-	logins       loginThrottle // login limits per address, tenant and e-mail (bank_throttle.go)
+	tenantSeries *tenantmetrics.Series // nil unless Config.TenantMetrics > 0
+	bank         *bankapi.API          // tenant banking API handlers (the route table points at them)
+	admin        *adminapi.API         // /api/admin/* on admin.<root>
+	site         *site.Site            // the public site on the root domain
+	demoLimit    *ipLimiter            // demo creations per client address (public.go)
+	signupLimit  *ipLimiter            // signups per client address
+	now          func() time.Time
+	logins       loginThrottle // login limits per address, tenant and e-mail (loginthrottle.go)
 	loginQueue   *loginQueue   // fair per-tenant turns at password hashing (loginqueue.go)
 	budgets      *budgets      // anonymous opens and creation (budget.go)
 	trusted      trustedProxies
 	conns        *connlimit.Pool // connection limits of the public listeners (edge.go)
-	auditHook    bank.AuditHook  // logs every committed tenant audit entry (bank_people.go)
+	auditHook    bank.AuditHook  // logs every committed tenant audit entry (audithook.go)
 	port         int
 	stop         context.CancelFunc // cancels background
 	background   context.Context    // background work (reaper, tenant series), until Shutdown
@@ -122,66 +134,48 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Catalog == nil || cfg.Shards == nil || cfg.Auth == nil {
 		return nil, errors.New("proxy: Catalog, Shards and Auth are required")
 	}
-	if cfg.RootDomain == "" {
-		cfg.RootDomain = DefaultRootDomain
-	}
-	root, err := catalog.NormalizeHost(cfg.RootDomain)
-	if err != nil {
-		return nil, fmt.Errorf("root domain: %w", err)
-	}
-	cfg.RootDomain = root
-	if cfg.PublicScheme == "" {
-		cfg.PublicScheme = "http"
-	}
-	if cfg.RequestTimeout <= 0 {
-		cfg.RequestTimeout = DefaultRequestTimeout
-	}
-	if cfg.Logger == nil {
-		cfg.Logger = slog.Default()
-	}
-	if cfg.Tenants == nil {
-		cfg.Tenants = tenants.New(tenants.Options{Catalog: cfg.Catalog, Shards: cfg.Shards, RootDomain: cfg.RootDomain, Logger: cfg.Logger})
+	if err := cfg.withDefaults(); err != nil {
+		return nil, err
 	}
 	bg, stop := context.WithCancel(context.Background())
 	s := &Server{
 		cfg: cfg, catalog: cfg.Catalog, shards: cfg.Shards, tenants: cfg.Tenants,
 		auth: cfg.Auth, log: cfg.Logger, metrics: NewMetrics(cfg.Registerer),
-		tenantTable: &routeTable{routes: tenantRoutes},
-		background:  bg, stop: stop,
+		background: bg, stop: stop, now: time.Now,
 	}
-	cfg.Edge.withDefaults()
-	if cfg.LoginIPLimit == (RateLimit{}) {
-		cfg.LoginIPLimit = DefaultLoginIPLimit
-	}
-	if cfg.LoginTenantLimit == (RateLimit{}) {
-		cfg.LoginTenantLimit = DefaultLoginTenantLimit
-	}
-	s.cfg = cfg
 	s.trusted = trustedProxies(cfg.TrustedProxies)
 	s.logins = newLoginThrottle(cfg.LoginIPLimit, cfg.LoginTenantLimit)
 	s.loginQueue = newLoginQueue(cfg.LoginWait)
+	s.demoLimit, s.signupLimit = newIPLimiter(cfg.DemoLimit), newIPLimiter(cfg.SignupLimit)
 	s.budgets = newBudgets(cfg.Budgets)
 	s.conns = s.newConnPool()
 	s.auditHook = s.logAudit
-	s.site = newSite(cfg)
 	s.cpu = fairshare.New(cfg.CPU, fairshare.NewMetrics(cfg.Registerer))
-	cfg.Hrana.Scheduler = s.cpu
+	hranaCfg := cfg.Hrana
+	hranaCfg.Scheduler = s.cpu
 	s.auditor = verify.NewAuditor(verify.AuditorConfig{
 		PerMinute: cfg.LedgerAuditRate, List: s.auditTargets, Logger: cfg.Logger, Registerer: cfg.Registerer})
-	s.hrana = hrana.NewHandler(cfg.Hrana, cfg.Registerer)
-	if cfg.TenantRate == (RateLimit{}) {
-		cfg.TenantRate = DefaultTenantRate
-	}
-	if cfg.TenantMaxInFlight == 0 {
-		cfg.TenantMaxInFlight = DefaultTenantMaxInFlight
-	}
+	s.hrana = hrana.NewHandler(hranaCfg, cfg.Registerer)
 	s.tenantLimit = newTenantThrottle(cfg.TenantRate, cfg.TenantMaxInFlight)
 	if cfg.TenantMetrics > 0 {
-		s.tenantSeries = NewTenantSeries(cfg.Registerer, cfg.TenantMetrics)
-		if cfg.TenantMetricsInterval > 0 {
-			s.tenantSeries.Interval = cfg.TenantMetricsInterval
-		}
+		s.tenantSeries = tenantmetrics.New(cfg.Registerer, cfg.TenantMetrics)
+		s.tenantSeries.Interval = cfg.TenantMetricsInterval
 	}
+	s.bank = bankapi.New(bankapi.Config{
+		Catalog: cfg.Catalog, Auth: cfg.Auth, Logger: cfg.Logger,
+		URL: s.URL, DomainTLS: s.domainTLS, Limits: s.bankLimits(),
+	})
+	s.admin = adminapi.New(adminapi.Config{
+		Catalog: cfg.Catalog, Tenants: cfg.Tenants, Shards: cfg.Shards, BackupDir: cfg.BackupDir,
+		RequestTimeout: cfg.RequestTimeout, Logger: cfg.Logger, URL: s.URL, DomainTLS: s.domainTLS, Now: s.now,
+		Registry: cfg.Registry,
+	})
+	s.site = site.New(site.Config{
+		Catalog: cfg.Catalog, Tenants: cfg.Tenants, Auth: cfg.Auth, RootDomain: cfg.RootDomain,
+		RequestTimeout: cfg.RequestTimeout, DemoTTL: cfg.DemoTTL, Logger: cfg.Logger, URL: s.URL,
+		Limit: s.siteLimit, Budget: s.creationBudget, Demos: s.metrics.demos, Signups: s.metrics.signups, Now: s.now,
+	})
+	s.tenantTable = &routeTable{routes: s.tenantRoutes()}
 	s.http = &fasthttp.Server{
 		Handler:            s.handle,
 		Name:               "tenantgate",
@@ -214,7 +208,7 @@ func New(cfg Config) (*Server, error) {
 			}
 			ctx.SetConnectionClose() // the rest of the request is unread
 			// message and code too: libSQL clients read those (hrana.writeError).
-			writeJSON(ctx, status, map[string]string{"error": msg, "message": msg, "code": code})
+			httpapi.WriteJSON(ctx, status, map[string]string{"error": msg, "message": msg, "code": code})
 		},
 	}
 	s.registerConnGauges(cfg.Registerer)

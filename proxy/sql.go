@@ -1,26 +1,30 @@
 package proxy
 
 import (
+	"strconv"
+
 	"github.com/valyala/fasthttp"
 
 	"github.com/microfi/tenantgate/proxy/hrana"
+	"github.com/microfi/tenantgate/proxy/httpapi"
+	"github.com/microfi/tenantgate/proxy/token"
 )
 
 // serveSQL hands a tenant's Hrana request (SQL over HTTP, for libSQL
 // clients) to the Hrana handler, bound to the tenant's database and the
 // token's principal.
-func (s *Server) serveSQL(r *tenantRequest) error {
-	t := hrana.Target{TenantID: r.tenant.ID}
-	if r.handle != nil {
+func (s *Server) serveSQL(r *httpapi.Request) error {
+	t := hrana.Target{TenantID: r.Tenant.ID}
+	if r.Handle != nil {
 		// A tenant on a libSQL server is forwarded to it (after the
 		// checks above and the statement checks in proxy/hrana).
-		t.DB = r.handle
+		t.DB = r.Handle
 	}
-	if r.claims != nil {
-		t.ReadOnly = r.claims.ReadOnly()
-		t.Principal = r.claims.Subject
+	if r.Claims != nil {
+		t.ReadOnly = r.Claims.ReadOnly()
+		t.Principal = r.Claims.Subject
 		if t.Principal == "" {
-			t.Principal = subject(r.claims)
+			t.Principal = token.Subject(r.Claims)
 		}
 		if t.ReadOnly {
 			// Batons are bound to the principal: a read-only token must not
@@ -28,14 +32,14 @@ func (s *Server) serveSQL(r *tenantRequest) error {
 			t.Principal += "#ro"
 		}
 	}
-	allowBrowsers(r.ctx)
-	if err := s.cpu.Admit(r.tenant.ID); err != nil {
+	allowBrowsers(r.Ctx)
+	if err := s.cpu.Admit(r.Tenant.ID); err != nil {
 		// The tenant already has its fill of long statements waiting for
 		// a CPU share: refuse more rather than queue them in front of no one.
 		s.metrics.throttled.WithLabelValues("cpu").Inc()
-		return tooManyRequests(1)
+		return httpapi.TooManyRequests(1)
 	}
-	s.hrana.Serve(r.ctx, t)
+	s.hrana.Serve(r.Ctx, t)
 	return nil
 }
 
@@ -43,12 +47,12 @@ func (s *Server) serveSQL(r *tenantRequest) error {
 // @libsql/client send (they set Authorization and Content-Type). The token
 // is still checked on the real request; tokens are never cookies, so any
 // origin may ask.
-func (s *Server) sqlPreflight(r *tenantRequest) error {
-	allowBrowsers(r.ctx)
-	r.ctx.Response.Header.Set("Access-Control-Allow-Methods", "GET, POST, OPTIONS")
-	r.ctx.Response.Header.Set("Access-Control-Allow-Headers", "Authorization, Content-Type, X-Libsql-Client-Version")
-	r.ctx.Response.Header.Set("Access-Control-Max-Age", "86400")
-	r.ctx.SetStatusCode(fasthttp.StatusNoContent)
+func (s *Server) sqlPreflight(r *httpapi.Request) error {
+	allowBrowsers(r.Ctx)
+	r.Ctx.Response.Header.Set("Access-Control-Allow-Methods", "GET, POST, OPTIONS")
+	r.Ctx.Response.Header.Set("Access-Control-Allow-Headers", "Authorization, Content-Type, X-Libsql-Client-Version")
+	r.Ctx.Response.Header.Set("Access-Control-Max-Age", "86400")
+	r.Ctx.SetStatusCode(fasthttp.StatusNoContent)
 	return nil
 }
 
@@ -64,12 +68,12 @@ func (s *Server) writeSQLError(ctx *fasthttp.RequestCtx, err error) {
 	allowBrowsers(ctx)
 	e := errorFor(err)
 	if e.Status >= 500 {
-		s.log.Error("sql request failed", "request_id", requestID(ctx), "client", s.clientAddr(ctx).String(), "host", string(ctx.Host()), "err", err)
+		s.log.Error("sql request failed", "request_id", httpapi.RequestID(ctx), "client", s.clientAddr(ctx).String(), "host", string(ctx.Host()), "err", err)
 	}
 	if e.Retry > 0 {
-		ctx.Response.Header.Set("Retry-After", itoa(e.Retry))
+		ctx.Response.Header.Set("Retry-After", strconv.Itoa(e.Retry))
 	}
-	writeJSON(ctx, e.Status, map[string]string{"error": e.Message, "message": e.Message, "code": sqlErrorCode(e.Status)})
+	httpapi.WriteJSON(ctx, e.Status, map[string]string{"error": e.Message, "message": e.Message, "code": sqlErrorCode(e.Status)})
 }
 
 func sqlErrorCode(status int) string {

@@ -8,7 +8,9 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/microfi/tenantgate/catalog"
+	"github.com/microfi/tenantgate/catalog/tenants"
 	"github.com/microfi/tenantgate/proxy/hrana"
+	"github.com/microfi/tenantgate/proxy/token"
 )
 
 // Hrana over WebSocket on a tenant host: an upgrade of GET / (the URL
@@ -37,10 +39,10 @@ func (s *Server) serveSQLWS(c context.Context, ctx *fasthttp.RequestCtx, t catal
 		if _, err := s.sqlTarget(t, claims); err != nil {
 			return err
 		}
-		tok, _ := bearer(ctx.Request.Header.Peek(fasthttp.HeaderAuthorization))
+		tok, _ := token.Bearer(ctx.Request.Header.Peek(fasthttp.HeaderAuthorization))
 		bearerToken = string(tok)
 	}
-	h, err := s.shards.AcquireWith(c, t.ID, t.DBURL, tenantLimits(t))
+	h, err := s.shards.AcquireWith(c, t.ID, t.DBURL, tenants.Limits(t))
 	if err != nil {
 		return err
 	}
@@ -92,7 +94,7 @@ func (s *Server) sqlTarget(t catalog.Tenant, claims *Claims) (hrana.Target, erro
 	}
 	target := hrana.Target{TenantID: t.ID, ReadOnly: claims.ReadOnly(), Principal: claims.Subject}
 	if target.Principal == "" {
-		target.Principal = subject(claims)
+		target.Principal = token.Subject(claims)
 	}
 	if target.ReadOnly {
 		target.Principal += "#ro"

@@ -3,38 +3,15 @@ package proxy
 import (
 	"context"
 	"fmt"
-	"slices"
 	"time"
 
 	"github.com/valyala/fasthttp"
 
 	"github.com/microfi/tenantgate/catalog"
 	"github.com/microfi/tenantgate/catalog/tenants"
-	"github.com/microfi/tenantgate/shard"
-	"github.com/microfi/tenantgate/shard/bank"
+	"github.com/microfi/tenantgate/proxy/httpapi"
+	"github.com/microfi/tenantgate/proxy/token"
 )
-
-// tenantRequest is one request on a tenant host, after routing and auth.
-type tenantRequest struct {
-	ctx    *fasthttp.RequestCtx
-	c      context.Context // carries the request deadline for blocking calls
-	tenant catalog.Tenant
-	claims *Claims // nil on public routes
-	handle *shard.Handle
-	params map[string]string
-	// auditHook logs the audit entries the store commits (Server.logAudit).
-	auditHook bank.AuditHook
-}
-
-// store is the tenant-scoped store: the one way handlers reach tenant data.
-func (r *tenantRequest) store() *bank.Store {
-	return bank.NewAudited(r.handle.DB, r.tenant.ID, r.handle, r.auditHook)
-}
-
-// hasRole reports whether the token carries one of roles.
-func (r *tenantRequest) hasRole(roles ...string) bool {
-	return r.claims != nil && slices.Contains(roles, r.claims.Role)
-}
 
 // serveTenant runs the tenant pipeline: route, authenticate, check the
 // tenant's status and the role, acquire its database, run the handler. c is
@@ -50,7 +27,7 @@ func (s *Server) serveTenant(c context.Context, ctx *fasthttp.RequestCtx, t cata
 		}
 		return classNone, err
 	}
-	r := &tenantRequest{ctx: ctx, c: c, tenant: t, params: params, auditHook: s.auditHook}
+	r := &httpapi.Request{Ctx: ctx, C: c, Tenant: t, Params: params, AuditHook: s.auditHook}
 	if rt.roles != nil {
 		claims, err := s.authenticate(ctx)
 		if err != nil {
@@ -70,7 +47,7 @@ func (s *Server) serveTenant(c context.Context, ctx *fasthttp.RequestCtx, t cata
 		if claims.Scope == ScopeEnrol && !rt.enrol {
 			return rt.class, errEnrolRequired
 		}
-		r.claims = claims
+		r.Claims = claims
 		// The tenant's limits count its own users' requests only: if
 		// token-less requests counted, anyone could flood the host and
 		// lock the tenant's users out with 429s.
@@ -83,7 +60,7 @@ func (s *Server) serveTenant(c context.Context, ctx *fasthttp.RequestCtx, t cata
 	if err := tenantServable(t, time.Now()); err != nil {
 		return rt.class, err
 	}
-	if rt.roles != nil && !r.hasRole(rt.roles...) {
+	if rt.roles != nil && !r.HasRole(rt.roles...) {
 		s.metrics.authFailures.WithLabelValues("forbidden").Inc()
 		return rt.class, ErrForbidden
 	}
@@ -95,23 +72,17 @@ func (s *Server) serveTenant(c context.Context, ctx *fasthttp.RequestCtx, t cata
 				return rt.class, err
 			}
 		}
-		h, err := s.shards.AcquireWith(c, t.ID, t.DBURL, tenantLimits(t))
+		h, err := s.shards.AcquireWith(c, t.ID, t.DBURL, tenants.Limits(t))
 		if err != nil {
 			return rt.class, err
 		}
 		defer h.Release()
-		r.handle = h
+		r.Handle = h
 		// A write past the storage quota fails with SQLITE_FULL: tell the
 		// quota from a full disk.
-		return rt.class, h.ClassifyFull(rt.handle(s, r))
+		return rt.class, h.ClassifyFull(rt.handle(r))
 	}
-	return rt.class, rt.handle(s, r)
-}
-
-// tenantLimits are the bounds the shard manager applies to every
-// connection of t's database.
-func tenantLimits(t catalog.Tenant) shard.Limits {
-	return shard.Limits{MaxBytes: tenants.Quota(t)}
+	return rt.class, rt.handle(r)
 }
 
 // tenantServable refuses suspended tenants and expired demos.
@@ -138,7 +109,7 @@ func (s *Server) authenticate(ctx *fasthttp.RequestCtx) (*Claims, error) {
 		s.metrics.authFailures.WithLabelValues("missing").Inc()
 		return nil, ErrAuthRequired
 	}
-	tok, ok := bearer(h)
+	tok, ok := token.Bearer(h)
 	if !ok {
 		s.metrics.authFailures.WithLabelValues("invalid").Inc()
 		return nil, ErrInvalidToken

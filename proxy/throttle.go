@@ -3,6 +3,8 @@ package proxy
 import (
 	"sync"
 	"time"
+
+	"github.com/microfi/tenantgate/proxy/httpapi"
 )
 
 // Per-tenant limits: one busy or abusive institution must not starve the
@@ -32,7 +34,7 @@ func newTenantThrottle(rate RateLimit, maxInFlight int) *tenantThrottle {
 // The caller must call leave after an admitted request.
 func (t *tenantThrottle) enter(id int64, now time.Time) (limiter string, err error) {
 	if ok, wait := t.rate.allow(id, now); !ok {
-		return "tenant_rate", tooManyRequests(retrySeconds(wait))
+		return "tenant_rate", httpapi.TooManyRequests(retrySeconds(wait))
 	}
 	if t.maxInFlight <= 0 {
 		return "", nil
@@ -40,7 +42,7 @@ func (t *tenantThrottle) enter(id int64, now time.Time) (limiter string, err err
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.inFlight[id] >= t.maxInFlight {
-		return "tenant_concurrency", tooManyRequests(1)
+		return "tenant_concurrency", httpapi.TooManyRequests(1)
 	}
 	t.inFlight[id]++
 	return "", nil

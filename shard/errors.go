@@ -16,7 +16,11 @@ var (
 	ErrNotFound      = errors.New("tenant database not found")
 	ErrExists        = errors.New("tenant database already exists")
 	ErrClosed        = errors.New("shard manager closed")
-	// ErrBusy: every open database is pinned (or the fd budget is spent)
-	// and none was released within PinWait. Retry shortly.
-	ErrBusy = fmt.Errorf("%w: every open tenant database is in use", ErrUnavailable)
+	// ErrBusy: retry shortly. Every open database is pinned (or the fd
+	// budget is spent) and none was released within PinWait, or the
+	// manager shed the open (ErrOverloaded).
+	ErrBusy = fmt.Errorf("%w: busy", ErrUnavailable)
+	// ErrOverloaded: too many tenant databases are opening at once; the
+	// open was shed without waiting long (Config.OpenQueue).
+	ErrOverloaded = fmt.Errorf("%w: too many tenant databases opening at once", ErrBusy)
 )

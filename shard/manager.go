@@ -7,8 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"sync"
 	"time"
@@ -17,7 +17,6 @@ import (
 
 	"github.com/microfi/tenantgate/migrations"
 	"github.com/microfi/tenantgate/shard/remote"
-	"github.com/microfi/tenantgate/shard/seal"
 	"github.com/microfi/tenantgate/shard/storage"
 )
 
@@ -47,6 +46,10 @@ const (
 	// connections (SQL over HTTP) kept per tenant database.
 	DefaultRawIdlePerTenant = 16
 	DefaultRawIdleTimeout   = 30 * time.Second
+	// DefaultOpenQueue and DefaultOpenQueueWait bound the opens waiting
+	// for one of the OpenConcurrency slots (2 per CPU by default).
+	DefaultOpenQueue     = 256
+	DefaultOpenQueueWait = 250 * time.Millisecond
 )
 
 // Config configures a Manager. Zero fields take the defaults (withDefaults).
@@ -65,6 +68,13 @@ type Config struct {
 	// a tenant database (0 = the defaults above).
 	RawIdlePerTenant int
 	RawIdleTimeout   time.Duration
+	// OpenConcurrency bounds the databases opening at once (0 = two per
+	// CPU); OpenQueue and OpenQueueWait bound the opens waiting for a slot
+	// (0 = the defaults): past either, an open fails at once with
+	// ErrOverloaded instead of queueing.
+	OpenConcurrency int
+	OpenQueue       int
+	OpenQueueWait   time.Duration
 	// RawBusyTimeout bounds a raw connection's lock waits
 	// (rawsqlite.DefaultBusyTimeout if zero).
 	RawBusyTimeout time.Duration
@@ -74,6 +84,11 @@ type Config struct {
 	WALCheckpointBytes int64
 	Logger             *slog.Logger
 	Registerer         prometheus.Registerer
+	// SchemaCeiling, when set, is the newest tenant schema version that
+	// migrate-on-open may apply: in a fleet with older proxies, a migration
+	// they cannot serve (not expand-only) waits until they are gone (the
+	// registry computes it; see registry.SchemaCeiling). nil = no ceiling.
+	SchemaCeiling func() int
 
 	// Remote is the HTTP pool for Hrana to tenants on libSQL servers
 	// (Handle.Hrana); nil = a new one.
@@ -95,6 +110,15 @@ func (c *Config) withDefaults() {
 	}
 	if c.RawIdleTimeout <= 0 {
 		c.RawIdleTimeout = DefaultRawIdleTimeout
+	}
+	if c.OpenConcurrency <= 0 {
+		c.OpenConcurrency = 2 * runtime.GOMAXPROCS(0)
+	}
+	if c.OpenQueue <= 0 {
+		c.OpenQueue = DefaultOpenQueue
+	}
+	if c.OpenQueueWait <= 0 {
+		c.OpenQueueWait = DefaultOpenQueueWait
 	}
 	if c.WALCheckpointBytes <= 0 {
 		c.WALCheckpointBytes = DefaultWALCheckpointBytes
@@ -122,15 +146,17 @@ type Manager struct {
 	log     *slog.Logger
 	m       *metrics
 	closer  closer
+	gate    *openGate
 	checked checkedFiles
 
 	mu      sync.Mutex
 	entries map[int64]*entry
-	idle    *list.List // entries no Handle holds, most recently released first
+	idle    idleLists // entries no Handle holds, by admission segment
 	rawIdle map[*entry]struct{}
-	fds     int           // file descriptors charged (see FDBudget)
-	freed   chan struct{} // closed (and replaced) when room may have appeared
-	waiters int           // goroutines waiting on freed
+	grown   map[*entry]struct{} // entries with extraConns > 0
+	fds     int                 // file descriptors charged (see FDBudget)
+	freed   chan struct{}       // closed (and replaced) when room may have appeared
+	waiters int                 // goroutines waiting on freed
 	closed  bool
 
 	stop chan struct{} // closed by Close: ends the janitor
@@ -148,13 +174,20 @@ type entry struct {
 	done    chan struct{} // closed when the entry starts closing
 	refs    int
 	evicted bool
-	elem    *list.Element // in Manager.idle while refs == 0
-	stmts   stmtCache     // prepared statements, closed with db
-	writer  chan struct{} // one writer at a time (LockWrites), API and SQL alike
-	raw     []*RawConn    // idle raw connections, oldest first
-	rawOpen int           // raw connections open (idle or in use)
-	charged bool          // FDsPerDatabase counted in Manager.fds
-	limits  Limits        // what it was opened with (AcquireWith)
+	elem    *list.Element // in list (Manager.idle) while refs == 0
+	list    *list.List
+	// probation: opened for the first time in a while; main: touched
+	// twice (admission.go).
+	probation, main bool
+	stmts           stmtCache     // prepared statements, closed with db
+	writer          chan struct{} // one writer at a time (LockWrites), API and SQL alike
+	raw             []*RawConn    // idle raw connections, oldest first
+	rawOpen         int           // raw connections open (idle or in use)
+	charged         bool          // FDsPerDatabase counted in Manager.fds
+	// extraConns are pooled connections past the first charged to the
+	// budget (pool.go).
+	extraConns int
+	limits     Limits // what it was opened with (AcquireWith)
 	// maxPages is limits.MaxBytes in pages of this database (0: no quota),
 	// set before ready is closed; every connection starts with it.
 	maxPages int64
@@ -203,16 +236,20 @@ func NewManager(cfg Config) *Manager {
 	cfg.withDefaults()
 	m := &Manager{
 		cfg: cfg, log: cfg.Logger, m: newMetrics(cfg.Registerer),
-		entries: map[int64]*entry{}, idle: list.New(), rawIdle: map[*entry]struct{}{},
+		entries: map[int64]*entry{}, idle: newIdleLists(cfg.MaxOpen), rawIdle: map[*entry]struct{}{},
+		grown: map[*entry]struct{}{},
 		freed: make(chan struct{}), stop: make(chan struct{}),
 	}
 	m.closer.log = cfg.Logger
+	m.gate = newOpenGate(cfg.OpenConcurrency, cfg.OpenQueue, cfg.OpenQueueWait, m.m)
 	m.m.fdBudget.Set(float64(cfg.FDBudget))
+	m.m.maxOpen.Set(float64(cfg.MaxOpen))
 	return m
 }
 
-// Start runs, until Close, the janitor that closes raw connections idle
-// for longer than RawIdleTimeout, and the WAL checkpointer.
+// Start runs the janitor that closes raw connections idle for longer than
+// RawIdleTimeout and returns the charge of pooled connections the pools
+// closed, and the WAL checkpointer (checkpoint.go), until Close.
 func (m *Manager) Start() {
 	m.wg.Add(1)
 	go m.checkpointLoop()
@@ -228,6 +265,7 @@ func (m *Manager) Start() {
 				return
 			case now := <-t.C:
 				m.reapRaw(now.Add(-m.cfg.RawIdleTimeout))
+				m.reconcilePools()
 			}
 		}
 	}()
@@ -251,22 +289,41 @@ func (m *Manager) URL(id int64, dbURL string) string {
 
 // Acquire returns an open, stamp-checked, migrated database for the tenant,
 // opening it if needed. Concurrent acquires of one tenant share one open.
+//
+// A database that is not open takes an open slot first (openGate): when
+// too many are opening, Acquire fails at once, or after a short wait, with
+// ErrOverloaded rather than queueing without bound.
 func (m *Manager) Acquire(ctx context.Context, id int64, dbURL string) (*Handle, error) {
 	return m.acquire(ctx, id, dbURL, nil)
 }
 
 func (m *Manager) acquire(ctx context.Context, id int64, dbURL string, lim *Limits) (*Handle, error) {
+	start := time.Now()
 	m.mu.Lock()
+	leave := func() {}
+	if e, ok := m.entries[id]; !ok || e.dbURL != dbURL || (lim != nil && *lim != e.limits) {
+		m.mu.Unlock()
+		var err error
+		if leave, err = m.gate.enter(ctx, id); err != nil {
+			if errors.Is(err, ErrOverloaded) {
+				m.m.opensShed.Inc()
+			}
+			return nil, err
+		}
+		m.mu.Lock()
+	}
 	e, created, err := m.entryLocked(ctx, id, dbURL, lim)
 	if err != nil {
 		m.mu.Unlock()
+		leave()
 		return nil, err
 	}
 	m.ref(e)
 	m.mu.Unlock()
 	if created {
-		m.open(ctx, e) // concurrent acquires wait on e.ready
+		m.open(ctx, e, start) // concurrent acquires wait on e.ready
 	}
+	leave()
 	select {
 	case <-e.ready:
 	case <-ctx.Done():
@@ -290,6 +347,7 @@ func (m *Manager) entryLocked(ctx context.Context, id int64, dbURL string, lim *
 		}
 		if e, ok := m.entries[id]; ok {
 			if e.dbURL == dbURL && (lim == nil || *lim == e.limits) {
+				m.touchLocked(e)
 				return e, false, nil
 			}
 			// The tenant moved (db_url changed) or its limits changed,
@@ -309,7 +367,8 @@ func (m *Manager) entryLocked(ctx context.Context, id int64, dbURL string, lim *
 		}
 		if err := m.waitLocked(ctx, deadline); err != nil {
 			m.m.openFailures.WithLabelValues("pinned").Inc()
-			return nil, false, fmt.Errorf("%w (tenant %d)", ErrBusy, id)
+			m.m.opensBusy.Inc()
+			return nil, false, fmt.Errorf("%w (tenant %d: every open tenant database is in use)", ErrBusy, id)
 		}
 	}
 	e = &entry{id: id, dbURL: dbURL, url: m.URL(id, dbURL), ready: make(chan struct{}), done: make(chan struct{}), writer: make(chan struct{}, 1)}
@@ -327,6 +386,7 @@ func (m *Manager) entryLocked(ctx context.Context, id int64, dbURL string, lim *
 		}
 	}
 	m.entries[id] = e
+	m.admitLocked(e)
 	m.fds += FDsPerDatabase
 	e.charged = true
 	m.gaugesLocked()
@@ -363,23 +423,20 @@ func (m *Manager) signalLocked() {
 }
 
 // makeRoomLocked frees file descriptors or a slot: the oldest idle raw
-// connection first, else the least recently used database no one holds.
+// connection first, else an idle database (admission.go picks which).
 // It reports false when everything is pinned.
 func (m *Manager) makeRoomLocked() bool {
 	if m.fds+FDsPerDatabase > m.cfg.FDBudget && m.closeOldestRawLocked() {
 		return true
 	}
-	back := m.idle.Back()
-	if back == nil {
-		return false
-	}
-	m.evictLocked(back.Value.(*entry))
-	return true
+	return m.evictForRoomLocked()
 }
 
 // open opens e's database and publishes it, or the failure, to waiters.
-func (m *Manager) open(ctx context.Context, e *entry) {
-	start := time.Now()
+//
+// start is when the first request for it arrived: the open-duration
+// histogram includes the wait for an open slot and for room.
+func (m *Manager) open(ctx context.Context, e *entry, start time.Time) {
 	// The open is shared: one caller's cancellation must not fail the rest.
 	octx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
 	defer cancel()
@@ -398,19 +455,21 @@ func (m *Manager) open(ctx context.Context, e *entry) {
 		if m.entries[e.id] == e {
 			delete(m.entries, e.id)
 		}
+		m.leaveLocked(e)
 		if !e.evicted {
 			e.evicted = true
 			close(e.done)
 		}
 		m.unchargeLocked(e)
 		if !errors.Is(err, ErrClosed) {
+			m.m.opensFailed.Inc()
 			m.m.openFailures.WithLabelValues(failureReason(err)).Inc()
 			m.log.Warn("tenant database unavailable", "tenant_id", e.id, "err", err)
 		}
 		m.signalLocked()
 	} else {
 		e.db = db
-		m.m.opens.Inc()
+		m.m.opensOK.Inc()
 		m.m.openDuration.Observe(time.Since(start).Seconds())
 	}
 	m.gaugesLocked()
@@ -418,123 +477,10 @@ func (m *Manager) open(ctx context.Context, e *entry) {
 	m.mu.Unlock()
 }
 
-func (m *Manager) openChecked(ctx context.Context, e *entry) (*sql.DB, error) {
-	if e.path != "" {
-		return m.openLocal(ctx, e)
-	}
-	db, err := storage.Open(ctx, e.url)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
-	}
-	setPool(db)
-	// A libSQL server: its own authorizer, no audit here.
-	if err := prepare(ctx, db, e.id, m.m); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("%w: tenant %d: %w", ErrUnavailable, e.id, err)
-	}
-	return db, nil
-}
-
-func setPool(db *sql.DB) {
-	db.SetMaxOpenConns(MaxConnsPerTenant)
-	db.SetMaxIdleConns(MaxIdleConnsPerTenant)
-	db.SetConnMaxIdleTime(ConnIdleTimeout)
-}
-
-// openLocal opens the bank pool of a local tenant file with one
-// connection, checks the stamp and, unless the file is unchanged since it
-// last passed (checkedFiles), runs the full check on a maintenance
-// connection: migrations, then the seal audit and its repairs.
-func (m *Manager) openLocal(ctx context.Context, e *entry) (*sql.DB, error) {
-	fi, err := os.Stat(e.path)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %w: %s", ErrUnavailable, ErrNotFound, e.path)
-	}
-	if e.maxPages, err = quotaPages(e.path, e.limits); err != nil {
-		return nil, fmt.Errorf("%w: tenant %d: %w", ErrUnavailable, e.id, err)
-	}
-	db, err := storage.OpenBankLimited(ctx, e.path, seal.BankAuthorizer, e.maxPages)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
-	}
-	setPool(db)
-	if err := m.checkLocal(ctx, db, e, fi); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("%w: tenant %d: %w", ErrUnavailable, e.id, err)
-	}
-	return db, nil
-}
-
-func (m *Manager) checkLocal(ctx context.Context, db *sql.DB, e *entry, fi os.FileInfo) error {
-	p, err := readPrint(ctx, db, e.id, fi)
-	if err != nil {
-		return err
-	}
-	if p.ino != 0 && m.checked.passed(e.path, p) {
-		m.m.checkCached.Inc()
-		return nil
-	}
-	m.m.checkFull.Inc()
-	maint, err := storage.Open(ctx, e.url)
-	if err != nil {
-		return err
-	}
-	defer maint.Close()
-	if err := prepare(ctx, maint, e.id, m.m); err != nil {
-		return err
-	}
-	if err := m.convertAutoVacuum(ctx, maint, e.path); err != nil {
-		return err
-	}
-	// The audit saw exactly the schema it checked if the cookie did not
-	// move meanwhile; a repair moves it, so a repaired file is checked in
-	// full once more on its next open before it is remembered.
-	before, err := readPrint(ctx, maint, e.id, fi)
-	if err != nil {
-		return err
-	}
-	if err := m.repairSchema(ctx, maint, e.id); err != nil {
-		return err
-	}
-	after, err := readPrint(ctx, maint, e.id, fi)
-	if err != nil {
-		return err
-	}
-	if after == before && after.ino != 0 && after.cookie != 0 {
-		m.checked.record(e.path, after)
-	}
-	return nil
-}
-
-// prepare refuses a database stamped for another tenant and brings its
-// schema up to date (each migration in its own short transaction), or
-// refuses it if it is newer than this binary.
-func prepare(ctx context.Context, db *sql.DB, id int64, mm *metrics) error {
-	if err := storage.CheckStamp(ctx, db, id); err != nil {
-		return err
-	}
-	pending, err := migrations.Pending(ctx, db, migrations.Tenant)
-	if errors.Is(err, migrations.ErrSchemaAhead) {
-		return fmt.Errorf("%w: %w", ErrSchemaAhead, err)
-	}
-	if err != nil {
-		return err
-	}
-	for _, mig := range pending {
-		if err := migrations.Apply(ctx, db, mig, false); err != nil {
-			mm.migrationsFailed.Inc()
-			return fmt.Errorf("%w: %w", errMigrateOnOpen, err)
-		}
-		mm.migrationsApplied.Inc()
-	}
-	return nil
-}
-
 // ref pins e (under m.mu).
 func (m *Manager) ref(e *entry) {
-	if e.refs == 0 && e.elem != nil {
-		m.idle.Remove(e.elem)
-		e.elem = nil
+	if e.refs == 0 {
+		m.unidleLocked(e)
 	}
 	e.refs++
 }
@@ -550,7 +496,7 @@ func (m *Manager) release(e *entry) {
 	case e.evicted:
 		m.closeEntryLocked(e)
 	case e.err == nil && e.db != nil:
-		e.elem = m.idle.PushFront(e)
+		m.idleLocked(e)
 		m.signalLocked()
 	}
 }
@@ -567,10 +513,8 @@ func (m *Manager) evictLocked(e *entry) <-chan struct{} {
 	if m.entries[e.id] == e {
 		delete(m.entries, e.id)
 	}
-	if e.elem != nil {
-		m.idle.Remove(e.elem)
-		e.elem = nil
-	}
+	m.leaveLocked(e)
+	m.unidleLocked(e)
 	m.m.evictions.Inc()
 	var closed <-chan struct{}
 	if e.refs == 0 {
@@ -607,7 +551,9 @@ func (m *Manager) closeEntryLocked(e *entry) <-chan struct{} {
 func (m *Manager) unchargeLocked(e *entry) {
 	if e.charged {
 		e.charged = false
-		m.fds -= FDsPerDatabase
+		m.fds -= FDsPerDatabase + FDsPerConn*e.extraConns
+		e.extraConns = 0
+		delete(m.grown, e)
 		m.signalLocked()
 	}
 }

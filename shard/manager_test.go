@@ -204,7 +204,7 @@ func settle() {
 	}
 }
 
-func openFDs(t *testing.T) int {
+func openFDs(t testing.TB) int {
 	entries, err := os.ReadDir("/proc/self/fd")
 	if err != nil {
 		t.Skip("no /proc/self/fd")

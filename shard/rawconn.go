@@ -50,8 +50,7 @@ func (h *Handle) Conn(ctx context.Context, readOnly bool) (*RawConn, error) {
 		if m.closeOldestRawLocked() {
 			continue
 		}
-		if back := m.idle.Back(); back != nil {
-			m.evictLocked(back.Value.(*entry))
+		if m.evictForRoomLocked() {
 			continue
 		}
 		if deadline == nil {

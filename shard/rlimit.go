@@ -9,9 +9,10 @@ const (
 	// FDsPerConn: one SQLite connection holds the database file and its
 	// -wal file (the process shares one -shm descriptor per file).
 	FDsPerConn = 2
-	// FDsPerDatabase: an open database's pooled connections, charged up
-	// front since database/sql opens them on demand, plus the -shm.
-	FDsPerDatabase = FDsPerConn*MaxIdleConnsPerTenant + 1
+	// FDsPerDatabase: an open database's first pooled connection plus the
+	// -shm. Each further pooled connection is charged FDsPerConn when the
+	// pool opens it (pool.go).
+	FDsPerDatabase = FDsPerConn + 1
 )
 
 // ReservedFDs are kept for sockets, the catalog and logs.

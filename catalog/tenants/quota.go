@@ -4,6 +4,7 @@ import (
 	"strconv"
 
 	"github.com/microfi/tenantgate/catalog"
+	"github.com/microfi/tenantgate/shard"
 )
 
 // Storage quotas (bytes a tenant's database may grow to), by plan. A
@@ -47,4 +48,10 @@ func QuotaProblem(n int64) string {
 		return "must be 0 (the plan's quota) or between " + strconv.Itoa(MinQuota) + " and " + strconv.FormatInt(MaxQuota, 10) + " bytes"
 	}
 	return ""
+}
+
+// Limits are the bounds the shard manager applies to every connection of
+// t's database: every door that acquires a tenant's database passes them.
+func Limits(t catalog.Tenant) shard.Limits {
+	return shard.Limits{MaxBytes: Quota(t)}
 }

@@ -49,6 +49,8 @@ var docs = map[string]doc{
 		"tenantgate restore --tenant acme --from /var/backups/tenantgate/2026-11-30T0200Z/3-acme.db"},
 	"verify": {"prove tenant ledgers read-only: integrity, stamp, tenant ids, balances vs postings, idempotency records, foreign schema; exits 1 on any finding", "--tenant HOST_OR_ID | --all [flags]",
 		"tenantgate verify --all --concurrency 8\ntenantgate verify --tenant acme --json"},
+	"fleet": {"list the proxies registered in the catalog: address, version, tenant schema they serve, changes applied, heartbeat age", "[--json] [flags]",
+		"tenantgate fleet\ntenantgate fleet --json --catalog-url libsql://catalog.internal:8080"},
 	"version": {"print the version this binary was built from", "",
 		"tenantgate version"},
 	"tokens": {"revoke tokens", "revoke --tenant HOST_OR_ID [flags]",

@@ -41,6 +41,7 @@ var commands = map[string]func(ctx context.Context, env *Env, args []string) err
 	"verify":  runVerify,
 	"tokens":  runTokens,
 	"audit":   runAudit,
+	"fleet":   runFleet,
 }
 
 func main() {

@@ -29,6 +29,7 @@ func runMigrate(ctx context.Context, env *Env, args []string) error {
 	backupDir := f.String("backup-dir", "", "snapshot each tenant to `DIR`/<id>.v<version>.db before migrating it")
 	every := f.Int("progress-every", 0, "when output is not a terminal, print a progress line every `N` tenants (default: about every 5%)")
 	catURL := f.String("catalog-url", "", "catalog database `URL` (default file:<data-dir>/catalog.db)")
+	force := f.Bool("force", false, "migrate even past the tenant schema a live proxy can serve (those proxies answer 503 for the tenants it migrates until they are upgraded)")
 	if err := f.parse(args); err != nil {
 		return err
 	}
@@ -40,12 +41,12 @@ func runMigrate(ctx context.Context, env *Env, args []string) error {
 	}
 	return migrateFleet(ctx, env, f.DataDir(), *catURL, *only, fleet.Options{
 		Set: migrations.Tenant, Concurrency: *concurrency, DryRun: *dryRun, BackupDir: *backupDir,
-	}, *every)
+	}, *every, *force)
 }
 
 // migrateFleet is runMigrate after flag parsing; tests call it with their
 // own migration set.
-func migrateFleet(ctx context.Context, env *Env, dataDir, catURL, only string, opts fleet.Options, every int) error {
+func migrateFleet(ctx context.Context, env *Env, dataDir, catURL, only string, opts fleet.Options, every int, force bool) error {
 	catBefore, err := catalogVersion(ctx, catalogURL(dataDir, catURL))
 	if err != nil {
 		return err
@@ -59,6 +60,9 @@ func migrateFleet(ctx context.Context, env *Env, dataDir, catURL, only string, o
 		fmt.Fprintf(env.Stdout, "catalog: migrated from version %d to %d\n", catBefore, after)
 	} else {
 		fmt.Fprintf(env.Stdout, "catalog: version %d, current\n", catBefore)
+	}
+	if err := checkFleetServes(ctx, env, t.catalog, opts.Set, force || opts.DryRun); err != nil {
+		return err
 	}
 	targets, err := fleetTargets(ctx, t, only)
 	if err != nil {

@@ -70,7 +70,7 @@ func TestMigrateCommand(t *testing.T) {
 	var out bytes.Buffer
 	env := &Env{Stdout: &out, Stderr: io.Discard, Getenv: func(string) string { return "" }}
 
-	err := migrateFleet(ctx, env, dir, "", "", fleet.Options{Set: set, Concurrency: 2, DryRun: true}, 4)
+	err := migrateFleet(ctx, env, dir, "", "", fleet.Options{Set: set, Concurrency: 2, DryRun: true}, 4, false)
 	if err == nil || !strings.Contains(err.Error(), "1 of 12 tenant databases would fail") {
 		t.Fatalf("dry run err %v\n%s", err, out.String())
 	}
@@ -81,7 +81,7 @@ func TestMigrateCommand(t *testing.T) {
 
 	out.Reset()
 	backups := filepath.Join(t.TempDir(), "pre")
-	err = migrateFleet(ctx, env, dir, "", "", fleet.Options{Set: set, Concurrency: 2, BackupDir: backups}, 0)
+	err = migrateFleet(ctx, env, dir, "", "", fleet.Options{Set: set, Concurrency: 2, BackupDir: backups}, 0, false)
 	if err == nil {
 		t.Fatalf("missing database not reported:\n%s", out.String())
 	}
@@ -109,7 +109,7 @@ func TestMigrateCommand(t *testing.T) {
 
 	// --tenant limits the run to one tenant.
 	out.Reset()
-	if err := migrateFleet(ctx, env, dir, "", "tn3", fleet.Options{Set: set, Concurrency: 1}, 0); err != nil {
+	if err := migrateFleet(ctx, env, dir, "", "tn3", fleet.Options{Set: set, Concurrency: 1}, 0, false); err != nil {
 		t.Fatal(err)
 	}
 	if !strings.Contains(out.String(), "tenants: checking 1 databases") || !strings.Contains(out.String(), "already current  1") {

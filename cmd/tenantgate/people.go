@@ -41,6 +41,7 @@ func runTokens(ctx context.Context, env *Env, args []string) error {
 	f := env.flagSet("tokens revoke")
 	tenant := f.String("tenant", "", "tenant host or id whose tokens stop working")
 	catURL := f.String("catalog-url", "", "catalog database URL")
+	ackTimeout := ackFlag(f)
 	if err := f.parse(args[1:]); err != nil {
 		return err
 	}
@@ -63,7 +64,10 @@ func runTokens(ctx context.Context, env *Env, args []string) error {
 	if err := t.audit(ctx, "tokens.revoke", tn.ID, nil); err != nil {
 		return err
 	}
-	return printJSON(env, map[string]any{"revoked": true, "tenant_id": tn.ID, "host": tn.Host, "not_before": nb})
+	if err := printJSON(env, map[string]any{"revoked": true, "tenant_id": tn.ID, "host": tn.Host, "not_before": nb}); err != nil {
+		return err
+	}
+	return awaitFleet(ctx, env.Stderr, t.catalog, *ackTimeout)
 }
 
 // auditReport is one chain's verification.

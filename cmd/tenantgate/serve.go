@@ -9,13 +9,16 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/microfi/tenantgate/catalog"
+	"github.com/microfi/tenantgate/catalog/registry"
 	"github.com/microfi/tenantgate/catalog/tenants"
+	"github.com/microfi/tenantgate/migrations"
 	"github.com/microfi/tenantgate/proxy"
 	"github.com/microfi/tenantgate/proxy/hrana"
 	"github.com/microfi/tenantgate/proxy/tlsedge"
@@ -46,6 +49,9 @@ type serveConfig struct {
 	headerTimeout, bodyTimeout            time.Duration
 	trustedProxies                        string
 	proxyProtocol, pprof                  bool
+	// The fleet (issue 20).
+	proxyID, advertise    string
+	heartbeat, drainDelay time.Duration
 }
 
 func runServe(ctx context.Context, env *Env, args []string) error {
@@ -64,7 +70,7 @@ func runServe(ctx context.Context, env *Env, args []string) error {
 	f.StringVar(&c.rootDomain, "root-domain", proxy.DefaultRootDomain, "root `DOMAIN` R: R is the public site, admin.R the admin panel, X.R tenant X")
 	f.StringVar(&c.jwtSecret, "jwt-secret", "", "HS256 `KEY`, at least 32 characters (default: <data-dir>/jwt.secret, created on first run)")
 	f.StringVar(&c.catalogURL, "catalog-url", "", "catalog database `URL`: file:PATH, libsql://, https:// or http:// (default file:<data-dir>/catalog.db)")
-	f.IntVar(&c.maxOpen, "max-open-tenants", 0, "tenant databases kept open at once (default: sized from the file-descriptor limit)")
+	f.IntVar(&c.maxOpen, "max-open-tenants", 0, "tenant databases kept open at once (default: sized from the file-descriptor and memory limits)")
 	f.IntVar(&c.tenantMetrics, "tenant-metrics", 0, "per-tenant metric series for the N busiest tenants (0 = off)")
 	f.IntVar(&c.publicPort, "public-port", 0, "port used in printed and returned links (default: the --listen port)")
 	f.DurationVar(&c.requestTimeout, "request-timeout", proxy.DefaultRequestTimeout, "deadline for a request's database work")
@@ -81,8 +87,12 @@ func runServe(ctx context.Context, env *Env, args []string) error {
 	f.IntVar(&c.tenantInFlight, "tenant-max-inflight", proxy.DefaultTenantMaxInFlight, "concurrent requests per tenant (0 = unlimited)")
 	f.DurationVar(&c.demoTTL, "demo-ttl", proxy.DefaultDemoTTL, "lifetime of demo tenants created on the public site")
 	f.DurationVar(&c.reapInterval, "reap-interval", tenants.DefaultReapInterval, "how often expired demo tenants are removed (0 = never)")
-	f.IntVar(&c.auditRate, "ledger-audit-rate", verify.DefaultAuditRate, "tenants a minute the continuous ledger audit verifies, round robin (negative = off); findings count in tenantgate_ledger_audit_failures_total")
+	f.IntVar(&c.auditRate, "ledger-audit-rate", verify.DefaultAuditRate, "tenants a minute the continuous ledger audit verifies, round robin (0 = off); findings count in tenantgate_ledger_audit_failures_total")
 	f.BoolVar(&c.seedDemo, "seed-demo", true, "create the demo tenant (id 1, host demo) when the catalog is empty")
+	f.StringVar(&c.proxyID, "proxy-id", "", "this proxy's `ID` in the fleet registry (default: the advertised address)")
+	f.StringVar(&c.advertise, "advertise-addr", "", "`HOST:PORT` this proxy registers as its address (default: this host's name and the --listen port)")
+	f.DurationVar(&c.heartbeat, "heartbeat-interval", registry.DefaultInterval, "how often the proxy heartbeats in the registry; it counts as dead after 5 missed")
+	f.DurationVar(&c.drainDelay, "drain-delay", 0, "on SIGTERM, how long to keep serving after /readyz turns 503 (let the load balancer notice) before draining")
 	c.tls.register(f)
 	registerBudgets(f.FlagSet, &c.budgets)
 	f.Int64Var(&c.walCheckpoint, "wal-checkpoint-size", shard.DefaultWALCheckpointBytes, "`BYTES`: a tenant's WAL larger than this is checkpointed and truncated in the background")
@@ -132,17 +142,30 @@ func serve(ctx context.Context, env *Env, dataDir string, c serveConfig, log *sl
 		c.maxConns = connsForLimit(nofile)
 	}
 	if c.maxOpen <= 0 {
-		c.maxOpen = min(shard.MaxOpenForLimit(nofile-min(nofile, uint64(c.maxConns))), 10_000)
+		// As many as both the descriptors and the memory allow (README,
+		// "Open tenant databases").
+		c.maxOpen = min(shard.MaxOpenForLimit(nofile-min(nofile, uint64(c.maxConns))), shard.MaxOpenForMemory(memoryLimit()))
 	}
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	cat, err := catalog.Open(ctx, catalogURL(dataDir, c.catalogURL), catalog.Options{Registerer: reg, Logger: log})
+	if c.heartbeat <= 0 {
+		c.heartbeat = registry.DefaultInterval
+	}
+	// The caches stop being trusted at half the dead timeout, so a proxy the
+	// fleet counts dead has stopped serving from stale catalog state.
+	cat, err := catalog.Open(ctx, catalogURL(dataDir, c.catalogURL), catalog.Options{Registerer: reg, Logger: log,
+		StaleAfter: registry.DeadAfter(c.heartbeat) / 2})
 	if err != nil {
 		return err
 	}
 	defer cat.Close()
-	shardCfg := shard.Config{DataDir: dataDir, MaxOpen: c.maxOpen, WALCheckpointBytes: c.walCheckpoint, Registerer: reg, Logger: log}
+	// Migrate-on-open stops at the newest tenant schema every live proxy can
+	// serve (set from the registry at each heartbeat).
+	var ceiling atomic.Int64
+	ceiling.Store(int64(migrations.Tenant.Latest()))
+	shardCfg := shard.Config{DataDir: dataDir, MaxOpen: c.maxOpen, WALCheckpointBytes: c.walCheckpoint, Registerer: reg, Logger: log,
+		SchemaCeiling: func() int { return int(ceiling.Load()) }}
 	if nofile > 0 { // every tenant connection, Hrana's included, counts against it
 		shardCfg.FDBudget = shard.FDBudgetForLimit(nofile - min(nofile, uint64(c.maxConns)))
 	}
@@ -194,35 +217,40 @@ func serve(ctx context.Context, env *Env, dataDir string, c serveConfig, log *sl
 		c.publicPort = ln.Addr().(*net.TCPAddr).Port
 	}
 	c.sql.Logger = log
-	tenantRate := proxy.RateLimit{Burst: -1}
+	tenantRate := proxy.RateLimit{Burst: proxy.Off}
 	if c.tenantRate > 0 {
 		tenantRate = proxy.RateLimit{Burst: max(c.tenantBurst, 1), Every: time.Duration(float64(time.Second) / c.tenantRate)}
 	}
-	if c.tenantInFlight <= 0 {
-		c.tenantInFlight = -1
-	}
-	perIP := c.maxConnsPerIP
-	if perIP == 0 {
-		perIP = -1 // the flag's 0 = unlimited
+	members, err := registry.New(cat, registry.Options{
+		ID: c.proxyID, Address: advertiseAddr(c.advertise, addrOf(ln, tlsLn)), Version: proxy.BuildVersion(),
+		TenantSchema: migrations.Tenant.Latest(), Interval: c.heartbeat, Registerer: reg, Logger: log,
+		OnPeers: func(self string, live []registry.Proxy) {
+			ceiling.Store(int64(registry.SchemaCeiling(migrations.Tenant, live)))
+		},
+	})
+	if err != nil {
+		return err
 	}
 	srv, err := proxy.New(proxy.Config{
 		Edge: proxy.EdgeLimits{
-			MaxConns: c.maxConns, MaxConnsPerIP: perIP, MaxIdleConns: c.maxIdleConns,
+			MaxConns: c.maxConns, MaxConnsPerIP: flagOff(c.maxConnsPerIP), MaxIdleConns: c.maxIdleConns,
 			HeaderTimeout: c.headerTimeout, BodyTimeout: c.bodyTimeout, ProxyProtocol: c.proxyProtocol,
 		},
 		TrustedProxies: trusted, Pprof: c.pprof,
-		TenantRate: tenantRate, TenantMaxInFlight: c.tenantInFlight,
-		DemoTTL: c.demoTTL, ReapInterval: reapInterval(c.reapInterval), LedgerAuditRate: c.auditRate,
+		TenantRate: tenantRate, TenantMaxInFlight: flagOff(c.tenantInFlight),
+		DemoTTL: c.demoTTL, ReapInterval: flagOff(c.reapInterval), LedgerAuditRate: flagOff(c.auditRate),
 		RootDomain: c.rootDomain, PublicPort: c.publicPort, RequestTimeout: c.requestTimeout,
 		TenantMetrics: c.tenantMetrics, BackupDir: filepath.Join(dataDir, "backups"), Hrana: c.sql, CPU: c.cpu,
 		Budgets: c.budgets,
-		Catalog: cat, Shards: shards, Tenants: svc, Auth: auth,
+		Catalog: cat, Registry: members, Shards: shards, Tenants: svc, Auth: auth,
 		Registerer: reg, Gatherer: reg, Logger: log,
 		PublicScheme: scheme, TLS: edge, RedirectHTTP: c.tls.redirectHTTP, HTTPSPort: httpsPort, EdgeHostname: c.tls.edgeHostname,
 	})
 	if err != nil {
 		return err
 	}
+	members.Start(ctx)
+	defer members.Close(context.Background())
 	opsLn, err := net.Listen("tcp", c.metricsListen)
 	if err != nil {
 		return fmt.Errorf("listen %s: %w", c.metricsListen, err)
@@ -261,11 +289,24 @@ func serve(ctx context.Context, env *Env, dataDir string, c serveConfig, log *sl
 			return fmt.Errorf("serve: %w", err)
 		}
 	}
-	log.Info("shutting down: draining in-flight requests")
-	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	// Leave the fleet first: readiness turns 503 and peers stop counting
+	// this proxy for limits; it still applies catalog changes while it
+	// finishes what it has. Then drain, then remove the registry row.
+	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second+c.drainDelay)
 	defer cancel()
+	if err := members.Drain(sctx); err != nil {
+		log.Warn("mark draining in the registry", "err", err)
+	}
+	if c.drainDelay > 0 {
+		log.Info("draining: readiness is off; waiting for the load balancer", "drain_delay", c.drainDelay)
+		time.Sleep(c.drainDelay)
+	}
+	log.Info("shutting down: draining in-flight requests")
 	if err := srv.Shutdown(sctx); err != nil {
 		log.Warn("shutdown", "err", err)
+	}
+	if err := members.Close(sctx); err != nil {
+		log.Warn("deregister", "err", err)
 	}
 	return nil
 }
@@ -367,10 +408,22 @@ func newLogger(env *Env, level, format string) (*slog.Logger, error) {
 	return nil, errUsage("--log-format must be text or json")
 }
 
-// reapInterval maps the flag's "0 = never" onto the Config's "< 0 = off".
-func reapInterval(d time.Duration) time.Duration {
-	if d <= 0 {
-		return -1
+// flagOff maps a flag's "0 (or less) = off/unlimited" onto the Config's
+// one meaning of off, proxy.Off; zero in a Config means the default, and
+// every flag already defaults to that default.
+func flagOff[T int | time.Duration](v T) T {
+	if v <= 0 {
+		return T(proxy.Off)
 	}
-	return d
+	return v
+}
+
+// addrOf is the first listener's address (the plain one if both are on).
+func addrOf(lns ...net.Listener) net.Addr {
+	for _, ln := range lns {
+		if ln != nil {
+			return ln.Addr()
+		}
+	}
+	return nil
 }

@@ -160,6 +160,7 @@ func tenantsList(ctx context.Context, env *Env, args []string) error {
 func tenantsSetStatus(ctx context.Context, env *Env, args []string, verb, status string) error {
 	f := env.flagSet("tenants " + verb)
 	catURL := f.String("catalog-url", "", "catalog database `URL` (default file:<data-dir>/catalog.db)")
+	ackTimeout := ackFlag(f)
 	if err := f.parse(args); err != nil {
 		return err
 	}
@@ -184,7 +185,13 @@ func tenantsSetStatus(ctx context.Context, env *Env, args []string, verb, status
 	if err := t.audit(ctx, action, tn.ID, map[string]string{"status": old + " → " + tn.Status}); err != nil {
 		return err
 	}
-	return printJSON(env, tn)
+	if err := printJSON(env, tn); err != nil {
+		return err
+	}
+	if status != catalog.StatusSuspended {
+		return nil
+	}
+	return awaitFleet(ctx, env.Stderr, t.catalog, *ackTimeout)
 }
 
 func tenantsDelete(ctx context.Context, env *Env, args []string) error {
@@ -192,6 +199,7 @@ func tenantsDelete(ctx context.Context, env *Env, args []string) error {
 	backupDir := f.String("backup-dir", "", "keep a copy of the database in `DIR` (default <data-dir>/backups)")
 	noBackup := f.Bool("no-backup", false, "delete the database without keeping a copy")
 	catURL := f.String("catalog-url", "", "catalog database `URL` (default file:<data-dir>/catalog.db)")
+	ackTimeout := ackFlag(f)
 	if err := f.parse(args); err != nil {
 		return err
 	}
@@ -214,7 +222,10 @@ func tenantsDelete(ctx context.Context, env *Env, args []string) error {
 	if err := t.audit(ctx, "tenant.delete", tn.ID, map[string]string{"host": tn.Host, "backup": fmt.Sprint(dir != "")}); err != nil {
 		return err
 	}
-	return printJSON(env, map[string]any{"deleted": tn.ID, "host": tn.Host, "backup_dir": dir, "backup": del.Backup})
+	if err := printJSON(env, map[string]any{"deleted": tn.ID, "host": tn.Host, "backup_dir": dir, "backup": del.Backup}); err != nil {
+		return err
+	}
+	return awaitFleet(ctx, env.Stderr, t.catalog, *ackTimeout)
 }
 
 // openTenant opens the tools and resolves the one HOST_OR_ID argument.

@@ -208,7 +208,7 @@ func (b *browser) pageErrors(t *testing.T) {
 
 func startServer(t *testing.T) (*proxytest.Server, string) {
 	t.Helper()
-	srv := proxytest.Start(t, proxytest.Options{Configure: func(c *proxy.Config) {
+	srv := proxytest.Start(t, proxytest.Options{Heartbeat: 200 * time.Millisecond, Configure: func(c *proxy.Config) {
 		c.RootDomain = rootDomain
 		c.DemoLimit = proxy.RateLimit{Burst: 100, Every: time.Second}
 		c.SignupLimit = proxy.RateLimit{Burst: 100, Every: time.Second}
@@ -406,6 +406,9 @@ func TestBrowser(t *testing.T) {
 			chromedp.SendKeys(css(`#create-admin-password`), "Bolga-first-pw-1"),
 			chromedp.Click(xp(`//button[normalize-space()="Create tenant"]`)),
 			chromedp.WaitVisible(xp(`//table[@id="tenants-table"]//a[normalize-space()="bolga-credit"]`)),
+		)
+		b.do(t, "see this proxy in the fleet section",
+			chromedp.WaitVisible(xp(`//table[@id="fleet-table"]//tr[@data-state="serving"]/td[normalize-space()="`+srv.Addr+` (this one)"]`)),
 		)
 		b.screenshot(t, "08-admin-panel")
 		if r := srv.Do("POST", "bolga-credit."+rootDomain, "/api/auth/login", "", map[string]string{"email": "head@bolga.example", "password": "Bolga-first-pw-1"}); r.Status != 200 {

@@ -17,7 +17,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/microfi/tenantgate/catalog"
+	"github.com/microfi/tenantgate/catalog/registry"
 	"github.com/microfi/tenantgate/catalog/tenants"
+	"github.com/microfi/tenantgate/migrations"
 	"github.com/microfi/tenantgate/proxy"
 	"github.com/microfi/tenantgate/shard"
 	"github.com/microfi/tenantgate/shard/bank"
@@ -37,7 +39,10 @@ type Options struct {
 	PollInterval  time.Duration // catalog change poll; default 50ms
 	// WALCheckpointBytes is the shard manager's WAL bound (0: its default).
 	WALCheckpointBytes int64
-	Configure          func(*proxy.Config)
+	// Heartbeat, when set, registers the proxy in the fleet registry with
+	// this heartbeat interval (Server.Members).
+	Heartbeat time.Duration
+	Configure func(*proxy.Config)
 }
 
 // Server is a running proxy with handles on its parts.
@@ -52,6 +57,7 @@ type Server struct {
 	Auth     *proxy.Auth
 	Registry *prometheus.Registry
 	Proxy    *proxy.Server
+	Members  *registry.Registry // nil unless Options.Heartbeat
 	Client   *http.Client
 	t        testing.TB
 }
@@ -90,17 +96,24 @@ func Start(t testing.TB, opts Options) *Server {
 	if err != nil {
 		t.Fatal(err)
 	}
+	var members *registry.Registry
+	if opts.Heartbeat > 0 {
+		if members, err = registry.New(cat, registry.Options{Address: ln.Addr().String(), Version: "test",
+			TenantSchema: migrations.Tenant.Latest(), Interval: opts.Heartbeat, Registerer: reg, Logger: log}); err != nil {
+			t.Fatal(err)
+		}
+	}
 	cfg := proxy.Config{
 		RootDomain: RootDomain, PublicPort: ln.Addr().(*net.TCPAddr).Port, TenantMetrics: opts.TenantMetrics,
 		BackupDir: opts.DataDir + "/backups",
-		Catalog:   cat, Shards: shards, Tenants: svc, Auth: auth,
+		Catalog:   cat, Registry: members, Shards: shards, Tenants: svc, Auth: auth,
 		Registerer: reg, Gatherer: reg, Logger: log,
 		// Tests and benchmarks drive one tenant far harder than the
 		// production per-tenant limits allow; tests of the limits set them.
-		TenantRate: proxy.RateLimit{Burst: -1}, TenantMaxInFlight: -1,
+		TenantRate: proxy.RateLimit{Burst: proxy.Off}, TenantMaxInFlight: proxy.Off,
 		Budgets: proxy.Budgets{
-			ColdLoginTenant: proxy.RateLimit{Burst: -1}, ColdLoginClient: proxy.RateLimit{Burst: -1},
-			DemoGlobal: proxy.RateLimit{Burst: -1}, SignupGlobal: proxy.RateLimit{Burst: -1}, MaxLiveDemos: -1,
+			ColdLoginTenant: proxy.RateLimit{Burst: proxy.Off}, ColdLoginClient: proxy.RateLimit{Burst: proxy.Off},
+			DemoGlobal: proxy.RateLimit{Burst: proxy.Off}, SignupGlobal: proxy.RateLimit{Burst: proxy.Off}, MaxLiveDemos: proxy.Off,
 		},
 	}
 	if opts.Configure != nil {
@@ -110,19 +123,28 @@ func Start(t testing.TB, opts Options) *Server {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if members != nil {
+		members.Start(ctx)
+	}
 	srv.Start()
 	go srv.Serve(ln)
 	go srv.ServeOps(opsLn)
 	s := &Server{
 		URL: "http://" + ln.Addr().String(), OpsURL: "http://" + opsLn.Addr().String(), Addr: ln.Addr().String(),
-		DataDir: opts.DataDir, Catalog: cat, Shards: shards, Tenants: svc, Auth: auth, Registry: reg, Proxy: srv,
+		DataDir: opts.DataDir, Catalog: cat, Shards: shards, Tenants: svc, Auth: auth, Registry: reg, Proxy: srv, Members: members,
 		Client: &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 64}},
 		t:      t,
 	}
 	t.Cleanup(func() {
 		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
+		if members != nil {
+			members.Drain(sctx)
+		}
 		srv.Shutdown(sctx)
+		if members != nil {
+			members.Close(sctx)
+		}
 		shards.Close()
 		cat.Close()
 	})

@@ -160,7 +160,7 @@ func TestSelfContained(t *testing.T) {
 // $("…") exists in its page, so a renamed id cannot silently break a page.
 func TestScriptIDs(t *testing.T) {
 	lookup := regexp.MustCompile(`\$\("([a-z0-9-]+)"\)`)
-	for script, page := range map[string]*web.File{"public.js": web.Public, "dashboard.js": web.Dashboard, "people.js": web.Dashboard, "admin.js": web.Admin, "platform-audit.js": web.Admin} {
+	for script, page := range map[string]*web.File{"public.js": web.Public, "dashboard.js": web.Dashboard, "people.js": web.Dashboard, "admin.js": web.Admin, "platform-audit.js": web.Admin, "fleet.js": web.Admin} {
 		js := web.Asset(script)
 		if js == nil {
 			t.Fatalf("missing %s", script)

@@ -84,7 +84,7 @@ func (c *Conn) authorize(action int32, a1, a2, db, via string) int32 {
 	case sqlite3.SQLITE_PRAGMA:
 		return c.authorizePragma(strings.ToLower(a1), a2, deny)
 	case sqlite3.SQLITE_DROP_TABLE, sqlite3.SQLITE_DROP_VIEW:
-		if managed.Table(a1) {
+		if managed.Owned(a1) {
 			return deny("table " + a1 + " is managed by tenantgate and cannot be dropped")
 		}
 		c.schemaOp = true // its sqlite_sequence and sqlite_stat* rows go with it
@@ -94,7 +94,7 @@ func (c *Conn) authorize(action int32, a1, a2, db, via string) int32 {
 		}
 		c.schemaOp = true
 	case sqlite3.SQLITE_ALTER_TABLE:
-		if managed.Table(a2) {
+		if managed.Owned(a2) {
 			return deny("table " + a2 + " is managed by tenantgate and cannot be altered")
 		}
 		c.ddl = true // a rename may take a reserved name: checked after it runs
@@ -121,7 +121,7 @@ func (c *Conn) authorize(action int32, a1, a2, db, via string) int32 {
 		if c.schemaOp && action != sqlite3.SQLITE_INSERT && internalTable(a1) {
 			break
 		}
-		if managed.Table(a1) || internalTable(a1) {
+		if managed.Owned(a1) || internalTable(a1) {
 			return deny("table " + a1 + " is managed by tenantgate and read-only over SQL (use the bank API)")
 		}
 	case sqlite3.SQLITE_READ:

@@ -17,6 +17,7 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 
 	sqlite3 "modernc.org/sqlite/lib"
@@ -81,6 +82,14 @@ func Audit(ctx context.Context, c Conn) ([]Finding, error) {
 		byName[strings.ToLower(o.name)] = o
 		objs = append(objs, o)
 	}
+	// A database migrated past this binary by expand-only migrations (see
+	// package migrations) has tenantgate objects this binary has never
+	// seen: tenants cannot take the reserved prefix, so those are ours.
+	ahead := false
+	if v, err := c.Query(ctx, `SELECT coalesce(max(version), 0) FROM schema_migrations`); err == nil && len(v) == 1 && len(v[0]) == 1 {
+		n, _ := strconv.Atoi(v[0][0])
+		ahead = n > migrations.Tenant.Latest()
+	}
 	var out []Finding
 	add := func(o object, table, problem string) {
 		out = append(out, Finding{Object: o.name, Type: o.typ, Temp: o.temp, Table: table, Problem: problem})
@@ -103,6 +112,9 @@ func Audit(ctx context.Context, c Conn) ([]Finding, error) {
 	for _, o := range objs {
 		lname := strings.ToLower(o.name)
 		if managed.Object(lname) && !o.temp || strings.HasPrefix(lname, "sqlite_") {
+			continue
+		}
+		if ahead && !o.temp && strings.HasPrefix(lname, migrations.ReservedPrefix) {
 			continue
 		}
 		if managed.Reserved(lname) {

@@ -21,15 +21,17 @@ import (
 // foreign key would make the bank's statements do). Statements are bounded
 // by their context (the request deadline): the driver interrupts them.
 func OpenBank(ctx context.Context, path string, auth sqlite.AuthorizerFn) (*sql.DB, error) {
-	return OpenBankLimited(ctx, path, auth, 0)
+	return OpenBankWith(ctx, path, auth, nil, 0)
 }
 
-// OpenBankLimited is OpenBank with the tenant's storage quota: every
-// connection of the pool starts with PRAGMA max_page_count=maxPages (0 =
-// no quota), set before the authorizer is installed, so a write that
-// would grow the file past it fails with SQLITE_FULL (IsFull). A pool
-// keeps its quota for life: a new quota needs a new pool.
-func OpenBankLimited(ctx context.Context, path string, auth sqlite.AuthorizerFn, maxPages int64) (*sql.DB, error) {
+// OpenBankWith is OpenBank with connecting, which is asked before each new
+// connection of the pool is opened (the caller's descriptor budget, say):
+// its error fails the connection, and so the statement that needed it;
+// and with the tenant's storage quota: every connection starts with PRAGMA
+// max_page_count=maxPages (0 = no quota), set before the authorizer is
+// installed, so a write that would grow the file past it fails with
+// SQLITE_FULL (IsFull). A pool keeps its quota for life.
+func OpenBankWith(ctx context.Context, path string, auth sqlite.AuthorizerFn, connecting func(context.Context) error, maxPages int64) (*sql.DB, error) {
 	dsn := DSN(path, Bank)
 	if maxPages > 0 {
 		dsn += "&" + url.Values{"_pragma": {fmt.Sprintf("max_page_count(%d)", maxPages)}}.Encode()
@@ -38,7 +40,7 @@ func OpenBankLimited(ctx context.Context, path string, auth sqlite.AuthorizerFn,
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
-	db := sql.OpenDB(bankConnector{base, auth})
+	db := sql.OpenDB(bankConnector{base, auth, connecting})
 	if err := db.PingContext(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open %s: %w", path, err)
@@ -48,10 +50,16 @@ func OpenBankLimited(ctx context.Context, path string, auth sqlite.AuthorizerFn,
 
 type bankConnector struct {
 	driver.Connector
-	auth sqlite.AuthorizerFn
+	auth       sqlite.AuthorizerFn
+	connecting func(context.Context) error
 }
 
 func (b bankConnector) Connect(ctx context.Context) (driver.Conn, error) {
+	if b.connecting != nil {
+		if err := b.connecting(ctx); err != nil {
+			return nil, err
+		}
+	}
 	c, err := b.Connector.Connect(ctx)
 	if err != nil {
 		return nil, err

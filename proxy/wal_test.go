@@ -17,7 +17,14 @@ import (
 // error, and the checkpointer truncates the WAL once it passes its bound.
 func TestWALBounded(t *testing.T) {
 	const limit = time.Second
-	s := proxytest.Start(t, proxytest.Options{WALCheckpointBytes: 1 << 20, Configure: func(c *proxy.Config) {
+	// Under the race detector SQLite runs many times slower: an eighth of
+	// the sizes.
+	scale := int64(1)
+	if raceEnabled {
+		scale = 8
+	}
+	bound, blob := int64(1<<20)/scale, 262144/scale
+	s := proxytest.Start(t, proxytest.Options{WALCheckpointBytes: bound, Configure: func(c *proxy.Config) {
 		c.Hrana.MaxSnapshotAge = limit
 		c.Hrana.StreamIdleTimeout = time.Minute
 	}})
@@ -39,8 +46,8 @@ func TestWALBounded(t *testing.T) {
 	cut := time.Duration(0)
 	wal := s.DataDir + fmt.Sprintf("/tenants/%d.db-wal", tn.ID)
 	peak := int64(0)
-	for i := range 100 { // 25 MB of writes, a keepalive on the reader every tenth
-		if _, res := hranaStmt(t, s, "walbank", writer, "INSERT INTO w SELECT randomblob(262144)"); res["type"] != "ok" {
+	for i := range 100 { // 25 MB of writes (race: 3 MB), a keepalive on the reader every tenth
+		if _, res := hranaStmt(t, s, "walbank", writer, fmt.Sprintf("INSERT INTO w SELECT randomblob(%d)", blob)); res["type"] != "ok" {
 			t.Fatalf("write %d: %v", i, res)
 		}
 		if fi, err := os.Stat(wal); err == nil {
@@ -72,7 +79,7 @@ func TestWALBounded(t *testing.T) {
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		fi, err := os.Stat(wal)
-		if err != nil || fi.Size() <= 1<<20 {
+		if err != nil || fi.Size() <= bound {
 			break
 		}
 		if time.Now().After(deadline) {

@@ -53,12 +53,12 @@ test-go:
 
 ## test-deps: idempotent installs for tests that use real external clients
 #   Debian packages: chromium (browser tests), prometheus (promtool + server)
-#   npm packages:    @libsql/client for the JavaScript client tests
+#   npm packages:    @libsql/client for the JavaScript client tests, turso (tursodb --sync-server)
 #   Go tools:        Pebble (Let's Encrypt's test CA) and its DNS, for the HTTPS tests
 DEB_PKGS := chromium prometheus
 TOOLS_BIN := $(CURDIR)/.tools/bin
 PEBBLE_VERSION := v2.10.3
-NPM_DIRS := $(wildcard proxy/hrana/testdata/js)
+NPM_DIRS := $(wildcard proxy/hrana/testdata/js proxy/hrana/testdata/turso)
 test-deps:
 	$(GO) mod download
 	@test -x $(TOOLS_BIN)/pebble -a -x $(TOOLS_BIN)/pebble-challtestsrv || \

@@ -6,6 +6,8 @@ import (
 	"net"
 	"time"
 
+	"github.com/microfi/tenantgate/loadtest/executor"
+	"github.com/microfi/tenantgate/loadtest/metrics"
 	"github.com/valyala/fasthttp"
 )
 
@@ -25,12 +27,13 @@ func MeasureCeiling(ctx context.Context, d time.Duration, vus int) (float64, err
 	}}
 	go srv.Serve(ln) //nolint:errcheck // stops with Shutdown
 	defer srv.Shutdown()
-	mix, _ := ParseMix("list_accounts=1")
+	w := Workload{Targets: []string{"ceiling"}, Scenarios: []Scenario{ceilingScenario}}
+	mix, _ := ParseMix(w.ScenarioNames(), "ceiling=1")
 	res, err := Run(ctx, RunConfig{
 		BaseURL:  "http://" + ln.Addr().String(),
-		Tenants:  []*Tenant{{ID: 1, Sub: "ceiling", Host: "ceiling.localhost", Token: "x", Accounts: []int64{1}}},
+		Workload: w,
 		Mix:      mix,
-		Executor: ExecutorConfig{Kind: ConstantVUs, VUs: vus, Duration: d, GracefulStop: time.Second},
+		Executor: executor.Config{Kind: executor.ConstantVUs, VUs: vus, Duration: d, GracefulStop: time.Second},
 		Timeout:  5 * time.Second,
 	})
 	if err != nil {
@@ -48,23 +51,27 @@ func CeilingWarnings(r *Result, ceiling float64) []string {
 		if got >= 0.5*ceiling {
 			w = append(w, fmt.Sprintf("the target handled %.0f req/s, %.0f%% of the harness's own ceiling (~%.0f req/s against a trivial endpoint on this machine): the load generator, not the target, may be the limit", got, 100*got/ceiling, ceiling))
 		}
-		ec := r.Config.Executor
-		want := ec.Rate
-		if ec.Kind == RampingArrivalRate {
-			want = ec.maxTarget(ec.StartRate)
-		}
-		if ec.isArrival() {
-			want = want / ec.TimeUnit.Seconds()
-			if want > 0.8*ceiling {
-				w = append(w, fmt.Sprintf("the requested rate (%.0f/s) is above 80%% of the harness's ceiling (~%.0f req/s)", want, ceiling))
-			}
+		if want := r.Executor.PeakRate(); want > 0.8*ceiling {
+			w = append(w, fmt.Sprintf("the requested rate (%.0f/s) is above 80%% of the harness's ceiling (~%.0f req/s)", want, ceiling))
 		}
 	}
-	if d, _ := r.Collector.Value(MetricDropped, "count"); d > 0 {
+	if d, _ := r.Collector.Value(metrics.MetricDropped, "count"); d > 0 {
 		w = append(w, fmt.Sprintf("%.0f iterations were dropped: no free VU at their scheduled start (raise --max-vus, or the target/harness is saturated)", d))
 	}
-	if p99, _ := r.Collector.Value(MetricStartDelay, "p(99)"); p99 > 5 {
-		w = append(w, fmt.Sprintf("iterations started late (iteration_start_delay p(99)=%s): latencies include the harness's own scheduling delay", fmtMs(p99)))
+	if p99, _ := r.Collector.Value(metrics.MetricStartDelay, "p(99)"); p99 > 5 {
+		w = append(w, fmt.Sprintf("iterations started late (iteration_start_delay p(99)=%s): latencies include the harness's own scheduling delay", metrics.FormatMs(p99)))
 	}
 	return w
 }
+
+// ceilingScenario is a bearer-token GET of a small JSON body, the shape of
+// the cheapest tenant API call.
+var ceilingScenario = Scenario{
+	Name: "ceiling", Method: "GET", Checks: []string{"ceiling status is 200"},
+	Build: func(v *VU, t int, req *fasthttp.Request) {
+		SetRequest(req, ceilingGET, "ceiling.localhost", ceilingPath, ceilingAuthz)
+	},
+	Check: func(st int, b []byte) uint32 { return Bit(st == 200, 0) },
+}
+
+var ceilingGET, ceilingPath, ceilingAuthz = []byte("GET"), []byte("/api/accounts"), []byte("Bearer x")

@@ -73,3 +73,10 @@ func newClient(base string, maxConns int, timeout time.Duration) (*fasthttp.Host
 	}
 	return hc, bc, nil
 }
+
+// NewHostClient is a client for base (http://host:port) with up to
+// maxConns connections, for setup work outside a run.
+func NewHostClient(base string, maxConns int, timeout time.Duration) (*fasthttp.HostClient, error) {
+	c, _, err := newClient(base, maxConns, timeout)
+	return c, err
+}

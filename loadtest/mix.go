@@ -3,26 +3,24 @@ package loadtest
 import (
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strconv"
 	"strings"
 )
 
-// DefaultMix is the default scenario mix (weights, any scale). Login is rare
-// on purpose: it hashes a password, which is CPU-bound by design, and real
-// sessions log in once per many requests.
-const DefaultMix = "list_accounts=40,get_account=25,deposit=10,transfer=10,sql_read=14.5,login=0.5"
-
 // Mix is a weighted choice among scenarios.
 type Mix struct {
-	Weights []float64 // indexed like Scenarios
+	Names   []string  // the workload's scenario names
+	Weights []float64 // indexed like Names
 	cum     []float64
 	total   float64
 }
 
-// ParseMix parses "name=weight,..."; scenarios not named get weight 0, so a
-// scenario is switched off by leaving it out or giving it 0.
-func ParseMix(s string) (Mix, error) {
-	m := Mix{Weights: make([]float64, len(Scenarios))}
+// ParseMix parses "name=weight,..." over the scenario names; scenarios not
+// named get weight 0, so a scenario is switched off by leaving it out or
+// giving it 0.
+func ParseMix(names []string, s string) (Mix, error) {
+	m := Mix{Names: names, Weights: make([]float64, len(names))}
 	for _, part := range strings.Split(s, ",") {
 		part = strings.TrimSpace(part)
 		if part == "" {
@@ -32,9 +30,9 @@ func ParseMix(s string) (Mix, error) {
 		if !ok {
 			return m, fmt.Errorf("mix %q: %q is not name=weight", s, part)
 		}
-		idx := scenarioIndex(strings.TrimSpace(name))
+		idx := slices.Index(names, strings.TrimSpace(name))
 		if idx < 0 {
-			return m, fmt.Errorf("mix %q: unknown scenario %q (known: %s)", s, name, strings.Join(ScenarioNames(), ", "))
+			return m, fmt.Errorf("mix %q: unknown scenario %q (known: %s)", s, name, strings.Join(names, ", "))
 		}
 		f, err := strconv.ParseFloat(strings.TrimSpace(w), 64)
 		if err != nil || f < 0 {
@@ -72,7 +70,7 @@ func (m Mix) String() string {
 	var parts []string
 	for i, w := range m.Weights {
 		if w > 0 {
-			parts = append(parts, fmt.Sprintf("%s %.4g%%", Scenarios[i].Name, 100*w/m.total))
+			parts = append(parts, fmt.Sprintf("%s %.4g%%", m.Names[i], 100*w/m.total))
 		}
 	}
 	return strings.Join(parts, ", ")

@@ -10,19 +10,22 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
+	"github.com/microfi/tenantgate/loadtest/executor"
+	"github.com/microfi/tenantgate/loadtest/metrics"
 	"github.com/valyala/fasthttp"
 )
 
 // RunConfig is everything one measured run needs.
 type RunConfig struct {
-	BaseURL    string    // e.g. http://127.0.0.1:8080; Host headers come from the tenants
-	Tenants    []*Tenant // provisioned tenants
-	Mix        Mix
+	BaseURL    string   // e.g. http://127.0.0.1:8080; Host headers come from the workload
+	Workload   Workload // scenarios and targets (loadtest/microfi)
+	Mix        Mix      // weights over Workload.Scenarios
 	Picker     *TenantPicker
-	Executor   ExecutorConfig
-	Thresholds []Threshold
+	Executor   executor.Config
+	Thresholds []metrics.Threshold
 	Timeout    time.Duration // per request; default 10s
 	Seed       uint64        // random seed (0: time-based)
 
@@ -36,8 +39,9 @@ type RunConfig struct {
 // Result is the outcome of a run.
 type Result struct {
 	Config      RunConfig
-	Collector   *Collector
-	Thresholds  []ThresholdResult
+	Executor    executor.Executor // the load shape that ran
+	Collector   *metrics.Collector
+	Thresholds  []metrics.ThresholdResult
 	Aborted     bool // stopped early (abortOnFail or cancelled)
 	AbortReason string
 	Elapsed     time.Duration
@@ -64,15 +68,17 @@ func (r *Result) ThresholdsOK() bool {
 
 // Throughput is the completed request rate over the run (req/s).
 func (r *Result) Throughput() float64 {
-	v, _ := r.Collector.Value(MetricReqs, "rate")
+	v, _ := r.Collector.Value(metrics.MetricReqs, "rate")
 	return v
 }
 
 type runner struct {
 	cfg       RunConfig
-	col       *Collector
+	exec      executor.Executor
+	col       *metrics.Collector
 	client    *fasthttp.HostClient
-	env       *execEnv
+	env       *executor.Env
+	busy      atomic.Int64 // VUs inside an iteration
 	checkBase []int
 	nextVU    int
 	seed      uint64
@@ -84,19 +90,15 @@ type runner struct {
 // NewRunCollector builds the collector for cfg and registers the
 // thresholds' sub-metrics (and a per-scenario duration sub-metric for each
 // enabled scenario). It fails on an invalid threshold.
-func NewRunCollector(cfg *RunConfig) (*Collector, error) {
-	hosts := make([]string, len(cfg.Tenants))
-	for i, t := range cfg.Tenants {
-		hosts[i] = t.Sub
-	}
-	checks, _ := checkNames()
-	col := NewCollector(ScenarioNames(), hosts, checks)
-	if err := col.AddSubMetric(MetricReqDuration + "{expected_response:true}"); err != nil {
+func NewRunCollector(cfg *RunConfig) (*metrics.Collector, error) {
+	checks, _ := cfg.Workload.checkNames()
+	col := metrics.NewCollector(cfg.Workload.ScenarioNames(), cfg.Workload.Targets, checks)
+	if err := col.AddSubMetric(metrics.MetricReqDuration + "{expected_response:true}"); err != nil {
 		return nil, err
 	}
-	for i, s := range Scenarios {
+	for i, s := range cfg.Workload.Scenarios {
 		if cfg.Mix.Enabled(i) {
-			if err := col.AddSubMetric(MetricReqDuration + "{scenario:" + s.Name + "}"); err != nil {
+			if err := col.AddSubMetric(metrics.MetricReqDuration + "{scenario:" + s.Name + "}"); err != nil {
 				return nil, err
 			}
 		}
@@ -112,10 +114,11 @@ func NewRunCollector(cfg *RunConfig) (*Collector, error) {
 // Run executes the load described by cfg and returns the aggregated result.
 // Cancelling ctx stops the run early (the result is still complete).
 func Run(ctx context.Context, cfg RunConfig) (*Result, error) {
-	if len(cfg.Tenants) == 0 {
+	if len(cfg.Workload.Targets) == 0 {
 		return nil, errors.New("run: no tenants")
 	}
-	if err := cfg.Executor.Validate(); err != nil {
+	ex, err := executor.New(cfg.Executor)
+	if err != nil {
 		return nil, fmt.Errorf("run: %w", err)
 	}
 	if cfg.Timeout <= 0 {
@@ -125,37 +128,31 @@ func Run(ctx context.Context, cfg RunConfig) (*Result, error) {
 		cfg.ProgressInterval = time.Second
 	}
 	if cfg.Picker == nil {
-		p, err := NewTenantPicker(len(cfg.Tenants), "uniform", 0, 0, 1)
+		p, err := NewTenantPicker(len(cfg.Workload.Targets), "uniform", 0, 0, 1)
 		if err != nil {
 			return nil, err
 		}
 		cfg.Picker = p
 	}
-	for _, t := range cfg.Tenants {
-		if len(t.Accounts) == 0 {
-			return nil, fmt.Errorf("run: tenant %s has no accounts", t.Sub)
-		}
-		t.prepare()
-	}
 	col, err := NewRunCollector(&cfg)
 	if err != nil {
 		return nil, fmt.Errorf("run: %w", err)
 	}
-	client, bytesCount, err := newClient(cfg.BaseURL, cfg.Executor.MaxVUCount()+8, cfg.Timeout)
+	client, bytesCount, err := newClient(cfg.BaseURL, ex.MaxVUs()+8, cfg.Timeout)
 	if err != nil {
 		return nil, fmt.Errorf("run: %w", err)
 	}
 	defer client.CloseIdleConnections()
-	r := &runner{cfg: cfg, col: col, client: client, errs: map[string]int64{}, statuses: map[int]int64{}, seed: cfg.Seed}
+	r := &runner{cfg: cfg, exec: ex, col: col, client: client, errs: map[string]int64{}, statuses: map[int]int64{}, seed: cfg.Seed}
 	if r.seed == 0 {
 		r.seed = uint64(time.Now().UnixNano())
 	}
-	_, r.checkBase = checkNames()
-	r.env = &execEnv{newVU: r.newVU, iterate: r.iterate, dropped: col.Dropped}
+	_, r.checkBase = cfg.Workload.checkNames()
+	r.env = &executor.Env{NewVU: r.newVU, Dropped: col.Dropped}
 
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	res := &Result{Config: cfg, Collector: col, Errors: r.errs, Statuses: r.statuses}
+	res := &Result{Config: cfg, Executor: ex, Collector: col, Errors: r.errs, Statuses: r.statuses}
 
 	cpu0 := selfCPU()
 	var tcpu0 time.Duration
@@ -169,7 +166,7 @@ func Run(ctx context.Context, cfg RunConfig) (*Result, error) {
 	tickDone := make(chan struct{})
 	tickStop := make(chan struct{})
 	go r.tick(runCtx, cancel, start, bytesCount, res, tickStop, tickDone)
-	runExecutor(runCtx, &r.cfg.Executor, r.env, start)
+	ex.Run(runCtx, r.env, start)
 	close(tickStop)
 	<-tickDone
 	end := time.Now()
@@ -201,37 +198,38 @@ func copyMap[K comparable](m map[K]int64) map[K]int64 {
 	return out
 }
 
-func (r *runner) newVU() *VU {
+// newVU makes a VU and returns its iteration function.
+func (r *runner) newVU() executor.Iteration {
 	r.mu.Lock()
 	id := r.nextVU
 	r.nextVU++
 	r.mu.Unlock()
 	rng := rand.New(rand.NewPCG(r.seed, uint64(id)+1))
-	return &VU{
+	vu := &VU{
 		ID:     id,
-		rng:    rng,
+		Rng:    rng,
+		Buf:    make([]byte, 0, 512),
 		tenant: r.cfg.Picker.forVU(rng),
 		req:    &fasthttp.Request{},
 		resp:   &fasthttp.Response{},
-		buf:    make([]byte, 0, 512),
 	}
+	return func(scheduled time.Time) { r.iterate(vu, scheduled) }
 }
 
 // iterate runs one iteration: one request of a scenario picked from the mix
 // for a tenant picked by the distribution. Its duration counts from the
 // scheduled start, so queueing inside the harness or the server shows.
 func (r *runner) iterate(vu *VU, scheduled time.Time) {
-	r.env.busy.Add(1)
-	defer r.env.busy.Add(-1)
-	sc := r.cfg.Mix.pick(vu.rng)
+	r.busy.Add(1)
+	defer r.busy.Add(-1)
+	sc := r.cfg.Mix.pick(vu.Rng)
 	ti := vu.tenant()
-	t := r.cfg.Tenants[ti]
-	def := &Scenarios[sc]
-	def.build(vu, t, vu.req)
+	def := &r.cfg.Workload.Scenarios[sc]
+	def.Build(vu, ti, vu.req)
 	sent := time.Now()
 	err := r.client.DoDeadline(vu.req, vu.resp, sent.Add(r.cfg.Timeout))
 	end := time.Now()
-	s := Sample{
+	s := metrics.Sample{
 		Scenario:  sc,
 		Tenant:    ti,
 		Method:    def.Method,
@@ -242,7 +240,7 @@ func (r *runner) iterate(vu *VU, scheduled time.Time) {
 	}
 	if err == nil {
 		s.Status = vu.resp.StatusCode()
-		s.CheckPass = def.check(s.Status, vu.resp.Body())
+		s.CheckPass = def.Check(s.Status, vu.resp.Body())
 	}
 	s.Failed = err != nil || s.Status < 200 || s.Status >= 400
 	r.col.Add(&s)
@@ -268,7 +266,7 @@ func (r *runner) tick(ctx context.Context, cancel context.CancelFunc, start time
 	defer close(done)
 	t := time.NewTicker(r.cfg.ProgressInterval)
 	defer t.Stop()
-	var aborters []Threshold
+	var aborters []metrics.Threshold
 	for _, th := range r.cfg.Thresholds {
 		if th.AbortOnFail {
 			aborters = append(aborters, th)
@@ -306,37 +304,30 @@ func (r *runner) tick(ctx context.Context, cancel context.CancelFunc, start time
 	}
 }
 
-func (r *runner) finalTick(now time.Time, bc *byteCounter) Point {
+func (r *runner) finalTick(now time.Time, bc *byteCounter) metrics.Point {
 	s, rc := bc.sent.Load(), bc.received.Load()
 	r.col.SetData(s, rc)
-	r.col.SetVUs(int(r.env.busy.Load()), int(r.env.allocated.Load()))
+	r.col.SetVUs(int(r.busy.Load()), int(r.env.Allocated.Load()))
 	return r.col.Tick(now)
 }
 
-func (r *runner) printProgress(elapsed time.Duration, p Point) {
-	planned := r.cfg.Executor.PlannedDuration()
+func (r *runner) printProgress(elapsed time.Duration, p metrics.Point) {
+	planned := r.exec.PlannedDuration()
 	pct := 100 * elapsed.Seconds() / planned.Seconds()
 	if pct > 100 {
 		pct = 100
 	}
-	reqs, _ := r.col.Value(MetricReqs, "count")
-	dropped, _ := r.col.Value(MetricDropped, "count")
-	failed, _ := r.col.Value(MetricReqFailed, "passes")
+	reqs, _ := r.col.Value(metrics.MetricReqs, "count")
+	dropped, _ := r.col.Value(metrics.MetricDropped, "count")
+	failed, _ := r.col.Value(metrics.MetricReqFailed, "passes")
 	line := fmt.Sprintf("running (%s/%s) %s [%3.0f%%]  %.0f reqs (%.0f/s now)  %.0f failed  %.0f dropped  p95=%s p99=%s (last %s)  VUs %d/%d",
-		fmtClock(elapsed), fmtClock(planned), r.cfg.Executor.Kind, pct, reqs, float64(p.Reqs)/r.cfg.ProgressInterval.Seconds(),
-		failed, dropped, fmtMs(p.P95), fmtMs(p.P99), r.cfg.ProgressInterval, p.VUs, p.VUsMax)
+		metrics.FormatClock(elapsed), metrics.FormatClock(planned), r.exec.Kind(), pct, reqs, float64(p.Reqs)/r.cfg.ProgressInterval.Seconds(),
+		failed, dropped, metrics.FormatMs(p.P95), metrics.FormatMs(p.P99), r.cfg.ProgressInterval, p.VUs, p.VUsMax)
 	if r.cfg.ProgressTTY {
 		fmt.Fprintf(r.cfg.Progress, "\r\033[K%s", line)
 	} else {
 		fmt.Fprintln(r.cfg.Progress, line)
 	}
-}
-
-// fmtClock renders a duration as k6 does in its progress bar: 0m12.0s.
-func fmtClock(d time.Duration) string {
-	m := int(d.Minutes())
-	s := d.Seconds() - float64(m*60)
-	return fmt.Sprintf("%dm%04.1fs", m, s)
 }
 
 // sortedKeys returns m's keys sorted.
@@ -349,8 +340,8 @@ func sortedKeys[K int | string](m map[K]int64) []K {
 	return out
 }
 
-// describeErrors renders transport errors and failed statuses briefly.
-func (r *Result) describeErrors() string {
+// DescribeErrors renders transport errors and failed statuses briefly.
+func (r *Result) DescribeErrors() string {
 	var parts []string
 	for _, st := range sortedKeys(r.Statuses) {
 		if st >= 200 && st < 400 {

@@ -11,13 +11,16 @@ import (
 	"time"
 
 	"github.com/microfi/tenantgate/loadtest"
+	"github.com/microfi/tenantgate/loadtest/executor"
+	"github.com/microfi/tenantgate/loadtest/microfi"
+	"github.com/microfi/tenantgate/loadtest/output"
 )
 
 func shortRun(t *testing.T, thresholds ...string) *loadtest.Result {
 	t.Helper()
 	srv, tenants := mustFake(t, 4)
-	return mustRun(t, srv, tenants, loadtest.DefaultMix, loadtest.ExecutorConfig{
-		Kind: loadtest.ConstantArrivalRate, Rate: 100, Duration: 600 * time.Millisecond, VUs: 4, MaxVUs: 50,
+	return mustRun(t, srv, tenants, microfi.DefaultMix, executor.Config{
+		Kind: executor.ConstantArrivalRate, Rate: 100, Duration: 600 * time.Millisecond, VUs: 4, MaxVUs: 50,
 	}, thresholds...)
 }
 
@@ -26,7 +29,7 @@ func shortRun(t *testing.T, thresholds ...string) *loadtest.Result {
 func TestSummaryShape(t *testing.T) {
 	res := shortRun(t, "http_req_duration:p(95)<10000", "http_req_failed:rate<0.01", "http_req_duration{scenario:transfer}:max<0.000001")
 	var b bytes.Buffer
-	loadtest.WriteSummary(&b, res)
+	output.WriteSummary(&b, res)
 	out := b.String()
 	for _, want := range []string{
 		"█ THRESHOLDS",
@@ -62,7 +65,7 @@ func TestSummaryShape(t *testing.T) {
 func TestSummaryExportShape(t *testing.T) {
 	res := shortRun(t, "http_req_duration:p(95)<10000", "http_req_duration{scenario:deposit}:p(99.9)<0.000001")
 	path := filepath.Join(t.TempDir(), "summary.json")
-	if err := loadtest.WriteSummaryJSON(path, res, false, false); err != nil {
+	if err := output.WriteSummaryJSON(path, res, false, false); err != nil {
 		t.Fatal(err)
 	}
 	raw, err := os.ReadFile(path)
@@ -154,7 +157,7 @@ func TestSummaryExportShape(t *testing.T) {
 func TestReportSelfContained(t *testing.T) {
 	res := shortRun(t, "http_req_duration:p(95)<10000")
 	path := filepath.Join(t.TempDir(), "report.html")
-	if err := loadtest.WriteReport(path, res); err != nil {
+	if err := output.WriteReport(path, res); err != nil {
 		t.Fatal(err)
 	}
 	b, err := os.ReadFile(path)

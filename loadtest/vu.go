@@ -9,15 +9,11 @@ import (
 // VU is one virtual user: a goroutine's private state, reused across its
 // iterations.
 type VU struct {
-	ID     int
-	rng    *rand.Rand
+	ID  int
+	Rng *rand.Rand // the VU's own generator (not safe to share)
+	Buf []byte     // scratch space for building requests
+
 	tenant func() int
 	req    *fasthttp.Request
 	resp   *fasthttp.Response
-	buf    []byte
-}
-
-// account picks one of t's accounts.
-func (v *VU) account(t *Tenant) int64 {
-	return t.Accounts[v.rng.IntN(len(t.Accounts))]
 }

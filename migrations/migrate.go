@@ -117,8 +117,17 @@ func pendingFrom(applied []Applied, set Set) ([]Migration, error) {
 // Migrate applies every pending migration of the set, each in its own
 // transaction, and returns how many it applied.
 func Migrate(ctx context.Context, db *sql.DB, set Set) (int, error) {
-	if _, err := db.ExecContext(ctx, createTable); err != nil {
-		return 0, fmt.Errorf("create schema_migrations: %w", err)
+	// Only when missing: a libSQL server that seals its schema (another
+	// tenantgate serving as a shard) refuses even CREATE … IF NOT EXISTS
+	// of a reserved name, and a current database needs nothing.
+	var have int
+	if err := db.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = 'schema_migrations'`).Scan(&have); err != nil {
+		return 0, fmt.Errorf("look for schema_migrations: %w", err)
+	}
+	if have == 0 {
+		if _, err := db.ExecContext(ctx, createTable); err != nil {
+			return 0, fmt.Errorf("create schema_migrations: %w", err)
+		}
 	}
 	pending, err := Pending(ctx, db, set)
 	if err != nil {

@@ -4,11 +4,14 @@ package proxy_test
 // tokens: managed tables are sealed from tenant SQL.
 
 import (
+	"context"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 
+	"github.com/microfi/tenantgate/catalog"
 	"github.com/microfi/tenantgate/proxy"
 	"github.com/microfi/tenantgate/proxy/proxytest"
 	"github.com/microfi/tenantgate/shard/bank"
@@ -42,10 +45,9 @@ func ledgerHolds(t *testing.T, f *bankFixture) {
 // credits another account) made every teller posting silently credit the
 // attacker. Every statement of it is now refused over SQL, and postings
 // keep the ledger whole.
-func TestHostileSkimSequenceRefused(t *testing.T) {
-	s := proxytest.Start(t, proxytest.Options{})
-	f := newBankFixture(t, s, "skim", "GH")
-	svc := f.tokens[proxy.RoleService]
+func TestHostileSkimSequenceRefused(t *testing.T) { sqlTargets(t, "skim", testHostileSkimSequenceRefused) }
+
+func testHostileSkimSequenceRefused(t *testing.T, s *proxytest.Server, f *bankFixture, svc string) {
 	victim := f.bobAcc.ID
 	skim := []string{
 		`CREATE UNIQUE INDEX shadow_key ON accounts(id, balance)`,
@@ -63,7 +65,7 @@ func TestHostileSkimSequenceRefused(t *testing.T) {
 		}
 	}
 	for i := 0; i < 5; i++ {
-		r := s.Do("POST", f.host, "/api/transactions", f.tokens[proxy.RoleStaff], map[string]any{
+		r := f.s.Do("POST", f.host, "/api/transactions", f.tokens[proxy.RoleStaff], map[string]any{
 			"type": "deposit", "account_id": f.aliceAcc.ID, "amount": 1000, "description": "teller deposit"})
 		if r.Status != http.StatusCreated {
 			t.Fatalf("deposit: %d %s", r.Status, r.Body)
@@ -75,8 +77,10 @@ func TestHostileSkimSequenceRefused(t *testing.T) {
 // No statement over SQL changes a managed table, whatever it is and
 // whoever sends it.
 func TestHostileManagedTablesReadOnlyOverSQL(t *testing.T) {
-	s := proxytest.Start(t, proxytest.Options{})
-	f := newBankFixture(t, s, "sealed", "GH")
+	sqlTargets(t, "sealed", testHostileManagedTablesReadOnlyOverSQL)
+}
+
+func testHostileManagedTablesReadOnlyOverSQL(t *testing.T, s *proxytest.Server, f *bankFixture, svc string) {
 	before := f.balance(t, f.aliceAcc.ID)
 	for _, q := range []string{
 		`UPDATE accounts SET balance = balance + 1`,
@@ -90,7 +94,7 @@ func TestHostileManagedTablesReadOnlyOverSQL(t *testing.T) {
 		`CREATE INDEX slow ON accounts(length(printf('%.*c', CASE WHEN balance > 1e10 THEN 900000000 ELSE 1 END, 'x')))`,
 		`CREATE TABLE tg_later(a)`,
 	} {
-		_, resp, raw := hranaDo(t, s, "sealed", f.tokens[proxy.RoleService], mustJSON(map[string]any{"requests": []any{
+		_, resp, raw := hranaDo(t, s, "sealed", svc, mustJSON(map[string]any{"requests": []any{
 			map[string]any{"type": "execute", "stmt": map[string]any{"sql": q}},
 			map[string]any{"type": "close"},
 		}}))
@@ -102,4 +106,35 @@ func TestHostileManagedTablesReadOnlyOverSQL(t *testing.T) {
 		t.Errorf("balance %d after refused SQL, was %d", got, before)
 	}
 	ledgerHolds(t, f)
+}
+
+// sqlTargets runs a hostile-SQL test against a local tenant and against a
+// remote one: the same bank fixture on a shard (another tenantgate), its
+// SQL sent through a front proxy whose tenant lives there. f is always
+// the shard-side fixture (postings and balances read where the data is);
+// s and svc are where the SQL goes. For the remote tenant every refusal
+// must come from the front (counted there), never left to the shard.
+func sqlTargets(t *testing.T, label string, f func(t *testing.T, s *proxytest.Server, fx *bankFixture, svc string)) {
+	t.Run("local", func(t *testing.T) {
+		s := proxytest.Start(t, proxytest.Options{})
+		fx := newBankFixture(t, s, label, "GH")
+		f(t, s, fx, fx.tokens[proxy.RoleService])
+	})
+	t.Run("remote", func(t *testing.T) {
+		origin := proxytest.Start(t, proxytest.Options{})
+		fx := newBankFixture(t, origin, label, "GH")
+		dbURL := origin.URL + "/t/" + label + "?authToken=" + url.QueryEscape(fx.tokens[proxy.RoleService])
+		edge := proxytest.Start(t, proxytest.Options{})
+		if _, err := edge.Catalog.Create(context.Background(), catalog.Tenant{ID: fx.tenant.ID, Host: label, Name: "Remote " + label, CountryCode: "GH", DBURL: dbURL}); err != nil {
+			t.Fatal(err)
+		}
+		before := metricValue(t, origin, "tenantgate_hrana_errors_total", "kind", "refused")
+		f(t, edge, fx, edge.Token(fx.tenant.ID, proxy.RoleService, 0))
+		if n := metricValue(t, edge, "tenantgate_hrana_errors_total", "kind", "refused"); n == 0 {
+			t.Error("the front refused nothing")
+		}
+		if n := metricValue(t, origin, "tenantgate_hrana_errors_total", "kind", "refused"); n != before {
+			t.Errorf("the shard refused %v statements: the front let them through", n-before)
+		}
+	})
 }

@@ -7,7 +7,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/microfi/tenantgate/loadtest"
+	"github.com/microfi/tenantgate/loadtest/executor"
+	"github.com/microfi/tenantgate/loadtest/microfi"
 )
 
 // Exit codes, following k6 where it has one.
@@ -86,7 +87,7 @@ func newFlagSet(o *Options, stderr io.Writer) *flag.FlagSet {
 	fs.StringVar(&o.RootDomain, "root-domain", "microfi.localhost", "the proxy's root domain (tenant hosts are <host>.<root>)")
 	fs.StringVar(&o.JWTSecret, "jwt-secret", "", "the proxy's HS256 key for minting tokens (default: <data-dir>/jwt.secret)")
 
-	fs.StringVar(&o.Executor, "executor", loadtest.ConstantArrivalRate, "constant-arrival-rate, ramping-arrival-rate, constant-vus or ramping-vus")
+	fs.StringVar(&o.Executor, "executor", executor.ConstantArrivalRate, "constant-arrival-rate, ramping-arrival-rate, constant-vus or ramping-vus")
 	fs.Float64Var(&o.Rate, "rate", 500, "constant-arrival-rate: iterations (requests) per --time-unit")
 	fs.Float64Var(&o.StartRate, "start-rate", 0, "ramping-arrival-rate: rate at the start")
 	fs.DurationVar(&o.TimeUnit, "time-unit", time.Second, "unit of --rate, --start-rate and arrival-rate stage targets")
@@ -99,13 +100,13 @@ func newFlagSet(o *Options, stderr io.Writer) *flag.FlagSet {
 
 	fs.IntVar(&o.Tenants, "tenants", 100, "tenants to provision and spread the load over")
 	fs.StringVar(&o.TenantPrefix, "tenant-prefix", "", "host prefix of provisioned tenants (default lt<random>-)")
-	fs.StringVar(&o.SeedData, "seed-data", loadtest.SeedAuto, "how users/accounts are created: api, bulk (one admin-API seed call per tenant) or auto (api up to 10 tenants; beyond, the first tenant via the API and the rest in bulk with its password hash)")
+	fs.StringVar(&o.SeedData, "seed-data", microfi.SeedAuto, "how users/accounts are created: api, bulk (one admin-API seed call per tenant) or auto (api up to 10 tenants; beyond, the first tenant via the API and the rest in bulk with its password hash)")
 	fs.IntVar(&o.UsersPerTenant, "users-per-tenant", 2, "customers per tenant (plus one staff user that logs in)")
 	fs.IntVar(&o.AccountsPerUser, "accounts-per-user", 2, "accounts per customer (savings, current)")
 	fs.IntVar(&o.SetupWorkers, "setup-concurrency", 8, "parallel setup requests")
 	fs.StringVar(&o.TenantsFile, "tenants-file", "", "with --target: reuse the tenants saved in this file (its first --tenants), or provision and save them there")
 
-	fs.StringVar(&o.Mix, "mix", loadtest.DefaultMix, "scenario weights; a scenario left out or weighted 0 is off")
+	fs.StringVar(&o.Mix, "mix", microfi.DefaultMix, "scenario weights; a scenario left out or weighted 0 is off")
 	fs.StringVar(&o.TenantDist, "tenant-dist", "uniform", "tenant choice: uniform or zipf (hot tenants)")
 	fs.Float64Var(&o.ZipfS, "zipf-s", 1.2, "zipf exponent s (> 1; larger = hotter head)")
 	fs.Float64Var(&o.ZipfV, "zipf-v", 1, "zipf offset v (>= 1)")
@@ -121,22 +122,22 @@ func newFlagSet(o *Options, stderr io.Writer) *flag.FlagSet {
 }
 
 // executorConfig turns the flags into an executor configuration.
-func (o *Options) executorConfig() (loadtest.ExecutorConfig, error) {
-	c := loadtest.ExecutorConfig{
+func (o *Options) executorConfig() (executor.Config, error) {
+	c := executor.Config{
 		Kind: o.Executor, Rate: o.Rate, StartRate: o.StartRate, TimeUnit: o.TimeUnit,
 		Duration: o.Duration, VUs: o.VUs, MaxVUs: o.MaxVUs, GracefulStop: o.GracefulStop,
 	}
 	if o.Stages != "" {
-		st, err := loadtest.ParseStages(o.Stages)
+		st, err := executor.ParseStages(o.Stages)
 		if err != nil {
 			return c, err
 		}
 		c.Stages = st
 	}
-	if c.Kind == loadtest.RampingVUs && o.VUs == 50 && !o.vusSet {
+	if c.Kind == executor.RampingVUs && o.VUs == 50 && !o.vusSet {
 		c.VUs = 1 // k6's default startVUs
 	}
-	if err := c.Validate(); err != nil {
+	if _, err := executor.New(c); err != nil {
 		return c, err
 	}
 	return c, nil

@@ -13,8 +13,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/microfi/tenantgate/loadtest"
 	"github.com/microfi/tenantgate/loadtest/floor"
+	"github.com/microfi/tenantgate/loadtest/microfi"
 )
 
 // floorMain runs `loadtest floor`: prepare the tenant files and serve.
@@ -71,7 +71,7 @@ type floorProc struct {
 	cmd     *exec.Cmd
 	dir     string
 	baseURL string
-	tenants []*loadtest.Tenant
+	tenants []*microfi.Tenant
 }
 
 func startFloor(ctx context.Context, o *Options, stderr io.Writer) (*floorProc, error) {
@@ -124,7 +124,7 @@ func startFloor(ctx context.Context, o *Options, stderr io.Writer) (*floorProc, 
 		for a := range ids {
 			ids[a] = int64(a + 1)
 		}
-		f.tenants = append(f.tenants, &loadtest.Tenant{ID: int64(i + 1), Sub: h, Host: h + "." + o.RootDomain, Token: "floor", ServiceToken: "floor", Accounts: ids})
+		f.tenants = append(f.tenants, &microfi.Tenant{ID: int64(i + 1), Sub: h, Host: h + "." + o.RootDomain, Token: "floor", ServiceToken: "floor", Accounts: ids})
 	}
 	return f, nil
 }

@@ -12,8 +12,8 @@ import (
 	"time"
 
 	"github.com/microfi/tenantgate/catalog"
-	"github.com/microfi/tenantgate/loadtest"
 	"github.com/microfi/tenantgate/loadtest/loadtesttest"
+	"github.com/microfi/tenantgate/loadtest/microfi"
 	"github.com/microfi/tenantgate/proxy/proxytest"
 )
 
@@ -216,7 +216,7 @@ func TestSpawn(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the proxy")
 	}
-	mod, err := loadtest.FindModuleDir(".")
+	mod, err := microfi.FindModuleDir(".")
 	if err != nil {
 		t.Fatal(err)
 	}

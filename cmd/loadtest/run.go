@@ -15,6 +15,10 @@ import (
 	"time"
 
 	"github.com/microfi/tenantgate/loadtest"
+	"github.com/microfi/tenantgate/loadtest/executor"
+	"github.com/microfi/tenantgate/loadtest/metrics"
+	"github.com/microfi/tenantgate/loadtest/microfi"
+	"github.com/microfi/tenantgate/loadtest/output"
 )
 
 // helpText heads `loadtest --help`.
@@ -89,13 +93,13 @@ func (o *Options) runConfig() (loadtest.RunConfig, error) {
 	if o.SpawnFloor && !o.mixSet {
 		o.Mix = "list_accounts=1"
 	}
-	mix, err := loadtest.ParseMix(o.Mix)
+	mix, err := loadtest.ParseMix(microfi.ScenarioNames(), o.Mix)
 	if err != nil {
 		return cfg, err
 	}
-	var ths []loadtest.Threshold
+	var ths []metrics.Threshold
 	for _, s := range o.Thresholds {
-		th, err := loadtest.ParseThreshold(s)
+		th, err := metrics.ParseThreshold(s)
 		if err != nil {
 			return cfg, err
 		}
@@ -108,11 +112,15 @@ func (o *Options) runConfig() (loadtest.RunConfig, error) {
 	cfg = loadtest.RunConfig{Mix: mix, Executor: ec, Thresholds: ths, Picker: picker, Timeout: o.Timeout, Seed: o.Seed}
 	// Fail on bad thresholds (unknown metric, aggregation, tag) before any
 	// setup work: build a throwaway collector.
-	cfg.Tenants = []*loadtest.Tenant{{Sub: "x"}}
+	w, err := microfi.Workload([]*microfi.Tenant{{Sub: "x", Accounts: []int64{1}}})
+	if err != nil {
+		return cfg, err
+	}
+	cfg.Workload = w
 	if _, err := loadtest.NewRunCollector(&cfg); err != nil {
 		return cfg, err
 	}
-	cfg.Tenants = nil
+	cfg.Workload = loadtest.Workload{}
 	return cfg, nil
 }
 
@@ -130,6 +138,7 @@ func isTTY(w io.Writer) bool {
 func run(ctx context.Context, o *Options, cfg loadtest.RunConfig, stdout, stderr io.Writer) (int, error) {
 	logw := stderr
 	targetDesc := o.Target
+	var tenants []*microfi.Tenant
 	switch {
 	case o.SpawnFloor:
 		fl, err := startFloor(ctx, o, stderr)
@@ -137,14 +146,14 @@ func run(ctx context.Context, o *Options, cfg loadtest.RunConfig, stdout, stderr
 			return 0, err
 		}
 		defer fl.stop()
-		cfg.BaseURL, cfg.Tenants = fl.baseURL, fl.tenants
+		cfg.BaseURL, tenants = fl.baseURL, fl.tenants
 		cfg.TargetPID = fl.cmd.Process.Pid
 		targetDesc = cfg.BaseURL + " (spawned physical floor: fasthttp + SQLite point reads)"
 	default:
 		secret := []byte(o.JWTSecret)
 		cliBin, cliDir := o.ProxyBin, o.DataDir
 		if o.Spawn {
-			sp, err := loadtest.Spawn(ctx, loadtest.SpawnOptions{Bin: o.ProxyBin, RootDomain: o.RootDomain, ExtraArgs: o.ProxyArgs, KeepData: o.KeepData, Log: logw})
+			sp, err := microfi.Spawn(ctx, microfi.SpawnOptions{Bin: o.ProxyBin, RootDomain: o.RootDomain, ExtraArgs: o.ProxyArgs, KeepData: o.KeepData, Log: logw})
 			if err != nil {
 				return 0, err
 			}
@@ -183,17 +192,17 @@ func run(ctx context.Context, o *Options, cfg loadtest.RunConfig, stdout, stderr
 			_, _ = rand.Read(b)
 			prefix = "lt" + hex.EncodeToString(b) + "-"
 		}
-		p := &loadtest.Provisioner{
+		p := &microfi.Provisioner{
 			BaseURL: cfg.BaseURL, RootDomain: o.RootDomain, Secret: secret, Prefix: prefix,
 			CLIBin: cliBin, CLIDataDir: cliDir, Seed: o.SeedData,
 			UsersPerTenant: o.UsersPerTenant, AccountsPerUser: o.AccountsPerUser,
 			Concurrency: o.SetupWorkers, TokenTTL: 24 * time.Hour, Log: logw,
 		}
-		tenants, created, err := setupTenants(ctx, o, p, secret, logw)
+		ts, created, err := setupTenants(ctx, o, p, secret, logw)
 		if err != nil {
 			return 0, err
 		}
-		cfg.Tenants = tenants
+		tenants = ts
 		// A spawned proxy's whole data dir goes away; on a real target the
 		// tenants this run created would otherwise stay in its catalog.
 		if created && o.Cleanup && !o.Spawn {
@@ -230,13 +239,21 @@ func run(ctx context.Context, o *Options, cfg loadtest.RunConfig, stdout, stderr
 		ceiling = c
 	}
 
-	ec := cfg.Executor
+	w, err := microfi.Workload(tenants)
+	if err != nil {
+		return 0, err
+	}
+	cfg.Workload = w
+	ec, err := executor.New(cfg.Executor)
+	if err != nil {
+		return 0, err
+	}
 	dist := o.TenantDist
 	if dist == "zipf" {
 		dist = fmt.Sprintf("zipf s=%g v=%g", o.ZipfS, o.ZipfV)
 	}
-	fmt.Fprintf(stdout, "\n  execution: local\n     target: %s\n    tenants: %d (%s)\n        mix: %s\n", targetDesc, len(cfg.Tenants), dist, cfg.Mix.String())
-	fmt.Fprintf(stdout, "  scenarios: (100.00%%) 1 scenario, %d max VUs, %s max duration (incl. graceful stop):\n           * default: %s, gracefulStop: %s\n", ec.MaxVUCount(), ec.PlannedDuration()+ec.GracefulStop, ec.Describe(), ec.GracefulStop)
+	fmt.Fprintf(stdout, "\n  execution: local\n     target: %s\n    tenants: %d (%s)\n        mix: %s\n", targetDesc, len(cfg.Workload.Targets), dist, cfg.Mix.String())
+	fmt.Fprintf(stdout, "  scenarios: (100.00%%) 1 scenario, %d max VUs, %s max duration (incl. graceful stop):\n           * default: %s, gracefulStop: %s\n", ec.MaxVUs(), ec.PlannedDuration()+cfg.Executor.GracefulStop, ec.Describe(), cfg.Executor.GracefulStop)
 	if ceiling > 0 {
 		fmt.Fprintf(stdout, "  harness ceiling: ~%.0f req/s (64 VUs against a trivial in-process endpoint, %s)\n", ceiling, o.SelfCeiling)
 	}
@@ -251,14 +268,14 @@ func run(ctx context.Context, o *Options, cfg loadtest.RunConfig, stdout, stderr
 	}
 	res.SelfCeiling = ceiling
 	res.Warnings = loadtest.CeilingWarnings(res, ceiling)
-	loadtest.WriteSummary(stdout, res)
+	output.WriteSummary(stdout, res)
 	if o.SummaryExport != "" {
-		if err := loadtest.WriteSummaryJSON(o.SummaryExport, res, isTTY(stdout), isTTY(stderr)); err != nil {
+		if err := output.WriteSummaryJSON(o.SummaryExport, res, isTTY(stdout), isTTY(stderr)); err != nil {
 			return 0, err
 		}
 	}
 	if o.Report != "" {
-		if err := loadtest.WriteReport(o.Report, res); err != nil {
+		if err := output.WriteReport(o.Report, res); err != nil {
 			return 0, err
 		}
 	}
@@ -271,10 +288,10 @@ func run(ctx context.Context, o *Options, cfg loadtest.RunConfig, stdout, stderr
 // setupTenants loads the tenants from --tenants-file when it holds enough
 // of them, or provisions them (and saves them there). created reports
 // tenants this run made and nobody else will reuse (not saved to a file).
-func setupTenants(ctx context.Context, o *Options, p *loadtest.Provisioner, secret []byte, logw io.Writer) (ts []*loadtest.Tenant, created bool, err error) {
+func setupTenants(ctx context.Context, o *Options, p *microfi.Provisioner, secret []byte, logw io.Writer) (ts []*microfi.Tenant, created bool, err error) {
 	if o.TenantsFile != "" && !o.Spawn {
 		if _, err := os.Stat(o.TenantsFile); err == nil {
-			ts, err := loadtest.LoadTenants(o.TenantsFile, secret, 24*time.Hour)
+			ts, err := microfi.LoadTenants(o.TenantsFile, secret, 24*time.Hour)
 			if err != nil {
 				return nil, false, err
 			}
@@ -291,7 +308,7 @@ func setupTenants(ctx context.Context, o *Options, p *loadtest.Provisioner, secr
 		return nil, false, err
 	}
 	if o.TenantsFile != "" && !o.Spawn {
-		if err := loadtest.SaveTenants(o.TenantsFile, ts); err != nil {
+		if err := microfi.SaveTenants(o.TenantsFile, ts); err != nil {
 			return nil, false, err
 		}
 		return ts, false, nil

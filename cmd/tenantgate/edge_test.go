@@ -49,8 +49,14 @@ var (
 // `ulimit -n nofile` (soft and hard).
 func startServe(t *testing.T, nofile int, args ...string) *proc {
 	t.Helper()
+	return startServeIn(t, t.TempDir(), nofile, args...)
+}
+
+// startServeIn is startServe on a given data dir.
+func startServeIn(t *testing.T, dataDir string, nofile int, args ...string) *proc {
+	t.Helper()
 	bin := binary(t)
-	p := &proc{stdout: &syncBuffer{}, stderr: &syncBuffer{}, dataDir: t.TempDir(), exited: make(chan struct{})}
+	p := &proc{stdout: &syncBuffer{}, stderr: &syncBuffer{}, dataDir: dataDir, exited: make(chan struct{})}
 	full := append([]string{"serve", "--data-dir", p.dataDir, "--listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0"}, args...)
 	if nofile > 0 {
 		p.cmd = exec.Command("sh", append([]string{"-c", `ulimit -n "$0" && exec "$@"`, strconv.Itoa(nofile), bin}, full...)...)

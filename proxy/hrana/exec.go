@@ -48,6 +48,7 @@ type run struct {
 	bytesLeft int  // response bytes left (budget.go)
 	charged   int  // response bytes charged to the Handler's budget
 	noRowCap  bool // cursors page through results: only the byte cap applies
+	txn       bool // a statement forwarded to a remote tenant's server controls a transaction
 }
 
 func (r *run) conn() *shard.RawConn { return r.st.conn }

@@ -61,6 +61,11 @@ func (r *run) forward(c context.Context, reqs []streamReq) ([]streamResult, erro
 	}
 	var results []remote.Result
 	if len(body) > 0 {
+		if r.st.rs.Streamless() && r.txn {
+			// A server without streams has one connection for everyone:
+			// no transaction may outlive this request there.
+			body = append(body, json.RawMessage(`{"type":"execute","stmt":{"sql":"ROLLBACK"}}`))
+		}
 		start := time.Now()
 		results, err = r.st.rs.Pipeline(c, body)
 		r.h.remote.trip(start, err)
@@ -186,7 +191,7 @@ func (r *run) plan(reqs []streamReq, schema *sqlcheck.Schema) (plans []plan, bod
 			msg = []byte(`{"type":"get_autocommit"}`)
 		case "close":
 			r.st.closed = true
-			if len(body) == 0 && !r.st.rs.Open() {
+			if len(body) == 0 && !r.st.rs.Open() || r.st.rs.Streamless() {
 				p.local = &streamResult{Type: req.Type} // the server never saw this stream
 				continue
 			}
@@ -211,6 +216,7 @@ func (r *run) checker(sess *sqlcheck.Session, stale *bool) func(string) (sqlchec
 			*stale = *stale || isStale(err)
 			return v, r.refusal(err)
 		}
+		r.txn = r.txn || v.Transaction
 		return v, nil
 	}
 }
@@ -275,6 +281,7 @@ func (r *run) planSequence(sess *sqlcheck.Session, sql string) (text string, ver
 		if _, herr := r.budget(time.Now()); herr != nil {
 			return b.String(), verdicts, herr, false
 		}
+		r.txn = r.txn || v.Transaction
 		if !v.NoOp {
 			verdicts = append(verdicts, v)
 			b.WriteString(sql[:len(sql)-len(tail)])

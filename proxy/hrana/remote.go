@@ -119,10 +119,16 @@ func (r *run) schema(c context.Context, fresh bool) (*sqlcheck.Schema, error) {
 	req := appendStmtJSON([]byte(`{"type":"execute","stmt":`), sqlcheck.Query, nil)
 	req = append(req, '}')
 	start := time.Now()
+	wasOpen := r.st.rs.Open()
 	results, err := r.st.rs.Pipeline(c, []json.RawMessage{req})
 	rs.trip(start, err)
 	if err != nil {
 		return nil, err
+	}
+	if !wasOpen && !r.st.rs.Open() {
+		// A server without streams (batons) closed it at once: the
+		// client's statements go on a new one, as they would anyway.
+		r.st.rs = r.st.rs.Renew()
 	}
 	if results[0].Type != "ok" {
 		msg := "no result"

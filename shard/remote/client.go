@@ -107,6 +107,8 @@ type Client struct {
 	token   string // bearer credential ("" for none)
 	version atomic.Int32
 	probe   sync.Mutex
+	// streamless: the server keeps no streams (see Stream.Streamless).
+	streamless atomic.Bool
 }
 
 // New returns a Client for a db_url: libsql://host (HTTPS; "?tls=0" for

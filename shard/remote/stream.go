@@ -48,6 +48,21 @@ func (c *Client) Stream() *Stream { return &Stream{c: c} }
 // Open reports whether the server holds this stream (it has a baton).
 func (s *Stream) Open() bool { return s.baton != "" }
 
+// CloseRequest is the Hrana close request, as the last request of a
+// pipeline that ends its stream.
+const CloseRequest = `{"type":"close"}`
+
+// Streamless reports whether the server has shown it keeps no streams: it
+// returned no baton for a stream nobody closed (Turso's sync server). Each
+// of its requests stands alone: a transaction cannot span two, and it
+// takes only execute and batch requests.
+func (s *Stream) Streamless() bool { return s.c.streamless.Load() }
+
+// Renew returns a new stream on the same server, for a caller whose
+// stream the server closed before it held any state (a server without
+// streams, such as Turso's sync server, closes every one).
+func (s *Stream) Renew() *Stream { return s.c.Stream() }
+
 // Used reports whether a request reached the server on this stream.
 func (s *Stream) Used() bool { return s.opened }
 
@@ -103,6 +118,9 @@ func (s *Stream) Pipeline(ctx context.Context, requests []json.RawMessage) ([]Re
 		return nil, fmt.Errorf("%w: %d results for %d requests", ErrProtocol, len(out.Results), len(requests))
 	}
 	s.opened = true
+	if out.Baton == nil && (len(requests) == 0 || string(requests[len(requests)-1]) != CloseRequest) {
+		s.c.streamless.Store(true) // it closed a stream nobody asked it to close
+	}
 	s.next(out.Baton, out.BaseURL)
 	return out.Results, nil
 }
@@ -157,7 +175,7 @@ func (s *Stream) Close(ctx context.Context) error {
 		s.closed = true
 		return nil
 	}
-	_, err := s.Pipeline(ctx, []json.RawMessage{json.RawMessage(`{"type":"close"}`)})
+	_, err := s.Pipeline(ctx, []json.RawMessage{json.RawMessage(CloseRequest)})
 	s.closed = true
 	return err
 }

@@ -91,6 +91,8 @@ type Verdict struct {
 	// NoOp: a statement accepted and ignored (a PRAGMA tenantgate keeps
 	// its own setting for): answer it with an empty result, never send it.
 	NoOp bool
+	// Transaction: BEGIN, SAVEPOINT, COMMIT, END, ROLLBACK or RELEASE.
+	Transaction bool
 }
 
 // Session checks the statements of one request, in order, against one
@@ -236,7 +238,7 @@ var (
 func (s *Session) judge(st *rawsqlite.Stmt, text string) (Verdict, error) {
 	defer st.Finalize()
 	shape := s.conn.LastCompiled()
-	v := Verdict{ReadOnly: st.ReadOnly(), SchemaChange: shape.SchemaChange, NoOp: shape.NoOp}
+	v := Verdict{ReadOnly: st.ReadOnly(), SchemaChange: shape.SchemaChange, NoOp: shape.NoOp, Transaction: isTransaction(text)}
 	switch {
 	case shape.Nulled:
 		// Locally a secret column reads as NULL; the server would return
@@ -276,7 +278,19 @@ func (s *Session) judge(st *rawsqlite.Stmt, text string) (Verdict, error) {
 const codeReadOnly = 8 // SQLITE_READONLY
 
 // isVacuum reports whether a statement's first keyword is VACUUM.
-func isVacuum(sql string) bool {
+func isVacuum(sql string) bool { return strings.EqualFold(firstKeyword(sql), "vacuum") }
+
+// isTransaction reports a transaction-control statement.
+func isTransaction(sql string) bool {
+	switch strings.ToLower(firstKeyword(sql)) {
+	case "begin", "savepoint", "commit", "end", "rollback", "release":
+		return true
+	}
+	return false
+}
+
+// firstKeyword returns a statement's first word, after comments.
+func firstKeyword(sql string) string {
 	s := sql
 	for {
 		s = strings.TrimLeft(s, " \t\r\n\f;")
@@ -284,17 +298,21 @@ func isVacuum(sql string) bool {
 		case strings.HasPrefix(s, "--"):
 			i := strings.IndexByte(s, '\n')
 			if i < 0 {
-				return false
+				return ""
 			}
 			s = s[i+1:]
 		case strings.HasPrefix(s, "/*"):
 			i := strings.Index(s, "*/")
 			if i < 0 {
-				return false
+				return ""
 			}
 			s = s[i+2:]
 		default:
-			return len(s) >= 6 && strings.EqualFold(s[:6], "vacuum")
+			end := strings.IndexFunc(s, func(r rune) bool { return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z') })
+			if end < 0 {
+				end = len(s)
+			}
+			return s[:end]
 		}
 	}
 }

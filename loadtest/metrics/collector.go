@@ -1,4 +1,8 @@
-package loadtest
+// Package metrics holds a run's k6 metrics: the samples, their aggregates
+// (HDR histograms for trends), the collector with sub-metrics by tag, the
+// time series, and thresholds in k6 syntax. It knows nothing of HTTP or of
+// the workload.
+package metrics
 
 import (
 	"fmt"
@@ -481,4 +485,18 @@ func (c *Collector) Fairness(minReqs int64) Fairness {
 		}
 	}
 	return f
+}
+
+// ServedTenants lists the tenants that got at least one request. Call it
+// after the run (Freeze): the stats are not copied.
+func (c *Collector) ServedTenants() []*TenantStat {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var ts []*TenantStat
+	for i := range c.perTenant {
+		if c.perTenant[i].Reqs > 0 {
+			ts = append(ts, &c.perTenant[i])
+		}
+	}
+	return ts
 }

@@ -1,10 +1,16 @@
-package loadtest
+// Package output writes a run's results: the end-of-test summary in the
+// shape of k6's, the k6 handleSummary JSON export, and the self-contained
+// HTML report with its SVG charts.
+package output
 
 import (
 	"fmt"
 	"io"
 	"strings"
 	"time"
+
+	"github.com/microfi/tenantgate/loadtest"
+	"github.com/microfi/tenantgate/loadtest/metrics"
 )
 
 // SummaryTrendStats are the trend aggregations shown in the summary and
@@ -14,10 +20,10 @@ var SummaryTrendStats = []string{"avg", "min", "med", "max", "p(90)", "p(95)", "
 const summaryWidth = 44 // name column, dots included
 
 // WriteSummary prints the end-of-test summary in the shape of k6's.
-func WriteSummary(w io.Writer, r *Result) {
+func WriteSummary(w io.Writer, r *loadtest.Result) {
 	col := r.Collector
 	snaps := col.Snapshot(SummaryTrendStats)
-	byName := map[string]MetricSnapshot{}
+	byName := map[string]metrics.MetricSnapshot{}
 	for _, s := range snaps {
 		byName[s.Name] = s
 	}
@@ -49,9 +55,9 @@ func WriteSummary(w io.Writer, r *Result) {
 	}
 	el := r.Elapsed.Seconds()
 	total := passes + fails
-	line(&b, "checks_total", fmt.Sprintf("%-7d %s", total, fmtRate(perSec(float64(total), el))))
-	line(&b, "checks_succeeded", fmt.Sprintf("%-7s %d out of %d", fmtPct(ratio(passes, total)), passes, total))
-	line(&b, "checks_failed", fmt.Sprintf("%-7s %d out of %d", fmtPct(ratio(fails, total)), fails, total))
+	line(&b, "checks_total", fmt.Sprintf("%-7d %s", total, metrics.FormatRate(perSec(float64(total), el))))
+	line(&b, "checks_succeeded", fmt.Sprintf("%-7s %d out of %d", metrics.FormatPct(ratio(passes, total)), passes, total))
+	line(&b, "checks_failed", fmt.Sprintf("%-7s %d out of %d", metrics.FormatPct(ratio(fails, total)), fails, total))
 	b.WriteString("\n")
 	for _, c := range checks {
 		if c.Passes+c.Fails == 0 {
@@ -68,9 +74,9 @@ func WriteSummary(w io.Writer, r *Result) {
 		title string
 		names []string
 	}{
-		{"HTTP", []string{MetricReqDuration, MetricReqFailed, MetricReqs}},
-		{"EXECUTION", []string{MetricDropped, MetricIterDuration, MetricStartDelay, MetricIterations, MetricVUs, MetricVUsMax}},
-		{"NETWORK", []string{MetricDataReceived, MetricDataSent}},
+		{"HTTP", []string{metrics.MetricReqDuration, metrics.MetricReqFailed, metrics.MetricReqs}},
+		{"EXECUTION", []string{metrics.MetricDropped, metrics.MetricIterDuration, metrics.MetricStartDelay, metrics.MetricIterations, metrics.MetricVUs, metrics.MetricVUsMax}},
+		{"NETWORK", []string{metrics.MetricDataReceived, metrics.MetricDataSent}},
 	}
 	for _, g := range groups {
 		fmt.Fprintf(&b, "\n    %s\n", g.title)
@@ -91,16 +97,16 @@ func WriteSummary(w io.Writer, r *Result) {
 	f := col.Fairness(fairnessMinReqs)
 	b.WriteString("\n    TENANTS\n")
 	dist := "uniform"
-	if r.Config.Picker != nil && r.Config.Picker.zipf {
-		dist = fmt.Sprintf("zipf s=%g v=%g", r.Config.Picker.s, r.Config.Picker.v)
+	if r.Config.Picker != nil && r.Config.Picker.Zipf() {
+		dist = fmt.Sprintf("zipf s=%g v=%g", r.Config.Picker.S(), r.Config.Picker.V())
 	}
-	line(&b, "tenants", fmt.Sprintf("%d of %d served, %s, requests per tenant min=%d max=%d", f.Tenants, len(r.Config.Tenants), dist, f.MinReqs, f.MaxReqs))
-	line(&b, "tenant_p95_worst", fmt.Sprintf("%s (%s)  median=%s best=%s", fmtMs(f.WorstP95), f.WorstTenant, fmtMs(f.MedianP95), fmtMs(f.BestP95)))
+	line(&b, "tenants", fmt.Sprintf("%d of %d served, %s, requests per tenant min=%d max=%d", f.Tenants, len(r.Config.Workload.Targets), dist, f.MinReqs, f.MaxReqs))
+	line(&b, "tenant_p95_worst", fmt.Sprintf("%s (%s)  median=%s best=%s", metrics.FormatMs(f.WorstP95), f.WorstTenant, metrics.FormatMs(f.MedianP95), metrics.FormatMs(f.BestP95)))
 	worst := f.WorstFailed
 	if worst == "" {
 		worst = "none"
 	}
-	line(&b, "tenant_failed_worst", fmt.Sprintf("%s (%s)", fmtPct(f.WorstFailRt), worst))
+	line(&b, "tenant_failed_worst", fmt.Sprintf("%s (%s)", metrics.FormatPct(f.WorstFailRt), worst))
 
 	b.WriteString("\n    MACHINE\n")
 	line(&b, "harness_cpu", cpuLine(r.HarnessCPU, r.Elapsed))
@@ -109,19 +115,19 @@ func WriteSummary(w io.Writer, r *Result) {
 	}
 	line(&b, "load_average", fmt.Sprintf("%.2f before, %.2f after (1 min; %d cores, shared by the harness and the target)", r.LoadAvg[0], r.LoadAvg[1], r.Cores))
 
-	if e := r.describeErrors(); e != "" {
+	if e := r.DescribeErrors(); e != "" {
 		fmt.Fprintf(&b, "\n    ERRORS\n    %s\n", e)
 	}
 
-	iters, _ := col.Value(MetricIterations, "count")
-	dropped, _ := col.Value(MetricDropped, "count")
-	vmax, _ := col.Value(MetricVUsMax, "max")
+	iters, _ := col.Value(metrics.MetricIterations, "count")
+	dropped, _ := col.Value(metrics.MetricDropped, "count")
+	vmax, _ := col.Value(metrics.MetricVUsMax, "max")
 	state := "complete"
 	if r.Aborted {
 		state = "aborted: " + r.AbortReason
 	}
-	fmt.Fprintf(&b, "\n\nrunning (%s), %.0f max VUs, %.0f complete and %.0f dropped iterations (%s)\n", fmtClock(r.Elapsed), vmax, iters, dropped, state)
-	fmt.Fprintf(&b, "default %s %s  %s\n", mark(r.ThresholdsOK()), r.Config.Executor.Kind, r.Config.Executor.Describe())
+	fmt.Fprintf(&b, "\n\nrunning (%s), %.0f max VUs, %.0f complete and %.0f dropped iterations (%s)\n", metrics.FormatClock(r.Elapsed), vmax, iters, dropped, state)
+	fmt.Fprintf(&b, "default %s %s  %s\n", mark(r.ThresholdsOK()), r.Executor.Kind(), r.Executor.Describe())
 	for _, wn := range r.Warnings {
 		fmt.Fprintf(&b, "\nWARNING: %s\n", wn)
 	}
@@ -143,7 +149,7 @@ func cpuLine(cpu, elapsed time.Duration) string {
 	if elapsed > 0 {
 		cores = cpu.Seconds() / elapsed.Seconds()
 	}
-	return fmt.Sprintf("%-7s %.2f cores on average", trimFloat(cpu.Seconds())+"s", cores)
+	return fmt.Sprintf("%-7s %.2f cores on average", metrics.FormatFloat(cpu.Seconds())+"s", cores)
 }
 
 // fairnessMinReqs is the fewest requests a tenant needs to be ranked by p95.
@@ -191,38 +197,38 @@ func ratio(a, b int64) float64 {
 }
 
 // fmtMetric renders a metric's values as k6's summary does.
-func fmtMetric(s MetricSnapshot) string {
+func fmtMetric(s metrics.MetricSnapshot) string {
 	v := s.Values
 	switch s.Type {
-	case TypeTrend:
+	case metrics.TypeTrend:
 		parts := make([]string, 0, len(SummaryTrendStats))
 		for _, k := range SummaryTrendStats {
-			parts = append(parts, fmt.Sprintf("%s=%-8s", k, fmtMs(v[k])))
+			parts = append(parts, fmt.Sprintf("%s=%-8s", k, metrics.FormatMs(v[k])))
 		}
 		return strings.TrimRight(strings.Join(parts, " "), " ")
-	case TypeCounter:
+	case metrics.TypeCounter:
 		if s.Contains == "data" {
-			return fmt.Sprintf("%-7s %s/s", fmtBytes(v["count"]), fmtBytes(v["rate"]))
+			return fmt.Sprintf("%-7s %s/s", metrics.FormatBytes(v["count"]), metrics.FormatBytes(v["rate"]))
 		}
-		return fmt.Sprintf("%-7.0f %s", v["count"], fmtRate(v["rate"]))
-	case TypeRate:
+		return fmt.Sprintf("%-7.0f %s", v["count"], metrics.FormatRate(v["rate"]))
+	case metrics.TypeRate:
 		n := v["passes"] + v["fails"]
-		return fmt.Sprintf("%-7s %.0f out of %.0f", fmtPct(v["rate"]), v["passes"], n)
-	case TypeGauge:
+		return fmt.Sprintf("%-7s %.0f out of %.0f", metrics.FormatPct(v["rate"]), v["passes"], n)
+	case metrics.TypeGauge:
 		return fmt.Sprintf("%-7.0f min=%-6.0f max=%.0f", v["value"], v["min"], v["max"])
 	}
 	return ""
 }
 
 // fmtAggValue renders one threshold's observed value.
-func fmtAggValue(t MetricType, agg string, v float64) string {
+func fmtAggValue(t metrics.MetricType, agg string, v float64) string {
 	switch {
-	case t == TypeTrend:
-		return fmtMs(v)
-	case t == TypeRate:
-		return fmtPct(v)
+	case t == metrics.TypeTrend:
+		return metrics.FormatMs(v)
+	case t == metrics.TypeRate:
+		return metrics.FormatPct(v)
 	case agg == "rate":
-		return fmtRate(v)
+		return metrics.FormatRate(v)
 	}
-	return trimFloat(v)
+	return metrics.FormatFloat(v)
 }

@@ -1,4 +1,4 @@
-package loadtest
+package microfi
 
 import (
 	"encoding/json"
@@ -17,6 +17,7 @@ type tenantRecord struct {
 	Email    string  `json:"email"`
 	Password string  `json:"password"`
 	Accounts []int64 `json:"accounts"`
+	Currency string  `json:"currency,omitempty"`
 }
 
 // SaveTenants writes tenants to path as JSON, so later runs against the
@@ -24,7 +25,7 @@ type tenantRecord struct {
 func SaveTenants(path string, tenants []*Tenant) error {
 	recs := make([]tenantRecord, len(tenants))
 	for i, t := range tenants {
-		recs[i] = tenantRecord{ID: t.ID, Sub: t.Sub, Host: t.Host, UserID: t.UserID, Email: t.Email, Password: t.Password, Accounts: t.Accounts}
+		recs[i] = tenantRecord{ID: t.ID, Sub: t.Sub, Host: t.Host, UserID: t.UserID, Email: t.Email, Password: t.Password, Accounts: t.Accounts, Currency: t.Currency}
 	}
 	b, err := json.MarshalIndent(recs, "", " ")
 	if err != nil {
@@ -49,7 +50,7 @@ func LoadTenants(path string, secret []byte, ttl time.Duration) ([]*Tenant, erro
 	}
 	out := make([]*Tenant, len(recs))
 	for i, r := range recs {
-		t := &Tenant{ID: r.ID, Sub: r.Sub, Host: r.Host, UserID: r.UserID, Email: r.Email, Password: r.Password, Accounts: r.Accounts}
+		t := &Tenant{ID: r.ID, Sub: r.Sub, Host: r.Host, UserID: r.UserID, Email: r.Email, Password: r.Password, Accounts: r.Accounts, Currency: r.Currency}
 		if t.Token, err = MintToken(secret, t.ID, t.UserID, "staff", ttl); err != nil {
 			return nil, err
 		}

@@ -1,10 +1,12 @@
-package loadtest
+package output
 
 import (
 	"fmt"
 	"html"
 	"math"
 	"strings"
+
+	"github.com/microfi/tenantgate/loadtest/metrics"
 )
 
 // chartSeries is one line of a chart.
@@ -61,7 +63,7 @@ func svgLineChart(title, unit string, x []float64, series []chartSeries) string 
 	for v := 0.0; v <= xmax+1e-9; v += xstep {
 		x := px(v)
 		fmt.Fprintf(&b, `<line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" stroke="#eee"/>`, x, mt, x, mt+ph)
-		fmt.Fprintf(&b, `<text x="%.1f" y="%.1f" font-size="11" text-anchor="middle">%ss</text>`, x, mt+ph+16, trimFloat(v))
+		fmt.Fprintf(&b, `<text x="%.1f" y="%.1f" font-size="11" text-anchor="middle">%ss</text>`, x, mt+ph+16, metrics.FormatFloat(v))
 	}
 	fmt.Fprintf(&b, `<rect x="%.1f" y="%.1f" width="%.1f" height="%.1f" fill="none" stroke="#999"/>`, ml, mt, pw, ph)
 	for i, s := range series {
@@ -91,7 +93,7 @@ func svgLineChart(title, unit string, x []float64, series []chartSeries) string 
 			right = (px(x[j]) + px(x[j+1])) / 2
 		}
 		var tip strings.Builder
-		fmt.Fprintf(&tip, "%ss", trimFloat(math.Round(x[j]*10)/10))
+		fmt.Fprintf(&tip, "%ss", metrics.FormatFloat(math.Round(x[j]*10)/10))
 		for _, s := range series {
 			if j < len(s.Y) {
 				fmt.Fprintf(&tip, "\n%s: %s", s.Name, valueLabel(s.Y[j], unit))
@@ -108,15 +110,15 @@ func svgLineChart(title, unit string, x []float64, series []chartSeries) string 
 // other values with at most two decimals.
 func valueLabel(v float64, unit string) string {
 	if unit == "ms" {
-		return fmtMs(v)
+		return metrics.FormatMs(v)
 	}
-	return trimFloat(math.Round(v*100)/100) + unit
+	return metrics.FormatFloat(math.Round(v*100)/100) + unit
 }
 
 // axisLabel renders a y-axis value; milliseconds switch to µs or s as k6 does.
 func axisLabel(v float64, unit string) string {
 	if unit == "ms" && v > 0 {
-		return fmtMs(v)
+		return metrics.FormatMs(v)
 	}
-	return trimFloat(v) + unit
+	return metrics.FormatFloat(v) + unit
 }

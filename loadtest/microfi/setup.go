@@ -1,4 +1,4 @@
-package loadtest
+package microfi
 
 import (
 	"bytes"
@@ -14,6 +14,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/microfi/tenantgate/loadtest"
+	"github.com/microfi/tenantgate/shard/bank"
 	"github.com/valyala/fasthttp"
 	"golang.org/x/sync/errgroup"
 )
@@ -70,6 +72,12 @@ func (p *Provisioner) Provision(ctx context.Context, n int) ([]*Tenant, error) {
 	if p.Country == "" {
 		p.Country = "GH"
 	}
+	// The banking package decides a country's currency; the accounts
+	// every seeding path creates are in it (the tests check both paths).
+	currency, ok := bank.CurrencyFor(p.Country)
+	if !ok {
+		return nil, fmt.Errorf("provision: country %q has no supported currency", p.Country)
+	}
 	if p.UsersPerTenant <= 0 {
 		p.UsersPerTenant = 2
 	}
@@ -89,7 +97,7 @@ func (p *Provisioner) Provision(ctx context.Context, n int) ([]*Tenant, error) {
 			seed = SeedBulk
 		}
 	}
-	c, _, err := newClient(p.BaseURL, p.Concurrency+2, 60*time.Second)
+	c, err := loadtest.NewHostClient(p.BaseURL, p.Concurrency+2, 60*time.Second)
 	if err != nil {
 		return nil, err
 	}
@@ -99,7 +107,7 @@ func (p *Provisioner) Provision(ctx context.Context, n int) ([]*Tenant, error) {
 	tenants := make([]*Tenant, n)
 	for i := range tenants {
 		sub := fmt.Sprintf("%s%05d", p.Prefix, i+1)
-		tenants[i] = &Tenant{Sub: sub, Host: sub + "." + p.RootDomain}
+		tenants[i] = &Tenant{Sub: sub, Host: sub + "." + p.RootDomain, Currency: currency}
 	}
 	start := time.Now()
 	// The first tenant is always seeded through the API: it proves the
@@ -212,7 +220,7 @@ func (p *Provisioner) createTenant(ctx context.Context, sub string) (int64, erro
 // deleted and the first error.
 func (p *Provisioner) Remove(ctx context.Context, tenants []*Tenant) (int, error) {
 	if p.client == nil {
-		c, _, err := newClient(p.BaseURL, p.Concurrency+2, 60*time.Second)
+		c, err := loadtest.NewHostClient(p.BaseURL, p.Concurrency+2, 60*time.Second)
 		if err != nil {
 			return 0, err
 		}
@@ -452,21 +460,6 @@ func (p *Provisioner) rememberHash(ctx context.Context, t *Tenant) {
 		}
 		p.hash = rows[0][0][0]
 	})
-}
-
-// currencyOf maps a country to the currency the proxy uses for it.
-func currencyOf(country string) string {
-	switch strings.ToUpper(country) {
-	case "GH":
-		return "GHS"
-	case "NG":
-		return "NGN"
-	case "KE":
-		return "KES"
-	case "US":
-		return "USD"
-	}
-	return "USD"
 }
 
 // do sends one setup request and returns the status and a copy of the body.

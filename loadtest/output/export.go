@@ -1,4 +1,4 @@
-package loadtest
+package output
 
 import (
 	"crypto/md5"
@@ -6,6 +6,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+
+	"github.com/microfi/tenantgate/loadtest"
+	"github.com/microfi/tenantgate/loadtest/metrics"
 )
 
 // SummaryData is the shape of k6's handleSummary data (durations in
@@ -16,7 +19,7 @@ type SummaryData struct {
 	Options   SummaryOptions           `json:"options"`
 	State     SummaryState             `json:"state"`
 	Metrics   map[string]SummaryMetric `json:"metrics"`
-	Tenants   Fairness                 `json:"tenants"`
+	Tenants   metrics.Fairness         `json:"tenants"`
 	Harness   SummaryHarness           `json:"harness"`
 }
 
@@ -54,7 +57,7 @@ type SummaryState struct {
 
 // SummaryMetric is one metric in k6's shape.
 type SummaryMetric struct {
-	Type       MetricType                  `json:"type"`
+	Type       metrics.MetricType          `json:"type"`
 	Contains   string                      `json:"contains"`
 	Values     map[string]float64          `json:"values"`
 	Thresholds map[string]SummaryThreshold `json:"thresholds,omitempty"`
@@ -78,7 +81,7 @@ type SummaryHarness struct {
 	Warnings          []string           `json:"warnings,omitempty"`
 	Statuses          map[string]int64   `json:"statuses"`
 	Errors            map[string]int64   `json:"errors,omitempty"`
-	Series            []Point            `json:"series"`
+	Series            []metrics.Point    `json:"series"`
 	HarnessCPUSeconds float64            `json:"harness_cpu_seconds"`
 	TargetCPUSeconds  float64            `json:"target_cpu_seconds,omitempty"`
 	LoadAverage       [2]float64         `json:"load_average_1m"`
@@ -91,7 +94,7 @@ func checkID(path string) string {
 }
 
 // Summary builds the handleSummary-shaped data for r.
-func Summary(r *Result, stdoutTTY, stderrTTY bool) SummaryData {
+func Summary(r *loadtest.Result, stdoutTTY, stderrTTY bool) SummaryData {
 	d := SummaryData{
 		RootGroup: SummaryGroup{Name: "", Path: "", ID: checkID(""), Groups: []SummaryGroup{}, Checks: []SummaryCheck{}},
 		Options:   SummaryOptions{SummaryTrendStats: SummaryTrendStats},
@@ -122,14 +125,14 @@ func Summary(r *Result, stdoutTTY, stderrTTY bool) SummaryData {
 		d.Metrics[t.Metric] = m
 	}
 	h := &d.Harness
-	h.Executor = r.Config.Executor.Kind
-	h.Description = r.Config.Executor.Describe()
+	h.Executor = r.Executor.Kind()
+	h.Description = r.Executor.Describe()
 	h.Target = r.Config.BaseURL
-	h.TenantCount = len(r.Config.Tenants)
+	h.TenantCount = len(r.Config.Workload.Targets)
 	h.Mix = map[string]float64{}
 	for i, w := range r.Config.Mix.Weights {
 		if w > 0 {
-			h.Mix[Scenarios[i].Name] = w
+			h.Mix[r.Config.Mix.Names[i]] = w
 		}
 	}
 	h.Aborted, h.AbortReason = r.Aborted, r.AbortReason
@@ -144,13 +147,13 @@ func Summary(r *Result, stdoutTTY, stderrTTY bool) SummaryData {
 	h.LoadAverage, h.Cores = r.LoadAvg, r.Cores
 	h.Series = r.Collector.Series()
 	if h.Series == nil {
-		h.Series = []Point{}
+		h.Series = []metrics.Point{}
 	}
 	return d
 }
 
 // WriteSummaryJSON writes the handleSummary-shaped JSON to path.
-func WriteSummaryJSON(path string, r *Result, stdoutTTY, stderrTTY bool) error {
+func WriteSummaryJSON(path string, r *loadtest.Result, stdoutTTY, stderrTTY bool) error {
 	b, err := json.MarshalIndent(Summary(r, stdoutTTY, stderrTTY), "", "  ")
 	if err != nil {
 		return fmt.Errorf("encode summary: %w", err)

@@ -3,36 +3,7 @@ package loadtest
 import (
 	"fmt"
 	"math/rand/v2"
-	"strconv"
 )
-
-// Tenant is one provisioned tenant as the harness sees it.
-type Tenant struct {
-	ID           int64   // catalog id (the tokens' tenant_id)
-	Sub          string  // host label, e.g. lt3fa2-00001
-	Host         string  // full Host header, e.g. lt3fa2-00001.microfi.localhost
-	Token        string  // token for the API scenarios (role staff)
-	ServiceToken string  // token for SQL over Hrana (role service)
-	AdminToken   string  // token used during setup (role admin)
-	UserID       int64   // the staff user that logs in
-	Email        string  // login e-mail of that user
-	Password     string  // login password of that user
-	Accounts     []int64 // account ids, all funded
-
-	authz, svcAuthz []byte // "Bearer <token>" header values
-}
-
-// clientAddr is the address the harness claims for this tenant's users
-// (10.0.0.0/8, one per tenant), sent as X-Forwarded-For.
-func (t *Tenant) clientAddr() string {
-	return "10." + strconv.FormatInt(t.ID>>16&255, 10) + "." + strconv.FormatInt(t.ID>>8&255, 10) + "." + strconv.FormatInt(t.ID&255, 10)
-}
-
-// prepare precomputes the tenant's header values.
-func (t *Tenant) prepare() {
-	t.authz = []byte("Bearer " + t.Token)
-	t.svcAuthz = []byte("Bearer " + t.ServiceToken)
-}
 
 // TenantPicker chooses the tenant for each iteration.
 type TenantPicker struct {
@@ -72,3 +43,10 @@ func (p *TenantPicker) forVU(r *rand.Rand) func() int {
 	z := rand.NewZipf(r, p.s, p.v, uint64(p.n-1))
 	return func() int { return p.perm[z.Uint64()] }
 }
+
+// Zipf reports whether the picker follows a Zipf distribution.
+func (p *TenantPicker) Zipf() bool { return p.zipf }
+
+// S and V are the Zipf exponent and offset (see NewTenantPicker).
+func (p *TenantPicker) S() float64 { return p.s }
+func (p *TenantPicker) V() float64 { return p.v }

@@ -1,4 +1,4 @@
-package loadtest
+package output
 
 import (
 	"fmt"
@@ -7,6 +7,9 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/microfi/tenantgate/loadtest"
+	"github.com/microfi/tenantgate/loadtest/metrics"
 )
 
 var reportTmpl = template.Must(template.New("report").Parse(`<!DOCTYPE html>
@@ -69,7 +72,7 @@ type reportTenant struct {
 
 // WriteReport writes a self-contained HTML report (inline SVG charts, no
 // external resources) to path.
-func WriteReport(path string, r *Result) error {
+func WriteReport(path string, r *loadtest.Result) error {
 	series := r.Collector.Series()
 	var xs, p50, p90, p95, p99, rps, fps, dps, vus, vmax []float64
 	prev := 0.0
@@ -92,11 +95,11 @@ func WriteReport(path string, r *Result) error {
 		rows = append(rows, reportRow{Name: s.Name, Type: string(s.Type), Text: strings.Join(strings.Fields(fmtMetric(s)), " ")})
 	}
 	type thRow struct {
-		ThresholdResult
+		metrics.ThresholdResult
 		Value string
 	}
 	var ths []thRow
-	types := map[string]MetricType{}
+	types := map[string]metrics.MetricType{}
 	for _, s := range snaps {
 		types[s.Name] = s.Type
 	}
@@ -105,15 +108,15 @@ func WriteReport(path string, r *Result) error {
 	}
 	f := r.Collector.Fairness(fairnessMinReqs)
 	dist := "uniform"
-	if r.Config.Picker != nil && r.Config.Picker.zipf {
-		dist = fmt.Sprintf("zipf s=%g", r.Config.Picker.s)
+	if r.Config.Picker != nil && r.Config.Picker.Zipf() {
+		dist = fmt.Sprintf("zipf s=%g", r.Config.Picker.S())
 	}
 	data := map[string]any{
 		"When":        time.Now().UTC().Format(time.RFC3339),
 		"Target":      r.Config.BaseURL,
-		"Executor":    r.Config.Executor.Kind,
-		"Describe":    r.Config.Executor.Describe(),
-		"Tenants":     len(r.Config.Tenants),
+		"Executor":    r.Executor.Kind(),
+		"Describe":    r.Executor.Describe(),
+		"Tenants":     len(r.Config.Workload.Targets),
 		"Dist":        dist,
 		"Mix":         r.Config.Mix.String(),
 		"Elapsed":     r.Elapsed.Round(time.Millisecond).String(),
@@ -133,11 +136,11 @@ func WriteReport(path string, r *Result) error {
 		"Metrics":   rows,
 		"Checks":    r.Collector.Checks(),
 		"Fair":      f,
-		"WorstP95":  fmtMs(f.WorstP95),
-		"MedianP95": fmtMs(f.MedianP95),
-		"BestP95":   fmtMs(f.BestP95),
+		"WorstP95":  metrics.FormatMs(f.WorstP95),
+		"MedianP95": metrics.FormatMs(f.MedianP95),
+		"BestP95":   metrics.FormatMs(f.BestP95),
 		"Slowest":   slowestTenants(r.Collector, 10),
-		"Errors":    r.describeErrors(),
+		"Errors":    r.DescribeErrors(),
 		"Interval":  r.Config.ProgressInterval.String(),
 	}
 	fh, err := os.Create(path)
@@ -155,22 +158,15 @@ func WriteReport(path string, r *Result) error {
 }
 
 // slowestTenants lists the n tenants with the highest p95.
-func slowestTenants(c *Collector, n int) []reportTenant {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	var ts []*TenantStat
-	for i := range c.perTenant {
-		if c.perTenant[i].Reqs > 0 {
-			ts = append(ts, &c.perTenant[i])
-		}
-	}
+func slowestTenants(c *metrics.Collector, n int) []reportTenant {
+	ts := c.ServedTenants()
 	sort.Slice(ts, func(i, j int) bool { return ts[i].P95() > ts[j].P95() })
 	if len(ts) > n {
 		ts = ts[:n]
 	}
 	out := make([]reportTenant, len(ts))
 	for i, t := range ts {
-		out[i] = reportTenant{Host: t.Host, Reqs: t.Reqs, Fails: t.Fails, P95: fmtMs(t.P95())}
+		out[i] = reportTenant{Host: t.Host, Reqs: t.Reqs, Fails: t.Fails, P95: metrics.FormatMs(t.P95())}
 	}
 	return out
 }

@@ -1,7 +1,8 @@
-package loadtest
+package executor
 
 import (
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -62,4 +63,13 @@ func stageValue(v0 float64, st []Stage, t time.Duration) float64 {
 		v = s.Target
 	}
 	return v
+}
+
+// maxTarget is the highest of start and the stages' targets.
+func maxTarget(start float64, st []Stage) float64 {
+	m := start
+	for _, s := range st {
+		m = math.Max(m, s.Target)
+	}
+	return m
 }

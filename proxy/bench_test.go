@@ -74,8 +74,15 @@ func BenchmarkTokenVerify(b *testing.B) {
 
 // BenchmarkGetAccounts is a full GET /api/accounts through the real server
 // over loopback: routing, cached catalog lookup, JWT, acquire, query, JSON.
-func BenchmarkGetAccounts(b *testing.B) {
-	s := proxytest.Start(b, proxytest.Options{})
+func BenchmarkGetAccounts(b *testing.B) { benchGetAccounts(b, 0) }
+
+// BenchmarkGetAccountsFleet is the same with the proxy registered in the
+// fleet registry, heartbeating (and re-weighting its limits) every 100 ms:
+// side by side with BenchmarkGetAccounts it is the registry's cost.
+func BenchmarkGetAccountsFleet(b *testing.B) { benchGetAccounts(b, 100*time.Millisecond) }
+
+func benchGetAccounts(b *testing.B, heartbeat time.Duration) {
+	s := proxytest.Start(b, proxytest.Options{Heartbeat: heartbeat})
 	tn, _ := s.CreateDemoTenant("client1")
 	tok := "Bearer " + s.Token(tn.ID, proxy.RoleStaff, 2)
 	c := &fasthttp.HostClient{Addr: s.Addr, MaxConns: 64}

@@ -1,5 +1,23 @@
 package proxy
 
+import (
+	"time"
+
+	"github.com/microfi/tenantgate/catalog/registry"
+)
+
+// FleetLoad is the registry heartbeat's load report: this proxy's recent
+// request rate per tenant (registry.Options.Load).
+func (s *Server) FleetLoad() map[string]float64 {
+	return s.tenantLimit.fleet.report(time.Now())
+}
+
+// Reweight takes this proxy's share of each tenant's limits from the live
+// proxies' load reports (registry.Options.OnPeers; see fleetlimit.go).
+func (s *Server) Reweight(self string, live []registry.Proxy) {
+	s.tenantLimit.fleet.reweight(self, live, s.tenantLimit)
+}
+
 // fleetReady adds the fleet's part of readiness: a change poller that has
 // not gone stale, and the proxy registered and not draining.
 func (s *Server) fleetReady(checks map[string]string) bool {

@@ -37,6 +37,9 @@ type limiter[K comparable] struct {
 	limit   rate.Limit
 	burst   int
 	buckets *lru.Cache[K, *rate.Limiter]
+	// scale, when set, is the share of the limit a new key's bucket gets
+	// (fleet-wide limits; see fleetlimit.go).
+	scale func(K) float64
 }
 
 // ipLimiter is keyed by client address (clientKey).
@@ -68,7 +71,13 @@ func (l *limiter[K]) allow(key K, now time.Time) (bool, time.Duration) {
 	}
 	b, ok := l.buckets.Get(key)
 	if !ok {
-		b = rate.NewLimiter(l.limit, l.burst)
+		r, burst := l.limit, l.burst
+		if l.scale != nil {
+			if w := l.scale(key); w < 1 {
+				r, burst = scaled(r, burst, w)
+			}
+		}
+		b = rate.NewLimiter(r, burst)
 		if prev, found, _ := l.buckets.PeekOrAdd(key, b); found {
 			b = prev
 		}
@@ -76,11 +85,11 @@ func (l *limiter[K]) allow(key K, now time.Time) (bool, time.Duration) {
 	if b.AllowN(now, 1) {
 		return true, 0
 	}
-	if l.limit == 0 {
+	if b.Limit() == 0 {
 		return false, time.Second // never refills: say "later", not "never"
 	}
 	// Time until one token is back, from the bucket's own view of now.
-	return false, time.Duration((1 - b.TokensAt(now)) / float64(l.limit) * float64(time.Second))
+	return false, time.Duration((1 - b.TokensAt(now)) / float64(b.Limit()) * float64(time.Second))
 }
 
 // forget drops key's bucket (it starts full again).

@@ -127,3 +127,14 @@ func TestClientAddr(t *testing.T) {
 		t.Error("one /64 gives two keys")
 	}
 }
+
+// BenchmarkFleetCount is what fleet-wide limits add to each tenant
+// request: counting it for the heartbeat's load report.
+func BenchmarkFleetCount(b *testing.B) {
+	var f fleetShares
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			f.count(7)
+		}
+	})
+}

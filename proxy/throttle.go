@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"math"
 	"sync"
 	"time"
 
@@ -18,21 +19,28 @@ var (
 )
 
 // tenantThrottle limits each tenant's request rate and concurrency.
+// In a fleet each proxy enforces its share of both (fleetlimit.go).
 type tenantThrottle struct {
 	rate        *limiter[int64] // keyed by tenant id; nil = unlimited
 	maxInFlight int             // <= 0 = unlimited
 	mu          sync.Mutex
 	inFlight    map[int64]int
+	fleet       fleetShares
 }
 
 func newTenantThrottle(rate RateLimit, maxInFlight int) *tenantThrottle {
 	// Keyed by tenant id: the LRU holds every active tenant comfortably.
-	return &tenantThrottle{rate: newLimiter[int64](rate, maxLimiterKeys), maxInFlight: maxInFlight, inFlight: map[int64]int{}}
+	t := &tenantThrottle{rate: newLimiter[int64](rate, maxLimiterKeys), maxInFlight: maxInFlight, inFlight: map[int64]int{}}
+	if t.rate != nil {
+		t.rate.scale = t.fleet.weight // a new bucket starts at this proxy's share
+	}
+	return t
 }
 
 // enter admits one request of the tenant or says which limit refused it.
 // The caller must call leave after an admitted request.
 func (t *tenantThrottle) enter(id int64, now time.Time) (limiter string, err error) {
+	t.fleet.count(id)
 	if ok, wait := t.rate.allow(id, now); !ok {
 		return "tenant_rate", httpapi.TooManyRequests(retrySeconds(wait))
 	}
@@ -41,7 +49,7 @@ func (t *tenantThrottle) enter(id int64, now time.Time) (limiter string, err err
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if t.inFlight[id] >= t.maxInFlight {
+	if t.inFlight[id] >= t.localMaxInFlight(id) {
 		return "tenant_concurrency", httpapi.TooManyRequests(1)
 	}
 	t.inFlight[id]++
@@ -56,5 +64,32 @@ func (t *tenantThrottle) leave(id int64) {
 	defer t.mu.Unlock()
 	if t.inFlight[id]--; t.inFlight[id] <= 0 {
 		delete(t.inFlight, id)
+	}
+}
+
+// localMaxInFlight is this proxy's share of the tenant's concurrency cap
+// (at least one).
+func (t *tenantThrottle) localMaxInFlight(id int64) int {
+	w := t.fleet.weight(id)
+	if w >= 1 {
+		return t.maxInFlight
+	}
+	return max(1, int(math.Ceil(float64(t.maxInFlight)*w)))
+}
+
+// rescale applies new shares to the buckets of tenants already seen.
+func (t *tenantThrottle) rescale(f *fleetShares) {
+	if t.rate == nil {
+		return
+	}
+	now := time.Now()
+	for _, id := range t.rate.buckets.Keys() {
+		if b, ok := t.rate.buckets.Peek(id); ok {
+			r, burst := scaled(t.rate.limit, t.rate.burst, f.weight(id))
+			if b.Limit() != r || b.Burst() != burst {
+				b.SetLimitAt(now, r)
+				b.SetBurstAt(now, burst)
+			}
+		}
 	}
 }

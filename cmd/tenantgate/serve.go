@@ -221,17 +221,21 @@ func serve(ctx context.Context, env *Env, dataDir string, c serveConfig, log *sl
 	if c.tenantRate > 0 {
 		tenantRate = proxy.RateLimit{Burst: max(c.tenantBurst, 1), Every: time.Duration(float64(time.Second) / c.tenantRate)}
 	}
+	var srv *proxy.Server
 	members, err := registry.New(cat, registry.Options{
 		ID: c.proxyID, Address: advertiseAddr(c.advertise, addrOf(ln, tlsLn)), Version: proxy.BuildVersion(),
 		TenantSchema: migrations.Tenant.Latest(), Interval: c.heartbeat, Registerer: reg, Logger: log,
+		// srv is set before Start, which runs the first heartbeat.
+		Load: func() map[string]float64 { return srv.FleetLoad() },
 		OnPeers: func(self string, live []registry.Proxy) {
 			ceiling.Store(int64(registry.SchemaCeiling(migrations.Tenant, live)))
+			srv.Reweight(self, live)
 		},
 	})
 	if err != nil {
 		return err
 	}
-	srv, err := proxy.New(proxy.Config{
+	srv, err = proxy.New(proxy.Config{
 		Edge: proxy.EdgeLimits{
 			MaxConns: c.maxConns, MaxConnsPerIP: flagOff(c.maxConnsPerIP), MaxIdleConns: c.maxIdleConns,
 			HeaderTimeout: c.headerTimeout, BodyTimeout: c.bodyTimeout, ProxyProtocol: c.proxyProtocol,

@@ -97,9 +97,12 @@ func Start(t testing.TB, opts Options) *Server {
 		t.Fatal(err)
 	}
 	var members *registry.Registry
+	var srv *proxy.Server // set before members.Start
 	if opts.Heartbeat > 0 {
 		if members, err = registry.New(cat, registry.Options{Address: ln.Addr().String(), Version: "test",
-			TenantSchema: migrations.Tenant.Latest(), Interval: opts.Heartbeat, Registerer: reg, Logger: log}); err != nil {
+			TenantSchema: migrations.Tenant.Latest(), Interval: opts.Heartbeat, Registerer: reg, Logger: log,
+			Load: func() map[string]float64 { return srv.FleetLoad() }, OnPeers: func(self string, live []registry.Proxy) { srv.Reweight(self, live) },
+		}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -119,7 +122,7 @@ func Start(t testing.TB, opts Options) *Server {
 	if opts.Configure != nil {
 		opts.Configure(&cfg)
 	}
-	srv, err := proxy.New(cfg)
+	srv, err = proxy.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

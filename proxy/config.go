@@ -61,6 +61,9 @@ func (cfg *Config) withDefaults() error {
 	if cfg.ReapInterval == 0 {
 		cfg.ReapInterval = tenants.DefaultReapInterval
 	}
+	if cfg.SQLPlans == nil {
+		cfg.SQLPlans = DefaultSQLPlans()
+	}
 	return nil
 }
 

@@ -72,8 +72,11 @@ type Config struct {
 	// Pprof serves /debug/pprof/ on the ops listener.
 	Pprof bool
 
-	Hrana hrana.Config     // SQL-over-HTTP limits and stream timeouts
-	CPU   fairshare.Config // fair sharing of the cores between tenants' long-running SQL
+	Hrana hrana.Config // SQL-over-HTTP limits and stream timeouts
+	// SQLPlans are the SQL limits per subscription plan (zero fields:
+	// Hrana's); nil = DefaultSQLPlans.
+	SQLPlans map[string]hrana.Limits
+	CPU      fairshare.Config // fair sharing of the cores between tenants' long-running SQL
 	// Budgets bound anonymous database opens and tenant creation (budget.go).
 	Budgets Budgets
 

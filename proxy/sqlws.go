@@ -18,8 +18,10 @@ import (
 // is the upgrade's bearer token or, as libSQL clients send it, the JWT of
 // the session's hello message; either must be a service token of this
 // tenant, as for /v2/pipeline. Each request on the socket passes the
-// tenant's rate and concurrency limits. An upgrade anywhere else gets a
-// JSON 400, never a page.
+// tenant's rate and concurrency limits. The session is re-checked before
+// each request and every second while idle (wsValid): a revoked or expired
+// token, or a tenant no longer served, ends it. An upgrade anywhere else
+// gets a JSON 400, never a page.
 
 var errWSRoute = &Error{Status: fasthttp.StatusBadRequest, Message: "WebSocket upgrades are served only at / (Hrana over WebSocket)"}
 
@@ -92,7 +94,8 @@ func (s *Server) sqlTarget(t catalog.Tenant, claims *Claims) (hrana.Target, erro
 	if err := s.checkRevoked(c, claims); err != nil {
 		return hrana.Target{}, err
 	}
-	target := hrana.Target{TenantID: t.ID, ReadOnly: claims.ReadOnly(), Principal: claims.Subject}
+	target := hrana.Target{TenantID: t.ID, ReadOnly: claims.ReadOnly(), Principal: claims.Subject,
+		Limits: s.sqlLimits(t.Plan), Valid: s.wsValid(t, claims)}
 	if target.Principal == "" {
 		target.Principal = token.Subject(claims)
 	}
@@ -100,6 +103,34 @@ func (s *Server) sqlTarget(t catalog.Tenant, claims *Claims) (hrana.Target, erro
 		target.Principal += "#ro"
 	}
 	return target, nil
+}
+
+// wsValid is a WebSocket session's re-check of what its hello proved: the
+// token is still honoured (not expired, not revoked by logout, a user
+// change or a tenant-wide revocation) and its tenant is still served (not
+// suspended, expired, deleted or replaced). Both lookups are the cached
+// per-tenant state the HTTP path uses, refreshed by the catalog's change
+// poller, so this is cheap and sees a change made by any proxy within
+// about a second. A catalog it cannot read fails closed, as HTTP does.
+func (s *Server) wsValid(t catalog.Tenant, claims *Claims) func() error {
+	return func() error {
+		if claims.ExpiresAt != nil && !time.Now().Before(claims.ExpiresAt.Time) {
+			return ErrTokenExpired
+		}
+		c, cancel := contextFor(s)
+		defer cancel()
+		cur, err := s.catalog.FindByHost(c, t.Host)
+		if err != nil {
+			return err
+		}
+		if cur.ID != t.ID {
+			return errTenantNotFound // deleted, and its host taken by another tenant
+		}
+		if err := tenantServable(cur, time.Now()); err != nil {
+			return err
+		}
+		return s.checkRevoked(c, claims)
+	}
 }
 
 // isWebSocketUpgrade reports whether the request asks for a WebSocket.

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/microfi/tenantgate/audit"
 	"github.com/microfi/tenantgate/catalog"
 	"github.com/microfi/tenantgate/shard/storage"
 )
@@ -66,6 +67,17 @@ func (s *Service) ReapIfStillExpired(ctx context.Context, t catalog.Tenant, now 
 			return false, nil
 		}
 		return false, err
+	}
+	// The platform audit trail records every reap (the reaper is its
+	// actor). The demo is gone either way: a failed record is logged, and
+	// the removal goes on.
+	details := map[string]string{"host": t.Host, "expired_at": t.ExpiresAt.UTC().Format(time.RFC3339)}
+	if backup != "" {
+		details["backup"] = filepath.Base(backup)
+	}
+	if _, err := s.cat.Audit(ctx, audit.Entry{Role: "system", ClientAddr: "reaper", Action: "demo.reap",
+		TargetType: "tenant", TargetID: catalog.FormatID(t.ID), Details: details}); err != nil {
+		s.log.Error("record demo reap in the platform audit trail", "tenant_id", t.ID, "err", err)
 	}
 	if err := s.shards.Remove(ctx, t.ID, t.DBURL); err != nil {
 		return true, fmt.Errorf("remove database of demo %d: %w", t.ID, err)

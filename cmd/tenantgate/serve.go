@@ -36,6 +36,7 @@ type serveConfig struct {
 	logLevel, logFormat                                      string
 	seedDemo                                                 bool
 	sql                                                      hrana.Config
+	sqlPlans                                                 sqlPlansFlag
 	cpu                                                      fairshare.Config
 	budgets                                                  proxy.Budgets // budget_flags.go
 	walCheckpoint                                            int64
@@ -79,7 +80,9 @@ func runServe(ctx context.Context, env *Env, args []string) error {
 	f.DurationVar(&c.sql.StreamIdleTimeout, "sql-stream-timeout", hrana.DefaultStreamIdleTimeout, "idle SQL-over-HTTP streams expire (and roll back) after this long")
 	f.DurationVar(&c.sql.StatementTimeout, "sql-statement-timeout", hrana.DefaultStatementTimeout, "a SQL statement running longer is interrupted")
 	f.DurationVar(&c.sql.MaxSnapshotAge, "sql-max-snapshot", hrana.DefaultMaxSnapshotAge, "an SQL stream holding a transaction (a read snapshot, which stops WAL checkpoints) longer than this is closed and rolled back")
-	f.IntVar(&c.sql.MaxStreamsPerTenant, "sql-max-streams", hrana.DefaultMaxStreamsPerTenant, "open SQL streams allowed per tenant")
+	f.IntVar(&c.sql.MaxStreamsPerTenant, "sql-max-streams", hrana.DefaultMaxStreamsPerTenant, "open SQL streams allowed per tenant (plans without their own cap); a new stream beyond it waits up to --sql-stream-queue-wait")
+	f.DurationVar(&c.sql.StreamQueueWait, "sql-stream-queue-wait", hrana.DefaultStreamQueueWait, "how long a new SQL stream waits for a slot at its tenant's stream cap before 429 (negative = refuse at once)")
+	f.Var(&c.sqlPlans, "sql-plan-limits", "per-plan SQL `LIMITS`, e.g. 'growth:streams=128,timeout=10s;enterprise:rows=250000,bytes=67108864' (keys streams, rows, bytes, timeout; unset keys keep the defaults in the README)")
 	f.IntVar(&c.cpu.Tokens, "sql-cpu-tokens", 0, "long-running SQL statements that run at once, shared fairly between tenants (default: cores - 1)")
 	f.IntVar(&c.cpu.MaxWaiting, "sql-cpu-max-waiting", fairshare.DefaultMaxWaiting, "long-running statements one tenant may have waiting for a CPU share; beyond it statements are interrupted and new SQL requests get 429")
 	f.Float64Var(&c.tenantRate, "tenant-rate", 1000, "sustained requests per second allowed per tenant (0 = unlimited)")
@@ -244,7 +247,7 @@ func serve(ctx context.Context, env *Env, dataDir string, c serveConfig, log *sl
 		TenantRate: tenantRate, TenantMaxInFlight: flagOff(c.tenantInFlight),
 		DemoTTL: c.demoTTL, ReapInterval: flagOff(c.reapInterval), LedgerAuditRate: flagOff(c.auditRate),
 		RootDomain: c.rootDomain, PublicPort: c.publicPort, RequestTimeout: c.requestTimeout,
-		TenantMetrics: c.tenantMetrics, BackupDir: filepath.Join(dataDir, "backups"), Hrana: c.sql, CPU: c.cpu,
+		TenantMetrics: c.tenantMetrics, BackupDir: filepath.Join(dataDir, "backups"), Hrana: c.sql, SQLPlans: c.sqlPlans.plans, CPU: c.cpu,
 		Budgets: c.budgets,
 		Catalog: cat, Registry: members, Shards: shards, Tenants: svc, Auth: auth,
 		Registerer: reg, Gatherer: reg, Logger: log,

@@ -78,7 +78,7 @@ func (r *run) refund(n int) {
 // tooLarge is the error that replaces what did not fit.
 func (r *run) tooLarge() *hranaError {
 	r.h.metrics.errors("limit").Inc()
-	return errf(codeTooLarge, "response is too large (limit %d bytes)", r.h.cfg.MaxResponseBytes)
+	return errf(codeTooLarge, "response is too large (limit %d bytes)", r.lim.MaxResponseBytes)
 }
 
 // chargeErr charges an error's text; one that does not fit is replaced by

@@ -24,16 +24,17 @@ func (h *Handler) cursor(ctx *fasthttp.RequestCtx, t Target, enc encoding) {
 		h.protocolError(ctx, "too many batch steps in one cursor: %d (limit %d)", n, h.cfg.MaxStatementsPerRequest)
 		return
 	}
-	st, err := h.acquire(t, req.Baton)
+	lim := h.limits(t.Limits)
+	st, err := h.acquire(t, lim, req.Baton)
 	if err != nil {
-		h.acquireError(ctx, err)
+		h.acquireError(ctx, err, lim)
 		return
 	}
 	if st.rs != nil {
-		h.remoteCursor(ctx, st, req, enc)
+		h.remoteCursor(ctx, st, req, enc, lim)
 		return
 	}
-	r := h.newRun(st, true, len(req.Batch.Steps))
+	r := h.newRun(st, true, len(req.Batch.Steps), lim)
 	r.noRowCap = true
 	defer h.recoverStream(ctx, st, r)
 	var body []byte

@@ -42,6 +42,7 @@ type run struct {
 	h         *Handler
 	st        *stream
 	v3        bool
+	lim       Limits    // the tenant's limits, filled (Handler.limits)
 	deadline  time.Time // end of this request's SQL time
 	stmtsLeft int
 	rowsLeft  int
@@ -65,7 +66,7 @@ func (r *run) budget(now time.Time) (time.Time, *hranaError) {
 		return time.Time{}, errf(codeRequestTimeout, "the request ran out of time (limit %v)", r.h.cfg.RequestTimeout)
 	}
 	r.stmtsLeft--
-	d := now.Add(r.h.cfg.StatementTimeout)
+	d := now.Add(r.lim.StatementTimeout)
 	if r.deadline.Before(d) {
 		d = r.deadline
 	}
@@ -280,7 +281,7 @@ func (r *run) execute(s *stmt) (res *stmtResult, herr *hranaError) {
 		}
 		if r.rowsLeft--; r.rowsLeft < 0 && !r.noRowCap {
 			r.h.metrics.errors("limit").Inc()
-			return nil, errf(codeTooLarge, "response has too many rows (limit %d)", r.h.cfg.MaxRowsPerResponse)
+			return nil, errf(codeTooLarge, "response has too many rows (limit %d)", r.lim.MaxRowsPerResponse)
 		}
 		vals := make([]value, ncols)
 		size := rowOverhead

@@ -36,6 +36,8 @@ const (
 	DefaultMaxResponseBytes        = 32 << 20
 	DefaultMaxTotalResponseBytes   = 256 << 20
 	DefaultMaxWSMessageBytes       = 8 << 20
+	DefaultStreamQueueWait         = time.Second
+	DefaultWSRecheckInterval       = time.Second
 )
 
 // Config tunes the Handler. Zero fields take the defaults above.
@@ -48,9 +50,11 @@ type Config struct {
 	// been open longer than this, keepalives or not: an open transaction
 	// holds a read snapshot, which keeps the WAL from being checkpointed.
 	MaxSnapshotAge time.Duration
-	// MaxStreamsPerTenant caps open streams per tenant; a new stream beyond
-	// it gets 429.
+	// MaxStreamsPerTenant caps open streams per tenant (a Target's Limits
+	// may set another cap); a new stream beyond it waits up to
+	// StreamQueueWait for a slot, then gets 429 (TOO_MANY_STREAMS).
 	MaxStreamsPerTenant int
+	StreamQueueWait     time.Duration
 	// StatementTimeout interrupts a statement running longer (the stream
 	// and its connection stay usable).
 	StatementTimeout time.Duration
@@ -76,6 +80,10 @@ type Config struct {
 	// MaxWSMessageBytes caps one WebSocket message from a client; a
 	// bigger one closes the socket (close code 1009, message too big).
 	MaxWSMessageBytes int
+	// WSRecheckInterval is how often an idle WebSocket session's
+	// authorization (Target.Valid) is checked again; a session whose token
+	// was revoked or whose tenant is no longer served is closed.
+	WSRecheckInterval time.Duration
 	// Scheduler shares the cores fairly between tenants' long-running
 	// statements (nil: no CPU scheduling).
 	Scheduler *fairshare.Scheduler
@@ -114,6 +122,13 @@ func (c *Config) withDefaults() {
 	if c.MaxWSMessageBytes <= 0 {
 		c.MaxWSMessageBytes = DefaultMaxWSMessageBytes
 	}
+	if c.StreamQueueWait == 0 {
+		c.StreamQueueWait = DefaultStreamQueueWait
+	}
+	c.StreamQueueWait = max(c.StreamQueueWait, 0) // negative: refuse at once
+	if c.WSRecheckInterval <= 0 {
+		c.WSRecheckInterval = DefaultWSRecheckInterval
+	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
@@ -129,6 +144,13 @@ type Target struct {
 	DB        *shard.Handle
 	Principal string // token subject, e.g. "service:42"; batons are bound to TenantID+Principal
 	ReadOnly  bool   // token claim "a":"ro" → read-only connection
+	Limits    Limits // the tenant's plan limits (zero fields: Config's)
+	// Valid reports whether the authorization behind a WebSocket session
+	// still holds (token not revoked or expired, tenant still served). It
+	// is called before each request on the socket and every
+	// WSRecheckInterval while it is idle; an error ends the session. nil
+	// means always valid. HTTP requests are authorized one by one.
+	Valid func() error
 }
 
 // Handler serves Hrana requests. Create it with NewHandler, Start it, and
@@ -169,10 +191,12 @@ func NewHandler(cfg Config, reg prometheus.Registerer) *Handler {
 	return h
 }
 
-// Start runs the loop that expires idle streams, until Close.
+// Start runs the loops that expire idle streams and re-check WebSocket
+// sessions' authorization, until Close.
 func (h *Handler) Start() {
-	h.wg.Add(1)
+	h.wg.Add(2)
 	go h.expireLoop()
+	go h.recheckLoop()
 }
 
 // Close stops the expiry loop and the eviction watchers, waits for them,
@@ -243,8 +267,13 @@ func (h *Handler) greet(ctx *fasthttp.RequestCtx, body []byte) {
 // writeError writes the hybrid error body both clients understand:
 // {"error","message","code"} with Content-Type exactly application/json.
 func writeError(ctx *fasthttp.RequestCtx, status int, code, msg string) {
+	writeErrorMessage(ctx, status, code, msg, msg)
+}
+
+// writeErrorMessage is writeError with a longer "message" than "error".
+func writeErrorMessage(ctx *fasthttp.RequestCtx, status int, code, errMsg, msg string) {
 	b := append([]byte(`{"error":`), nil...)
-	b = appendString(b, msg)
+	b = appendString(b, errMsg)
 	b = append(b, `,"message":`...)
 	b = appendString(b, msg)
 	b = append(b, `,"code":`...)
@@ -263,7 +292,7 @@ func (h *Handler) protocolError(ctx *fasthttp.RequestCtx, format string, args ..
 }
 
 // acquireError answers a request whose stream could not be had.
-func (h *Handler) acquireError(ctx *fasthttp.RequestCtx, err error) {
+func (h *Handler) acquireError(ctx *fasthttp.RequestCtx, err error, lim Limits) {
 	switch {
 	case errors.Is(err, errExpired):
 		h.metrics.errors("expired").Inc()
@@ -283,7 +312,9 @@ func (h *Handler) acquireError(ctx *fasthttp.RequestCtx, err error) {
 	case errors.Is(err, errTooMany):
 		h.metrics.errors("too_many_streams").Inc()
 		ctx.Response.Header.Set("Retry-After", "1")
-		writeError(ctx, fasthttp.StatusTooManyRequests, "TOO_MANY_STREAMS", "Too many requests")
+		// "error" is the contract's; the Go client prints it after the
+		// status, the JS client raises "message" with the code.
+		writeErrorMessage(ctx, fasthttp.StatusTooManyRequests, "TOO_MANY_STREAMS", "Too many requests", tooManyStreams(lim))
 	case errors.Is(err, shard.ErrBusy):
 		// Every open database (or the fd budget) is in use: try again soon.
 		h.metrics.errors("unavailable").Inc()
@@ -332,12 +363,13 @@ func (h *Handler) pipeline(ctx *fasthttp.RequestCtx, t Target, v3 bool, enc enco
 		h.protocolError(ctx, "too many requests and batch steps in one pipeline: %d (limit %d)", n, h.cfg.MaxStatementsPerRequest)
 		return
 	}
-	st, err := h.acquire(t, req.Baton)
+	lim := h.limits(t.Limits)
+	st, err := h.acquire(t, lim, req.Baton)
 	if err != nil {
-		h.acquireError(ctx, err)
+		h.acquireError(ctx, err, lim)
 		return
 	}
-	r := h.newRun(st, v3, entries(req.Requests))
+	r := h.newRun(st, v3, entries(req.Requests), lim)
 	defer h.recoverStream(ctx, st, r)
 	var results []streamResult
 	if st.rs != nil {
@@ -353,9 +385,9 @@ func (h *Handler) pipeline(ctx *fasthttp.RequestCtx, t Target, v3 bool, enc enco
 	}
 	baton := h.finish(st)
 	body := enc.appendPipelineResp(make([]byte, 0, 512), baton, results)
-	if len(body) > h.cfg.MaxResponseBytes { // the budget's accounting is wrong: a bug, never a big answer
+	if len(body) > lim.MaxResponseBytes { // the budget's accounting is wrong: a bug, never a big answer
 		r.release()
-		h.cfg.Logger.Error("hrana: response over its budget", "bytes", len(body), "limit", h.cfg.MaxResponseBytes)
+		h.cfg.Logger.Error("hrana: response over its budget", "bytes", len(body), "limit", lim.MaxResponseBytes)
 		h.metrics.errors("internal").Inc()
 		writeError(ctx, fasthttp.StatusInternalServerError, "INTERNAL", "Internal error")
 		return
@@ -365,14 +397,15 @@ func (h *Handler) pipeline(ctx *fasthttp.RequestCtx, t Target, v3 bool, enc enco
 
 // newRun starts a request on st that answers with n entries (results and
 // batch steps): their framing is reserved from the byte budget up front.
-func (h *Handler) newRun(st *stream, v3 bool, n int) *run {
+// lim is the tenant's (filled) limits.
+func (h *Handler) newRun(st *stream, v3 bool, n int, lim Limits) *run {
 	st.noteRequestStart(time.Now())
 	return &run{
-		h: h, st: st, v3: v3,
+		h: h, st: st, v3: v3, lim: lim,
 		deadline:  time.Now().Add(h.cfg.RequestTimeout),
 		stmtsLeft: h.cfg.MaxStatementsPerRequest,
-		rowsLeft:  h.cfg.MaxRowsPerResponse,
-		bytesLeft: h.cfg.MaxResponseBytes - envelopeOverhead - n*entryOverhead,
+		rowsLeft:  lim.MaxRowsPerResponse,
+		bytesLeft: lim.MaxResponseBytes - envelopeOverhead - n*entryOverhead,
 	}
 }
 
@@ -392,17 +425,21 @@ func (h *Handler) recoverStream(ctx *fasthttp.RequestCtx, st *stream, r *run) {
 
 // acquire returns the stream a request runs on, locked: a new one when
 // there is no baton. A new stream takes one of the tenant's stream slots
-// at once (so the cap holds under concurrency, one-request streams
-// included), pins the database and takes a connection from the manager.
-func (h *Handler) acquire(t Target, baton *string) (*stream, error) {
+// first (so the cap holds under concurrency, one-request streams
+// included), waiting up to StreamQueueWait for one to free up, then pins
+// the database and takes a connection from the manager.
+func (h *Handler) acquire(t Target, lim Limits, baton *string) (*stream, error) {
 	if baton != nil {
 		return h.streams.acquire(*baton, t.TenantID, t.Principal)
 	}
 	if t.DB == nil {
 		return nil, errTenantClosed // no local database to serve (503)
 	}
-	if !h.streams.reserve(t.TenantID, h.cfg.MaxStreamsPerTenant) {
-		return nil, errTooMany
+	if !h.streams.reserve(t.TenantID, lim.MaxStreams) {
+		h.metrics.streamWaits.Inc()
+		if !h.streams.reserveWait(t.TenantID, lim.MaxStreams, h.cfg.StreamQueueWait, h.stop) {
+			return nil, errTooMany
+		}
 	}
 	db, err := t.DB.Retain()
 	if err != nil {

@@ -10,15 +10,16 @@ import (
 // errorKinds are the values of the kind label on the errors counter.
 var errorKinds = []string{
 	"protocol", "baton", "expired", "sql", "args", "refused", "timeout", "limit",
-	"unavailable", "too_many_streams", "internal", "busy",
+	"unavailable", "too_many_streams", "internal", "busy", "revoked",
 }
 
 // metrics are the Hrana counters, with label children looked up once.
 type metrics struct {
-	pipelines  map[string]prometheus.Counter
-	statements [2]prometheus.Counter // read, write
-	duration   [2]prometheus.Observer
-	expiries   prometheus.Counter
+	pipelines   map[string]prometheus.Counter
+	statements  [2]prometheus.Counter // read, write
+	duration    [2]prometheus.Observer
+	expiries    prometheus.Counter
+	streamWaits prometheus.Counter
 	// snapshotCuts counts streams closed for holding a transaction past
 	// MaxSnapshotAge.
 	snapshotCuts prometheus.Counter
@@ -42,7 +43,7 @@ func newMetrics(reg prometheus.Registerer, openStreams func() float64) *metrics 
 	}, []string{"kind"})
 	errs := f.NewCounterVec(prometheus.CounterOpts{
 		Name: "tenantgate_hrana_errors_total",
-		Help: "Hrana errors by kind (protocol, baton, expired, sql, args, refused, timeout, limit, unavailable, too_many_streams, internal, busy: a writer waited out the tenant's write lock).",
+		Help: "Hrana errors by kind (protocol, baton, expired, sql, args, refused, timeout, limit, unavailable, too_many_streams, internal, busy: a writer waited out the tenant's write lock, revoked: a WebSocket session closed because its token or tenant is no longer valid).",
 	}, []string{"kind"})
 	m := &metrics{
 		pipelines: map[string]prometheus.Counter{},
@@ -53,6 +54,10 @@ func newMetrics(reg prometheus.Registerer, openStreams func() float64) *metrics 
 		snapshotCuts: f.NewCounter(prometheus.CounterOpts{
 			Name: "tenantgate_hrana_snapshot_cuts_total",
 			Help: "Hrana streams closed (transaction rolled back) for holding a transaction, and so a read snapshot that stops WAL checkpoints, longer than --sql-max-snapshot.",
+		}),
+		streamWaits: f.NewCounter(prometheus.CounterOpts{
+			Name: "tenantgate_hrana_stream_waits_total",
+			Help: "New Hrana streams that found their tenant at its stream cap and queued for a slot (those still without one after the wait count as errors{kind=\"too_many_streams\"}).",
 		}),
 		errorsByKey: map[string]prometheus.Counter{},
 	}

@@ -210,7 +210,7 @@ func (r *run) toResult(w *wireStmtResult) (*stmtResult, *hranaError) {
 	if r.rowsLeft < 0 && !r.noRowCap {
 		r.rowsLeft = rowsLeft
 		r.h.metrics.errors("limit").Inc()
-		return nil, errf(codeTooLarge, "response has too many rows (limit %d)", r.h.cfg.MaxRowsPerResponse)
+		return nil, errf(codeTooLarge, "response has too many rows (limit %d)", r.lim.MaxRowsPerResponse)
 	}
 	if !r.charge(size) {
 		r.rowsLeft = rowsLeft

@@ -20,8 +20,8 @@ import (
 // re-encoded to the client as they arrive, one at a time (memory is one
 // entry, not the response); the response byte cap applies as for a local
 // cursor. The stream stays locked until the cursor has been written.
-func (h *Handler) remoteCursor(ctx *fasthttp.RequestCtx, st *stream, req cursorReq, enc encoding) {
-	r := h.newRun(st, true, len(req.Batch.Steps))
+func (h *Handler) remoteCursor(ctx *fasthttp.RequestCtx, st *stream, req cursorReq, enc encoding, lim Limits) {
+	r := h.newRun(st, true, len(req.Batch.Steps), lim)
 	r.noRowCap = true
 	c, cancel := context.WithDeadline(context.Background(), r.deadline)
 	batchJSON, answers, verdicts, err := r.planCursor(c, req.Batch)
@@ -31,7 +31,7 @@ func (h *Handler) remoteCursor(ctx *fasthttp.RequestCtx, st *stream, req cursorR
 		return
 	}
 	start := time.Now()
-	cur, err := st.rs.Cursor(c, batchJSON, h.cfg.MaxResponseBytes)
+	cur, err := st.rs.Cursor(c, batchJSON, r.lim.MaxResponseBytes)
 	h.remote.trip(start, err)
 	if errors.Is(err, remote.ErrNoCursor) {
 		cancel()
@@ -139,7 +139,7 @@ func (h *Handler) pump(w *bufio.Writer, r *run, cur *remote.Cursor, enc encoding
 	step := -1
 	emit := func(e *cursorEntry) bool {
 		buf = enc.appendCursorItem(buf[:0], e)
-		if written+len(buf) > h.cfg.MaxResponseBytes-entryOverhead || !h.mem.take(len(buf)) {
+		if written+len(buf) > r.lim.MaxResponseBytes-entryOverhead || !h.mem.take(len(buf)) {
 			return false
 		}
 		written += len(buf)

@@ -77,7 +77,8 @@ type streams struct {
 	mu         sync.Mutex
 	nextID     uint64
 	open       map[uint64]*stream
-	perTenant  map[int64]int // stream slots taken, streams still in their first request included
+	perTenant  map[int64]int           // stream slots taken, streams still in their first request included
+	freed      map[int64]chan struct{} // closed when a slot of the tenant frees (reserveWait)
 	tombstones map[uint64]tombstone
 }
 
@@ -99,6 +100,7 @@ func newStreams() *streams {
 		nextID:     binary.LittleEndian.Uint64(seed[:]) >> 1,
 		open:       make(map[uint64]*stream),
 		perTenant:  make(map[int64]int),
+		freed:      make(map[int64]chan struct{}),
 		tombstones: make(map[uint64]tombstone),
 	}
 }
@@ -136,6 +138,40 @@ func (s *streams) reserve(tenantID int64, max int) bool {
 	return true
 }
 
+// reserveWait waits up to wait for one of a tenant's max stream slots
+// (the brief queue in front of the cap, so a client opening a few more
+// connections than its plan allows waits instead of failing), or reports
+// false when none freed in time or stop closed. Waiters race for a freed
+// slot; the number waiting is bounded by the requests the proxy admits.
+func (s *streams) reserveWait(tenantID int64, max int, wait time.Duration, stop <-chan struct{}) bool {
+	if wait <= 0 {
+		return s.reserve(tenantID, max)
+	}
+	timer := time.NewTimer(wait)
+	defer timer.Stop()
+	for {
+		s.mu.Lock()
+		if s.perTenant[tenantID] < max {
+			s.perTenant[tenantID]++
+			s.mu.Unlock()
+			return true
+		}
+		ch, ok := s.freed[tenantID]
+		if !ok {
+			ch = make(chan struct{})
+			s.freed[tenantID] = ch
+		}
+		s.mu.Unlock()
+		select {
+		case <-ch:
+		case <-timer.C:
+			return false
+		case <-stop:
+			return false
+		}
+	}
+}
+
 // unreserve gives a slot back.
 func (s *streams) unreserve(tenantID int64) {
 	s.mu.Lock()
@@ -146,6 +182,10 @@ func (s *streams) unreserve(tenantID int64) {
 func (s *streams) unreserveLocked(tenantID int64) {
 	if s.perTenant[tenantID]--; s.perTenant[tenantID] <= 0 {
 		delete(s.perTenant, tenantID)
+	}
+	if ch, ok := s.freed[tenantID]; ok {
+		close(ch) // wake the tenant's waiters
+		delete(s.freed, tenantID)
 	}
 }
 

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/fasthttp/websocket"
@@ -20,7 +22,11 @@ import (
 // from the same pools and counts against the same per-tenant stream cap as
 // an HTTP stream. Streams live as long as the socket: they do not idle
 // out, but the tenant's eviction and Handler.Close end them. Requests on
-// one socket run in order.
+// one socket run in order. A session lives only as long as its
+// authorization: Target.Valid is checked before each request and every
+// WSRecheckInterval while idle, so a revoked token, a disabled user, a
+// suspended or deleted tenant ends the session within about a second plus
+// the catalog's change poll.
 
 // WSAuth is how the proxy admits a WebSocket session and its requests.
 type WSAuth struct {
@@ -114,7 +120,7 @@ func (h *Handler) trackWS(s *wsSession, add bool) {
 		}
 		h.wsSessions[s] = struct{}{}
 		if h.wsClosed {
-			s.conn.Close()
+			s.abort()
 		}
 		return
 	}
@@ -126,7 +132,7 @@ func (h *Handler) closeWS() {
 	h.wsMu.Lock()
 	h.wsClosed = true
 	for s := range h.wsSessions {
-		s.conn.Close()
+		s.abort()
 	}
 	h.wsMu.Unlock()
 	h.wsWG.Wait()
@@ -141,6 +147,9 @@ type wsSession struct {
 	bearer string
 
 	target  *Target       // nil until the hello is accepted
+	mu      sync.Mutex    // guards valid (read by Handler.recheckLoop)
+	valid   func() error  // the accepted hello's Target.Valid
+	revoked atomic.Bool   // revoke ran: the socket is closing
 	db      *shard.Handle // the session's own hold on the database (target.DB), from the first hello to the end
 	streams map[int32]*stream
 	cursors map[int32]*wsCursor
@@ -165,6 +174,10 @@ type wsClientMsg struct {
 
 // errWSProtocol ends the session: the client broke the protocol.
 var errWSProtocol = errors.New("protocol error")
+
+// errWSRevoked ends the session: its authorization no longer holds (the
+// close frame was sent by revoke).
+var errWSRevoked = errors.New("authorization revoked")
 
 func (s *wsSession) serve() {
 	defer s.closeAll()
@@ -193,7 +206,9 @@ func (s *wsSession) serve() {
 			return
 		}
 		if err := s.handle(&msg); err != nil {
-			s.fail(err.Error())
+			if !errors.Is(err, errWSRevoked) {
+				s.fail(err.Error())
+			}
 			return
 		}
 	}
@@ -226,6 +241,12 @@ func (s *wsSession) handle(msg *wsClientMsg) error {
 			}
 		}
 		s.h.metrics.pipelines["ws"].Inc()
+		if err := s.check(); err != nil {
+			// Answer the request that found out, then end the session.
+			s.send(s.errorMsg(msg.RequestID, errf("AUTH_FAILED", "%s", revokedReason(err))))
+			s.revoke(err)
+			return errWSRevoked
+		}
 		release, err := s.auth.Admit()
 		if err != nil {
 			s.h.metrics.errors("too_many_streams").Inc()
@@ -278,7 +299,79 @@ func (s *wsSession) hello(jwt *string) error {
 		t.DB = s.db
 	}
 	s.target = &t
+	s.mu.Lock()
+	s.valid = t.Valid
+	s.mu.Unlock()
 	return s.send(s.helloOK())
+}
+
+// check reports whether the session's authorization still holds.
+func (s *wsSession) check() error {
+	s.mu.Lock()
+	valid := s.valid
+	s.mu.Unlock()
+	if valid == nil {
+		return nil
+	}
+	return valid()
+}
+
+// revoke ends a session whose authorization no longer holds: a close
+// frame saying why (1008, policy violation), then the socket. The session
+// goroutine then rolls back and closes its streams. Safe from any
+// goroutine (WriteControl and Close may run beside the session's writes).
+func (s *wsSession) revoke(err error) {
+	if !s.revoked.CompareAndSwap(false, true) {
+		return
+	}
+	s.h.metrics.errors("revoked").Inc()
+	reason := revokedReason(err)
+	if len(reason) > 120 {
+		reason = reason[:120] // a close frame's reason is at most 123 bytes
+	}
+	s.conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.ClosePolicyViolation, reason), time.Now().Add(time.Second))
+	s.abort()
+}
+
+// abort wakes the session goroutine from its read and closes the socket.
+// fasthttp closes a hijacked connection only when the handler returns
+// (Close on it is a no-op), so an expired deadline is what interrupts
+// the blocked read.
+func (s *wsSession) abort() {
+	s.conn.NetConn().SetDeadline(time.Now())
+	s.conn.Close()
+}
+
+func revokedReason(err error) string { return "session ended: " + err.Error() }
+
+// recheckLoop checks every authorized WebSocket session's authorization
+// each WSRecheckInterval and ends those that lost it, so an idle session
+// (say, one holding a transaction open) does not outlive a revocation.
+func (h *Handler) recheckLoop() {
+	defer h.wg.Done()
+	tick := time.NewTicker(h.cfg.WSRecheckInterval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-h.stop:
+			return
+		case <-tick.C:
+			h.wsMu.Lock()
+			sessions := make([]*wsSession, 0, len(h.wsSessions))
+			for s := range h.wsSessions {
+				sessions = append(sessions, s)
+			}
+			h.wsMu.Unlock()
+			for _, s := range sessions {
+				if s.revoked.Load() {
+					continue
+				}
+				if err := s.check(); err != nil {
+					s.revoke(err)
+				}
+			}
+		}
+	}
 }
 
 // request runs one request; a failure is an error response.
@@ -294,9 +387,10 @@ func (s *wsSession) request(req *streamReq) streamResult {
 			res.Err = errf("STREAM_EXISTS", "stream %d is already open", req.StreamID)
 			return res
 		}
-		st, err := s.h.acquire(*s.target, nil)
+		lim := s.h.limits(s.target.Limits)
+		st, err := s.h.acquire(*s.target, lim, nil)
 		if err != nil {
-			res.Err = acquireErrorObject(err)
+			res.Err = acquireErrorObject(err, lim)
 			return res
 		}
 		st.ws, st.sqls = true, s.sqls
@@ -366,7 +460,7 @@ func (s *wsSession) request(req *streamReq) streamResult {
 		// The response's size is bounded like an HTTP one; the message is
 		// sent before this session reads its next request, so the bytes
 		// are not held against the Handler-wide budget beyond it.
-		r := s.h.newRun(st, s.proto.version >= 3, n)
+		r := s.h.newRun(st, s.proto.version >= 3, n, s.h.limits(s.target.Limits))
 		defer r.release()
 		if st.rs != nil {
 			res = s.remoteRequest(r, st, req)
@@ -442,10 +536,10 @@ func appendCursorEntries(es []cursorEntry, step int, res *stmtResult, herr *hran
 }
 
 // acquireErrorObject is an acquire failure as a per-request error.
-func acquireErrorObject(err error) *hranaError {
+func acquireErrorObject(err error, lim Limits) *hranaError {
 	switch {
 	case errors.Is(err, errTooMany):
-		return errf("TOO_MANY_STREAMS", "too many open streams for this tenant")
+		return errf("TOO_MANY_STREAMS", "%s", tooManyStreams(lim))
 	default:
 		return errf("TENANT_UNAVAILABLE", "%s", errUnavailable.Error())
 	}

@@ -44,7 +44,7 @@ func (s *wsSession) remoteCursor(c context.Context, r *run, st *stream, b *batch
 		return nil, err
 	}
 	start := time.Now()
-	cur, err := st.rs.Cursor(c, batchJSON, s.h.cfg.MaxResponseBytes)
+	cur, err := st.rs.Cursor(c, batchJSON, r.lim.MaxResponseBytes)
 	s.h.remote.trip(start, err)
 	if errors.Is(err, remote.ErrNoCursor) {
 		results, err := r.forward(c, []streamReq{{Type: "batch", Batch: b}})

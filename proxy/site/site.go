@@ -117,6 +117,8 @@ func (s *Site) createDemo(ctx *fasthttp.RequestCtx) error {
 		return &httpapi.PublicError{Request: "demo", Err: err}
 	}
 	s.demos.Inc()
+	s.record(c, ctx, "demo.create", t.ID, map[string]string{"host": t.Host, "country": country,
+		"expires_at": t.ExpiresAt.UTC().Format(time.RFC3339)})
 	// The demo log outlives the reaped demo, for the conversion figures; a
 	// failure to write it costs a data point, not the visitor's demo.
 	if err := s.catalog.RecordDemo(c, t.Host, s.now()); err != nil {
@@ -194,6 +196,11 @@ func (s *Site) signup(ctx *fasthttp.RequestCtx) error {
 		}
 	}
 	s.signups.WithLabelValues(strconv.FormatBool(fromDemo != "")).Inc()
+	details := map[string]string{"host": t.Host, "plan": t.Plan, "country": t.CountryCode, "first_admin": "created"}
+	if fromDemo != "" {
+		details["from_demo"] = fromDemo
+	}
+	s.record(c, ctx, "tenant.signup", t.ID, details)
 	base := s.url(t.Host)
 	httpapi.WriteJSON(ctx, http.StatusCreated, signupResponse{
 		TenantID: t.ID, Host: t.Host, Subdomain: t.Host + "." + s.rootDomain, URL: base,

@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -292,10 +293,13 @@ func TestOnDemandCertificates(t *testing.T) {
 	}
 
 	t.Logf("%v: %s", time.Since(t0), "A second proxy on")
-	// A second proxy on the same catalog serves the same certificate, and
-	// nothing is ordered again.
-	_, tlsB := listeners(t, false)
-	b := startEdgeProxy(t, dataDir, nil, tlsB, edgeOptions{TLSALPN01: true, ACME: acme})
+	// A second proxy, its own process (the real binary) sharing only the
+	// data directory, serves the same certificate, and nothing is ordered
+	// again.
+	caRoot := filepath.Join(t.TempDir(), "pebble-ca.pem")
+	must(t, os.WriteFile(caRoot, pb.CARoot, 0o600))
+	b := startServeProcess(t, dataDir, "--acme-email", "ops@microfi.test", "--acme-ca", pb.DirectoryURL,
+		"--acme-ca-root", caRoot, "--acme-profile", "default", "--tls-storage-key", storageKey)
 	leafB, _, err := handshake(b.TLSAddr, "bank-one.example", roots)
 	if err != nil {
 		t.Fatalf("proxy B handshake: %v", err)
@@ -303,11 +307,43 @@ func TestOnDemandCertificates(t *testing.T) {
 	if !leafB.Equal(leafA) {
 		t.Fatalf("proxy B serves another certificate (serial %v, A's %v)", leafB.SerialNumber, leafA.SerialNumber)
 	}
+	resp, err = httpsClient(b.TLSAddr, roots).Get("https://bank-one.example/")
+	if err != nil {
+		t.Fatalf("HTTPS through proxy B: %v", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !resp.TLS.PeerCertificates[0].Equal(leafA) {
+		t.Fatalf("HTTPS GET / through proxy B = %d", resp.StatusCode)
+	}
+	if n := pb.Orders(); n != 1 {
+		t.Fatalf("pebble saw %d orders after proxy B served the domain, want 1", n)
+	}
+	if got := scrapeMetric(t, b.OpsAddr, `tenantgate_certificate_orders_total{result="obtained"}`); got != 0 {
+		t.Fatalf("proxy B obtained %v certificates, want 0", got)
+	}
 
 	t.Logf("%v: %s", time.Since(t0), "Unknown and suspe")
-	// The admin API shows the domain's certificate as active (asked of B:
-	// A redirects plain HTTP, and admin.R has no certificate here).
-	if got := adminTLS(t, b, one.ID); got["state"] != "active" || got["not_after"] == nil {
+	// The admin API shows the domain's certificate as active: asked of B
+	// over its plain listener with a token the CLI mints from the shared
+	// data directory (A redirects plain HTTP, and admin.R has no
+	// certificate here).
+	tok := cli(t, "token", "--data-dir", dataDir, "--role", "platform_admin")
+	req, _ = http.NewRequest("GET", "http://"+b.HTTPAddr+fmt.Sprintf("/api/admin/tenants/%d", one.ID), nil)
+	req.Host = "admin." + rootDomain
+	req.Header.Set("Authorization", "Bearer "+tok)
+	resp, err = http.DefaultClient.Do(req)
+	must(t, err)
+	var view struct {
+		Tenant struct {
+			TLS map[string]any `json:"custom_domain_tls"`
+		} `json:"tenant"`
+	}
+	err = json.NewDecoder(resp.Body).Decode(&view)
+	resp.Body.Close()
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("admin GET on proxy B: %d %v", resp.StatusCode, err)
+	}
+	if got := view.Tenant.TLS; got["state"] != "active" || got["not_after"] == nil {
 		t.Fatalf("admin view of the certificate: %v", got)
 	}
 

@@ -71,6 +71,10 @@ type Config struct {
 	TrustedProxies []netip.Prefix
 	// Pprof serves /debug/pprof/ on the ops listener.
 	Pprof bool
+	// ServerTiming answers a tenant request that had to open the tenant's
+	// database with "Server-Timing: tenant-db;desc=cold;dur=MS" (for load
+	// tests that report cold requests apart).
+	ServerTiming bool
 
 	Hrana hrana.Config // SQL-over-HTTP limits and stream timeouts
 	// SQLPlans are the SQL limits per subscription plan (zero fields:

@@ -3,6 +3,7 @@ package proxy
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/valyala/fasthttp"
@@ -78,6 +79,9 @@ func (s *Server) serveTenant(c context.Context, ctx *fasthttp.RequestCtx, t cata
 		}
 		defer h.Release()
 		r.Handle = h
+		if d := h.ColdWait(); d > 0 && s.cfg.ServerTiming {
+			ctx.Response.Header.Set("Server-Timing", "tenant-db;desc=cold;dur="+strconv.FormatFloat(float64(d.Microseconds())/1000, 'f', 3, 64))
+		}
 		// A write past the storage quota fails with SQLITE_FULL: tell the
 		// quota from a full disk.
 		return rt.class, h.ClassifyFull(rt.handle(r))

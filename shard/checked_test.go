@@ -72,3 +72,24 @@ func TestCachedCheckSeesSchemaChanges(t *testing.T) {
 		t.Fatalf("full checks = %d, want 3", full)
 	}
 }
+
+// A handle says whether its Acquire had to open the database (the load
+// harness reports such cold requests apart).
+func TestColdWait(t *testing.T) {
+	ctx := context.Background()
+	m := newManager(t, 2)
+	mustProvision(t, m, 1)
+	h1, err := m.Acquire(ctx, 1, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h1.Release()
+	h2, err := m.Acquire(ctx, 1, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h2.Release()
+	if h1.ColdWait() <= 0 || h2.ColdWait() != 0 {
+		t.Fatalf("cold waits %v (opened), %v (open already)", h1.ColdWait(), h2.ColdWait())
+	}
+}

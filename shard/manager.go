@@ -49,7 +49,7 @@ const (
 	// DefaultOpenQueue and DefaultOpenQueueWait bound the opens waiting
 	// for one of the OpenConcurrency slots (2 per CPU by default).
 	DefaultOpenQueue     = 256
-	DefaultOpenQueueWait = 250 * time.Millisecond
+	DefaultOpenQueueWait = time.Second
 )
 
 // Config configures a Manager. Zero fields take the defaults (withDefaults).
@@ -191,6 +191,11 @@ type entry struct {
 	// maxPages is limits.MaxBytes in pages of this database (0: no quota),
 	// set before ready is closed; every connection starts with it.
 	maxPages int64
+	// lingers: the open ran a maintenance connection beside the pool,
+	// whose descriptor SQLite keeps until the pool closes (openLocal);
+	// lingerFDs is that descriptor once charged (when the open succeeded).
+	lingers   bool
+	lingerFDs int
 
 	hrana *remote.Client // Hrana client of a remote database (Handle.Hrana), made on first use
 }
@@ -202,7 +207,12 @@ type Handle struct {
 	e        *entry
 	m        *Manager
 	once     sync.Once
+	coldWait time.Duration
 }
+
+// ColdWait is how long Acquire waited for the database to open (an open
+// slot, room, the open and its checks), or 0 if it was open already.
+func (h *Handle) ColdWait() time.Duration { return h.coldWait }
 
 // Path is the local file path ("" for a remote database).
 func (h *Handle) Path() string { return h.e.path }
@@ -320,8 +330,15 @@ func (m *Manager) acquire(ctx context.Context, id int64, dbURL string, lim *Limi
 	}
 	m.ref(e)
 	m.mu.Unlock()
+	cold := created
 	if created {
 		m.open(ctx, e, start) // concurrent acquires wait on e.ready
+	} else {
+		select {
+		case <-e.ready:
+		default:
+			cold = true // another request is opening it
+		}
 	}
 	leave()
 	select {
@@ -334,7 +351,11 @@ func (m *Manager) acquire(ctx context.Context, id int64, dbURL string, lim *Limi
 		m.release(e)
 		return nil, e.err
 	}
-	return &Handle{DB: e.db, TenantID: id, e: e, m: m}, nil
+	h := &Handle{DB: e.db, TenantID: id, e: e, m: m}
+	if cold {
+		h.coldWait = max(time.Since(start), time.Nanosecond)
+	}
+	return h, nil
 }
 
 // entryLocked finds the tenant's entry or makes room for a new one, which
@@ -469,6 +490,10 @@ func (m *Manager) open(ctx context.Context, e *entry, start time.Time) {
 		m.signalLocked()
 	} else {
 		e.db = db
+		if e.lingers {
+			e.lingerFDs = 1
+			m.fds++
+		}
 		m.m.opensOK.Inc()
 		m.m.openDuration.Observe(time.Since(start).Seconds())
 	}
@@ -552,7 +577,8 @@ func (m *Manager) unchargeLocked(e *entry) {
 	if e.charged {
 		e.charged = false
 		m.fds -= FDsPerDatabase + FDsPerConn*e.extraConns
-		e.extraConns = 0
+		m.fds -= e.lingerFDs
+		e.extraConns, e.lingerFDs = 0, 0
 		delete(m.grown, e)
 		m.signalLocked()
 	}

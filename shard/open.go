@@ -40,10 +40,10 @@ func setPool(db *sql.DB) {
 // openLocal opens the bank pool of a local tenant file with one connection
 // and checks the stamp on it. A file unchanged since it last passed the
 // full check (checkedFiles) is served from there: one connection, one
-// schema parse. Otherwise the pool is closed again, the full check runs
-// on a maintenance connection, and the pool is reopened: the maintenance
-// connection must close while no other connection holds the file, or
-// SQLite keeps its descriptor until the last one closes.
+// schema parse. Otherwise the full check runs on a maintenance connection
+// beside it. SQLite keeps a closed connection's file descriptor while
+// another connection of the process holds the file, so such an open is
+// charged one descriptor more (entry.lingers) until the pool closes.
 func (m *Manager) openLocal(ctx context.Context, e *entry) (*sql.DB, error) {
 	fi, err := os.Stat(e.path)
 	if err != nil {
@@ -65,12 +65,13 @@ func (m *Manager) openLocal(ctx context.Context, e *entry) (*sql.DB, error) {
 		m.m.checkCached.Inc()
 		return db, nil
 	}
-	db.Close()
 	m.m.checkFull.Inc()
+	e.lingers = true
 	if err := m.fullCheck(ctx, e, fi); err != nil {
+		db.Close()
 		return nil, fmt.Errorf("%w: tenant %d: %w", ErrUnavailable, e.id, err)
 	}
-	return m.openBank(ctx, e)
+	return db, nil
 }
 
 func (m *Manager) openBank(ctx context.Context, e *entry) (*sql.DB, error) {

@@ -49,7 +49,7 @@ type serveConfig struct {
 	maxConns, maxConnsPerIP, maxIdleConns int
 	headerTimeout, bodyTimeout            time.Duration
 	trustedProxies                        string
-	proxyProtocol, pprof                  bool
+	proxyProtocol, pprof, serverTiming    bool
 	// The fleet (issue 20).
 	proxyID, advertise    string
 	heartbeat, drainDelay time.Duration
@@ -61,6 +61,7 @@ func runServe(ctx context.Context, env *Env, args []string) error {
 	f.StringVar(&c.listen, "listen", ":8080", "`ADDR` for plain-HTTP tenant, public and admin traffic (\"\" = off)")
 	f.StringVar(&c.metricsListen, "metrics-listen", "127.0.0.1:9090", "`ADDR` for /metrics, /healthz, /readyz (and /debug/pprof/ with --pprof); unauthenticated, keep it private")
 	f.BoolVar(&c.pprof, "pprof", false, "serve /debug/pprof/ on the metrics listener")
+	f.BoolVar(&c.serverTiming, "server-timing", false, "answer tenant requests that opened the tenant's database with a Server-Timing header (tenant-db;desc=cold;dur=MS), for load tests")
 	f.IntVar(&c.maxConns, "max-conns", 0, "concurrent connections on --listen and --tls-listen together (default: sized from the file-descriptor limit)")
 	f.IntVar(&c.maxConnsPerIP, "max-conns-per-ip", proxy.DefaultMaxConnsPerIP, "concurrent connections per client address, IPv6 by /64 (0 = unlimited; trusted proxies are exempt)")
 	f.IntVar(&c.maxIdleConns, "max-idle-conns", 0, "idle keep-alive connections kept (default: half of --max-conns)")
@@ -243,7 +244,7 @@ func serve(ctx context.Context, env *Env, dataDir string, c serveConfig, log *sl
 			MaxConns: c.maxConns, MaxConnsPerIP: flagOff(c.maxConnsPerIP), MaxIdleConns: c.maxIdleConns,
 			HeaderTimeout: c.headerTimeout, BodyTimeout: c.bodyTimeout, ProxyProtocol: c.proxyProtocol,
 		},
-		TrustedProxies: trusted, Pprof: c.pprof,
+		TrustedProxies: trusted, Pprof: c.pprof, ServerTiming: c.serverTiming,
 		TenantRate: tenantRate, TenantMaxInFlight: flagOff(c.tenantInFlight),
 		DemoTTL: c.demoTTL, ReapInterval: flagOff(c.reapInterval), LedgerAuditRate: flagOff(c.auditRate),
 		RootDomain: c.rootDomain, PublicPort: c.publicPort, RequestTimeout: c.requestTimeout,

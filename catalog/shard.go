@@ -8,7 +8,7 @@ import (
 	"time"
 )
 
-// The shards table (catalog migration 0008): where tenant databases live.
+// The shards table (catalog migration 0009): where tenant databases live.
 // The rules of what a shard may be, and placement, live in catalog/shards;
 // these are single-statement primitives.
 

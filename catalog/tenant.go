@@ -33,22 +33,25 @@ var (
 // Tenant is one client institution. Host is the subdomain label under the
 // root domain; CustomDomain, when set, is a full host name.
 type Tenant struct {
-	ID           int64  `json:"id"`
-	Host         string `json:"host"`
-	CustomDomain string `json:"custom_domain,omitempty"`
-	Name         string `json:"name"`
-	CountryCode  string `json:"country_code"`
-	Plan         string `json:"subscription_plan"`
-	Status       string `json:"status"`
-	DBURL        string `json:"db_url,omitempty"`
+	ID           int64     `json:"id"`
+	Host         string    `json:"host"`
+	CustomDomain string    `json:"custom_domain,omitempty"`
+	Name         string    `json:"name"`
+	CountryCode  string    `json:"country_code"`
+	Plan         string    `json:"subscription_plan"`
+	Status       string    `json:"status"`
+	DBURL        string    `json:"db_url,omitempty"`
+	CreatedAt    time.Time `json:"created_at"`
+	UpdatedAt    time.Time `json:"updated_at"`
+	ExpiresAt    time.Time `json:"expires_at,omitzero"`
+	// QuotaBytes overrides the plan's storage quota (0: the plan's; see
+	// catalog/tenants.Quota for the one in force).
+	QuotaBytes int64 `json:"storage_quota_bytes,omitempty"`
 	// Shard is the shard the database lives on ("local": a file under the
 	// data dir; "" for a db_url set by hand outside any shard).
 	Shard string `json:"shard"`
 	// DBBytes is the database size as last recorded (create, move).
-	DBBytes   int64     `json:"db_bytes"`
-	CreatedAt time.Time `json:"created_at"`
-	UpdatedAt time.Time `json:"updated_at"`
-	ExpiresAt time.Time `json:"expires_at,omitzero"`
+	DBBytes int64 `json:"db_bytes"`
 }
 
 // Expired reports whether the tenant is a demo past its expiry.

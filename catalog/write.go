@@ -28,6 +28,7 @@ type Update struct {
 	Name         *string
 	Plan         *string
 	ExpiresAt    *time.Time
+	QuotaBytes   *int64 // 0 clears the override (the plan's quota applies)
 	// IfStatus, when set, applies the change only while the tenant has
 	// this status; otherwise Update fails with ErrPrecondition.
 	IfStatus string
@@ -51,10 +52,10 @@ func (c *Catalog) Create(ctx context.Context, t Tenant) (Tenant, error) {
 		return Tenant{}, err
 	}
 	row := c.db.QueryRowContext(ctx, `INSERT INTO tenants
-		(id, host, custom_domain, name, country_code, subscription_plan, status, db_url, expires_at, shard, db_bytes)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING `+tenantColumns,
+		(id, host, custom_domain, name, country_code, subscription_plan, status, db_url, expires_at, quota_bytes, shard, db_bytes)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING `+tenantColumns,
 		nullID(t.ID), t.Host, nullString(t.CustomDomain), t.Name, t.CountryCode, t.Plan, t.Status,
-		nullString(t.DBURL), nullTime(t.ExpiresAt), shardOf(t), t.DBBytes)
+		nullString(t.DBURL), nullTime(t.ExpiresAt), nullQuota(t.QuotaBytes), shardOf(t), t.DBBytes)
 	created, err := scanTenant(row)
 	if err != nil {
 		return Tenant{}, classify(err)
@@ -76,13 +77,13 @@ func (c *Catalog) InsertProvisioning(ctx context.Context, t Tenant, owner string
 	}
 	shard := shardOf(t)
 	row := c.db.QueryRowContext(ctx, `INSERT INTO tenants
-		(id, host, custom_domain, name, country_code, subscription_plan, status, db_url, expires_at, pending_status, provisioning_owner, shard, db_bytes)
-		SELECT ?, ?, ?, ?, ?, ?, 'provisioning', ?, ?, ?, ?, ?11, ?12
-		WHERE ?11 IS NULL OR EXISTS (SELECT 1 FROM shards s WHERE s.name = ?11 AND s.status = 'active'
-		  AND (s.capacity = 0 OR (SELECT count(*) FROM tenants WHERE shard = ?11) < s.capacity))
+		(id, host, custom_domain, name, country_code, subscription_plan, status, db_url, expires_at, pending_status, provisioning_owner, quota_bytes, shard, db_bytes)
+		SELECT ?, ?, ?, ?, ?, ?, 'provisioning', ?, ?, ?, ?, ?11, ?12, ?13
+		WHERE ?12 IS NULL OR EXISTS (SELECT 1 FROM shards s WHERE s.name = ?12 AND s.status = 'active'
+		  AND (s.capacity = 0 OR (SELECT count(*) FROM tenants WHERE shard = ?12) < s.capacity))
 		RETURNING `+tenantColumns,
 		nullID(t.ID), t.Host, nullString(t.CustomDomain), t.Name, t.CountryCode, t.Plan,
-		nullString(t.DBURL), nullTime(t.ExpiresAt), t.Status, owner, shard, t.DBBytes)
+		nullString(t.DBURL), nullTime(t.ExpiresAt), t.Status, owner, nullQuota(t.QuotaBytes), shard, t.DBBytes)
 	created, err := scanTenant(row)
 	if errors.Is(err, ErrTenantNotFound) {
 		return Tenant{}, fmt.Errorf("%w: shard %q is draining, full or gone", ErrShardFull, t.Shard)
@@ -214,6 +215,9 @@ func (c *Catalog) Update(ctx context.Context, id int64, u Update) (Tenant, error
 	if u.ExpiresAt != nil {
 		add("expires_at", nullTime(*u.ExpiresAt))
 	}
+	if u.QuotaBytes != nil {
+		add("quota_bytes", nullQuota(*u.QuotaBytes))
+	}
 	// The old keys are read only to invalidate the cache: the written
 	// values never come from this read. A change racing in between is
 	// caught by the change-log poller.
@@ -338,4 +342,12 @@ func nullID(id int64) any {
 		return nil
 	}
 	return id
+}
+
+// nullQuota stores a quota override; 0 (none) is NULL.
+func nullQuota(n int64) any {
+	if n <= 0 {
+		return nil
+	}
+	return n
 }

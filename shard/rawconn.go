@@ -74,7 +74,7 @@ func (h *Handle) ConnAs(ctx context.Context, readOnly, trusted bool) (*RawConn, 
 	e.rawOpen++
 	m.gaugesLocked()
 	m.mu.Unlock()
-	raw, err := rawsqlite.Open(e.path, rawsqlite.Options{ReadOnly: readOnly, BusyTimeout: m.cfg.RawBusyTimeout, SchemaCheck: seal.Check, Trusted: trusted})
+	raw, err := rawsqlite.Open(e.path, rawsqlite.Options{ReadOnly: readOnly, BusyTimeout: m.cfg.RawBusyTimeout, SchemaCheck: seal.Check, MaxPages: e.maxPages, Trusted: trusted})
 	if err != nil {
 		m.mu.Lock()
 		m.dropRawLocked(nil, e)

@@ -39,6 +39,7 @@ type CreateRequest struct {
 	DBURL        string // "" = placed on a shard (see Shard); set = this database, outside any shard
 	Shard        string // pin to this shard; "" = the placement policy decides
 	Status       string // "" or active, or suspended
+	QuotaBytes   int64  // storage quota override; 0 = the plan's (Quota)
 	Seed         SeedFunc
 }
 
@@ -76,6 +77,7 @@ func (s *Service) check(req *CreateRequest, p problems) {
 	p.add("name", NameProblem(req.Name))
 	p.add("country", CountryProblem(req.Country))
 	p.add("subscription_plan", PlanProblem(req.Plan))
+	p.add("storage_quota_bytes", QuotaProblem(req.QuotaBytes))
 	if req.CustomDomain != "" {
 		req.CustomDomain = normalizeDomain(req.CustomDomain)
 		p.add("custom_domain", domainProblem(req.CustomDomain, s.root))
@@ -98,7 +100,7 @@ func (s *Service) Create(ctx context.Context, req CreateRequest) (catalog.Tenant
 	}
 	return s.provision(ctx, catalog.Tenant{
 		ID: req.ID, Host: req.Host, Name: req.Name, CountryCode: req.Country, CustomDomain: req.CustomDomain,
-		Plan: req.Plan, DBURL: req.DBURL, Status: req.Status, Shard: req.Shard,
+		Plan: req.Plan, DBURL: req.DBURL, Status: req.Status, Shard: req.Shard, QuotaBytes: req.QuotaBytes,
 	}, req.Seed)
 }
 

@@ -21,7 +21,7 @@ type doc struct {
 var docs = map[string]doc{
 	"serve": {"run the proxy (tenant hosts, public site, admin panel; metrics on a second port)", "[flags]",
 		"tenantgate serve --data-dir /var/lib/tenantgate --listen :8080 --metrics-listen 127.0.0.1:9090"},
-	"tenants": {"create, list, suspend, resume, delete or move tenants", "<create|list|suspend|resume|delete|move> [flags]",
+	"tenants": {"create, list, update, suspend, resume, delete or move tenants", "<create|list|update|suspend|resume|delete|move> [flags]",
 		"tenantgate tenants list"},
 	"tenants move": {"move a tenant's database to another shard online (writes pause briefly, reads go on); rerun to resume", "HOST_OR_ID --to SHARD [--dry-run] | --abort | --cleanup [flags]",
 		"tenantgate tenants move acme --to shard2 --dry-run\ntenantgate tenants move acme --to shard2\ntenantgate tenants move acme --cleanup"},
@@ -41,6 +41,8 @@ var docs = map[string]doc{
 		`tenantgate tenants create --host acme --name "Acme Savings" --country GH --sample-data`},
 	"tenants list": {"list tenants as a table or JSON", "[flags]",
 		"tenantgate tenants list --query acme --json"},
+	"tenants update": {"change a tenant's name, plan or storage quota", "HOST_OR_ID [--name N] [--plan P] [--quota SIZE] [flags]",
+		"tenantgate tenants update acme --plan growth --quota 20GiB"},
 	"tenants suspend": {"suspend a tenant (its hosts answer 403 until resumed)", "HOST_OR_ID [flags]",
 		"tenantgate tenants suspend acme"},
 	"tenants resume": {"make a suspended or demo tenant active again", "HOST_OR_ID [flags]",

@@ -184,8 +184,8 @@ type moveLoad struct {
 	// SQL reads answered 503 while the tenant was on a shard, by a build
 	// without SQL forwarding to remote tenants.
 	sqlRemote503 atomic.Int64
-	mu        sync.Mutex
-	lat       []time.Duration // bystander latencies
+	mu           sync.Mutex
+	lat          []time.Duration // bystander latencies
 }
 
 func (r *shardRig) runLoad(t *testing.T, host string, account int64, staff, service, byHost, byToken string, stop <-chan struct{}) *moveLoad {

@@ -14,7 +14,7 @@ import (
 // CURRENT_TIMESTAMP format, in UTC, so they compare as text too.
 const sqliteTime = "2006-01-02 15:04:05"
 
-const tenantColumns = `id, host, custom_domain, name, country_code, subscription_plan, status, db_url, created_at, updated_at, expires_at`
+const tenantColumns = `id, host, custom_domain, name, country_code, subscription_plan, status, db_url, created_at, updated_at, expires_at, quota_bytes`
 
 // visible excludes rows still being provisioned: until its database is in
 // place a tenant is not found by any lookup.
@@ -109,12 +109,14 @@ func scanTenant(s scanner) (Tenant, error) {
 	var t Tenant
 	var domain, dbURL, plan, status sql.NullString
 	var created, updated, expires timeValue
-	err := s.Scan(&t.ID, &t.Host, &domain, &t.Name, &t.CountryCode, &plan, &status, &dbURL, &created, &updated, &expires)
+	var quota sql.NullInt64
+	err := s.Scan(&t.ID, &t.Host, &domain, &t.Name, &t.CountryCode, &plan, &status, &dbURL, &created, &updated, &expires, &quota)
 	if err != nil {
 		return Tenant{}, classify(err)
 	}
 	t.CustomDomain, t.DBURL, t.Plan, t.Status = domain.String, dbURL.String, plan.String, status.String
 	t.CreatedAt, t.UpdatedAt, t.ExpiresAt = created.t, updated.t, expires.t
+	t.QuotaBytes = quota.Int64
 	return t, nil
 }
 

@@ -44,6 +44,9 @@ type Tenant struct {
 	CreatedAt    time.Time `json:"created_at"`
 	UpdatedAt    time.Time `json:"updated_at"`
 	ExpiresAt    time.Time `json:"expires_at,omitzero"`
+	// QuotaBytes overrides the plan's storage quota (0: the plan's; see
+	// catalog/tenants.Quota for the one in force).
+	QuotaBytes int64 `json:"storage_quota_bytes,omitempty"`
 }
 
 // Expired reports whether the tenant is a demo past its expiry.

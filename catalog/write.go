@@ -28,6 +28,7 @@ type Update struct {
 	Name         *string
 	Plan         *string
 	ExpiresAt    *time.Time
+	QuotaBytes   *int64 // 0 clears the override (the plan's quota applies)
 	// IfStatus, when set, applies the change only while the tenant has
 	// this status; otherwise Update fails with ErrPrecondition.
 	IfStatus string
@@ -51,10 +52,10 @@ func (c *Catalog) Create(ctx context.Context, t Tenant) (Tenant, error) {
 		return Tenant{}, err
 	}
 	row := c.db.QueryRowContext(ctx, `INSERT INTO tenants
-		(id, host, custom_domain, name, country_code, subscription_plan, status, db_url, expires_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING `+tenantColumns,
+		(id, host, custom_domain, name, country_code, subscription_plan, status, db_url, expires_at, quota_bytes)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING `+tenantColumns,
 		nullID(t.ID), t.Host, nullString(t.CustomDomain), t.Name, t.CountryCode, t.Plan, t.Status,
-		nullString(t.DBURL), nullTime(t.ExpiresAt))
+		nullString(t.DBURL), nullTime(t.ExpiresAt), nullQuota(t.QuotaBytes))
 	created, err := scanTenant(row)
 	if err != nil {
 		return Tenant{}, classify(err)
@@ -71,10 +72,10 @@ func (c *Catalog) InsertProvisioning(ctx context.Context, t Tenant, owner string
 		return Tenant{}, err
 	}
 	row := c.db.QueryRowContext(ctx, `INSERT INTO tenants
-		(id, host, custom_domain, name, country_code, subscription_plan, status, db_url, expires_at, pending_status, provisioning_owner)
-		VALUES (?, ?, ?, ?, ?, ?, 'provisioning', ?, ?, ?, ?) RETURNING `+tenantColumns,
+		(id, host, custom_domain, name, country_code, subscription_plan, status, db_url, expires_at, pending_status, provisioning_owner, quota_bytes)
+		VALUES (?, ?, ?, ?, ?, ?, 'provisioning', ?, ?, ?, ?, ?) RETURNING `+tenantColumns,
 		nullID(t.ID), t.Host, nullString(t.CustomDomain), t.Name, t.CountryCode, t.Plan,
-		nullString(t.DBURL), nullTime(t.ExpiresAt), t.Status, owner)
+		nullString(t.DBURL), nullTime(t.ExpiresAt), t.Status, owner, nullQuota(t.QuotaBytes))
 	created, err := scanTenant(row)
 	if err != nil {
 		return Tenant{}, classify(err)
@@ -193,6 +194,9 @@ func (c *Catalog) Update(ctx context.Context, id int64, u Update) (Tenant, error
 	}
 	if u.ExpiresAt != nil {
 		add("expires_at", nullTime(*u.ExpiresAt))
+	}
+	if u.QuotaBytes != nil {
+		add("quota_bytes", nullQuota(*u.QuotaBytes))
 	}
 	// The old keys are read only to invalidate the cache: the written
 	// values never come from this read. A change racing in between is
@@ -318,4 +322,12 @@ func nullID(id int64) any {
 		return nil
 	}
 	return id
+}
+
+// nullQuota stores a quota override; 0 (none) is NULL.
+func nullQuota(n int64) any {
+	if n <= 0 {
+		return nil
+	}
+	return n
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/microfi/tenantgate/proxy/httpapi"
 	"github.com/microfi/tenantgate/shard"
 	"github.com/microfi/tenantgate/shard/bank"
+	"github.com/microfi/tenantgate/shard/storage"
 )
 
 // Error is an error with the status and message the client sees
@@ -28,6 +29,7 @@ var (
 	errSuspended      = &Error{Status: http.StatusForbidden, Message: "Tenant suspended"}
 	errDemoExpired    = &Error{Status: http.StatusGone, Message: "Demo expired"}
 	errUnavailable    = httpapi.ErrUnavailable
+	errQuotaExceeded  = &Error{Status: http.StatusForbidden, Message: "Storage quota exceeded"}
 )
 
 // tenantError maps the tenant service's refusals: the one place a
@@ -84,6 +86,12 @@ func errorFor(err error) *Error {
 		return &Error{Status: http.StatusForbidden, Message: "Forbidden"}
 	case errors.Is(err, catalog.ErrTenantNotFound):
 		return errTenantNotFound
+	case errors.Is(err, shard.ErrDiskFull):
+		return &Error{Status: http.StatusInsufficientStorage, Message: "Insufficient storage"}
+	case errors.Is(err, shard.ErrQuotaExceeded), storage.IsFull(err):
+		// The tenant's plan limit, not a server fault: 403, so clients and
+		// alerts do not treat it as an outage to retry. Reads go on.
+		return errQuotaExceeded
 	case errors.Is(err, shard.ErrBusy):
 		// Every open database is pinned by work in progress: it frees soon.
 		return &Error{Status: http.StatusServiceUnavailable, Message: "Tenant unavailable", Retry: 1}

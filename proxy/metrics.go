@@ -134,6 +134,9 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	for _, l := range []string{"demo", "signup", "tenant_rate", "tenant_concurrency", "login_ip", "login_tenant", "login", "login_queue", "cpu"} { // exported at 0 so alerts and rate() see them from the start
 		m.throttled.WithLabelValues(l)
 	}
+	for _, l := range budgetLabels {
+		m.throttled.WithLabelValues(l)
+	}
 	for _, v := range []string{"true", "false"} {
 		m.signups.WithLabelValues(v)
 	}

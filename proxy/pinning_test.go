@@ -19,7 +19,9 @@ func TestOpenTransactionPinsTenant(t *testing.T) {
 	const maxOpen, others = 2, 4
 	// The stream must not simply expire while the (deliberately slow)
 	// logins run.
-	s := proxytest.Start(t, proxytest.Options{MaxOpen: maxOpen, Configure: func(c *proxy.Config) { c.Hrana.StreamIdleTimeout = 5 * time.Minute }})
+	s := proxytest.Start(t, proxytest.Options{MaxOpen: maxOpen, Configure: func(c *proxy.Config) {
+		c.Hrana.StreamIdleTimeout, c.Hrana.MaxSnapshotAge = 5*time.Minute, 5*time.Minute
+	}})
 	held := s.CreateTenant("holder")
 	for i := range others {
 		s.CreateTenant(fmt.Sprintf("other%d", i))

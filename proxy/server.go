@@ -81,6 +81,8 @@ type Config struct {
 	// Hrana's); nil = DefaultSQLPlans.
 	SQLPlans map[string]hrana.Limits
 	CPU      fairshare.Config // fair sharing of the cores between tenants' long-running SQL
+	// Budgets bound anonymous database opens and tenant creation (budget.go).
+	Budgets Budgets
 
 	TLS          *tlsedge.Edge // certificates of the HTTPS listener; nil = no HTTPS (https.go)
 	RedirectHTTP bool          // the plain listener answers 308 to HTTPS (ACME challenges excepted)
@@ -122,6 +124,7 @@ type Server struct {
 	now          func() time.Time
 	logins       loginThrottle // login limits per address, tenant and e-mail (loginthrottle.go)
 	loginQueue   *loginQueue   // fair per-tenant turns at password hashing (loginqueue.go)
+	budgets      *budgets      // anonymous opens and creation (budget.go)
 	trusted      trustedProxies
 	conns        *connlimit.Pool // connection limits of the public listeners (edge.go)
 	auditHook    bank.AuditHook  // logs every committed tenant audit entry (audithook.go)
@@ -151,6 +154,7 @@ func New(cfg Config) (*Server, error) {
 	s.logins = newLoginThrottle(cfg.LoginIPLimit, cfg.LoginTenantLimit)
 	s.loginQueue = newLoginQueue(cfg.LoginWait)
 	s.demoLimit, s.signupLimit = newIPLimiter(cfg.DemoLimit), newIPLimiter(cfg.SignupLimit)
+	s.budgets = newBudgets(cfg.Budgets)
 	s.conns = s.newConnPool()
 	s.auditHook = s.logAudit
 	s.cpu = fairshare.New(cfg.CPU, fairshare.NewMetrics(cfg.Registerer))
@@ -176,7 +180,7 @@ func New(cfg Config) (*Server, error) {
 	s.site = site.New(site.Config{
 		Catalog: cfg.Catalog, Tenants: cfg.Tenants, Auth: cfg.Auth, RootDomain: cfg.RootDomain,
 		RequestTimeout: cfg.RequestTimeout, DemoTTL: cfg.DemoTTL, Logger: cfg.Logger, URL: s.URL,
-		Limit: s.siteLimit, Demos: s.metrics.demos, Signups: s.metrics.signups, Now: s.now,
+		Limit: s.siteLimit, Budget: s.creationBudget, Demos: s.metrics.demos, Signups: s.metrics.signups, Now: s.now,
 	})
 	s.tenantTable = &routeTable{routes: s.tenantRoutes()}
 	s.http = &fasthttp.Server{

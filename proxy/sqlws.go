@@ -8,6 +8,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/microfi/tenantgate/catalog"
+	"github.com/microfi/tenantgate/catalog/tenants"
 	"github.com/microfi/tenantgate/proxy/hrana"
 	"github.com/microfi/tenantgate/proxy/token"
 )
@@ -43,7 +44,7 @@ func (s *Server) serveSQLWS(c context.Context, ctx *fasthttp.RequestCtx, t catal
 		tok, _ := token.Bearer(ctx.Request.Header.Peek(fasthttp.HeaderAuthorization))
 		bearerToken = string(tok)
 	}
-	h, err := s.shards.Acquire(c, t.ID, t.DBURL)
+	h, err := s.shards.AcquireWith(c, t.ID, t.DBURL, tenants.Limits(t))
 	if err != nil {
 		return err
 	}

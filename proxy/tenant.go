@@ -9,6 +9,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/microfi/tenantgate/catalog"
+	"github.com/microfi/tenantgate/catalog/tenants"
 	"github.com/microfi/tenantgate/proxy/httpapi"
 	"github.com/microfi/tenantgate/proxy/token"
 )
@@ -65,7 +66,14 @@ func (s *Server) serveTenant(c context.Context, ctx *fasthttp.RequestCtx, t cata
 		return rt.class, ErrForbidden
 	}
 	if !rt.noDB {
-		h, err := s.shards.Acquire(c, t.ID, t.DBURL)
+		if rt.roles == nil {
+			// Anonymous (login, password reset): a closed database opens
+			// within the cold-open budgets only.
+			if err := s.coldOpenBudget(ctx, t); err != nil {
+				return rt.class, err
+			}
+		}
+		h, err := s.shards.AcquireWith(c, t.ID, t.DBURL, tenants.Limits(t))
 		if err != nil {
 			return rt.class, err
 		}
@@ -74,6 +82,9 @@ func (s *Server) serveTenant(c context.Context, ctx *fasthttp.RequestCtx, t cata
 		if d := h.ColdWait(); d > 0 && s.cfg.ServerTiming {
 			ctx.Response.Header.Set("Server-Timing", "tenant-db;desc=cold;dur="+strconv.FormatFloat(float64(d.Microseconds())/1000, 'f', 3, 64))
 		}
+		// A write past the storage quota fails with SQLITE_FULL: tell the
+		// quota from a full disk.
+		return rt.class, h.ClassifyFull(rt.handle(r))
 	}
 	return rt.class, rt.handle(r)
 }

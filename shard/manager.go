@@ -78,8 +78,12 @@ type Config struct {
 	// RawBusyTimeout bounds a raw connection's lock waits
 	// (rawsqlite.DefaultBusyTimeout if zero).
 	RawBusyTimeout time.Duration
-	Logger         *slog.Logger
-	Registerer     prometheus.Registerer
+	// WALCheckpointBytes: a local database whose WAL grows past this is
+	// checkpointed and its WAL truncated, off the request path
+	// (checkpoint.go); 0 = DefaultWALCheckpointBytes.
+	WALCheckpointBytes int64
+	Logger             *slog.Logger
+	Registerer         prometheus.Registerer
 	// SchemaCeiling, when set, is the newest tenant schema version that
 	// migrate-on-open may apply: in a fleet with older proxies, a migration
 	// they cannot serve (not expand-only) waits until they are gone (the
@@ -115,6 +119,9 @@ func (c *Config) withDefaults() {
 	}
 	if c.OpenQueueWait <= 0 {
 		c.OpenQueueWait = DefaultOpenQueueWait
+	}
+	if c.WALCheckpointBytes <= 0 {
+		c.WALCheckpointBytes = DefaultWALCheckpointBytes
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
@@ -180,6 +187,10 @@ type entry struct {
 	// extraConns are pooled connections past the first charged to the
 	// budget (pool.go).
 	extraConns int
+	limits     Limits // what it was opened with (AcquireWith)
+	// maxPages is limits.MaxBytes in pages of this database (0: no quota),
+	// set before ready is closed; every connection starts with it.
+	maxPages int64
 	// lingers: the open ran a maintenance connection beside the pool,
 	// whose descriptor SQLite keeps until the pool closes (openLocal);
 	// lingerFDs is that descriptor once charged (when the open succeeded).
@@ -248,8 +259,10 @@ func NewManager(cfg Config) *Manager {
 
 // Start runs the janitor that closes raw connections idle for longer than
 // RawIdleTimeout and returns the charge of pooled connections the pools
-// closed, until Close.
+// closed, and the WAL checkpointer (checkpoint.go), until Close.
 func (m *Manager) Start() {
+	m.wg.Add(1)
+	go m.checkpointLoop()
 	m.wg.Add(1)
 	go func() {
 		defer m.wg.Done()
@@ -291,10 +304,14 @@ func (m *Manager) URL(id int64, dbURL string) string {
 // too many are opening, Acquire fails at once, or after a short wait, with
 // ErrOverloaded rather than queueing without bound.
 func (m *Manager) Acquire(ctx context.Context, id int64, dbURL string) (*Handle, error) {
+	return m.acquire(ctx, id, dbURL, nil)
+}
+
+func (m *Manager) acquire(ctx context.Context, id int64, dbURL string, lim *Limits) (*Handle, error) {
 	start := time.Now()
 	m.mu.Lock()
 	leave := func() {}
-	if e, ok := m.entries[id]; !ok || e.dbURL != dbURL {
+	if e, ok := m.entries[id]; !ok || e.dbURL != dbURL || (lim != nil && *lim != e.limits) {
 		m.mu.Unlock()
 		var err error
 		if leave, err = m.gate.enter(ctx, id); err != nil {
@@ -305,7 +322,7 @@ func (m *Manager) Acquire(ctx context.Context, id int64, dbURL string) (*Handle,
 		}
 		m.mu.Lock()
 	}
-	e, created, err := m.entryLocked(ctx, id, dbURL)
+	e, created, err := m.entryLocked(ctx, id, dbURL, lim)
 	if err != nil {
 		m.mu.Unlock()
 		leave()
@@ -343,18 +360,21 @@ func (m *Manager) Acquire(ctx context.Context, id int64, dbURL string) (*Handle,
 
 // entryLocked finds the tenant's entry or makes room for a new one, which
 // the caller then opens.
-func (m *Manager) entryLocked(ctx context.Context, id int64, dbURL string) (e *entry, created bool, err error) {
+func (m *Manager) entryLocked(ctx context.Context, id int64, dbURL string, lim *Limits) (e *entry, created bool, err error) {
 	var deadline <-chan time.Time
 	for {
 		if m.closed {
 			return nil, false, ErrClosed
 		}
 		if e, ok := m.entries[id]; ok {
-			if e.dbURL == dbURL {
+			if e.dbURL == dbURL && (lim == nil || *lim == e.limits) {
 				m.touchLocked(e)
 				return e, false, nil
 			}
-			m.evictLocked(e) // the tenant moved (db_url changed): retire it
+			// The tenant moved (db_url changed) or its limits changed,
+			// which its pools and connections carry for life: retire it.
+			// Streams holding it finish on the old one.
+			m.evictLocked(e)
 		}
 		if len(m.entries) < m.cfg.MaxOpen && m.fds+FDsPerDatabase <= m.cfg.FDBudget {
 			break
@@ -373,6 +393,9 @@ func (m *Manager) entryLocked(ctx context.Context, id int64, dbURL string) (e *e
 		}
 	}
 	e = &entry{id: id, dbURL: dbURL, url: m.URL(id, dbURL), ready: make(chan struct{}), done: make(chan struct{}), writer: make(chan struct{}, 1)}
+	if lim != nil {
+		e.limits = *lim
+	}
 	if !storage.IsRemote(e.url) {
 		e.path = m.Path(id)
 		if dbURL != "" {

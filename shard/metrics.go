@@ -19,6 +19,7 @@ type metrics struct {
 	migrationsHeld                      prometheus.Counter
 	schemaRepairs                       prometheus.Counter
 	checkFull, checkCached              prometheus.Counter
+	autoVacuum, checkpoints             *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -63,6 +64,19 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		Help: "Schema checks of local tenant databases being opened: full (migrations and seal audit on a maintenance connection) or cached (the file and its schema are unchanged since a full check passed).",
 	}, []string{"check"})
 	m.checkFull, m.checkCached = checks.WithLabelValues("full"), checks.WithLabelValues("cached")
+	m.autoVacuum = f.NewCounterVec(prometheus.CounterOpts{
+		Name: "tenantgate_tenant_db_autovacuum_total",
+		Help: "Tenant databases found on auto_vacuum=NONE when opened: converted to INCREMENTAL (a VACUUM), or pending (too big to convert on open).",
+	}, []string{"result"})
+	m.checkpoints = f.NewCounterVec(prometheus.CounterOpts{
+		Name: "tenantgate_tenant_wal_checkpoints_total",
+		Help: "Checkpoints of tenant WALs grown past --wal-checkpoint-size, by result (truncated; partial: a reader or writer was in the way, retried next round; failed).",
+	}, []string{"result"})
+	for _, r := range []string{"truncated", "partial", "failed"} {
+		m.checkpoints.WithLabelValues(r)
+	}
+	m.autoVacuum.WithLabelValues("converted")
+	m.autoVacuum.WithLabelValues("pending")
 	for _, r := range []string{"stamp_mismatch", "schema", "foreign_schema", "not_found", "backend", "pinned"} {
 		m.openFailures.WithLabelValues(r)
 	}

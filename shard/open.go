@@ -49,6 +49,9 @@ func (m *Manager) openLocal(ctx context.Context, e *entry) (*sql.DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w: %s", ErrUnavailable, ErrNotFound, e.path)
 	}
+	if e.maxPages, err = quotaPages(e.path, e.limits); err != nil {
+		return nil, fmt.Errorf("%w: tenant %d: %w", ErrUnavailable, e.id, err)
+	}
 	db, err := m.openBank(ctx, e)
 	if err != nil {
 		return nil, err
@@ -72,7 +75,7 @@ func (m *Manager) openLocal(ctx context.Context, e *entry) (*sql.DB, error) {
 }
 
 func (m *Manager) openBank(ctx context.Context, e *entry) (*sql.DB, error) {
-	db, err := storage.OpenBankWith(ctx, e.path, seal.BankAuthorizer, m.poolConnecting(e))
+	db, err := storage.OpenBankWith(ctx, e.path, seal.BankAuthorizer, m.poolConnecting(e), e.maxPages)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
@@ -91,6 +94,9 @@ func (m *Manager) fullCheck(ctx context.Context, e *entry, fi os.FileInfo) error
 	defer maint.Close()
 	held, err := m.prepare(ctx, maint, e.id)
 	if err != nil {
+		return err
+	}
+	if err := m.convertAutoVacuum(ctx, maint, e.path); err != nil {
 		return err
 	}
 	// The audit saw exactly the schema it checked if the cookie did not

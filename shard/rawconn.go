@@ -66,7 +66,7 @@ func (h *Handle) Conn(ctx context.Context, readOnly bool) (*RawConn, error) {
 	e.rawOpen++
 	m.gaugesLocked()
 	m.mu.Unlock()
-	raw, err := rawsqlite.Open(e.path, rawsqlite.Options{ReadOnly: readOnly, BusyTimeout: m.cfg.RawBusyTimeout, SchemaCheck: seal.Check})
+	raw, err := rawsqlite.Open(e.path, rawsqlite.Options{ReadOnly: readOnly, BusyTimeout: m.cfg.RawBusyTimeout, SchemaCheck: seal.Check, MaxPages: e.maxPages})
 	if err != nil {
 		m.mu.Lock()
 		m.dropRawLocked(nil, e)

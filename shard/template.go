@@ -51,7 +51,17 @@ func buildTemplate(ctx context.Context, scratchDir string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	_, err = migrations.Migrate(ctx, db, migrations.Tenant)
+	// auto_vacuum=INCREMENTAL lets a tenant hand freed pages back to the
+	// file system (PRAGMA incremental_vacuum). Once the file has a header
+	// (WAL mode wrote one) only a VACUUM on the same connection applies it.
+	db.SetMaxOpenConns(1)
+	_, err = db.ExecContext(ctx, `PRAGMA auto_vacuum=INCREMENTAL`)
+	if err == nil {
+		_, err = db.ExecContext(ctx, `VACUUM`)
+	}
+	if err == nil {
+		_, err = migrations.Migrate(ctx, db, migrations.Tenant)
+	}
 	if err == nil {
 		_, err = db.ExecContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`)
 	}

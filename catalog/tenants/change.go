@@ -17,6 +17,7 @@ type Change struct {
 	Plan         *string
 	CustomDomain *string
 	Status       *string
+	QuotaBytes   *int64 // storage quota override; 0 = back to the plan's
 }
 
 // Update validates c and applies it in one UPDATE statement that sets only
@@ -40,6 +41,10 @@ func (s *Service) Update(ctx context.Context, id int64, c Change) (catalog.Tenan
 			p.add("custom_domain", domainProblem(d, s.root))
 		}
 		u.CustomDomain = &d
+	}
+	if c.QuotaBytes != nil {
+		p.add("storage_quota_bytes", QuotaProblem(*c.QuotaBytes))
+		u.QuotaBytes = c.QuotaBytes
 	}
 	if c.Status != nil {
 		st := strings.TrimSpace(*c.Status)

@@ -37,6 +37,7 @@ type CreateRequest struct {
 	Plan         string // "" = starter
 	DBURL        string // "" = a local file under the data dir
 	Status       string // "" or active, or suspended
+	QuotaBytes   int64  // storage quota override; 0 = the plan's (Quota)
 	Seed         SeedFunc
 }
 
@@ -74,6 +75,7 @@ func (s *Service) check(req *CreateRequest, p problems) {
 	p.add("name", NameProblem(req.Name))
 	p.add("country", CountryProblem(req.Country))
 	p.add("subscription_plan", PlanProblem(req.Plan))
+	p.add("storage_quota_bytes", QuotaProblem(req.QuotaBytes))
 	if req.CustomDomain != "" {
 		req.CustomDomain = normalizeDomain(req.CustomDomain)
 		p.add("custom_domain", domainProblem(req.CustomDomain, s.root))
@@ -93,7 +95,7 @@ func (s *Service) Create(ctx context.Context, req CreateRequest) (catalog.Tenant
 	}
 	return s.provision(ctx, catalog.Tenant{
 		ID: req.ID, Host: req.Host, Name: req.Name, CountryCode: req.Country, CustomDomain: req.CustomDomain,
-		Plan: req.Plan, DBURL: req.DBURL, Status: req.Status,
+		Plan: req.Plan, DBURL: req.DBURL, Status: req.Status, QuotaBytes: req.QuotaBytes,
 	}, req.Seed)
 }
 

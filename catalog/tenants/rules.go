@@ -42,7 +42,7 @@ func Reserved() []string { return slices.Sorted(maps.Keys(reserved)) }
 
 // ValidationError is a tenant refused by the rules, with one message per
 // field (keys: id, host, name, country, subscription_plan, custom_domain,
-// status, expires_at, db_url).
+// status, expires_at, db_url, storage_quota_bytes).
 type ValidationError struct {
 	Fields map[string]string
 }

@@ -38,6 +38,8 @@ type serveConfig struct {
 	sql                                                      hrana.Config
 	sqlPlans                                                 sqlPlansFlag
 	cpu                                                      fairshare.Config
+	budgets                                                  proxy.Budgets // budget_flags.go
+	walCheckpoint                                            int64
 	tenantRate                                               float64
 	demoTTL, reapInterval                                    time.Duration
 	tenantBurst, tenantInFlight                              int
@@ -78,6 +80,7 @@ func runServe(ctx context.Context, env *Env, args []string) error {
 	f.StringVar(&c.logFormat, "log-format", "text", "`FORMAT`: text or json")
 	f.DurationVar(&c.sql.StreamIdleTimeout, "sql-stream-timeout", hrana.DefaultStreamIdleTimeout, "idle SQL-over-HTTP streams expire (and roll back) after this long")
 	f.DurationVar(&c.sql.StatementTimeout, "sql-statement-timeout", hrana.DefaultStatementTimeout, "a SQL statement running longer is interrupted")
+	f.DurationVar(&c.sql.MaxSnapshotAge, "sql-max-snapshot", hrana.DefaultMaxSnapshotAge, "an SQL stream holding a transaction (a read snapshot, which stops WAL checkpoints) longer than this is closed and rolled back")
 	f.IntVar(&c.sql.MaxStreamsPerTenant, "sql-max-streams", hrana.DefaultMaxStreamsPerTenant, "open SQL streams allowed per tenant (plans without their own cap); a new stream beyond it waits up to --sql-stream-queue-wait")
 	f.DurationVar(&c.sql.StreamQueueWait, "sql-stream-queue-wait", hrana.DefaultStreamQueueWait, "how long a new SQL stream waits for a slot at its tenant's stream cap before 429 (negative = refuse at once)")
 	f.Var(&c.sqlPlans, "sql-plan-limits", "per-plan SQL `LIMITS`, e.g. 'growth:streams=128,timeout=10s;enterprise:rows=250000,bytes=67108864' (keys streams, rows, bytes, timeout; unset keys keep the defaults in the README)")
@@ -95,6 +98,8 @@ func runServe(ctx context.Context, env *Env, args []string) error {
 	f.DurationVar(&c.heartbeat, "heartbeat-interval", registry.DefaultInterval, "how often the proxy heartbeats in the registry; it counts as dead after 5 missed")
 	f.DurationVar(&c.drainDelay, "drain-delay", 0, "on SIGTERM, how long to keep serving after /readyz turns 503 (let the load balancer notice) before draining")
 	c.tls.register(f)
+	registerBudgets(f.FlagSet, &c.budgets)
+	f.Int64Var(&c.walCheckpoint, "wal-checkpoint-size", shard.DefaultWALCheckpointBytes, "`BYTES`: a tenant's WAL larger than this is checkpointed and truncated in the background")
 	if err := f.parse(args); err != nil {
 		return err
 	}
@@ -163,7 +168,7 @@ func serve(ctx context.Context, env *Env, dataDir string, c serveConfig, log *sl
 	// serve (set from the registry at each heartbeat).
 	var ceiling atomic.Int64
 	ceiling.Store(int64(migrations.Tenant.Latest()))
-	shardCfg := shard.Config{DataDir: dataDir, MaxOpen: c.maxOpen, Registerer: reg, Logger: log,
+	shardCfg := shard.Config{DataDir: dataDir, MaxOpen: c.maxOpen, WALCheckpointBytes: c.walCheckpoint, Registerer: reg, Logger: log,
 		SchemaCeiling: func() int { return int(ceiling.Load()) }}
 	if nofile > 0 { // every tenant connection, Hrana's included, counts against it
 		shardCfg.FDBudget = shard.FDBudgetForLimit(nofile - min(nofile, uint64(c.maxConns)))
@@ -244,6 +249,7 @@ func serve(ctx context.Context, env *Env, dataDir string, c serveConfig, log *sl
 		DemoTTL: c.demoTTL, ReapInterval: flagOff(c.reapInterval), LedgerAuditRate: flagOff(c.auditRate),
 		RootDomain: c.rootDomain, PublicPort: c.publicPort, RequestTimeout: c.requestTimeout,
 		TenantMetrics: c.tenantMetrics, BackupDir: filepath.Join(dataDir, "backups"), Hrana: c.sql, SQLPlans: c.sqlPlans.plans, CPU: c.cpu,
+		Budgets: c.budgets,
 		Catalog: cat, Registry: members, Shards: shards, Tenants: svc, Auth: auth,
 		Registerer: reg, Gatherer: reg, Logger: log,
 		PublicScheme: scheme, TLS: edge, RedirectHTTP: c.tls.redirectHTTP, HTTPSPort: httpsPort, EdgeHostname: c.tls.edgeHostname,

@@ -26,20 +26,21 @@ var tenantsCommands = map[string]func(ctx context.Context, env *Env, args []stri
 		return tenantsSetStatus(ctx, env, args, "resume", catalog.StatusActive)
 	},
 	"delete": tenantsDelete,
+	"update": tenantsUpdate,
 }
 
-// runTenants dispatches tenants create|list|suspend|resume|delete.
+// runTenants dispatches tenants create|list|update|suspend|resume|delete.
 func runTenants(ctx context.Context, env *Env, args []string) error {
 	if len(args) > 0 && isHelp(args[0]) {
-		printGroupHelp(env.Stdout, "tenants", []string{"create", "list", "suspend", "resume", "delete"})
+		printGroupHelp(env.Stdout, "tenants", []string{"create", "list", "update", "suspend", "resume", "delete"})
 		return nil
 	}
 	if len(args) == 0 {
-		return errUsage("tenants: a subcommand is required: create, list, suspend, resume or delete (see tenantgate tenants --help)")
+		return errUsage("tenants: a subcommand is required: create, list, update, suspend, resume or delete (see tenantgate tenants --help)")
 	}
 	run, ok := tenantsCommands[args[0]]
 	if !ok {
-		return errUsage(fmt.Sprintf("tenants: unknown subcommand %q: want create, list, suspend, resume or delete (see tenantgate tenants --help)", args[0]))
+		return errUsage(fmt.Sprintf("tenants: unknown subcommand %q: want create, list, update, suspend, resume or delete (see tenantgate tenants --help)", args[0]))
 	}
 	return run(ctx, env, args[1:])
 }
@@ -61,6 +62,7 @@ func tenantsCreate(ctx context.Context, env *Env, args []string) error {
 	country := f.String("country", "", "ISO 3166-1 alpha-2 country code `CC` (required); sets the currency")
 	domain := f.String("custom-domain", "", "custom `DOMAIN` routed to this tenant")
 	plan := f.String("plan", "starter", "subscription `PLAN`: starter, growth or enterprise")
+	quota := f.String("quota", "0", "storage quota `SIZE` (bytes, or with KiB/MiB/GiB/TiB) overriding the plan's; 0 = the plan's")
 	dbURL := f.String("db-url", "", "tenant database `URL` (default: <data-dir>/tenants/<id>.db)")
 	id := f.Int64("id", 0, "tenant `ID` (default: the next; ids are never reused, so an explicit one must be above every id ever used)")
 	sample := f.Bool("sample-data", false, "seed sample users, accounts and transactions")
@@ -80,7 +82,11 @@ func tenantsCreate(ctx context.Context, env *Env, args []string) error {
 	if _, err := t.tenants.Reconcile(ctx); err != nil {
 		return fmt.Errorf("reconcile tenant storage: %w", err)
 	}
-	req := tenants.CreateRequest{ID: *id, Host: *host, Name: *name, Country: *country, CustomDomain: *domain, Plan: *plan, DBURL: *dbURL}
+	quotaBytes, err := parseSize(*quota)
+	if err != nil {
+		return errUsage("tenants create: --quota: " + err.Error())
+	}
+	req := tenants.CreateRequest{ID: *id, Host: *host, Name: *name, Country: *country, CustomDomain: *domain, Plan: *plan, DBURL: *dbURL, QuotaBytes: quotaBytes}
 	var login *bank.DemoLogin
 	if *sample {
 		req.Seed = func(ctx context.Context, db *sql.DB, tenantID int64) error {

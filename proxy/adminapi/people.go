@@ -57,6 +57,8 @@ func tenantChanges(old, updated catalog.Tenant) map[string]string {
 	add("custom_domain", old.CustomDomain, updated.CustomDomain)
 	add("name", old.Name, updated.Name)
 	add("subscription_plan", old.Plan, updated.Plan)
+	add("storage_quota_bytes", strconv.FormatInt(old.QuotaBytes, 10), strconv.FormatInt(updated.QuotaBytes, 10))
+	add("storage_quota_bytes", strconv.FormatInt(old.QuotaBytes, 10), strconv.FormatInt(updated.QuotaBytes, 10))
 	return d
 }
 

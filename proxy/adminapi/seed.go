@@ -7,6 +7,7 @@ import (
 
 	"github.com/valyala/fasthttp"
 
+	"github.com/microfi/tenantgate/catalog/tenants"
 	"github.com/microfi/tenantgate/proxy/httpapi"
 	"github.com/microfi/tenantgate/shard/bank"
 )
@@ -50,7 +51,7 @@ func (s *API) adminSeedTenant(ctx *fasthttp.RequestCtx, id int64) error {
 	if !ok {
 		return httpapi.BadRequest("Tenant country has no currency", nil)
 	}
-	h, err := s.shards.Acquire(c, t.ID, t.DBURL)
+	h, err := s.shards.AcquireWith(c, t.ID, t.DBURL, tenants.Limits(t))
 	if err != nil {
 		return err
 	}

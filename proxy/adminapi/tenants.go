@@ -94,11 +94,15 @@ type adminTenant struct {
 	catalog.Tenant
 	URL             string                 `json:"url"`
 	CustomDomainTLS *httpapi.DomainTLSView `json:"custom_domain_tls"` // domaintls.go
+	// QuotaInForce is the storage quota that applies: the override
+	// (storage_quota_bytes) or the plan's.
+	QuotaInForce int64 `json:"storage_quota_effective_bytes"`
 }
 
 func (s *API) adminView(t catalog.Tenant) adminTenant {
 	t.DBURL = redactDBURL(t.DBURL)
-	return adminTenant{Tenant: t, URL: s.url(t.Host), CustomDomainTLS: s.domainTLS(context.Background(), t.CustomDomain)}
+	return adminTenant{Tenant: t, URL: s.url(t.Host), CustomDomainTLS: s.domainTLS(context.Background(), t.CustomDomain),
+		QuotaInForce: tenants.Quota(t)}
 }
 
 // redactDBURL hides credentials in a libSQL URL (?authToken=…, user:pass@)
@@ -165,6 +169,7 @@ type adminCreateRequest struct {
 	DBURL         string `json:"db_url"`
 	AdminEmail    string `json:"admin_email"`
 	AdminPassword string `json:"admin_password"`
+	QuotaBytes    int64  `json:"storage_quota_bytes"`
 }
 
 // adminCreateTenant answers POST /api/admin/tenants with 201 and the tenant.
@@ -177,7 +182,7 @@ func (s *API) adminCreateTenant(ctx *fasthttp.RequestCtx) error {
 		return err
 	}
 	create := tenants.CreateRequest{Host: req.Host, Name: req.Name, Country: req.Country,
-		CustomDomain: req.CustomDomain, Plan: req.Plan, DBURL: req.DBURL}
+		CustomDomain: req.CustomDomain, Plan: req.Plan, DBURL: req.DBURL, QuotaBytes: req.QuotaBytes}
 	fields := map[string]string{}
 	var verr *tenants.ValidationError
 	if err := s.tenants.Check(&create); errors.As(err, &verr) {
@@ -243,6 +248,7 @@ type adminPatchRequest struct {
 	CustomDomain *string `json:"custom_domain"`
 	Name         *string `json:"name"`
 	Plan         *string `json:"subscription_plan"`
+	QuotaBytes   *int64  `json:"storage_quota_bytes"` // 0: back to the plan's
 }
 
 // adminPatchTenant answers PATCH /api/admin/tenants/{id}: one atomic
@@ -260,7 +266,7 @@ func (s *API) adminPatchTenant(ctx *fasthttp.RequestCtx, id int64) error {
 	if err != nil {
 		return err
 	}
-	t, err := s.tenants.Update(c, id, tenants.Change{Status: req.Status, CustomDomain: req.CustomDomain, Name: req.Name, Plan: req.Plan})
+	t, err := s.tenants.Update(c, id, tenants.Change{Status: req.Status, CustomDomain: req.CustomDomain, Name: req.Name, Plan: req.Plan, QuotaBytes: req.QuotaBytes})
 	if err != nil {
 		return err
 	}

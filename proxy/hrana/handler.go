@@ -46,6 +46,10 @@ type Config struct {
 	// no request used it for this long. It bounds how long an abandoned
 	// BEGIN IMMEDIATE can hold the tenant's write lock.
 	StreamIdleTimeout time.Duration
+	// MaxSnapshotAge closes a stream (rolling back) whose transaction has
+	// been open longer than this, keepalives or not: an open transaction
+	// holds a read snapshot, which keeps the WAL from being checkpointed.
+	MaxSnapshotAge time.Duration
 	// MaxStreamsPerTenant caps open streams per tenant (a Target's Limits
 	// may set another cap); a new stream beyond it waits up to
 	// StreamQueueWait for a slot, then gets 429 (TOO_MANY_STREAMS).
@@ -90,6 +94,9 @@ type Config struct {
 func (c *Config) withDefaults() {
 	if c.StreamIdleTimeout <= 0 {
 		c.StreamIdleTimeout = DefaultStreamIdleTimeout
+	}
+	if c.MaxSnapshotAge <= 0 {
+		c.MaxSnapshotAge = DefaultMaxSnapshotAge
 	}
 	if c.MaxStreamsPerTenant <= 0 {
 		c.MaxStreamsPerTenant = DefaultMaxStreamsPerTenant
@@ -293,6 +300,9 @@ func (h *Handler) acquireError(ctx *fasthttp.RequestCtx, err error, lim Limits) 
 	case errors.Is(err, errStreamClosed):
 		h.metrics.errors("expired").Inc()
 		writeError(ctx, fasthttp.StatusBadRequest, codeStreamClosed, err.Error())
+	case errors.Is(err, errSnapshotTooOld):
+		h.metrics.errors("expired").Inc()
+		writeError(ctx, fasthttp.StatusBadRequest, codeSnapshotTooOld, h.snapshotError())
 	case errors.Is(err, errBatonUsed):
 		h.metrics.errors("baton").Inc()
 		writeError(ctx, fasthttp.StatusBadRequest, "BATON_REUSED", err.Error())
@@ -389,6 +399,7 @@ func (h *Handler) pipeline(ctx *fasthttp.RequestCtx, t Target, v3 bool, enc enco
 // batch steps): their framing is reserved from the byte budget up front.
 // lim is the tenant's (filled) limits.
 func (h *Handler) newRun(st *stream, v3 bool, n int, lim Limits) *run {
+	st.noteRequestStart(time.Now())
 	return &run{
 		h: h, st: st, v3: v3, lim: lim,
 		deadline:  time.Now().Add(h.cfg.RequestTimeout),
@@ -470,6 +481,7 @@ func (h *Handler) finish(st *stream) string {
 	}
 	st.seq++
 	st.lastUsed = time.Now()
+	st.noteTx()
 	baton := h.streams.baton(st)
 	st.mu.Unlock()
 	return baton
@@ -481,6 +493,7 @@ func (h *Handler) finish(st *stream) string {
 // unlocks it.
 func (h *Handler) release(st *stream, tombstone error) {
 	st.closed = true
+	st.reason = tombstone
 	if st.rs != nil {
 		h.closeRemote(st.rs)
 		st.rs = nil
@@ -530,10 +543,11 @@ func (h *Handler) watch(done <-chan struct{}) {
 	}()
 }
 
-// expireLoop closes streams idle for longer than StreamIdleTimeout.
+// expireLoop closes streams idle for longer than StreamIdleTimeout, and
+// streams holding a transaction longer than MaxSnapshotAge.
 func (h *Handler) expireLoop() {
 	defer h.wg.Done()
-	every := min(h.cfg.StreamIdleTimeout/4, time.Second)
+	every := min(h.cfg.StreamIdleTimeout/4, h.cfg.MaxSnapshotAge/4, time.Second)
 	tick := time.NewTicker(every)
 	defer tick.Stop()
 	for {
@@ -545,6 +559,7 @@ func (h *Handler) expireLoop() {
 				h.metrics.expiries.Inc()
 				h.release(st, errExpired)
 			}
+			h.cutSnapshots(time.Now())
 		}
 	}
 }

@@ -20,7 +20,10 @@ type metrics struct {
 	duration    [2]prometheus.Observer
 	expiries    prometheus.Counter
 	streamWaits prometheus.Counter
-	errorsByKey map[string]prometheus.Counter
+	// snapshotCuts counts streams closed for holding a transaction past
+	// MaxSnapshotAge.
+	snapshotCuts prometheus.Counter
+	errorsByKey  map[string]prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer, openStreams func() float64) *metrics {
@@ -47,6 +50,10 @@ func newMetrics(reg prometheus.Registerer, openStreams func() float64) *metrics 
 		expiries: f.NewCounter(prometheus.CounterOpts{
 			Name: "tenantgate_hrana_stream_expiries_total",
 			Help: "Hrana streams closed because they were idle too long (their transaction rolled back).",
+		}),
+		snapshotCuts: f.NewCounter(prometheus.CounterOpts{
+			Name: "tenantgate_hrana_snapshot_cuts_total",
+			Help: "Hrana streams closed (transaction rolled back) for holding a transaction, and so a read snapshot that stops WAL checkpoints, longer than --sql-max-snapshot.",
 		}),
 		streamWaits: f.NewCounter(prometheus.CounterOpts{
 			Name: "tenantgate_hrana_stream_waits_total",

@@ -38,6 +38,11 @@ type stream struct {
 	// (from its first write until its transaction ends).
 	unlockWrites func()
 	ws           bool // a WebSocket session's stream: lives as long as the socket, no idle expiry
+	// txSince is when the open transaction began (zero: none open between
+	// requests); reqStart is when the current request began (snapshot.go).
+	txSince, reqStart time.Time
+	// reason is why the server closed the stream (nil: the client did).
+	reason error
 
 	// rs is the stream on a remote tenant's libSQL server (forward.go),
 	// instead of conn; readOnly is the token's read-only claim, checked

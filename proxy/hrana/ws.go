@@ -446,6 +446,10 @@ func (s *wsSession) request(req *streamReq) streamResult {
 		st.mu.Lock()
 		defer st.mu.Unlock()
 		if st.closed {
+			if errors.Is(st.reason, errSnapshotTooOld) {
+				res.Err = errf(codeSnapshotTooOld, "stream %d: %s", req.StreamID, s.h.snapshotError())
+				return res
+			}
 			res.Err = errf(codeStreamClosed, "stream %d was closed by the server (tenant evicted or shutting down)", req.StreamID)
 			return res
 		}
@@ -478,6 +482,7 @@ func (s *wsSession) request(req *streamReq) streamResult {
 			res = r.request(req)
 		}
 		st.lastUsed = time.Now()
+		st.noteTx()
 	}
 	return res
 }

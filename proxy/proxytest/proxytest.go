@@ -37,6 +37,8 @@ type Options struct {
 	MaxOpen       int    // default 64
 	TenantMetrics int
 	PollInterval  time.Duration // catalog change poll; default 50ms
+	// WALCheckpointBytes is the shard manager's WAL bound (0: its default).
+	WALCheckpointBytes int64
 	// Heartbeat, when set, registers the proxy in the fleet registry with
 	// this heartbeat interval (Server.Members).
 	Heartbeat time.Duration
@@ -79,7 +81,7 @@ func Start(t testing.TB, opts Options) *Server {
 	if err != nil {
 		t.Fatalf("open catalog: %v", err)
 	}
-	shards := shard.NewManager(shard.Config{DataDir: opts.DataDir, MaxOpen: opts.MaxOpen, Registerer: reg, Logger: log})
+	shards := shard.NewManager(shard.Config{DataDir: opts.DataDir, MaxOpen: opts.MaxOpen, WALCheckpointBytes: opts.WALCheckpointBytes, Registerer: reg, Logger: log})
 	shards.Start()
 	auth, err := proxy.NewAuth([]byte(Secret))
 	if err != nil {
@@ -112,6 +114,10 @@ func Start(t testing.TB, opts Options) *Server {
 		// Tests and benchmarks drive one tenant far harder than the
 		// production per-tenant limits allow; tests of the limits set them.
 		TenantRate: proxy.RateLimit{Burst: proxy.Off}, TenantMaxInFlight: proxy.Off,
+		Budgets: proxy.Budgets{
+			ColdLoginTenant: proxy.RateLimit{Burst: proxy.Off}, ColdLoginClient: proxy.RateLimit{Burst: proxy.Off},
+			DemoGlobal: proxy.RateLimit{Burst: proxy.Off}, SignupGlobal: proxy.RateLimit{Burst: proxy.Off}, MaxLiveDemos: proxy.Off,
+		},
 	}
 	if opts.Configure != nil {
 		opts.Configure(&cfg)

@@ -33,6 +33,9 @@ type Config struct {
 	// Limit takes a token of the client's "demo" or "signup" limit, or
 	// returns the 429 to answer.
 	Limit func(ctx *fasthttp.RequestCtx, name string) error
+	// Budget takes the global "demo" or "signup" creation budget (and the
+	// live-demo cap) once the request is valid, or returns the 429.
+	Budget func(c context.Context, name string) error
 	// Demos and Signups count what the site created (from_demo label).
 	Demos   prometheus.Counter
 	Signups *prometheus.CounterVec
@@ -50,6 +53,7 @@ type Site struct {
 	log        *slog.Logger
 	url        func(label string) string
 	limit      func(ctx *fasthttp.RequestCtx, name string) error
+	budget     func(c context.Context, name string) error
 	demos      prometheus.Counter
 	signups    *prometheus.CounterVec
 	now        func() time.Time
@@ -58,7 +62,7 @@ type Site struct {
 // New returns the public site for cfg.
 func New(cfg Config) *Site {
 	return &Site{catalog: cfg.Catalog, tenants: cfg.Tenants, auth: cfg.Auth, rootDomain: cfg.RootDomain,
-		timeout: cfg.RequestTimeout, demoTTL: cfg.DemoTTL, log: cfg.Logger, url: cfg.URL, limit: cfg.Limit,
+		timeout: cfg.RequestTimeout, demoTTL: cfg.DemoTTL, log: cfg.Logger, url: cfg.URL, limit: cfg.Limit, budget: cfg.Budget,
 		demos: cfg.Demos, signups: cfg.Signups, now: cfg.Now}
 }
 

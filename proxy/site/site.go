@@ -105,6 +105,9 @@ func (s *Site) createDemo(ctx *fasthttp.RequestCtx) error {
 	c, cancel := s.requestContext()
 	defer cancel()
 	var login bank.DemoLogin
+	if err := s.budget(c, "demo"); err != nil {
+		return err
+	}
 	t, err := s.tenants.CreateDemo(c, tenants.DemoRequest{Country: country, TTL: s.demoTTL,
 		Seed: func(ctx context.Context, db *sql.DB, id int64) (err error) {
 			login, err = bank.SeedDemo(ctx, db, id, country)
@@ -164,6 +167,9 @@ func (s *Site) signup(ctx *fasthttp.RequestCtx) error {
 	}
 	c, cancel := s.requestContext()
 	defer cancel()
+	if err := s.budget(c, "signup"); err != nil {
+		return err
+	}
 	var admin bank.User
 	create.Seed = func(ctx context.Context, db *sql.DB, id int64) (err error) {
 		admin, err = bank.New(db, id).CreateUser(ctx, bank.NewUser{

@@ -52,7 +52,16 @@ type Options struct {
 	// queries may read anything) and must not be nil for tenant SQL (see
 	// seal.Check).
 	SchemaCheck func(*Conn) error
+	// MaxPages is the tenant's storage quota in pages (PRAGMA
+	// max_page_count, set before the authorizer, which refuses changing
+	// it); 0 = none. A write past it fails with SQLITE_FULL, reported as
+	// "storage quota exceeded"; reads go on.
+	MaxPages int64
 }
+
+// QuotaMessage is the error of a write refused by the storage quota.
+const QuotaMessage = "storage quota exceeded: the database reached its size limit; reads still work, " +
+	"and space freed by DELETE or DROP is reclaimed with PRAGMA incremental_vacuum"
 
 // ErrClosed is returned by calls on a closed Conn.
 var ErrClosed = errors.New("rawsqlite: connection is closed")
@@ -98,8 +107,9 @@ type Conn struct {
 	// meter, when set, is asked on every progress callback whether the
 	// statement may go on (the fair CPU scheduler); it runs on the
 	// statement's goroutine, as SetMeter's caller does.
-	meter   Meter
-	metered bool // the meter stopped the last statement
+	meter    Meter
+	metered  bool  // the meter stopped the last statement
+	maxPages int64 // the storage quota in pages (0: none)
 }
 
 // Meter decides, from SQLite's progress handler, whether a running
@@ -175,6 +185,10 @@ func (c *Conn) setup(opts Options) error {
 	setup := "PRAGMA foreign_keys=ON"
 	if !c.ro {
 		setup += "; PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL"
+	}
+	if opts.MaxPages > 0 {
+		setup += fmt.Sprintf("; PRAGMA max_page_count=%d", opts.MaxPages)
+		c.maxPages = opts.MaxPages
 	}
 	if err := c.Exec(setup); err != nil {
 		return err
@@ -354,6 +368,8 @@ func (c *Conn) errorFor(rc int32) *Error {
 		msg = "statement timeout: the statement ran too long and was interrupted"
 	case code&0xff == sqlite3.SQLITE_INTERRUPT && c.metered:
 		msg = "CPU share exceeded: the tenant has too many long-running statements; the statement was interrupted, retry later"
+	case code&0xff == sqlite3.SQLITE_FULL && c.maxPages > 0:
+		msg = QuotaMessage
 	case code&0xff == sqlite3.SQLITE_ERROR && msg == "too many attached databases - max 0":
 		msg = "not authorized: ATTACH, DETACH and VACUUM are not allowed"
 		code = sqlite3.SQLITE_AUTH

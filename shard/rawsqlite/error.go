@@ -71,4 +71,5 @@ const (
 	CodeInterrupt = sqlite3.SQLITE_INTERRUPT
 	CodeReadOnly  = sqlite3.SQLITE_READONLY
 	CodeBusy      = sqlite3.SQLITE_BUSY
+	CodeFull      = sqlite3.SQLITE_FULL
 )

@@ -35,7 +35,14 @@ func BankAuthorizer(action sqlite.AuthorizerActionCode, a1, a2, db, via string) 
 			return sqlite.AuthorizerDeny
 		}
 		return sqlite.AuthorizerOK
-	case sqlite.AuthSelect, sqlite.AuthTransaction, sqlite.AuthSavepoint, sqlite.AuthPragma, sqlite.AuthRecursive:
+	case sqlite.AuthPragma:
+		// The storage quota is set when a connection opens, before this
+		// authorizer; nothing may raise it afterwards.
+		if strings.EqualFold(a1, "max_page_count") && a2 != "" {
+			return sqlite.AuthorizerDeny
+		}
+		return sqlite.AuthorizerOK
+	case sqlite.AuthSelect, sqlite.AuthTransaction, sqlite.AuthSavepoint, sqlite.AuthRecursive:
 		return sqlite.AuthorizerOK
 	}
 	return sqlite.AuthorizerDeny

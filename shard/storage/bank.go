@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"database/sql/driver"
 	"fmt"
+	"net/url"
 
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
@@ -20,14 +21,22 @@ import (
 // foreign key would make the bank's statements do). Statements are bounded
 // by their context (the request deadline): the driver interrupts them.
 func OpenBank(ctx context.Context, path string, auth sqlite.AuthorizerFn) (*sql.DB, error) {
-	return OpenBankWith(ctx, path, auth, nil)
+	return OpenBankWith(ctx, path, auth, nil, 0)
 }
 
 // OpenBankWith is OpenBank with connecting, which is asked before each new
 // connection of the pool is opened (the caller's descriptor budget, say):
-// its error fails the connection, and so the statement that needed it.
-func OpenBankWith(ctx context.Context, path string, auth sqlite.AuthorizerFn, connecting func(context.Context) error) (*sql.DB, error) {
-	base, err := sqlite.NewConnector(DSN(path, Bank))
+// its error fails the connection, and so the statement that needed it;
+// and with the tenant's storage quota: every connection starts with PRAGMA
+// max_page_count=maxPages (0 = no quota), set before the authorizer is
+// installed, so a write that would grow the file past it fails with
+// SQLITE_FULL (IsFull). A pool keeps its quota for life.
+func OpenBankWith(ctx context.Context, path string, auth sqlite.AuthorizerFn, connecting func(context.Context) error, maxPages int64) (*sql.DB, error) {
+	dsn := DSN(path, Bank)
+	if maxPages > 0 {
+		dsn += "&" + url.Values{"_pragma": {fmt.Sprintf("max_page_count(%d)", maxPages)}}.Encode()
+	}
+	base, err := sqlite.NewConnector(dsn)
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}

@@ -49,6 +49,19 @@ func IsAuth(err error) bool {
 	return remoteSays(err, "SQLITE_AUTH", "not authorized")
 }
 
+// IsFull reports whether err is SQLITE_FULL: a write would grow the
+// database past its max_page_count (the tenant's storage quota) or the
+// disk has no room left.
+func IsFull(err error) bool {
+	if err == nil {
+		return false
+	}
+	if c, ok := code(err); ok {
+		return c&0xff == sqlite3.SQLITE_FULL
+	}
+	return remoteSays(err, "SQLITE_FULL", "database or disk is full")
+}
+
 // IsUnique reports whether err is a UNIQUE or PRIMARY KEY violation.
 func IsUnique(err error) bool {
 	if err == nil {

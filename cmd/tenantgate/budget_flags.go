@@ -1,0 +1,55 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/microfi/tenantgate/proxy"
+)
+
+// rateFlag is a proxy.RateLimit on the command line: "BURST:EVERY" (up to
+// BURST at once, one more every EVERY), or "off".
+type rateFlag struct{ l *proxy.RateLimit }
+
+func (r rateFlag) String() string {
+	if r.l == nil {
+		return ""
+	}
+	if r.l.Burst < 0 {
+		return "off"
+	}
+	return fmt.Sprintf("%d:%s", r.l.Burst, r.l.Every)
+}
+
+func (r rateFlag) Set(s string) error {
+	s = strings.TrimSpace(s)
+	if s == "off" {
+		*r.l = proxy.RateLimit{Burst: -1}
+		return nil
+	}
+	burst, every, ok := strings.Cut(s, ":")
+	n, err := strconv.Atoi(burst)
+	if !ok || err != nil || n < 1 {
+		return fmt.Errorf("want BURST:EVERY (e.g. 20:30s) or off")
+	}
+	d, err := time.ParseDuration(every)
+	if err != nil || d <= 0 {
+		return fmt.Errorf("want BURST:EVERY (e.g. 20:30s) or off")
+	}
+	*r.l = proxy.RateLimit{Burst: n, Every: d}
+	return nil
+}
+
+// registerBudgets adds the anonymous-open and creation budget flags.
+func registerBudgets(f *flag.FlagSet, b *proxy.Budgets) {
+	b.ColdLoginTenant, b.ColdLoginClient = proxy.DefaultColdLoginTenant, proxy.DefaultColdLoginClient
+	b.DemoGlobal, b.SignupGlobal = proxy.DefaultDemoGlobal, proxy.DefaultSignupGlobal
+	f.Var(rateFlag{&b.ColdLoginTenant}, "cold-login-tenant-budget", "`RATE` (BURST:EVERY, e.g. 5:1s): token-less requests (login, password reset) that may open one tenant's closed database, per tenant, or off")
+	f.Var(rateFlag{&b.ColdLoginClient}, "cold-login-client-budget", "`RATE` (BURST:EVERY): the same per client address, across tenants, or off")
+	f.Var(rateFlag{&b.DemoGlobal}, "demo-budget", "`RATE` (BURST:EVERY, e.g. 20:30s): demos created on the public site by all addresses together, or off")
+	f.Var(rateFlag{&b.SignupGlobal}, "signup-budget", "`RATE` (BURST:EVERY): signups by all addresses together, or off")
+	f.IntVar(&b.MaxLiveDemos, "max-live-demos", proxy.DefaultMaxLiveDemos, "demos alive at once; more get 429 until the reaper frees some (negative = unlimited)")
+}

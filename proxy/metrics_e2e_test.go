@@ -361,7 +361,7 @@ func TestMetrics_ValuesMove(t *testing.T) {
 		get(hostA, tokA, 200)
 		m := scrape(t, s)
 		assertDeltas(t, "after eviction", b, m,
-			delta{"tenantgate_tenant_db_opens_total", nil, 1},
+			delta{"tenantgate_tenant_db_opens_total", []string{"result", "ok"}, 1},
 			delta{"tenantgate_tenant_db_open_duration_seconds", nil, 1})
 		if got := m.value("tenantgate_tenant_db_open"); got < 1 {
 			t.Errorf("tenantgate_tenant_db_open = %v, want >= 1", got)
@@ -369,7 +369,7 @@ func TestMetrics_ValuesMove(t *testing.T) {
 		get(hostA, tokA, 200)
 		a := scrape(t, s)
 		assertDeltas(t, "warm", m, a,
-			delta{"tenantgate_tenant_db_opens_total", nil, 0},
+			delta{"tenantgate_tenant_db_opens_total", []string{"result", "ok"}, 0},
 			delta{"tenantgate_tenant_db_open_duration_seconds", nil, 0})
 	})
 
@@ -420,7 +420,7 @@ func TestMetrics_ValuesMove(t *testing.T) {
 		a := scrape(t, s)
 		assertDeltas(t, "stamp mismatch", b, a,
 			delta{"tenantgate_tenant_db_open_failures_total", []string{"reason", "stamp_mismatch"}, 1},
-			delta{"tenantgate_tenant_db_opens_total", nil, 0},
+			delta{"tenantgate_tenant_db_opens_total", []string{"result", "ok"}, 0},
 			delta{"tenantgate_http_requests_total", []string{"status", "503"}, 1})
 		for _, other := range []string{"schema", "not_found", "backend"} {
 			assertDeltas(t, "stamp mismatch", b, a, delta{"tenantgate_tenant_db_open_failures_total", []string{"reason", other}, 0})
@@ -437,7 +437,7 @@ func TestMetrics_ValuesMove(t *testing.T) {
 		assertDeltas(t, "open at an old schema", b, a,
 			delta{"tenantgate_migrations_applied_total", nil, float64(len(migrations.Tenant.Migrations) - 1)},
 			delta{"tenantgate_migrations_failed_total", nil, 0},
-			delta{"tenantgate_tenant_db_opens_total", nil, 1})
+			delta{"tenantgate_tenant_db_opens_total", []string{"result", "ok"}, 1})
 	})
 
 	t.Run("MigrationFails", func(t *testing.T) {
@@ -453,7 +453,7 @@ func TestMetrics_ValuesMove(t *testing.T) {
 		assertDeltas(t, "failed migration", b, a,
 			delta{"tenantgate_migrations_applied_total", nil, 0},
 			delta{"tenantgate_migrations_failed_total", nil, 1},
-			delta{"tenantgate_tenant_db_opens_total", nil, 0},
+			delta{"tenantgate_tenant_db_opens_total", []string{"result", "ok"}, 0},
 			delta{"tenantgate_tenant_db_open_failures_total", nil, 1})
 	})
 

@@ -94,7 +94,7 @@ func runServe(ctx context.Context, env *Env, args []string) error {
 	f.IntVar(&c.auditRate, "ledger-audit-rate", verify.DefaultAuditRate, "tenants a minute the continuous ledger audit verifies, round robin (0 = off); findings count in tenantgate_ledger_audit_failures_total")
 	f.BoolVar(&c.seedDemo, "seed-demo", true, "create the demo tenant (id 1, host demo) when the catalog is empty")
 	f.StringVar(&c.proxyID, "proxy-id", "", "this proxy's `ID` in the fleet registry (default: the advertised address)")
-	f.StringVar(&c.advertise, "advertise-addr", "", "`HOST:PORT` this proxy registers as its address (default: this host's name and the --listen port)")
+	f.StringVar(&c.advertise, "advertise-addr", "", "`ADDR` (host:port) this proxy registers as its address (default: this host's name and the --listen port)")
 	f.DurationVar(&c.heartbeat, "heartbeat-interval", registry.DefaultInterval, "how often the proxy heartbeats in the registry; it counts as dead after 5 missed")
 	f.DurationVar(&c.drainDelay, "drain-delay", 0, "on SIGTERM, how long to keep serving after /readyz turns 503 (let the load balancer notice) before draining")
 	c.tls.register(f)

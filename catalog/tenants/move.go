@@ -262,10 +262,12 @@ func (s *Service) runMove(ctx context.Context, t catalog.Tenant, mv catalog.Move
 	}
 	// From here the source refuses writes, from every process that uses
 	// it: the fence is in the database itself.
-	fenceAt := time.Now()
 	if err := move.Fence(ctx, src); err != nil {
 		return res, fmt.Errorf("fence source: %w", err)
 	}
+	// Timed from the fence's commit: installing it first waits for the
+	// source's write lock while writes still go through.
+	fenceAt := time.Now()
 	if !after(StepFenced) {
 		if err := record(StepFenced, "writes to "+t.Host+" now wait (503 Tenant unavailable, Retry-After: 1); reads go on"); err != nil {
 			return res, err

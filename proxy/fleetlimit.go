@@ -35,8 +35,9 @@ import (
 // an interval (a few percent for steady traffic); (3) the floor adds at
 // most minShare × limit per proxy that has almost none of the tenant's
 // traffic; (4) a tenant first seen by several proxies at once gets the
-// whole limit on each until the next heartbeat. BENCHMARKS.md measures an
-// 80/15/5 split.
+// whole limit on each until the next heartbeat; (5) a peer that stops
+// heartbeating (killed) keeps its share for two intervals, after which its
+// stale report is ignored. BENCHMARKS.md measures an 80/15/5 split.
 
 // minShare is the least share a proxy keeps of a tenant other proxies
 // serve, so a tenant the load balancer moves here is not refused outright
@@ -126,6 +127,12 @@ func (f *fleetShares) reweight(self string, live []registry.Proxy, t *tenantThro
 	for _, p := range live {
 		if p.State != registry.StateServing && p.ID != self {
 			continue // a draining proxy's traffic is going elsewhere
+		}
+		if p.ID != self && p.DeadAfter > 0 && p.Age > p.DeadAfter*2/5 {
+			// Two heartbeats missed (the dead timeout is five): its report
+			// is stale and its traffic has gone to the proxies left, which
+			// must not keep only the floor share until it is declared dead.
+			continue
 		}
 		for k, r := range p.Load {
 			id, ok := tenantKey(k)

@@ -45,7 +45,9 @@ func ledgerHolds(t *testing.T, f *bankFixture) {
 // credits another account) made every teller posting silently credit the
 // attacker. Every statement of it is now refused over SQL, and postings
 // keep the ledger whole.
-func TestHostileSkimSequenceRefused(t *testing.T) { sqlTargets(t, "skim", testHostileSkimSequenceRefused) }
+func TestHostileSkimSequenceRefused(t *testing.T) {
+	sqlTargets(t, "skim", testHostileSkimSequenceRefused)
+}
 
 func testHostileSkimSequenceRefused(t *testing.T, s *proxytest.Server, f *bankFixture, svc string) {
 	victim := f.bobAcc.ID

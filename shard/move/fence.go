@@ -66,35 +66,28 @@ func Fenced(ctx context.Context, db *sql.DB) (bool, error) {
 }
 
 func fenceTriggers(ctx context.Context, db *sql.DB) ([]string, error) {
-	rows, err := db.QueryContext(ctx, `SELECT name FROM sqlite_schema WHERE type = 'trigger' AND name LIKE ? ESCAPE '\'`,
+	return queryNames(ctx, db, "read fence", `SELECT name FROM sqlite_schema WHERE type = 'trigger' AND name LIKE ? ESCAPE '\'`,
 		strings.ReplaceAll(migrations.FencePrefix, "_", `\_`)+"%")
-	if err != nil {
-		return nil, fmt.Errorf("read fence: %w", err)
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var n string
-		if err := rows.Scan(&n); err != nil {
-			return nil, err
-		}
-		out = append(out, n)
-	}
-	return out, rows.Err()
 }
 
 // userTables lists the tables of db but SQLite's own, by name.
 func userTables(ctx context.Context, db *sql.DB) ([]string, error) {
-	rows, err := db.QueryContext(ctx, `SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite\_%' ESCAPE '\' ORDER BY name`)
+	return queryNames(ctx, db, "list tables", `SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite\_%' ESCAPE '\' ORDER BY name`)
+}
+
+// queryNames runs a query of one text column and returns its values; what
+// names the step in the error.
+func queryNames(ctx context.Context, db *sql.DB, what, query string, args ...any) ([]string, error) {
+	rows, err := db.QueryContext(ctx, query, args...)
 	if err != nil {
-		return nil, fmt.Errorf("list tables: %w", err)
+		return nil, fmt.Errorf("%s: %w", what, err)
 	}
 	defer rows.Close()
 	var out []string
 	for rows.Next() {
 		var n string
 		if err := rows.Scan(&n); err != nil {
-			return nil, err
+			return nil, fmt.Errorf("%s: %w", what, err)
 		}
 		out = append(out, n)
 	}

@@ -208,11 +208,11 @@ func tableDiff(ctx context.Context, conn *sql.Conn, t table, fresh bool) (TableD
 	return td, nil
 }
 
-// fetch reads every row of query as width values.
-func fetch(ctx context.Context, q querier, query string, width int) ([][]any, error) {
-	rows, err := q.QueryContext(ctx, query)
+// fetch reads every row of query (with args) as width values.
+func fetch(ctx context.Context, q querier, query string, width int, args ...any) ([][]any, error) {
+	rows, err := q.QueryContext(ctx, query, args...)
 	if err != nil {
-		return nil, fmt.Errorf("diff: %w", err)
+		return nil, fmt.Errorf("read rows: %w", err)
 	}
 	defer rows.Close()
 	var out [][]any

@@ -163,7 +163,7 @@ func VerifyDelta(ctx context.Context, target *sql.DB, d Delta) (int, error) {
 			for i, r := range batch {
 				keys[i] = pick(r, idx)
 			}
-			got, err := fetchArgs(ctx, target, `SELECT `+cols(t.Cols, "", true)+` FROM `+ident(t.Name)+` WHERE `+in(keys), len(t.Cols), flatten(keys))
+			got, err := fetch(ctx, target, `SELECT `+cols(t.Cols, "", true)+` FROM `+ident(t.Name)+` WHERE `+in(keys), len(t.Cols), flatten(keys)...)
 			if err != nil {
 				return n, err
 			}
@@ -179,7 +179,7 @@ func VerifyDelta(ctx context.Context, target *sql.DB, d Delta) (int, error) {
 			}
 		}
 		for _, batch := range batches(td.Deletes, len(t.Key)) {
-			got, err := fetchArgs(ctx, target, `SELECT 1 FROM `+ident(t.Name)+` WHERE `+in(batch), 1, flatten(batch))
+			got, err := fetch(ctx, target, `SELECT 1 FROM `+ident(t.Name)+` WHERE `+in(batch), 1, flatten(batch)...)
 			if err != nil {
 				return n, err
 			}
@@ -190,27 +190,6 @@ func VerifyDelta(ctx context.Context, target *sql.DB, d Delta) (int, error) {
 		}
 	}
 	return n, nil
-}
-
-func fetchArgs(ctx context.Context, q querier, query string, width int, args []any) ([][]any, error) {
-	rows, err := q.QueryContext(ctx, query, args...)
-	if err != nil {
-		return nil, fmt.Errorf("verify: %w", err)
-	}
-	defer rows.Close()
-	var out [][]any
-	for rows.Next() {
-		vals := make([]any, width)
-		ptrs := make([]any, width)
-		for i := range vals {
-			ptrs[i] = &vals[i]
-		}
-		if err := rows.Scan(ptrs...); err != nil {
-			return nil, err
-		}
-		out = append(out, vals)
-	}
-	return out, rows.Err()
 }
 
 // checksum counts a table's rows and, when full, hashes them in key order.

@@ -163,7 +163,18 @@ func TestTursoSyncServerTenant(t *testing.T) {
 	// 1), then served by tursodb.
 	src := t.TempDir()
 	must(t, src, "tenants", "create", "--data-dir", src, "--host", "src", "--name", "Source", "--country", "GH", "--id", "1")
-	serverURL := startTursodb(t, filepath.Join(src, "tenants", "1.db"))
+	// A gap of tursodb's: it opens a database with incremental auto-vacuum
+	// (tenantgate's template) read-only, so the file is turned back to none.
+	file := filepath.Join(src, "tenants", "1.db")
+	plain, err := sql.Open("sqlite", file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := plain.Exec(`PRAGMA auto_vacuum = NONE; VACUUM`); err != nil {
+		t.Fatal(err)
+	}
+	plain.Close()
+	serverURL := startTursodb(t, file)
 	frontDir := t.TempDir()
 	must(t, frontDir, "tenants", "create", "--data-dir", frontDir, "--host", "far", "--name", "Far Bank", "--country", "GH", "--db-url", serverURL, "--id", "1")
 	front := startServeIn(t, frontDir, 0, "--seed-demo=false")

@@ -10,8 +10,8 @@ type TenantPicker struct {
 	n     int
 	perVU bool // each VU keeps one tenant: VU i serves tenant i mod n
 	zipf  bool
-	s, v float64
-	perm []int // zipf rank → tenant index, so the hot tenant is not always the first
+	s, v  float64
+	perm  []int // zipf rank → tenant index, so the hot tenant is not always the first
 }
 
 // PerVU is the distribution in which each VU keeps one tenant (VU i serves

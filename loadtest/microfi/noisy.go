@@ -47,7 +47,7 @@ var (
 
 	// endlessSQL never finishes by itself: only the statement timeout or the
 	// fair CPU scheduler stops it.
-	endlessSQL = []byte(`{"baton":null,"requests":[{"type":"execute","stmt":{"sql":"WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x+1 FROM c) SELECT count(*) FROM c"}},{"type":"close"}]}`)
+	endlessSQL  = []byte(`{"baton":null,"requests":[{"type":"execute","stmt":{"sql":"WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x+1 FROM c) SELECT count(*) FROM c"}},{"type":"close"}]}`)
 	bigWriteSQL = []byte(`{"baton":null,"requests":[{"type":"execute","stmt":{"sql":"CREATE TABLE IF NOT EXISTS junk(b BLOB)"}},{"type":"execute","stmt":{"sql":"INSERT INTO junk VALUES (randomblob(1048576))"}},{"type":"close"}]}`)
 	beginSQL    = []byte(`{"baton":null,"requests":[{"type":"execute","stmt":{"sql":"BEGIN"}},{"type":"execute","stmt":{"sql":"SELECT count(*) FROM accounts"}}]}`)
 )

@@ -69,6 +69,9 @@ type Options struct {
 	SelfCeiling   time.Duration
 	Quiet         bool
 	CPUProfile    string
+	Profile       string
+
+	distSet, setupSet bool // --tenant-dist, --setup-concurrency given explicitly
 
 	Noisy         int
 	NoisyPatterns string
@@ -131,6 +134,7 @@ func newFlagSet(o *Options, stderr io.Writer) *flag.FlagSet {
 	fs.IntVar(&o.NoisyCPUVUs, "noisy-cpu-vus", microfi.NoiseVUsPerTenant(microfi.NoiseCPU), "concurrent CPU-bound statements per noisy tenant")
 	fs.Int64Var(&o.NoisyQuota, "noisy-quota", 32<<20, "storage quota (bytes) set on the noisy tenants through the admin API before the run, so the writers meet it (0: leave their plan's)")
 	fs.DurationVar(&o.NoisyLead, "noisy-lead", 2*time.Second, "how long the noise runs before the victims' second run starts")
+	fs.StringVar(&o.Profile, "profile", "", "a preset scenario: cold = the arrival rate spread uniformly over more tenants than stay open, latency reported apart for requests that opened their tenant's database (http_req_duration{cold:true}; the target must run with --server-timing, which --spawn passes, with --max-open-tenants a quarter of --tenants unless given), default mix without logins")
 	return fs
 }
 
@@ -187,6 +191,54 @@ func (o *Options) validate() error {
 		if o.NoisyQuota != 0 && o.NoisyQuota < 1<<20 {
 			return fmt.Errorf("--noisy-quota must be 0 or at least 1 MiB")
 		}
+		if o.Profile != "" {
+			return fmt.Errorf("--noisy and --profile are separate tests: give one")
+		}
+	}
+	switch o.Profile {
+	case "":
+	case ProfileCold:
+		if o.SpawnFloor {
+			return fmt.Errorf("--profile cold needs tenantgate (--spawn or --target): the floor never opens a database per request")
+		}
+		if o.Executor != executor.ConstantArrivalRate && o.Executor != executor.RampingArrivalRate {
+			return fmt.Errorf("--profile cold drives a fixed rate: use an arrival-rate executor, not %s", o.Executor)
+		}
+		if o.distSet && o.TenantDist != "uniform" {
+			return fmt.Errorf("--profile cold spreads the load uniformly: --tenant-dist %s does not apply", o.TenantDist)
+		}
+	default:
+		return fmt.Errorf("--profile %q: want cold", o.Profile)
 	}
 	return nil
 }
+
+// ProfileCold is --profile cold.
+const ProfileCold = "cold"
+
+// coldProxyArgs are the serve flags --spawn adds for --profile cold: cold
+// answers marked (--server-timing) and, unless the caller set the cap, a
+// quarter of the tenants kept open, so most requests find theirs closed.
+func (o *Options) coldProxyArgs() []string {
+	args := []string{"--server-timing"}
+	for _, a := range o.ProxyArgs {
+		if strings.HasPrefix(strings.TrimLeft(a, "-"), "max-open-tenants") {
+			return args
+		}
+	}
+	return append(args, fmt.Sprintf("--max-open-tenants=%d", o.coldCap()))
+}
+
+// coldCap is the open-database cap --spawn gives a cold run.
+func (o *Options) coldCap() int { return max(1, o.Tenants/4) }
+
+// coldSetupWorkers keeps a spawned cold run's setup within its cap: each
+// seeding request pins its tenant's database, and more of them at once
+// than databases may be open would wait for room and fail with 503.
+func (o *Options) coldSetupWorkers() int {
+	if o.setupSet {
+		return o.SetupWorkers
+	}
+	return min(o.SetupWorkers, max(1, o.coldCap()/2))
+}
+

@@ -73,7 +73,7 @@ func TestFairBetweenTenants(t *testing.T) {
 // Past MaxWaiting a tenant's heavy statements are interrupted and Admit
 // refuses its new requests; other tenants are unaffected.
 func TestQueueBound(t *testing.T) {
-	s := New(Config{Tokens: 1, Quantum: time.Millisecond, Slice: time.Hour, MaxWaiting: 2}, nil)
+	s := New(Config{Tokens: 1, Quantum: time.Millisecond, Slice: time.Hour, MaxWaiting: 2, AdmitWait: -1}, nil)
 	var refused atomic.Int32
 	var wg sync.WaitGroup
 	for range 4 {
@@ -86,13 +86,13 @@ func TestQueueBound(t *testing.T) {
 		}()
 	}
 	deadline := time.Now().Add(2 * time.Second)
-	for s.Admit(1) == nil && time.Now().Before(deadline) {
+	for s.Admit(t.Context(), 1) == nil && time.Now().Before(deadline) {
 		time.Sleep(time.Millisecond)
 	}
-	if err := s.Admit(1); err != ErrBusy {
+	if err := s.Admit(t.Context(), 1); err != ErrBusy {
 		t.Fatalf("Admit(1) = %v with a full queue, want ErrBusy", err)
 	}
-	if err := s.Admit(2); err != nil {
+	if err := s.Admit(t.Context(), 2); err != nil {
 		t.Fatalf("Admit(2) = %v, want nil", err)
 	}
 	wg.Wait()
@@ -127,7 +127,7 @@ func TestLightAndNil(t *testing.T) {
 		}
 	}
 	var nilS *Scheduler
-	if nilS.Admit(1) != nil || !nilS.Statement(1, time.Time{}).Tick() {
+	if nilS.Admit(t.Context(), 1) != nil || !nilS.Statement(1, time.Time{}).Tick() {
 		t.Fatal("nil scheduler refused")
 	}
 	nilS.Statement(1, time.Time{}).Done()
@@ -190,4 +190,57 @@ func TestChargeExcludesWaits(t *testing.T) {
 	if charged[1] < 100*time.Millisecond {
 		t.Fatalf("tenant 1 was charged %v for 150 ms of work", charged[1])
 	}
+}
+
+// Admit holds a request of a tenant whose queue is full until a waiter
+// leaves it (here: gets the token), and refuses only after AdmitWait.
+func TestAdmitWaitsForRoom(t *testing.T) {
+	s := New(Config{Tokens: 1, Quantum: time.Millisecond, Slice: time.Hour, MaxWaiting: 1, AdmitWait: 10 * time.Second}, nil)
+	holderEnd := make(chan time.Time, 1)
+	go func() { spin(s, 1, 300*time.Millisecond, 0); holderEnd <- time.Now() }()
+	waiter := make(chan struct{})
+	time.Sleep(10 * time.Millisecond)
+	go func() { defer close(waiter); spin(s, 1, 10*time.Millisecond, 0) }()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		s.mu.Lock()
+		full := s.tenants[1] != nil && len(s.tenants[1].waiters) == 1
+		s.mu.Unlock()
+		if full {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the waiter never queued")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if err := s.Admit(t.Context(), 1); err != nil {
+		t.Fatalf("Admit = %v; the queue had room once the holder finished", err)
+	}
+	admitted := time.Now()
+	// Room came only when the holder released its token to the waiter
+	// (just before it noted its end: generous slack for a loaded machine).
+	if end := <-holderEnd; admitted.Before(end.Add(-100 * time.Millisecond)) {
+		t.Fatalf("Admit let a request in %v before the queue had room", end.Sub(admitted))
+	}
+	<-waiter
+
+	// Full for longer than AdmitWait: refused after about AdmitWait.
+	s = New(Config{Tokens: 1, Quantum: time.Millisecond, Slice: time.Hour, MaxWaiting: 1, AdmitWait: 30 * time.Millisecond}, nil)
+	var wg sync.WaitGroup
+	wg.Go(func() { spin(s, 1, 400*time.Millisecond, 0) })
+	time.Sleep(10 * time.Millisecond)
+	wg.Go(func() { spin(s, 1, 10*time.Millisecond, 0) })
+	time.Sleep(50 * time.Millisecond)
+	start := time.Now()
+	if err := s.Admit(t.Context(), 1); err != ErrBusy {
+		t.Fatalf("Admit = %v with the queue full throughout, want ErrBusy", err)
+	}
+	if took := time.Since(start); took < 25*time.Millisecond {
+		t.Fatalf("refused after %v, before AdmitWait", took)
+	}
+	if err := s.Admit(t.Context(), 2); err != nil {
+		t.Fatalf("another tenant: %v", err)
+	}
+	wg.Wait()
 }

@@ -22,6 +22,7 @@ import (
 	"errors"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -86,6 +87,12 @@ type Scheduler struct {
 	cfg     Config
 	metrics *Metrics
 
+	// active counts requests in flight (Enter); heavy counts those of
+	// them that are heavy statements or held by Admit. While active
+	// exceeds heavy, short work is waiting or running, and token holders
+	// step aside for it (Meter.Tick).
+	active, heavy atomic.Int64
+
 	mu      sync.Mutex
 	free    int               // tokens not held
 	vfloor  float64           // virtual time of the latest grant
@@ -139,6 +146,10 @@ func (s *Scheduler) Admit(ctx context.Context, id int64) error {
 		t.admits = append(t.admits, room)
 		s.mu.Unlock()
 		if timeout == nil {
+			s.heavy.Add(1) // held, not running: no short work
+			defer s.heavy.Add(-1)
+		}
+		if timeout == nil {
 			timer := time.NewTimer(s.cfg.AdmitWait)
 			defer timer.Stop()
 			timeout = timer.C
@@ -180,6 +191,25 @@ func (t *tenant) removeAdmit(ch chan struct{}) bool {
 	}
 	return false
 }
+
+// Enter marks a request in flight until Leave. Heavy statements step
+// aside while requests that are not heavy run, so short work (an API call,
+// a point read) comes first. Both are no-ops on a nil Scheduler.
+func (s *Scheduler) Enter() {
+	if s != nil {
+		s.active.Add(1)
+	}
+}
+
+// Leave ends what Enter began.
+func (s *Scheduler) Leave() {
+	if s != nil {
+		s.active.Add(-1)
+	}
+}
+
+// shortWork reports whether a request that is not heavy is in flight.
+func (s *Scheduler) shortWork() bool { return s.active.Load() > s.heavy.Load() }
 
 // Statement starts metering one statement of tenant that must finish by
 // deadline (zero: none). Call Tick from the progress handler and Done when

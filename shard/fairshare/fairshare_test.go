@@ -80,7 +80,7 @@ func TestQueueBound(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if !spin(s, 1, 60*time.Millisecond, 0) {
+			if !spin(s, 1, 300*time.Millisecond, 0) {
 				refused.Add(1)
 			}
 		}()
@@ -108,7 +108,7 @@ func TestQueueBound(t *testing.T) {
 func TestDeadline(t *testing.T) {
 	s := New(Config{Tokens: 1, Quantum: time.Millisecond, Slice: time.Hour}, nil)
 	done := make(chan bool)
-	go func() { done <- spin(s, 1, 200*time.Millisecond, 0) }()
+	go func() { done <- spin(s, 1, time.Second, 0) }() // long: a loaded machine must not end it before the deadline below
 	time.Sleep(20 * time.Millisecond)
 	if spin(s, 2, 50*time.Millisecond, 30*time.Millisecond) {
 		t.Fatal("statement ran past its deadline without a token")
@@ -243,4 +243,29 @@ func TestAdmitWaitsForRoom(t *testing.T) {
 		t.Fatalf("another tenant: %v", err)
 	}
 	wg.Wait()
+}
+
+// A token holder steps aside (sleeps) while a request that is not heavy is
+// in flight, and runs flat out otherwise.
+func TestHeavyStepsAsideForShortWork(t *testing.T) {
+	s := New(Config{Tokens: 1, Quantum: time.Millisecond, Slice: time.Hour}, nil)
+	run := func() time.Duration {
+		s.Enter() // the heavy statement's own request
+		defer s.Leave()
+		start := time.Now()
+		spin(s, 1, 30*time.Millisecond, 0)
+		return time.Since(start)
+	}
+	alone := run()
+	s.Enter() // a short request in flight throughout
+	beside := run()
+	s.Leave()
+	// Each 50 µs step sleeps at least 100 µs beside short work: at least
+	// twice as long. Generous either way for a loaded machine.
+	if beside < 2*30*time.Millisecond || beside < alone {
+		t.Fatalf("heavy statement took %v beside short work, %v alone: it did not step aside", beside, alone)
+	}
+	if s.active.Load() != 0 || s.heavy.Load() != 0 {
+		t.Fatalf("active %d, heavy %d after all ended", s.active.Load(), s.heavy.Load())
+	}
 }

@@ -88,21 +88,14 @@ func (s *Stream) Pipeline(ctx context.Context, requests []json.RawMessage) ([]Re
 		body = append(body, r...)
 	}
 	body = append(body, "]}"...)
-	resp, err := s.c.post(ctx, s.base(), fmt.Sprintf("/v%d/pipeline", v), body)
+	path := "/v3/pipeline"
+	if v == 2 {
+		path = "/v2/pipeline"
+	}
+	raw, err := s.c.postBytes(ctx, s.base(), path, body)
 	if err != nil {
 		s.closed = true
 		return nil, err
-	}
-	defer resp.Body.Close()
-	limit := s.c.t.opts.MaxResponseBytes
-	raw, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
-	if err != nil {
-		s.closed = true
-		return nil, fmt.Errorf("%w: %s: reading a response: %v", ErrUnreachable, s.c.base, err)
-	}
-	if int64(len(raw)) > limit {
-		s.closed = true
-		return nil, fmt.Errorf("%w (over %d bytes)", ErrTooLarge, limit)
 	}
 	var out struct {
 		Baton   *string  `json:"baton"`

@@ -65,6 +65,14 @@ func TestCTEReadsOfManagedTables(t *testing.T) {
 	refused(t, c, `CREATE TRIGGER ct AFTER INSERT ON mine BEGIN INSERT INTO mine(v) WITH m AS (SELECT balance FROM accounts) SELECT count(*) FROM m; END`)
 	refused(t, c, `CREATE TRIGGER ct AFTER INSERT ON mine WHEN (WITH q AS (SELECT balance FROM accounts) SELECT count(*) FROM q) > 0 BEGIN SELECT 1; END`)
 	refused(t, c, `CREATE VIEW cv AS SELECT count(*) AS n FROM accounts`)
+	// Temporary objects of the tenant's own, also on main tables.
+	mustExec(t, c, `CREATE TEMP TRIGGER tt AFTER INSERT ON main.mine BEGIN SELECT 1; END`)
+	mustExec(t, c, `CREATE TEMP VIEW tv AS SELECT * FROM main.mine`)
+	mustExec(t, c, `INSERT INTO mine(v) VALUES (3)`)
+	refused(t, c, `CREATE TEMP TRIGGER tt2 AFTER INSERT ON main.mine BEGIN SELECT count(*) FROM accounts; END`)
+	refused(t, c, `CREATE TEMP TRIGGER tt2 AFTER DELETE ON main.mine BEGIN SELECT * FROM (WITH x AS (SELECT id FROM users) SELECT * FROM x); END`)
+	mustExec(t, c, `DROP TRIGGER tt`)
+	mustExec(t, c, `DROP VIEW tv`)
 	// A cached statement compiled again after a schema change (SQLite
 	// re-prepares it inside Step) keeps its CTE exemption.
 	st, _, err := c.Prepare(`WITH m AS (SELECT id FROM accounts) SELECT count(*) FROM m`)

@@ -153,14 +153,24 @@ func Audit(ctx context.Context, c Conn) ([]Finding, error) {
 				}
 			}
 		case "trigger":
-			key := o.schema() + "." + strings.ToLower(o.table)
-			if probed[key] {
-				continue
+			// A temporary trigger may be on a main table (tbl_name does
+			// not say which schema): probe both.
+			schemas := []string{o.schema()}
+			if o.temp {
+				schemas = []string{"temp", "main"}
 			}
-			probed[key] = true
-			acc, err := probeWrites(ctx, c, o)
-			if err != nil {
-				return nil, err
+			var acc []rawsqlite.Access
+			for _, schema := range schemas {
+				key := schema + "." + strings.ToLower(o.table)
+				if probed[key] {
+					continue
+				}
+				probed[key] = true
+				got, err := probeWrites(ctx, c, schema, o.table)
+				if err != nil {
+					return nil, err
+				}
+				acc = append(acc, got...)
 			}
 			// Every trigger that fires on the table (or in a chain from
 			// it) compiled in these probes; SQLite names the innermost
@@ -226,15 +236,16 @@ func touches(a rawsqlite.Access) bool {
 }
 
 // probeWrites compiles an INSERT, an UPDATE of every column and a DELETE on
-// the table (or view) trigger o is on, which compiles every trigger that
-// would fire there, and returns what they would touch. A probe that does
-// not compile adds nothing (e.g. "cannot modify a view"): a trigger no
-// probe reached is reported as unchecked.
-func probeWrites(ctx context.Context, c Conn, o object) ([]rawsqlite.Access, error) {
-	target := ident(o.schema()) + "." + ident(o.table)
-	cols, err := c.Query(ctx, `SELECT name FROM pragma_table_xinfo(`+literal(o.table)+`, `+literal(o.schema())+`) WHERE hidden = 0`)
+// schema.table (a table or view triggers are on), which compiles every
+// trigger that would fire there, and returns what they would touch. A probe
+// that does not compile adds nothing (e.g. "cannot modify a view", or no
+// such table in that schema): a trigger no probe reached is reported as
+// unchecked.
+func probeWrites(ctx context.Context, c Conn, schema, table string) ([]rawsqlite.Access, error) {
+	target := ident(schema) + "." + ident(table)
+	cols, err := c.Query(ctx, `SELECT name FROM pragma_table_xinfo(`+literal(table)+`, `+literal(schema)+`) WHERE hidden = 0`)
 	if err != nil {
-		return nil, fmt.Errorf("read columns of %s: %w", o.table, err)
+		return nil, fmt.Errorf("read columns of %s: %w", table, err)
 	}
 	qs := []string{`INSERT INTO ` + target + ` DEFAULT VALUES`, `DELETE FROM ` + target}
 	if len(cols) > 0 {

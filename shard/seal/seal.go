@@ -70,6 +70,17 @@ func (o object) schema() string {
 // Audit lists every foreign schema object that touches a managed table or
 // takes a reserved name, in the main and temp schemas. It changes nothing.
 func Audit(ctx context.Context, c Conn) ([]Finding, error) {
+	version := 0
+	if v, err := c.Query(ctx, `SELECT coalesce(max(version), 0) FROM schema_migrations`); err == nil && len(v) == 1 && len(v[0]) == 1 {
+		version, _ = strconv.Atoi(v[0][0])
+	}
+	return AuditAt(ctx, c, version)
+}
+
+// AuditAt is Audit of a database whose latest tenant migration is version,
+// for c holding a copy of another database's schema without its rows (a
+// remote tenant's, see package sqlcheck).
+func AuditAt(ctx context.Context, c Conn, version int) ([]Finding, error) {
 	managed := migrations.TenantManaged
 	rows, err := c.Query(ctx, `SELECT type, name, tbl_name, 0, coalesce(sql, '') FROM main.sqlite_schema
 		UNION ALL SELECT type, name, tbl_name, 1, coalesce(sql, '') FROM temp.sqlite_schema`)
@@ -86,11 +97,7 @@ func Audit(ctx context.Context, c Conn) ([]Finding, error) {
 	// A database migrated past this binary by expand-only migrations (see
 	// package migrations) has tenantgate objects this binary has never
 	// seen: tenants cannot take the reserved prefix, so those are ours.
-	ahead := false
-	if v, err := c.Query(ctx, `SELECT coalesce(max(version), 0) FROM schema_migrations`); err == nil && len(v) == 1 && len(v[0]) == 1 {
-		n, _ := strconv.Atoi(v[0][0])
-		ahead = n > migrations.Tenant.Latest()
-	}
+	ahead := version > migrations.Tenant.Latest()
 	var out []Finding
 	reported := map[string]bool{}
 	add := func(o object, table, problem string) {

@@ -69,6 +69,9 @@ type Options struct {
 	SelfCeiling   time.Duration
 	Quiet         bool
 	CPUProfile    string
+	Profile       string
+
+	distSet, setupSet bool // --tenant-dist, --setup-concurrency given explicitly
 
 	vusSet, mixSet bool // flags given explicitly
 }
@@ -118,6 +121,7 @@ func newFlagSet(o *Options, stderr io.Writer) *flag.FlagSet {
 	fs.DurationVar(&o.SelfCeiling, "self-ceiling", 2*time.Second, "measure the harness's own ceiling against a trivial endpoint for this long first (0: skip)")
 	fs.BoolVar(&o.Quiet, "quiet", false, "no live progress line")
 	fs.StringVar(&o.CPUProfile, "cpu-profile", "", "write a pprof CPU profile of the harness itself (self-ceiling and run) to this file")
+	fs.StringVar(&o.Profile, "profile", "", "a preset scenario: cold = the arrival rate spread uniformly over more tenants than stay open, latency reported apart for requests that opened their tenant's database (http_req_duration{cold:true}; the target must run with --server-timing, which --spawn passes, with --max-open-tenants a quarter of --tenants unless given), default mix without logins")
 	return fs
 }
 
@@ -156,5 +160,50 @@ func (o *Options) validate() error {
 	if o.Tenants <= 0 {
 		return fmt.Errorf("--tenants must be > 0")
 	}
+	switch o.Profile {
+	case "":
+	case ProfileCold:
+		if o.SpawnFloor {
+			return fmt.Errorf("--profile cold needs tenantgate (--spawn or --target): the floor never opens a database per request")
+		}
+		if o.Executor != executor.ConstantArrivalRate && o.Executor != executor.RampingArrivalRate {
+			return fmt.Errorf("--profile cold drives a fixed rate: use an arrival-rate executor, not %s", o.Executor)
+		}
+		if o.distSet && o.TenantDist != "uniform" {
+			return fmt.Errorf("--profile cold spreads the load uniformly: --tenant-dist %s does not apply", o.TenantDist)
+		}
+	default:
+		return fmt.Errorf("--profile %q: want cold", o.Profile)
+	}
 	return nil
 }
+
+// ProfileCold is --profile cold.
+const ProfileCold = "cold"
+
+// coldProxyArgs are the serve flags --spawn adds for --profile cold: cold
+// answers marked (--server-timing) and, unless the caller set the cap, a
+// quarter of the tenants kept open, so most requests find theirs closed.
+func (o *Options) coldProxyArgs() []string {
+	args := []string{"--server-timing"}
+	for _, a := range o.ProxyArgs {
+		if strings.HasPrefix(strings.TrimLeft(a, "-"), "max-open-tenants") {
+			return args
+		}
+	}
+	return append(args, fmt.Sprintf("--max-open-tenants=%d", o.coldCap()))
+}
+
+// coldCap is the open-database cap --spawn gives a cold run.
+func (o *Options) coldCap() int { return max(1, o.Tenants/4) }
+
+// coldSetupWorkers keeps a spawned cold run's setup within its cap: each
+// seeding request pins its tenant's database, and more of them at once
+// than databases may be open would wait for room and fail with 503.
+func (o *Options) coldSetupWorkers() int {
+	if o.setupSet {
+		return o.SetupWorkers
+	}
+	return min(o.SetupWorkers, max(1, o.coldCap()/2))
+}
+

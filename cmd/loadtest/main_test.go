@@ -147,6 +147,10 @@ func TestUsageErrors(t *testing.T) {
 		"BadMix":         {"--target", "http://127.0.0.1:1", "--mix", "withdraw=1"},
 		"BadDist":        {"--target", "http://127.0.0.1:1", "--tenant-dist", "pareto"},
 		"UnknownFlag":    {"--target", "http://127.0.0.1:1", "--vu", "3"},
+		"BadProfile":     {"--target", "http://127.0.0.1:1", "--profile", "hot"},
+		"ColdClosed":     {"--target", "http://127.0.0.1:1", "--profile", "cold", "--executor", "constant-vus"},
+		"ColdZipf":       {"--target", "http://127.0.0.1:1", "--profile", "cold", "--tenant-dist", "zipf"},
+		"ColdFloor":      {"--spawn-floor", "--profile", "cold"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			if code, _, errs := runMain(t, args...); code != exitUsage {
@@ -252,6 +256,40 @@ func TestSpawn(t *testing.T) {
 	}
 	if s.Metrics["http_req_failed"].Values["rate"] != 0 {
 		t.Errorf("failed requests against the real proxy: %v\n%s", s.Metrics["http_req_failed"].Values, out)
+	}
+	if t.Failed() {
+		t.Logf("stdout:\n%s\nstderr:\n%s", out, errs)
+	}
+}
+
+// TestSpawnCold: --profile cold against the real proxy (8 tenants, 2 kept
+// open) reports the requests that opened their tenant's database apart
+// from the rest, from the proxy's Server-Timing answers.
+func TestSpawnCold(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the proxy")
+	}
+	export := filepath.Join(t.TempDir(), "s.json")
+	code, out, errs := runMain(t, "--spawn", "--profile", "cold", "--tenants", "8", "--duration", "2s", "--rate", "40", "--self-ceiling", "0", "--quiet",
+		"--summary-export", export)
+	if code != exitOK {
+		t.Fatalf("exit %d\n%s\n%s", code, out, errs)
+	}
+	for _, want := range []string{"{ cold:true }", "{ cold:false }", "COLD OPENS", "cold_share", "sql_read 14"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("summary lacks %q", want)
+		}
+	}
+	if strings.Contains(out, "login") || strings.Contains(out, "WARNING: --profile cold") {
+		t.Errorf("the cold profile runs without logins and sees cold answers:\n%s", out)
+	}
+	s := readSummary(t, export)
+	total := s.Metrics["http_reqs"].Values["count"]
+	cold := s.Metrics["http_reqs{cold:true}"].Values["count"]
+	// A quarter of the tenants stay open: most requests open a database,
+	// some find theirs open (generous bounds: the split is random).
+	if total != 80 || cold == 0 || cold == total || s.Metrics["http_req_duration{cold:true}"].Values["max"] <= 0 || s.Metrics["http_req_duration{cold:false}"].Values["max"] <= 0 {
+		t.Errorf("requests %v: cold %v\n%s", total, cold, out)
 	}
 	if t.Failed() {
 		t.Logf("stdout:\n%s\nstderr:\n%s", out, errs)

@@ -60,6 +60,10 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			o.vusSet = true
 		case "mix":
 			o.mixSet = true
+		case "tenant-dist":
+			o.distSet = true
+		case "setup-concurrency":
+			o.setupSet = true
 		}
 	})
 	if fs.NArg() > 0 {
@@ -93,6 +97,9 @@ func (o *Options) runConfig() (loadtest.RunConfig, error) {
 	if o.SpawnFloor && !o.mixSet {
 		o.Mix = "list_accounts=1"
 	}
+	if o.Profile == ProfileCold && !o.mixSet {
+		o.Mix = microfi.NoLoginMix
+	}
 	mix, err := loadtest.ParseMix(microfi.ScenarioNames(), o.Mix)
 	if err != nil {
 		return cfg, err
@@ -109,7 +116,7 @@ func (o *Options) runConfig() (loadtest.RunConfig, error) {
 	if err != nil {
 		return cfg, err
 	}
-	cfg = loadtest.RunConfig{Mix: mix, Executor: ec, Thresholds: ths, Picker: picker, Timeout: o.Timeout, Seed: o.Seed}
+	cfg = loadtest.RunConfig{Mix: mix, Executor: ec, Thresholds: ths, Picker: picker, Timeout: o.Timeout, Seed: o.Seed, Cold: o.Profile == ProfileCold}
 	// Fail on bad thresholds (unknown metric, aggregation, tag) before any
 	// setup work: build a throwaway collector.
 	w, err := microfi.Workload([]*microfi.Tenant{{Sub: "x", Accounts: []int64{1}}})
@@ -153,7 +160,12 @@ func run(ctx context.Context, o *Options, cfg loadtest.RunConfig, stdout, stderr
 		secret := []byte(o.JWTSecret)
 		cliBin, cliDir := o.ProxyBin, o.DataDir
 		if o.Spawn {
-			sp, err := microfi.Spawn(ctx, microfi.SpawnOptions{Bin: o.ProxyBin, RootDomain: o.RootDomain, ExtraArgs: o.ProxyArgs, KeepData: o.KeepData, Log: logw})
+			extra := []string(o.ProxyArgs)
+			if cfg.Cold {
+				extra = append(o.coldProxyArgs(), extra...)
+				o.SetupWorkers = o.coldSetupWorkers()
+			}
+			sp, err := microfi.Spawn(ctx, microfi.SpawnOptions{Bin: o.ProxyBin, RootDomain: o.RootDomain, ExtraArgs: extra, KeepData: o.KeepData, Log: logw})
 			if err != nil {
 				return 0, err
 			}
@@ -268,6 +280,11 @@ func run(ctx context.Context, o *Options, cfg loadtest.RunConfig, stdout, stderr
 	}
 	res.SelfCeiling = ceiling
 	res.Warnings = loadtest.CeilingWarnings(res, ceiling)
+	if cfg.Cold {
+		if _, cold, total := loadtest.ColdShare(res.Collector); cold == 0 && total > 0 {
+			res.Warnings = append(res.Warnings, "--profile cold: no response said it opened its tenant's database: run the target with tenantgate serve --server-timing (and --max-open-tenants below --tenants)")
+		}
+	}
 	output.WriteSummary(stdout, res)
 	if o.SummaryExport != "" {
 		if err := output.WriteSummaryJSON(o.SummaryExport, res, isTTY(stdout), isTTY(stderr)); err != nil {

@@ -107,10 +107,17 @@ func TestFleetThreeProxies(t *testing.T) {
 	ctx := context.Background()
 	cli(t, "tenants", "create", "--data-dir", dir, "--host", "acme", "--name", "Acme", "--country", "GH")
 	tok := strings.TrimSpace(cli(t, "token", "--data-dir", dir, "--jwt-secret", fleetSecret, "--tenant", "acme", "--role", "staff", "--user", "1", "--ttl", "1h"))
-	const limit = 40 // the tenant's requests per second, fleet-wide
+	const limit = 40     // the tenant's requests per second, fleet-wide
+	const loginLimit = 4 // the tenant's login attempts per second, fleet-wide
+	const demoLimit = 2  // demos created per second, fleet-wide
 	procs := []*fleetProc{}
 	for _, id := range []string{"p1", "p2", "p3"} {
-		procs = append(procs, startFleetProc(t, bin, dir, id, "--tenant-rate", fmt.Sprint(limit), "--tenant-burst", "8"))
+		procs = append(procs, startFleetProc(t, bin, dir, id, "--tenant-rate", fmt.Sprint(limit), "--tenant-burst", "8",
+			// Fleet-wide login and demo budgets (LoginAndDemoSplit); the
+			// test's clients are many addresses behind a trusted proxy, so
+			// the per-address limits do not bind.
+			"--login-tenant-limit", fmt.Sprintf("1:%s", time.Second/loginLimit), "--demo-budget", fmt.Sprintf("1:%s", time.Second/demoLimit),
+			"--trusted-proxies", "127.0.0.1/32"))
 	}
 	cat, err := catalog.Open(ctx, "file:"+filepath.Join(dir, "catalog.db"), catalog.Options{PollInterval: -1})
 	if err != nil {
@@ -186,9 +193,10 @@ func TestFleetThreeProxies(t *testing.T) {
 		}
 	})
 
-	// drive offers each proxy its rate of the tenant's requests for d and
-	// returns the requests admitted (200) per proxy in the last part.
-	drive := func(t *testing.T, rates map[*fleetProc]float64, warm, measure time.Duration) map[string]int {
+	// drive offers each proxy its rate of requests (do, which reports
+	// whether the request was admitted) for warm+measure and returns the
+	// requests sent in the measured part and admitted, per proxy.
+	drive := func(t *testing.T, rates map[*fleetProc]float64, warm, measure time.Duration, do func(p *fleetProc) bool) map[string]int {
 		var wg sync.WaitGroup
 		counts := map[string]*atomic.Int64{}
 		start := time.Now()
@@ -204,7 +212,10 @@ func TestFleetThreeProxies(t *testing.T) {
 						break
 					}
 					inner.Go(func() {
-						if statusOf(t, p.addr, host, tok) == 200 && time.Since(start) > warm && time.Since(start) <= warm+measure {
+						// Counted by when it was sent: the limiter decides
+						// on arrival; a login's answer waits for its hash.
+						sent := time.Since(start)
+						if do(p) && sent > warm && sent <= warm+measure {
 							n.Add(1)
 						}
 					})
@@ -219,6 +230,7 @@ func TestFleetThreeProxies(t *testing.T) {
 		}
 		return out
 	}
+	accounts := func(p *fleetProc) bool { return statusOf(t, p.addr, host, tok) == 200 }
 	within10 := func(t *testing.T, got map[string]int, measure time.Duration) {
 		total := 0
 		for _, n := range got {
@@ -234,8 +246,70 @@ func TestFleetThreeProxies(t *testing.T) {
 	t.Run("RateUnevenSplit", func(t *testing.T) {
 		// Three times the limit, 80/15/5: each proxy alone would admit up
 		// to the whole limit (1.6 times it in all).
-		got := drive(t, map[*fleetProc]float64{procs[0]: 96, procs[1]: 18, procs[2]: 6}, 3*time.Second, 5*time.Second)
+		got := drive(t, map[*fleetProc]float64{procs[0]: 96, procs[1]: 18, procs[2]: 6}, 3*time.Second, 5*time.Second, accounts)
 		within10(t, got, 5*time.Second)
+	})
+
+	t.Run("LoginAndDemoSplit", func(t *testing.T) {
+		// The tenant's login limit and the platform's demo budget, each
+		// offered three times over 80/15/5 at once, from a new address
+		// per request (the per-address and per-e-mail limits never bind).
+		var seq atomic.Int64
+		post := func(p *fleetProc, host, path, body string) int {
+			n := seq.Add(1)
+			req, _ := http.NewRequest("POST", "http://"+p.addr+path, strings.NewReader(body))
+			req.Host = host
+			req.Header.Set("Content-Type", "application/json")
+			req.Header.Set("X-Forwarded-For", fmt.Sprintf("10.%d.%d.%d", n>>16&255, n>>8&255, n&255))
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Errorf("%s %s: %v", p.id, path, err)
+				return 0
+			}
+			resp.Body.Close()
+			return resp.StatusCode
+		}
+		expect := func(p *fleetProc, path string, code, want int) bool {
+			if code != want && code != 429 {
+				t.Errorf("%s %s: %d, want %d or 429", p.id, path, code, want)
+			}
+			return code == want
+		}
+		login := func(p *fleetProc) bool {
+			body := fmt.Sprintf(`{"email":"guess%d@example.com","password":"Wrong-password-1"}`, seq.Add(1))
+			return expect(p, "login", post(p, host, "/api/auth/login", body), 401)
+		}
+		demo := func(p *fleetProc) bool {
+			return expect(p, "demo", post(p, "microfi.localhost", "/api/public/demo", ""), 201)
+		}
+		const warm, measure = 3 * time.Second, 5 * time.Second
+		var logins, demos map[string]int
+		var wg sync.WaitGroup
+		wg.Go(func() {
+			logins = drive(t, map[*fleetProc]float64{procs[0]: 2.4 * loginLimit, procs[1]: 0.45 * loginLimit, procs[2]: 0.15 * loginLimit}, warm, measure, login)
+		})
+		wg.Go(func() {
+			demos = drive(t, map[*fleetProc]float64{procs[0]: 2.4 * demoLimit, procs[1]: 0.45 * demoLimit, procs[2]: 0.15 * demoLimit}, warm, measure, demo)
+		})
+		wg.Wait()
+		// The documented bound: the limit over the window, plus one per
+		// proxy (each one's burst rounds up to at least one) and 10% for
+		// the shares' lag; per-proxy limits would admit 1.6 times it.
+		for _, c := range []struct {
+			what  string
+			got   map[string]int
+			limit float64
+		}{{"logins", logins, loginLimit}, {"demos", demos, demoLimit}} {
+			total := 0
+			for _, n := range c.got {
+				total += n
+			}
+			want := c.limit * measure.Seconds()
+			t.Logf("%s admitted %d in %s fleet-wide against %.0f (%+.1f%%): %v", c.what, total, measure, want, 100*(float64(total)-want)/want, c.got)
+			if float64(total) > 1.1*want+float64(len(procs)) || float64(total) < 0.75*want {
+				t.Errorf("%s: admitted %d, want %.0f (at most +10%% + %d)", c.what, total, want, len(procs))
+			}
+		}
 	})
 
 	t.Run("KillNine", func(t *testing.T) {
@@ -255,7 +329,7 @@ func TestFleetThreeProxies(t *testing.T) {
 			t.Errorf("p3 counted dead after %s, timeout %s", took, deadAfter)
 		}
 		// The survivors re-weight between themselves: still the limit.
-		got := drive(t, map[*fleetProc]float64{procs[0]: 96, procs[1]: 24}, 3*time.Second, 4*time.Second)
+		got := drive(t, map[*fleetProc]float64{procs[0]: 96, procs[1]: 24}, 3*time.Second, 4*time.Second, accounts)
 		within10(t, got, 4*time.Second)
 	})
 }

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	cdplog "github.com/chromedp/cdproto/log"
+	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 
@@ -72,6 +73,7 @@ type browser struct {
 	shots string
 	mu    sync.Mutex
 	errs  []string
+	net   []string // the latest network log lines, for a failure's report
 }
 
 func newBrowser(t *testing.T) *browser {
@@ -118,11 +120,18 @@ func newBrowser(t *testing.T) *browser {
 				}
 				b.record("console.error: " + strings.Join(parts, " "))
 			}
+		case *page.EventJavascriptDialogOpening:
+			// No step expects a dialog: one would block the page until the
+			// step times out. Dismiss it and report it instead.
+			b.record("unexpected dialog: " + e.Message)
+			go chromedp.Call(ctx, page.HandleJavaScriptDialog, page.HandleJavaScriptDialogParams{Accept: false})
 		case *cdplog.EventEntryAdded:
 			// Network failures include the API's deliberate 4xx answers;
 			// anything else at error level (CSP violations, blocked
 			// resources) is a defect of the page.
-			if e.Entry.Level == cdplog.EntryLevelError && e.Entry.Source != cdplog.EntrySourceNetwork {
+			if e.Entry.Source == cdplog.EntrySourceNetwork {
+				b.noteNetwork(fmt.Sprintf("%s %s", e.Entry.Text, e.Entry.URL))
+			} else if e.Entry.Level == cdplog.EntryLevelError {
 				b.record(fmt.Sprintf("%s: %s (%s)", e.Entry.Source, e.Entry.Text, e.Entry.URL))
 			}
 		}
@@ -131,6 +140,17 @@ func newBrowser(t *testing.T) *browser {
 		t.Fatalf("listen to page events: %v", err)
 	}
 	return b
+}
+
+// noteNetwork keeps the last few network log lines (failed requests and
+// the API's 4xx answers), which a failed step reports.
+func (b *browser) noteNetwork(msg string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.net = append(b.net, msg)
+	if len(b.net) > 10 {
+		b.net = b.net[1:]
+	}
 }
 
 func (b *browser) record(msg string) {
@@ -170,9 +190,16 @@ func (b *browser) fail(t *testing.T, what string, err error) {
 	ctx, cancel := context.WithTimeout(b.ctx, 5*time.Second)
 	defer cancel()
 	loc, _ := chromedp.Run(ctx, chromedp.Location())
+	// What the page said, for a failure on a machine whose screenshots are
+	// out of reach (CI): status boxes carry the API's answers.
+	text, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`(document.body ? document.body.innerText : "").slice(0, 1500)`))
+	t.Logf("page text: %q", text)
 	b.mu.Lock()
 	for _, e := range b.errs {
 		t.Logf("page error: %s", e)
+	}
+	for _, n := range b.net {
+		t.Logf("network: %s", n)
 	}
 	b.mu.Unlock()
 	t.Fatalf("%s (at %s): %v", what, loc, err)

@@ -2,6 +2,7 @@ package e2e_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"strconv"
 	"strings"
 	"testing"
@@ -145,6 +146,9 @@ func TestBrowserPages(t *testing.T) {
 			chromedp.SendKeys(css(`#token-input`), tok),
 			chromedp.Click(css(`#token-form button[type="submit"]`)),
 			chromedp.WaitVisible(css(`#conversion-stats .stat[data-days="7"]`)),
+			// The tenant list renders above the create form: a click computed
+			// before it lands would hit whatever the rows push under it.
+			chromedp.WaitVisible(css(fmt.Sprintf(`#tenants-table tbody tr[data-tenant-id="%d"]`, tn.ID))),
 		)
 		conv := get(t, b, "conversion", chromedp.Text(css(`#conversion-stats .stat[data-days="7"]`)))
 		if !strings.Contains(conv, "100.0%") || !strings.Contains(conv, "1 of 1 demos") {

@@ -28,6 +28,11 @@ type RunConfig struct {
 	Thresholds []metrics.Threshold
 	Timeout    time.Duration // per request; default 10s
 	Seed       uint64        // random seed (0: time-based)
+	// Cold splits the request metrics by the server's "cold" answer
+	// (Server-Timing: tenant-db;desc=cold, from tenantgate serve
+	// --server-timing): http_req_duration{cold:true} and {cold:false},
+	// http_reqs{cold:true}. The --profile cold scenario sets it.
+	Cold bool
 
 	TargetPID int // the target's process id, when local, to report its CPU use
 
@@ -99,6 +104,13 @@ func NewRunCollector(cfg *RunConfig) (*metrics.Collector, error) {
 	for i, s := range cfg.Workload.Scenarios {
 		if cfg.Mix.Enabled(i) {
 			if err := col.AddSubMetric(metrics.MetricReqDuration + "{scenario:" + s.Name + "}"); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if cfg.Cold {
+		for _, sub := range ColdSubMetrics {
+			if err := col.AddSubMetric(sub); err != nil {
 				return nil, err
 			}
 		}
@@ -209,7 +221,7 @@ func (r *runner) newVU() executor.Iteration {
 		ID:     id,
 		Rng:    rng,
 		Buf:    make([]byte, 0, 512),
-		tenant: r.cfg.Picker.forVU(rng),
+		tenant: r.cfg.Picker.forVU(id, rng),
 		req:    &fasthttp.Request{},
 		resp:   &fasthttp.Response{},
 	}
@@ -241,6 +253,7 @@ func (r *runner) iterate(vu *VU, scheduled time.Time) {
 	if err == nil {
 		s.Status = vu.resp.StatusCode()
 		s.CheckPass = def.Check(s.Status, vu.resp.Body())
+		s.Cold = r.cfg.Cold && isCold(vu.resp.Header.PeekBytes(headerServerTiming))
 	}
 	s.Failed = err != nil || s.Status < 200 || s.Status >= 400
 	r.col.Add(&s)
@@ -257,6 +270,18 @@ func (r *runner) iterate(vu *VU, scheduled time.Time) {
 		r.mu.Lock()
 		r.statuses[s.Status]++
 		r.mu.Unlock()
+	}
+	if def.After != nil {
+		var body []byte
+		if err == nil {
+			body = vu.resp.Body()
+		}
+		def.After(vu, ti, s.Status, body)
+	}
+	if def.Think != nil {
+		if d := def.Think(s.Status); d > 0 {
+			time.Sleep(d)
+		}
 	}
 }
 

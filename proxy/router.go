@@ -51,14 +51,14 @@ func (s *Server) classifyHost(raw []byte) (hostKind, string) {
 func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 	start := time.Now()
 	s.metrics.inFlight.Inc()
-	class, tenantHost := s.dispatchSafely(ctx)
+	class, tenant := s.dispatchSafely(ctx)
 	s.metrics.inFlight.Dec()
 	elapsed := time.Since(start)
 	status := ctx.Response.StatusCode()
 	s.metrics.requests.WithLabelValues(class, methodString(ctx), statusLabel(status)).Inc()
 	s.metrics.duration.WithLabelValues(class).Observe(elapsed.Seconds())
-	if tenantHost != "" && s.tenantSeries != nil {
-		s.tenantSeries.Observe(tenantHost, status, elapsed)
+	if tenant.Host != "" && s.tenantSeries != nil {
+		s.tenantSeries.ObserveTenant(tenant.ID, tenant.Host, status, elapsed)
 	}
 	if s.log.Enabled(context.Background(), slog.LevelDebug) { // the arguments alone cost several allocations
 		s.log.Debug("request", "request_id", httpapi.RequestID(ctx), "client", s.clientAddr(ctx).String(), "host", string(ctx.Host()), "method", string(ctx.Method()),
@@ -68,7 +68,7 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 
 // dispatchSafely is dispatch with a last line of defence: a panic in any
 // handler becomes a logged 500 for that request, never a dead process.
-func (s *Server) dispatchSafely(ctx *fasthttp.RequestCtx) (class, tenantHost string) {
+func (s *Server) dispatchSafely(ctx *fasthttp.RequestCtx) (class string, tenant tenantLabel) {
 	defer func() {
 		if p := recover(); p != nil {
 			s.log.Error("handler panic", "request_id", httpapi.RequestID(ctx), "client", s.clientAddr(ctx).String(), "host", string(ctx.Host()),
@@ -81,30 +81,37 @@ func (s *Server) dispatchSafely(ctx *fasthttp.RequestCtx) (class, tenantHost str
 	return s.dispatch(ctx)
 }
 
+// tenantLabel names the tenant a request was served for, in the
+// per-tenant series: its catalog host (the label) and id.
+type tenantLabel struct {
+	ID   int64
+	Host string
+}
+
 // dispatch routes by host and returns the route class and, for tenant
-// traffic, the tenant's host (the per-tenant metric label).
-func (s *Server) dispatch(ctx *fasthttp.RequestCtx) (class, tenantHost string) {
+// traffic, the tenant it was served for.
+func (s *Server) dispatch(ctx *fasthttp.RequestCtx) (class string, tenant tenantLabel) {
 	if s.httpsFirst(ctx) {
-		return classNone, ""
+		return classNone, tenantLabel{}
 	}
 	s.rewriteLocalPrefix(ctx)
 	kind, key := s.classifyHost(ctx.Host())
 	if isWebSocketUpgrade(ctx) && kind != hostTenant && kind != hostDomain {
 		s.writeSQLError(ctx, errWSRoute) // only tenant hosts serve WebSockets
-		return classNone, ""
+		return classNone, tenantLabel{}
 	}
 	switch kind {
 	case hostPublic:
 		if err := s.site.Serve(ctx); err != nil {
 			s.writeError(ctx, err)
 		}
-		return classPublic, ""
+		return classPublic, tenantLabel{}
 	case hostAdmin:
 		s.handleAdmin(ctx)
-		return classAdmin, ""
+		return classAdmin, tenantLabel{}
 	case hostUnknown:
 		s.writeError(ctx, errTenantNotFound)
-		return classNone, ""
+		return classNone, tenantLabel{}
 	}
 	c, cancel := contextFor(s)
 	defer cancel()
@@ -117,7 +124,7 @@ func (s *Server) dispatch(ctx *fasthttp.RequestCtx) (class, tenantHost string) {
 	}
 	if err != nil {
 		s.writeError(ctx, err)
-		return classNone, ""
+		return classNone, tenantLabel{}
 	}
 	class, err = s.serveTenant(c, ctx, t)
 	switch {
@@ -126,5 +133,5 @@ func (s *Server) dispatch(ctx *fasthttp.RequestCtx) (class, tenantHost string) {
 	case err != nil:
 		s.writeError(ctx, err)
 	}
-	return class, t.Host
+	return class, tenantLabel{t.ID, t.Host}
 }

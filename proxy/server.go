@@ -157,17 +157,29 @@ func New(cfg Config) (*Server, error) {
 	s.budgets = newBudgets(cfg.Budgets)
 	s.conns = s.newConnPool()
 	s.auditHook = s.logAudit
-	s.cpu = fairshare.New(cfg.CPU, fairshare.NewMetrics(cfg.Registerer))
+	if cfg.TenantMetrics > 0 {
+		s.tenantSeries = tenantmetrics.New(cfg.Registerer, cfg.TenantMetrics)
+		s.tenantSeries.Interval = cfg.TenantMetricsInterval
+		s.tenantSeries.SetSizes(s.tenantFileSizes)
+	}
+	cpuCfg := cfg.CPU
+	if s.tenantSeries != nil {
+		// Each statement's running time goes to its tenant's CPU series.
+		next := cpuCfg.OnCharge
+		cpuCfg.OnCharge = func(id int64, d time.Duration) {
+			s.tenantSeries.AddCPU(id, d)
+			if next != nil {
+				next(id, d)
+			}
+		}
+	}
+	s.cpu = fairshare.New(cpuCfg, fairshare.NewMetrics(cfg.Registerer))
 	hranaCfg := cfg.Hrana
 	hranaCfg.Scheduler = s.cpu
 	s.auditor = verify.NewAuditor(verify.AuditorConfig{
 		PerMinute: cfg.LedgerAuditRate, List: s.auditTargets, Logger: cfg.Logger, Registerer: cfg.Registerer})
 	s.hrana = hrana.NewHandler(hranaCfg, cfg.Registerer)
 	s.tenantLimit = newTenantThrottle(cfg.TenantRate, cfg.TenantMaxInFlight)
-	if cfg.TenantMetrics > 0 {
-		s.tenantSeries = tenantmetrics.New(cfg.Registerer, cfg.TenantMetrics)
-		s.tenantSeries.Interval = cfg.TenantMetricsInterval
-	}
 	s.bank = bankapi.New(bankapi.Config{
 		Catalog: cfg.Catalog, Auth: cfg.Auth, Logger: cfg.Logger,
 		URL: s.URL, DomainTLS: s.domainTLS, Limits: s.bankLimits(),

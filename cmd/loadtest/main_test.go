@@ -147,6 +147,10 @@ func TestUsageErrors(t *testing.T) {
 		"BadMix":         {"--target", "http://127.0.0.1:1", "--mix", "withdraw=1"},
 		"BadDist":        {"--target", "http://127.0.0.1:1", "--tenant-dist", "pareto"},
 		"UnknownFlag":    {"--target", "http://127.0.0.1:1", "--vu", "3"},
+		"BadProfile":     {"--target", "http://127.0.0.1:1", "--profile", "hot"},
+		"ColdClosed":     {"--target", "http://127.0.0.1:1", "--profile", "cold", "--executor", "constant-vus"},
+		"ColdZipf":       {"--target", "http://127.0.0.1:1", "--profile", "cold", "--tenant-dist", "zipf"},
+		"ColdFloor":      {"--spawn-floor", "--profile", "cold"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			if code, _, errs := runMain(t, args...); code != exitUsage {
@@ -258,6 +262,40 @@ func TestSpawn(t *testing.T) {
 	}
 }
 
+// TestSpawnCold: --profile cold against the real proxy (8 tenants, 2 kept
+// open) reports the requests that opened their tenant's database apart
+// from the rest, from the proxy's Server-Timing answers.
+func TestSpawnCold(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the proxy")
+	}
+	export := filepath.Join(t.TempDir(), "s.json")
+	code, out, errs := runMain(t, "--spawn", "--profile", "cold", "--tenants", "8", "--duration", "2s", "--rate", "40", "--self-ceiling", "0", "--quiet",
+		"--summary-export", export)
+	if code != exitOK {
+		t.Fatalf("exit %d\n%s\n%s", code, out, errs)
+	}
+	for _, want := range []string{"{ cold:true }", "{ cold:false }", "COLD OPENS", "cold_share", "sql_read 14"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("summary lacks %q", want)
+		}
+	}
+	if strings.Contains(out, "login") || strings.Contains(out, "WARNING: --profile cold") {
+		t.Errorf("the cold profile runs without logins and sees cold answers:\n%s", out)
+	}
+	s := readSummary(t, export)
+	total := s.Metrics["http_reqs"].Values["count"]
+	cold := s.Metrics["http_reqs{cold:true}"].Values["count"]
+	// A quarter of the tenants stay open: most requests open a database,
+	// some find theirs open (generous bounds: the split is random).
+	if total != 80 || cold == 0 || cold == total || s.Metrics["http_req_duration{cold:true}"].Values["max"] <= 0 || s.Metrics["http_req_duration{cold:false}"].Values["max"] <= 0 {
+		t.Errorf("requests %v: cold %v\n%s", total, cold, out)
+	}
+	if t.Failed() {
+		t.Logf("stdout:\n%s\nstderr:\n%s", out, errs)
+	}
+}
+
 // TestTenantsFile: the first run provisions and saves the tenants, the
 // second reuses them (and their accounts) without provisioning.
 func TestTenantsFile(t *testing.T) {
@@ -312,5 +350,105 @@ func TestCleanup(t *testing.T) {
 		if tc.log != "" && !strings.Contains(errs, tc.log) {
 			t.Errorf("%s: no cleanup line:\n%s", tc.prefix, errs)
 		}
+	}
+}
+
+// noisyExport is the "noisy" block of a --noisy summary export.
+type noisyExport struct {
+	Noisy struct {
+		Victims []struct {
+			Metric, Stat string
+			Alone        float64 `json:"alone_ms"`
+			Noisy        float64 `json:"noisy_ms"`
+			Ratio        float64
+		}
+		VictimRequests [2]int64 `json:"victim_requests"`
+		VictimFailed   [2]int64 `json:"victim_failed"`
+		Victim5xx      [2]int64 `json:"victim_5xx"`
+		Noise          []struct {
+			Scenario  string
+			Requests  int64
+			Throttled int64 `json:"throttled_429"`
+			ServerErr int64 `json:"server_errors_5xx"`
+			Outcomes  map[string]int64
+		}
+	}
+}
+
+// TestSpawnNoisy runs --noisy against a real proxy: one tenant misbehaves
+// while two run the mix, alone and then beside it. Each pattern is refused
+// (429, interrupted statements, the quota, a cut-off snapshot), never with
+// a 5xx, and the victims see no errors. Two runs, because a tenant whose
+// heavy SQL is refused gets 429 for all its SQL: run together, the CPU
+// noise would keep the writes from ever reaching the quota.
+func TestSpawnNoisy(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the proxy")
+	}
+	mod, err := microfi.FindModuleDir(".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin, err := microfi.BuildTenantgate(t.Context(), mod, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := func(patterns string, extra ...string) noisyExport {
+		t.Helper()
+		export := filepath.Join(t.TempDir(), "s.json")
+		args := append([]string{"--spawn", "--proxy-bin", bin, "--tenants", "3", "--noisy", "1", "--noisy-patterns", patterns,
+			"--duration", "2s", "--rate", "20", "--noisy-lead", "1s", "--graceful-stop", "6s", "--self-ceiling", "0", "--quiet",
+			"--threshold", "http_req_failed:rate==0", "--summary-export", export}, extra...)
+		code, out, errs := runMain(t, args...)
+		if code != exitOK {
+			t.Fatalf("%s: exit %d\n%s\n%s", patterns, code, out, errs)
+		}
+		if !strings.Contains(out, "█ NOISY NEIGHBOURS (1 noisy tenants, 2 victims)") || !strings.Contains(out, "http_req_duration p(99)") {
+			t.Errorf("%s: summary lacks the comparison:\n%s", patterns, out)
+		}
+		b, err := os.ReadFile(export)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var e noisyExport
+		if err := json.Unmarshal(b, &e); err != nil {
+			t.Fatal(err)
+		}
+		n := e.Noisy
+		if n.VictimRequests != [2]int64{40, 40} || n.VictimFailed != [2]int64{} || n.Victim5xx != [2]int64{} {
+			t.Errorf("%s: victims requests %v, failed %v, 5xx %v; want 40 each run, no failures", patterns, n.VictimRequests, n.VictimFailed, n.Victim5xx)
+		}
+		if len(n.Victims) == 0 || n.Victims[0].Alone <= 0 || n.Victims[0].Ratio <= 0 {
+			t.Errorf("%s: no latency comparison: %+v", patterns, n.Victims)
+		}
+		for _, o := range n.Noise {
+			if o.Requests == 0 || o.ServerErr != 0 {
+				t.Errorf("%s: %d requests, %d 5xx", o.Scenario, o.Requests, o.ServerErr)
+			}
+		}
+		if t.Failed() {
+			t.Logf("stdout:\n%s\nstderr:\n%s", out, errs)
+		}
+		return e
+	}
+
+	e := run("cpu,login", "--noisy-cpu-vus", "8")
+	cpu, login := e.Noisy.Noise[0], e.Noisy.Noise[1]
+	// 8 endless statements against 1 running and 4 waiting: the rest are
+	// refused, by 429 or by interrupting the statement.
+	if cpu.Scenario != "noisy_cpu" || cpu.Throttled+cpu.Outcomes["noisy_cpu interrupted: CPU share exceeded"] == 0 {
+		t.Errorf("CPU noise never refused: %+v", cpu)
+	}
+	if login.Scenario != "noisy_login" || login.Throttled == 0 {
+		t.Errorf("login flood never throttled: %+v", login)
+	}
+
+	e = run("write,snapshot", "--noisy-quota", "3145728", "--proxy-arg=--sql-max-snapshot=1s")
+	write, snap := e.Noisy.Noise[0], e.Noisy.Noise[1]
+	if write.Outcomes["noisy_write refused: storage quota exceeded"] == 0 {
+		t.Errorf("1 MiB writes never met the 3 MiB quota: %+v", write)
+	}
+	if snap.Outcomes["noisy_snapshot cut off: SNAPSHOT_TOO_OLD"] == 0 {
+		t.Errorf("a transaction held past --sql-max-snapshot=1s was never cut off: %+v", snap)
 	}
 }

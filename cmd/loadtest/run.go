@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/pprof"
+	"slices"
 	"strings"
 	"time"
 
@@ -60,6 +61,10 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			o.vusSet = true
 		case "mix":
 			o.mixSet = true
+		case "tenant-dist":
+			o.distSet = true
+		case "setup-concurrency":
+			o.setupSet = true
 		}
 	})
 	if fs.NArg() > 0 {
@@ -93,6 +98,9 @@ func (o *Options) runConfig() (loadtest.RunConfig, error) {
 	if o.SpawnFloor && !o.mixSet {
 		o.Mix = "list_accounts=1"
 	}
+	if o.Profile == ProfileCold && !o.mixSet {
+		o.Mix = microfi.NoLoginMix
+	}
 	mix, err := loadtest.ParseMix(microfi.ScenarioNames(), o.Mix)
 	if err != nil {
 		return cfg, err
@@ -109,7 +117,7 @@ func (o *Options) runConfig() (loadtest.RunConfig, error) {
 	if err != nil {
 		return cfg, err
 	}
-	cfg = loadtest.RunConfig{Mix: mix, Executor: ec, Thresholds: ths, Picker: picker, Timeout: o.Timeout, Seed: o.Seed}
+	cfg = loadtest.RunConfig{Mix: mix, Executor: ec, Thresholds: ths, Picker: picker, Timeout: o.Timeout, Seed: o.Seed, Cold: o.Profile == ProfileCold}
 	// Fail on bad thresholds (unknown metric, aggregation, tag) before any
 	// setup work: build a throwaway collector.
 	w, err := microfi.Workload([]*microfi.Tenant{{Sub: "x", Accounts: []int64{1}}})
@@ -153,7 +161,12 @@ func run(ctx context.Context, o *Options, cfg loadtest.RunConfig, stdout, stderr
 		secret := []byte(o.JWTSecret)
 		cliBin, cliDir := o.ProxyBin, o.DataDir
 		if o.Spawn {
-			sp, err := microfi.Spawn(ctx, microfi.SpawnOptions{Bin: o.ProxyBin, RootDomain: o.RootDomain, ExtraArgs: o.ProxyArgs, KeepData: o.KeepData, Log: logw})
+			extra := []string(o.ProxyArgs)
+			if cfg.Cold {
+				extra = append(o.coldProxyArgs(), extra...)
+				o.SetupWorkers = o.coldSetupWorkers()
+			}
+			sp, err := microfi.Spawn(ctx, microfi.SpawnOptions{Bin: o.ProxyBin, RootDomain: o.RootDomain, ExtraArgs: extra, KeepData: o.KeepData, Log: logw})
 			if err != nil {
 				return 0, err
 			}
@@ -203,6 +216,12 @@ func run(ctx context.Context, o *Options, cfg loadtest.RunConfig, stdout, stderr
 			return 0, err
 		}
 		tenants = ts
+		if o.Noisy > 0 && o.NoisyQuota > 0 && slices.Contains(o.noise, microfi.NoiseWrite) {
+			if err := p.SetQuota(ctx, ts[:o.Noisy], o.NoisyQuota); err != nil {
+				return 0, err
+			}
+			fmt.Fprintf(logw, "setup: storage quota of the %d noisy tenants set to %d MiB\n", o.Noisy, o.NoisyQuota>>20)
+		}
 		// A spawned proxy's whole data dir goes away; on a real target the
 		// tenants this run created would otherwise stay in its catalog.
 		if created && o.Cleanup && !o.Spawn {
@@ -239,6 +258,16 @@ func run(ctx context.Context, o *Options, cfg loadtest.RunConfig, stdout, stderr
 		ceiling = c
 	}
 
+	var noisy []*microfi.Tenant
+	if o.Noisy > 0 {
+		// The first N tenants make the noise; the mix runs over the others.
+		noisy, tenants = tenants[:o.Noisy], tenants[o.Noisy:]
+		picker, err := loadtest.NewTenantPicker(len(tenants), o.TenantDist, o.ZipfS, o.ZipfV, o.Seed)
+		if err != nil {
+			return 0, err
+		}
+		cfg.Picker = picker
+	}
 	w, err := microfi.Workload(tenants)
 	if err != nil {
 		return 0, err
@@ -257,17 +286,25 @@ func run(ctx context.Context, o *Options, cfg loadtest.RunConfig, stdout, stderr
 	if ceiling > 0 {
 		fmt.Fprintf(stdout, "  harness ceiling: ~%.0f req/s (64 VUs against a trivial in-process endpoint, %s)\n", ceiling, o.SelfCeiling)
 	}
-	fmt.Fprintln(stdout)
 
 	if !o.Quiet {
 		cfg.Progress, cfg.ProgressTTY = stderr, isTTY(stderr)
 	}
+	if o.Noisy > 0 {
+		return runNoisy(ctx, o, cfg, noisy, ceiling, stdout, stderr)
+	}
+	fmt.Fprintln(stdout)
 	res, err := loadtest.Run(ctx, cfg)
 	if err != nil {
 		return 0, err
 	}
 	res.SelfCeiling = ceiling
 	res.Warnings = loadtest.CeilingWarnings(res, ceiling)
+	if cfg.Cold {
+		if _, cold, total := loadtest.ColdShare(res.Collector); cold == 0 && total > 0 {
+			res.Warnings = append(res.Warnings, "--profile cold: no response said it opened its tenant's database: run the target with tenantgate serve --server-timing (and --max-open-tenants below --tenants)")
+		}
+	}
 	output.WriteSummary(stdout, res)
 	if o.SummaryExport != "" {
 		if err := output.WriteSummaryJSON(o.SummaryExport, res, isTTY(stdout), isTTY(stderr)); err != nil {

@@ -170,6 +170,9 @@ func runRestore(ctx context.Context, env *Env, args []string) error {
 }
 
 func restoreTenant(ctx context.Context, env *Env, t *tools, tn catalog.Tenant, from string) error {
+	if err := refuseMoving(ctx, t, tn); err != nil {
+		return err
+	}
 	snap, err := transfer.Restore(ctx, from, tn.ID, t.shards.URL(tn.ID, tn.DBURL), migrations.Tenant)
 	if err != nil {
 		return err

@@ -207,8 +207,15 @@ func planShared(ctx context.Context, t *tools, src *transfer.Source) ([]sharedPl
 		}
 		if p.exists {
 			url := t.shards.URL(p.tenant.ID, p.tenant.DBURL)
+			if err := refuseMoving(ctx, t, p.tenant); err != nil {
+				problems = append(problems, err.Error())
+				continue
+			}
 			if storage.IsRemote(url) {
-				problems = append(problems, fmt.Sprintf("tenant %d (%s): %v", st.ID, st.Host, transfer.ErrRemote))
+				// Checked on a snapshot of the server's database.
+				if err := src.Check(ctx, st.ID, url); err != nil {
+					problems = append(problems, err.Error())
+				}
 				continue
 			}
 			if path, err := storage.LocalPath(url); err == nil {
@@ -230,10 +237,10 @@ func planShared(ctx context.Context, t *tools, src *transfer.Source) ([]sharedPl
 
 // prepareTarget makes sure an existing tenant's database exists and is on
 // the newest schema (the shard manager migrates on open).
+// A remote one is opened (stamp checked, migrated) over HTTP like any.
 func prepareTarget(ctx context.Context, t *tools, tn catalog.Tenant) error {
-	url := t.shards.URL(tn.ID, tn.DBURL)
-	if storage.IsRemote(url) {
-		return fmt.Errorf("tenant %d (%s): %w", tn.ID, tn.Host, transfer.ErrRemote)
+	if err := refuseMoving(ctx, t, tn); err != nil {
+		return err
 	}
 	h, err := t.shards.Acquire(ctx, tn.ID, tn.DBURL)
 	if err != nil {
@@ -275,4 +282,18 @@ func fileHash(path string) (string, error) {
 		return "", err
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// refuseMoving refuses to write a tenant that an unfinished move holds:
+// restore and import fence and unfence the database themselves, which
+// would lift the move's fence.
+func refuseMoving(ctx context.Context, t *tools, tn catalog.Tenant) error {
+	m, err := t.catalog.OpenMove(ctx, tn.ID)
+	switch {
+	case errors.Is(err, catalog.ErrMoveNotFound):
+		return nil
+	case err != nil:
+		return fmt.Errorf("tenant %d (%s): %w", tn.ID, tn.Host, err)
+	}
+	return fmt.Errorf("tenant %d (%s) is being moved (move %d, step %s); finish it (tenants move %s) or abort it (--abort) first", tn.ID, tn.Host, m.ID, m.Step, tn.Host)
 }

@@ -18,6 +18,10 @@ import (
 // sessions log in once per many requests.
 const DefaultMix = "list_accounts=40,get_account=25,deposit=10,transfer=10,sql_read=14.5,login=0.5"
 
+// NoLoginMix is DefaultMix without logins: what the scale goals measure
+// (a password hash per login would measure bcrypt, not the tenant path).
+const NoLoginMix = "list_accounts=40,get_account=25,deposit=10,transfer=10,sql_read=14.5"
+
 // scenario is one MicroFi request kind, built for a tenant.
 type scenario struct {
 	name   string

@@ -108,6 +108,12 @@ func WriteSummary(w io.Writer, r *loadtest.Result) {
 	}
 	line(&b, "tenant_failed_worst", fmt.Sprintf("%s (%s)", metrics.FormatPct(f.WorstFailRt), worst))
 
+	if r.Config.Cold {
+		share, cold, total := loadtest.ColdShare(col)
+		b.WriteString("\n    COLD OPENS\n")
+		line(&b, "cold_share", fmt.Sprintf("%-7s %.0f of %.0f requests opened their tenant's database (the server's Server-Timing)", metrics.FormatPct(share), cold, total))
+	}
+
 	b.WriteString("\n    MACHINE\n")
 	line(&b, "harness_cpu", cpuLine(r.HarnessCPU, r.Elapsed))
 	if r.TargetCPU > 0 {

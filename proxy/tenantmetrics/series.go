@@ -1,5 +1,8 @@
 // Package tenantmetrics keeps bounded per-tenant Prometheus series: the
 // busiest N tenants by a Space-Saving sketch, everyone else as "other".
+// Requests, errors, throttling and latency are counted per request; CPU is
+// charged by the SQL scheduler; database and WAL bytes are read at scrape
+// time (sizes.go).
 package tenantmetrics
 
 import (
@@ -49,22 +52,49 @@ type Series struct {
 	errors    *prometheus.CounterVec
 	throttled *prometheus.CounterVec
 	duration  *prometheus.HistogramVec
+	cpu       *prometheus.CounterVec
 
-	top   atomic.Pointer[map[string]*tenantChildren] // current top set, copy-on-write
+	top   atomic.Pointer[topSet] // current top set, copy-on-write
 	other *tenantChildren
+	sizes atomic.Pointer[SizeFunc] // database and WAL bytes (sizes.go)
 
 	mu     sync.Mutex // guards sketch and top-set writes
 	sketch *spaceSaving
 }
 
+// topSet is the tracked tenants, by host and by catalog id (the scheduler
+// charges CPU by id). A tenant observed without its id is only in byHost.
+type topSet struct {
+	byHost map[string]*tenantChildren
+	byID   map[int64]*tenantChildren
+}
+
+// with returns a copy of ts with c added under host (and its id, if known).
+func (ts *topSet) with(host string, c *tenantChildren) *topSet {
+	next := &topSet{byHost: make(map[string]*tenantChildren, len(ts.byHost)+1), byID: make(map[int64]*tenantChildren, len(ts.byID)+1)}
+	for k, v := range ts.byHost {
+		next.byHost[k] = v
+	}
+	for k, v := range ts.byID {
+		next.byID[k] = v
+	}
+	next.byHost[host] = c
+	if c.id != 0 {
+		next.byID[c.id] = c
+	}
+	return next
+}
+
 // tenantChildren are the label children of one tenant label value, looked up
 // once so Observe never allocates or re-creates a deleted series.
 type tenantChildren struct {
+	id        int64 // catalog id; 0 when unknown (and for "other")
 	requests  prometheus.Counter
 	err4xx    prometheus.Counter
 	err5xx    prometheus.Counter
 	throttled prometheus.Counter
 	duration  prometheus.Observer
+	cpu       prometheus.Counter
 }
 
 // New registers the per-tenant metrics on reg, tracking the n
@@ -98,19 +128,27 @@ func New(reg prometheus.Registerer, n int) *Series {
 			NativeHistogramMaxBucketNumber:  100,
 			NativeHistogramMinResetDuration: time.Hour,
 		}, []string{"tenant"}),
+		cpu: f.NewCounterVec(prometheus.CounterOpts{
+			Name: "tenantgate_tenant_cpu_seconds_total",
+			Help: "Time the tenant's SQL statements spent running in SQLite's VM (waits for a CPU token excluded), for the busiest tenants; all others are tenant=\"other\".",
+		}, []string{"tenant"}),
 		// The sketch holds more candidates than slots so a tenant climbing
 		// into the top N is already being counted when the set is recomputed.
 		sketch: newSpaceSaving(max(8*n, 64)),
 	}
-	ts.other = ts.children(Other)
-	empty := map[string]*tenantChildren{}
-	ts.top.Store(&empty)
+	ts.other = ts.children(Other, 0)
+	ts.top.Store(&topSet{byHost: map[string]*tenantChildren{}, byID: map[int64]*tenantChildren{}})
+	if reg != nil {
+		reg.MustRegister(sizeCollector{ts})
+	}
 	return ts
 }
 
 // children looks up (and so creates) the series of one tenant label value.
-func (ts *Series) children(label string) *tenantChildren {
+func (ts *Series) children(label string, id int64) *tenantChildren {
 	return &tenantChildren{
+		id:        id,
+		cpu:       ts.cpu.WithLabelValues(label),
 		requests:  ts.requests.WithLabelValues(label),
 		err4xx:    ts.errors.WithLabelValues(label, "4xx"),
 		err5xx:    ts.errors.WithLabelValues(label, "5xx"),
@@ -126,6 +164,7 @@ func (ts *Series) delete(label string) {
 	ts.errors.DeleteLabelValues(label, "5xx")
 	ts.throttled.DeleteLabelValues(label)
 	ts.duration.DeleteLabelValues(label)
+	ts.cpu.DeleteLabelValues(label)
 }
 
 // Observe records one request served for the tenant whose catalog host is
@@ -133,17 +172,23 @@ func (ts *Series) delete(label string) {
 // catalog (catalog.Tenant.Host), never from the request, because it becomes a
 // label value. It does not allocate in the steady state.
 func (ts *Series) Observe(host string, status int, d time.Duration) {
+	ts.ObserveTenant(0, host, status, d)
+}
+
+// ObserveTenant is Observe for a tenant whose catalog id is known, so its CPU
+// (charged by id, see AddCPU) and file sizes land in its own series.
+func (ts *Series) ObserveTenant(id int64, host string, status int, d time.Duration) {
 	if ts == nil {
 		return
 	}
-	top := *ts.top.Load()
-	c, ok := top[host]
+	top := ts.top.Load()
+	c, ok := top.byHost[host]
 	ts.mu.Lock()
-	ts.sketch.add(host)
-	if !ok && len(top) < ts.n && host != Other {
+	ts.sketch.add(host, id)
+	if !ok && len(top.byHost) < ts.n && host != Other {
 		// A free slot: admit the tenant now rather than waiting for the next
 		// re-rank, so per-tenant panels fill in as soon as traffic starts.
-		c = ts.admitLocked(host)
+		c = ts.admitLocked(host, id)
 		ok = c != nil
 	}
 	ts.mu.Unlock()
@@ -165,22 +210,31 @@ func (ts *Series) Observe(host string, status int, d time.Duration) {
 
 // admitLocked adds host to the top set if there is still room, returning its
 // children, or nil when the set filled up meanwhile. ts.mu must be held.
-func (ts *Series) admitLocked(host string) *tenantChildren {
-	cur := *ts.top.Load()
-	if c, ok := cur[host]; ok {
+func (ts *Series) admitLocked(host string, id int64) *tenantChildren {
+	cur := ts.top.Load()
+	if c, ok := cur.byHost[host]; ok {
 		return c
 	}
-	if len(cur) >= ts.n {
+	if len(cur.byHost) >= ts.n {
 		return nil
 	}
-	next := make(map[string]*tenantChildren, len(cur)+1)
-	for k, v := range cur {
-		next[k] = v
-	}
-	c := ts.children(host)
-	next[host] = c
-	ts.top.Store(&next)
+	c := ts.children(host, id)
+	ts.top.Store(cur.with(host, c))
 	return c
+}
+
+// AddCPU charges d of SQL running time to the tenant with catalog id id:
+// to its own series when it is tracked, to "other" otherwise. It is the
+// fair CPU scheduler's OnCharge hook and does not allocate.
+func (ts *Series) AddCPU(id int64, d time.Duration) {
+	if ts == nil {
+		return
+	}
+	c, ok := ts.top.Load().byID[id]
+	if !ok {
+		c = ts.other
+	}
+	c.cpu.Add(d.Seconds())
 }
 
 // Run re-ranks the tenants every Interval until ctx is done; the caller
@@ -218,21 +272,28 @@ func (ts *Series) Rerank() {
 	ranked := ts.sketch.top(ts.n, Other)
 	ts.sketch.decay()
 
-	cur := *ts.top.Load()
-	next := make(map[string]*tenantChildren, len(ranked))
-	for _, host := range ranked {
-		if c, ok := cur[host]; ok {
-			next[host] = c
-		} else {
-			next[host] = ts.children(host)
+	cur := ts.top.Load()
+	next := &topSet{byHost: make(map[string]*tenantChildren, len(ranked)), byID: make(map[int64]*tenantChildren, len(ranked))}
+	for _, it := range ranked {
+		c, ok := cur.byHost[it.key]
+		if !ok || (c.id == 0 && it.id != 0) {
+			if ok {
+				c = &tenantChildren{id: it.id, requests: c.requests, err4xx: c.err4xx, err5xx: c.err5xx, throttled: c.throttled, duration: c.duration, cpu: c.cpu}
+			} else {
+				c = ts.children(it.key, it.id)
+			}
+		}
+		next.byHost[it.key] = c
+		if c.id != 0 {
+			next.byID[c.id] = c
 		}
 	}
-	ts.top.Store(&next)
+	ts.top.Store(next)
 	// Delete after publishing so new Observe calls no longer find the old
 	// children; an increment racing with the switch is lost, never leaked
 	// into a re-created series.
-	for host := range cur {
-		if _, ok := next[host]; !ok {
+	for host := range cur.byHost {
+		if _, ok := next.byHost[host]; !ok {
 			ts.delete(host)
 		}
 	}
@@ -243,7 +304,7 @@ func (ts *Series) Tracked() []string {
 	if ts == nil {
 		return nil
 	}
-	cur := *ts.top.Load()
+	cur := ts.top.Load().byHost
 	hosts := make([]string, 0, len(cur))
 	for h := range cur {
 		hosts = append(hosts, h)

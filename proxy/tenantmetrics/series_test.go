@@ -327,3 +327,86 @@ func histogramOf(t *testing.T, reg *prometheus.Registry, name, tenant string) *d
 	t.Helper()
 	return findMetric(t, reg, name, tenant).GetHistogram()
 }
+
+// CPU is charged by catalog id: to the tracked tenant's own series when its
+// id is known, to "other" otherwise; after a re-rank the id stays bound.
+func TestTenantSeries_CPU(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	ts := tenantmetrics.New(reg, 2)
+	ts.ObserveTenant(7, "acme", 200, time.Millisecond)
+	ts.ObserveTenant(8, "bravo", 200, time.Millisecond)
+	ts.ObserveTenant(9, "charlie", 200, time.Millisecond) // no slot left: "other"
+	ts.AddCPU(7, 1500*time.Millisecond)
+	ts.AddCPU(9, 250*time.Millisecond)
+	ts.AddCPU(42, 250*time.Millisecond) // never seen
+	want := `
+# HELP tenantgate_tenant_cpu_seconds_total Time the tenant's SQL statements spent running in SQLite's VM (waits for a CPU token excluded), for the busiest tenants; all others are tenant="other".
+# TYPE tenantgate_tenant_cpu_seconds_total counter
+tenantgate_tenant_cpu_seconds_total{tenant="acme"} 1.5
+tenantgate_tenant_cpu_seconds_total{tenant="bravo"} 0
+tenantgate_tenant_cpu_seconds_total{tenant="other"} 0.5
+`
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "tenantgate_tenant_cpu_seconds_total"); err != nil {
+		t.Fatal(err)
+	}
+	// charlie becomes the busiest; acme keeps a slot, bravo drops out.
+	for range 10 {
+		ts.ObserveTenant(9, "charlie", 200, time.Millisecond)
+		ts.ObserveTenant(7, "acme", 200, time.Millisecond)
+	}
+	ts.Rerank()
+	ts.AddCPU(9, time.Second)
+	ts.AddCPU(8, time.Second) // bravo is "other" now
+	want = `
+# HELP tenantgate_tenant_cpu_seconds_total Time the tenant's SQL statements spent running in SQLite's VM (waits for a CPU token excluded), for the busiest tenants; all others are tenant="other".
+# TYPE tenantgate_tenant_cpu_seconds_total counter
+tenantgate_tenant_cpu_seconds_total{tenant="acme"} 1.5
+tenantgate_tenant_cpu_seconds_total{tenant="charlie"} 1
+tenantgate_tenant_cpu_seconds_total{tenant="other"} 1.5
+`
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "tenantgate_tenant_cpu_seconds_total"); err != nil {
+		t.Fatal(err)
+	}
+	if n := testing.AllocsPerRun(1000, func() { ts.AddCPU(7, time.Millisecond) }); n != 0 {
+		t.Errorf("AddCPU allocates %v times per call, want 0", n)
+	}
+}
+
+// The file-size gauges are read at scrape time for the tracked tenants
+// whose id is known, plus "other"; they lint clean.
+func TestTenantSeries_Sizes(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	ts := tenantmetrics.New(reg, 3)
+	ts.ObserveTenant(7, "acme", 200, time.Millisecond)
+	ts.ObserveTenant(8, "remote", 200, time.Millisecond) // no local file: no series
+	ts.Observe("noid", 200, time.Millisecond)           // id unknown: no series
+	if n, err := testutil.GatherAndCount(reg, "tenantgate_tenant_db_bytes"); err != nil || n != 0 {
+		t.Fatalf("before SetSizes: %d series, %v; want none", n, err)
+	}
+	var asked []int64
+	ts.SetSizes(func(ids []int64) (map[int64]tenantmetrics.Size, tenantmetrics.Size) {
+		asked = append(asked[:0], ids...)
+		return map[int64]tenantmetrics.Size{7: {DB: 4096, WAL: 8192}}, tenantmetrics.Size{DB: 1 << 20, WAL: 0}
+	})
+	want := `
+# HELP tenantgate_tenant_db_bytes Size of the tenant's database file, for the busiest tenants; tenant="other" is the total of every other tenant database open on this proxy.
+# TYPE tenantgate_tenant_db_bytes gauge
+tenantgate_tenant_db_bytes{tenant="acme"} 4096
+tenantgate_tenant_db_bytes{tenant="other"} 1.048576e+06
+# HELP tenantgate_tenant_wal_bytes Size of the tenant's write-ahead log, for the busiest tenants; tenant="other" is the total of every other tenant database open on this proxy.
+# TYPE tenantgate_tenant_wal_bytes gauge
+tenantgate_tenant_wal_bytes{tenant="acme"} 8192
+tenantgate_tenant_wal_bytes{tenant="other"} 0
+`
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "tenantgate_tenant_db_bytes", "tenantgate_tenant_wal_bytes"); err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(asked)
+	if !slices.Equal(asked, []int64{7, 8}) {
+		t.Fatalf("sizes asked for %v, want the tracked ids [7 8]", asked)
+	}
+	problems, err := testutil.GatherAndLint(reg)
+	if err != nil || len(problems) != 0 {
+		t.Fatalf("lint: %v %v", problems, err)
+	}
+}

@@ -17,6 +17,7 @@ type spaceSaving struct {
 
 type ssItem struct {
 	key   string
+	id    int64 // the tenant's catalog id, when known (0 otherwise)
 	count uint64
 	index int // position in heap
 }
@@ -32,29 +33,39 @@ func newSpaceSaving(capacity int) *spaceSaving {
 // add counts one occurrence of key. When the sketch is full, the key with
 // the smallest count is replaced and key inherits that count plus one (the
 // Space-Saving overestimate), so a newcomer can displace stale entries.
-func (s *spaceSaving) add(key string) {
+// id rides along with key (the tenant's catalog id; 0 when unknown).
+func (s *spaceSaving) add(key string, id int64) {
 	if it, ok := s.items[key]; ok {
 		it.count++
+		if id != 0 {
+			it.id = id
+		}
 		heap.Fix(&s.heap, it.index)
 		return
 	}
 	if len(s.heap) < s.capacity {
-		it := &ssItem{key: key, count: 1}
+		it := &ssItem{key: key, id: id, count: 1}
 		s.items[key] = it
 		heap.Push(&s.heap, it)
 		return
 	}
 	it := s.heap[0]
 	delete(s.items, it.key)
-	it.key = key
+	it.key, it.id = key, id
 	it.count++
 	s.items[key] = it
 	heap.Fix(&s.heap, 0)
 }
 
+// ranked is one entry of top: a key and its id.
+type ranked struct {
+	key string
+	id  int64
+}
+
 // top returns up to n keys with the highest non-zero counts, highest first
 // (ties broken by key for determinism), never including exclude.
-func (s *spaceSaving) top(n int, exclude string) []string {
+func (s *spaceSaving) top(n int, exclude string) []ranked {
 	all := make([]*ssItem, 0, len(s.heap))
 	for _, it := range s.heap {
 		if it.count > 0 && it.key != exclude {
@@ -70,9 +81,9 @@ func (s *spaceSaving) top(n int, exclude string) []string {
 	if len(all) > n {
 		all = all[:n]
 	}
-	keys := make([]string, len(all))
+	keys := make([]ranked, len(all))
 	for i, it := range all {
-		keys[i] = it.key
+		keys[i] = ranked{it.key, it.id}
 	}
 	return keys
 }

@@ -49,8 +49,9 @@ type Config struct {
 	// MaxWaiting is how many statements of one tenant may wait for a token;
 	// one more is interrupted, and Admit refuses the tenant's new requests.
 	MaxWaiting int
-	// OnCharge, if set, receives every finished statement's VM time (for
-	// per-tenant CPU series). It is called without locks held.
+	// OnCharge, if set, receives every finished statement's running time,
+	// its waits for a token excluded (for per-tenant CPU series). It is
+	// called on the statement's goroutine without locks held.
 	OnCharge func(tenant int64, d time.Duration)
 }
 

@@ -159,3 +159,35 @@ func TestNoIdleCredit(t *testing.T) {
 		t.Fatalf("%d tenants remembered once idle", n)
 	}
 }
+
+// OnCharge receives each statement's running time, not its wait for a
+// token: a statement stuck behind another for most of its life is charged
+// about its own work.
+func TestChargeExcludesWaits(t *testing.T) {
+	var mu sync.Mutex
+	charged := map[int64]time.Duration{}
+	s := New(Config{Tokens: 1, Quantum: time.Millisecond, Slice: time.Hour, OnCharge: func(id int64, d time.Duration) {
+		mu.Lock()
+		charged[id] += d
+		mu.Unlock()
+	}}, nil)
+	done := make(chan struct{})
+	go func() { defer close(done); spin(s, 1, 150*time.Millisecond, 0) }()
+	time.Sleep(20 * time.Millisecond) // tenant 1 holds the only token for its whole run
+	start := time.Now()
+	spin(s, 2, 20*time.Millisecond, 0)
+	took := time.Since(start)
+	<-done
+	mu.Lock()
+	defer mu.Unlock()
+	if charged[2] <= 0 || took < 100*time.Millisecond {
+		t.Fatalf("tenant 2 took %v and was charged %v; it should have waited for tenant 1", took, charged[2])
+	}
+	// Generous: the waiter did ~20 ms of work and waited ~100 ms.
+	if charged[2] > took-50*time.Millisecond {
+		t.Fatalf("tenant 2 was charged %v of its %v, waits included", charged[2], took)
+	}
+	if charged[1] < 100*time.Millisecond {
+		t.Fatalf("tenant 1 was charged %v for 150 ms of work", charged[1])
+	}
+}

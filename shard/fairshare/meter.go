@@ -17,9 +17,10 @@ type Meter struct {
 	s        *Scheduler
 	tenant   int64
 	deadline time.Time
-	start    time.Time // when the statement started
-	since    time.Time // when the token was granted; zero when not held
-	yielded  time.Time // when the statement last yielded its P
+	start    time.Time     // when the statement started
+	since    time.Time     // when the token was granted; zero when not held
+	yielded  time.Time     // when the statement last yielded its P
+	waited   time.Duration // time spent waiting for a token, not charged
 	refused  bool
 }
 
@@ -52,7 +53,10 @@ func (m *Meter) Tick() bool {
 }
 
 func (m *Meter) grab() bool {
-	if !m.s.acquire(m.tenant, m.deadline) {
+	t0 := time.Now()
+	ok := m.s.acquire(m.tenant, m.deadline)
+	m.waited += time.Since(t0)
+	if !ok {
 		m.refused = true
 		return false
 	}
@@ -64,7 +68,7 @@ func (m *Meter) grab() bool {
 func (m *Meter) Refused() bool { return m != nil && m.refused }
 
 // Done ends the statement: it gives back a held token and charges the
-// statement's run time to its tenant.
+// statement's run time, its waits for a token excluded, to its tenant.
 func (m *Meter) Done() {
 	if m == nil {
 		return
@@ -74,8 +78,9 @@ func (m *Meter) Done() {
 		m.s.release(m.tenant, now.Sub(m.since))
 		m.since = time.Time{}
 	}
-	m.s.metrics.charge(now.Sub(m.start))
+	ran := now.Sub(m.start) - m.waited
+	m.s.metrics.charge(ran)
 	if f := m.s.cfg.OnCharge; f != nil {
-		f(m.tenant, now.Sub(m.start))
+		f(m.tenant, ran)
 	}
 }

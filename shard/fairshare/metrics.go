@@ -23,7 +23,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}),
 		cpu: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "tenantgate_sql_cpu_seconds_total",
-			Help: "Time SQL statements spent running in SQLite's VM, all tenants.",
+			Help: "Time SQL statements spent running in SQLite's VM (waits for a CPU token excluded), all tenants.",
 		}),
 		refusal: map[string]prometheus.Counter{},
 	}

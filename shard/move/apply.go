@@ -20,6 +20,19 @@ const (
 // at commit (rows arrive in table order, not dependency order). Either all
 // of it lands or none.
 func Apply(ctx context.Context, target *sql.DB, d Delta) error {
+	return apply(ctx, target, d, false)
+}
+
+// ApplyFenced applies a delta to a fenced database (Fence) in one
+// transaction: the fence triggers are dropped inside it, the delta goes in
+// and the fence is put back on every table before the commit, so the
+// delta's own writes pass while no other writer ever sees the database
+// unfenced. A restore or import into a live remote tenant uses it.
+func ApplyFenced(ctx context.Context, target *sql.DB, d Delta) error {
+	return apply(ctx, target, d, true)
+}
+
+func apply(ctx context.Context, target *sql.DB, d Delta, fenced bool) error {
 	if d.Empty() {
 		return nil
 	}
@@ -36,6 +49,20 @@ func Apply(ctx context.Context, target *sql.DB, d Delta) error {
 	}
 	if err := exec(`PRAGMA defer_foreign_keys = ON`); err != nil {
 		return err
+	}
+	if fenced {
+		names, err := fenceTriggers(ctx, tx)
+		if err != nil {
+			return fmt.Errorf("apply: %w", err)
+		}
+		if len(names) == 0 {
+			return fmt.Errorf("apply: the database is not fenced")
+		}
+		for _, n := range names {
+			if err := exec(`DROP TRIGGER ` + ident(n)); err != nil {
+				return err
+			}
+		}
 	}
 	for _, q := range d.Drop {
 		if err := exec(q); err != nil {
@@ -55,6 +82,17 @@ func Apply(ctx context.Context, target *sql.DB, d Delta) error {
 	for _, q := range d.After {
 		if err := exec(q); err != nil {
 			return err
+		}
+	}
+	if fenced {
+		tables, err := userTables(ctx, tx)
+		if err != nil {
+			return fmt.Errorf("apply: %w", err)
+		}
+		for _, q := range fenceStmts(tables) {
+			if err := exec(q); err != nil {
+				return err
+			}
 		}
 	}
 	if err := tx.Commit(); err != nil {

@@ -34,6 +34,11 @@ func Fence(ctx context.Context, db *sql.DB) error {
 	if err != nil {
 		return err
 	}
+	return inTx(ctx, db, fenceStmts(tables))
+}
+
+// fenceStmts creates the fence triggers on tables.
+func fenceStmts(tables []string) []string {
 	var stmts []string
 	for i, t := range tables {
 		for _, op := range []string{"INSERT", "UPDATE", "DELETE"} {
@@ -42,7 +47,7 @@ func Fence(ctx context.Context, db *sql.DB) error {
 				ident(name), op, ident(t), storage.FenceMessage))
 		}
 	}
-	return inTx(ctx, db, stmts)
+	return stmts
 }
 
 // Unfence removes the fence (an aborted move, or a database that a move
@@ -65,19 +70,19 @@ func Fenced(ctx context.Context, db *sql.DB) (bool, error) {
 	return len(names) > 0, err
 }
 
-func fenceTriggers(ctx context.Context, db *sql.DB) ([]string, error) {
+func fenceTriggers(ctx context.Context, db querier) ([]string, error) {
 	return queryNames(ctx, db, "read fence", `SELECT name FROM sqlite_schema WHERE type = 'trigger' AND name LIKE ? ESCAPE '\'`,
 		strings.ReplaceAll(migrations.FencePrefix, "_", `\_`)+"%")
 }
 
 // userTables lists the tables of db but SQLite's own, by name.
-func userTables(ctx context.Context, db *sql.DB) ([]string, error) {
+func userTables(ctx context.Context, db querier) ([]string, error) {
 	return queryNames(ctx, db, "list tables", `SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite\_%' ESCAPE '\' ORDER BY name`)
 }
 
 // queryNames runs a query of one text column and returns its values; what
 // names the step in the error.
-func queryNames(ctx context.Context, db *sql.DB, what, query string, args ...any) ([]string, error) {
+func queryNames(ctx context.Context, db querier, what, query string, args ...any) ([]string, error) {
 	rows, err := db.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", what, err)

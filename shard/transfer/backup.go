@@ -25,7 +25,12 @@ type Snapshot = storage.Snapshot
 // Backup writes a verified snapshot of the tenant database at dbURL to out
 // (storage.Backup: VACUUM INTO a temporary name, integrity and stamp
 // checks, fsync, rename, fsync of the directory). out must not exist yet.
+// A remote database is read in one read transaction (remote.go) and then
+// checked and written the same way.
 func Backup(ctx context.Context, dbURL string, tenantID int64, out string) (Snapshot, error) {
+	if storage.IsRemote(dbURL) {
+		return backupRemote(ctx, dbURL, tenantID, out)
+	}
 	path, err := localPath(dbURL)
 	if err != nil {
 		return Snapshot{}, fmt.Errorf("backup tenant %d: %w", tenantID, err)
@@ -51,10 +56,18 @@ func Backup(ctx context.Context, dbURL string, tenantID int64, out string) (Snap
 // connection, and the WAL stays consistent, so restoring while serving does
 // not corrupt anything. Writes made after the snapshot was taken are lost;
 // that is what a restore means.
+//
+// A remote database gets the same checks and the same migrated copy; the
+// copy goes in as the difference from the server's content, in one
+// transaction under a write fence, verified table by table (remote.go).
 func Restore(ctx context.Context, from string, tenantID int64, dbURL string, set migrations.Set) (Snapshot, error) {
-	path, err := localPath(dbURL)
-	if err != nil {
-		return Snapshot{}, fmt.Errorf("restore tenant %d: %w", tenantID, err)
+	remote := storage.IsRemote(dbURL)
+	var path string
+	if !remote {
+		var err error
+		if path, err = localPath(dbURL); err != nil {
+			return Snapshot{}, fmt.Errorf("restore tenant %d: %w", tenantID, err)
+		}
 	}
 	src, err := storage.Inspect(ctx, from, tenantID)
 	if err != nil {
@@ -63,18 +76,27 @@ func Restore(ctx context.Context, from string, tenantID int64, dbURL string, set
 	if err := checkSchema(ctx, from, set); err != nil {
 		return Snapshot{}, fmt.Errorf("restore tenant %d: %s: %w", tenantID, from, err)
 	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+	scratchDir := filepath.Dir(path)
+	if remote {
+		if scratchDir, err = os.MkdirTemp("", "tenantgate-restore-"); err != nil {
+			return Snapshot{}, fmt.Errorf("restore tenant %d: %w", tenantID, err)
+		}
+		defer os.RemoveAll(scratchDir)
+	} else if err := os.MkdirAll(scratchDir, 0o755); err != nil {
 		return Snapshot{}, fmt.Errorf("restore tenant %d: %w", tenantID, err)
 	}
 
 	// Scratch copy, migrated to the newest schema.
-	scratch := storage.TempName(path)
+	scratch := storage.TempName(filepath.Join(scratchDir, filepath.Base(from)))
 	defer storage.RemoveFiles(scratch)
 	if err := vacuumInto(ctx, from, scratch); err != nil {
 		return Snapshot{}, fmt.Errorf("restore tenant %d: copy snapshot: %w", tenantID, err)
 	}
 	if err := migrateFile(ctx, scratch, set); err != nil {
 		return Snapshot{}, fmt.Errorf("restore tenant %d: migrate snapshot copy (from version %d): %w", tenantID, src.Version, err)
+	}
+	if remote {
+		return restoreRemote(ctx, dbURL, tenantID, scratch)
 	}
 
 	if err := backupInto(ctx, scratch, path); err != nil {

@@ -47,6 +47,9 @@ func (r Report) Rows() (source, added int64) {
 // and row conflicts. Import runs the same checks itself; Check lets a caller
 // vet many tenants before writing any.
 func (s *Source) Check(ctx context.Context, tenantID int64, targetPath string) error {
+	if storage.IsRemote(targetPath) {
+		return s.checkRemote(ctx, tenantID, targetPath)
+	}
 	a, err := s.attach(ctx, tenantID, targetPath)
 	if err != nil {
 		return err
@@ -63,7 +66,13 @@ func (s *Source) Check(ctx context.Context, tenantID int64, targetPath string) e
 // different row under an id the source uses; it writes in one transaction
 // and commits only when row counts and checksums match. Rerunning adds
 // nothing.
+//
+// A remote target (a libSQL URL) is imported on a local copy under a write
+// fence and the added rows sent in one transaction (remote.go).
 func (s *Source) Import(ctx context.Context, tenantID int64, targetPath string) (Report, error) {
+	if storage.IsRemote(targetPath) {
+		return s.importRemote(ctx, tenantID, targetPath)
+	}
 	rep := Report{TenantID: tenantID, Warnings: s.Warnings}
 	a, err := s.attach(ctx, tenantID, targetPath)
 	if err != nil {

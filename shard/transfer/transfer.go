@@ -11,7 +11,8 @@
 // matched by id, so rerunning an import adds nothing.
 //
 // Like the rest of shard, the package takes plain values (tenant ids and
-// paths), never catalog types. Only local database files are supported.
+// paths), never catalog types. A remote tenant database (a libSQL URL) is
+// worked on through a local copy and plain SQL (remote.go).
 package transfer
 
 import (

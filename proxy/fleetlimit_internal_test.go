@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"fmt"
 	"math"
 	"net/netip"
 	"testing"
@@ -147,5 +148,38 @@ func TestFleetSharesLoginAndBudgets(t *testing.T) {
 	s.Reweight("me", live)
 	if w := s.budgets.shares.weight(budgetDemo); w != 1 {
 		t.Errorf("demo share when only this proxy is asked = %v, want 1", w)
+	}
+}
+
+// BenchmarkFleetReweight is the proxy's side of one heartbeat at its
+// busiest: the load report of 1,000 active tenants (requests and logins)
+// and both creation budgets, then the shares recomputed from three such
+// reports and every existing bucket rescaled. Off the request path, once
+// per --heartbeat-interval (BENCHMARKS.md).
+func BenchmarkFleetReweight(b *testing.B) {
+	s := &Server{logins: newLoginThrottle(DefaultLoginIPLimit, DefaultLoginTenantLimit),
+		budgets: newBudgets(Budgets{}), tenantLimit: newTenantThrottle(DefaultTenantRate, DefaultTenantMaxInFlight)}
+	now := time.Now()
+	addr := netip.MustParseAddr("10.0.0.1")
+	var live []registry.Proxy
+	for _, id := range []string{"self", "p2", "p3"} {
+		load := map[string]float64{"b:demo": 0.1, "b:signup": 0.05}
+		for t := int64(1); t <= 1000; t++ {
+			load[fmt.Sprintf("t:%d", t)] = float64(t%50 + 1)
+			load[fmt.Sprintf("l:%d", t)] = 0.2
+		}
+		live = append(live, registry.Proxy{ID: id, State: registry.StateServing, Load: load})
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		b.StopTimer()
+		for t := int64(1); t <= 1000; t++ { // the interval's traffic (not timed): every bucket exists
+			s.tenantLimit.enter(t, now)
+			s.tenantLimit.leave(t)
+			s.logins.take(loginKey{tenant: t, email: "a@b.c"}, addr, now)
+		}
+		b.StartTimer()
+		s.FleetLoad()
+		s.Reweight("self", live)
 	}
 }

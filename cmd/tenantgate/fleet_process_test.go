@@ -6,9 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -418,7 +420,15 @@ func TestFleetThreeProxiesRemoteCatalog(t *testing.T) {
 		}
 	})
 	t.Run("SuspendAcknowledged", r.suspendAcknowledged)
-	t.Run("AckLatency", func(t *testing.T) { r.ackLatency(t, 30) })
+	t.Run("AckLatency", func(t *testing.T) {
+		// 30 changes keep make test short; BENCHMARKS.md runs the goal's
+		// 100 with TENANTGATE_FLEET_ACKS=100.
+		n := 30
+		if v, err := strconv.Atoi(os.Getenv("TENANTGATE_FLEET_ACKS")); err == nil && v >= 10 {
+			n = v
+		}
+		r.ackLatency(t, n)
+	})
 	t.Run("RateUnevenSplit", func(t *testing.T) {
 		r.rateSplit(t, map[*fleetProc]float64{procs[0]: 0.8, procs[1]: 0.15, procs[2]: 0.05}, 3*time.Second, 4*time.Second)
 	})

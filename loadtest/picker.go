@@ -7,14 +7,20 @@ import (
 
 // TenantPicker chooses the tenant for each iteration.
 type TenantPicker struct {
-	n    int
-	zipf bool
-	s, v float64
-	perm []int // zipf rank → tenant index, so the hot tenant is not always the first
+	n     int
+	perVU bool // each VU keeps one tenant: VU i serves tenant i mod n
+	zipf  bool
+	s, v  float64
+	perm  []int // zipf rank → tenant index, so the hot tenant is not always the first
 }
 
-// NewTenantPicker returns a picker over n tenants. dist is "uniform" or
-// "zipf" (with exponent s > 1 and offset v >= 1, as math/rand/v2.NewZipf).
+// PerVU is the distribution in which each VU keeps one tenant (VU i serves
+// tenant i mod n), for scenarios that hold a session with their tenant.
+const PerVU = "per-vu"
+
+// NewTenantPicker returns a picker over n tenants. dist is "uniform",
+// "zipf" (with exponent s > 1 and offset v >= 1, as math/rand/v2.NewZipf)
+// or PerVU.
 func NewTenantPicker(n int, dist string, s, v float64, seed uint64) (*TenantPicker, error) {
 	if n <= 0 {
 		return nil, fmt.Errorf("tenant picker: no tenants")
@@ -22,6 +28,8 @@ func NewTenantPicker(n int, dist string, s, v float64, seed uint64) (*TenantPick
 	p := &TenantPicker{n: n}
 	switch dist {
 	case "", "uniform":
+	case PerVU:
+		p.perVU = true
 	case "zipf":
 		if s <= 1 || v < 1 {
 			return nil, fmt.Errorf("tenant picker: zipf needs s > 1 and v >= 1 (got s=%g v=%g)", s, v)
@@ -29,14 +37,18 @@ func NewTenantPicker(n int, dist string, s, v float64, seed uint64) (*TenantPick
 		p.zipf, p.s, p.v = true, s, v
 		p.perm = rand.New(rand.NewPCG(seed, 7)).Perm(n)
 	default:
-		return nil, fmt.Errorf("tenant picker: unknown distribution %q (want uniform or zipf)", dist)
+		return nil, fmt.Errorf("tenant picker: unknown distribution %q (want uniform, zipf or %s)", dist, PerVU)
 	}
 	return p, nil
 }
 
 // forVU returns a pick function for one VU, using the VU's own generator
 // (math/rand generators are not safe for concurrent use).
-func (p *TenantPicker) forVU(r *rand.Rand) func() int {
+func (p *TenantPicker) forVU(id int, r *rand.Rand) func() int {
+	if p.perVU {
+		t := id % p.n
+		return func() int { return t }
+	}
 	if !p.zipf || p.n == 1 {
 		return func() int { return r.IntN(p.n) }
 	}

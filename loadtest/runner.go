@@ -221,7 +221,7 @@ func (r *runner) newVU() executor.Iteration {
 		ID:     id,
 		Rng:    rng,
 		Buf:    make([]byte, 0, 512),
-		tenant: r.cfg.Picker.forVU(rng),
+		tenant: r.cfg.Picker.forVU(id, rng),
 		req:    &fasthttp.Request{},
 		resp:   &fasthttp.Response{},
 	}
@@ -270,6 +270,18 @@ func (r *runner) iterate(vu *VU, scheduled time.Time) {
 		r.mu.Lock()
 		r.statuses[s.Status]++
 		r.mu.Unlock()
+	}
+	if def.After != nil {
+		var body []byte
+		if err == nil {
+			body = vu.resp.Body()
+		}
+		def.After(vu, ti, s.Status, body)
+	}
+	if def.Think != nil {
+		if d := def.Think(s.Status); d > 0 {
+			time.Sleep(d)
+		}
 	}
 }
 

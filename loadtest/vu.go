@@ -12,6 +12,9 @@ type VU struct {
 	ID  int
 	Rng *rand.Rand // the VU's own generator (not safe to share)
 	Buf []byte     // scratch space for building requests
+	// Session is state a scenario carries from one of the VU's iterations
+	// to the next (Scenario.After), e.g. an SQL stream's baton.
+	Session []byte
 
 	tenant func() int
 	req    *fasthttp.Request

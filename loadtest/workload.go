@@ -1,6 +1,10 @@
 package loadtest
 
-import "github.com/valyala/fasthttp"
+import (
+	"time"
+
+	"github.com/valyala/fasthttp"
+)
 
 // Scenario is one kind of request in the mix.
 type Scenario struct {
@@ -13,6 +17,12 @@ type Scenario struct {
 	Build func(v *VU, t int, req *fasthttp.Request)
 	// Check returns bit i set when check i passed.
 	Check func(status int, body []byte) uint32
+	// After, if set, sees each response before the VU's next iteration,
+	// to carry session state between a VU's iterations (VU.Session).
+	After func(v *VU, t int, status int, body []byte)
+	// Think, if set, is the pause after an iteration before the VU's
+	// next (k6's sleep()): a client's pace, or its back-off after a 429.
+	Think func(status int) time.Duration
 }
 
 // Workload is what a run drives: the scenarios, and the targets (tenants)

@@ -4,12 +4,12 @@ import (
 	"context"
 
 	"github.com/microfi/tenantgate/catalog"
-	"github.com/microfi/tenantgate/shard/storage"
 	"github.com/microfi/tenantgate/shard/verify"
 )
 
-// auditTargets lists the local tenant databases for the continuous ledger
-// audit, one catalog page at a time.
+// auditTargets lists the tenant databases for the continuous ledger audit,
+// local files and remote ones (read over the libSQL client, see
+// verify.Tenant), one catalog page at a time.
 func (s *Server) auditTargets(ctx context.Context) ([]verify.Target, error) {
 	var out []verify.Target
 	for offset := 0; ; {
@@ -18,9 +18,7 @@ func (s *Server) auditTargets(ctx context.Context) ([]verify.Target, error) {
 			return nil, err
 		}
 		for _, t := range page {
-			if url := s.shards.URL(t.ID, t.DBURL); !storage.IsRemote(url) {
-				out = append(out, verify.Target{ID: t.ID, Host: t.Host, URL: url})
-			}
+			out = append(out, verify.Target{ID: t.ID, Host: t.Host, URL: s.shards.URL(t.ID, t.DBURL)})
 		}
 		offset += len(page)
 		if len(page) == 0 || offset >= total {

@@ -140,3 +140,59 @@ func sqlTargets(t *testing.T, label string, f func(t *testing.T, s *proxytest.Se
 		}
 	})
 }
+
+// Common table expressions over managed tables are plain reads: SQLite
+// names a CTE as the "view" behind a read, which the authorizer once
+// refused as if the tenant had made a view. Views and triggers of the
+// tenant's that read a managed table, through a CTE or not, stay refused.
+func TestHostileCTEsAndViews(t *testing.T) {
+	sqlTargets(t, "ctes", testHostileCTEsAndViews)
+}
+
+func testHostileCTEsAndViews(t *testing.T, s *proxytest.Server, f *bankFixture, svc string) {
+	exec := func(q string) (map[string]any, string) {
+		t.Helper()
+		_, resp, raw := hranaDo(t, s, "ctes", svc, mustJSON(map[string]any{"requests": []any{
+			map[string]any{"type": "execute", "stmt": map[string]any{"sql": q}},
+			map[string]any{"type": "close"},
+		}}))
+		if len(resp.Results) == 0 {
+			t.Fatalf("%s: %s", q, raw)
+		}
+		return resp.Results[0], raw
+	}
+	if r, raw := exec(`CREATE VIEW v AS SELECT 1 AS id`); r["type"] != "ok" {
+		t.Fatalf("tenant view: %s", raw)
+	}
+	for _, q := range []string{
+		`WITH m AS (SELECT id FROM accounts) SELECT count(*) FROM m`,
+		`WITH v AS (SELECT id FROM accounts) SELECT count(*) FROM v`,
+		`WITH a AS (SELECT id FROM accounts), b AS (SELECT id FROM a) SELECT count(*) FROM b`,
+		`WITH o AS (WITH i AS (SELECT balance FROM accounts) SELECT * FROM i) SELECT count(*) FROM o`,
+		`WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r WHERE n < (SELECT count(*) FROM accounts)) SELECT count(*) FROM r`,
+	} {
+		r, raw := exec(q)
+		if r["type"] != "ok" || !strings.Contains(raw, `"rows":[[{"type":"integer","value":"2"}]]`) {
+			t.Errorf("%s: %s", q, raw)
+		}
+	}
+	for _, q := range []string{
+		`CREATE VIEW peek AS SELECT * FROM accounts`,
+		`CREATE VIEW peek AS WITH m AS (SELECT * FROM accounts) SELECT * FROM m`,
+		`CREATE TABLE mine(a)`,
+		`CREATE TRIGGER t AFTER INSERT ON mine BEGIN INSERT INTO mine WITH m AS (SELECT balance FROM accounts) SELECT * FROM m; END`,
+		`WITH m AS (SELECT id FROM accounts) UPDATE accounts SET balance = balance + 1 WHERE id IN m`,
+	} {
+		r, raw := exec(q)
+		if q == `CREATE TABLE mine(a)` {
+			if r["type"] != "ok" {
+				t.Fatalf("%s: %s", q, raw)
+			}
+			continue
+		}
+		if r["type"] != "error" || !strings.Contains(raw, "not authorized") {
+			t.Errorf("%s: not refused: %s", q, raw)
+		}
+	}
+	ledgerHolds(t, f)
+}

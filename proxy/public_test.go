@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"net/http"
 	"os"
@@ -302,7 +303,7 @@ func TestSignupValidation(t *testing.T) {
 func TestSignupRace(t *testing.T) {
 	srv := startPublic(t)
 	const n = 20
-	statuses := make([]int, n)
+	statuses, answers := make([]int, n), make([]string, n)
 	var wg sync.WaitGroup
 	start := make(chan struct{})
 	for i := range n {
@@ -316,15 +317,19 @@ func TestSignupRace(t *testing.T) {
 				t.Error(err)
 				return
 			}
+			b, _ := io.ReadAll(resp.Body)
 			resp.Body.Close()
-			statuses[i] = resp.StatusCode
+			statuses[i], answers[i] = resp.StatusCode, string(b)
 		})
 	}
 	close(start)
 	wg.Wait()
 	count := map[int]int{}
-	for _, s := range statuses {
+	for i, s := range statuses {
 		count[s]++
+		if s != 201 && s != 409 {
+			t.Logf("signup %d: %d %s", i, s, answers[i])
+		}
 	}
 	if count[201] != 1 || count[409] != n-1 {
 		t.Fatalf("statuses %v, want one 201 and %d 409", count, n-1)

@@ -81,6 +81,8 @@ func TestBentDatabaseCaughtOnOpen(t *testing.T) {
 		`CREATE INDEX slow ON accounts(length(printf('%.*c', CASE WHEN balance > 1e10 THEN 900000000 ELSE 1 END, 'x')))`,
 		`CREATE TRIGGER on_tx AFTER INSERT ON transactions BEGIN SELECT 1; END`,
 		`CREATE VIEW peek AS SELECT * FROM users`,
+		`CREATE VIEW peek_cte AS WITH m AS (SELECT id, balance FROM accounts) SELECT * FROM m`,
+		`CREATE TRIGGER skim_cte AFTER INSERT ON shadow BEGIN SELECT * FROM (WITH q AS (SELECT balance FROM accounts) SELECT * FROM q); END`,
 		`CREATE TABLE tg_squat(a)`,
 	)
 	_, err = m.Acquire(ctx, 4, "")
@@ -88,14 +90,16 @@ func TestBentDatabaseCaughtOnOpen(t *testing.T) {
 		t.Fatalf("bent database served: %v", err)
 	}
 	// The operator removes the tenant's offending table; the rest is repaired on open.
-	bend(t, path, `DROP TABLE shadow`, `DROP TABLE tg_squat`)
+	bend(t, path, `CREATE TABLE shadow2(a)`,
+		`CREATE TRIGGER skim_cte2 AFTER INSERT ON shadow2 BEGIN SELECT * FROM (WITH q AS (SELECT balance FROM accounts) SELECT * FROM q); END`,
+		`DROP TABLE shadow`, `DROP TABLE tg_squat`)
 	h, err = m.Acquire(ctx, 4, "")
 	if err != nil {
 		t.Fatalf("after the operator's fix: %v", err)
 	}
 	defer h.Release()
 	var left int
-	h.DB.QueryRow(`SELECT count(*) FROM sqlite_schema WHERE name IN ('shadow_key','skim','slow','on_tx','peek')`).Scan(&left)
+	h.DB.QueryRow(`SELECT count(*) FROM sqlite_schema WHERE name IN ('shadow_key','skim','slow','on_tx','peek','peek_cte','skim_cte2')`).Scan(&left)
 	if left != 0 {
 		t.Errorf("%d foreign objects left after open", left)
 	}

@@ -73,6 +73,13 @@ type Options struct {
 
 	distSet, setupSet bool // --tenant-dist, --setup-concurrency given explicitly
 
+	Noisy         int
+	NoisyPatterns string
+	NoisyCPUVUs   int
+	NoisyQuota    int64
+	NoisyLead     time.Duration
+	noise         []string // parsed NoisyPatterns
+
 	vusSet, mixSet bool // flags given explicitly
 }
 
@@ -110,7 +117,7 @@ func newFlagSet(o *Options, stderr io.Writer) *flag.FlagSet {
 	fs.StringVar(&o.TenantsFile, "tenants-file", "", "with --target: reuse the tenants saved in this file (its first --tenants), or provision and save them there")
 
 	fs.StringVar(&o.Mix, "mix", microfi.DefaultMix, "scenario weights; a scenario left out or weighted 0 is off")
-	fs.StringVar(&o.TenantDist, "tenant-dist", "uniform", "tenant choice: uniform or zipf (hot tenants)")
+	fs.StringVar(&o.TenantDist, "tenant-dist", "uniform", "tenant choice: uniform, zipf (hot tenants) or per-vu (VU i keeps tenant i mod N)")
 	fs.Float64Var(&o.ZipfS, "zipf-s", 1.2, "zipf exponent s (> 1; larger = hotter head)")
 	fs.Float64Var(&o.ZipfV, "zipf-v", 1, "zipf offset v (>= 1)")
 	fs.Uint64Var(&o.Seed, "seed", 0, "random seed for the mix and tenant choice (0: from the clock)")
@@ -121,6 +128,12 @@ func newFlagSet(o *Options, stderr io.Writer) *flag.FlagSet {
 	fs.DurationVar(&o.SelfCeiling, "self-ceiling", 2*time.Second, "measure the harness's own ceiling against a trivial endpoint for this long first (0: skip)")
 	fs.BoolVar(&o.Quiet, "quiet", false, "no live progress line")
 	fs.StringVar(&o.CPUProfile, "cpu-profile", "", "write a pprof CPU profile of the harness itself (self-ceiling and run) to this file")
+
+	fs.IntVar(&o.Noisy, "noisy", 0, "noisy-neighbour test: the first N tenants misbehave (--noisy-patterns) while the others run the mix; the mix runs first alone, then beside the noise, and the summary compares the two")
+	fs.StringVar(&o.NoisyPatterns, "noisy-patterns", strings.Join(microfi.NoisePatterns, ","), "what the noisy tenants do: cpu (endless SQL over Hrana), write (1 MiB blobs up to the quota), snapshot (a transaction held open with keepalives), login (a wrong-password login flood)")
+	fs.IntVar(&o.NoisyCPUVUs, "noisy-cpu-vus", microfi.NoiseVUsPerTenant(microfi.NoiseCPU), "concurrent CPU-bound statements per noisy tenant")
+	fs.Int64Var(&o.NoisyQuota, "noisy-quota", 32<<20, "storage quota (bytes) set on the noisy tenants through the admin API before the run, so the writers meet it (0: leave their plan's)")
+	fs.DurationVar(&o.NoisyLead, "noisy-lead", 2*time.Second, "how long the noise runs before the victims' second run starts")
 	fs.StringVar(&o.Profile, "profile", "", "a preset scenario: cold = the arrival rate spread uniformly over more tenants than stay open, latency reported apart for requests that opened their tenant's database (http_req_duration{cold:true}; the target must run with --server-timing, which --spawn passes, with --max-open-tenants a quarter of --tenants unless given), default mix without logins")
 	return fs
 }
@@ -159,6 +172,28 @@ func (o *Options) validate() error {
 	}
 	if o.Tenants <= 0 {
 		return fmt.Errorf("--tenants must be > 0")
+	}
+	if o.Noisy < 0 || o.Noisy > 0 && o.Noisy >= o.Tenants {
+		return fmt.Errorf("--noisy must be >= 0 and leave at least one of the --tenants as a victim")
+	}
+	if o.Noisy > 0 && o.SpawnFloor {
+		return fmt.Errorf("--noisy needs the proxy (--spawn or --target), not --spawn-floor")
+	}
+	if o.Noisy > 0 {
+		ps, err := microfi.ParseNoisePatterns(o.NoisyPatterns)
+		if err != nil {
+			return fmt.Errorf("--noisy-patterns: %w", err)
+		}
+		o.noise = ps
+		if o.NoisyCPUVUs <= 0 {
+			return fmt.Errorf("--noisy-cpu-vus must be > 0")
+		}
+		if o.NoisyQuota != 0 && o.NoisyQuota < 1<<20 {
+			return fmt.Errorf("--noisy-quota must be 0 or at least 1 MiB")
+		}
+		if o.Profile != "" {
+			return fmt.Errorf("--noisy and --profile are separate tests: give one")
+		}
 	}
 	switch o.Profile {
 	case "":

@@ -352,3 +352,103 @@ func TestCleanup(t *testing.T) {
 		}
 	}
 }
+
+// noisyExport is the "noisy" block of a --noisy summary export.
+type noisyExport struct {
+	Noisy struct {
+		Victims []struct {
+			Metric, Stat string
+			Alone        float64 `json:"alone_ms"`
+			Noisy        float64 `json:"noisy_ms"`
+			Ratio        float64
+		}
+		VictimRequests [2]int64 `json:"victim_requests"`
+		VictimFailed   [2]int64 `json:"victim_failed"`
+		Victim5xx      [2]int64 `json:"victim_5xx"`
+		Noise          []struct {
+			Scenario  string
+			Requests  int64
+			Throttled int64 `json:"throttled_429"`
+			ServerErr int64 `json:"server_errors_5xx"`
+			Outcomes  map[string]int64
+		}
+	}
+}
+
+// TestSpawnNoisy runs --noisy against a real proxy: one tenant misbehaves
+// while two run the mix, alone and then beside it. Each pattern is refused
+// (429, interrupted statements, the quota, a cut-off snapshot), never with
+// a 5xx, and the victims see no errors. Two runs, because a tenant whose
+// heavy SQL is refused gets 429 for all its SQL: run together, the CPU
+// noise would keep the writes from ever reaching the quota.
+func TestSpawnNoisy(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the proxy")
+	}
+	mod, err := microfi.FindModuleDir(".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin, err := microfi.BuildTenantgate(t.Context(), mod, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := func(patterns string, extra ...string) noisyExport {
+		t.Helper()
+		export := filepath.Join(t.TempDir(), "s.json")
+		args := append([]string{"--spawn", "--proxy-bin", bin, "--tenants", "3", "--noisy", "1", "--noisy-patterns", patterns,
+			"--duration", "2s", "--rate", "20", "--noisy-lead", "1s", "--graceful-stop", "6s", "--self-ceiling", "0", "--quiet",
+			"--threshold", "http_req_failed:rate==0", "--summary-export", export}, extra...)
+		code, out, errs := runMain(t, args...)
+		if code != exitOK {
+			t.Fatalf("%s: exit %d\n%s\n%s", patterns, code, out, errs)
+		}
+		if !strings.Contains(out, "█ NOISY NEIGHBOURS (1 noisy tenants, 2 victims)") || !strings.Contains(out, "http_req_duration p(99)") {
+			t.Errorf("%s: summary lacks the comparison:\n%s", patterns, out)
+		}
+		b, err := os.ReadFile(export)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var e noisyExport
+		if err := json.Unmarshal(b, &e); err != nil {
+			t.Fatal(err)
+		}
+		n := e.Noisy
+		if n.VictimRequests != [2]int64{40, 40} || n.VictimFailed != [2]int64{} || n.Victim5xx != [2]int64{} {
+			t.Errorf("%s: victims requests %v, failed %v, 5xx %v; want 40 each run, no failures", patterns, n.VictimRequests, n.VictimFailed, n.Victim5xx)
+		}
+		if len(n.Victims) == 0 || n.Victims[0].Alone <= 0 || n.Victims[0].Ratio <= 0 {
+			t.Errorf("%s: no latency comparison: %+v", patterns, n.Victims)
+		}
+		for _, o := range n.Noise {
+			if o.Requests == 0 || o.ServerErr != 0 {
+				t.Errorf("%s: %d requests, %d 5xx", o.Scenario, o.Requests, o.ServerErr)
+			}
+		}
+		if t.Failed() {
+			t.Logf("stdout:\n%s\nstderr:\n%s", out, errs)
+		}
+		return e
+	}
+
+	e := run("cpu,login", "--noisy-cpu-vus", "8")
+	cpu, login := e.Noisy.Noise[0], e.Noisy.Noise[1]
+	// 8 endless statements against 1 running and 4 waiting: the rest are
+	// refused, by 429 or by interrupting the statement.
+	if cpu.Scenario != "noisy_cpu" || cpu.Throttled+cpu.Outcomes["noisy_cpu interrupted: CPU share exceeded"] == 0 {
+		t.Errorf("CPU noise never refused: %+v", cpu)
+	}
+	if login.Scenario != "noisy_login" || login.Throttled == 0 {
+		t.Errorf("login flood never throttled: %+v", login)
+	}
+
+	e = run("write,snapshot", "--noisy-quota", "3145728", "--proxy-arg=--sql-max-snapshot=1s")
+	write, snap := e.Noisy.Noise[0], e.Noisy.Noise[1]
+	if write.Outcomes["noisy_write refused: storage quota exceeded"] == 0 {
+		t.Errorf("1 MiB writes never met the 3 MiB quota: %+v", write)
+	}
+	if snap.Outcomes["noisy_snapshot cut off: SNAPSHOT_TOO_OLD"] == 0 {
+		t.Errorf("a transaction held past --sql-max-snapshot=1s was never cut off: %+v", snap)
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/pprof"
+	"slices"
 	"strings"
 	"time"
 
@@ -215,6 +216,12 @@ func run(ctx context.Context, o *Options, cfg loadtest.RunConfig, stdout, stderr
 			return 0, err
 		}
 		tenants = ts
+		if o.Noisy > 0 && o.NoisyQuota > 0 && slices.Contains(o.noise, microfi.NoiseWrite) {
+			if err := p.SetQuota(ctx, ts[:o.Noisy], o.NoisyQuota); err != nil {
+				return 0, err
+			}
+			fmt.Fprintf(logw, "setup: storage quota of the %d noisy tenants set to %d MiB\n", o.Noisy, o.NoisyQuota>>20)
+		}
 		// A spawned proxy's whole data dir goes away; on a real target the
 		// tenants this run created would otherwise stay in its catalog.
 		if created && o.Cleanup && !o.Spawn {
@@ -251,6 +258,16 @@ func run(ctx context.Context, o *Options, cfg loadtest.RunConfig, stdout, stderr
 		ceiling = c
 	}
 
+	var noisy []*microfi.Tenant
+	if o.Noisy > 0 {
+		// The first N tenants make the noise; the mix runs over the others.
+		noisy, tenants = tenants[:o.Noisy], tenants[o.Noisy:]
+		picker, err := loadtest.NewTenantPicker(len(tenants), o.TenantDist, o.ZipfS, o.ZipfV, o.Seed)
+		if err != nil {
+			return 0, err
+		}
+		cfg.Picker = picker
+	}
 	w, err := microfi.Workload(tenants)
 	if err != nil {
 		return 0, err
@@ -269,11 +286,14 @@ func run(ctx context.Context, o *Options, cfg loadtest.RunConfig, stdout, stderr
 	if ceiling > 0 {
 		fmt.Fprintf(stdout, "  harness ceiling: ~%.0f req/s (64 VUs against a trivial in-process endpoint, %s)\n", ceiling, o.SelfCeiling)
 	}
-	fmt.Fprintln(stdout)
 
 	if !o.Quiet {
 		cfg.Progress, cfg.ProgressTTY = stderr, isTTY(stderr)
 	}
+	if o.Noisy > 0 {
+		return runNoisy(ctx, o, cfg, noisy, ceiling, stdout, stderr)
+	}
+	fmt.Fprintln(stdout)
 	res, err := loadtest.Run(ctx, cfg)
 	if err != nil {
 		return 0, err

@@ -39,6 +39,7 @@ type serveConfig struct {
 	sqlPlans                                                 sqlPlansFlag
 	cpu                                                      fairshare.Config
 	budgets                                                  proxy.Budgets // budget_flags.go
+	loginIP, loginTenant                                     proxy.RateLimit
 	walCheckpoint                                            int64
 	tenantRate                                               float64
 	demoTTL, reapInterval                                    time.Duration
@@ -99,6 +100,7 @@ func runServe(ctx context.Context, env *Env, args []string) error {
 	f.DurationVar(&c.drainDelay, "drain-delay", 0, "on SIGTERM, how long to keep serving after /readyz turns 503 (let the load balancer notice) before draining")
 	c.tls.register(f)
 	registerBudgets(f.FlagSet, &c.budgets)
+	registerLoginLimits(f.FlagSet, &c.loginIP, &c.loginTenant)
 	f.Int64Var(&c.walCheckpoint, "wal-checkpoint-size", shard.DefaultWALCheckpointBytes, "`BYTES`: a tenant's WAL larger than this is checkpointed and truncated in the background")
 	if err := f.parse(args); err != nil {
 		return err
@@ -249,7 +251,7 @@ func serve(ctx context.Context, env *Env, dataDir string, c serveConfig, log *sl
 		DemoTTL: c.demoTTL, ReapInterval: flagOff(c.reapInterval), LedgerAuditRate: flagOff(c.auditRate),
 		RootDomain: c.rootDomain, PublicPort: c.publicPort, RequestTimeout: c.requestTimeout,
 		TenantMetrics: c.tenantMetrics, BackupDir: filepath.Join(dataDir, "backups"), Hrana: c.sql, SQLPlans: c.sqlPlans.plans, CPU: c.cpu,
-		Budgets: c.budgets,
+		Budgets: c.budgets, LoginIPLimit: c.loginIP, LoginTenantLimit: c.loginTenant,
 		Catalog: cat, Registry: members, Shards: shards, Tenants: svc, Auth: auth,
 		Registerer: reg, Gatherer: reg, Logger: log,
 		PublicScheme: scheme, TLS: edge, RedirectHTTP: c.tls.redirectHTTP, HTTPSPort: httpsPort, EdgeHostname: c.tls.edgeHostname,

@@ -82,9 +82,16 @@ func runVerify(ctx context.Context, env *Env, args []string) error {
 			if !r.OK {
 				status = fmt.Sprintf("FAILED (%d findings)", len(r.Findings))
 			}
-			fmt.Fprintf(env.Stdout, "tenant %d (%s): %s — %d accounts, %d postings\n", r.TenantID, r.Host, status, r.Accounts, r.Postings)
+			where := ""
+			if r.Remote {
+				where = ", remote"
+			}
+			fmt.Fprintf(env.Stdout, "tenant %d (%s%s): %s — %d accounts, %d postings\n", r.TenantID, r.Host, where, status, r.Accounts, r.Postings)
 			for _, fd := range r.Findings {
 				fmt.Fprintf(env.Stdout, "  %s\n", fd)
+			}
+			for _, sk := range r.Skipped {
+				fmt.Fprintf(env.Stdout, "  skipped %s: %s\n", sk.Check, sk.Reason)
 			}
 		}
 		fmt.Fprintf(env.Stdout, "%d tenants verified, %d with findings\n", len(reports), bad)

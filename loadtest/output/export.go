@@ -21,6 +21,9 @@ type SummaryData struct {
 	Metrics   map[string]SummaryMetric `json:"metrics"`
 	Tenants   metrics.Fairness         `json:"tenants"`
 	Harness   SummaryHarness           `json:"harness"`
+	// Noisy is the noisy-neighbour comparison of `loadtest --noisy` (the
+	// rest of the summary is then the victims' run beside the noise).
+	Noisy *NoisyData `json:"noisy,omitempty"`
 }
 
 // SummaryGroup is k6's root_group with its checks.
@@ -154,7 +157,20 @@ func Summary(r *loadtest.Result, stdoutTTY, stderrTTY bool) SummaryData {
 
 // WriteSummaryJSON writes the handleSummary-shaped JSON to path.
 func WriteSummaryJSON(path string, r *loadtest.Result, stdoutTTY, stderrTTY bool) error {
-	b, err := json.MarshalIndent(Summary(r, stdoutTTY, stderrTTY), "", "  ")
+	return writeSummaryData(path, Summary(r, stdoutTTY, stderrTTY))
+}
+
+// WriteNoisySummaryJSON writes the summary of the victims' run beside the
+// noise, with the noisy-neighbour comparison under "noisy".
+func WriteNoisySummaryJSON(path string, r *loadtest.NoisyResult, stdoutTTY, stderrTTY bool) error {
+	d := Summary(r.Noisy, stdoutTTY, stderrTTY)
+	n := Noisy(r)
+	d.Noisy = &n
+	return writeSummaryData(path, d)
+}
+
+func writeSummaryData(path string, d SummaryData) error {
+	b, err := json.MarshalIndent(d, "", "  ")
 	if err != nil {
 		return fmt.Errorf("encode summary: %w", err)
 	}

@@ -96,6 +96,12 @@ type Conn struct {
 	internal bool
 	// trusted: see Options.Trusted.
 	trusted bool
+	// text is the SQL being compiled (by Prepare, or by SQLite
+	// re-preparing a statement in Step after a schema change), and ctes the
+	// names its WITH clauses define, read once the authorizer asks.
+	text      string
+	ctes      map[string]bool
+	ctesKnown bool
 	// denied is the reason of the authorizer's last refusal, reported
 	// instead of SQLite's bare "not authorized".
 	denied string

@@ -24,6 +24,9 @@ type Stmt struct {
 	c   *Conn
 	p   uintptr
 	ddl bool // creates or renames a schema object: checked after it runs
+	// text is the statement's SQL, for the authorizer when SQLite compiles
+	// it again (after a schema change).
+	text string
 }
 
 // Prepare compiles the first statement of sql and returns the rest of the
@@ -49,6 +52,7 @@ func (c *Conn) Prepare(sql string) (*Stmt, string, error) {
 	c.denied = ""
 	c.ddl, c.schemaOp = false, false
 	c.noop, c.nulled, c.schemaChange = false, false, false
+	c.compiling(sql)
 	rc := sqlite3.Xsqlite3_prepare_v2(c.tls, c.db, zSQL, int32(n+1), ppStmt, pzTail)
 	if rc != sqlite3.SQLITE_OK {
 		return nil, "", c.errorFor(rc)
@@ -63,9 +67,16 @@ func (c *Conn) Prepare(sql string) (*Stmt, string, error) {
 	if p == 0 {
 		return nil, tail, nil
 	}
-	st := &Stmt{c: c, p: p}
+	st := &Stmt{c: c, p: p, text: sql[:len(sql)-len(tail)]}
 	st.ddl = c.ddl && c.schemaCheck != nil && c.probe == nil && !c.internal && !st.IsExplain()
 	return st, tail, nil
+}
+
+// compiling tells the authorizer which text SQLite may compile next.
+func (c *Conn) compiling(text string) {
+	if c.text != text {
+		c.text, c.ctes, c.ctesKnown = text, nil, false
+	}
 }
 
 // Finalize destroys the statement.
@@ -147,6 +158,7 @@ func (s *Stmt) Step() (bool, error) {
 }
 
 func (s *Stmt) step() (bool, error) {
+	s.c.compiling(s.text)
 	switch rc := sqlite3.Xsqlite3_step(s.c.tls, s.p); rc {
 	case sqlite3.SQLITE_ROW:
 		return true, nil

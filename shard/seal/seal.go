@@ -57,6 +57,7 @@ type Conn interface {
 type object struct {
 	typ, name, table string
 	temp             bool
+	sql              string // its CREATE statement
 }
 
 func (o object) schema() string {
@@ -69,46 +70,52 @@ func (o object) schema() string {
 // Audit lists every foreign schema object that touches a managed table or
 // takes a reserved name, in the main and temp schemas. It changes nothing.
 func Audit(ctx context.Context, c Conn) ([]Finding, error) {
+	version := 0
+	if v, err := c.Query(ctx, `SELECT coalesce(max(version), 0) FROM schema_migrations`); err == nil && len(v) == 1 && len(v[0]) == 1 {
+		version, _ = strconv.Atoi(v[0][0])
+	}
+	return AuditAt(ctx, c, version)
+}
+
+// AuditAt is Audit of a database whose latest tenant migration is version,
+// for c holding a copy of another database's schema without its rows (a
+// remote tenant's, see package sqlcheck).
+func AuditAt(ctx context.Context, c Conn, version int) ([]Finding, error) {
 	managed := migrations.TenantManaged
-	rows, err := c.Query(ctx, `SELECT type, name, tbl_name, 0 FROM main.sqlite_schema
-		UNION ALL SELECT type, name, tbl_name, 1 FROM temp.sqlite_schema`)
+	rows, err := c.Query(ctx, `SELECT type, name, tbl_name, 0, coalesce(sql, '') FROM main.sqlite_schema
+		UNION ALL SELECT type, name, tbl_name, 1, coalesce(sql, '') FROM temp.sqlite_schema`)
 	if err != nil {
 		return nil, fmt.Errorf("read schema: %w", err)
 	}
 	var objs []object
 	byName := map[string]object{}
 	for _, r := range rows {
-		o := object{typ: r[0], name: r[1], table: r[2], temp: r[3] == "1"}
+		o := object{typ: r[0], name: r[1], table: r[2], temp: r[3] == "1", sql: r[4]}
 		byName[strings.ToLower(o.name)] = o
 		objs = append(objs, o)
 	}
 	// A database migrated past this binary by expand-only migrations (see
 	// package migrations) has tenantgate objects this binary has never
 	// seen: tenants cannot take the reserved prefix, so those are ours.
-	ahead := false
-	if v, err := c.Query(ctx, `SELECT coalesce(max(version), 0) FROM schema_migrations`); err == nil && len(v) == 1 && len(v[0]) == 1 {
-		n, _ := strconv.Atoi(v[0][0])
-		ahead = n > migrations.Tenant.Latest()
-	}
+	ahead := version > migrations.Tenant.Latest()
 	var out []Finding
+	reported := map[string]bool{}
 	add := func(o object, table, problem string) {
 		out = append(out, Finding{Object: o.name, Type: o.typ, Temp: o.temp, Table: table, Problem: problem})
 	}
-	probed := map[string]bool{} // tables and views whose triggers were compiled
-	seen := map[string]bool{}   // foreign triggers and views the probes reached
-	var touches []rawsqlite.Access
-	probe := func(q string) {
-		acc, err := c.Probe(ctx, q)
-		if err != nil {
-			return // e.g. "cannot modify a view": unseen triggers are reported below
+	uses := func(o object, table string) {
+		if k := o.schema() + "." + strings.ToLower(o.name); !reported[k] {
+			reported[k] = true
+			add(o, strings.ToLower(table), "uses a table managed by tenantgate")
 		}
-		for _, a := range acc {
-			if a.Via != "" {
-				seen[strings.ToLower(a.Via)] = true
-			}
-		}
-		touches = append(touches, acc...)
 	}
+	// foreign reports a tenant's trigger or view by name.
+	foreign := func(name, typ string) (object, bool) {
+		o, ok := byName[strings.ToLower(name)]
+		return o, ok && o.typ == typ && !managed.Object(o.name)
+	}
+	probed := map[string]bool{} // tables and views whose triggers were compiled
+	seen := map[string]bool{}   // foreign triggers the probes reached
 	for _, o := range objs {
 		lname := strings.ToLower(o.name)
 		if managed.Object(lname) && !o.temp || strings.HasPrefix(lname, "sqlite_") {
@@ -139,37 +146,78 @@ func Audit(ctx context.Context, c Conn) ([]Finding, error) {
 				}
 			}
 		case "view":
-			probe(`SELECT * FROM ` + ident(o.schema()) + `.` + ident(o.name))
+			// The probe's own text names only the view: every managed
+			// table it reaches is the view's, whatever SQLite names as
+			// "via" (a view or CTE inside it, or nothing for a bare
+			// count(*)).
+			acc, err := c.Probe(ctx, `SELECT * FROM `+ident(o.schema())+`.`+ident(o.name))
+			if err != nil {
+				continue // it does not compile (e.g. a table it reads is gone): it reaches nothing
+			}
+			for _, a := range acc {
+				if touches(a) {
+					uses(o, a.Arg1)
+				}
+			}
 		case "trigger":
-			key := o.schema() + "." + strings.ToLower(o.table)
-			if probed[key] {
-				continue
+			// A temporary trigger may be on a main table (tbl_name does
+			// not say which schema): probe both.
+			schemas := []string{o.schema()}
+			if o.temp {
+				schemas = []string{"temp", "main"}
 			}
-			probed[key] = true
-			if err := probeWrites(ctx, c, o, probe); err != nil {
-				return nil, err
+			var acc []rawsqlite.Access
+			for _, schema := range schemas {
+				key := schema + "." + strings.ToLower(o.table)
+				if probed[key] {
+					continue
+				}
+				probed[key] = true
+				got, err := probeWrites(ctx, c, schema, o.table)
+				if err != nil {
+					return nil, err
+				}
+				acc = append(acc, got...)
+			}
+			// Every trigger that fires on the table (or in a chain from
+			// it) compiled in these probes; SQLite names the innermost
+			// trigger, view or CTE behind each access.
+			var fired []object
+			for _, a := range acc {
+				if t, ok := foreign(a.Via, "trigger"); ok && !seen[strings.ToLower(t.name)] {
+					seen[strings.ToLower(t.name)] = true
+					fired = append(fired, t)
+				}
+			}
+			for _, a := range acc {
+				if !touches(a) {
+					continue
+				}
+				if t, ok := foreign(a.Via, "trigger"); ok {
+					uses(t, a.Arg1)
+					continue
+				}
+				if _, ok := foreign(a.Via, "view"); ok {
+					continue // the view's own probe reports it
+				}
+				// A CTE inside a trigger (or nothing) was named: blame
+				// the fired triggers whose text names the table, or all
+				// of them when none does (the table is reached through
+				// a view or CTE that names it).
+				var blamed []object
+				for _, t := range fired {
+					if rawsqlite.Mentions(t.sql, a.Arg1) {
+						blamed = append(blamed, t)
+					}
+				}
+				if len(blamed) == 0 {
+					blamed = fired
+				}
+				for _, t := range blamed {
+					uses(t, a.Arg1)
+				}
 			}
 		}
-	}
-	reported := map[string]bool{}
-	for _, a := range touches {
-		if a.Via == "" || managed.Object(a.Via) {
-			continue
-		}
-		switch a.Action {
-		case sqlite3.SQLITE_READ, sqlite3.SQLITE_INSERT, sqlite3.SQLITE_UPDATE, sqlite3.SQLITE_DELETE:
-		default:
-			continue
-		}
-		if !managed.Table(a.Arg1) || reported[strings.ToLower(a.Via)] {
-			continue
-		}
-		reported[strings.ToLower(a.Via)] = true
-		o, ok := byName[strings.ToLower(a.Via)]
-		if !ok {
-			o = object{typ: "trigger", name: a.Via}
-		}
-		add(o, strings.ToLower(a.Arg1), "uses a table managed by tenantgate")
 	}
 	for _, o := range objs {
 		if o.typ == "trigger" && !managed.Table(o.table) && !managed.Object(o.name) && !seen[strings.ToLower(o.name)] {
@@ -185,25 +233,42 @@ func Audit(ctx context.Context, c Conn) ([]Finding, error) {
 	return out, nil
 }
 
-// probeWrites compiles an INSERT, an UPDATE of every column and a DELETE on
-// the table (or view) trigger o is on, which compiles every trigger that
-// would fire there.
-func probeWrites(ctx context.Context, c Conn, o object, probe func(string)) error {
-	target := ident(o.schema()) + "." + ident(o.table)
-	cols, err := c.Query(ctx, `SELECT name FROM pragma_table_xinfo(`+literal(o.table)+`, `+literal(o.schema())+`) WHERE hidden = 0`)
-	if err != nil {
-		return fmt.Errorf("read columns of %s: %w", o.table, err)
+// touches reports an access that reads or writes a managed table.
+func touches(a rawsqlite.Access) bool {
+	switch a.Action {
+	case sqlite3.SQLITE_READ, sqlite3.SQLITE_INSERT, sqlite3.SQLITE_UPDATE, sqlite3.SQLITE_DELETE:
+		return migrations.TenantManaged.Table(a.Arg1)
 	}
-	probe(`INSERT INTO ` + target + ` DEFAULT VALUES`)
+	return false
+}
+
+// probeWrites compiles an INSERT, an UPDATE of every column and a DELETE on
+// schema.table (a table or view triggers are on), which compiles every
+// trigger that would fire there, and returns what they would touch. A probe
+// that does not compile adds nothing (e.g. "cannot modify a view", or no
+// such table in that schema): a trigger no probe reached is reported as
+// unchecked.
+func probeWrites(ctx context.Context, c Conn, schema, table string) ([]rawsqlite.Access, error) {
+	target := ident(schema) + "." + ident(table)
+	cols, err := c.Query(ctx, `SELECT name FROM pragma_table_xinfo(`+literal(table)+`, `+literal(schema)+`) WHERE hidden = 0`)
+	if err != nil {
+		return nil, fmt.Errorf("read columns of %s: %w", table, err)
+	}
+	qs := []string{`INSERT INTO ` + target + ` DEFAULT VALUES`, `DELETE FROM ` + target}
 	if len(cols) > 0 {
 		set := make([]string, len(cols))
 		for i, col := range cols {
 			set[i] = ident(col[0]) + " = " + ident(col[0])
 		}
-		probe(`UPDATE ` + target + ` SET ` + strings.Join(set, ", "))
+		qs = append(qs, `UPDATE `+target+` SET `+strings.Join(set, ", "))
 	}
-	probe(`DELETE FROM ` + target)
-	return nil
+	var all []rawsqlite.Access
+	for _, q := range qs {
+		if acc, err := c.Probe(ctx, q); err == nil {
+			all = append(all, acc...)
+		}
+	}
+	return all, nil
 }
 
 // ident quotes an SQL identifier.

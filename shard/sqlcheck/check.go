@@ -337,7 +337,7 @@ func (s *Session) scratch() error {
 			return nil
 		}
 	}
-	conn, err := load(s.schema)
+	conn, err := Scratch(s.schema)
 	if err != nil {
 		return err
 	}
@@ -345,12 +345,12 @@ func (s *Session) scratch() error {
 	return nil
 }
 
-// load builds an in-memory database with the schema, under the SQL
-// engine's authorizer and schema check. Objects are created in schema
-// order, retrying those that depend on a later one; an object that cannot
-// be recreated is left out (statements using it then fail to compile:
-// refused, never let through).
-func load(schema *Schema) (*rawsqlite.Conn, error) {
+// Scratch builds an in-memory database with the schema (no rows), under
+// the SQL engine's authorizer and schema check; the caller closes it.
+// Objects are created in schema order, retrying those that depend on a
+// later one; an object that cannot be recreated is left out (statements
+// using it then fail to compile: refused, never let through).
+func Scratch(schema *Schema) (*rawsqlite.Conn, error) {
 	conn, err := rawsqlite.Open(":memory:", rawsqlite.Options{SchemaCheck: seal.Check})
 	if err != nil {
 		return nil, fmt.Errorf("sqlcheck: scratch database: %w", err)

@@ -19,8 +19,8 @@ type AuditorConfig struct {
 	// PerMinute is how many tenants are verified each minute, one at a
 	// time, round robin over the list. 0 = DefaultAuditRate; negative = off.
 	PerMinute int
-	// List returns the tenants to audit (local databases); it is called
-	// again after each full round.
+	// List returns the tenants to audit (local databases and remote ones
+	// on libSQL servers); it is called again after each full round.
 	List       func(ctx context.Context) ([]Target, error)
 	Logger     *slog.Logger
 	Registerer prometheus.Registerer
@@ -31,6 +31,7 @@ type Auditor struct {
 	cfg      AuditorConfig
 	audits   prometheus.Counter
 	failures *prometheus.CounterVec
+	skipped  *prometheus.CounterVec
 	cancel   context.CancelFunc
 	wg       sync.WaitGroup
 }
@@ -55,9 +56,14 @@ func NewAuditor(cfg AuditorConfig) *Auditor {
 			Help: "Findings of the continuous ledger audit, by check (balance, idempotency, schema, … : any is an incident).",
 		}, []string{"check"}),
 	}
+	a.skipped = f.NewCounterVec(prometheus.CounterOpts{
+		Name: "tenantgate_ledger_audit_skipped_total",
+		Help: "Checks of the continuous ledger audit that a remote tenant's libSQL server could not run (integrity_check), by check.",
+	}, []string{"check"})
 	for _, c := range Checks {
 		a.failures.WithLabelValues(c)
 	}
+	a.skipped.WithLabelValues(CheckIntegrity)
 	return a
 }
 
@@ -115,6 +121,10 @@ func (a *Auditor) AuditOne(ctx context.Context, t Target) Report {
 		return r
 	}
 	a.audits.Inc()
+	for _, sk := range r.Skipped {
+		a.skipped.WithLabelValues(sk.Check).Inc()
+		a.cfg.Logger.Debug("ledger audit: check skipped", "tenant_id", t.ID, "host", t.Host, "check", sk.Check, "reason", sk.Reason)
+	}
 	for _, f := range r.Findings {
 		a.failures.WithLabelValues(f.Check).Inc()
 		a.cfg.Logger.Error("ledger audit finding", "tenant_id", t.ID, "host", t.Host,

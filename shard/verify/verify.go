@@ -9,6 +9,7 @@ package verify
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -62,16 +63,27 @@ type Report struct {
 	Host     string    `json:"host,omitempty"`
 	OK       bool      `json:"ok"`
 	Findings []Finding `json:"findings"`
-	Accounts int64     `json:"accounts"`
-	Postings int64     `json:"postings"`
-	Elapsed  float64   `json:"elapsed_seconds"`
+	// Remote: the database is on a libSQL server, read over its client.
+	Remote bool `json:"remote,omitempty"`
+	// Skipped lists the checks the database's server could not run, with
+	// its answer (integrity_check on a server without it). Not findings.
+	Skipped  []Skip  `json:"skipped,omitempty"`
+	Accounts int64   `json:"accounts"`
+	Postings int64   `json:"postings"`
+	Elapsed  float64 `json:"elapsed_seconds"`
+}
+
+// Skip is a check that could not run.
+type Skip struct {
+	Check  string `json:"check"`
+	Reason string `json:"reason"`
 }
 
 // Target is one tenant database to verify.
 type Target struct {
 	ID   int64
 	Host string
-	URL  string // file: URL or path (remote databases are not verified here)
+	URL  string // file: URL or path, or a libSQL server's URL (remote)
 }
 
 // Tenant verifies one tenant database, read-only. A database that cannot be
@@ -92,9 +104,33 @@ func Tenant(ctx context.Context, t Target) (Report, error) {
 	return r, nil
 }
 
+// querier is where a check reads rows: one connection inside a read
+// transaction (local), or a libSQL client's pool (remote).
+type querier interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// source is one tenant database as the checks see it.
+type source struct {
+	data querier
+	// schema answers questions about the schema: the database itself
+	// (local), or a copy of its schema on a scratch database (remote,
+	// where the audit's probes cannot run).
+	schema seal.Conn
+	// version is the database's latest migration (-1: read it from schema).
+	version int
+	remote  bool
+}
+
+type check func(context.Context, *source, Target, func(Finding)) error
+
+var checks = []check{integrity, stamp, tenantIDs, balances, idempotency, schema}
+
 func run(ctx context.Context, t Target, r *Report) error {
 	if storage.IsRemote(t.URL) {
-		return fmt.Errorf("remote database: verify it on its libSQL server")
+		r.Remote = true
+		return runRemote(ctx, t, r)
 	}
 	db, err := storage.OpenMode(ctx, t.URL, storage.ReadOnly)
 	if err != nil {
@@ -112,21 +148,39 @@ func run(ctx context.Context, t Target, r *Report) error {
 		return err
 	}
 	defer conn.ExecContext(context.WithoutCancel(ctx), "ROLLBACK")
+	src := &source{data: conn, schema: seal.SQL(conn, nil), version: -1}
+	return runChecks(ctx, src, t, r)
+}
+
+func runChecks(ctx context.Context, src *source, t Target, r *Report) error {
 	add := func(f Finding) { r.Findings = append(r.Findings, f) }
-	for _, check := range []func(context.Context, *sql.Conn, Target, func(Finding)) error{
-		integrity, stamp, tenantIDs, balances, idempotency, schema,
-	} {
-		if err := check(ctx, conn, t, add); err != nil {
+	for _, c := range checks {
+		err := c(ctx, src, t, add)
+		var skip *skipError
+		if errors.As(err, &skip) {
+			r.Skipped = append(r.Skipped, Skip{Check: skip.check, Reason: skip.reason})
+			continue
+		}
+		if err != nil {
 			return err
 		}
 	}
-	conn.QueryRowContext(ctx, `SELECT (SELECT count(*) FROM accounts), (SELECT count(*) FROM transactions)`).Scan(&r.Accounts, &r.Postings)
-	return nil
+	return src.data.QueryRowContext(ctx, `SELECT (SELECT count(*) FROM accounts), (SELECT count(*) FROM transactions)`).Scan(&r.Accounts, &r.Postings)
 }
 
-func integrity(ctx context.Context, c *sql.Conn, _ Target, add func(Finding)) error {
-	rows, err := c.QueryContext(ctx, fmt.Sprintf(`PRAGMA integrity_check(%d)`, maxPerCheck))
+// skipError: the server cannot run a check (not a finding).
+type skipError struct{ check, reason string }
+
+func (e *skipError) Error() string { return e.check + " skipped: " + e.reason }
+
+func integrity(ctx context.Context, src *source, _ Target, add func(Finding)) error {
+	rows, err := src.data.QueryContext(ctx, fmt.Sprintf(`PRAGMA integrity_check(%d)`, maxPerCheck))
 	if err != nil {
+		if src.remote && ctx.Err() == nil {
+			// Some libSQL servers do not run it (see the README); the
+			// next check fails if the server is simply unreachable.
+			return &skipError{check: CheckIntegrity, reason: "the server did not run integrity_check: " + err.Error()}
+		}
 		return fmt.Errorf("integrity_check: %w", err)
 	}
 	defer rows.Close()
@@ -142,9 +196,9 @@ func integrity(ctx context.Context, c *sql.Conn, _ Target, add func(Finding)) er
 	return rows.Err()
 }
 
-func stamp(ctx context.Context, c *sql.Conn, t Target, add func(Finding)) error {
+func stamp(ctx context.Context, src *source, t Target, add func(Finding)) error {
 	var got int64
-	err := c.QueryRowContext(ctx, `SELECT tenant_id FROM tenant_stamp WHERE singleton = 1`).Scan(&got)
+	err := src.data.QueryRowContext(ctx, `SELECT tenant_id FROM tenant_stamp WHERE singleton = 1`).Scan(&got)
 	switch {
 	case err == sql.ErrNoRows:
 		add(Finding{Check: CheckStamp, Detail: "database is not stamped"})
@@ -160,17 +214,17 @@ func stamp(ctx context.Context, c *sql.Conn, t Target, add func(Finding)) error 
 }
 
 // tenantIDs checks every managed table with a tenant_id column.
-func tenantIDs(ctx context.Context, c *sql.Conn, t Target, add func(Finding)) error {
+func tenantIDs(ctx context.Context, src *source, t Target, add func(Finding)) error {
 	for name := range migrations.TenantManaged.Tables {
-		var has int
-		if err := c.QueryRowContext(ctx, `SELECT count(*) FROM pragma_table_info(?) WHERE name = 'tenant_id'`, name).Scan(&has); err != nil {
+		has, err := src.schema.Query(ctx, `SELECT 1 FROM pragma_table_info('`+name+`') WHERE name = 'tenant_id'`)
+		if err != nil {
 			return fmt.Errorf("columns of %s: %w", name, err)
 		}
-		if has == 0 {
+		if len(has) == 0 {
 			continue
 		}
 		var n int64
-		if err := c.QueryRowContext(ctx, `SELECT count(*) FROM "`+name+`" WHERE tenant_id IS NOT ?`, t.ID).Scan(&n); err != nil {
+		if err := src.data.QueryRowContext(ctx, `SELECT count(*) FROM "`+name+`" WHERE tenant_id IS NOT ?`, t.ID).Scan(&n); err != nil {
 			return fmt.Errorf("tenant ids of %s: %w", name, err)
 		}
 		if n > 0 {
@@ -194,8 +248,8 @@ UNION ALL
 SELECT s.account, NULL, s.total FROM sums s WHERE s.account NOT IN (SELECT id FROM accounts)
 ORDER BY 1 LIMIT ?`
 
-func balances(ctx context.Context, c *sql.Conn, _ Target, add func(Finding)) error {
-	rows, err := c.QueryContext(ctx, balanceQuery, maxPerCheck)
+func balances(ctx context.Context, src *source, _ Target, add func(Finding)) error {
+	rows, err := src.data.QueryContext(ctx, balanceQuery, maxPerCheck)
 	if err != nil {
 		return fmt.Errorf("balances: %w", err)
 	}
@@ -228,8 +282,8 @@ WHERE k.status = 201 AND (t.id IS NULL
    OR t.to_account_id IS NOT json_extract(k.response, '$.transaction.to_account_id'))
 LIMIT ?`
 
-func idempotency(ctx context.Context, c *sql.Conn, _ Target, add func(Finding)) error {
-	rows, err := c.QueryContext(ctx, idempotencyQuery, maxPerCheck)
+func idempotency(ctx context.Context, src *source, _ Target, add func(Finding)) error {
+	rows, err := src.data.QueryContext(ctx, idempotencyQuery, maxPerCheck)
 	if err != nil {
 		return fmt.Errorf("idempotency records: %w", err)
 	}
@@ -249,8 +303,14 @@ func idempotency(ctx context.Context, c *sql.Conn, _ Target, add func(Finding)) 
 	return rows.Err()
 }
 
-func schema(ctx context.Context, c *sql.Conn, _ Target, add func(Finding)) error {
-	found, err := seal.Audit(ctx, seal.SQL(c, nil))
+func schema(ctx context.Context, src *source, _ Target, add func(Finding)) error {
+	var found []seal.Finding
+	var err error
+	if src.version < 0 {
+		found, err = seal.Audit(ctx, src.schema)
+	} else {
+		found, err = seal.AuditAt(ctx, src.schema, src.version)
+	}
 	if err != nil {
 		return err
 	}

@@ -25,6 +25,7 @@ import (
 	"github.com/microfi/tenantgate/shard"
 	"github.com/microfi/tenantgate/shard/bank"
 	"github.com/microfi/tenantgate/shard/fairshare"
+	"github.com/microfi/tenantgate/shard/remote"
 	"github.com/microfi/tenantgate/shard/verify"
 )
 
@@ -171,7 +172,10 @@ func serve(ctx context.Context, env *Env, dataDir string, c serveConfig, log *sl
 	var ceiling atomic.Int64
 	ceiling.Store(int64(migrations.Tenant.Latest()))
 	shardCfg := shard.Config{DataDir: dataDir, MaxOpen: c.maxOpen, WALCheckpointBytes: c.walCheckpoint, Registerer: reg, Logger: log,
-		SchemaCeiling: func() int { return int(ceiling.Load()) }}
+		SchemaCeiling: func() int { return int(ceiling.Load()) },
+		// Forwarded SQL to tenants on libSQL servers goes through the
+		// proxy's own HTTP client (see BENCHMARKS.md, remote point read).
+		Remote: remote.NewTransport(remote.Options{Post: hrana.RemotePost(0)})}
 	if nofile > 0 { // every tenant connection, Hrana's included, counts against it
 		shardCfg.FDBudget = shard.FDBudgetForLimit(nofile - min(nofile, uint64(c.maxConns)))
 	}

@@ -15,9 +15,11 @@ import (
 // Per-address limits alone let a few addresses create many demos, or log
 // in to many tenants to churn the open databases; these add per-tenant
 // and global budgets, and a cap on live demos. Zero fields take the
-// defaults below; a negative Burst (or MaxLiveDemos) turns one off. The
-// budgets are per proxy process; MaxLiveDemos counts the catalog's demos,
-// so it holds for the fleet.
+// defaults below; a negative Burst (or MaxLiveDemos) turns one off. In a
+// fleet each proxy enforces its share of DemoGlobal and SignupGlobal
+// (fleetlimit.go); MaxLiveDemos counts the catalog's demos, so it holds
+// for the fleet; the cold-open budgets guard this proxy's open databases
+// and stay per proxy.
 type Budgets struct {
 	// ColdLoginTenant: anonymous requests (login, password reset) that
 	// must open one tenant's closed database, per tenant.
@@ -71,17 +73,33 @@ type budgets struct {
 	coldClient   *ipLimiter
 	demoGlobal   *limiter[struct{}]
 	signupGlobal *limiter[struct{}]
+	shares       fleetShares // the creation budgets' traffic (budgetDemo, budgetSignup)
 }
+
+// The creation budgets' keys in the fleet's load report.
+const (
+	budgetDemo int64 = iota + 1
+	budgetSignup
+)
+
+var budgetNames = []string{"", "demo", "signup"} // indexed by the keys above
 
 func newBudgets(b Budgets) *budgets {
 	b.withDefaults()
-	return &budgets{
+	bs := &budgets{
 		cfg:          b,
 		coldTenant:   newLimiter[int64](b.ColdLoginTenant, maxLimiterKeys),
 		coldClient:   newIPLimiter(b.ColdLoginClient),
 		demoGlobal:   newLimiter[struct{}](b.DemoGlobal, 1),
 		signupGlobal: newLimiter[struct{}](b.SignupGlobal, 1),
+		shares:       fleetShares{class: shareBudget, names: budgetNames, split: true},
 	}
+	for l, key := range map[*limiter[struct{}]]int64{bs.demoGlobal: budgetDemo, bs.signupGlobal: budgetSignup} {
+		if l != nil {
+			l.scale = func(struct{}) float64 { return bs.shares.weight(key) }
+		}
+	}
+	return bs
 }
 
 // budgetLabels are the throttled-request reasons of the budgets.
@@ -122,6 +140,7 @@ func (s *Server) creationBudget(c context.Context, name string) error {
 // demoBudget is taken before a demo is created: the global rate and the
 // live-demo cap.
 func (s *Server) demoBudget(c context.Context) error {
+	s.budgets.shares.count(budgetDemo)
 	if ok, wait := s.budgets.demoGlobal.allow(struct{}{}, time.Now()); !ok {
 		return s.refuse("demo_global", wait)
 	}
@@ -140,6 +159,7 @@ func (s *Server) demoBudget(c context.Context) error {
 
 // signupBudget is taken before a (valid) signup is provisioned.
 func (s *Server) signupBudget() error {
+	s.budgets.shares.count(budgetSignup)
 	if ok, wait := s.budgets.signupGlobal.allow(struct{}{}, time.Now()); !ok {
 		return s.refuse("signup_global", wait)
 	}

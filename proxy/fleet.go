@@ -7,15 +7,27 @@ import (
 )
 
 // FleetLoad is the registry heartbeat's load report: this proxy's recent
-// request rate per tenant (registry.Options.Load).
+// request rate per tenant, login attempts per tenant and creation budget
+// requests (registry.Options.Load).
 func (s *Server) FleetLoad() map[string]float64 {
-	return s.tenantLimit.fleet.report(time.Now())
+	now, out := time.Now(), map[string]float64{}
+	s.tenantLimit.fleet.report(now, out)
+	s.logins.shares.report(now, out)
+	s.budgets.shares.report(now, out)
+	return out
 }
 
-// Reweight takes this proxy's share of each tenant's limits from the live
+// Reweight takes this proxy's share of each fleet-wide limit from the live
 // proxies' load reports (registry.Options.OnPeers; see fleetlimit.go).
 func (s *Server) Reweight(self string, live []registry.Proxy) {
-	s.tenantLimit.fleet.reweight(self, live, s.tenantLimit)
+	now := time.Now()
+	s.tenantLimit.fleet.reweight(self, live)
+	s.tenantLimit.rescale(now)
+	s.logins.shares.reweight(self, live)
+	s.logins.tenant.rescale(now)
+	s.budgets.shares.reweight(self, live)
+	s.budgets.demoGlobal.rescale(now)
+	s.budgets.signupGlobal.rescale(now)
 }
 
 // fleetReady adds the fleet's part of readiness: a change poller that has

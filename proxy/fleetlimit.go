@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -38,25 +39,57 @@ import (
 // whole limit on each until the next heartbeat; (5) a peer that stops
 // heartbeating (killed) keeps its share for two intervals, after which its
 // stale report is ignored. BENCHMARKS.md measures an 80/15/5 split.
+//
+// The same shares hold the per-tenant login limit fleet-wide (class "l":
+// a tenant's login attempts) and the platform's demo and signup budgets
+// (class "b"). A budget nobody has asked for lately is split equally
+// between the live proxies rather than taken whole by each, since every
+// proxy may be asked for it at once. Budget error bound: over any window
+// W the fleet admits at most burst + rate × W, plus (a) one request per
+// proxy (each proxy's burst rounds to at least one), plus (b) rate × two
+// intervals per proxy while shares settle after the split changes (the
+// buckets refill at the new rate; tokens are never added at once). The
+// per-address and per-e-mail login limits and the cold-open budgets stay
+// per proxy (README, "A fleet of proxies").
 
-// minShare is the least share a proxy keeps of a tenant other proxies
+// minShare is the least share a proxy keeps of a key other proxies
 // serve, so a tenant the load balancer moves here is not refused outright
 // for an interval.
 const minShare = 0.02
 
-// fleetShares holds this proxy's share of each tenant's limits and counts
-// the traffic it is computed from.
+// Load report classes (fleetShares.class): the key prefix of each kind of fleet-wide limit.
+const (
+	shareTenant = "t" // a tenant's requests (rate and concurrency)
+	shareLogin  = "l" // a tenant's login attempts (the per-tenant login limit)
+	shareBudget = "b" // platform creation budgets, named (budgetNames)
+)
+
+// fleetShares holds this proxy's share of one class of fleet-wide limits,
+// per key, and counts the traffic it is computed from.
 type fleetShares struct {
-	offered sync.Map                          // tenant id → *atomic.Int64 requests since the last report
-	weights atomic.Pointer[map[int64]float64] // tenant id → share; absent = 1
-	mu      sync.Mutex                        // the report below
-	rates   map[int64]float64                 // smoothed offered rate, per second
+	class string
+	// names, when set, are the keys' names in the report (key = index);
+	// otherwise the key is its decimal id.
+	names []string
+	// split: a key no proxy reports is split equally between the live
+	// proxies (a platform budget every proxy may be asked for at once),
+	// instead of taken whole (a tenant first seen here).
+	split   bool
+	offered sync.Map                   // key → *atomic.Int64 requests since the last report
+	weights atomic.Pointer[shareTable] // nil: every key whole
+	mu      sync.Mutex                 // the report below
+	rates   map[int64]float64          // smoothed offered rate, per second
 	last    time.Time
 }
 
-// count records one request the tenant offered (every request that
-// carries its token, admitted or not). The hot path: a map load and an
-// atomic add.
+// shareTable is one reweighting's result.
+type shareTable struct {
+	w      map[int64]float64 // keys some proxy reports
+	absent float64           // every other key
+}
+
+// count records one request the key offered (admitted or not). The hot
+// path: a map load and an atomic add.
 func (f *fleetShares) count(id int64) {
 	if c, ok := f.offered.Load(id); ok {
 		c.(*atomic.Int64).Add(1)
@@ -66,19 +99,45 @@ func (f *fleetShares) count(id int64) {
 	c.(*atomic.Int64).Add(1)
 }
 
-// weight is this proxy's share of the tenant's limits.
+// weight is this proxy's share of the key's limits.
 func (f *fleetShares) weight(id int64) float64 {
-	if m := f.weights.Load(); m != nil {
-		if w, ok := (*m)[id]; ok {
-			return w
-		}
+	m := f.weights.Load()
+	if m == nil {
+		return 1
 	}
-	return 1
+	if w, ok := m.w[id]; ok {
+		return w
+	}
+	return m.absent
 }
 
-// report is the heartbeat's load: the offered rate per tenant ("t:<id>"),
-// smoothed over the last two intervals.
-func (f *fleetShares) report(now time.Time) map[string]float64 {
+func (f *fleetShares) key(id int64) string {
+	if f.names != nil {
+		if id >= 0 && int(id) < len(f.names) {
+			return f.class + ":" + f.names[id]
+		}
+		return ""
+	}
+	return f.class + ":" + strconv.FormatInt(id, 10)
+}
+
+// parse is key's inverse: the id of a report key of this class.
+func (f *fleetShares) parse(k string) (int64, bool) {
+	s, ok := strings.CutPrefix(k, f.class+":")
+	if !ok {
+		return 0, false
+	}
+	if f.names != nil {
+		i := slices.Index(f.names, s)
+		return int64(i), i > 0
+	}
+	id, err := strconv.ParseInt(s, 10, 64)
+	return id, err == nil
+}
+
+// report adds the heartbeat's load of this class to out: the offered rate
+// per key, smoothed over the last two intervals.
+func (f *fleetShares) report(now time.Time, out map[string]float64) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.rates == nil {
@@ -105,7 +164,6 @@ func (f *fleetShares) report(now time.Time) map[string]float64 {
 		f.rates[id] = r
 		return true
 	})
-	out := make(map[string]float64, len(f.rates))
 	for id, r := range f.rates {
 		if !seen[id] {
 			if r /= 2; r < 0.01 {
@@ -114,16 +172,18 @@ func (f *fleetShares) report(now time.Time) map[string]float64 {
 			}
 			f.rates[id] = r
 		}
-		out["t:"+strconv.FormatInt(id, 10)] = r
+		if k := f.key(id); k != "" {
+			out[k] = r
+		}
 	}
-	return out
 }
 
 // reweight recomputes the shares from the live peers' reports (self is
-// this proxy's id) and applies them to the tenant throttle.
-func (f *fleetShares) reweight(self string, live []registry.Proxy, t *tenantThrottle) {
+// this proxy's id). The caller rescales the limiters that use them.
+func (f *fleetShares) reweight(self string, live []registry.Proxy) {
 	own := map[int64]float64{}
 	peers := map[int64]float64{}
+	members := 0
 	for _, p := range live {
 		if p.State != registry.StateServing && p.ID != self {
 			continue // a draining proxy's traffic is going elsewhere
@@ -134,8 +194,9 @@ func (f *fleetShares) reweight(self string, live []registry.Proxy, t *tenantThro
 			// must not keep only the floor share until it is declared dead.
 			continue
 		}
+		members++
 		for k, r := range p.Load {
-			id, ok := tenantKey(k)
+			id, ok := f.parse(k)
 			if !ok || r <= 0 || math.IsNaN(r) || math.IsInf(r, 0) {
 				continue
 			}
@@ -146,16 +207,23 @@ func (f *fleetShares) reweight(self string, live []registry.Proxy, t *tenantThro
 			}
 		}
 	}
-	w := make(map[int64]float64, len(peers))
+	m := &shareTable{w: make(map[int64]float64, len(peers)+len(own)), absent: 1}
 	for id, others := range peers {
-		w[id] = shareOf(own[id], others)
+		m.w[id] = shareOf(own[id], others)
 	}
-	f.weights.Store(&w)
-	t.rescale(f)
+	if f.split {
+		m.absent = 1 / float64(max(1, members))
+		for id := range own {
+			if _, ok := m.w[id]; !ok {
+				m.w[id] = 1 // only this proxy is asked for it
+			}
+		}
+	}
+	f.weights.Store(m)
 }
 
-// shareOf is a proxy's share of a tenant given its own rate and the rest
-// of the fleet's.
+// shareOf is a proxy's share of a key given its own rate and the rest of
+// the fleet's.
 func shareOf(own, others float64) float64 {
 	if others <= 0 {
 		return 1
@@ -163,16 +231,10 @@ func shareOf(own, others float64) float64 {
 	return max(own/(own+others), minShare)
 }
 
-func tenantKey(k string) (int64, bool) {
-	s, ok := strings.CutPrefix(k, "t:")
-	if !ok {
-		return 0, false
-	}
-	id, err := strconv.ParseInt(s, 10, 64)
-	return id, err == nil
-}
-
 // scaled is a limit scaled by a share: rate and burst (at least one).
 func scaled(l rate.Limit, burst int, w float64) (rate.Limit, int) {
+	if w >= 1 {
+		return l, burst
+	}
 	return l * rate.Limit(w), max(1, int(math.Round(float64(burst)*w)))
 }

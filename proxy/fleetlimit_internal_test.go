@@ -1,7 +1,9 @@
 package proxy
 
 import (
+	"fmt"
 	"math"
+	"net/netip"
 	"testing"
 	"time"
 
@@ -23,7 +25,8 @@ func TestFleetSharesReweight(t *testing.T) {
 		th := newTenantThrottle(RateLimit{Burst: 100, Every: 10 * time.Millisecond}, 50)
 		th.enter(7, time.Now()) // a bucket exists before the shares arrive
 		th.leave(7)
-		th.fleet.reweight(id, live, th)
+		th.fleet.reweight(id, live)
+		th.rescale(time.Now())
 		w := th.fleet.weight(7)
 		if want := r / 100; math.Abs(w-want) > 1e-9 {
 			t.Errorf("%s: share %.3f, want %.3f (a draining proxy does not count)", id, w, want)
@@ -50,20 +53,133 @@ func TestFleetSharesReweight(t *testing.T) {
 
 // The load report is the offered rate per tenant, and forgets idle ones.
 func TestFleetLoadReport(t *testing.T) {
-	var f fleetShares
+	f := fleetShares{class: shareTenant}
 	now := time.Now()
-	f.report(now)
+	f.report(now, map[string]float64{})
 	for range 50 {
 		f.count(3)
 	}
-	r := f.report(now.Add(time.Second))
+	r := map[string]float64{}
+	f.report(now.Add(time.Second), r)
 	if math.Abs(r["t:3"]-50) > 1e-9 {
 		t.Fatalf("report = %v", r)
 	}
 	for i := 2; i < 20; i++ {
-		r = f.report(now.Add(time.Duration(i) * time.Second))
+		r = map[string]float64{}
+		f.report(now.Add(time.Duration(i)*time.Second), r)
 	}
 	if _, ok := r["t:3"]; ok {
 		t.Fatalf("idle tenant still reported: %v", r)
+	}
+}
+
+// The per-tenant login limit and the creation budgets follow the same
+// shares, each from its own class of the load report: a proxy's login
+// bucket for a tenant is its share of the tenant's login attempts, and a
+// budget is split by the proxies' shares of its requests, or equally
+// while nobody asks for it.
+func TestFleetSharesLoginAndBudgets(t *testing.T) {
+	now := time.Now()
+	s := &Server{logins: newLoginThrottle(RateLimit{Burst: 30, Every: time.Second}, RateLimit{Burst: 100, Every: 10 * time.Millisecond}),
+		budgets:     newBudgets(Budgets{DemoGlobal: RateLimit{Burst: 20, Every: 100 * time.Millisecond}, SignupGlobal: RateLimit{Burst: 30, Every: time.Second}}),
+		tenantLimit: newTenantThrottle(RateLimit{Burst: 10, Every: time.Millisecond}, 5)}
+	// Before any reweighting: the whole limits, as a lone proxy.
+	s.logins.take(loginKey{tenant: 7, email: "a@b.c"}, netip.MustParseAddr("10.0.0.1"), now)
+	if err := s.signupBudget(); err != nil {
+		t.Fatal(err)
+	}
+	s.budgets.demoGlobal.allow(struct{}{}, now)
+	load := s.FleetLoad() // first report: the clock starts
+	if len(load) != 0 {
+		t.Fatalf("first report %v", load)
+	}
+	s.logins.take(loginKey{tenant: 7, email: "a@b.c"}, netip.MustParseAddr("10.0.0.1"), now)
+	s.signupBudget()
+	time.Sleep(10 * time.Millisecond)
+	load = s.FleetLoad()
+	if load["l:7"] <= 0 || load["b:signup"] <= 0 || load["b:demo"] != 0 || load["t:7"] != 0 {
+		t.Fatalf("load report %v: want l:7 and b:signup only", load)
+	}
+	live := []registry.Proxy{
+		{ID: "me", State: registry.StateServing, Load: map[string]float64{"l:7": 20, "b:signup": 1, "t:7": 50}},
+		{ID: "p2", State: registry.StateServing, Load: map[string]float64{"l:7": 60, "b:signup": 3, "t:7": 50, "b:bogus": 9}},
+		{ID: "p3", State: registry.StateServing, Load: map[string]float64{}},
+	}
+	s.Reweight("me", live)
+	if w := s.logins.shares.weight(7); math.Abs(w-0.25) > 1e-9 {
+		t.Errorf("login share of tenant 7 = %v, want 0.25", w)
+	}
+	if w := s.logins.shares.weight(8); w != 1 {
+		t.Errorf("login share of a tenant nobody reports = %v, want 1", w)
+	}
+	b, _ := s.logins.tenant.buckets.Peek(7)
+	if math.Abs(float64(b.Limit())-25) > 1e-6 || b.Burst() != 25 {
+		t.Errorf("login bucket of tenant 7 after reweight: %v/s burst %d, want 25/s burst 25", b.Limit(), b.Burst())
+	}
+	if w := s.budgets.shares.weight(budgetSignup); math.Abs(w-0.25) > 1e-9 {
+		t.Errorf("signup share = %v, want 0.25", w)
+	}
+	// Nobody asked for demos: a third each, so three proxies asked at
+	// once admit the budget, not three times it.
+	if w := s.budgets.shares.weight(budgetDemo); math.Abs(w-1.0/3) > 1e-9 {
+		t.Errorf("demo share = %v, want 1/3", w)
+	}
+	d, _ := s.budgets.demoGlobal.buckets.Peek(struct{}{})
+	if d.Burst() != 7 || math.Abs(float64(d.Limit())-10.0/3) > 1e-6 {
+		t.Errorf("demo bucket after reweight: %v/s burst %d", d.Limit(), d.Burst())
+	}
+	sg, _ := s.budgets.signupGlobal.buckets.Peek(struct{}{})
+	if sg.Burst() != 8 { // round(30 × 0.25)
+		t.Errorf("signup bucket burst %d, want 8", sg.Burst())
+	}
+	// Tokens above the smaller burst are gone: 8 signups, then 429.
+	admitted := 0
+	for range 20 {
+		if ok, _ := s.budgets.signupGlobal.allow(struct{}{}, time.Now()); ok {
+			admitted++
+		}
+	}
+	if admitted > 8 {
+		t.Errorf("admitted %d signups after the share shrank to 8", admitted)
+	}
+	// Asked only here: the whole budget again.
+	live[1].Load = map[string]float64{}
+	live[0].Load = map[string]float64{"b:demo": 2}
+	s.Reweight("me", live)
+	if w := s.budgets.shares.weight(budgetDemo); w != 1 {
+		t.Errorf("demo share when only this proxy is asked = %v, want 1", w)
+	}
+}
+
+// BenchmarkFleetReweight is the proxy's side of one heartbeat at its
+// busiest: the load report of 1,000 active tenants (requests and logins)
+// and both creation budgets, then the shares recomputed from three such
+// reports and every existing bucket rescaled. Off the request path, once
+// per --heartbeat-interval (BENCHMARKS.md).
+func BenchmarkFleetReweight(b *testing.B) {
+	s := &Server{logins: newLoginThrottle(DefaultLoginIPLimit, DefaultLoginTenantLimit),
+		budgets: newBudgets(Budgets{}), tenantLimit: newTenantThrottle(DefaultTenantRate, DefaultTenantMaxInFlight)}
+	now := time.Now()
+	addr := netip.MustParseAddr("10.0.0.1")
+	var live []registry.Proxy
+	for _, id := range []string{"self", "p2", "p3"} {
+		load := map[string]float64{"b:demo": 0.1, "b:signup": 0.05}
+		for t := int64(1); t <= 1000; t++ {
+			load[fmt.Sprintf("t:%d", t)] = float64(t%50 + 1)
+			load[fmt.Sprintf("l:%d", t)] = 0.2
+		}
+		live = append(live, registry.Proxy{ID: id, State: registry.StateServing, Load: load})
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		b.StopTimer()
+		for t := int64(1); t <= 1000; t++ { // the interval's traffic (not timed): every bucket exists
+			s.tenantLimit.enter(t, now)
+			s.tenantLimit.leave(t)
+			s.logins.take(loginKey{tenant: t, email: "a@b.c"}, addr, now)
+		}
+		b.StartTimer()
+		s.FleetLoad()
+		s.Reweight("self", live)
 	}
 }

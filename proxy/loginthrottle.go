@@ -33,25 +33,34 @@ type loginKey struct {
 }
 
 // loginThrottle holds the three login limiters. Each is a bounded LRU
-// (maxLimiterKeys), so random e-mails or addresses cannot grow it.
+// (maxLimiterKeys), so random e-mails or addresses cannot grow it. In a
+// fleet the per-tenant limit is this proxy's share of it (fleetlimit.go);
+// the per-address and per-e-mail ones are per proxy.
 type loginThrottle struct {
 	email  *limiter[loginKey]
 	ip     *ipLimiter
 	tenant *limiter[int64]
+	shares *fleetShares // the tenants' login attempts
 }
 
 func newLoginThrottle(ip, tenant RateLimit) loginThrottle {
-	return loginThrottle{
+	l := loginThrottle{
 		email:  newLimiter[loginKey](RateLimit{Burst: LoginBurst, Every: LoginRefill}, maxLimiterKeys),
 		ip:     newIPLimiter(ip),
 		tenant: newLimiter[int64](tenant, maxLimiterKeys),
+		shares: &fleetShares{class: shareLogin},
 	}
+	if l.tenant != nil {
+		l.tenant.scale = l.shares.weight
+	}
+	return l
 }
 
 // take spends one attempt of the client, the tenant and the e-mail. When
 // one is exhausted it returns the refusing limiter's name and how long
 // until the next attempt is allowed.
 func (l *loginThrottle) take(key loginKey, client netip.Addr, now time.Time) (string, time.Duration) {
+	l.shares.count(key.tenant)
 	if ok, wait := l.ip.allow(clientKey(client), now); !ok {
 		return "login_ip", wait
 	}

@@ -92,6 +92,24 @@ func (l *limiter[K]) allow(key K, now time.Time) (bool, time.Duration) {
 	return false, time.Duration((1 - b.TokensAt(now)) / float64(b.Limit()) * float64(time.Second))
 }
 
+// rescale applies the current scale to the buckets of keys already seen
+// (after a fleet reweighting). Tokens above a smaller burst are dropped; a
+// bigger bucket fills at its new rate, never at once.
+func (l *limiter[K]) rescale(now time.Time) {
+	if l == nil || l.scale == nil {
+		return
+	}
+	for _, k := range l.buckets.Keys() {
+		if b, ok := l.buckets.Peek(k); ok {
+			r, burst := scaled(l.limit, l.burst, l.scale(k))
+			if b.Limit() != r || b.Burst() != burst {
+				b.SetLimitAt(now, r)
+				b.SetBurstAt(now, burst)
+			}
+		}
+	}
+}
+
 // forget drops key's bucket (it starts full again).
 func (l *limiter[K]) forget(key K) {
 	if l != nil {

@@ -30,8 +30,16 @@ func BenchmarkRemotePointRead(b *testing.B) {
 		b.Fatalf("build tenantgate: %v\n%s", err, out)
 	}
 	const secret = "bench-secret-0123456789abcdef0123456789"
-	serve := func(data string, extra ...string) string {
+	// TENANTGATE_BENCH_PPROF=FILE writes a CPU profile of the front
+	// process taken during the through-front run.
+	profile := os.Getenv("TENANTGATE_BENCH_PPROF")
+	var frontOps string
+	// TENANTGATE_BENCH_BASELINE_BIN=PATH adds a second front run by that
+	// binary (another build of tenantgate), side by side.
+	baseline := os.Getenv("TENANTGATE_BENCH_BASELINE_BIN")
+	serveBin := func(bin, data string, extra ...string) string {
 		addr, ops := freeAddr(b), freeAddr(b)
+		frontOps = ops
 		cmd := exec.Command(bin, append([]string{"serve", "--data-dir", data, "--listen", addr, "--metrics-listen", ops, "--jwt-secret", secret, "--tenant-rate", "0"}, extra...)...)
 		if err := cmd.Start(); err != nil {
 			b.Fatal(err)
@@ -40,6 +48,7 @@ func BenchmarkRemotePointRead(b *testing.B) {
 		waitListening(b, addr)
 		return "http://" + addr
 	}
+	serve := func(data string, extra ...string) string { return serveBin(bin, data, extra...) }
 	cli := func(data string, args ...string) string {
 		args = append(args, "--data-dir", data)
 		if args[0] == "token" {
@@ -62,11 +71,39 @@ func BenchmarkRemotePointRead(b *testing.B) {
 
 	cli(frontData, "tenants", "create", "--host", "bench", "--name", "Bench", "--country", "GH", "--id", "2",
 		"--db-url", shardURL+"/t/bench?authToken="+url.QueryEscape(shardTok))
-	frontURL := serve(frontData, "--seed-demo=false")
+	frontArgs := []string{"--seed-demo=false"}
+	if profile != "" {
+		frontArgs = append(frontArgs, "--pprof")
+	}
+	frontURL := serve(frontData, frontArgs...)
 	frontTok := cli(frontData, "token", "--tenant", "bench", "--role", "service")
 	waitServed(b, client, frontURL, host, frontTok)
 
 	b.Run("direct", func(b *testing.B) { pointReadModes(b, shardURL+"/v2/pipeline", host, "Bearer "+shardTok, true, client) })
+	if baseline != "" {
+		baseData := filepath.Join(dir, "front-baseline")
+		cli(baseData, "tenants", "create", "--host", "bench", "--name", "Bench", "--country", "GH", "--id", "2",
+			"--db-url", shardURL+"/t/bench?authToken="+url.QueryEscape(shardTok))
+		baseURL := serveBin(baseline, baseData, "--seed-demo=false")
+		baseTok := cli(baseData, "token", "--tenant", "bench", "--role", "service")
+		waitServed(b, client, baseURL, host, baseTok)
+		b.Run("through-front-baseline", func(b *testing.B) {
+			pointReadModes(b, baseURL+"/v2/pipeline", host, "Bearer "+baseTok, true, client)
+		})
+	}
+	if profile != "" {
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			status, body, err := client.GetTimeout(nil, "http://"+frontOps+"/debug/pprof/profile?seconds=4", 30*time.Second)
+			if err != nil || status != 200 {
+				b.Logf("profile: %d %v", status, err)
+				return
+			}
+			os.WriteFile(profile, body, 0o644)
+		}()
+		b.Cleanup(func() { <-done })
+	}
 	b.Run("through-front", func(b *testing.B) { pointReadModes(b, frontURL+"/v2/pipeline", host, "Bearer "+frontTok, true, client) })
 }
 

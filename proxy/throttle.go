@@ -30,7 +30,8 @@ type tenantThrottle struct {
 
 func newTenantThrottle(rate RateLimit, maxInFlight int) *tenantThrottle {
 	// Keyed by tenant id: the LRU holds every active tenant comfortably.
-	t := &tenantThrottle{rate: newLimiter[int64](rate, maxLimiterKeys), maxInFlight: maxInFlight, inFlight: map[int64]int{}}
+	t := &tenantThrottle{rate: newLimiter[int64](rate, maxLimiterKeys), maxInFlight: maxInFlight, inFlight: map[int64]int{},
+		fleet: fleetShares{class: shareTenant}}
 	if t.rate != nil {
 		t.rate.scale = t.fleet.weight // a new bucket starts at this proxy's share
 	}
@@ -78,18 +79,4 @@ func (t *tenantThrottle) localMaxInFlight(id int64) int {
 }
 
 // rescale applies new shares to the buckets of tenants already seen.
-func (t *tenantThrottle) rescale(f *fleetShares) {
-	if t.rate == nil {
-		return
-	}
-	now := time.Now()
-	for _, id := range t.rate.buckets.Keys() {
-		if b, ok := t.rate.buckets.Peek(id); ok {
-			r, burst := scaled(t.rate.limit, t.rate.burst, f.weight(id))
-			if b.Limit() != r || b.Burst() != burst {
-				b.SetLimitAt(now, r)
-				b.SetBurstAt(now, burst)
-			}
-		}
-	}
-}
+func (t *tenantThrottle) rescale(now time.Time) { t.rate.rescale(now) }

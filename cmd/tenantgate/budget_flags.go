@@ -53,3 +53,11 @@ func registerBudgets(f *flag.FlagSet, b *proxy.Budgets) {
 	f.Var(rateFlag{&b.SignupGlobal}, "signup-budget", "`RATE` (BURST:EVERY): signups by all addresses together, or off")
 	f.IntVar(&b.MaxLiveDemos, "max-live-demos", proxy.DefaultMaxLiveDemos, "demos alive at once; more get 429 until the reaper frees some (negative = unlimited)")
 }
+
+// registerLoginLimits adds the login limit flags (per client address and
+// per tenant; the per-e-mail limit is fixed: proxy.LoginBurst).
+func registerLoginLimits(f *flag.FlagSet, ip, tenant *proxy.RateLimit) {
+	*ip, *tenant = proxy.DefaultLoginIPLimit, proxy.DefaultLoginTenantLimit
+	f.Var(rateFlag{ip}, "login-ip-limit", "`RATE` (BURST:EVERY, e.g. 30:2s): login attempts per client address (IPv6 by /64), or off")
+	f.Var(rateFlag{tenant}, "login-tenant-limit", "`RATE` (BURST:EVERY, e.g. 100:50ms): login attempts per tenant, fleet-wide (each proxy enforces its share), or off")
+}

@@ -25,6 +25,7 @@ import (
 	"github.com/microfi/tenantgate/shard"
 	"github.com/microfi/tenantgate/shard/bank"
 	"github.com/microfi/tenantgate/shard/fairshare"
+	"github.com/microfi/tenantgate/shard/remote"
 	"github.com/microfi/tenantgate/shard/verify"
 )
 
@@ -39,6 +40,7 @@ type serveConfig struct {
 	sqlPlans                                                 sqlPlansFlag
 	cpu                                                      fairshare.Config
 	budgets                                                  proxy.Budgets // budget_flags.go
+	loginIP, loginTenant                                     proxy.RateLimit
 	walCheckpoint                                            int64
 	tenantRate                                               float64
 	demoTTL, reapInterval                                    time.Duration
@@ -99,6 +101,7 @@ func runServe(ctx context.Context, env *Env, args []string) error {
 	f.DurationVar(&c.drainDelay, "drain-delay", 0, "on SIGTERM, how long to keep serving after /readyz turns 503 (let the load balancer notice) before draining")
 	c.tls.register(f)
 	registerBudgets(f.FlagSet, &c.budgets)
+	registerLoginLimits(f.FlagSet, &c.loginIP, &c.loginTenant)
 	f.Int64Var(&c.walCheckpoint, "wal-checkpoint-size", shard.DefaultWALCheckpointBytes, "`BYTES`: a tenant's WAL larger than this is checkpointed and truncated in the background")
 	if err := f.parse(args); err != nil {
 		return err
@@ -169,7 +172,10 @@ func serve(ctx context.Context, env *Env, dataDir string, c serveConfig, log *sl
 	var ceiling atomic.Int64
 	ceiling.Store(int64(migrations.Tenant.Latest()))
 	shardCfg := shard.Config{DataDir: dataDir, MaxOpen: c.maxOpen, WALCheckpointBytes: c.walCheckpoint, Registerer: reg, Logger: log,
-		SchemaCeiling: func() int { return int(ceiling.Load()) }}
+		SchemaCeiling: func() int { return int(ceiling.Load()) },
+		// Forwarded SQL to tenants on libSQL servers goes through the
+		// proxy's own HTTP client (see BENCHMARKS.md, remote point read).
+		Remote: remote.NewTransport(remote.Options{Post: hrana.RemotePost(0)})}
 	if nofile > 0 { // every tenant connection, Hrana's included, counts against it
 		shardCfg.FDBudget = shard.FDBudgetForLimit(nofile - min(nofile, uint64(c.maxConns)))
 	}
@@ -249,7 +255,7 @@ func serve(ctx context.Context, env *Env, dataDir string, c serveConfig, log *sl
 		DemoTTL: c.demoTTL, ReapInterval: flagOff(c.reapInterval), LedgerAuditRate: flagOff(c.auditRate),
 		RootDomain: c.rootDomain, PublicPort: c.publicPort, RequestTimeout: c.requestTimeout,
 		TenantMetrics: c.tenantMetrics, BackupDir: filepath.Join(dataDir, "backups"), Hrana: c.sql, SQLPlans: c.sqlPlans.plans, CPU: c.cpu,
-		Budgets: c.budgets,
+		Budgets: c.budgets, LoginIPLimit: c.loginIP, LoginTenantLimit: c.loginTenant,
 		Catalog: cat, Registry: members, Shards: shards, Tenants: svc, Auth: auth,
 		Registerer: reg, Gatherer: reg, Logger: log,
 		PublicScheme: scheme, TLS: edge, RedirectHTTP: c.tls.redirectHTTP, HTTPSPort: httpsPort, EdgeHostname: c.tls.edgeHostname,

@@ -411,8 +411,17 @@ func TestMoveUnderLoad(t *testing.T) {
 		time.Sleep(700 * time.Millisecond)
 		quiet := l.latCount()
 		moveStart := time.Now()
-		out := r.cli(t, "tenants", "move", "mover", "--to", hop)
+		mres := run(t, r.front.dataDir, "tenants", "move", "mover", "--to", hop, "--data-dir", r.front.dataDir)
+		if mres.code != 0 {
+			t.Fatalf("tenants move --to %s: exit %d\n%s\n%s", hop, mres.code, mres.stdout, mres.stderr)
+		}
+		out := mres.stdout
 		moveEnd := time.Now()
+		for _, line := range strings.Split(mres.stderr, "\n") {
+			if strings.Contains(line, "verified") || strings.Contains(line, "flipped") {
+				t.Logf("hop to %s: %s", hop, strings.TrimSpace(line))
+			}
+		}
 		during := l.latCount()
 		time.Sleep(700 * time.Millisecond)
 		halt()

@@ -120,8 +120,9 @@ func (p *Provisioner) Provision(ctx context.Context, n int) ([]*Tenant, error) {
 			return nil, p.hashErr
 		}
 	}
-	var done atomic.Int64
+	var done, replaced atomic.Int64
 	done.Store(1)
+	maxReplaced := int64(max(10, n/100))
 	g, gctx := errgroup.WithContext(ctx) // the first failure stops the rest
 	g.SetLimit(p.Concurrency)
 	for _, t := range tenants[1:] {
@@ -129,7 +130,7 @@ func (p *Provisioner) Provision(ctx context.Context, n int) ([]*Tenant, error) {
 			break
 		}
 		g.Go(func() error {
-			if err := p.setupTenant(gctx, t, seed); err != nil {
+			if err := p.setupReplacing(gctx, t, seed, &replaced, maxReplaced); err != nil {
 				return err
 			}
 			if d := done.Add(1); d%500 == 0 {
@@ -146,6 +147,28 @@ func (p *Provisioner) Provision(ctx context.Context, n int) ([]*Tenant, error) {
 	}
 	p.logf("setup: %d tenants with %d users and %d accounts each (%s seeding) in %s", n, 1+p.UsersPerTenant, p.UsersPerTenant*p.AccountsPerUser, seed, time.Since(start).Round(time.Millisecond))
 	return tenants, nil
+}
+
+// errUnavailable marks a setup request the server answered 503 (shed,
+// or its deadline passed on an overloaded machine).
+var errUnavailable = errors.New("server unavailable")
+
+// setupReplacing sets up t; a tenant the server answered 503 for is left
+// behind (its creation may or may not have happened, so it is not
+// retried) and t is set up again under a new host, up to limit replacements
+// over the whole provisioning.
+func (p *Provisioner) setupReplacing(ctx context.Context, t *Tenant, seed string, replaced *atomic.Int64, limit int64) error {
+	base := t.Sub
+	for try := 1; ; try++ {
+		err := p.setupTenant(ctx, t, seed)
+		if err == nil || !errors.Is(err, errUnavailable) || replaced.Add(1) > limit {
+			return err
+		}
+		p.logf("setup: left %s behind (%v); provisioning it again as %s-r%d", t.Sub, err, base, try)
+		t.Sub = fmt.Sprintf("%s-r%d", base, try)
+		t.Host = t.Sub + "." + p.RootDomain
+		t.ID, t.UserID, t.Accounts = 0, 0, nil
+	}
 }
 
 // setupTenant creates one tenant, its users and accounts, and its tokens.
@@ -200,6 +223,8 @@ func (p *Provisioner) createTenant(ctx context.Context, sub string) (int64, erro
 		case (st == 404 || st == 405) && p.CLIBin != "":
 			p.logf("setup: admin API answered %d; creating tenants with the CLI", st)
 			p.useCLI.Store(true)
+		case st == 503:
+			return 0, fmt.Errorf("create tenant %s: admin API: %w: %d %s", sub, errUnavailable, st, trimBody(resp))
 		default:
 			return 0, fmt.Errorf("create tenant %s: admin API: %d %s", sub, st, trimBody(resp))
 		}
@@ -424,6 +449,9 @@ func (p *Provisioner) seedBulk(ctx context.Context, t *Tenant) error {
 	st, resp, err := p.do(ctx, "POST", "admin."+p.RootDomain, fmt.Sprintf("/api/admin/tenants/%d/seed", t.ID), tok, body)
 	if err != nil {
 		return fmt.Errorf("bulk seed: %w", err)
+	}
+	if st == 503 {
+		return fmt.Errorf("bulk seed: %w: %d %s", errUnavailable, st, trimBody(resp))
 	}
 	if st != 201 {
 		return fmt.Errorf("bulk seed: %d %s", st, trimBody(resp))

@@ -112,6 +112,9 @@ func WriteSummary(w io.Writer, r *loadtest.Result) {
 		share, cold, total := loadtest.ColdShare(col)
 		b.WriteString("\n    COLD OPENS\n")
 		line(&b, "cold_share", fmt.Sprintf("%-7s %.0f of %.0f requests opened their tenant's database (the server's Server-Timing)", metrics.FormatPct(share), cold, total))
+		// A refused open (503: shed, or every open database in use) has
+		// no Server-Timing, so it counts in {cold:false}: say how many.
+		line(&b, "unavailable_503", fmt.Sprintf("%d answers (opens shed or refused are not marked cold: they count in { cold:false })", r.Statuses[503]))
 	}
 
 	b.WriteString("\n    MACHINE\n")

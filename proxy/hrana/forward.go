@@ -310,7 +310,7 @@ func (r *run) answer(req *streamReq, p *plan, res *remote.Result) streamResult {
 		}
 		out.Stmt, out.Err = r.toResult(&w.Result)
 	case "batch":
-		out.Batch = r.batchAnswer(res.Response, len(req.Batch.Steps), p.steps)
+		out.Batch = r.batchAnswer(json.RawMessage(res.Response), len(req.Batch.Steps), p.steps)
 	case "sequence":
 		out.Err = r.chargeErr(p.seqErr)
 	case "describe":

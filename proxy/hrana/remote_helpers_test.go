@@ -8,6 +8,8 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/microfi/tenantgate/proxy/hrana"
+	"github.com/microfi/tenantgate/shard"
+	"github.com/microfi/tenantgate/shard/remote"
 )
 
 // tenantPath takes a "/t/<id>" prefix off the request path: how a front's
@@ -39,7 +41,10 @@ func tenantPath(ctx *fasthttp.RequestCtx) (int64, bool) {
 func newRemoteTestServer(tb testing.TB, cfg hrana.Config) *testServer {
 	tb.Helper()
 	shardSrv := newTestServer(tb, hrana.Config{})
-	front := newTestServer(tb, cfg)
+	// The front forwards through the proxy's own client, as serve does.
+	front := newTestServer(tb, cfg, func(c *shard.Config) {
+		c.Remote = remote.NewTransport(remote.Options{Post: hrana.RemotePost(0)})
+	})
 	front.Paths = shardSrv.Paths
 	front.DBURLs = map[int64]string{}
 	for id := range shardSrv.Paths {

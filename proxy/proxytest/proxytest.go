@@ -21,8 +21,10 @@ import (
 	"github.com/microfi/tenantgate/catalog/tenants"
 	"github.com/microfi/tenantgate/migrations"
 	"github.com/microfi/tenantgate/proxy"
+	"github.com/microfi/tenantgate/proxy/hrana"
 	"github.com/microfi/tenantgate/shard"
 	"github.com/microfi/tenantgate/shard/bank"
+	"github.com/microfi/tenantgate/shard/remote"
 )
 
 // Secret is the JWT key every test server uses.
@@ -81,7 +83,8 @@ func Start(t testing.TB, opts Options) *Server {
 	if err != nil {
 		t.Fatalf("open catalog: %v", err)
 	}
-	shards := shard.NewManager(shard.Config{DataDir: opts.DataDir, MaxOpen: opts.MaxOpen, WALCheckpointBytes: opts.WALCheckpointBytes, Registerer: reg, Logger: log})
+	shards := shard.NewManager(shard.Config{DataDir: opts.DataDir, MaxOpen: opts.MaxOpen, WALCheckpointBytes: opts.WALCheckpointBytes, Registerer: reg, Logger: log,
+		Remote: remote.NewTransport(remote.Options{Post: hrana.RemotePost(0)})})
 	shards.Start()
 	auth, err := proxy.NewAuth([]byte(Secret))
 	if err != nil {

@@ -39,7 +39,19 @@ type Options struct {
 	MaxIdleConnsPerHost int
 	// MaxResponseBytes caps a pipeline response body.
 	MaxResponseBytes int64
+	// Post, when set, sends pipeline requests (the hot path) instead of
+	// net/http: the proxy plugs in its own HTTP client, which does the
+	// round trip on the calling goroutine with pooled buffers. Cursors and
+	// probes stay on net/http (they stream or are rare).
+	Post PostFunc
 }
+
+// PostFunc sends body to url as an HTTP POST (Content-Type
+// application/json, "Authorization: Bearer token" when token is set),
+// never following a redirect, and returns the response status and body,
+// failing with ErrTooLarge for a body over limit and ErrUnreachable for
+// no answer. It honours ctx's deadline.
+type PostFunc func(ctx context.Context, url, token string, body []byte, limit int64) (status int, resp []byte, err error)
 
 // Transport is the HTTP connection pool shared by every Client of a
 // process. Close it last.
@@ -215,7 +227,45 @@ func (c *Client) post(ctx context.Context, base, path string, body []byte) (*htt
 	}
 	defer resp.Body.Close()
 	raw, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-	se := &ServerError{Status: resp.StatusCode, Message: strings.TrimSpace(string(raw))}
+	return nil, serverError(resp.StatusCode, raw)
+}
+
+// postBytes sends body and returns the whole 200 response body (at most
+// MaxResponseBytes), through Options.Post when set.
+func (c *Client) postBytes(ctx context.Context, base, path string, body []byte) ([]byte, error) {
+	limit := c.t.opts.MaxResponseBytes
+	if post := c.t.opts.Post; post != nil {
+		status, raw, err := post(ctx, base+path, c.token, body, limit)
+		switch {
+		case errors.Is(err, ErrTooLarge):
+			return nil, fmt.Errorf("%w (over %d bytes)", ErrTooLarge, limit)
+		case err != nil && ctx.Err() != nil:
+			return nil, fmt.Errorf("%w: %s: %w", ErrUnreachable, c.base, ctx.Err())
+		case err != nil:
+			return nil, fmt.Errorf("%w: %s: %v", ErrUnreachable, c.base, err)
+		case status != http.StatusOK:
+			return nil, serverError(status, raw[:min(len(raw), 64<<10)])
+		}
+		return raw, nil
+	}
+	resp, err := c.post(ctx, base, path, body)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s: reading a response: %v", ErrUnreachable, c.base, err)
+	}
+	if int64(len(raw)) > limit {
+		return nil, fmt.Errorf("%w (over %d bytes)", ErrTooLarge, limit)
+	}
+	return raw, nil
+}
+
+// serverError is the *ServerError of a non-200 answer.
+func serverError(status int, raw []byte) error {
+	se := &ServerError{Status: status, Message: strings.TrimSpace(string(raw))}
 	var obj struct {
 		Message *string `json:"message"`
 		Error   *string `json:"error"`
@@ -232,7 +282,7 @@ func (c *Client) post(ctx context.Context, base, path string, body []byte) (*htt
 			se.Code = *obj.Code
 		}
 	}
-	return nil, se
+	return se
 }
 
 // scrub drops the URL from a transport error (net/http quotes it, and the

@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"maps"
 	"time"
 
 	"github.com/microfi/tenantgate/catalog/registry"
@@ -10,10 +11,19 @@ import (
 // request rate per tenant, login attempts per tenant and creation budget
 // requests (registry.Options.Load).
 func (s *Server) FleetLoad() map[string]float64 {
-	now, out := time.Now(), map[string]float64{}
-	s.tenantLimit.fleet.report(now, out)
-	s.logins.shares.report(now, out)
+	now := time.Now()
+	tenants, logins, out := map[string]float64{}, map[string]float64{}, map[string]float64{}
+	s.tenantLimit.fleet.report(now, tenants)
+	s.logins.shares.report(now, logins)
 	s.budgets.shares.report(now, out)
+	// The report holds registry.MaxLoadKeys keys. The budgets' few keys
+	// always go (however slow, a budget left out would be taken whole by
+	// every proxy); the rest is shared between the two tenant classes,
+	// busiest first, so many tenants' requests cannot crowd out logins.
+	room := registry.MaxLoadKeys - len(out)
+	nl := min(len(logins), max(room/2, room-len(tenants)))
+	maps.Copy(out, registry.TopLoad(logins, nl))
+	maps.Copy(out, registry.TopLoad(tenants, room-nl))
 	return out
 }
 

@@ -183,3 +183,33 @@ func BenchmarkFleetReweight(b *testing.B) {
 		s.Reweight("self", live)
 	}
 }
+
+// A report over registry.MaxLoadKeys keeps the budgets however slow they
+// are, and shares the rest between the tenants' requests and logins.
+func TestFleetLoadReportBounded(t *testing.T) {
+	s := &Server{logins: newLoginThrottle(DefaultLoginIPLimit, DefaultLoginTenantLimit),
+		budgets: newBudgets(Budgets{}), tenantLimit: newTenantThrottle(DefaultTenantRate, DefaultTenantMaxInFlight)}
+	s.FleetLoad() // the interval starts
+	addr := netip.MustParseAddr("10.0.0.1")
+	for id := int64(1); id <= 1500; id++ {
+		for range 3 {
+			s.tenantLimit.fleet.count(id)
+		}
+		s.logins.take(loginKey{tenant: id, email: "a@b.c"}, addr, time.Now())
+	}
+	s.budgets.shares.count(budgetDemo)
+	time.Sleep(5 * time.Millisecond)
+	load := s.FleetLoad()
+	tenants, logins := 0, 0
+	for k := range load {
+		switch k[0] {
+		case 't':
+			tenants++
+		case 'l':
+			logins++
+		}
+	}
+	if len(load) != registry.MaxLoadKeys || load["b:demo"] <= 0 || tenants < 450 || logins < 450 {
+		t.Fatalf("%d keys (%d tenants, %d logins), b:demo %v", len(load), tenants, logins, load["b:demo"])
+	}
+}

@@ -10,7 +10,7 @@ import (
 )
 
 // BenchmarkBeat is one heartbeat as a busy proxy writes it: its row with
-// a full load report (maxLoadKeys tenants), then the registry read back
+// a full load report (MaxLoadKeys tenants), then the registry read back
 // with two peers' equally full reports. With the proxy side of it
 // (proxy's BenchmarkFleetReweight) it is the registry's whole cost, paid
 // once per --heartbeat-interval off the request path (BENCHMARKS.md).
@@ -22,7 +22,7 @@ func BenchmarkBeat(b *testing.B) {
 	}
 	defer cat.Close()
 	load := map[string]float64{}
-	for i := range maxLoadKeys {
+	for i := range MaxLoadKeys {
 		load[fmt.Sprintf("t:%d", i+1)] = float64(i%97) + 0.5
 	}
 	var regs []*Registry

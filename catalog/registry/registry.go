@@ -40,8 +40,9 @@ const (
 	DeadAfterBeats = 5
 	// forgetAfter is how long a dead proxy's row is kept for the listing.
 	forgetAfter = time.Hour
-	// maxLoadKeys bounds the load a heartbeat carries (the busiest keys).
-	maxLoadKeys = 1000
+	// MaxLoadKeys bounds the load a heartbeat carries (the busiest keys;
+	// Options.Load may choose which itself by returning no more).
+	MaxLoadKeys = 1000
 )
 
 // States of a proxy.
@@ -185,7 +186,7 @@ func (r *Registry) beat(ctx context.Context, first bool) (err error) {
 	defer cancel()
 	load := []byte("{}")
 	if r.opts.Load != nil {
-		if load, err = json.Marshal(topLoad(r.opts.Load(), maxLoadKeys)); err != nil {
+		if load, err = json.Marshal(TopLoad(r.opts.Load(), MaxLoadKeys)); err != nil {
 			return fmt.Errorf("encode load: %w", err)
 		}
 	}
@@ -281,8 +282,8 @@ func (r *Registry) Close(ctx context.Context) error {
 	return err
 }
 
-// topLoad keeps the n busiest keys.
-func topLoad(load map[string]float64, n int) map[string]float64 {
+// TopLoad keeps the n busiest keys of a load report.
+func TopLoad(load map[string]float64, n int) map[string]float64 {
 	if len(load) <= n {
 		return load
 	}

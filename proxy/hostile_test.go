@@ -4,10 +4,12 @@ package proxy_test
 // tenantgate: each test reproduces one attack over real HTTP.
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -15,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/microfi/tenantgate/catalog"
 	"github.com/microfi/tenantgate/catalog/tenants"
 	"github.com/microfi/tenantgate/proxy"
 	"github.com/microfi/tenantgate/proxy/proxytest"
@@ -152,9 +155,11 @@ func TestHostileJSONFieldNamesExact(t *testing.T) {
 // larger than any response may carry fail with SQLITE_TOOBIG instead of
 // being built (the memory stayed with the process afterwards).
 func TestHostileHranaHugeValueRefused(t *testing.T) {
-	s := proxytest.Start(t, proxytest.Options{})
-	tn := s.CreateTenant("sqlbig")
-	tok := s.Token(tn.ID, "service", 0)
+	hranaTargets(t, "sqlbig", testHostileHranaHugeValueRefused)
+}
+
+func testHostileHranaHugeValueRefused(t *testing.T, s *proxytest.Server, id int64) {
+	tok := s.Token(id, "service", 0)
 	for _, sql := range []string{
 		`SELECT length(randomblob(100000000))`,
 		`SELECT length(printf('%.*c', 200000000, 'x'))`,
@@ -179,11 +184,13 @@ func TestHostileHranaHugeValueRefused(t *testing.T) {
 // ("service:0"), so the read-only token's INSERT ran on the read-write
 // connection.
 func TestHostileReadOnlyTokenCannotContinueWritableStream(t *testing.T) {
-	s := proxytest.Start(t, proxytest.Options{})
-	tn := s.CreateTenant("rostream")
+	hranaTargets(t, "rostream", testHostileReadOnlyTokenCannotContinueWritableStream)
+}
+
+func testHostileReadOnlyTokenCannotContinueWritableStream(t *testing.T, s *proxytest.Server, id int64) {
 	host := proxytest.Host("rostream")
-	rw := s.Token(tn.ID, "service", 0)
-	ro, _, err := s.Auth.Issue(proxy.Claims{TenantID: proxy.Int(tn.ID), Role: "service", Access: "ro"}, time.Hour)
+	rw := s.Token(id, "service", 0)
+	ro, _, err := s.Auth.Issue(proxy.Claims{TenantID: proxy.Int(id), Role: "service", Access: "ro"}, time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -300,4 +307,26 @@ func TestHostileTenantNameLimitCountsCharacters(t *testing.T) {
 	if r := s.Do("PATCH", admin, path, pa, map[string]any{"name": strings.Repeat("x", 201)}); r.Status != http.StatusBadRequest {
 		t.Errorf("rename to 201 characters: %d %s, want 400", r.Status, r.Body)
 	}
+}
+
+// hranaTargets runs an SQL-over-HTTP test against a local tenant and
+// against a remote one: the same host on a front whose tenant lives on a
+// shard (another tenantgate, reached with a service token of its tenant),
+// so every SQL safety test holds for both. f gets the server the SQL goes
+// to and the tenant's id there.
+func hranaTargets(t *testing.T, label string, f func(t *testing.T, s *proxytest.Server, id int64)) {
+	t.Run("local", func(t *testing.T) {
+		s := proxytest.Start(t, proxytest.Options{})
+		f(t, s, s.CreateTenant(label).ID)
+	})
+	t.Run("remote", func(t *testing.T) {
+		origin := proxytest.Start(t, proxytest.Options{})
+		tn := origin.CreateTenant(label)
+		dbURL := origin.URL + "/t/" + label + "?authToken=" + url.QueryEscape(origin.Token(tn.ID, proxy.RoleService, 0))
+		edge := proxytest.Start(t, proxytest.Options{})
+		if _, err := edge.Catalog.Create(context.Background(), catalog.Tenant{ID: tn.ID, Host: label, Name: "Remote " + label, CountryCode: "GH", DBURL: dbURL}); err != nil {
+			t.Fatal(err)
+		}
+		f(t, edge, tn.ID)
+	})
 }

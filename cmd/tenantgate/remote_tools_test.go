@@ -1,8 +1,10 @@
 package main
 
 import (
+	"bufio"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -147,6 +149,28 @@ func TestRemoteOperatorTools(t *testing.T) {
 	if n := count("rtbank", service, "transactions"); n != txBefore+1 {
 		t.Fatalf("a refused import changed the tenant: %d transactions, want %d", n, txBefore+1)
 	}
+	deposit(5)
+
+	// A tenant whose move was killed holding its fence: restore and import
+	// refuse (their own fence would lift the move's) until the move is
+	// finished or aborted.
+	cmd := exec.Command(os.Args[0], "tenants", "move", "rtbank", "--to", "b", "--data-dir", r.front.dataDir)
+	cmd.Env = append(os.Environ(), crashAtEnv+"=fenced")
+	stderr, _ := cmd.StderrPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	sc := bufio.NewScanner(stderr)
+	for sc.Scan() && !strings.Contains(sc.Text(), "PAUSED fenced") {
+	}
+	cmd.Process.Kill()
+	cmd.Wait()
+	for _, args := range [][]string{{"restore", "--tenant", "rtbank", "--from", file}, {"import", "--legacy", src, "--tenant", "rtbank"}} {
+		if res := run(t, r.front.dataDir, append(args, "--data-dir", r.front.dataDir)...); res.code == 0 || !strings.Contains(res.stderr, "is being moved") {
+			t.Fatalf("%s during a move: exit %d %s", args[0], res.code, res.stderr)
+		}
+	}
+	r.cli(t, "tenants", "move", "rtbank", "--abort")
 	deposit(5)
 
 	// migrate status and migrate reach the remote tenants over HTTP.

@@ -48,6 +48,12 @@ func TestHostileTokenClaimsStrict(t *testing.T) {
 		"iat string":          fmt.Sprintf(`{"tenant_id":%d,"user_id":1,"role":"admin","iat":"%d","exp":%d}`, other.ID, now, exp),
 		"nbf string":          fmt.Sprintf(`{"tenant_id":%d,"user_id":1,"role":"admin","iat":%d,"nbf":"%d","exp":%d}`, other.ID, now, now, exp),
 		"exp bool":            fmt.Sprintf(`{"tenant_id":%d,"user_id":1,"role":"admin","iat":%d,"exp":true}`, other.ID, now),
+		"exp null":            fmt.Sprintf(`{"tenant_id":%d,"user_id":1,"role":"admin","iat":%d,"exp":null}`, other.ID, now),
+		"duplicate exp":       fmt.Sprintf(`{"tenant_id":%d,"user_id":1,"role":"admin","iat":%d,"exp":%d,"exp":%d}`, other.ID, now, now-10, exp),
+		"escaped duplicate":   fmt.Sprintf(`{"tenant_id":%d,"tenant\u005fid":%d,"user_id":1,"role":"admin","iat":%d,"exp":%d}`, tn.ID, other.ID, now, exp),
+		"User_ID":             fmt.Sprintf(`{"tenant_id":%d,"User_ID":1,"role":"admin","iat":%d,"exp":%d}`, other.ID, now, exp),
+		"tenant_id string":    fmt.Sprintf(`{"tenant_id":"%d","user_id":1,"role":"admin","iat":%d,"exp":%d}`, other.ID, now, exp),
+		"exp numeric string":  fmt.Sprintf(`{"tenant_id":%d,"user_id":1,"role":"admin","iat":%d,"exp":"%d.0"}`, other.ID, now, exp),
 	} {
 		r := s.Do("GET", host, "/api/accounts", signRaw(payload), nil)
 		if r.Status != http.StatusUnauthorized || !strings.Contains(string(r.Body), `"Invalid token"`) {

@@ -95,7 +95,31 @@ func testHostileManagedTablesReadOnlyOverSQL(t *testing.T, s *proxytest.Server, 
 		`UPDATE sqlite_sequence SET seq = 9223372036854775807 WHERE name = 'transactions'`,
 		`CREATE INDEX slow ON accounts(length(printf('%.*c', CASE WHEN balance > 1e10 THEN 900000000 ELSE 1 END, 'x')))`,
 		`CREATE TABLE tg_later(a)`,
+		`INSERT INTO accounts(id, tenant_id, user_id, type, currency) SELECT id, tenant_id, user_id, type, currency FROM accounts WHERE true ON CONFLICT(id) DO UPDATE SET balance = balance + 100`,
+		`REPLACE INTO tenant_stamp(singleton, tenant_id) VALUES (1, 99)`,
+		`INSERT OR REPLACE INTO accounts SELECT * FROM accounts`,
+		`ALTER TABLE accounts RENAME COLUMN balance TO bal`,
+		`ALTER TABLE transactions DROP COLUMN description`,
+		`ALTER TABLE accounts ADD COLUMN shadow INTEGER`,
+		`DROP INDEX idx_accounts_tenant_id`,
+		`PRAGMA writable_schema = ON`,
+		`ATTACH ':memory:' AS side`,
+		`SELECT data FROM sqlite_dbpage WHERE pgno = 2`,
+		`CREATE TABLE fk_cascade(aid INTEGER REFERENCES accounts(id) ON DELETE CASCADE ON UPDATE CASCADE)`,
+		`CREATE VIRTUAL TABLE acct_fts USING fts5(status, content='accounts', content_rowid='id')`,
+		`CREATE VIEW relay AS SELECT 1 AS a`,
+		`CREATE TRIGGER relay_i INSTEAD OF INSERT ON relay BEGIN UPDATE accounts SET balance = balance + 100; END`,
 	} {
+		if q == `CREATE VIEW relay AS SELECT 1 AS a` { // the tenant's own: allowed
+			_, resp, raw := hranaDo(t, s, "sealed", svc, mustJSON(map[string]any{"requests": []any{
+				map[string]any{"type": "execute", "stmt": map[string]any{"sql": q}},
+				map[string]any{"type": "close"},
+			}}))
+			if len(resp.Results) == 0 || resp.Results[0]["type"] != "ok" {
+				t.Fatalf("%s: %s", q, raw)
+			}
+			continue
+		}
 		_, resp, raw := hranaDo(t, s, "sealed", svc, mustJSON(map[string]any{"requests": []any{
 			map[string]any{"type": "execute", "stmt": map[string]any{"sql": q}},
 			map[string]any{"type": "close"},
@@ -193,6 +217,46 @@ func testHostileCTEsAndViews(t *testing.T, s *proxytest.Server, f *bankFixture, 
 		if r["type"] != "error" || !strings.Contains(raw, "not authorized") {
 			t.Errorf("%s: not refused: %s", q, raw)
 		}
+	}
+	ledgerHolds(t, f)
+}
+
+// Customers, tellers and administrators have no SQL at all: every SQL
+// route answers 403 to their tokens (with a write to a managed table in the
+// body), a WebSocket hello with one is refused, and nothing changes.
+func TestHostileSQLForTenantRoles(t *testing.T) {
+	s := proxytest.Start(t, proxytest.Options{})
+	f := newBankFixture(t, s, "roles", "GH")
+	before := f.balance(t, f.aliceAcc.ID)
+	body := mustJSON(map[string]any{"requests": []any{
+		map[string]any{"type": "execute", "stmt": map[string]any{"sql": `UPDATE accounts SET balance = balance + 100`}},
+	}})
+	cursor := mustJSON(map[string]any{"batch": map[string]any{"steps": []any{
+		map[string]any{"stmt": map[string]any{"sql": `UPDATE accounts SET balance = balance + 100`}},
+	}}})
+	for _, role := range []string{proxy.RoleCustomer, proxy.RoleStaff, proxy.RoleAdmin} {
+		tok := f.tokens[role]
+		for _, r := range []struct{ path, body string }{
+			{"/v2/pipeline", body}, {"/v3/pipeline", body}, {"/v3/cursor", cursor},
+			{"/v3-protobuf/pipeline", ""}, {"/v3-protobuf/cursor", ""},
+		} {
+			resp := s.Do("POST", f.host, r.path, tok, r.body)
+			if resp.Status != http.StatusForbidden {
+				t.Errorf("%s token, POST %s: %d %s", role, r.path, resp.Status, resp.Body)
+			}
+		}
+		// Over WebSocket the token comes in the hello.
+		c, resp, err := wsDial(t, s, f.host, "/", "", "hrana2")
+		if err != nil {
+			t.Fatalf("dial: %v (%v)", err, resp)
+		}
+		if r := wsRoundTrip(t, c, `{"type":"hello","jwt":"`+tok+`"}`); r["type"] != "hello_error" {
+			t.Errorf("%s token, WebSocket hello: %v", role, r)
+		}
+		c.Close()
+	}
+	if got := f.balance(t, f.aliceAcc.ID); got != before {
+		t.Errorf("balance %d, was %d", got, before)
 	}
 	ledgerHolds(t, f)
 }

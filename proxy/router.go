@@ -51,7 +51,9 @@ func (s *Server) classifyHost(raw []byte) (hostKind, string) {
 func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 	start := time.Now()
 	s.metrics.inFlight.Inc()
+	s.cpu.Enter() // heavy SQL steps aside while requests run
 	class, tenant := s.dispatchSafely(ctx)
+	s.cpu.Leave()
 	s.metrics.inFlight.Dec()
 	elapsed := time.Since(start)
 	status := ctx.Response.StatusCode()

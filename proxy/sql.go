@@ -34,9 +34,10 @@ func (s *Server) serveSQL(r *httpapi.Request) error {
 		}
 	}
 	allowBrowsers(r.Ctx)
-	if err := s.cpu.Admit(r.Tenant.ID); err != nil {
-		// The tenant already has its fill of long statements waiting for
-		// a CPU share: refuse more rather than queue them in front of no one.
+	if err := s.cpu.Admit(r.Ctx, r.Tenant.ID); err != nil {
+		// The tenant has had its fill of long statements waiting for a CPU
+		// share for a while: refuse more rather than queue them in front of
+		// no one.
 		s.metrics.throttled.WithLabelValues("cpu").Inc()
 		return httpapi.TooManyRequests(1)
 	}

@@ -18,9 +18,11 @@ package fairshare
 
 import (
 	"container/heap"
+	"context"
 	"errors"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -29,6 +31,7 @@ const (
 	DefaultQuantum    = 2 * time.Millisecond
 	DefaultSlice      = 10 * time.Millisecond
 	DefaultMaxWaiting = 4
+	DefaultAdmitWait  = time.Second
 )
 
 // ErrBusy is returned by Admit when a tenant already has as many heavy
@@ -49,6 +52,11 @@ type Config struct {
 	// MaxWaiting is how many statements of one tenant may wait for a token;
 	// one more is interrupted, and Admit refuses the tenant's new requests.
 	MaxWaiting int
+	// AdmitWait is how long Admit holds a request of a tenant whose queue
+	// is full, waiting for room, before refusing it. A client that retries
+	// at once is paced by its own statements instead of costing the
+	// machine a refusal every few milliseconds. Negative: refuse at once.
+	AdmitWait time.Duration
 	// OnCharge, if set, receives every finished statement's running time,
 	// its waits for a token excluded (for per-tenant CPU series). It is
 	// called on the statement's goroutine without locks held.
@@ -68,6 +76,9 @@ func (c *Config) withDefaults() {
 	if c.MaxWaiting <= 0 {
 		c.MaxWaiting = DefaultMaxWaiting
 	}
+	if c.AdmitWait == 0 {
+		c.AdmitWait = DefaultAdmitWait
+	}
 }
 
 // Scheduler hands out CPU tokens fairly between tenants. A nil *Scheduler
@@ -75,6 +86,12 @@ func (c *Config) withDefaults() {
 type Scheduler struct {
 	cfg     Config
 	metrics *Metrics
+
+	// active counts requests in flight (Enter); heavy counts those of
+	// them that are heavy statements or held by Admit. While active
+	// exceeds heavy, short work is waiting or running, and token holders
+	// step aside for it (Meter.Tick).
+	active, heavy atomic.Int64
 
 	mu      sync.Mutex
 	free    int               // tokens not held
@@ -88,7 +105,8 @@ type tenant struct {
 	vt      float64 // token seconds used (virtual time)
 	holding int
 	waiters []*waiter
-	index   int // in queue; -1 when not queued
+	admits  []chan struct{} // Admit calls held for room, oldest first
+	index   int             // in queue; -1 when not queued
 }
 
 type waiter struct {
@@ -102,20 +120,96 @@ func New(cfg Config, m *Metrics) *Scheduler {
 	return &Scheduler{cfg: cfg, metrics: m, free: cfg.Tokens, tenants: map[int64]*tenant{}}
 }
 
-// Admit reports ErrBusy when tenant already has MaxWaiting statements
-// waiting for a token; new SQL requests from it should be refused.
-func (s *Scheduler) Admit(id int64) error {
+// Admit reports ErrBusy when tenant has MaxWaiting statements waiting for
+// a token and none leaves the queue within AdmitWait (or ctx ends first);
+// new SQL requests from it should then be refused. Held requests are let
+// in one per waiter that leaves, in arrival order, so room for one
+// statement never wakes a herd.
+func (s *Scheduler) Admit(ctx context.Context, id int64) error {
 	if s == nil {
 		return nil
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if t := s.tenants[id]; t != nil && len(t.waiters) >= s.cfg.MaxWaiting {
+	var timeout <-chan time.Time
+	for {
+		s.mu.Lock()
+		t := s.tenants[id]
+		if t == nil || len(t.waiters) < s.cfg.MaxWaiting {
+			s.mu.Unlock()
+			return nil
+		}
+		if s.cfg.AdmitWait < 0 {
+			s.mu.Unlock()
+			s.metrics.refused("admit")
+			return ErrBusy
+		}
+		room := make(chan struct{})
+		t.admits = append(t.admits, room)
+		s.mu.Unlock()
+		if timeout == nil {
+			s.heavy.Add(1) // held, not running: no short work
+			defer s.heavy.Add(-1)
+		}
+		if timeout == nil {
+			timer := time.NewTimer(s.cfg.AdmitWait)
+			defer timer.Stop()
+			timeout = timer.C
+		}
+		select {
+		case <-room:
+			continue
+		case <-timeout:
+		case <-ctx.Done():
+		}
+		s.mu.Lock()
+		woken := !t.removeAdmit(room)
+		s.forgetLocked(t)
+		s.mu.Unlock()
+		if woken {
+			return nil // room was handed over as the wait ended: take it
+		}
 		s.metrics.refused("admit")
 		return ErrBusy
 	}
-	return nil
 }
+
+// admitOneLocked lets the longest-held Admit of t re-check for room: a
+// waiter just left t's queue.
+func (t *tenant) admitOneLocked() {
+	if len(t.admits) > 0 {
+		close(t.admits[0])
+		t.admits[0] = nil
+		t.admits = t.admits[1:]
+	}
+}
+
+func (t *tenant) removeAdmit(ch chan struct{}) bool {
+	for i, x := range t.admits {
+		if x == ch {
+			t.admits = append(t.admits[:i], t.admits[i+1:]...)
+			return true
+		}
+	}
+	return false
+}
+
+// Enter marks a request in flight until Leave. Heavy statements step
+// aside while requests that are not heavy run, so short work (an API call,
+// a point read) comes first. Both are no-ops on a nil Scheduler.
+func (s *Scheduler) Enter() {
+	if s != nil {
+		s.active.Add(1)
+	}
+}
+
+// Leave ends what Enter began.
+func (s *Scheduler) Leave() {
+	if s != nil {
+		s.active.Add(-1)
+	}
+}
+
+// shortWork reports whether a request that is not heavy is in flight.
+func (s *Scheduler) shortWork() bool { return s.active.Load() > s.heavy.Load() }
 
 // Statement starts metering one statement of tenant that must finish by
 // deadline (zero: none). Call Tick from the progress handler and Done when
@@ -176,6 +270,7 @@ func (s *Scheduler) acquire(id int64, deadline time.Time) bool {
 		return true
 	}
 	t.removeWaiter(w)
+	t.admitOneLocked()
 	if len(t.waiters) == 0 && t.index >= 0 {
 		heap.Remove(&s.queue, t.index)
 	} else if t.index >= 0 {
@@ -227,6 +322,7 @@ func (s *Scheduler) dispatchLocked() {
 		}
 		w.granted = true
 		close(w.ready)
+		t.admitOneLocked()
 	}
 }
 
@@ -236,11 +332,16 @@ func (s *Scheduler) dispatchLocked() {
 // tenants compete.
 func (s *Scheduler) forgetLocked(t *tenant) {
 	if s.free == s.cfg.Tokens && len(s.queue) == 0 {
+		for _, x := range s.tenants {
+			for len(x.admits) > 0 {
+				x.admitOneLocked()
+			}
+		}
 		clear(s.tenants)
 		s.vfloor = 0
 		return
 	}
-	if t.holding == 0 && len(t.waiters) == 0 && t.vt <= s.vfloor {
+	if t.holding == 0 && len(t.waiters) == 0 && len(t.admits) == 0 && t.vt <= s.vfloor {
 		delete(s.tenants, t.id)
 	}
 }

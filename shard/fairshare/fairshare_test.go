@@ -73,26 +73,26 @@ func TestFairBetweenTenants(t *testing.T) {
 // Past MaxWaiting a tenant's heavy statements are interrupted and Admit
 // refuses its new requests; other tenants are unaffected.
 func TestQueueBound(t *testing.T) {
-	s := New(Config{Tokens: 1, Quantum: time.Millisecond, Slice: time.Hour, MaxWaiting: 2}, nil)
+	s := New(Config{Tokens: 1, Quantum: time.Millisecond, Slice: time.Hour, MaxWaiting: 2, AdmitWait: -1}, nil)
 	var refused atomic.Int32
 	var wg sync.WaitGroup
 	for range 4 {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if !spin(s, 1, 60*time.Millisecond, 0) {
+			if !spin(s, 1, 300*time.Millisecond, 0) {
 				refused.Add(1)
 			}
 		}()
 	}
 	deadline := time.Now().Add(2 * time.Second)
-	for s.Admit(1) == nil && time.Now().Before(deadline) {
+	for s.Admit(t.Context(), 1) == nil && time.Now().Before(deadline) {
 		time.Sleep(time.Millisecond)
 	}
-	if err := s.Admit(1); err != ErrBusy {
+	if err := s.Admit(t.Context(), 1); err != ErrBusy {
 		t.Fatalf("Admit(1) = %v with a full queue, want ErrBusy", err)
 	}
-	if err := s.Admit(2); err != nil {
+	if err := s.Admit(t.Context(), 2); err != nil {
 		t.Fatalf("Admit(2) = %v, want nil", err)
 	}
 	wg.Wait()
@@ -108,7 +108,7 @@ func TestQueueBound(t *testing.T) {
 func TestDeadline(t *testing.T) {
 	s := New(Config{Tokens: 1, Quantum: time.Millisecond, Slice: time.Hour}, nil)
 	done := make(chan bool)
-	go func() { done <- spin(s, 1, 200*time.Millisecond, 0) }()
+	go func() { done <- spin(s, 1, time.Second, 0) }() // long: a loaded machine must not end it before the deadline below
 	time.Sleep(20 * time.Millisecond)
 	if spin(s, 2, 50*time.Millisecond, 30*time.Millisecond) {
 		t.Fatal("statement ran past its deadline without a token")
@@ -127,7 +127,7 @@ func TestLightAndNil(t *testing.T) {
 		}
 	}
 	var nilS *Scheduler
-	if nilS.Admit(1) != nil || !nilS.Statement(1, time.Time{}).Tick() {
+	if nilS.Admit(t.Context(), 1) != nil || !nilS.Statement(1, time.Time{}).Tick() {
 		t.Fatal("nil scheduler refused")
 	}
 	nilS.Statement(1, time.Time{}).Done()
@@ -189,5 +189,83 @@ func TestChargeExcludesWaits(t *testing.T) {
 	}
 	if charged[1] < 100*time.Millisecond {
 		t.Fatalf("tenant 1 was charged %v for 150 ms of work", charged[1])
+	}
+}
+
+// Admit holds a request of a tenant whose queue is full until a waiter
+// leaves it (here: gets the token), and refuses only after AdmitWait.
+func TestAdmitWaitsForRoom(t *testing.T) {
+	s := New(Config{Tokens: 1, Quantum: time.Millisecond, Slice: time.Hour, MaxWaiting: 1, AdmitWait: 10 * time.Second}, nil)
+	holderEnd := make(chan time.Time, 1)
+	go func() { spin(s, 1, 300*time.Millisecond, 0); holderEnd <- time.Now() }()
+	waiter := make(chan struct{})
+	time.Sleep(10 * time.Millisecond)
+	go func() { defer close(waiter); spin(s, 1, 10*time.Millisecond, 0) }()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		s.mu.Lock()
+		full := s.tenants[1] != nil && len(s.tenants[1].waiters) == 1
+		s.mu.Unlock()
+		if full {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the waiter never queued")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if err := s.Admit(t.Context(), 1); err != nil {
+		t.Fatalf("Admit = %v; the queue had room once the holder finished", err)
+	}
+	admitted := time.Now()
+	// Room came only when the holder released its token to the waiter
+	// (just before it noted its end: generous slack for a loaded machine).
+	if end := <-holderEnd; admitted.Before(end.Add(-100 * time.Millisecond)) {
+		t.Fatalf("Admit let a request in %v before the queue had room", end.Sub(admitted))
+	}
+	<-waiter
+
+	// Full for longer than AdmitWait: refused after about AdmitWait.
+	s = New(Config{Tokens: 1, Quantum: time.Millisecond, Slice: time.Hour, MaxWaiting: 1, AdmitWait: 30 * time.Millisecond}, nil)
+	var wg sync.WaitGroup
+	wg.Go(func() { spin(s, 1, 400*time.Millisecond, 0) })
+	time.Sleep(10 * time.Millisecond)
+	wg.Go(func() { spin(s, 1, 10*time.Millisecond, 0) })
+	time.Sleep(50 * time.Millisecond)
+	start := time.Now()
+	if err := s.Admit(t.Context(), 1); err != ErrBusy {
+		t.Fatalf("Admit = %v with the queue full throughout, want ErrBusy", err)
+	}
+	if took := time.Since(start); took < 25*time.Millisecond {
+		t.Fatalf("refused after %v, before AdmitWait", took)
+	}
+	if err := s.Admit(t.Context(), 2); err != nil {
+		t.Fatalf("another tenant: %v", err)
+	}
+	wg.Wait()
+}
+
+// A token holder steps aside (sleeps) while a request that is not heavy is
+// in flight, and runs flat out otherwise.
+func TestHeavyStepsAsideForShortWork(t *testing.T) {
+	s := New(Config{Tokens: 1, Quantum: time.Millisecond, Slice: time.Hour}, nil)
+	run := func() time.Duration {
+		s.Enter() // the heavy statement's own request
+		defer s.Leave()
+		start := time.Now()
+		spin(s, 1, 30*time.Millisecond, 0)
+		return time.Since(start)
+	}
+	alone := run()
+	s.Enter() // a short request in flight throughout
+	beside := run()
+	s.Leave()
+	// Each 50 µs step sleeps at least 100 µs beside short work: at least
+	// twice as long. Generous either way for a loaded machine.
+	if beside < 2*30*time.Millisecond || beside < alone {
+		t.Fatalf("heavy statement took %v beside short work, %v alone: it did not step aside", beside, alone)
+	}
+	if s.active.Load() != 0 || s.heavy.Load() != 0 {
+		t.Fatalf("active %d, heavy %d after all ended", s.active.Load(), s.heavy.Load())
 	}
 }

@@ -11,6 +11,12 @@ import (
 // that hands off between a few goroutines pays that several times.
 const yieldEvery = 200 * time.Microsecond
 
+// stepAside is how long a token holder sleeps, giving its core back to
+// the OS as well as to Go, while short work is in flight: on a machine
+// whose cores are oversubscribed, handing over only the Go processor
+// leaves the request competing with this statement's thread for CPU.
+const stepAside = 100 * time.Microsecond
+
 // Meter follows one statement. It is used by the goroutine running the
 // statement only. A nil *Meter is valid and never stops a statement.
 type Meter struct {
@@ -22,6 +28,8 @@ type Meter struct {
 	yielded  time.Time     // when the statement last yielded its P
 	waited   time.Duration // time spent waiting for a token, not charged
 	refused  bool
+	heavy    bool   // counted in Scheduler.heavy
+	restore  func() // gives the thread back its priority (nice_linux.go); nil when not lowered
 }
 
 // Tick is called from SQLite's progress handler. It reports whether the
@@ -39,7 +47,10 @@ func (m *Meter) Tick() bool {
 		}
 		return m.grab()
 	}
-	if now.Sub(m.yielded) >= yieldEvery {
+	if m.s.shortWork() {
+		time.Sleep(stepAside)
+		m.yielded = time.Now()
+	} else if now.Sub(m.yielded) >= yieldEvery {
 		runtime.Gosched()
 		m.yielded = now
 	}
@@ -53,6 +64,12 @@ func (m *Meter) Tick() bool {
 }
 
 func (m *Meter) grab() bool {
+	if !m.heavy {
+		// From now on the statement is heavy: its request is not short
+		// work that token holders step aside for.
+		m.heavy = true
+		m.s.heavy.Add(1)
+	}
 	t0 := time.Now()
 	ok := m.s.acquire(m.tenant, m.deadline)
 	m.waited += time.Since(t0)
@@ -61,6 +78,9 @@ func (m *Meter) grab() bool {
 		return false
 	}
 	m.since = time.Now()
+	if m.restore == nil {
+		m.restore = background()
+	}
 	return true
 }
 
@@ -77,6 +97,14 @@ func (m *Meter) Done() {
 	if !m.since.IsZero() {
 		m.s.release(m.tenant, now.Sub(m.since))
 		m.since = time.Time{}
+	}
+	if m.heavy {
+		m.heavy = false
+		m.s.heavy.Add(-1)
+	}
+	if m.restore != nil {
+		m.restore()
+		m.restore = nil
 	}
 	ran := now.Sub(m.start) - m.waited
 	m.s.metrics.charge(ran)

@@ -28,7 +28,10 @@ import (
 //     into a managed table, a view or trigger body using one) is undone
 //     right after its statement by the schema check (Options.SchemaCheck);
 //   - managed names and the tg_ prefix cannot be taken;
-//   - virtual tables only for the full-text and r-tree modules.
+//   - virtual tables only for the full-text and r-tree modules (an FTS
+//     table whose content is a managed table is undone by the schema
+//     check);
+//   - no reads of sqlite_dbpage (raw pages: every row, secrets included).
 //
 // Writes to sqlite_schema and other corruption vectors are refused by
 // SQLITE_DBCONFIG_DEFENSIVE.
@@ -56,6 +59,11 @@ func (c *Conn) authorize(action int32, a1, a2, db, via string) int32 {
 	deny := func(reason string) int32 {
 		c.denied = reason
 		return sqlite3.SQLITE_DENY
+	}
+	// The third argument names the database, except for ALTER TABLE,
+	// where it is the column a DROP COLUMN drops (the database is first).
+	if action == sqlite3.SQLITE_ALTER_TABLE {
+		db = a1
 	}
 	if db != "" && db != "main" && db != "temp" {
 		return deny("only the main database may be used")
@@ -138,6 +146,10 @@ func (c *Conn) authorize(action int32, a1, a2, db, via string) int32 {
 			return deny("table " + a1 + " is managed by tenantgate and read-only over SQL (use the bank API)")
 		}
 	case sqlite3.SQLITE_READ:
+		// Raw pages hold every row, secrets included.
+		if strings.EqualFold(a1, "sqlite_dbpage") {
+			return deny("sqlite_dbpage is not allowed: raw pages would bypass the column rules")
+		}
 		// Secrets read as NULL rather than failing the statement, so
 		// "SELECT * FROM user_totp" still works.
 		if secretColumns[strings.ToLower(a1)+"."+strings.ToLower(a2)] {
@@ -151,6 +163,7 @@ func (c *Conn) authorize(action int32, a1, a2, db, via string) int32 {
 		if managed.Reserved(a1) {
 			return deny("the name " + a1 + " is reserved by tenantgate")
 		}
+		c.ddl = true // an FTS table's content option may name a managed table
 	case sqlite3.SQLITE_CREATE_TABLE, sqlite3.SQLITE_CREATE_VIEW,
 		sqlite3.SQLITE_CREATE_TEMP_TABLE, sqlite3.SQLITE_CREATE_TEMP_VIEW:
 		if managed.Reserved(a1) {

@@ -34,13 +34,16 @@ type Finding struct {
 	Temp    bool   `json:"temp,omitempty"`  // in the connection's temp schema
 	Table   string `json:"table,omitempty"` // the managed table it touches
 	Problem string `json:"problem"`
+	// Virtual: an external-content FTS table, whose index is derived from
+	// the table it reads.
+	Virtual bool `json:"virtual,omitempty"`
 }
 
 // Repairable reports whether dropping the object repairs the finding
-// without losing data: indexes, triggers and views hold none. A table that
-// references a managed table holds the tenant's rows, so it is refused,
-// never dropped.
-func (f Finding) Repairable() bool { return f.Type != "table" }
+// without losing data: indexes, triggers, views and an FTS index over a
+// managed table hold none of their own. A table that references a managed
+// table holds the tenant's rows, so it is refused, never dropped.
+func (f Finding) Repairable() bool { return f.Type != "table" || f.Virtual }
 
 func (f Finding) String() string {
 	return fmt.Sprintf("%s %s %s", f.Type, f.Object, f.Problem)
@@ -136,6 +139,10 @@ func AuditAt(ctx context.Context, c Conn, version int) ([]Finding, error) {
 		}
 		switch o.typ {
 		case "table":
+			if t := rawsqlite.ContentTable(o.sql); strings.HasPrefix(strings.ToUpper(o.sql), "CREATE VIRTUAL TABLE") && managed.Table(t) {
+				out = append(out, Finding{Object: o.name, Type: o.typ, Temp: o.temp, Table: strings.ToLower(t), Virtual: true,
+					Problem: "is a full-text index over a table managed by tenantgate"})
+			}
 			fks, err := c.Query(ctx, `SELECT DISTINCT "table" FROM pragma_foreign_key_list(`+literal(o.name)+`, `+literal(o.schema())+`)`)
 			if err != nil {
 				return nil, fmt.Errorf("read foreign keys of %s: %w", o.name, err)

@@ -98,6 +98,11 @@ func TestVerifyCleanAndBent(t *testing.T) {
 		`DROP TRIGGER users_tenant_guard_update`,
 		`UPDATE users SET tenant_id = 99`,
 		`CREATE TRIGGER sneaky AFTER UPDATE ON accounts BEGIN SELECT 1; END`,
+		// The skim sequence, planted as the old binary let tenant SQL do.
+		`CREATE UNIQUE INDEX shadow_key ON accounts(id, balance)`,
+		`CREATE TABLE shadow(aid INTEGER, bal INTEGER, FOREIGN KEY(aid,bal) REFERENCES accounts(id,balance) ON UPDATE CASCADE)`,
+		`CREATE TRIGGER skim AFTER UPDATE ON shadow WHEN NEW.aid <> 9 BEGIN UPDATE accounts SET balance = balance + 100 WHERE id = 9; END`,
+		`INSERT INTO shadow SELECT id, balance FROM accounts`,
 	)
 	r, err = verify.Tenant(ctx, tg)
 	if err != nil || r.OK {
@@ -110,6 +115,9 @@ func TestVerifyCleanAndBent(t *testing.T) {
 		`idempotency account ` + itoa(ids[1]) + `: key "key-c" answers transaction 3, which does not exist`,
 		"tenant_id table users: 1 rows carry another tenant id",
 		"schema table accounts: trigger sneaky is on a table managed by tenantgate",
+		"schema table accounts: index shadow_key is on a table managed by tenantgate",
+		"schema table accounts: table shadow has a foreign key into a table managed by tenantgate",
+		"schema table accounts: trigger skim uses a table managed by tenantgate",
 	} {
 		if !strings.Contains(got, want) {
 			t.Errorf("missing %q in:\n%s", want, got)

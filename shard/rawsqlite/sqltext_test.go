@@ -39,3 +39,19 @@ func TestCTENames(t *testing.T) {
 		t.Error("Mentions")
 	}
 }
+
+func TestContentTable(t *testing.T) {
+	for sql, want := range map[string]string{
+		`CREATE VIRTUAL TABLE f USING fts5(a, content='accounts', content_rowid='id')`: "accounts",
+		`CREATE VIRTUAL TABLE f USING fts5(a, content = "Users")`:                      "Users",
+		`CREATE VIRTUAL TABLE f USING fts5(a, content=[transactions])`:                 "transactions",
+		`CREATE VIRTUAL TABLE f USING fts5(content, body)`:                             "",
+		`CREATE VIRTUAL TABLE f USING fts5(a, content='')`:                             "",
+		`CREATE VIRTUAL TABLE f USING fts5(a, tokenize = 'content=accounts')`:          "",
+		`CREATE VIRTUAL TABLE r USING rtree(id, x0, x1)`:                               "",
+	} {
+		if got := rawsqlite.ContentTable(sql); got != want {
+			t.Errorf("%s: %q, want %q", sql, got, want)
+		}
+	}
+}

@@ -2,6 +2,10 @@ package rawsqlite
 
 import "strings"
 
+// A small reader of SQL text, for the few questions SQLite's authorizer
+// cannot answer: which names a statement gives its common table
+// expressions, and which table an FTS table takes its content from.
+//
 // SQLite names the "innermost trigger or view" behind each access it
 // authorizes, but a common table expression is a FROM item with a name too,
 // and SQLite reports it the same way: in
@@ -86,11 +90,13 @@ func skipParens(toks []token, i int) int {
 }
 
 // token is a word (keyword or bare identifier), a quoted identifier (its
-// text unquoted), a string literal (text dropped) or one punctuation byte.
+// text unquoted), a string literal (only its value) or one punctuation
+// byte.
 type token struct {
 	text   string
 	word   bool
 	quoted bool
+	value  string // a string literal's or identifier's value
 }
 
 // name reports whether the token can name a CTE.
@@ -136,9 +142,9 @@ func tokenize(sql string) []token {
 				j++
 			}
 			if c == '\'' {
-				out = append(out, token{})
+				out = append(out, token{value: string(b)})
 			} else {
-				out = append(out, token{text: string(b), quoted: true})
+				out = append(out, token{text: string(b), quoted: true, value: string(b)})
 			}
 			i = j + 1
 		case idChar(c):
@@ -146,7 +152,7 @@ func tokenize(sql string) []token {
 			for j < len(sql) && idChar(sql[j]) {
 				j++
 			}
-			out = append(out, token{text: sql[i:j], word: true})
+			out = append(out, token{text: sql[i:j], word: true, value: sql[i:j]})
 			i = j
 		default:
 			out = append(out, token{text: sql[i : i+1]})
@@ -190,4 +196,17 @@ func Mentions(sql, name string) bool {
 		}
 	}
 	return false
+}
+
+// ContentTable returns the table named by the content option of a CREATE
+// VIRTUAL TABLE statement (an FTS4 or FTS5 external-content table reads
+// its rows from there), or "".
+func ContentTable(sql string) string {
+	toks := tokenize(sql)
+	for i := 0; i+2 < len(toks); i++ {
+		if toks[i].word && asciiLower(toks[i].text) == "content" && toks[i+1].text == "=" && (i == 0 || toks[i-1].text == "," || toks[i-1].text == "(") {
+			return toks[i+2].value
+		}
+	}
+	return ""
 }

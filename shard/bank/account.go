@@ -69,7 +69,8 @@ func (s *Store) ListAccounts(ctx context.Context, q AccountQuery) ([]Account, er
 		return nil, fmt.Errorf("list accounts: %w", classify(err))
 	}
 	defer rows.Close()
-	out := []Account{}
+	// Room for a typical page up front: no regrowth on the hot path.
+	out := make([]Account, 0, min(clampLimit(q.Limit), 16))
 	for rows.Next() {
 		var a Account
 		if err := scanAccount(rows, &a); err != nil {

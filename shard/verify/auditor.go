@@ -58,12 +58,13 @@ func NewAuditor(cfg AuditorConfig) *Auditor {
 	}
 	a.skipped = f.NewCounterVec(prometheus.CounterOpts{
 		Name: "tenantgate_ledger_audit_skipped_total",
-		Help: "Checks of the continuous ledger audit that a remote tenant's libSQL server could not run (integrity_check), by check.",
+		Help: "Checks of the continuous ledger audit that a remote tenant's libSQL server could not run: integrity_check, or open (the server could not be reached or read).",
 	}, []string{"check"})
 	for _, c := range Checks {
 		a.failures.WithLabelValues(c)
 	}
 	a.skipped.WithLabelValues(CheckIntegrity)
+	a.skipped.WithLabelValues(CheckOpen)
 	return a
 }
 
@@ -118,6 +119,14 @@ func (a *Auditor) loop(ctx context.Context) {
 func (a *Auditor) AuditOne(ctx context.Context, t Target) Report {
 	r, err := Tenant(ctx, t)
 	if err != nil {
+		return r
+	}
+	if r.Remote && len(r.Findings) == 1 && r.Findings[0].Check == CheckOpen {
+		// A libSQL server that cannot be reached (or read) is an outage
+		// of that server, which its own alerts cover; nothing was proved
+		// either way, so it is not a ledger finding.
+		a.skipped.WithLabelValues(CheckOpen).Inc()
+		a.cfg.Logger.Warn("ledger audit: remote tenant database not reachable", "tenant_id", t.ID, "host", t.Host, "detail", r.Findings[0].Detail)
 		return r
 	}
 	a.audits.Inc()

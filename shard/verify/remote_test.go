@@ -5,11 +5,17 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
+	"strings"
 	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/microfi/tenantgate/proxy"
 	"github.com/microfi/tenantgate/proxy/proxytest"
@@ -55,5 +61,47 @@ func TestVerifyRemote(t *testing.T) {
 	via.ID++
 	if r, _ := verify.Tenant(ctx, via); r.OK || len(r.Findings) == 0 || r.Findings[0].String() != fmt.Sprintf("stamp: stamped %d, catalog says %d", tn.ID, tn.ID+1) {
 		t.Errorf("wrong stamp over a remote: %+v", r)
+	}
+}
+
+// A remote server that cannot be reached is an outage, not a bent ledger:
+// the continuous audit counts it as skipped (open), never as a finding,
+// while `verify` reports it (exit 1).
+func TestAuditorRemoteUnreachable(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close() // nothing listens there now
+	tg := verify.Target{ID: 9, Host: "gone", URL: "http://" + addr + "/t/gone"}
+	r, err := verify.Tenant(context.Background(), tg)
+	if err != nil || r.OK || len(r.Findings) != 1 || r.Findings[0].Check != verify.CheckOpen {
+		t.Fatalf("verify: %v %+v", err, r)
+	}
+	reg := prometheus.NewRegistry()
+	a := verify.NewAuditor(verify.AuditorConfig{Registerer: reg, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	a.AuditOne(context.Background(), tg)
+	want := `
+# HELP tenantgate_ledger_audit_skipped_total Checks of the continuous ledger audit that a remote tenant's libSQL server could not run: integrity_check, or open (the server could not be reached or read).
+# TYPE tenantgate_ledger_audit_skipped_total counter
+tenantgate_ledger_audit_skipped_total{check="integrity"} 0
+tenantgate_ledger_audit_skipped_total{check="open"} 1
+`
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "tenantgate_ledger_audit_skipped_total"); err != nil {
+		t.Error(err)
+	}
+	if n, err := testutil.GatherAndCount(reg, "tenantgate_ledger_audits_total"); err != nil || n != 1 {
+		t.Fatalf("audits metric: %d %v", n, err)
+	}
+	mfs, _ := reg.Gather()
+	for _, mf := range mfs {
+		if mf.GetName() == "tenantgate_ledger_audit_failures_total" {
+			for _, m := range mf.GetMetric() {
+				if v := m.GetCounter().GetValue(); v != 0 {
+					t.Errorf("a finding was counted: %v", m)
+				}
+			}
+		}
 	}
 }

@@ -114,6 +114,10 @@ const (
 	fleetRate       = 40 // the tenant's requests per second
 	fleetLoginLimit = 4  // the tenant's login attempts per second
 	fleetDemoLimit  = 2  // demos created per second
+	// fleetBudgetBurst is the login limit's and demo budget's burst: more
+	// than one, so a late tick of the test's own clients on a loaded
+	// machine does not waste capacity.
+	fleetBudgetBurst = 3
 )
 
 // newFleetRig starts three proxies (p1, p2, p3) on a new data dir; with
@@ -136,10 +140,14 @@ func newFleetRig(t *testing.T, remote bool) *fleetRig {
 			// Fleet-wide login and demo budgets (LoginAndDemoSplit); the
 			// test's clients are many addresses behind a trusted proxy, so
 			// the per-address limits do not bind.
-			"--login-tenant-limit", fmt.Sprintf("1:%s", time.Second/fleetLoginLimit), "--demo-budget", fmt.Sprintf("1:%s", time.Second/fleetDemoLimit),
+			"--login-tenant-limit", fmt.Sprintf("%d:%s", fleetBudgetBurst, time.Second/fleetLoginLimit),
+			"--demo-budget", fmt.Sprintf("%d:%s", fleetBudgetBurst, time.Second/fleetDemoLimit),
 			"--trusted-proxies", "127.0.0.1/32"}
 		if remote {
-			args = append(args, "--catalog-url", r.catURL)
+			// Heartbeats over HTTP to one tursodb shared by everything
+			// here are late by over a second on a loaded machine: a
+			// longer interval keeps live proxies from being counted dead.
+			args = append(args, "--catalog-url", r.catURL, "--heartbeat-interval", "500ms")
 		}
 		r.procs = append(r.procs, startFleetProc(t, bin, r.dir, id, args...))
 	}
@@ -269,6 +277,72 @@ func (r *fleetRig) rateSplit(t *testing.T, split map[*fleetProc]float64, warm, m
 	}
 }
 
+// loginAndDemoSplit: the tenant's login limit and the platform's demo
+// budget, each offered three times over 80/15/5 at once, from a new
+// address per request (the per-address and per-e-mail limits never
+// bind), are admitted fleet-wide within the documented bound.
+func (r *fleetRig) loginAndDemoSplit(t *testing.T) {
+	var seq atomic.Int64
+	post := func(p *fleetProc, host, path, body string) int {
+		n := seq.Add(1)
+		req, _ := http.NewRequest("POST", "http://"+p.addr+path, strings.NewReader(body))
+		req.Host = host
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("X-Forwarded-For", fmt.Sprintf("10.%d.%d.%d", n>>16&255, n>>8&255, n&255))
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Errorf("%s %s: %v", p.id, path, err)
+			return 0
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	expect := func(p *fleetProc, path string, code, want int) bool {
+		if code != want && code != 429 {
+			t.Errorf("%s %s: %d, want %d or 429", p.id, path, code, want)
+		}
+		return code == want
+	}
+	login := func(p *fleetProc) bool {
+		body := fmt.Sprintf(`{"email":"guess%d@example.com","password":"Wrong-password-1"}`, seq.Add(1))
+		return expect(p, "login", post(p, r.host, "/api/auth/login", body), 401)
+	}
+	demo := func(p *fleetProc) bool {
+		return expect(p, "demo", post(p, "microfi.localhost", "/api/public/demo", ""), 201)
+	}
+	const warm, measure = 3 * time.Second, 5 * time.Second
+	var logins, demos map[string]int
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		logins = r.drive(t, map[*fleetProc]float64{r.procs[0]: 2.4 * fleetLoginLimit, r.procs[1]: 0.45 * fleetLoginLimit, r.procs[2]: 0.15 * fleetLoginLimit}, warm, measure, login)
+	})
+	wg.Go(func() {
+		demos = r.drive(t, map[*fleetProc]float64{r.procs[0]: 2.4 * fleetDemoLimit, r.procs[1]: 0.45 * fleetDemoLimit, r.procs[2]: 0.15 * fleetDemoLimit}, warm, measure, demo)
+	})
+	wg.Wait()
+	// The documented bound: the limit over the window, plus one per
+	// proxy (each one's burst rounds up to at least one), the burst,
+	// and 10% for the shares' lag; per-proxy limits would admit 1.6
+	// times it. Below: at least half, since on a loaded machine the
+	// busiest proxy's password hashing (one slot per tenant, 2 s queue)
+	// refuses some attempts the limit admitted, also with 429.
+	for _, c := range []struct {
+		what  string
+		got   map[string]int
+		limit float64
+	}{{"logins", logins, fleetLoginLimit}, {"demos", demos, fleetDemoLimit}} {
+		total := 0
+		for _, n := range c.got {
+			total += n
+		}
+		want := c.limit * measure.Seconds()
+		t.Logf("%s admitted %d in %s fleet-wide against %.0f (%+.1f%%): %v", c.what, total, measure, want, 100*(float64(total)-want)/want, c.got)
+		if float64(total) > 1.1*want+float64(len(r.procs)+fleetBudgetBurst) || float64(total) < 0.5*want {
+			t.Errorf("%s: admitted %d, want %.0f (at most +10%% + %d)", c.what, total, want, len(r.procs)+fleetBudgetBurst)
+		}
+	}
+}
+
 // Three real proxy processes on one catalog file: acknowledged suspension
 // (and its laggard named), acknowledgement latency, a tenant's rate limit,
 // login limit and the demo budget held fleet-wide under an 80/15/5 split,
@@ -314,67 +388,7 @@ func TestFleetThreeProxies(t *testing.T) {
 		r.rateSplit(t, map[*fleetProc]float64{procs[0]: 0.8, procs[1]: 0.15, procs[2]: 0.05}, 3*time.Second, 5*time.Second)
 	})
 
-	t.Run("LoginAndDemoSplit", func(t *testing.T) {
-		// The tenant's login limit and the platform's demo budget, each
-		// offered three times over 80/15/5 at once, from a new address
-		// per request (the per-address and per-e-mail limits never bind).
-		var seq atomic.Int64
-		post := func(p *fleetProc, host, path, body string) int {
-			n := seq.Add(1)
-			req, _ := http.NewRequest("POST", "http://"+p.addr+path, strings.NewReader(body))
-			req.Host = host
-			req.Header.Set("Content-Type", "application/json")
-			req.Header.Set("X-Forwarded-For", fmt.Sprintf("10.%d.%d.%d", n>>16&255, n>>8&255, n&255))
-			resp, err := http.DefaultClient.Do(req)
-			if err != nil {
-				t.Errorf("%s %s: %v", p.id, path, err)
-				return 0
-			}
-			resp.Body.Close()
-			return resp.StatusCode
-		}
-		expect := func(p *fleetProc, path string, code, want int) bool {
-			if code != want && code != 429 {
-				t.Errorf("%s %s: %d, want %d or 429", p.id, path, code, want)
-			}
-			return code == want
-		}
-		login := func(p *fleetProc) bool {
-			body := fmt.Sprintf(`{"email":"guess%d@example.com","password":"Wrong-password-1"}`, seq.Add(1))
-			return expect(p, "login", post(p, r.host, "/api/auth/login", body), 401)
-		}
-		demo := func(p *fleetProc) bool {
-			return expect(p, "demo", post(p, "microfi.localhost", "/api/public/demo", ""), 201)
-		}
-		const warm, measure = 3 * time.Second, 5 * time.Second
-		var logins, demos map[string]int
-		var wg sync.WaitGroup
-		wg.Go(func() {
-			logins = r.drive(t, map[*fleetProc]float64{r.procs[0]: 2.4 * fleetLoginLimit, r.procs[1]: 0.45 * fleetLoginLimit, r.procs[2]: 0.15 * fleetLoginLimit}, warm, measure, login)
-		})
-		wg.Go(func() {
-			demos = r.drive(t, map[*fleetProc]float64{r.procs[0]: 2.4 * fleetDemoLimit, r.procs[1]: 0.45 * fleetDemoLimit, r.procs[2]: 0.15 * fleetDemoLimit}, warm, measure, demo)
-		})
-		wg.Wait()
-		// The documented bound: the limit over the window, plus one per
-		// proxy (each one's burst rounds up to at least one) and 10% for
-		// the shares' lag; per-proxy limits would admit 1.6 times it.
-		for _, c := range []struct {
-			what  string
-			got   map[string]int
-			limit float64
-		}{{"logins", logins, fleetLoginLimit}, {"demos", demos, fleetDemoLimit}} {
-			total := 0
-			for _, n := range c.got {
-				total += n
-			}
-			want := c.limit * measure.Seconds()
-			t.Logf("%s admitted %d in %s fleet-wide against %.0f (%+.1f%%): %v", c.what, total, measure, want, 100*(float64(total)-want)/want, c.got)
-			if float64(total) > 1.1*want+float64(len(r.procs)) || float64(total) < 0.75*want {
-				t.Errorf("%s: admitted %d, want %.0f (at most +10%% + %d)", c.what, total, want, len(r.procs))
-			}
-		}
-	})
+	t.Run("LoginAndDemoSplit", r.loginAndDemoSplit)
 
 	t.Run("KillNine", func(t *testing.T) {
 		procs[2].cmd.Process.Signal(syscall.SIGKILL)
@@ -399,7 +413,8 @@ func TestFleetThreeProxies(t *testing.T) {
 
 // The same fleet on a remote catalog: three proxies whose catalog is a
 // libSQL server (tursodb, over HTTP). The registry, acknowledged
-// suspension and fleet-wide limits work through it as through a file.
+// suspension and fleet-wide limits (requests, logins, demos) work through
+// it as through a file.
 func TestFleetThreeProxiesRemoteCatalog(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs three proxy processes and tursodb")
@@ -432,4 +447,5 @@ func TestFleetThreeProxiesRemoteCatalog(t *testing.T) {
 	t.Run("RateUnevenSplit", func(t *testing.T) {
 		r.rateSplit(t, map[*fleetProc]float64{procs[0]: 0.8, procs[1]: 0.15, procs[2]: 0.05}, 3*time.Second, 4*time.Second)
 	})
+	t.Run("LoginAndDemoSplit", r.loginAndDemoSplit)
 }

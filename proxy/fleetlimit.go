@@ -207,6 +207,17 @@ func (f *fleetShares) reweight(self string, live []registry.Proxy) {
 			}
 		}
 	}
+	// This proxy's report holds at most its busiest keys
+	// (registry.MaxLoadKeys): a key it left out still has its real local
+	// rate here, which must not fall to the floor share while peers
+	// report the key.
+	f.mu.Lock()
+	for id, r := range f.rates {
+		if _, ok := own[id]; !ok {
+			own[id] = r
+		}
+	}
+	f.mu.Unlock()
 	m := &shareTable{w: make(map[int64]float64, len(peers)+len(own)), absent: 1}
 	for id, others := range peers {
 		m.w[id] = shareOf(own[id], others)

@@ -213,3 +213,23 @@ func TestFleetLoadReportBounded(t *testing.T) {
 		t.Fatalf("%d keys (%d tenants, %d logins), b:demo %v", len(load), tenants, logins, load["b:demo"])
 	}
 }
+
+// A tenant this proxy serves but left out of its bounded report keeps its
+// real share, not the floor, while a peer reports it.
+func TestFleetShareOfUnreportedKey(t *testing.T) {
+	f := fleetShares{class: shareTenant}
+	now := time.Now()
+	f.report(now, map[string]float64{})
+	for range 50 {
+		f.count(7)
+	}
+	f.report(now.Add(time.Second), map[string]float64{}) // t:7 at 50/s, crowded out of the report
+	live := []registry.Proxy{
+		{ID: "me", State: registry.StateServing, Load: map[string]float64{"t:1": 900}},
+		{ID: "p2", State: registry.StateServing, Load: map[string]float64{"t:7": 450}},
+	}
+	f.reweight("me", live)
+	if w := f.weight(7); math.Abs(w-0.1) > 1e-9 {
+		t.Fatalf("share of a tenant left out of this proxy's report = %v, want 0.1 (50 of 500/s)", w)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"log/slog"
+	"math"
 	"net"
 	"os"
 	"path/filepath"
@@ -119,6 +120,11 @@ func runServe(ctx context.Context, env *Env, args []string) error {
 	}
 	if c.maxConns < 0 || c.maxConnsPerIP < 0 || c.maxIdleConns < 0 {
 		return errUsage("--max-conns, --max-conns-per-ip and --max-idle-conns must not be negative")
+	}
+	// A rate outside this range has no refill interval a timer can keep
+	// (NaN read as unlimited, Inf or 1e-12 as never refilled).
+	if math.IsNaN(c.tenantRate) || c.tenantRate < 0 || c.tenantRate > 1e9 || (c.tenantRate > 0 && c.tenantRate < 1e-6) {
+		return errUsage("--tenant-rate must be 0 (unlimited) or between 0.000001 and 1000000000 requests per second")
 	}
 	return serve(ctx, env, f.DataDir(), c, log)
 }

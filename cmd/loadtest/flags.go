@@ -241,4 +241,3 @@ func (o *Options) coldSetupWorkers() int {
 	}
 	return min(o.SetupWorkers, max(1, o.coldCap()/2))
 }
-

@@ -60,6 +60,10 @@ type Series struct {
 
 	mu     sync.Mutex // guards sketch and top-set writes
 	sketch *spaceSaving
+
+	// scrape is held for reading by a scrape (collector.go) and for
+	// writing by Rerank, so a scrape sees one top set.
+	scrape sync.RWMutex
 }
 
 // topSet is the tracked tenants, by host and by catalog id (the scheduler
@@ -104,7 +108,9 @@ func New(reg prometheus.Registerer, n int) *Series {
 	if n <= 0 {
 		return nil
 	}
-	f := promauto.With(reg)
+	// The vectors are not registered one by one: collector.go gathers
+	// them together, under the scrape lock.
+	f := promauto.With(nil)
 	ts := &Series{
 		Interval: DefaultInterval,
 		n:        n,
@@ -139,7 +145,7 @@ func New(reg prometheus.Registerer, n int) *Series {
 	ts.other = ts.children(Other, 0)
 	ts.top.Store(&topSet{byHost: map[string]*tenantChildren{}, byID: map[int64]*tenantChildren{}})
 	if reg != nil {
-		reg.MustRegister(sizeCollector{ts})
+		reg.MustRegister(collector{ts})
 	}
 	return ts
 }
@@ -269,6 +275,10 @@ func (ts *Series) Rerank() {
 	}
 	ts.mu.Lock()
 	defer ts.mu.Unlock()
+	// Series are created and deleted below: no scrape may see half of it
+	// (the new tenants in one family and the old ones in another).
+	ts.scrape.Lock()
+	defer ts.scrape.Unlock()
 	ranked := ts.sketch.top(ts.n, Other)
 	ts.sketch.decay()
 

@@ -379,7 +379,7 @@ func TestTenantSeries_Sizes(t *testing.T) {
 	ts := tenantmetrics.New(reg, 3)
 	ts.ObserveTenant(7, "acme", 200, time.Millisecond)
 	ts.ObserveTenant(8, "remote", 200, time.Millisecond) // no local file: no series
-	ts.Observe("noid", 200, time.Millisecond)           // id unknown: no series
+	ts.Observe("noid", 200, time.Millisecond)            // id unknown: no series
 	if n, err := testutil.GatherAndCount(reg, "tenantgate_tenant_db_bytes"); err != nil || n != 0 {
 		t.Fatalf("before SetSizes: %d series, %v; want none", n, err)
 	}
@@ -408,5 +408,60 @@ tenantgate_tenant_wal_bytes{tenant="other"} 0
 	problems, err := testutil.GatherAndLint(reg)
 	if err != nil || len(problems) != 0 {
 		t.Fatalf("lint: %v %v", problems, err)
+	}
+}
+
+// A scrape sees one top set: however re-ranks and scrapes interleave, one
+// gather holds at most N+1 tenant label values across all the families.
+func TestTenantSeries_ScrapeSeesOneTopSet(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	ts := tenantmetrics.New(reg, 3)
+	ts.SetSizes(func(ids []int64) (map[int64]tenantmetrics.Size, tenantmetrics.Size) {
+		each := map[int64]tenantmetrics.Size{}
+		for _, id := range ids {
+			each[id] = tenantmetrics.Size{DB: 4096}
+		}
+		return each, tenantmetrics.Size{}
+	})
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for round := 0; ; round++ {
+			select {
+			case <-done:
+				return
+			default:
+			}
+			// Each round a different trio is busiest, so every re-rank
+			// swaps the tracked tenants.
+			for i := range 3 {
+				id := int64(round%5*3 + i + 1)
+				for range 20 {
+					ts.ObserveTenant(id, fmt.Sprintf("t%d", id), 200, time.Millisecond)
+				}
+				ts.AddCPU(id, time.Millisecond)
+			}
+			ts.Rerank()
+		}
+	})
+	defer func() { close(done); wg.Wait() }()
+	for range 300 {
+		mfs, err := reg.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		vals := map[string]bool{}
+		for _, mf := range mfs {
+			for _, m := range mf.GetMetric() {
+				for _, lp := range m.GetLabel() {
+					if lp.GetName() == "tenant" {
+						vals[lp.GetValue()] = true
+					}
+				}
+			}
+		}
+		if len(vals) > 4 {
+			t.Fatalf("one scrape holds %d tenant label values, want at most 4: %v", len(vals), vals)
+		}
 	}
 }

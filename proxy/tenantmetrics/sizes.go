@@ -31,21 +31,14 @@ var (
 		[]string{"tenant"}, nil)
 )
 
-// sizeCollector reads the file sizes when scraped: they change with every
+// collectSizes reads the file sizes when scraped: they change with every
 // write, so they are looked at (a few stat calls) only when someone asks.
-type sizeCollector struct{ ts *Series }
-
-func (c sizeCollector) Describe(ch chan<- *prometheus.Desc) {
-	ch <- dbBytesDesc
-	ch <- walBytesDesc
-}
-
-func (c sizeCollector) Collect(ch chan<- prometheus.Metric) {
-	f := c.ts.sizes.Load()
+func (ts *Series) collectSizes(ch chan<- prometheus.Metric) {
+	f := ts.sizes.Load()
 	if f == nil {
 		return
 	}
-	top := c.ts.top.Load()
+	top := ts.top.Load()
 	ids := make([]int64, 0, len(top.byID))
 	for id := range top.byID {
 		ids = append(ids, id)

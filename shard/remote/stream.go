@@ -36,9 +36,9 @@ type ErrorObject struct {
 // stream response JSON, e.g. {"type":"execute","result":{…}}), or "error"
 // with Error.
 type Result struct {
-	Type     string          `json:"type"`
+	Type     string         `json:"type"`
 	Response jsontext.Value `json:"response"`
-	Error    *ErrorObject    `json:"error"`
+	Error    *ErrorObject   `json:"error"`
 }
 
 // ErrStreamClosed: the stream was closed (by a close request or an earlier

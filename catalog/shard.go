@@ -154,16 +154,7 @@ func (c *Catalog) TenantsOnShard(ctx context.Context, name string) ([]Tenant, er
 	if err != nil {
 		return nil, fmt.Errorf("%w: list tenants on shard: %w", ErrUnavailable, err)
 	}
-	defer rows.Close()
-	var out []Tenant
-	for rows.Next() {
-		t, err := scanTenant(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, t)
-	}
-	return out, rows.Err()
+	return scanTenants(rows)
 }
 
 // SetTenantBytes records a tenant database's size.

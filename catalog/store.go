@@ -65,16 +65,11 @@ func (c *Catalog) List(ctx context.Context, opt ListOptions) ([]Tenant, int, err
 	if err != nil {
 		return nil, 0, fmt.Errorf("list tenants: %w", err)
 	}
-	defer rows.Close()
-	out := []Tenant{}
-	for rows.Next() {
-		t, err := scanTenant(rows)
-		if err != nil {
-			return nil, 0, err
-		}
-		out = append(out, t)
+	out, err := scanTenants(rows)
+	if out == nil && err == nil {
+		out = []Tenant{} // an empty page, not null, in JSON
 	}
-	return out, total, rows.Err()
+	return out, total, err
 }
 
 // ExpiredDemos lists demo tenants whose expiry is at or before now.
@@ -85,6 +80,11 @@ func (c *Catalog) ExpiredDemos(ctx context.Context, now time.Time) ([]Tenant, er
 	if err != nil {
 		return nil, fmt.Errorf("list expired demos: %w", err)
 	}
+	return scanTenants(rows)
+}
+
+// scanTenants reads every row of a tenantColumns query and closes rows.
+func scanTenants(rows *sql.Rows) ([]Tenant, error) {
 	defer rows.Close()
 	var out []Tenant
 	for rows.Next() {

@@ -28,7 +28,7 @@ func runBackup(ctx context.Context, env *Env, args []string) error {
 	all := f.Bool("all", false, "back up every tenant into a new folder --out DIR/<UTC time>/, one <id>.db per tenant")
 	out := f.String("out", "", "write to `PATH`: with --tenant a new file, or an existing directory that gets <id>-<host>-<UTC time>.db; with --all a directory (created if missing). Never overwrites")
 	concurrency := f.Int("concurrency", 4, "with --all: take `N` snapshots at once")
-	catURL := f.String("catalog-url", "", "catalog database `URL` (default file:<data-dir>/catalog.db)")
+	catURL := f.catalogURL()
 	if err := f.parse(args); err != nil {
 		return err
 	}
@@ -147,7 +147,7 @@ func runRestore(ctx context.Context, env *Env, args []string) error {
 	f := env.flagSet("restore")
 	tenant := f.String("tenant", "", "restore one tenant, by `HOST_OR_ID`")
 	from := f.String("from", "", "snapshot `FILE` written by tenantgate backup (opened read-only)")
-	catURL := f.String("catalog-url", "", "catalog database `URL` (default file:<data-dir>/catalog.db)")
+	catURL := f.catalogURL()
 	if err := f.parse(args); err != nil {
 		return err
 	}

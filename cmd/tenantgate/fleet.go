@@ -19,7 +19,7 @@ import (
 func runFleet(ctx context.Context, env *Env, args []string) error {
 	f := env.flagSet("fleet")
 	asJSON := f.Bool("json", false, "print JSON instead of a table")
-	catURL := f.String("catalog-url", "", "catalog database `URL` (default file:<data-dir>/catalog.db)")
+	catURL := f.catalogURL()
 	if err := f.parse(args); err != nil {
 		return err
 	}

@@ -25,7 +25,7 @@ func runImport(ctx context.Context, env *Env, args []string) error {
 	legacy := f.String("legacy", "", "legacy MicroFi database `FILE` (the six tables without tenant_id)")
 	shared := f.String("shared", "", "shared MicroFi database `FILE` (tenants table + the six tables with tenant_id)")
 	tenant := f.String("tenant", "", "with --legacy: the receiving tenant, by `HOST_OR_ID`")
-	catURL := f.String("catalog-url", "", "catalog database `URL` (default file:<data-dir>/catalog.db)")
+	catURL := f.catalogURL()
 	if err := f.parse(args); err != nil {
 		return err
 	}

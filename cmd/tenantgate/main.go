@@ -134,6 +134,12 @@ func (e *Env) flagSet(name string) *commandFlags {
 	return f
 }
 
+// catalogURL adds --catalog-url, the catalog every command but serve may
+// name instead of the data dir's file.
+func (f *commandFlags) catalogURL() *string {
+	return f.String("catalog-url", "", "catalog database `URL` (default file:<data-dir>/catalog.db)")
+}
+
 // parse parses args, then fills every flag not given on the command line
 // from TENANTGATE_<FLAG>. A help request prints the help on stdout and
 // returns errHelp.

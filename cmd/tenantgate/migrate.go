@@ -28,7 +28,7 @@ func runMigrate(ctx context.Context, env *Env, args []string) error {
 	only := f.String("tenant", "", "migrate only this tenant (`HOST_OR_ID`)")
 	backupDir := f.String("backup-dir", "", "snapshot each tenant to `DIR`/<id>.v<version>.db before migrating it")
 	every := f.Int("progress-every", 0, "when output is not a terminal, print a progress line every `N` tenants (default: about every 5%)")
-	catURL := f.String("catalog-url", "", "catalog database `URL` (default file:<data-dir>/catalog.db)")
+	catURL := f.catalogURL()
 	force := f.Bool("force", false, "migrate even past the tenant schema a live proxy can serve (those proxies answer 503 for the tenants it migrates until they are upgraded)")
 	if err := f.parse(args); err != nil {
 		return err
@@ -244,7 +244,7 @@ func isTerminal(w io.Writer) bool {
 func migrateStatus(ctx context.Context, env *Env, args []string) error {
 	f := env.flagSet("migrate status")
 	concurrency := f.Int("concurrency", fleet.DefaultConcurrency, "read `N` tenant databases at once")
-	catURL := f.String("catalog-url", "", "catalog database `URL` (default file:<data-dir>/catalog.db)")
+	catURL := f.catalogURL()
 	if err := f.parse(args); err != nil {
 		return err
 	}

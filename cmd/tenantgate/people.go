@@ -40,7 +40,7 @@ func runTokens(ctx context.Context, env *Env, args []string) error {
 	}
 	f := env.flagSet("tokens revoke")
 	tenant := f.String("tenant", "", "tenant host or id whose tokens stop working")
-	catURL := f.String("catalog-url", "", "catalog database URL")
+	catURL := f.catalogURL()
 	ackTimeout := ackFlag(f)
 	if err := f.parse(args[1:]); err != nil {
 		return err
@@ -93,7 +93,7 @@ func runAudit(ctx context.Context, env *Env, args []string) error {
 	tenant := f.String("tenant", "", "verify this tenant's trail")
 	all := f.Bool("all", false, "verify every tenant's trail and the platform's")
 	asJSON := f.Bool("json", false, "print the reports as JSON")
-	catURL := f.String("catalog-url", "", "catalog database URL")
+	catURL := f.catalogURL()
 	if err := f.parse(args[1:]); err != nil {
 		return err
 	}

@@ -39,7 +39,7 @@ func shardsAdd(ctx context.Context, env *Env, args []string) error {
 	capacity := f.Int("capacity", 0, "most tenants the shard takes (`N`; 0 = unlimited)")
 	weight := f.Float64("weight", 1, "share `W` of new tenants relative to other shards (0 = none)")
 	admin := f.String("admin-url", "", "admin `URL` (sqld: its admin listener; tenantgate: derived from the template)")
-	catURL := f.String("catalog-url", "", "catalog database `URL` (default file:<data-dir>/catalog.db)")
+	catURL := f.catalogURL()
 	if err := f.parse(args); err != nil {
 		return err
 	}
@@ -73,7 +73,7 @@ type shardRow struct {
 func shardsList(ctx context.Context, env *Env, args []string) error {
 	f := env.flagSet("shards list")
 	asJSON := f.Bool("json", false, "print JSON instead of a table")
-	catURL := f.String("catalog-url", "", "catalog database `URL` (default file:<data-dir>/catalog.db)")
+	catURL := f.catalogURL()
 	if err := f.parse(args); err != nil {
 		return err
 	}
@@ -121,7 +121,7 @@ func shardsDrain(ctx context.Context, env *Env, args []string) error {
 	f := env.flagSet("shards drain")
 	concurrency := f.Int("concurrency", 2, "tenants moved at once (`N`)")
 	noMove := f.Bool("no-move", false, "only stop placing new tenants there; move nobody")
-	catURL := f.String("catalog-url", "", "catalog database `URL` (default file:<data-dir>/catalog.db)")
+	catURL := f.catalogURL()
 	if err := f.parse(args); err != nil {
 		return err
 	}
@@ -163,7 +163,7 @@ func shardsResume(ctx context.Context, env *Env, args []string) error {
 
 func shardsSetStatus(ctx context.Context, env *Env, args []string, name string, do func(*shards.Registry, string) (catalog.Shard, error)) error {
 	f := env.flagSet(name)
-	catURL := f.String("catalog-url", "", "catalog database `URL` (default file:<data-dir>/catalog.db)")
+	catURL := f.catalogURL()
 	if err := f.parse(args); err != nil {
 		return err
 	}
@@ -184,7 +184,7 @@ func shardsSetStatus(ctx context.Context, env *Env, args []string, name string, 
 
 func shardsRemove(ctx context.Context, env *Env, args []string) error {
 	f := env.flagSet("shards remove")
-	catURL := f.String("catalog-url", "", "catalog database `URL` (default file:<data-dir>/catalog.db)")
+	catURL := f.catalogURL()
 	if err := f.parse(args); err != nil {
 		return err
 	}
@@ -213,7 +213,7 @@ func tenantsMove(ctx context.Context, env *Env, args []string) error {
 	dry := f.Bool("dry-run", false, "check and print the plan; change nothing")
 	abort := f.Bool("abort", false, "end an unfinished move before its flip: lift the fence, stay where it was")
 	cleanup := f.Bool("cleanup", false, "remove the old copy the last finished move kept")
-	catURL := f.String("catalog-url", "", "catalog database `URL` (default file:<data-dir>/catalog.db)")
+	catURL := f.catalogURL()
 	if err := f.parse(args); err != nil {
 		return err
 	}

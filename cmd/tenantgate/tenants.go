@@ -68,7 +68,7 @@ func tenantsCreate(ctx context.Context, env *Env, args []string) error {
 	pin := f.String("shard", "", "put the tenant on this `SHARD` (default: the least loaded; see tenantgate shards)")
 	id := f.Int64("id", 0, "tenant `ID` (default: the next; ids are never reused, so an explicit one must be above every id ever used)")
 	sample := f.Bool("sample-data", false, "seed sample users, accounts and transactions")
-	catURL := f.String("catalog-url", "", "catalog database `URL` (default file:<data-dir>/catalog.db)")
+	catURL := f.catalogURL()
 	if err := f.parse(args); err != nil {
 		return err
 	}
@@ -120,7 +120,7 @@ func tenantsList(ctx context.Context, env *Env, args []string) error {
 	f := env.flagSet("tenants list")
 	asJSON := f.Bool("json", false, "print JSON instead of a table")
 	query := f.String("query", "", "show tenants whose name, host or domain contains `TEXT`")
-	catURL := f.String("catalog-url", "", "catalog database `URL` (default file:<data-dir>/catalog.db)")
+	catURL := f.catalogURL()
 	if err := f.parse(args); err != nil {
 		return err
 	}
@@ -161,7 +161,7 @@ func tenantsList(ctx context.Context, env *Env, args []string) error {
 
 func tenantsSetStatus(ctx context.Context, env *Env, args []string, verb, status string) error {
 	f := env.flagSet("tenants " + verb)
-	catURL := f.String("catalog-url", "", "catalog database `URL` (default file:<data-dir>/catalog.db)")
+	catURL := f.catalogURL()
 	ackTimeout := ackFlag(f)
 	if err := f.parse(args); err != nil {
 		return err
@@ -200,7 +200,7 @@ func tenantsDelete(ctx context.Context, env *Env, args []string) error {
 	f := env.flagSet("tenants delete")
 	backupDir := f.String("backup-dir", "", "keep a copy of the database in `DIR` (default <data-dir>/backups)")
 	noBackup := f.Bool("no-backup", false, "delete the database without keeping a copy")
-	catURL := f.String("catalog-url", "", "catalog database `URL` (default file:<data-dir>/catalog.db)")
+	catURL := f.catalogURL()
 	ackTimeout := ackFlag(f)
 	if err := f.parse(args); err != nil {
 		return err

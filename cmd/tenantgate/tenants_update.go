@@ -18,7 +18,7 @@ func tenantsUpdate(ctx context.Context, env *Env, args []string) error {
 	name := f.String("name", "", "new institution `NAME`")
 	plan := f.String("plan", "", "new subscription `PLAN`: starter, growth or enterprise")
 	quota := f.String("quota", "", "storage quota `SIZE` (bytes, or with KiB/MiB/GiB/TiB), overriding the plan's; 0 = the plan's")
-	catURL := f.String("catalog-url", "", "catalog database `URL` (default file:<data-dir>/catalog.db)")
+	catURL := f.catalogURL()
 	if err := f.parse(args); err != nil {
 		return err
 	}

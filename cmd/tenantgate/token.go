@@ -17,7 +17,7 @@ func runToken(ctx context.Context, env *Env, args []string) error {
 	ttl := f.Duration("ttl", time.Hour, "token lifetime `DURATION`, 1s to 366 days")
 	readOnly := f.Bool("read-only", false, `read-only SQL access (claim "a":"ro")`)
 	secretFlag := f.String("jwt-secret", "", "the server's HS256 `KEY` (default: <data-dir>/jwt.secret, which must exist)")
-	catURL := f.String("catalog-url", "", "catalog database `URL` (default file:<data-dir>/catalog.db)")
+	catURL := f.catalogURL()
 	if err := f.parse(args); err != nil {
 		return err
 	}

@@ -25,7 +25,7 @@ func runVerify(ctx context.Context, env *Env, args []string) error {
 	all := f.Bool("all", false, "verify every tenant")
 	concurrency := f.Int("concurrency", verify.DefaultConcurrency, "with --all: databases verified at once")
 	asJSON := f.Bool("json", false, "print the reports as JSON")
-	catURL := f.String("catalog-url", "", "catalog database URL")
+	catURL := f.catalogURL()
 	if err := f.parse(args); err != nil {
 		return err
 	}

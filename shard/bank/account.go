@@ -52,6 +52,10 @@ func scanAccount(row interface{ Scan(...any) error }, a *Account) error {
 
 // ListAccounts returns one page of the tenant's accounts (or of one user's).
 func (s *Store) ListAccounts(ctx context.Context, q AccountQuery) ([]Account, error) {
+	if r, release, ok := s.rawReader(); ok {
+		defer release()
+		return s.listAccountsRaw(ctx, r, q)
+	}
 	var (
 		rows *sql.Rows
 		err  error
@@ -84,10 +88,103 @@ func (s *Store) ListAccounts(ctx context.Context, q AccountQuery) ([]Account, er
 	return out, nil
 }
 
+// listAccountsRaw is ListAccounts on a raw read connection: the same SQL.
+func (s *Store) listAccountsRaw(ctx context.Context, r rawRunner, q AccountQuery) ([]Account, error) {
+	var (
+		rows rawRows
+		err  error
+	)
+	if q.UserID != 0 {
+		rows, err = r.QueryContext(ctx,
+			`SELECT `+accountColumns+` FROM accounts WHERE tenant_id = ? AND user_id = ? AND id > ? ORDER BY id LIMIT ?`,
+			s.tenantID, q.UserID, q.AfterID, int64(clampLimit(q.Limit)))
+	} else {
+		rows, err = r.QueryContext(ctx,
+			`SELECT `+accountColumns+` FROM accounts WHERE tenant_id = ? AND id > ? ORDER BY id LIMIT ?`,
+			s.tenantID, q.AfterID, int64(clampLimit(q.Limit)))
+	}
+	if err != nil {
+		return nil, fmt.Errorf("list accounts: %w", err)
+	}
+	defer rows.Close()
+	out := make([]Account, 0, min(clampLimit(q.Limit), 16))
+	for {
+		ok, err := rows.Next()
+		if err != nil {
+			if ctx.Err() != nil {
+				err = ctx.Err()
+			}
+			return nil, fmt.Errorf("list accounts: %w", err)
+		}
+		if !ok {
+			return out, nil
+		}
+		out = append(out, scanAccountRaw(rows))
+	}
+}
+
+// getAccountRaw is GetAccount on a raw read connection: the same SQL.
+func (s *Store) getAccountRaw(ctx context.Context, r rawRunner, id, ownerUserID int64) (Account, error) {
+	rows, err := r.QueryContext(ctx, `SELECT `+accountColumns+` FROM accounts WHERE tenant_id = ? AND id = ?`, s.tenantID, id)
+	if err != nil {
+		return Account{}, fmt.Errorf("get account %d: %w", id, err)
+	}
+	defer rows.Close()
+	ok, err := rows.Next()
+	switch {
+	case err != nil:
+		if ctx.Err() != nil {
+			err = ctx.Err()
+		}
+		return Account{}, fmt.Errorf("get account %d: %w", id, err)
+	case !ok:
+		return Account{}, ErrNotFound
+	}
+	a := scanAccountRaw(rows)
+	if ownerUserID != 0 && a.UserID != ownerUserID {
+		return Account{}, ErrNotFound
+	}
+	return a, nil
+}
+
+// scanAccountRaw reads a row of accountColumns; the few distinct values of
+// type, currency and status are shared strings, not copies.
+func scanAccountRaw(r rawRows) Account {
+	return Account{
+		ID: r.ColumnInt64(0), TenantID: r.ColumnInt64(1), UserID: r.ColumnInt64(2),
+		Type: knownText(r.ColumnTextView(3)), Currency: knownText(r.ColumnTextView(4)),
+		Balance: r.ColumnInt64(5), Status: knownText(r.ColumnTextView(6)), CreatedAt: r.ColumnText(7),
+	}
+}
+
+// knownText is b as a string, without a copy for the bank's fixed values.
+func knownText(b []byte) string {
+	switch string(b) {
+	case AccountSavings:
+		return AccountSavings
+	case AccountCurrent:
+		return AccountCurrent
+	case StatusActive:
+		return StatusActive
+	case StatusFrozen:
+		return StatusFrozen
+	case StatusClosed:
+		return StatusClosed
+	}
+	if c, ok := currencyNames[string(b)]; ok {
+		return c
+	}
+	return string(b)
+}
+
 // GetAccount returns one account. ownerUserID != 0 restricts it to that
 // user's accounts (customers): another user's account is ErrNotFound, never
 // a hint that it exists.
 func (s *Store) GetAccount(ctx context.Context, id, ownerUserID int64) (Account, error) {
+	if r, release, ok := s.rawReader(); ok {
+		defer release()
+		return s.getAccountRaw(ctx, r, id, ownerUserID)
+	}
 	var a Account
 	err := scanAccount(s.on(nil).QueryRowContext(ctx,
 		`SELECT `+accountColumns+` FROM accounts WHERE tenant_id = ? AND id = ?`, s.tenantID, id), &a)

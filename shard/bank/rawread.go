@@ -60,7 +60,7 @@ func (r rawRunner) QueryContext(ctx context.Context, query string, args ...int64
 	}
 	for i, a := range args {
 		if err := st.BindInt64(i+1, a); err != nil {
-			r.c.Keep(query, st)
+			r.c.Keep(query, st) // a partial binding must not stay
 			return rawRows{}, classifyRaw(err)
 		}
 	}
@@ -76,9 +76,10 @@ func (r rawRows) Next() (bool, error) {
 	return ok, classifyRaw(err)
 }
 
-// Close resets the statement into the cache and lifts the deadline.
+// Close resets the statement into the cache and lifts the deadline. Every
+// parameter is bound on each use, so the bindings need no clearing.
 func (r rawRows) Close() {
-	r.c.Keep(r.query, r.Stmt)
+	r.c.KeepBound(r.query, r.Stmt)
 	r.c.SetDeadline(time.Time{})
 }
 

@@ -32,6 +32,14 @@ func TestRawReads(t *testing.T) {
 	for _, u := range []bank.User{alice, bob, alice} {
 		mustAccount(t, s, u.ID, "GHS")
 	}
+	// created_at as CURRENT_TIMESTAMP wrote it, and in forms only SQLite's
+	// strftime reads right (the raw path must fall back to it).
+	for i, v := range []any{"2024-02-29 23:59:59", "2026-02-30 10:00:00", "2026-12-01T06:27:14.123", 2461010.5} {
+		acct := mustAccount(t, s, bob.ID, "GHS")
+		if _, err := h.DB.ExecContext(ctx, `UPDATE accounts SET created_at = ? WHERE tenant_id = 7 AND id = ?`, v, acct.ID); err != nil {
+			t.Fatalf("created_at %d: %v", i, err)
+		}
+	}
 	queries := []bank.AccountQuery{{}, {UserID: alice.ID}, {UserID: bob.ID}, {Limit: 1}, {AfterID: 1}, {UserID: 999}}
 	list := func() [][]bank.Account {
 		var out [][]bank.Account
@@ -57,7 +65,7 @@ func TestRawReads(t *testing.T) {
 		t.Fatal("no raw reader for a hot database")
 	}
 	c.Release()
-	if raw := list(); !reflect.DeepEqual(raw, pool) {
+	if raw := list(); !reflect.DeepEqual(raw, pool) || pool[0][3].CreatedAt != "2024-02-29T23:59:59Z" || pool[0][4].CreatedAt != "2026-03-02T10:00:00Z" {
 		t.Fatalf("raw reads differ from the pool's:\nraw  %+v\npool %+v", raw, pool)
 	}
 	for _, a := range pool[0] {
@@ -77,7 +85,7 @@ func TestRawReads(t *testing.T) {
 	if _, err := s.GetAccount(ctx, 999, 0); err != bank.ErrNotFound {
 		t.Fatalf("unknown account: %v", err)
 	}
-	if got := len(pool[0]); got != 3 || pool[5] == nil || len(pool[5]) != 0 {
+	if got := len(pool[0]); got != 7 || pool[5] == nil || len(pool[5]) != 0 {
 		t.Fatalf("pool answered %d accounts, %v for an unknown user", got, pool[5])
 	}
 	// The other tenant's id on this file reads nothing (tenant_id in the SQL).

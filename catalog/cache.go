@@ -88,7 +88,7 @@ func (k *cache) find(ctx context.Context, key cacheKey) (Tenant, error) {
 		if key.domain {
 			where = `custom_domain = ?`
 		}
-		row := k.c.db.QueryRowContext(loadCtx, `SELECT `+tenantColumns+` FROM tenants WHERE `+where+` AND `+visible, key.name)
+		row := k.c.lookups.QueryRowContext(loadCtx, `SELECT `+tenantColumns+` FROM tenants WHERE `+where+` AND `+visible, key.name)
 		t, err := scanTenant(row)
 		k.m.lookupDuration.Observe(time.Since(start).Seconds())
 		switch {

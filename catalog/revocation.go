@@ -132,7 +132,7 @@ func (c *Catalog) FreshRevocations(ctx context.Context, tenantID int64) (*Revoca
 }
 
 func (c *Catalog) loadRevocations(ctx context.Context, tenantID int64) (*Revocations, error) {
-	rows, err := c.db.QueryContext(ctx, `SELECT user_id, token_id, not_before, expires_at FROM token_revocations
+	rows, err := c.lookups.QueryContext(ctx, `SELECT user_id, token_id, not_before, expires_at FROM token_revocations
 		WHERE tenant_id = ? AND (expires_at IS NULL OR expires_at > ?)`, tenantID, time.Now().Unix())
 	if err != nil {
 		return nil, err

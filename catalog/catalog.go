@@ -46,6 +46,7 @@ type Catalog struct {
 	// The loads' statements, compiled once per lookup connection (a miss
 	// compiled its statement anew: about half of its CPU).
 	byHost, byDomain, revocations *sql.Stmt
+
 	cache   *cache
 	revoked *revocationCache
 	opts    Options

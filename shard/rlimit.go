@@ -15,7 +15,6 @@ const (
 	FDsPerDatabase = FDsPerConn + 1
 )
 
-
 // RaiseFileLimit lifts the soft RLIMIT_NOFILE to the hard limit and returns
 // the new soft limit.
 func RaiseFileLimit() (uint64, error) {

@@ -17,17 +17,7 @@ func (m *Manager) openChecked(ctx context.Context, e *entry) (*sql.DB, error) {
 	if e.path != "" {
 		return m.openLocal(ctx, e)
 	}
-	db, err := storage.Open(ctx, e.url)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
-	}
-	setPool(db)
-	// A libSQL server: its own authorizer, no audit here.
-	if _, err := m.prepare(ctx, db, e.id); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("%w: tenant %d: %w", ErrUnavailable, e.id, err)
-	}
-	return db, nil
+	return m.openRemote(ctx, e)
 }
 
 func setPool(db *sql.DB) {

@@ -27,6 +27,7 @@ import (
 	"github.com/microfi/tenantgate/shard/bank"
 	"github.com/microfi/tenantgate/shard/fairshare"
 	"github.com/microfi/tenantgate/shard/remote"
+	"github.com/microfi/tenantgate/shard/storage"
 	"github.com/microfi/tenantgate/shard/verify"
 )
 
@@ -178,6 +179,8 @@ func serve(ctx context.Context, env *Env, dataDir string, c serveConfig, log *sl
 	// serve (set from the registry at each heartbeat).
 	var ceiling atomic.Int64
 	ceiling.Store(int64(migrations.Tenant.Latest()))
+	// Tenants on libSQL servers share a bounded keep-alive pool per server.
+	storage.SizeRemotePool(storage.RemoteIdleConnsPerHost, storage.RemoteMaxConnsPerHost)
 	shardCfg := shard.Config{DataDir: dataDir, MaxOpen: c.maxOpen, WALCheckpointBytes: c.walCheckpoint, Registerer: reg, Logger: log,
 		SchemaCeiling: func() int { return int(ceiling.Load()) },
 		// Forwarded SQL to tenants on libSQL servers goes through the

@@ -74,19 +74,27 @@ func (r *run) budget(now time.Time) (time.Time, *hranaError) {
 }
 
 // arm bounds the next statement on c by deadline and meters it against the
-// tenant's fair CPU share; the returned func disarms both.
-func (r *run) arm(c *shard.RawConn, deadline time.Time) func() {
+// tenant's fair CPU share; the returned func disarms both. A heavy
+// tenant's statement waits for its share here, before its first step; when
+// it is refused one, arm returns the statement's error instead.
+func (r *run) arm(c *shard.RawConn, deadline time.Time) (func(), *hranaError) {
 	c.SetDeadline(deadline)
-	m := r.h.cfg.Scheduler.Statement(r.st.tenantID, deadline)
+	m := r.h.cfg.Scheduler.Statement(r.st.tenantID, r.lim.CPUWeight, deadline)
 	if m == nil {
-		return func() { c.SetDeadline(time.Time{}) }
+		return func() { c.SetDeadline(time.Time{}) }, nil
 	}
-	c.SetMeter(m)
-	return func() {
+	disarm := func() {
 		c.SetDeadline(time.Time{})
 		c.SetMeter(nil)
 		m.Done()
 	}
+	if !m.Start() {
+		disarm()
+		r.h.metrics.errors("timeout").Inc()
+		return nil, &hranaError{Code: "SQLITE_INTERRUPT", Message: rawsqlite.CPUShareMessage}
+	}
+	c.SetMeter(m)
+	return disarm, nil
 }
 
 func errf(code, format string, args ...any) *hranaError {
@@ -254,7 +262,11 @@ func (r *run) execute(s *stmt) (res *stmtResult, herr *hranaError) {
 	beforeID := c.LastInsertRowID()
 	beforeChanges := c.TotalChanges()
 	start := time.Now()
-	defer r.arm(c, deadline)()
+	disarm, herr := r.arm(c, deadline)
+	if herr != nil {
+		return nil, herr
+	}
+	defer disarm()
 	ncols := len(res.Cols)
 	// A failed statement returns no rows, so it gives its budget back.
 	rowsLeft, charged := r.rowsLeft, r.charged
@@ -498,7 +510,12 @@ func (r *run) sequence(sql string) *hranaError {
 				return herr
 			}
 		}
-		disarm := r.arm(c, deadline)
+		disarm, herr := r.arm(c, deadline)
+		if herr != nil {
+			st.Finalize()
+			r.leaveWrite()
+			return herr
+		}
 		for {
 			row, err := st.Step()
 			if err != nil {

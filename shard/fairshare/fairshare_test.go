@@ -14,7 +14,7 @@ func spin(s *Scheduler, tenant int64, d, deadline time.Duration) bool {
 	if deadline > 0 {
 		dl = time.Now().Add(deadline)
 	}
-	m := s.Statement(tenant, dl)
+	m := s.Statement(tenant, 1, dl)
 	defer m.Done()
 	var work time.Duration
 	for work < d {
@@ -127,10 +127,10 @@ func TestLightAndNil(t *testing.T) {
 		}
 	}
 	var nilS *Scheduler
-	if nilS.Admit(t.Context(), 1) != nil || !nilS.Statement(1, time.Time{}).Tick() {
+	if nilS.Admit(t.Context(), 1) != nil || !nilS.Statement(1, 1, time.Time{}).Tick() {
 		t.Fatal("nil scheduler refused")
 	}
-	nilS.Statement(1, time.Time{}).Done()
+	nilS.Statement(1, 1, time.Time{}).Done()
 }
 
 // Idle time is not saved as credit: a tenant arriving while others compete
@@ -143,7 +143,7 @@ func TestNoIdleCredit(t *testing.T) {
 		go func() { defer wg.Done(); spin(s, id, 150*time.Millisecond, 0) }()
 	}
 	time.Sleep(60 * time.Millisecond)
-	m := s.Statement(2, time.Time{})
+	m := s.Statement(2, 1, time.Time{})
 	if !m.grab() {
 		t.Fatal("grab refused")
 	}

@@ -126,6 +126,10 @@ type Conn struct {
 	maxPages int64 // the storage quota in pages (0: none)
 }
 
+// CPUShareMessage is the error of a statement the fair CPU scheduler
+// stopped (or refused to start).
+const CPUShareMessage = "CPU share exceeded: the tenant has too many long-running statements; the statement was interrupted, retry later"
+
 // Meter decides, from SQLite's progress handler, whether a running
 // statement may continue. Tick may block (to wait for a CPU share);
 // false interrupts the statement.
@@ -388,7 +392,7 @@ func (c *Conn) errorFor(rc int32) *Error {
 	case code&0xff == sqlite3.SQLITE_INTERRUPT && c.timedOut:
 		msg = "statement timeout: the statement ran too long and was interrupted"
 	case code&0xff == sqlite3.SQLITE_INTERRUPT && c.metered:
-		msg = "CPU share exceeded: the tenant has too many long-running statements; the statement was interrupted, retry later"
+		msg = CPUShareMessage
 	case code&0xff == sqlite3.SQLITE_FULL && c.maxPages > 0:
 		msg = QuotaMessage
 	case code&0xff == sqlite3.SQLITE_ERROR && msg == "too many attached databases - max 0":

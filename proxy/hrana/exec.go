@@ -73,6 +73,10 @@ func (r *run) budget(now time.Time) (time.Time, *hranaError) {
 	return d, nil
 }
 
+// walPageSize is a tenant database's page size: what one page written to
+// the WAL costs in bytes (the frame header aside).
+const walPageSize = 4096
+
 // arm bounds the next statement on c by deadline and meters it against the
 // tenant's fair CPU share; the returned func disarms both. A heavy
 // tenant's statement waits for its share here, before its first step; when
@@ -83,9 +87,11 @@ func (r *run) arm(c *shard.RawConn, deadline time.Time) (func(), *hranaError) {
 	if m == nil {
 		return func() { c.SetDeadline(time.Time{}) }, nil
 	}
+	pages := c.PagesWritten()
 	disarm := func() {
 		c.SetDeadline(time.Time{})
 		c.SetMeter(nil)
+		m.Wrote((c.PagesWritten() - pages) * walPageSize)
 		m.Done()
 	}
 	if !m.Start() {

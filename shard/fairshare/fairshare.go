@@ -47,6 +47,7 @@ const (
 	DefaultAdmitWait  = time.Second
 	DefaultLightShare = 0.1
 	DefaultBurst      = 20 * time.Millisecond
+	DefaultWriteCost  = 4 * time.Millisecond
 )
 
 // ErrBusy is returned by Admit when a tenant already has as many heavy
@@ -78,6 +79,10 @@ type Config struct {
 	// Burst is how far a tenant's usage may run ahead of its light share
 	// before its work starts heavy (waits for a token before it runs).
 	Burst time.Duration
+	// WriteCost is what writing one MiB to a tenant's WAL costs, added to
+	// the running time of the statement that wrote it in the tenant's usage
+	// (not in its CPU series): the disk is shared too.
+	WriteCost time.Duration
 	// NoNice never lowers a token holder's thread priority, as on a host
 	// where it could not be restored: for measuring the scheduler without it.
 	NoNice bool
@@ -109,6 +114,9 @@ func (c *Config) withDefaults() {
 	}
 	if c.Burst <= 0 {
 		c.Burst = DefaultBurst
+	}
+	if c.WriteCost <= 0 {
+		c.WriteCost = DefaultWriteCost
 	}
 }
 

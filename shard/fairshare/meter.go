@@ -39,6 +39,7 @@ type Meter struct {
 	waited   time.Duration // time spent waiting for a token or stepping aside, not charged
 	refused  bool
 	heavy    bool   // counted in Scheduler.heavy
+	wrote    int64  // bytes the work wrote to the WAL (Wrote)
 	api      bool   // an API call, not a SQL statement (not in the SQL series)
 	anon     bool   // work for the tenant by someone else (a login): charged to its series, not its usage
 	restore  func() // gives the thread back its priority (nice_linux.go); nil when not lowered
@@ -54,6 +55,7 @@ func (m *Meter) Start() bool {
 	if m == nil || !m.s.heavyNow(m.tenant, m.weight, m.start) {
 		return true
 	}
+	m.s.metrics.heavyStart("sql")
 	return m.grab()
 }
 
@@ -115,6 +117,13 @@ func (m *Meter) grab() bool {
 	return true
 }
 
+// Wrote adds bytes the work wrote to the tenant's WAL to what it costs.
+func (m *Meter) Wrote(bytes int64) {
+	if m != nil && bytes > 0 {
+		m.wrote += bytes
+	}
+}
+
 // Refused reports whether Tick stopped the statement (for its error text).
 func (m *Meter) Refused() bool { return m != nil && m.refused }
 
@@ -143,7 +152,8 @@ func (m *Meter) Done() {
 		m.s.metrics.charge(ran)
 	}
 	if !m.anon {
-		m.s.spend(m.tenant, m.weight, ran, now)
+		io := time.Duration(float64(m.wrote) / (1 << 20) * float64(m.s.cfg.WriteCost))
+		m.s.spend(m.tenant, m.weight, ran+io, now)
 	}
 	if f := m.s.cfg.OnCharge; f != nil {
 		f(m.tenant, ran)
@@ -166,6 +176,7 @@ func (s *Scheduler) Begin(ctx context.Context, id int64, weight float64) (Meter,
 	if !s.heavyNow(id, w, m.start) {
 		return m, nil
 	}
+	s.metrics.heavyStart("api")
 	if err := s.Admit(ctx, id); err != nil {
 		return Meter{}, err
 	}

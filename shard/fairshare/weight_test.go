@@ -173,3 +173,23 @@ func TestUntickedCostCounts(t *testing.T) {
 		t.Error("weight 1 does not drain at 0.05 of a core")
 	}
 }
+
+// A statement that runs briefly but writes a lot to the WAL costs its
+// tenant the write too: after 16 MiB its next statement starts heavy.
+func TestWritesCount(t *testing.T) {
+	s := New(Config{Tokens: 1, Burst: 20 * time.Millisecond, WriteCost: 4 * time.Millisecond, NoNice: true}, nil)
+	m := s.Statement(1, 1, time.Time{})
+	m.Start()
+	m.Wrote(16 << 20) // 64 ms of cost at 4 ms per MiB
+	m.Done()
+	next := s.Statement(1, 1, time.Time{})
+	if !next.Start() || next.since.IsZero() {
+		t.Fatal("a tenant that wrote 16 MiB did not start heavy")
+	}
+	next.Done()
+	other := s.Statement(2, 1, time.Time{})
+	if !other.Start() || !other.since.IsZero() {
+		t.Fatal("another tenant started heavy")
+	}
+	other.Done()
+}

@@ -344,6 +344,18 @@ func (c *Conn) Rollback() error {
 	return c.Exec("ROLLBACK")
 }
 
+// PagesWritten counts the pages this connection has written to its WAL
+// (to the file, outside WAL mode) since it opened
+// (SQLITE_DBSTATUS_CACHE_WRITE): what its statements cost in I/O.
+func (c *Conn) PagesWritten() int64 {
+	p := c.tls.Alloc(8)
+	defer c.tls.Free(8)
+	if sqlite3.Xsqlite3_db_status(c.tls, c.db, sqlite3.SQLITE_DBSTATUS_CACHE_WRITE, p, p+4, 0) != sqlite3.SQLITE_OK {
+		return 0
+	}
+	return int64(*(*int32)(cptr(p)))
+}
+
 func (c *Conn) malloc(n int) uintptr {
 	p := libc.Xmalloc(c.tls, libc.Tsize_t(n))
 	if p == 0 {

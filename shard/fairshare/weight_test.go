@@ -110,8 +110,9 @@ func TestHeavyTenantWaitsForToken(t *testing.T) {
 		if err != nil {
 			t.Errorf("queued call: %v", err)
 		}
-		got <- time.Now()
+		at := time.Now()
 		m.Done()
+		got <- at
 	}()
 	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(time.Millisecond) {
 		s.mu.Lock()

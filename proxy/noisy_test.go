@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/microfi/tenantgate/catalog"
 	"github.com/microfi/tenantgate/proxy"
 	"github.com/microfi/tenantgate/proxy/proxytest"
 )
@@ -197,5 +198,56 @@ func TestNoisyNeighbourAPI(t *testing.T) {
 	if on.during > max(5*on.base, on.base+50*time.Millisecond) && 3*on.during > off.during {
 		t.Errorf("victim p90 %v beside the API hog (alone %v); unmetered %.1f×, metered %.1f×",
 			on.during, on.base, off.ratio(), on.ratio())
+	}
+}
+
+// Large writes are a handful of VM steps each, so the progress handler
+// barely sees them; they are charged what they cost (their running time
+// and the WAL they write: zeroblob costs almost no CPU, so here the WAL),
+// and after a few the writer's statements start heavy: they wait for a CPU
+// token before they run. Another tenant's statements stay light.
+func TestNoisyWritesStartHeavy(t *testing.T) {
+	t.Parallel()
+	// At nice 19 a heavy write waits for idle CPU, which a machine shared
+	// with other tests may not have for seconds: this test is about which
+	// statements start heavy, not how fast they run then. A larger burst
+	// and write cost keep -race's slow statements (a CREATE TABLE can take
+	// 20 ms) from making the quiet tenant heavy: six 1 MiB writes cost 120
+	// ms by their WAL alone.
+	s := startMetricsServer(t, proxytest.Options{Configure: func(c *proxy.Config) {
+		c.CPU.NoNice = true
+		c.CPU.Burst, c.CPU.WriteCost = 100*time.Millisecond, 20*time.Millisecond
+	}})
+	writer, other := s.CreateTenant("writer"), s.CreateTenant("quiet")
+	run := func(tn catalog.Tenant, sql ...string) {
+		t.Helper()
+		var b strings.Builder
+		b.WriteString(`{"requests":[`)
+		for _, q := range sql {
+			b.WriteString(`{"type":"execute","stmt":{"sql":"` + q + `"}},`)
+		}
+		b.WriteString(`{"type":"close"}]}`)
+		r := s.Do("POST", proxytest.Host(tn.Host), "/v2/pipeline", s.Token(tn.ID, proxy.RoleService, 0), b.String())
+		if r.Status != 200 || strings.Contains(string(r.Body), `"type":"error"`) {
+			t.Fatalf("%s: %d %s", tn.Host, r.Status, r.Body)
+		}
+	}
+	heavy := func() float64 { return scrape(t, s).value("tenantgate_cpu_heavy_starts_total", "kind", "sql") }
+	run(other, "CREATE TABLE t(x)", "INSERT INTO t VALUES (1)")
+	if n := heavy(); n != 0 {
+		t.Fatalf("%v statements started heavy before any large write", n)
+	}
+	writes := []string{"CREATE TABLE junk(b BLOB)"}
+	for range 6 {
+		writes = append(writes, "INSERT INTO junk VALUES (zeroblob(1048576))")
+	}
+	run(writer, writes...)
+	after := heavy()
+	if after == 0 {
+		t.Fatal("six 1 MiB writes never made their tenant heavy")
+	}
+	run(other, "INSERT INTO t VALUES (2)", "SELECT count(*) FROM t")
+	if n := heavy(); n != after {
+		t.Errorf("another tenant's statements started heavy (%v → %v)", after, n)
 	}
 }

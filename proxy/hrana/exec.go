@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/microfi/tenantgate/shard"
+	"github.com/microfi/tenantgate/shard/fairshare"
 	"github.com/microfi/tenantgate/shard/rawsqlite"
 )
 
@@ -46,10 +47,11 @@ type run struct {
 	deadline  time.Time // end of this request's SQL time
 	stmtsLeft int
 	rowsLeft  int
-	bytesLeft int  // response bytes left (budget.go)
-	charged   int  // response bytes charged to the Handler's budget
-	noRowCap  bool // cursors page through results: only the byte cap applies
-	txn       bool // a statement forwarded to a remote tenant's server controls a transaction
+	bytesLeft int              // response bytes left (budget.go)
+	charged   int              // response bytes charged to the Handler's budget
+	noRowCap  bool             // cursors page through results: only the byte cap applies
+	txn       bool             // a statement forwarded to a remote tenant's server controls a transaction
+	meter     *fairshare.Meter // the running statement's (arm), nil between statements
 }
 
 func (r *run) conn() *shard.RawConn { return r.st.conn }
@@ -88,13 +90,19 @@ func (r *run) arm(c *shard.RawConn, deadline time.Time) (func(), *hranaError) {
 		return func() { c.SetDeadline(time.Time{}) }, nil
 	}
 	pages := c.PagesWritten()
+	r.meter = m
 	disarm := func() {
+		r.meter = nil
 		c.SetDeadline(time.Time{})
 		c.SetMeter(nil)
 		m.Wrote((c.PagesWritten() - pages) * walPageSize)
 		m.Done()
 	}
-	if !m.Start() {
+	// Inside a transaction the stream may hold the tenant's writer slot: it
+	// is not made to wait for a token before its statement (an API call of
+	// the same tenant holding the token may be waiting for that slot); a
+	// long statement still waits at its progress checks.
+	if c.Autocommit() && !m.Start() {
 		disarm()
 		r.h.metrics.errors("timeout").Inc()
 		return nil, &hranaError{Code: "SQLITE_INTERRUPT", Message: rawsqlite.CPUShareMessage}
@@ -259,6 +267,13 @@ func (r *run) execute(s *stmt) (res *stmtResult, herr *hranaError) {
 	wantRows := s.WantRows == nil || *s.WantRows
 	res = &stmtResult{Cols: columns(st), Rows: [][]value{}}
 	readOnly := st.ReadOnly()
+	// A heavy tenant's statement waits for its CPU share before it takes
+	// the writer slot (arm).
+	disarm, herr := r.arm(c, deadline)
+	if herr != nil {
+		return nil, herr
+	}
+	defer disarm()
 	if !readOnly {
 		if herr := r.enterWrite(deadline); herr != nil {
 			return nil, herr
@@ -268,11 +283,6 @@ func (r *run) execute(s *stmt) (res *stmtResult, herr *hranaError) {
 	beforeID := c.LastInsertRowID()
 	beforeChanges := c.TotalChanges()
 	start := time.Now()
-	disarm, herr := r.arm(c, deadline)
-	if herr != nil {
-		return nil, herr
-	}
-	defer disarm()
 	ncols := len(res.Cols)
 	// A failed statement returns no rows, so it gives its budget back.
 	rowsLeft, charged := r.rowsLeft, r.charged
@@ -510,17 +520,17 @@ func (r *run) sequence(sql string) *hranaError {
 			return herr
 		}
 		readOnly := st.ReadOnly()
-		if !readOnly {
-			if herr := r.enterWrite(deadline); herr != nil {
-				st.Finalize()
-				return herr
-			}
-		}
 		disarm, herr := r.arm(c, deadline)
 		if herr != nil {
 			st.Finalize()
-			r.leaveWrite()
 			return herr
+		}
+		if !readOnly {
+			if herr := r.enterWrite(deadline); herr != nil {
+				disarm()
+				st.Finalize()
+				return herr
+			}
 		}
 		for {
 			row, err := st.Step()

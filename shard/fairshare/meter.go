@@ -117,6 +117,14 @@ func (m *Meter) grab() bool {
 	return true
 }
 
+// Pause excludes d, spent waiting for something else (a lock), from what
+// the work is charged.
+func (m *Meter) Pause(d time.Duration) {
+	if m != nil {
+		m.waited += d
+	}
+}
+
 // Wrote adds bytes the work wrote to the tenant's WAL to what it costs.
 func (m *Meter) Wrote(bytes int64) {
 	if m != nil && bytes > 0 {

@@ -88,6 +88,12 @@ func Pending(ctx context.Context, db *sql.DB, set Set) ([]Migration, error) {
 	return pendingFrom(applied, set)
 }
 
+// PendingFrom is Pending for what a database reported it applied (read
+// by the caller, e.g. in one round trip with other checks).
+func PendingFrom(applied []Applied, set Set) ([]Migration, error) {
+	return pendingFrom(applied, set)
+}
+
 func pendingFrom(applied []Applied, set Set) ([]Migration, error) {
 	done := make(map[int]Applied, len(applied))
 	for _, a := range applied {

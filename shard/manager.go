@@ -13,10 +13,12 @@ import (
 	"sync"
 	"time"
 
+	lru "github.com/hashicorp/golang-lru/v2"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/microfi/tenantgate/migrations"
 	"github.com/microfi/tenantgate/shard/remote"
+	"github.com/microfi/tenantgate/shard/sqlcheck"
 	"github.com/microfi/tenantgate/shard/storage"
 )
 
@@ -90,6 +92,11 @@ type Config struct {
 	// registry computes it; see registry.SchemaCeiling). nil = no ceiling.
 	SchemaCeiling func() int
 
+	// CheckerID names the build whose full checks the check log
+	// (DataDir/tenant-checks.log) keeps across restarts; "" = a hash of
+	// this executable. Tests set it to stand in for another build.
+	CheckerID string
+
 	// Remote is the HTTP pool for Hrana to tenants on libSQL servers
 	// (Handle.Hrana); nil = a new one.
 	Remote *remote.Transport
@@ -148,6 +155,11 @@ type Manager struct {
 	closer  closer
 	gate    *openGate
 	checked checkedFiles
+	// Remote tenants (remoteopen.go): their own open gate, the schemas
+	// read at open, interned, and their metrics.
+	remoteGate *openGate
+	schemas    *lru.Cache[[32]byte, *sqlcheck.Schema]
+	rm         remoteMetrics
 
 	mu      sync.Mutex
 	entries map[int64]*entry
@@ -197,7 +209,8 @@ type entry struct {
 	lingers   bool
 	lingerFDs int
 
-	hrana *remote.Client // Hrana client of a remote database (Handle.Hrana), made on first use
+	hrana  *remote.Client   // Hrana client of a remote database (Handle.Hrana), made on first use
+	schema *sqlcheck.Schema // a remote database's schema when it was opened (RemoteSchema)
 }
 
 // Handle is a held tenant database. Call Release when done.
@@ -251,7 +264,10 @@ func NewManager(cfg Config) *Manager {
 		freed: make(chan struct{}), stop: make(chan struct{}),
 	}
 	m.closer.log = cfg.Logger
+	m.checked.l, m.checked.log = cfg.Logger, newCheckLog(cfg.DataDir, cfg.CheckerID)
 	m.gate = newOpenGate(cfg.OpenConcurrency, cfg.OpenQueue, cfg.OpenQueueWait, m.m)
+	m.remoteGate = newOpenGate(remoteOpenConcurrency, cfg.OpenQueue, cfg.OpenQueueWait, m.m)
+	m.schemas, m.rm = newSchemaCache(), newRemoteMetrics(cfg.Registerer)
 	m.m.fdBudget.Set(float64(cfg.FDBudget))
 	m.m.maxOpen.Set(float64(cfg.MaxOpen))
 	return m
@@ -260,7 +276,11 @@ func NewManager(cfg Config) *Manager {
 // Start runs the janitor that closes raw connections idle for longer than
 // RawIdleTimeout and returns the charge of pooled connections the pools
 // closed, and the WAL checkpointer (checkpoint.go), until Close.
+//
+// It also loads the prints of the files this build checked before a
+// restart (checkLog), so unchanged files open on the fast path.
 func (m *Manager) Start() {
+	m.checked.load()
 	m.wg.Add(1)
 	go m.checkpointLoop()
 	m.wg.Add(1)
@@ -314,7 +334,11 @@ func (m *Manager) acquire(ctx context.Context, id int64, dbURL string, lim *Limi
 	if e, ok := m.entries[id]; !ok || e.dbURL != dbURL || (lim != nil && *lim != e.limits) {
 		m.mu.Unlock()
 		var err error
-		if leave, err = m.gate.enter(ctx, id); err != nil {
+		gate := m.gate
+		if storage.IsRemote(m.URL(id, dbURL)) {
+			gate = m.remoteGate
+		}
+		if leave, err = gate.enter(ctx, id); err != nil {
 			if errors.Is(err, ErrOverloaded) {
 				m.m.opensShed.Inc()
 			}
@@ -629,6 +653,7 @@ func (m *Manager) Close() {
 	m.mu.Unlock()
 	m.wg.Wait()
 	m.closer.wait()
+	m.checked.close()
 	m.cfg.Remote.Close()
 }
 

@@ -114,6 +114,12 @@ func (r *run) schema(c context.Context, fresh bool) (*sqlcheck.Schema, error) {
 		if s, ok := rs.schemas.Get(r.st.tenantID); ok {
 			return s, nil
 		}
+		// Read when the database was opened, in the open's one round
+		// trip: a cold tenant's first statements cost no read of their own.
+		if s := r.st.db.RemoteSchema(); s != nil {
+			rs.schemas.Add(r.st.tenantID, s)
+			return s, nil
+		}
 	}
 	rs.schemaLoads.Inc()
 	req := appendStmtJSON([]byte(`{"type":"execute","stmt":`), sqlcheck.Query, nil)

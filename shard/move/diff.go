@@ -169,24 +169,34 @@ func diff(ctx context.Context, conn *sql.Conn, n, b []object) (Delta, error) {
 // tableDiff reads one table's changed rows; all of them when fresh (the
 // table is new, or its definition changed).
 func tableDiff(ctx context.Context, conn *sql.Conn, t table, fresh bool) (TableDelta, error) {
+	if fresh {
+		td := TableDelta{Table: t}
+		var err error
+		td.Inserts, err = fetch(ctx, conn, `SELECT `+cols(t.Cols, "", true)+` FROM main.`+ident(t.Name), len(t.Cols))
+		return td, err
+	}
+	return tableDiffIn(ctx, conn, t, nil)
+}
+
+// tableDiffIn reads one table's changed rows among those sc picks on both
+// sides (every row when sc has no buckets for it).
+func tableDiffIn(ctx context.Context, conn *sql.Conn, t table, sc scope) (TableDelta, error) {
 	td := TableDelta{Table: t}
 	name := ident(t.Name)
 	all := cols(t.Cols, "", false)
+	where, arg := sc.filter(t)
+	args := append(append([]any{}, arg...), arg...)
 	var err error
-	if fresh {
-		td.Inserts, err = fetch(ctx, conn, `SELECT `+cols(t.Cols, "", true)+` FROM main.`+name, len(t.Cols))
-		return td, err
-	}
 	if t.Key == nil {
 		// No key: rows are their own identity (a multiset taken as a set).
-		if td.Deletes, err = fetch(ctx, conn, `SELECT `+cols(t.Cols, "", true)+` FROM (SELECT `+all+` FROM b.`+name+` EXCEPT SELECT `+all+` FROM main.`+name+`)`, len(t.Cols)); err != nil {
+		if td.Deletes, err = fetch(ctx, conn, `SELECT `+cols(t.Cols, "", true)+` FROM (SELECT `+all+` FROM b.`+name+where+` EXCEPT SELECT `+all+` FROM main.`+name+where+`)`, len(t.Cols), args...); err != nil {
 			return td, err
 		}
-		td.Inserts, err = fetch(ctx, conn, `SELECT `+cols(t.Cols, "", true)+` FROM (SELECT `+all+` FROM main.`+name+` EXCEPT SELECT `+all+` FROM b.`+name+`)`, len(t.Cols))
+		td.Inserts, err = fetch(ctx, conn, `SELECT `+cols(t.Cols, "", true)+` FROM (SELECT `+all+` FROM main.`+name+where+` EXCEPT SELECT `+all+` FROM b.`+name+where+`)`, len(t.Cols), args...)
 		return td, err
 	}
 	keys := cols(t.Key, "", false)
-	if td.Deletes, err = fetch(ctx, conn, `SELECT `+cols(t.Key, "", true)+` FROM (SELECT `+keys+` FROM b.`+name+` EXCEPT SELECT `+keys+` FROM main.`+name+`)`, len(t.Key)); err != nil {
+	if td.Deletes, err = fetch(ctx, conn, `SELECT `+cols(t.Key, "", true)+` FROM (SELECT `+keys+` FROM b.`+name+where+` EXCEPT SELECT `+keys+` FROM main.`+name+where+`)`, len(t.Key), args...); err != nil {
 		return td, err
 	}
 	on := make([]string, len(t.Key))
@@ -194,7 +204,7 @@ func tableDiff(ctx context.Context, conn *sql.Conn, t table, fresh bool) (TableD
 		on[i] = "o." + ident(k) + " IS x." + ident(k)
 	}
 	rows, err := fetch(ctx, conn, `SELECT `+cols(t.Cols, "x.", true)+`, EXISTS (SELECT 1 FROM b.`+name+` o WHERE `+strings.Join(on, " AND ")+`)
-		FROM (SELECT `+all+` FROM main.`+name+` EXCEPT SELECT `+all+` FROM b.`+name+`) x`, len(t.Cols)+1)
+		FROM (SELECT `+all+` FROM main.`+name+where+` EXCEPT SELECT `+all+` FROM b.`+name+where+`) x`, len(t.Cols)+1, args...)
 	if err != nil {
 		return td, err
 	}

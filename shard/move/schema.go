@@ -24,6 +24,9 @@ type table struct {
 	SQL  string
 	Cols []string // stored columns (no generated ones), in order
 	Key  []string // columns that identify a row; nil: the whole row does
+	// IntKey: Key is the rowid (one INTEGER PRIMARY KEY column), so rows
+	// fall in key ranges (buckets, see Sums).
+	IntKey bool
 }
 
 // readSchema lists the schema objects of q (a *sql.DB, *sql.Conn or
@@ -42,7 +45,7 @@ func readSchema(ctx context.Context, q querier, schema string) ([]object, error)
 		if err := rows.Scan(&o.Type, &o.Name, &o.Table, &o.SQL); err != nil {
 			return nil, err
 		}
-		if strings.HasPrefix(strings.ToLower(o.Name), migrations.FencePrefix) {
+		if n := strings.ToLower(o.Name); strings.HasPrefix(n, migrations.FencePrefix) || strings.HasPrefix(n, metaPrefix) {
 			continue
 		}
 		if o.Type == "table" && strings.HasPrefix(strings.ToUpper(o.SQL), "CREATE VIRTUAL TABLE") {
@@ -63,7 +66,7 @@ func describe(ctx context.Context, q querier, schema, name, createSQL string) (t
 	if strings.EqualFold(name, "sqlite_sequence") {
 		return table{Name: name, Cols: []string{"name", "seq"}, Key: []string{"name"}}, nil
 	}
-	rows, err := q.QueryContext(ctx, `SELECT name, pk FROM pragma_table_xinfo(?, ?) WHERE hidden = 0 ORDER BY cid`, name, schema)
+	rows, err := q.QueryContext(ctx, `SELECT name, pk, upper(type) FROM pragma_table_xinfo(?, ?) WHERE hidden = 0 ORDER BY cid`, name, schema)
 	if err != nil {
 		return t, fmt.Errorf("describe %s: %w", name, err)
 	}
@@ -73,15 +76,17 @@ func describe(ctx context.Context, q querier, schema, name, createSQL string) (t
 		pos  int
 	}
 	var pks []pkCol
+	var keyType string
 	for rows.Next() {
-		var col string
+		var col, typ string
 		var pk int
-		if err := rows.Scan(&col, &pk); err != nil {
+		if err := rows.Scan(&col, &pk, &typ); err != nil {
 			return t, err
 		}
 		t.Cols = append(t.Cols, col)
 		if pk > 0 {
 			pks = append(pks, pkCol{col, pk})
+			keyType = typ
 		}
 	}
 	if err := rows.Err(); err != nil {
@@ -99,6 +104,10 @@ func describe(ctx context.Context, q querier, schema, name, createSQL string) (t
 	if len(t.Key) == 0 {
 		t.Key = nil
 	}
+	// A rowid alias: the one key column declared INTEGER, in a rowid
+	// table, not PRIMARY KEY DESC (which is no alias).
+	norm := strings.ToUpper(normalizeSQL(createSQL))
+	t.IntKey = len(t.Key) == 1 && keyType == "INTEGER" && !strings.Contains(norm, "WITHOUT ROWID") && !strings.Contains(norm, "PRIMARY KEY DESC")
 	return t, nil
 }
 

@@ -86,7 +86,7 @@ func readRemote(ctx context.Context, src *sql.DB, dst string) error {
 		return cmpBool(strings.EqualFold(a.Name, "sqlite_sequence"), strings.EqualFold(b.Name, "sqlite_sequence"))
 	})
 	for _, t := range names {
-		if err := copyRows(ctx, tx, w, t); err != nil {
+		if err := copyRowsWhere(ctx, tx, w, t, "", nil); err != nil {
 			return err
 		}
 	}
@@ -101,9 +101,10 @@ func readRemote(ctx context.Context, src *sql.DB, dst string) error {
 	return w.Commit()
 }
 
-// copyRows copies every row of t from src to w.
-func copyRows(ctx context.Context, src querier, w *sql.Tx, t table) error {
-	rows, err := src.QueryContext(ctx, `SELECT `+cols(t.Cols, "", true)+` FROM `+ident(t.Name))
+// copyRowsWhere copies the rows of t from src to w that where (with
+// args; "" for every row) picks.
+func copyRowsWhere(ctx context.Context, src querier, w *sql.Tx, t table, where string, args []any) error {
+	rows, err := src.QueryContext(ctx, `SELECT `+cols(t.Cols, "", true)+` FROM `+ident(t.Name)+where, args...)
 	if err != nil {
 		return fmt.Errorf("read %s: %w", t.Name, err)
 	}

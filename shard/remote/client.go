@@ -59,7 +59,15 @@ type Transport struct {
 	opts Options
 	http *http.Client
 	tr   *http.Transport
+	// versions: the Hrana version each server (scheme://host:port) spoke
+	// when probed, so the many tenants of one server probe it once.
+	mu       sync.Mutex
+	versions map[string]int32
 }
+
+// maxServers bounds Transport.versions (servers come from the catalog's
+// shards and db_urls: a handful; past the bound a client probes alone).
+const maxServers = 4096
 
 // NewTransport returns a Transport; it opens nothing until used.
 func NewTransport(opts Options) *Transport {
@@ -73,7 +81,7 @@ func NewTransport(opts Options) *Transport {
 	tr.MaxIdleConnsPerHost = opts.MaxIdleConnsPerHost
 	tr.MaxIdleConns = 0
 	tr.DisableCompression = true // loopback or a private network: CPU is dearer than bytes
-	return &Transport{opts: opts, tr: tr, http: &http.Client{Transport: tr,
+	return &Transport{opts: opts, tr: tr, versions: map[string]int32{}, http: &http.Client{Transport: tr,
 		// A server never redirects a Hrana request; following one would
 		// send the credential elsewhere.
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
@@ -116,6 +124,7 @@ func (e *ServerError) Unwrap() error { return ErrServer }
 type Client struct {
 	t       *Transport
 	base    string // scheme://host[:port][/path], no trailing slash
+	origin  string // scheme://host[:port]: the server
 	token   string // bearer credential ("" for none)
 	version atomic.Int32
 	probe   sync.Mutex
@@ -150,7 +159,7 @@ func (t *Transport) New(dbURL string) (*Client, error) {
 		return nil, fmt.Errorf("database URL has no host")
 	}
 	u.RawQuery, u.Fragment, u.User = "", "", nil
-	return &Client{t: t, base: strings.TrimRight(u.String(), "/"), token: token}, nil
+	return &Client{t: t, base: strings.TrimRight(u.String(), "/"), origin: u.Scheme + "://" + u.Host, token: token}, nil
 }
 
 // Base is the server's base URL (no credential).
@@ -160,6 +169,10 @@ func (c *Client) Base() string { return c.base }
 // probed once with GET /v3 then /v2.
 func (c *Client) Version(ctx context.Context) (int, error) {
 	if v := c.version.Load(); v != 0 {
+		return int(v), nil
+	}
+	if v := c.t.version(c.origin); v != 0 {
+		c.version.Store(v)
 		return int(v), nil
 	}
 	c.probe.Lock()
@@ -176,13 +189,29 @@ func (c *Client) Version(ctx context.Context) (int, error) {
 		}
 		if ok {
 			c.version.Store(int32(v))
+			c.t.setVersion(c.origin, int32(v))
 			return v, nil
 		}
 	}
 	// Hrana 1 servers (and Turso's own engine) answer neither: pipelines
 	// may still work on /v2.
 	c.version.Store(2)
+	c.t.setVersion(c.origin, 2)
 	return 2, nil
+}
+
+func (t *Transport) version(origin string) int32 {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.versions[origin]
+}
+
+func (t *Transport) setVersion(origin string, v int32) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if len(t.versions) < maxServers {
+		t.versions[origin] = v
+	}
 }
 
 func (c *Client) get(ctx context.Context, path string) (bool, error) {

@@ -55,6 +55,9 @@ func NewSchema(objs []Object) *Schema {
 	return s
 }
 
+// Key identifies the schema's content (SHA-256 over its objects).
+func (s *Schema) Key() [32]byte { return s.hash }
+
 // Has reports whether the schema has an object named name (any case).
 func (s *Schema) Has(name string) bool {
 	for _, o := range s.Objects {

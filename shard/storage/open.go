@@ -9,6 +9,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -202,4 +203,26 @@ func Redact(rawURL string) string {
 	}
 	u.User = nil
 	return u.String()
+}
+
+// Remote pool defaults for SizeRemotePool: enough kept-alive connections
+// per libSQL server for a proxy's concurrency, and a bound on all of them.
+const (
+	RemoteIdleConnsPerHost = 256
+	RemoteMaxConnsPerHost  = 512
+)
+
+// SizeRemotePool sizes the keep-alive pool of every database/sql handle on
+// a libSQL server. libsql-client-go sends through http.DefaultClient,
+// whose transport keeps 2 idle connections per host: every tenant of a
+// shard shares that one pool, so a busy shard opened and closed a TCP
+// connection per request. Call it once, at start (serve), before any use.
+func SizeRemotePool(idlePerHost, maxPerHost int) {
+	tr, ok := http.DefaultTransport.(*http.Transport)
+	if !ok {
+		return
+	}
+	tr.MaxIdleConnsPerHost = idlePerHost
+	tr.MaxConnsPerHost = maxPerHost
+	tr.MaxIdleConns = 0 // no global cap: the per-host one bounds each shard
 }

@@ -1,0 +1,75 @@
+#!/bin/sh
+# shards10k.sh: the issue-19 scenario of 10,000 tenants over `local` and two
+# shards. Three real `tenantgate serve` processes on loopback: shards a and
+# b, and a front whose catalog knows them (`shards add`); the front places
+# each new tenant (least loaded), so a third stay local.
+#
+#   loadtest/shards10k.sh setup W    # start, provision 10,000 tenants (saved in W/tenants.json), stop
+#   loadtest/shards10k.sh run W      # start, 1,000 req/s uniform for DURATION, stop
+#
+# TENANTGATE and LOADTEST name the binaries (default ./bin/...); TENANTS
+# (10000), RATE (1000), DURATION (20s) and PORT (19300: the front, +1 and +2
+# the shards, +10..12 their metrics listeners) shape the run. Anything after
+# W is passed to the load run's loadtest.
+set -eu
+TG=${TENANTGATE:-./bin/tenantgate}
+LT=${LOADTEST:-./bin/loadtest}
+TENANTS=${TENANTS:-10000}
+RATE=${RATE:-1000}
+DURATION=${DURATION:-20s}
+PORT=${PORT:-19300}
+phase=$1
+W=$2
+shift 2
+SECRET=shards10k-jwt-secret-0123456789abcdefghij
+mkdir -p "$W/a" "$W/b" "$W/front"
+pids=""
+stop() {
+	for p in $pids; do kill "$p" 2>/dev/null || true; done
+	for p in $pids; do wait "$p" 2>/dev/null || true; done
+}
+trap stop EXIT INT TERM
+start() { # name port metrics-port extra...
+	name=$1 port=$2 mport=$3
+	shift 3
+	"$TG" serve --data-dir "$W/$name" --listen "127.0.0.1:$port" --metrics-listen "127.0.0.1:$mport" \
+		--seed-demo=false --tenant-rate 0 --tenant-max-inflight 0 --max-conns-per-ip 0 --jwt-secret "$SECRET" "$@" \
+		>>"$W/$name.log" 2>&1 &
+	pids="$pids $!"
+	for _ in $(seq 100); do
+		curl -fsS "http://127.0.0.1:$mport/readyz" >/dev/null 2>&1 && return 0
+		sleep 0.2
+	done
+	echo "$name did not become ready (see $W/$name.log)" >&2
+	exit 1
+}
+start a $((PORT + 1)) $((PORT + 11))
+start b $((PORT + 2)) $((PORT + 12))
+start front "$PORT" $((PORT + 10))
+if [ ! -f "$W/shards.added" ]; then
+	for s in a b; do
+		p=$((PORT + 1))
+		[ $s = b ] && p=$((PORT + 2))
+		tok=$("$TG" token --role shard --ttl 720h --data-dir "$W/$s" --jwt-secret "$SECRET")
+		"$TG" shards add $s "http://127.0.0.1:$p/t/{host}/?authToken=$tok" --data-dir "$W/front"
+	done
+	touch "$W/shards.added"
+fi
+case $phase in
+setup)
+	"$LT" --target "http://127.0.0.1:$PORT" --jwt-secret "$SECRET" --tenants "$TENANTS" --tenants-file "$W/tenants.json" \
+		--setup-concurrency 8 --rate 0.001 --duration 1s --self-ceiling 0 --quiet
+	"$TG" shards list --data-dir "$W/front"
+	;;
+run)
+	uptime
+	"$LT" --target "http://127.0.0.1:$PORT" --jwt-secret "$SECRET" --tenants "$TENANTS" --tenants-file "$W/tenants.json" \
+		--rate "$RATE" --duration "$DURATION" --max-vus 1000 --self-ceiling 0 --threshold 'http_req_duration:p(99)<50' \
+		--threshold 'http_req_failed:rate==0' "$@" || echo "loadtest exit status $?"
+	uptime
+	;;
+*)
+	echo "usage: $0 setup|run W" >&2
+	exit 2
+	;;
+esac

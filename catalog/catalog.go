@@ -54,6 +54,9 @@ type Catalog struct {
 	appliedCh          chan struct{}
 }
 
+// catalogIdleConns bounds the catalog connections kept idle.
+const catalogIdleConns = 64
+
 // Open opens (and migrates) the catalog at url — a file: URL or path, or a
 // libsql://, https:// or http:// libSQL server — and starts the change
 // poller that keeps the cache in step with other processes.
@@ -84,6 +87,13 @@ func Open(ctx context.Context, url string, opts Options) (*Catalog, error) {
 		db.Close()
 		return nil, fmt.Errorf("migrate catalog: %w", err)
 	}
+	// A burst of tenants not in the cache runs that many lookups at once:
+	// keep their connections for the next burst. database/sql keeps 2 idle
+	// by default, so each lookup past those opened (and parsed the schema
+	// on) a connection of its own and closed it; under 1,000 cold tenants
+	// a second that starved the proxy. Idle ones go after a minute.
+	db.SetMaxIdleConns(catalogIdleConns)
+	db.SetConnMaxIdleTime(time.Minute)
 	c := &Catalog{db: db, opts: opts, log: opts.Logger, done: make(chan struct{}), epoch: time.Now(), appliedCh: make(chan struct{}, 1)}
 	c.cache = newCache(c, opts, newMetrics(opts.Registerer))
 	seq, err := c.lastChange(ctx)

@@ -84,11 +84,11 @@ func (k *cache) find(ctx context.Context, key cacheKey) (Tenant, error) {
 		loadCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 		defer cancel()
 		start := time.Now()
-		where := `host = ?`
+		st := k.c.byHost
 		if key.domain {
-			where = `custom_domain = ?`
+			st = k.c.byDomain
 		}
-		row := k.c.db.QueryRowContext(loadCtx, `SELECT `+tenantColumns+` FROM tenants WHERE `+where+` AND `+visible, key.name)
+		row := st.QueryRowContext(loadCtx, key.name)
 		t, err := scanTenant(row)
 		k.m.lookupDuration.Observe(time.Since(start).Seconds())
 		switch {

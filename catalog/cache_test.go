@@ -3,6 +3,7 @@ package catalog_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"path/filepath"
@@ -208,5 +209,39 @@ func TestNamesMustDisplaySafely(t *testing.T) {
 	}
 	if _, err := c.Create(context.Background(), catalog.Tenant{Host: "ok", Name: "Société Générale 合作社", CountryCode: "GH"}); err != nil {
 		t.Fatalf("accented and CJK name refused: %v", err)
+	}
+}
+
+// A burst of cache misses for different tenants (every tenant's first
+// request after a start) is served by a few catalog connections that stay
+// open: before, each miss opened (and closed) a connection of its own,
+// parsing the catalog schema each time, and the CPU that took collapsed a
+// proxy with 10,000 tenants.
+func TestCacheMissBurstReusesConnections(t *testing.T) {
+	ctx := context.Background()
+	c, _ := mustOpen(t, filepath.Join(t.TempDir(), "catalog.db"), -1)
+	const n = 200
+	for i := range n {
+		if _, err := c.Create(ctx, catalog.Tenant{Host: fmt.Sprintf("burst%03d", i), Name: "Burst", CountryCode: "KE"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			if _, err := c.FindByHost(ctx, fmt.Sprintf("burst%03d", i)); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	close(start)
+	wg.Wait()
+	st := c.LookupStats()
+	if st.MaxOpenConnections != catalog.LookupConns || st.OpenConnections > catalog.LookupConns || st.MaxIdleClosed != 0 {
+		t.Fatalf("lookup pool after %d concurrent misses: %+v; want at most %d connections, none closed for lack of idle room", n, st, catalog.LookupConns)
 	}
 }

@@ -3,6 +3,7 @@ package catalog
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync/atomic"
@@ -16,7 +17,9 @@ import (
 
 // Defaults for Options.
 const (
-	DefaultCacheSize    = 100_000
+	DefaultCacheSize = 100_000
+	// LookupConns bounds the connections that load cache misses.
+	LookupConns         = 4
 	DefaultPositiveTTL  = 5 * time.Minute
 	DefaultNegativeTTL  = 10 * time.Second
 	DefaultPollInterval = 250 * time.Millisecond
@@ -39,6 +42,11 @@ type Options struct {
 // Catalog is the tenant catalog database with its host cache.
 type Catalog struct {
 	db      *sql.DB
+	lookups *sql.DB // the caches' loads: a bounded pool of its own (LookupConns)
+	// The loads' statements, compiled once per lookup connection (a miss
+	// compiled its statement anew: about half of its CPU).
+	byHost, byDomain, revocations *sql.Stmt
+
 	cache   *cache
 	revoked *revocationCache
 	opts    Options
@@ -53,9 +61,6 @@ type Catalog struct {
 	appliedRevocations atomic.Int64
 	appliedCh          chan struct{}
 }
-
-// catalogIdleConns bounds the catalog connections kept idle.
-const catalogIdleConns = 64
 
 // Open opens (and migrates) the catalog at url — a file: URL or path, or a
 // libsql://, https:// or http:// libSQL server — and starts the change
@@ -87,23 +92,36 @@ func Open(ctx context.Context, url string, opts Options) (*Catalog, error) {
 		db.Close()
 		return nil, fmt.Errorf("migrate catalog: %w", err)
 	}
-	// A burst of tenants not in the cache runs that many lookups at once:
-	// keep their connections for the next burst. database/sql keeps 2 idle
-	// by default, so each lookup past those opened (and parsed the schema
-	// on) a connection of its own and closed it; under 1,000 cold tenants
-	// a second that starved the proxy. Idle ones go after a minute.
-	db.SetMaxIdleConns(catalogIdleConns)
-	db.SetConnMaxIdleTime(time.Minute)
-	c := &Catalog{db: db, opts: opts, log: opts.Logger, done: make(chan struct{}), epoch: time.Now(), appliedCh: make(chan struct{}, 1)}
+	// Cache misses get a pool of their own, bounded and kept open. Each new
+	// connection parses the catalog's schema (about a millisecond), and
+	// database/sql keeps only two idle ones by default: a burst of misses
+	// (every tenant's first request after a start) opened and closed a
+	// connection per lookup, without bound, and that CPU starved the rest
+	// of the proxy (BENCHMARKS.md, "10,000 tenants"). Apart from db, a
+	// lookup never waits behind a transaction holding the last connection.
+	lookups, err := storage.Open(ctx, url)
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open catalog: %w", err)
+	}
+	lookups.SetMaxOpenConns(LookupConns)
+	lookups.SetMaxIdleConns(LookupConns)
+	db.SetMaxIdleConns(LookupConns)
+	c := &Catalog{db: db, lookups: lookups, opts: opts, log: opts.Logger, done: make(chan struct{}), epoch: time.Now(), appliedCh: make(chan struct{}, 1)}
 	c.cache = newCache(c, opts, newMetrics(opts.Registerer))
 	seq, err := c.lastChange(ctx)
+	if err == nil {
+		err = c.prepareLookups(ctx)
+	}
 	if err != nil {
+		c.closeLookups()
 		db.Close()
 		return nil, err
 	}
 	c.cache.seq = seq
 	c.revoked = newRevocationCache(opts)
 	if c.revoked.seq, err = c.lastRevocation(ctx); err != nil {
+		c.closeLookups()
 		db.Close()
 		return nil, err
 	}
@@ -122,7 +140,34 @@ func Open(ctx context.Context, url string, opts Options) (*Catalog, error) {
 func (c *Catalog) Close() error {
 	c.cancel()
 	<-c.done
-	return c.db.Close()
+	return errors.Join(c.closeLookups(), c.db.Close())
+}
+
+func (c *Catalog) prepareLookups(ctx context.Context) error {
+	var err error
+	prep := func(q string) *sql.Stmt {
+		if err != nil {
+			return nil
+		}
+		var st *sql.Stmt
+		if st, err = c.lookups.PrepareContext(ctx, q); err != nil {
+			err = fmt.Errorf("prepare catalog lookup: %w", err)
+		}
+		return st
+	}
+	c.byHost = prep(`SELECT ` + tenantColumns + ` FROM tenants WHERE host = ? AND ` + visible)
+	c.byDomain = prep(`SELECT ` + tenantColumns + ` FROM tenants WHERE custom_domain = ? AND ` + visible)
+	c.revocations = prep(revocationsQuery)
+	return err
+}
+
+func (c *Catalog) closeLookups() error {
+	for _, st := range []*sql.Stmt{c.byHost, c.byDomain, c.revocations} {
+		if st != nil {
+			st.Close()
+		}
+	}
+	return c.lookups.Close()
 }
 
 // DB exposes the catalog database for tooling that migrates or inspects it.

@@ -131,9 +131,11 @@ func (c *Catalog) FreshRevocations(ctx context.Context, tenantID int64) (*Revoca
 	return r, nil
 }
 
+const revocationsQuery = `SELECT user_id, token_id, not_before, expires_at FROM token_revocations
+		WHERE tenant_id = ? AND (expires_at IS NULL OR expires_at > ?)`
+
 func (c *Catalog) loadRevocations(ctx context.Context, tenantID int64) (*Revocations, error) {
-	rows, err := c.db.QueryContext(ctx, `SELECT user_id, token_id, not_before, expires_at FROM token_revocations
-		WHERE tenant_id = ? AND (expires_at IS NULL OR expires_at > ?)`, tenantID, time.Now().Unix())
+	rows, err := c.revocations.QueryContext(ctx, tenantID, time.Now().Unix())
 	if err != nil {
 		return nil, err
 	}

@@ -4,9 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"os"
+	"log/slog"
 	"sync"
-	"syscall"
 
 	"github.com/microfi/tenantgate/shard/storage"
 )
@@ -25,15 +24,19 @@ import (
 // stamp is checked on every open regardless. Evict and Remove forget a
 // file, so a restore or repair is always checked in full.
 //
-// One small entry per local tenant file that passed since start-up.
+// One small entry per local tenant file that passed. The prints are kept
+// across restarts in the data dir (checkLog), for this build only.
 type checkedFiles struct {
-	mu sync.Mutex
-	m  map[string]schemaPrint
+	mu  sync.Mutex
+	m   map[string]schemaPrint
+	log *checkLog // nil: in memory only
+	l   *slog.Logger
 }
 
 // schemaPrint identifies a file's schema state.
 type schemaPrint struct {
 	dev, ino   uint64
+	btime      int64 // birth time (ns; 0 where the file system has none): an inode number reused by a new file is told apart
 	cookie     int64 // PRAGMA schema_version
 	migrations int64 // rows in schema_migrations
 	version    int64 // highest applied migration
@@ -52,30 +55,73 @@ func (c *checkedFiles) record(path string, p schemaPrint) {
 	if c.m == nil {
 		c.m = map[string]schemaPrint{}
 	}
+	if c.m[path] == p {
+		return
+	}
 	c.m[path] = p
+	c.persist(recordLine{path: path, p: p})
 }
 
+// forget drops a file's print, here and in the log (where another process
+// may have recorded it: always written when the log was not loaded).
 func (c *checkedFiles) forget(path string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	_, had := c.m[path]
 	delete(c.m, path)
+	if had || c.m == nil {
+		c.persist(recordLine{path: path, forget: true})
+	}
 }
 
-// fileID is the device and inode of a stat result.
-func fileID(fi os.FileInfo) (dev, ino uint64) {
-	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
-		return uint64(st.Dev), st.Ino
+func (c *checkedFiles) persist(l recordLine) {
+	if c.log == nil {
+		return
 	}
-	return 0, 0
+	if err := c.log.append(l); err != nil {
+		c.l.Warn("tenant check log: write failed; later full checks are only kept in memory", "path", c.log.path, "err", err)
+		c.log.close()
+		c.log = nil
+	}
+}
+
+// load reads the prints this build recorded before a restart.
+func (c *checkedFiles) load() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.log == nil {
+		return
+	}
+	prints, err := c.log.load()
+	if err != nil {
+		c.l.Warn("tenant check log: read failed; every file is checked in full once", "path", c.log.path, "err", err)
+	}
+	if c.m == nil {
+		c.m = map[string]schemaPrint{}
+	}
+	for path, p := range prints {
+		if _, ok := c.m[path]; !ok {
+			c.m[path] = p
+		}
+	}
+}
+
+func (c *checkedFiles) close() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.log != nil {
+		c.log.close()
+		c.log = nil
+	}
 }
 
 // readPrint checks the stamp and reads the schema state (on whatever
 // connection q picks: the pool's only one right after open). The cookie is
 // read first: a schema change in between makes the print stale, never
 // falsely current.
-func readPrint(ctx context.Context, q storage.Queryer, id int64, fi os.FileInfo) (schemaPrint, error) {
+func readPrint(ctx context.Context, q storage.Queryer, id int64, fi fileIdentity) (schemaPrint, error) {
 	var p schemaPrint
-	p.dev, p.ino = fileID(fi)
+	p.dev, p.ino, p.btime = fi.dev, fi.ino, fi.btime
 	// PRAGMA, not pragma_schema_version: the bank's authorizer reads
 	// managed tables only.
 	if err := q.QueryRowContext(ctx, `PRAGMA schema_version`).Scan(&p.cookie); err != nil {

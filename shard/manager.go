@@ -92,6 +92,11 @@ type Config struct {
 	// registry computes it; see registry.SchemaCeiling). nil = no ceiling.
 	SchemaCeiling func() int
 
+	// CheckerID names the build whose full checks the check log
+	// (DataDir/tenant-checks.log) keeps across restarts; "" = a hash of
+	// this executable. Tests set it to stand in for another build.
+	CheckerID string
+
 	// Remote is the HTTP pool for Hrana to tenants on libSQL servers
 	// (Handle.Hrana); nil = a new one.
 	Remote *remote.Transport
@@ -259,6 +264,7 @@ func NewManager(cfg Config) *Manager {
 		freed: make(chan struct{}), stop: make(chan struct{}),
 	}
 	m.closer.log = cfg.Logger
+	m.checked.l, m.checked.log = cfg.Logger, newCheckLog(cfg.DataDir, cfg.CheckerID)
 	m.gate = newOpenGate(cfg.OpenConcurrency, cfg.OpenQueue, cfg.OpenQueueWait, m.m)
 	m.remoteGate = newOpenGate(remoteOpenConcurrency, cfg.OpenQueue, cfg.OpenQueueWait, m.m)
 	m.schemas, m.rm = newSchemaCache(), newRemoteMetrics(cfg.Registerer)
@@ -270,7 +276,11 @@ func NewManager(cfg Config) *Manager {
 // Start runs the janitor that closes raw connections idle for longer than
 // RawIdleTimeout and returns the charge of pooled connections the pools
 // closed, and the WAL checkpointer (checkpoint.go), until Close.
+//
+// It also loads the prints of the files this build checked before a
+// restart (checkLog), so unchanged files open on the fast path.
 func (m *Manager) Start() {
+	m.checked.load()
 	m.wg.Add(1)
 	go m.checkpointLoop()
 	m.wg.Add(1)
@@ -648,6 +658,7 @@ func (m *Manager) Close() {
 	m.mu.Unlock()
 	m.wg.Wait()
 	m.closer.wait()
+	m.checked.close()
 	m.cfg.Remote.Close()
 }
 

@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"os"
 
 	"github.com/microfi/tenantgate/migrations"
 	"github.com/microfi/tenantgate/shard/seal"
@@ -35,7 +34,7 @@ func setPool(db *sql.DB) {
 // another connection of the process holds the file, so such an open is
 // charged one descriptor more (entry.lingers) until the pool closes.
 func (m *Manager) openLocal(ctx context.Context, e *entry) (*sql.DB, error) {
-	fi, err := os.Stat(e.path)
+	fi, err := statFile(e.path)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w: %s", ErrUnavailable, ErrNotFound, e.path)
 	}
@@ -76,7 +75,7 @@ func (m *Manager) openBank(ctx context.Context, e *entry) (*sql.DB, error) {
 // fullCheck brings the file's schema up to date and audits it (repairing
 // what can be repaired) on a maintenance connection, and remembers the
 // file's print when the audit saw the schema it leaves behind.
-func (m *Manager) fullCheck(ctx context.Context, e *entry, fi os.FileInfo) error {
+func (m *Manager) fullCheck(ctx context.Context, e *entry, fi fileIdentity) error {
 	maint, err := storage.Open(ctx, e.url)
 	if err != nil {
 		return err

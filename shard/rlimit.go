@@ -15,9 +15,6 @@ const (
 	FDsPerDatabase = FDsPerConn + 1
 )
 
-// ReservedFDs are kept for sockets, the catalog and logs.
-const ReservedFDs = 1024
-
 // RaiseFileLimit lifts the soft RLIMIT_NOFILE to the hard limit and returns
 // the new soft limit.
 func RaiseFileLimit() (uint64, error) {
@@ -34,15 +31,15 @@ func RaiseFileLimit() (uint64, error) {
 	return lim.Cur, nil
 }
 
-// FDBudgetForLimit is the share of a file limit tenant databases may use.
-func FDBudgetForLimit(nofile uint64) int {
-	if nofile <= 2*ReservedFDs {
-		return max(16*FDsPerDatabase, int(nofile/2))
-	}
-	return int(nofile - ReservedFDs)
+// FDBudgetForLimit is the fd budget of tenant databases given the
+// descriptors left to them (the caller has taken the process's reserve and
+// the sockets' share out already: cmd/tenantgate, fdSplit).
+func FDBudgetForLimit(tenantFDs uint64) int {
+	return max(16*FDsPerDatabase, int(min(tenantFDs, 1<<40)))
 }
 
-// MaxOpenForLimit is how many tenant databases fit in a file limit.
-func MaxOpenForLimit(nofile uint64) int {
-	return FDBudgetForLimit(nofile) / FDsPerDatabase
+// MaxOpenForLimit is how many tenant databases fit in that many
+// descriptors.
+func MaxOpenForLimit(tenantFDs uint64) int {
+	return FDBudgetForLimit(tenantFDs) / FDsPerDatabase
 }

@@ -14,6 +14,7 @@
 # --max-open-tenants). WARMUP (e.g. 40s) first runs the same load at
 # WARMUP_RATE (300) for that long, unmeasured, so the measured run sees
 # open databases. Anything after W is passed to the load run's loadtest.
+# TENANTS_FILE (default W/tenants.json) names the tenants a run uses.
 set -eu
 TG=${TENANTGATE:-./bin/tenantgate}
 LT=${LOADTEST:-./bin/loadtest}

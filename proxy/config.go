@@ -64,6 +64,9 @@ func (cfg *Config) withDefaults() error {
 	if cfg.SQLPlans == nil {
 		cfg.SQLPlans = DefaultSQLPlans()
 	}
+	if cfg.CPUWeights == nil {
+		cfg.CPUWeights = DefaultCPUWeights()
+	}
 	return nil
 }
 

@@ -80,7 +80,11 @@ type Config struct {
 	// SQLPlans are the SQL limits per subscription plan (zero fields:
 	// Hrana's); nil = DefaultSQLPlans.
 	SQLPlans map[string]hrana.Limits
-	CPU      fairshare.Config // fair sharing of the cores between tenants' long-running SQL
+	CPU      fairshare.Config // fair sharing of the cores between tenants' work (cpushare.go)
+	// CPUWeights are the plans' weights in the CPU scheduler, and "demo"
+	// for demo tenants (any plan); nil = DefaultCPUWeights. A plan without
+	// an entry weighs 1.
+	CPUWeights map[string]float64
 	// Budgets bound anonymous database opens and tenant creation (budget.go).
 	Budgets Budgets
 
@@ -113,7 +117,7 @@ type Server struct {
 	ops          *fasthttp.Server
 	metricsHTTP  fasthttp.RequestHandler // /metrics on the ops listener
 	hrana        *hrana.Handler
-	cpu          *fairshare.Scheduler // CPU tokens for long-running tenant SQL
+	cpu          *fairshare.Scheduler // fair CPU shares for tenant SQL and API calls
 	tenantLimit  *tenantThrottle
 	tenantSeries *tenantmetrics.Series // nil unless Config.TenantMetrics > 0
 	bank         *bankapi.API          // tenant banking API handlers (the route table points at them)

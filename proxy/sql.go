@@ -14,7 +14,7 @@ import (
 // clients) to the Hrana handler, bound to the tenant's database and the
 // token's principal.
 func (s *Server) serveSQL(r *httpapi.Request) error {
-	t := hrana.Target{TenantID: r.Tenant.ID, Limits: s.sqlLimits(r.Tenant.Plan)}
+	t := hrana.Target{TenantID: r.Tenant.ID, Limits: s.sqlLimits(r.Tenant)}
 	if r.Handle != nil {
 		// A tenant on a libSQL server is forwarded to it (after the
 		// checks above and the statement checks in proxy/hrana).

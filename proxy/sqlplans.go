@@ -3,6 +3,7 @@ package proxy
 import (
 	"time"
 
+	"github.com/microfi/tenantgate/catalog"
 	"github.com/microfi/tenantgate/proxy/hrana"
 )
 
@@ -18,8 +19,10 @@ func DefaultSQLPlans() map[string]hrana.Limits {
 	}
 }
 
-// sqlLimits are the SQL limits of a tenant on plan (a plan without an
-// entry gets the server-wide ones).
-func (s *Server) sqlLimits(plan string) hrana.Limits {
-	return s.cfg.SQLPlans[plan]
+// sqlLimits are the SQL limits of tenant t's plan (a plan without an
+// entry gets the server-wide ones), with its CPU weight.
+func (s *Server) sqlLimits(t catalog.Tenant) hrana.Limits {
+	l := s.cfg.SQLPlans[t.Plan]
+	l.CPUWeight = s.cpuWeight(t)
+	return l
 }

@@ -95,7 +95,7 @@ func (s *Server) sqlTarget(t catalog.Tenant, claims *Claims) (hrana.Target, erro
 		return hrana.Target{}, err
 	}
 	target := hrana.Target{TenantID: t.ID, ReadOnly: claims.ReadOnly(), Principal: claims.Subject,
-		Limits: s.sqlLimits(t.Plan), Valid: s.wsValid(t, claims)}
+		Limits: s.sqlLimits(t), Valid: s.wsValid(t, claims)}
 	if target.Principal == "" {
 		target.Principal = token.Subject(claims)
 	}

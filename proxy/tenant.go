@@ -95,6 +95,13 @@ func (s *Server) serveTenant(c context.Context, ctx *fasthttp.RequestCtx, t cata
 		if d := h.ColdWait(); d > 0 && s.cfg.ServerTiming {
 			ctx.Response.Header.Set("Server-Timing", "tenant-db;desc=cold;dur="+strconv.FormatFloat(float64(d.Microseconds())/1000, 'f', 3, 64))
 		}
+		if rt.class != classSQL { // SQL is metered per statement (proxy/hrana)
+			m, err := s.meterAPI(r)
+			if err != nil {
+				return rt.class, err
+			}
+			defer m.Done()
+		}
 		// A write past the storage quota fails with SQLITE_FULL: tell the
 		// quota from a full disk.
 		return rt.class, h.ClassifyFull(rt.handle(r))

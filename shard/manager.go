@@ -195,6 +195,7 @@ type entry struct {
 	writer          chan struct{} // one writer at a time (LockWrites), API and SQL alike
 	raw             []*RawConn    // idle raw connections, oldest first
 	rawOpen         int           // raw connections open (idle or in use)
+	reads           int           // Reader calls that found no idle connection (HotReads)
 	charged         bool          // FDsPerDatabase counted in Manager.fds
 	// extraConns are pooled connections past the first charged to the
 	// budget (pool.go).

@@ -130,7 +130,7 @@ func newFlagSet(o *Options, stderr io.Writer) *flag.FlagSet {
 	fs.StringVar(&o.CPUProfile, "cpu-profile", "", "write a pprof CPU profile of the harness itself (self-ceiling and run) to this file")
 
 	fs.IntVar(&o.Noisy, "noisy", 0, "noisy-neighbour test: the first N tenants misbehave (--noisy-patterns) while the others run the mix; the mix runs first alone, then beside the noise, and the summary compares the two")
-	fs.StringVar(&o.NoisyPatterns, "noisy-patterns", strings.Join(microfi.NoisePatterns, ","), "what the noisy tenants do: cpu (endless SQL over Hrana), write (1 MiB blobs up to the quota), snapshot (a transaction held open with keepalives), login (a wrong-password login flood)")
+	fs.StringVar(&o.NoisyPatterns, "noisy-patterns", strings.Join(microfi.NoisePatterns, ","), "what the noisy tenants do: cpu (endless SQL over Hrana), write (1 MiB blobs up to the quota), snapshot (a transaction held open with keepalives), login (a wrong-password login flood), api (32 concurrent API calls, pages of 200 transactions, as fast as answered)")
 	fs.IntVar(&o.NoisyCPUVUs, "noisy-cpu-vus", microfi.NoiseVUsPerTenant(microfi.NoiseCPU), "concurrent CPU-bound statements per noisy tenant")
 	fs.Int64Var(&o.NoisyQuota, "noisy-quota", 32<<20, "storage quota (bytes) set on the noisy tenants through the admin API before the run, so the writers meet it (0: leave their plan's)")
 	fs.DurationVar(&o.NoisyLead, "noisy-lead", 2*time.Second, "how long the noise runs before the victims' second run starts")

@@ -443,7 +443,7 @@ func TestSpawnNoisy(t *testing.T) {
 		t.Errorf("login flood never throttled: %+v", login)
 	}
 
-	e = run("write,snapshot", "--noisy-quota", "3145728", "--proxy-arg=--sql-max-snapshot=1s")
+	e = run("write,snapshot,api", "--noisy-quota", "3145728", "--proxy-arg=--sql-max-snapshot=1s")
 	write, snap := e.Noisy.Noise[0], e.Noisy.Noise[1]
 	if write.Outcomes["noisy_write refused: storage quota exceeded"] == 0 {
 		t.Errorf("1 MiB writes never met the 3 MiB quota: %+v", write)

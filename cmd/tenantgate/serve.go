@@ -40,6 +40,8 @@ type serveConfig struct {
 	seedDemo                                                 bool
 	sql                                                      hrana.Config
 	sqlPlans                                                 sqlPlansFlag
+	cpuWeights                                               cpuWeightsFlag
+	cpuNice                                                  bool
 	cpu                                                      fairshare.Config
 	budgets                                                  proxy.Budgets // budget_flags.go
 	loginIP, loginTenant                                     proxy.RateLimit
@@ -91,6 +93,8 @@ func runServe(ctx context.Context, env *Env, args []string) error {
 	f.IntVar(&c.cpu.Tokens, "sql-cpu-tokens", 0, "long-running SQL statements that run at once, shared fairly between tenants (default: cores - 1)")
 	f.IntVar(&c.cpu.MaxWaiting, "sql-cpu-max-waiting", fairshare.DefaultMaxWaiting, "long-running statements one tenant may have waiting for a CPU share; beyond it statements are interrupted and new SQL requests wait (--sql-cpu-admit-wait), then get 429")
 	f.DurationVar(&c.cpu.AdmitWait, "sql-cpu-admit-wait", fairshare.DefaultAdmitWait, "how long a new SQL request of a tenant whose CPU queue is full waits for room before its 429 (negative: refuse at once)")
+	f.Var(&c.cpuWeights, "cpu-weights", "plan `WEIGHTS` in the fair CPU scheduler, e.g. 'demo=1,starter=2,growth=4,enterprise=8' (the defaults; a tenant gets CPU in proportion under contention)")
+	f.BoolVar(&c.cpuNice, "sql-cpu-nice", true, "run heavy tenant work on threads at nice 19 where the priority can be restored (root, CAP_SYS_NICE, LimitNICE=20); false: never (as where it cannot)")
 	f.Float64Var(&c.tenantRate, "tenant-rate", 1000, "sustained requests per second allowed per tenant (0 = unlimited)")
 	f.IntVar(&c.tenantBurst, "tenant-burst", 2000, "requests a tenant may send at once above its rate")
 	f.IntVar(&c.tenantInFlight, "tenant-max-inflight", proxy.DefaultTenantMaxInFlight, "concurrent requests per tenant (0 = unlimited)")
@@ -255,6 +259,7 @@ func serve(ctx context.Context, env *Env, dataDir string, c serveConfig, log *sl
 	if err != nil {
 		return err
 	}
+	c.cpu.NoNice = !c.cpuNice
 	srv, err = proxy.New(proxy.Config{
 		Edge: proxy.EdgeLimits{
 			MaxConns: c.maxConns, MaxConnsPerIP: flagOff(c.maxConnsPerIP), MaxIdleConns: c.maxIdleConns,
@@ -264,7 +269,7 @@ func serve(ctx context.Context, env *Env, dataDir string, c serveConfig, log *sl
 		TenantRate: tenantRate, TenantMaxInFlight: flagOff(c.tenantInFlight),
 		DemoTTL: c.demoTTL, ReapInterval: flagOff(c.reapInterval), LedgerAuditRate: flagOff(c.auditRate),
 		RootDomain: c.rootDomain, PublicPort: c.publicPort, RequestTimeout: c.requestTimeout,
-		TenantMetrics: c.tenantMetrics, BackupDir: filepath.Join(dataDir, "backups"), Hrana: c.sql, SQLPlans: c.sqlPlans.plans, CPU: c.cpu,
+		TenantMetrics: c.tenantMetrics, BackupDir: filepath.Join(dataDir, "backups"), Hrana: c.sql, SQLPlans: c.sqlPlans.plans, CPU: c.cpu, CPUWeights: c.cpuWeights.weights,
 		Budgets: c.budgets, LoginIPLimit: c.loginIP, LoginTenantLimit: c.loginTenant,
 		Catalog: cat, Registry: members, Shards: shards, Tenants: svc, Auth: auth,
 		Registerer: reg, Gatherer: reg, Logger: log,

@@ -20,10 +20,13 @@ const (
 	NoiseWrite    = "write"    // 1 MiB blobs written until the storage quota, and on
 	NoiseSnapshot = "snapshot" // a transaction (a read snapshot) held open with keepalives
 	NoiseLogin    = "login"    // a token-less login flood with wrong passwords from one address
+	NoiseAPI      = "api"      // API calls as fast as they are answered, pages of 200 transactions
 )
 
 // NoisePatterns lists the patterns in the order they are reported.
-var NoisePatterns = []string{NoiseCPU, NoiseWrite, NoiseSnapshot, NoiseLogin}
+var NoisePatterns = []string{NoiseCPU, NoiseWrite, NoiseSnapshot, NoiseLogin, NoiseAPI}
+
+var pathTxPage = []byte("/api/transactions?limit=200")
 
 // noiseBackoff is a noisy VU's pause after a 429. The harness shares the
 // machine with the proxy: a tight loop of refusals would measure the
@@ -157,6 +160,17 @@ var noiseScenarios = map[string]noiseScenario{
 			check: func(st int, b []byte) uint32 { return loadtest.Bit(st == 429, 0) | loadtest.Bit(no5xx(st), 1) },
 		},
 		vusPerTenant: 4, think: backoff429,
+	},
+	NoiseAPI: {
+		scenario: scenario{
+			name: "noisy_api", method: "GET",
+			checks: []string{"noisy_api refused with 429", "noisy_api no 5xx"},
+			build: func(v *loadtest.VU, t *Tenant, req *fasthttp.Request) {
+				loadtest.SetRequest(req, strGET, t.Host, pathTxPage, t.authz)
+			},
+			check: func(st int, b []byte) uint32 { return loadtest.Bit(st == 429, 0) | loadtest.Bit(no5xx(st), 1) },
+		},
+		vusPerTenant: 32, think: backoff429,
 	},
 }
 

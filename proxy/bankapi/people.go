@@ -92,7 +92,12 @@ func (s *API) ChangePassword(r *httpapi.Request) error {
 	if r.Claims.User() == 0 {
 		return token.ErrForbidden
 	}
+	release, err := s.limits.HashTurn(r.C, r.Tenant.ID) // two hashes: the tenant's turn, as a login's
+	if err != nil {
+		return err
+	}
 	u, err := r.Store().ChangePassword(r.C, r.Actor(), r.Claims.User(), req.CurrentPassword, req.NewPassword, s.revokeUserHook(r.Tenant.ID))
+	release()
 	if errors.Is(err, bank.ErrWrongPassword) {
 		return errWrongPassword
 	}
@@ -143,7 +148,12 @@ func (s *API) RedeemPasswordReset(r *httpapi.Request) error {
 	if req.Token == "" {
 		return httpapi.BadRequest("Invalid request", map[string]string{"token": "is required"})
 	}
+	release, err := s.limits.HashTurn(r.C, r.Tenant.ID)
+	if err != nil {
+		return err
+	}
 	u, err := r.Store().RedeemPasswordReset(r.C, r.Actor(), req.Token, req.NewPassword, s.revokeUserHook(r.Tenant.ID))
+	release()
 	if errors.Is(err, bank.ErrResetInvalid) {
 		return errResetInvalid
 	}

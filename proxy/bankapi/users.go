@@ -33,7 +33,12 @@ func (s *API) CreateUser(r *httpapi.Request) error {
 	if err := httpapi.DecodeJSON(r.Ctx, &req); err != nil {
 		return err
 	}
+	release, err := s.limits.HashTurn(r.C, r.Tenant.ID) // the password's hash
+	if err != nil {
+		return err
+	}
 	u, err := r.Store().CreateUserAs(r.C, r.Actor(), req)
+	release()
 	if err != nil {
 		return err
 	}

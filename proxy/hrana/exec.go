@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/microfi/tenantgate/shard"
+	"github.com/microfi/tenantgate/shard/fairshare"
 	"github.com/microfi/tenantgate/shard/rawsqlite"
 )
 
@@ -46,10 +47,11 @@ type run struct {
 	deadline  time.Time // end of this request's SQL time
 	stmtsLeft int
 	rowsLeft  int
-	bytesLeft int  // response bytes left (budget.go)
-	charged   int  // response bytes charged to the Handler's budget
-	noRowCap  bool // cursors page through results: only the byte cap applies
-	txn       bool // a statement forwarded to a remote tenant's server controls a transaction
+	bytesLeft int              // response bytes left (budget.go)
+	charged   int              // response bytes charged to the Handler's budget
+	noRowCap  bool             // cursors page through results: only the byte cap applies
+	txn       bool             // a statement forwarded to a remote tenant's server controls a transaction
+	meter     *fairshare.Meter // the running statement's (arm), nil between statements
 }
 
 func (r *run) conn() *shard.RawConn { return r.st.conn }
@@ -73,20 +75,40 @@ func (r *run) budget(now time.Time) (time.Time, *hranaError) {
 	return d, nil
 }
 
+// walPageSize is a tenant database's page size: what one page written to
+// the WAL costs in bytes (the frame header aside).
+const walPageSize = 4096
+
 // arm bounds the next statement on c by deadline and meters it against the
-// tenant's fair CPU share; the returned func disarms both.
-func (r *run) arm(c *shard.RawConn, deadline time.Time) func() {
+// tenant's fair CPU share; the returned func disarms both. A heavy
+// tenant's statement waits for its share here, before its first step; when
+// it is refused one, arm returns the statement's error instead.
+func (r *run) arm(c *shard.RawConn, deadline time.Time) (func(), *hranaError) {
 	c.SetDeadline(deadline)
-	m := r.h.cfg.Scheduler.Statement(r.st.tenantID, deadline)
+	m := r.h.cfg.Scheduler.Statement(r.st.tenantID, r.lim.CPUWeight, deadline)
 	if m == nil {
-		return func() { c.SetDeadline(time.Time{}) }
+		return func() { c.SetDeadline(time.Time{}) }, nil
 	}
-	c.SetMeter(m)
-	return func() {
+	pages := c.PagesWritten()
+	r.meter = m
+	disarm := func() {
+		r.meter = nil
 		c.SetDeadline(time.Time{})
 		c.SetMeter(nil)
+		m.Wrote((c.PagesWritten() - pages) * walPageSize)
 		m.Done()
 	}
+	// Inside a transaction the stream may hold the tenant's writer slot: it
+	// is not made to wait for a token before its statement (an API call of
+	// the same tenant holding the token may be waiting for that slot); a
+	// long statement still waits at its progress checks.
+	if c.Autocommit() && !m.Start() {
+		disarm()
+		r.h.metrics.errors("timeout").Inc()
+		return nil, &hranaError{Code: "SQLITE_INTERRUPT", Message: rawsqlite.CPUShareMessage}
+	}
+	c.SetMeter(m)
+	return disarm, nil
 }
 
 func errf(code, format string, args ...any) *hranaError {
@@ -245,6 +267,13 @@ func (r *run) execute(s *stmt) (res *stmtResult, herr *hranaError) {
 	wantRows := s.WantRows == nil || *s.WantRows
 	res = &stmtResult{Cols: columns(st), Rows: [][]value{}}
 	readOnly := st.ReadOnly()
+	// A heavy tenant's statement waits for its CPU share before it takes
+	// the writer slot (arm).
+	disarm, herr := r.arm(c, deadline)
+	if herr != nil {
+		return nil, herr
+	}
+	defer disarm()
 	if !readOnly {
 		if herr := r.enterWrite(deadline); herr != nil {
 			return nil, herr
@@ -254,7 +283,6 @@ func (r *run) execute(s *stmt) (res *stmtResult, herr *hranaError) {
 	beforeID := c.LastInsertRowID()
 	beforeChanges := c.TotalChanges()
 	start := time.Now()
-	defer r.arm(c, deadline)()
 	ncols := len(res.Cols)
 	// A failed statement returns no rows, so it gives its budget back.
 	rowsLeft, charged := r.rowsLeft, r.charged
@@ -492,13 +520,18 @@ func (r *run) sequence(sql string) *hranaError {
 			return herr
 		}
 		readOnly := st.ReadOnly()
+		disarm, herr := r.arm(c, deadline)
+		if herr != nil {
+			st.Finalize()
+			return herr
+		}
 		if !readOnly {
 			if herr := r.enterWrite(deadline); herr != nil {
+				disarm()
 				st.Finalize()
 				return herr
 			}
 		}
-		disarm := r.arm(c, deadline)
 		for {
 			row, err := st.Step()
 			if err != nil {

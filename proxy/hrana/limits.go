@@ -17,6 +17,9 @@ type Limits struct {
 	MaxResponseBytes   int
 	// StatementTimeout interrupts a statement running longer.
 	StatementTimeout time.Duration
+	// CPUWeight is the tenant's weight in the fair CPU scheduler (its
+	// plan's; <= 0 counts as 1).
+	CPUWeight float64
 }
 
 // limits fills l's zero fields from the Handler's configuration.

@@ -19,7 +19,9 @@ func (r *run) enterWrite(deadline time.Time) *hranaError {
 		return nil
 	}
 	wait := max(time.Until(deadline), 0)
+	t0 := time.Now()
 	unlock, ok := st.db.TryLockWrites(wait)
+	r.meter.Pause(time.Since(t0)) // waiting for the tenant's own writer costs no CPU
 	if !ok {
 		r.h.metrics.errors("busy").Inc()
 		return errf(codeBusy, "database is locked: another writer holds this tenant's write lock (waited %v)", wait.Round(time.Millisecond))

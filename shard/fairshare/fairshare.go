@@ -13,7 +13,20 @@
 // other tenants' work keeps its latency.
 //
 // The scheduler is driven from SQLite's progress handler (every few thousand
-// VM steps) through a Meter, one per statement.
+// VM steps) through a Meter, one per statement, and by Begin and Done
+// around each of a tenant's API calls.
+//
+// Work that never ticks (an API call, a statement that writes a large value
+// in a handful of VM steps) is caught by what it costs instead: every
+// finished piece of work is charged to its tenant's usage, which drains at
+// the tenant's light share of a core. A tenant whose usage runs more than a
+// burst ahead of that share is heavy: its next statements and API calls
+// wait for a CPU token before they start, in the same fair queue and behind
+// the same bound as long statements.
+//
+// Plans weigh in: a tenant of weight w accrues virtual time at 1/w of the
+// token time it uses and drains its usage w times as fast, so under
+// contention it gets w shares.
 package fairshare
 
 import (
@@ -32,6 +45,9 @@ const (
 	DefaultSlice      = 10 * time.Millisecond
 	DefaultMaxWaiting = 4
 	DefaultAdmitWait  = time.Second
+	DefaultLightShare = 0.1
+	DefaultBurst      = 20 * time.Millisecond
+	DefaultWriteCost  = 4 * time.Millisecond
 )
 
 // ErrBusy is returned by Admit when a tenant already has as many heavy
@@ -57,9 +73,23 @@ type Config struct {
 	// at once is paced by its own statements instead of costing the
 	// machine a refusal every few milliseconds. Negative: refuse at once.
 	AdmitWait time.Duration
-	// OnCharge, if set, receives every finished statement's running time,
-	// its waits for a token excluded (for per-tenant CPU series). It is
-	// called on the statement's goroutine without locks held.
+	// LightShare is the part of one core, per unit of plan weight, that a
+	// tenant's work may use on average and stay light.
+	LightShare float64
+	// Burst is how far a tenant's usage may run ahead of its light share
+	// before its work starts heavy (waits for a token before it runs).
+	Burst time.Duration
+	// WriteCost is what writing one MiB to a tenant's WAL costs, added to
+	// the running time of the statement that wrote it in the tenant's usage
+	// (not in its CPU series): the disk is shared too.
+	WriteCost time.Duration
+	// NoNice never lowers a token holder's thread priority, as on a host
+	// where it could not be restored: for measuring the scheduler without it.
+	NoNice bool
+	// OnCharge, if set, receives every finished statement's and API call's
+	// running time, its waits for a token and its step-asides excluded (for
+	// per-tenant CPU series). It is called on the work's goroutine without
+	// locks held.
 	OnCharge func(tenant int64, d time.Duration)
 }
 
@@ -79,6 +109,15 @@ func (c *Config) withDefaults() {
 	if c.AdmitWait == 0 {
 		c.AdmitWait = DefaultAdmitWait
 	}
+	if c.LightShare <= 0 {
+		c.LightShare = DefaultLightShare
+	}
+	if c.Burst <= 0 {
+		c.Burst = DefaultBurst
+	}
+	if c.WriteCost <= 0 {
+		c.WriteCost = DefaultWriteCost
+	}
 }
 
 // Scheduler hands out CPU tokens fairly between tenants. A nil *Scheduler
@@ -92,6 +131,12 @@ type Scheduler struct {
 	// exceeds heavy, short work is waiting or running, and token holders
 	// step aside for it (Meter.Tick).
 	active, heavy atomic.Int64
+	// parked counts requests waiting in Admit or for a token: in flight,
+	// but using no CPU (cpuShare).
+	parked atomic.Int64
+
+	usage usageTable // what each tenant's work cost lately (usage.go)
+	procs float64    // GOMAXPROCS when built
 
 	mu      sync.Mutex
 	free    int               // tokens not held
@@ -102,7 +147,8 @@ type Scheduler struct {
 
 type tenant struct {
 	id      int64
-	vt      float64 // token seconds used (virtual time)
+	weight  float64 // plan weight, as of the latest acquire
+	vt      float64 // token seconds used, divided by weight (virtual time)
 	holding int
 	waiters []*waiter
 	admits  []chan struct{} // Admit calls held for room, oldest first
@@ -117,7 +163,8 @@ type waiter struct {
 // New builds a Scheduler; m may be nil.
 func New(cfg Config, m *Metrics) *Scheduler {
 	cfg.withDefaults()
-	return &Scheduler{cfg: cfg, metrics: m, free: cfg.Tokens, tenants: map[int64]*tenant{}}
+	return &Scheduler{cfg: cfg, metrics: m, free: cfg.Tokens, tenants: map[int64]*tenant{},
+		usage: usageTable{m: map[int64]*usage{}}, procs: float64(runtime.GOMAXPROCS(0))}
 }
 
 // Admit reports ErrBusy when tenant has MaxWaiting statements waiting for
@@ -147,7 +194,9 @@ func (s *Scheduler) Admit(ctx context.Context, id int64) error {
 		s.mu.Unlock()
 		if timeout == nil {
 			s.heavy.Add(1) // held, not running: no short work
+			s.parked.Add(1)
 			defer s.heavy.Add(-1)
+			defer s.parked.Add(-1)
 		}
 		if timeout == nil {
 			timer := time.NewTimer(s.cfg.AdmitWait)
@@ -208,28 +257,42 @@ func (s *Scheduler) Leave() {
 	}
 }
 
+// running counts the requests in flight that the scheduler does not hold.
+func (s *Scheduler) running() int64 { return s.active.Load() - s.parked.Load() }
+
 // shortWork reports whether a request that is not heavy is in flight.
 func (s *Scheduler) shortWork() bool { return s.active.Load() > s.heavy.Load() }
 
-// Statement starts metering one statement of tenant that must finish by
-// deadline (zero: none). Call Tick from the progress handler and Done when
+// Statement starts metering one statement of tenant (of plan weight
+// weight; <= 0 counts as 1) that must finish by deadline (zero: none). Call
+// Start before the first step, Tick from the progress handler and Done when
 // the statement ends. A nil Scheduler returns a nil *Meter, which is valid.
-func (s *Scheduler) Statement(id int64, deadline time.Time) *Meter {
+func (s *Scheduler) Statement(id int64, weight float64, deadline time.Time) *Meter {
 	if s == nil {
 		return nil
 	}
-	return &Meter{s: s, tenant: id, deadline: deadline, start: time.Now()}
+	m := &Meter{s: s, tenant: id, weight: normWeight(weight), deadline: deadline, start: time.Now()}
+	m.active = s.running()
+	return m
+}
+
+func normWeight(w float64) float64 {
+	if w > 0 {
+		return w
+	}
+	return 1
 }
 
 // acquire waits for a token for tenant until deadline. It reports whether
 // the token was granted; false means the statement must stop.
-func (s *Scheduler) acquire(id int64, deadline time.Time) bool {
+func (s *Scheduler) acquire(id int64, weight float64, deadline time.Time) bool {
 	s.mu.Lock()
 	t := s.tenants[id]
 	if t == nil {
 		t = &tenant{id: id, index: -1}
 		s.tenants[id] = t
 	}
+	t.weight = weight
 	if len(t.waiters) >= s.cfg.MaxWaiting {
 		s.mu.Unlock()
 		s.metrics.refused("queue_full")
@@ -253,6 +316,8 @@ func (s *Scheduler) acquire(id int64, deadline time.Time) bool {
 	}
 	s.metrics.wait(1)
 	defer s.metrics.wait(-1)
+	s.parked.Add(1)
+	defer s.parked.Add(-1)
 	var timeout <-chan time.Time
 	if !deadline.IsZero() {
 		timer := time.NewTimer(time.Until(deadline))
@@ -287,7 +352,7 @@ func (s *Scheduler) release(id int64, held time.Duration) {
 	defer s.mu.Unlock()
 	t := s.tenants[id]
 	t.holding--
-	t.vt += held.Seconds()
+	t.vt += held.Seconds() / t.weight
 	if t.index >= 0 {
 		heap.Fix(&s.queue, t.index)
 	}

@@ -14,7 +14,7 @@ func spin(s *Scheduler, tenant int64, d, deadline time.Duration) bool {
 	if deadline > 0 {
 		dl = time.Now().Add(deadline)
 	}
-	m := s.Statement(tenant, dl)
+	m := s.Statement(tenant, 1, dl)
 	defer m.Done()
 	var work time.Duration
 	for work < d {
@@ -127,23 +127,32 @@ func TestLightAndNil(t *testing.T) {
 		}
 	}
 	var nilS *Scheduler
-	if nilS.Admit(t.Context(), 1) != nil || !nilS.Statement(1, time.Time{}).Tick() {
+	if nilS.Admit(t.Context(), 1) != nil || !nilS.Statement(1, 1, time.Time{}).Tick() {
 		t.Fatal("nil scheduler refused")
 	}
-	nilS.Statement(1, time.Time{}).Done()
+	nilS.Statement(1, 1, time.Time{}).Done()
 }
 
 // Idle time is not saved as credit: a tenant arriving while others compete
 // starts level with them, not at zero.
 func TestNoIdleCredit(t *testing.T) {
-	s := New(Config{Tokens: 1, Quantum: time.Millisecond, Slice: time.Millisecond}, nil)
+	s := New(Config{Tokens: 1, Quantum: time.Millisecond, Slice: time.Millisecond, NoNice: true}, nil)
 	var wg sync.WaitGroup
 	for _, id := range []int64{1, 3} {
 		wg.Add(1)
 		go func() { defer wg.Done(); spin(s, id, 150*time.Millisecond, 0) }()
 	}
-	time.Sleep(60 * time.Millisecond)
-	m := s.Statement(2, time.Time{})
+	// Until the token has changed hands with time used (a loaded machine
+	// may take long to get there).
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		s.mu.Lock()
+		floor := s.vfloor
+		s.mu.Unlock()
+		if floor > 0 {
+			break
+		}
+	}
+	m := s.Statement(2, 1, time.Time{})
 	if !m.grab() {
 		t.Fatal("grab refused")
 	}

@@ -12,6 +12,7 @@ type Metrics struct {
 	waiting prometheus.Gauge
 	cpu     prometheus.Counter
 	refusal map[string]prometheus.Counter
+	heavy   map[string]prometheus.Counter // by kind: sql, api
 }
 
 // NewMetrics registers the scheduler's series on reg (nil: not registered).
@@ -26,6 +27,14 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "Time SQL statements spent running in SQLite's VM (waits for a CPU token excluded), all tenants.",
 		}),
 		refusal: map[string]prometheus.Counter{},
+		heavy:   map[string]prometheus.Counter{},
+	}
+	heavy := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "tenantgate_cpu_heavy_starts_total",
+		Help: "Statements (kind=sql) and API calls (kind=api) that waited for a CPU token before they started, their tenant's recent work having cost more than its light share.",
+	}, []string{"kind"})
+	for _, k := range []string{"sql", "api"} {
+		m.heavy[k] = heavy.WithLabelValues(k)
 	}
 	refused := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "tenantgate_sql_cpu_refusals_total",
@@ -35,7 +44,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		m.refusal[r] = refused.WithLabelValues(r)
 	}
 	if reg != nil {
-		reg.MustRegister(m.waiting, m.cpu, refused)
+		reg.MustRegister(m.waiting, m.cpu, refused, heavy)
 	}
 	return m
 }
@@ -43,6 +52,12 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 func (m *Metrics) refused(reason string) {
 	if m != nil {
 		m.refusal[reason].Inc()
+	}
+}
+
+func (m *Metrics) heavyStart(kind string) {
+	if m != nil {
+		m.heavy[kind].Inc()
 	}
 }
 

@@ -126,6 +126,10 @@ type Conn struct {
 	maxPages int64 // the storage quota in pages (0: none)
 }
 
+// CPUShareMessage is the error of a statement the fair CPU scheduler
+// stopped (or refused to start).
+const CPUShareMessage = "CPU share exceeded: the tenant has too many long-running statements; the statement was interrupted, retry later"
+
 // Meter decides, from SQLite's progress handler, whether a running
 // statement may continue. Tick may block (to wait for a CPU share);
 // false interrupts the statement.
@@ -340,6 +344,18 @@ func (c *Conn) Rollback() error {
 	return c.Exec("ROLLBACK")
 }
 
+// PagesWritten counts the pages this connection has written to its WAL
+// (to the file, outside WAL mode) since it opened
+// (SQLITE_DBSTATUS_CACHE_WRITE): what its statements cost in I/O.
+func (c *Conn) PagesWritten() int64 {
+	p := c.tls.Alloc(8)
+	defer c.tls.Free(8)
+	if sqlite3.Xsqlite3_db_status(c.tls, c.db, sqlite3.SQLITE_DBSTATUS_CACHE_WRITE, p, p+4, 0) != sqlite3.SQLITE_OK {
+		return 0
+	}
+	return int64(*(*int32)(cptr(p)))
+}
+
 func (c *Conn) malloc(n int) uintptr {
 	p := libc.Xmalloc(c.tls, libc.Tsize_t(n))
 	if p == 0 {
@@ -388,7 +404,7 @@ func (c *Conn) errorFor(rc int32) *Error {
 	case code&0xff == sqlite3.SQLITE_INTERRUPT && c.timedOut:
 		msg = "statement timeout: the statement ran too long and was interrupted"
 	case code&0xff == sqlite3.SQLITE_INTERRUPT && c.metered:
-		msg = "CPU share exceeded: the tenant has too many long-running statements; the statement was interrupted, retry later"
+		msg = CPUShareMessage
 	case code&0xff == sqlite3.SQLITE_FULL && c.maxPages > 0:
 		msg = QuotaMessage
 	case code&0xff == sqlite3.SQLITE_ERROR && msg == "too many attached databases - max 0":

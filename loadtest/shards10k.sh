@@ -9,8 +9,12 @@
 #
 # TENANTGATE and LOADTEST name the binaries (default ./bin/...); TENANTS
 # (10000), RATE (1000), DURATION (20s) and PORT (19300: the front, +1 and +2
-# the shards, +10..12 their metrics listeners) shape the run. Anything after
-# W is passed to the load run's loadtest.
+# the shards, +10..12 their metrics listeners) shape the run; FRONT_ARGS and
+# SHARD_ARGS are added to the servers' `serve` flags (e.g.
+# --max-open-tenants). WARMUP (e.g. 40s) first runs the same load at
+# WARMUP_RATE (300) for that long, unmeasured, so the measured run sees
+# open databases. Anything after W is passed to the load run's loadtest.
+# TENANTS_FILE (default W/tenants.json) names the tenants a run uses.
 set -eu
 TG=${TENANTGATE:-./bin/tenantgate}
 LT=${LOADTEST:-./bin/loadtest}
@@ -43,9 +47,9 @@ start() { # name port metrics-port extra...
 	echo "$name did not become ready (see $W/$name.log)" >&2
 	exit 1
 }
-start a $((PORT + 1)) $((PORT + 11))
-start b $((PORT + 2)) $((PORT + 12))
-start front "$PORT" $((PORT + 10))
+start a $((PORT + 1)) $((PORT + 11)) ${SHARD_ARGS:-}
+start b $((PORT + 2)) $((PORT + 12)) ${SHARD_ARGS:-}
+start front "$PORT" $((PORT + 10)) ${FRONT_ARGS:-}
 if [ ! -f "$W/shards.added" ]; then
 	for s in a b; do
 		p=$((PORT + 1))
@@ -57,13 +61,18 @@ if [ ! -f "$W/shards.added" ]; then
 fi
 case $phase in
 setup)
-	"$LT" --target "http://127.0.0.1:$PORT" --jwt-secret "$SECRET" --tenants "$TENANTS" --tenants-file "$W/tenants.json" \
+	"$LT" --target "http://127.0.0.1:$PORT" --jwt-secret "$SECRET" --tenants "$TENANTS" --tenants-file "${TENANTS_FILE:-$W/tenants.json}" \
 		--setup-concurrency 8 --rate 0.001 --duration 1s --self-ceiling 0 --quiet
 	"$TG" shards list --data-dir "$W/front"
 	;;
 run)
+	if [ -n "${WARMUP:-}" ]; then
+		"$LT" --target "http://127.0.0.1:$PORT" --jwt-secret "$SECRET" --tenants "$TENANTS" --tenants-file "${TENANTS_FILE:-$W/tenants.json}" \
+			--rate "${WARMUP_RATE:-300}" --duration "$WARMUP" --max-vus 1000 --self-ceiling 0 --quiet >"$W/warmup.txt" 2>&1 || true
+		grep -E "http_req_failed|http_reqs\.|tenants\.\." "$W/warmup.txt" || true
+	fi
 	uptime
-	"$LT" --target "http://127.0.0.1:$PORT" --jwt-secret "$SECRET" --tenants "$TENANTS" --tenants-file "$W/tenants.json" \
+	"$LT" --target "http://127.0.0.1:$PORT" --jwt-secret "$SECRET" --tenants "$TENANTS" --tenants-file "${TENANTS_FILE:-$W/tenants.json}" \
 		--rate "$RATE" --duration "$DURATION" --max-vus 1000 --self-ceiling 0 --threshold 'http_req_duration:p(99)<50' \
 		--threshold 'http_req_failed:rate==0' "$@" || echo "loadtest exit status $?"
 	uptime

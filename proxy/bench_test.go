@@ -96,6 +96,7 @@ func benchGetAccounts(b *testing.B, heartbeat time.Duration) {
 		}
 	}
 	b.ReportAllocs()
+	defer reportCPU(b)()
 	b.RunParallel(func(pb *testing.PB) {
 		req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
 		defer fasthttp.ReleaseRequest(req)

@@ -195,6 +195,7 @@ type entry struct {
 	writer          chan struct{} // one writer at a time (LockWrites), API and SQL alike
 	raw             []*RawConn    // idle raw connections, oldest first
 	rawOpen         int           // raw connections open (idle or in use)
+	reads           int           // Reader calls that found no idle connection (HotReads)
 	charged         bool          // FDsPerDatabase counted in Manager.fds
 	// extraConns are pooled connections past the first charged to the
 	// budget (pool.go).
@@ -386,6 +387,7 @@ func (m *Manager) acquire(ctx context.Context, id int64, dbURL string, lim *Limi
 // the caller then opens.
 func (m *Manager) entryLocked(ctx context.Context, id int64, dbURL string, lim *Limits) (e *entry, created bool, err error) {
 	var deadline <-chan time.Time
+	remoteURL := storage.IsRemote(m.URL(id, dbURL))
 	for {
 		if m.closed {
 			return nil, false, ErrClosed
@@ -400,7 +402,9 @@ func (m *Manager) entryLocked(ctx context.Context, id int64, dbURL string, lim *
 			// Streams holding it finish on the old one.
 			m.evictLocked(e)
 		}
-		if len(m.entries) < m.cfg.MaxOpen && m.fds+FDsPerDatabase <= m.cfg.FDBudget {
+		// A remote database holds no file descriptor of its own (its
+		// requests share the per-server pool, storage.SizeRemotePool).
+		if len(m.entries) < m.cfg.MaxOpen && (remoteURL || m.fds+FDsPerDatabase <= m.cfg.FDBudget) {
 			break
 		}
 		if m.makeRoomLocked() {
@@ -432,8 +436,10 @@ func (m *Manager) entryLocked(ctx context.Context, id int64, dbURL string, lim *
 	}
 	m.entries[id] = e
 	m.admitLocked(e)
-	m.fds += FDsPerDatabase
-	e.charged = true
+	if !remoteURL {
+		m.fds += FDsPerDatabase
+		e.charged = true
+	}
 	m.gaugesLocked()
 	return e, true, nil
 }

@@ -33,8 +33,8 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		}),
 		fdBudget: f.NewGauge(prometheus.GaugeOpts{Name: "tenantgate_tenant_db_fd_budget", Help: "File descriptors tenant databases may hold (pools and raw connections)."}),
 		fdsUsed:  f.NewGauge(prometheus.GaugeOpts{Name: "tenantgate_tenant_db_fds", Help: "File descriptors charged to open tenant databases and raw connections now."}),
-		rawOpen:  f.NewGauge(prometheus.GaugeOpts{Name: "tenantgate_tenant_db_raw_connections", Help: "Raw SQLite connections (SQL over HTTP) open now, idle ones included."}),
-		rawIdle:  f.NewGauge(prometheus.GaugeOpts{Name: "tenantgate_tenant_db_raw_connections_idle", Help: "Raw SQLite connections idle in the per-tenant pools, waiting for a new SQL stream."}),
+		rawOpen:  f.NewGauge(prometheus.GaugeOpts{Name: "tenantgate_tenant_db_raw_connections", Help: "Raw SQLite connections (SQL over HTTP, and the bank API's hot reads) open now, idle ones included."}),
+		rawIdle:  f.NewGauge(prometheus.GaugeOpts{Name: "tenantgate_tenant_db_raw_connections_idle", Help: "Raw SQLite connections idle in the per-tenant pools, waiting for a new SQL stream or read."}),
 		openDuration: f.NewHistogram(prometheus.HistogramOpts{
 			Name: "tenantgate_tenant_db_open_duration_seconds", Help: "Time from the first request for a tenant database that is not open to the database being ready: the wait for an open slot and for room, then open and checks (cold-start latency).",
 			Buckets:                     []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},

@@ -38,16 +38,9 @@ func (h *Handle) ConnAs(ctx context.Context, readOnly, trusted bool) (*RawConn, 
 		return nil, fmt.Errorf("%w: tenant %d is on a libSQL server, not a local file", ErrUnavailable, e.id)
 	}
 	m.mu.Lock()
-	for i := len(e.raw) - 1; i >= 0; i-- { // newest first: its pages are warm
-		if c := e.raw[i]; c.readOnly == readOnly && c.trusted == trusted {
-			e.raw = append(e.raw[:i], e.raw[i+1:]...)
-			if len(e.raw) == 0 {
-				delete(m.rawIdle, e)
-			}
-			m.mu.Unlock()
-			m.m.rawIdle.Dec()
-			return c, nil
-		}
+	if c := m.takeIdleRawLocked(e, readOnly, trusted); c != nil {
+		m.mu.Unlock()
+		return c, nil
 	}
 	var deadline <-chan time.Time
 	for m.fds+FDsPerConn > m.cfg.FDBudget {
@@ -74,6 +67,28 @@ func (h *Handle) ConnAs(ctx context.Context, readOnly, trusted bool) (*RawConn, 
 	e.rawOpen++
 	m.gaugesLocked()
 	m.mu.Unlock()
+	return m.openRaw(e, readOnly, trusted)
+}
+
+// takeIdleRawLocked takes an idle raw connection of the mode off e's idle
+// list, or returns nil.
+func (m *Manager) takeIdleRawLocked(e *entry, readOnly, trusted bool) *RawConn {
+	for i := len(e.raw) - 1; i >= 0; i-- { // newest first: its pages are warm
+		if c := e.raw[i]; c.readOnly == readOnly && c.trusted == trusted {
+			e.raw = append(e.raw[:i], e.raw[i+1:]...)
+			if len(e.raw) == 0 {
+				delete(m.rawIdle, e)
+			}
+			m.m.rawIdle.Dec()
+			return c
+		}
+	}
+	return nil
+}
+
+// openRaw opens a raw connection whose descriptors the caller has charged
+// (m.fds, e.rawOpen); a failure gives them back.
+func (m *Manager) openRaw(e *entry, readOnly, trusted bool) (*RawConn, error) {
 	raw, err := rawsqlite.Open(e.path, rawsqlite.Options{ReadOnly: readOnly, BusyTimeout: m.cfg.RawBusyTimeout, SchemaCheck: seal.Check, MaxPages: e.maxPages, Trusted: trusted})
 	if err != nil {
 		m.mu.Lock()
@@ -83,6 +98,52 @@ func (h *Handle) ConnAs(ctx context.Context, readOnly, trusted bool) (*RawConn, 
 	}
 	m.m.rawOpen.Inc()
 	return &RawConn{Conn: raw, m: m, e: e, readOnly: readOnly, trusted: trusted}, nil
+}
+
+// HotReads is how many reads a database serves through its pool (h.DB)
+// before Reader opens a raw connection for it: a database touched now and
+// then (the long tail of tenants) never pays for a second connection.
+const HotReads = 32
+
+// Reader returns a raw read-only connection with the bank's rights for a
+// hot read (bank.Store's reads: no database/sql, no per-call goroutines,
+// no per-call mutexes): an idle one, or a new one once the database has
+// served HotReads reads and the descriptor budget has room without
+// closing anything. False means: read through the pool. Give the
+// connection back with Release.
+func (h *Handle) Reader() (*RawConn, bool) {
+	m, e := h.m, h.e
+	if e.path == "" {
+		return nil, false
+	}
+	m.mu.Lock()
+	if c := m.takeIdleRawLocked(e, true, true); c != nil {
+		m.mu.Unlock()
+		return c, true
+	}
+	if e.reads++; e.reads < HotReads || m.closed || e.evicted || m.fds+FDsPerConn > m.cfg.FDBudget {
+		m.mu.Unlock()
+		return nil, false
+	}
+	m.fds += FDsPerConn
+	e.rawOpen++
+	m.gaugesLocked()
+	m.mu.Unlock()
+	c, err := m.openRaw(e, true, true)
+	if err != nil {
+		m.log.Warn("raw reader", "tenant", e.id, "err", err)
+		return nil, false
+	}
+	return c, true
+}
+
+// ReadConn is Reader for bank.Store (bank.RawReader).
+func (h *Handle) ReadConn() (*rawsqlite.Conn, func(), bool) {
+	c, ok := h.Reader()
+	if !ok {
+		return nil, nil, false
+	}
+	return c.Conn, c.Release, true
 }
 
 // Release gives the connection back: rolled back and kept for reuse, or

@@ -149,4 +149,4 @@ func newRemoteMetrics(reg prometheus.Registerer) remoteMetrics {
 // remoteOpenConcurrency bounds remote opens at once: they wait on the
 // network (one round trip), not on this machine's CPU, so they have their
 // own gate, wider than the CPU-sized one of local opens.
-const remoteOpenConcurrency = 64
+const remoteOpenConcurrency = 16

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/microfi/tenantgate/catalog"
+	"github.com/microfi/tenantgate/shard/move"
 )
 
 // ErrShardRefused wraps a shard's refusal to create or remove a database.
@@ -233,13 +234,35 @@ func redactErr(err error) string {
 // the shard) into the local file dst: far faster than reading it row by
 // row over SQL.
 func (r *Registry) FetchSnapshot(ctx context.Context, sh catalog.Shard, id int64, dst string) error {
+	return r.fetchSnapshot(ctx, sh, id, nil, dst)
+}
+
+// FetchPartial downloads a partial snapshot of tenant id's database from
+// a tenantgate shard: only the ranges whose sums differ from have
+// (move.Partial; POST .../snapshot with the sums).
+func (r *Registry) FetchPartial(ctx context.Context, sh catalog.Shard, id int64, have move.Sums, dst string) error {
+	body, err := json.Marshal(have)
+	if err != nil {
+		return err
+	}
+	return r.fetchSnapshot(ctx, sh, id, body, dst)
+}
+
+func (r *Registry) fetchSnapshot(ctx context.Context, sh catalog.Shard, id int64, sums []byte, dst string) error {
 	base := sh.AdminURL
 	if !strings.HasSuffix(base, "/") {
 		base += "/"
 	}
-	req, err := http.NewRequestWithContext(ctx, "GET", base+"api/admin/tenants/"+strconv.FormatInt(id, 10)+"/snapshot", nil)
+	method, body := "GET", io.Reader(nil)
+	if sums != nil {
+		method, body = "POST", bytes.NewReader(sums)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, base+"api/admin/tenants/"+strconv.FormatInt(id, 10)+"/snapshot", body)
 	if err != nil {
 		return err
+	}
+	if sums != nil {
+		req.Header.Set("Content-Type", "application/json")
 	}
 	if tok := token(sh.URLTemplate); tok != "" {
 		req.Header.Set("Authorization", "Bearer "+tok)

@@ -260,6 +260,15 @@ func (s *Service) runMove(ctx context.Context, t catalog.Tenant, mv catalog.Move
 			return res, err
 		}
 	}
+	// A tenantgate shard source sends only the ranges that differ from the
+	// base (what the target holds), summed here before the fence.
+	var sums *move.Sums
+	fromShard, partialOK := s.partialSource(ctx, mv.FromShard)
+	if partialOK {
+		if sm, err := move.SumFile(ctx, base); err == nil {
+			sums = &sm
+		}
+	}
 	// From here the source refuses writes, from every process that uses
 	// it: the fence is in the database itself.
 	if err := move.Fence(ctx, src); err != nil {
@@ -277,7 +286,24 @@ func (s *Service) runMove(ctx context.Context, t catalog.Tenant, mv catalog.Move
 	var d move.Delta
 	final := base
 	t0 := time.Now()
-	if srcPath, ok := localFile(fromURL); ok {
+	partial := ""                  // a partial snapshot of the source, when used
+	var srcCounts map[string]int64 // the source's row counts, from it
+	if sums != nil {
+		p := filepath.Join(work, "partial.db")
+		defer storage.RemoveFiles(p)
+		// Any failure (an older shard, a schema change since the base)
+		// falls back to the whole snapshot below.
+		if err := s.reg.FetchPartial(ctx, fromShard, t.ID, *sums, p); err == nil {
+			if d, srcCounts, err = move.DiffPartial(ctx, p, base); err == nil {
+				partial = p
+			}
+		}
+	}
+	if partial != "" {
+		if err := move.Apply(ctx, dst, d); err != nil {
+			return res, err
+		}
+	} else if srcPath, ok := localFile(fromURL); ok {
 		// A fenced local source no longer changes: diff against the file
 		// in place instead of copying it first (VACUUM INTO), which was
 		// the largest part of the write pause.
@@ -296,7 +322,12 @@ func (s *Service) runMove(ctx context.Context, t catalog.Tenant, mv catalog.Move
 	if err != nil {
 		return res, err
 	}
-	rep, err := move.VerifyCounts(ctx, final, dst, t.ID)
+	var rep move.Report
+	if partial != "" {
+		rep, err = move.VerifyPartial(ctx, partial, srcCounts, dst, t.ID)
+	} else {
+		rep, err = move.VerifyCounts(ctx, final, dst, t.ID)
+	}
 	if err != nil {
 		return res, err
 	}
@@ -308,8 +339,14 @@ func (s *Service) runMove(ctx context.Context, t catalog.Tenant, mv catalog.Move
 		}
 	}
 	res.Rows = rep.Rows
-	if err := record(StepVerified, fmt.Sprintf("final delta %d rows, read back %d; %d tables, %d rows counted; stamp %d (delta read and applied in %v, verified in %v)",
-		d.Rows(), checked, rep.Tables, rep.Rows, t.ID, t1.Sub(t0).Round(time.Millisecond), t2.Sub(t1).Round(time.Millisecond))); err != nil {
+	how := "whole snapshot"
+	if partial != "" {
+		how = "partial snapshot: changed ranges only"
+	} else if _, ok := localFile(fromURL); ok {
+		how = "source diffed in place"
+	}
+	if err := record(StepVerified, fmt.Sprintf("final delta %d rows (%s), read back %d; %d tables, %d rows counted; stamp %d (delta read and applied in %v, verified in %v)",
+		d.Rows(), how, checked, rep.Tables, rep.Rows, t.ID, t1.Sub(t0).Round(time.Millisecond), t2.Sub(t1).Round(time.Millisecond))); err != nil {
 		return res, err
 	}
 	var size int64
@@ -358,6 +395,13 @@ func (s *Service) snapshotter(ctx context.Context, shardName string, id int64, u
 		return func(dst string) error { return s.reg.FetchSnapshot(ctx, sh, id, dst) }
 	}
 	return func(dst string) error { return move.Snapshot(ctx, url, dst) }
+}
+
+// partialSource reports whether the shard a move reads from can send
+// partial snapshots (a tenantgate shard), and the shard.
+func (s *Service) partialSource(ctx context.Context, name string) (catalog.Shard, bool) {
+	sh, err := s.cat.GetShard(ctx, name)
+	return sh, err == nil && sh.Kind == shards.KindTenantgate
 }
 
 // provisionTarget makes the tenant's empty database on the target shard,

@@ -77,4 +77,12 @@ func TestRemoteTenantSQLClients(t *testing.T) {
 	if n := f.shard.metric(t, `tenantgate_hrana_pipelines_total{endpoint="cursor"}`); n == 0 {
 		t.Error("no cursor reached the shard")
 	}
+	// The remote tenant was opened with its stamp, migrations and schema
+	// read in one round trip, never by the slower separate reads.
+	if n := f.front.metric(t, `tenantgate_tenant_db_remote_open_checks_total{check="one_trip"}`); n == 0 {
+		t.Error("the remote tenant was not opened in one round trip")
+	}
+	if n := f.front.metric(t, `tenantgate_tenant_db_remote_open_checks_total{check="full"}`); n != 0 {
+		t.Errorf("%v remote opens took the slower path", n)
+	}
 }

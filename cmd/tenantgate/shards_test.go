@@ -417,10 +417,17 @@ func TestMoveUnderLoad(t *testing.T) {
 		}
 		out := mres.stdout
 		moveEnd := time.Now()
+		partial := false
 		for _, line := range strings.Split(mres.stderr, "\n") {
 			if strings.Contains(line, "verified") || strings.Contains(line, "flipped") {
 				t.Logf("hop to %s: %s", hop, strings.TrimSpace(line))
 			}
+			partial = partial || strings.Contains(line, "partial snapshot")
+		}
+		// From a tenantgate shard, the fenced step carries only the
+		// changed ranges (a partial snapshot), not the database.
+		if hop != "a" && !partial {
+			t.Errorf("hop to %s: the fenced step did not use a partial snapshot of the shard source:\n%s", hop, mres.stderr)
 		}
 		during := l.latCount()
 		time.Sleep(700 * time.Millisecond)

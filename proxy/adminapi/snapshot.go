@@ -17,14 +17,24 @@ import (
 // adminSnapshotSuffix ends GET /api/admin/tenants/{id}/snapshot: a
 // transactionally consistent copy of a local tenant database (SQLite
 // file, VACUUM INTO), for a front proxy moving the tenant off this
-// tenantgate shard (catalog/shards FetchSnapshot). Shard and platform
+// tenantgate shard (catalog/shards FetchSnapshot). POST with the sums of
+// the front's last copy (move.Sums, JSON) answers a partial snapshot
+// instead: only the ranges that differ (move.Partial), so the fenced
+// step of a move carries the delta, not the database. Shard and platform
 // tokens only.
 const adminSnapshotSuffix = "/snapshot"
 
 func (s *API) adminSnapshotRoute(ctx *fasthttp.RequestCtx, method, rawID string) error {
-	if method != "GET" {
-		ctx.Response.Header.Set("Allow", "GET")
+	if method != "GET" && method != "POST" {
+		ctx.Response.Header.Set("Allow", "GET, POST")
 		return httpapi.ErrMethod
+	}
+	var sums *move.Sums
+	if method == "POST" {
+		sums = &move.Sums{}
+		if err := httpapi.DecodeJSON(ctx, sums); err != nil {
+			return err
+		}
 	}
 	id, err := strconv.ParseInt(rawID, 10, 64)
 	if err != nil || id <= 0 {
@@ -46,7 +56,12 @@ func (s *API) adminSnapshotRoute(ctx *fasthttp.RequestCtx, method, rawID string)
 	}
 	path := f.Name()
 	f.Close()
-	if err := move.Snapshot(c, url, path); err != nil {
+	if sums != nil {
+		_, err = move.Partial(c, url, *sums, path)
+	} else {
+		err = move.Snapshot(c, url, path)
+	}
+	if err != nil {
 		storage.RemoveFiles(path)
 		return err
 	}

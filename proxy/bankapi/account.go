@@ -32,7 +32,9 @@ func (s *API) GetAccount(r *httpapi.Request) error {
 	if err != nil {
 		return err
 	}
-	httpapi.WriteJSON(r.Ctx, http.StatusOK, map[string]any{"account": a})
+	httpapi.WriteJSONAppend(r.Ctx, http.StatusOK, func(b []byte) []byte {
+		return append(appendAccount(append(b, `{"account":`...), &a), '}')
+	})
 	return nil
 }
 

@@ -2,6 +2,7 @@ package bankapi
 
 import (
 	"net/http"
+	"strconv"
 
 	"github.com/microfi/tenantgate/proxy/httpapi"
 	"github.com/microfi/tenantgate/proxy/token"
@@ -32,13 +33,49 @@ func (s *API) ListAccounts(r *httpapi.Request) error {
 	if len(accounts) > 0 {
 		last = accounts[len(accounts)-1].ID
 	}
-	httpapi.WriteJSON(r.Ctx, http.StatusOK, accountPage{accounts, nextCursor(len(accounts), limit, last)})
+	page := accountPage{accounts, nextCursor(len(accounts), limit, last)}
+	httpapi.WriteJSONAppend(r.Ctx, http.StatusOK, page.appendJSON)
 	return nil
 }
 
-// accountPage is the answer of GET /api/accounts: a struct, not a map, so
-// the hot path's encoding neither builds nor sorts a map.
+// accountPage is the answer of GET /api/accounts, appended by hand
+// (appendJSON) on the hot path; the tags say what it must match.
 type accountPage struct {
 	Accounts   []bank.Account `json:"accounts"`
 	NextCursor string         `json:"next_cursor"`
+}
+
+// appendJSON appends the page as encoding/json writes accountPage.
+func (p *accountPage) appendJSON(b []byte) []byte {
+	b = append(b, `{"accounts":[`...)
+	for i := range p.Accounts {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendAccount(b, &p.Accounts[i])
+	}
+	b = append(b, `],"next_cursor":`...)
+	b = httpapi.AppendJSONString(b, p.NextCursor)
+	return append(b, '}')
+}
+
+// appendAccount appends a as encoding/json writes bank.Account.
+func appendAccount(b []byte, a *bank.Account) []byte {
+	b = append(b, `{"id":`...)
+	b = strconv.AppendInt(b, a.ID, 10)
+	b = append(b, `,"tenant_id":`...)
+	b = strconv.AppendInt(b, a.TenantID, 10)
+	b = append(b, `,"user_id":`...)
+	b = strconv.AppendInt(b, a.UserID, 10)
+	b = append(b, `,"type":`...)
+	b = httpapi.AppendJSONString(b, a.Type)
+	b = append(b, `,"currency":`...)
+	b = httpapi.AppendJSONString(b, a.Currency)
+	b = append(b, `,"balance":`...)
+	b = strconv.AppendInt(b, a.Balance, 10)
+	b = append(b, `,"status":`...)
+	b = httpapi.AppendJSONString(b, a.Status)
+	b = append(b, `,"created_at":`...)
+	b = httpapi.AppendJSONString(b, a.CreatedAt)
+	return append(b, '}')
 }

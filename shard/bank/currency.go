@@ -61,3 +61,13 @@ func CurrencyDigits(currency string) int {
 	}
 	return 2
 }
+
+// currencyNames holds each currency code once, so reads can share the
+// string instead of copying it from every row.
+var currencyNames = func() map[string]string {
+	m := make(map[string]string, len(currencies))
+	for _, c := range currencies {
+		m[c] = c
+	}
+	return m
+}()

@@ -54,7 +54,7 @@ func Partial(ctx context.Context, url string, have Sums, dst string) (PartialInf
 	if err != nil {
 		return info, err
 	}
-	want, err := sumTables(ctx, tx, tables)
+	want, err := sumTablesLike(ctx, tx, tables, have)
 	if err != nil {
 		return info, err
 	}
@@ -93,7 +93,7 @@ func writePartial(ctx context.Context, src querier, objs []object, tables []tabl
 		return nil
 	}
 	for _, q := range []string{
-		`CREATE TABLE ` + metaPrefix + `ranges (tbl TEXT NOT NULL, buckets TEXT)`,
+		`CREATE TABLE ` + metaPrefix + `ranges (tbl TEXT NOT NULL, buckets TEXT, shift INTEGER NOT NULL)`,
 		`CREATE TABLE ` + metaPrefix + `counts (tbl TEXT NOT NULL, n INTEGER NOT NULL)`,
 	} {
 		if err := exec(q); err != nil {
@@ -120,16 +120,16 @@ func writePartial(ctx context.Context, src querier, objs []object, tables []tabl
 		return cmpBool(strings.EqualFold(a.Name, "sqlite_sequence"), strings.EqualFold(b.Name, "sqlite_sequence"))
 	})
 	for _, t := range ordered {
-		bs, ok := sc[strings.ToLower(t.Name)]
+		ts, ok := sc[strings.ToLower(t.Name)]
 		if !ok {
 			continue
 		}
 		info.Tables++
 		var arg any
-		if bs != nil {
-			arg = jsonInts(bs)
+		if ts.buckets != nil {
+			arg = jsonInts(ts.buckets)
 		}
-		if err := exec(`INSERT INTO `+metaPrefix+`ranges (tbl, buckets) VALUES (?, ?)`, strings.ToLower(t.Name), arg); err != nil {
+		if err := exec(`INSERT INTO `+metaPrefix+`ranges (tbl, buckets, shift) VALUES (?, ?, ?)`, strings.ToLower(t.Name), arg, ts.shift); err != nil {
 			return err
 		}
 		where, args := sc.filter(t)
@@ -165,13 +165,14 @@ func writePartial(ctx context.Context, src querier, objs []object, tables []tabl
 // readPartial reads a partial snapshot's scope and the source's counts.
 func readPartial(ctx context.Context, q querier) (scope, map[string]int64, error) {
 	sc := scope{}
-	rows, err := fetch(ctx, q, `SELECT tbl, buckets FROM `+metaPrefix+`ranges`, 2)
+	rows, err := fetch(ctx, q, `SELECT tbl, buckets, shift FROM `+metaPrefix+`ranges`, 3)
 	if err != nil {
 		return nil, nil, fmt.Errorf("not a partial snapshot: %w", err)
 	}
 	for _, r := range rows {
 		name, _ := r[0].(string)
-		sc[name] = nil
+		shift, _ := r[2].(int64)
+		sc[name] = tableScope{}
 		if js, ok := r[1].(string); ok {
 			var bs []int64
 			list, err := fetch(ctx, q, `SELECT value FROM json_each(?)`, 1, js)
@@ -185,7 +186,10 @@ func readPartial(ctx context.Context, q querier) (scope, map[string]int64, error
 				}
 				bs = append(bs, b)
 			}
-			sc[name] = bs
+			if shift < bucketShift || shift > 62 {
+				return nil, nil, fmt.Errorf("partial snapshot: bad bucket size for %s", name)
+			}
+			sc[name] = tableScope{buckets: bs, shift: int(shift)}
 		}
 	}
 	cs, err := fetch(ctx, q, `SELECT tbl, n FROM `+metaPrefix+`counts`, 2)

@@ -16,7 +16,14 @@ import (
 // table keyed by its rowid is summed per bucket of bucketRows keys (the
 // ledger is append-only, so a catch-up's new postings land in the last
 // buckets); any other table is summed whole.
-const bucketShift = 6 // 64 keys per bucket
+//
+// Buckets hold 64 keys, or more in a big table: at most maxBuckets per
+// table keeps the sums within the admin API's 64 KiB body limit for
+// tenants of a few hundred thousand rows.
+const (
+	bucketShift = 6 // 64 keys per bucket
+	maxBuckets  = 512
+)
 
 // Sums are per-table SHA-256 sums (truncated to 128 bits, hex) of a
 // database's rows, by lower-case table name.
@@ -29,6 +36,7 @@ type Sums struct {
 type TableSums struct {
 	Whole   string           `json:"whole,omitempty"`
 	Buckets map[int64]string `json:"buckets,omitempty"`
+	Shift   int              `json:"shift,omitempty"` // a bucket is key >> Shift
 }
 
 // SumFile sums a local database file (a move's base snapshot).
@@ -66,9 +74,22 @@ func dataTables(ctx context.Context, q querier, objs []object) ([]table, error) 
 }
 
 func sumTables(ctx context.Context, q querier, tables []table) (Sums, error) {
+	return sumTablesLike(ctx, q, tables, Sums{})
+}
+
+// sumTablesLike sums tables with the bucket sizes of like (the other
+// side's sums), or sized here for a table like does not have.
+func sumTablesLike(ctx context.Context, q querier, tables []table, like Sums) (Sums, error) {
 	s := Sums{Tables: map[string]TableSums{}}
 	for _, t := range tables {
-		ts, err := sumTable(ctx, q, t)
+		shift := like.Tables[strings.ToLower(t.Name)].Shift
+		if t.IntKey && (shift < bucketShift || shift > 62) {
+			var err error
+			if shift, err = bucketSize(ctx, q, t); err != nil {
+				return s, err
+			}
+		}
+		ts, err := sumTable(ctx, q, t, shift)
 		if err != nil {
 			return s, err
 		}
@@ -79,7 +100,7 @@ func sumTables(ctx context.Context, q querier, tables []table) (Sums, error) {
 
 // sumTable hashes a table's rows in key order (values with their storage
 // class, as Verify does), per bucket for an IntKey table.
-func sumTable(ctx context.Context, q querier, t table) (TableSums, error) {
+func sumTable(ctx context.Context, q querier, t table, shift int) (TableSums, error) {
 	var ts TableSums
 	order := t.Key
 	if order == nil {
@@ -87,8 +108,8 @@ func sumTable(ctx context.Context, q querier, t table) (TableSums, error) {
 	}
 	bucket := "0"
 	if t.IntKey {
-		bucket = ident(t.Key[0]) + " >> " + fmt.Sprint(bucketShift)
-		ts.Buckets = map[int64]string{}
+		bucket = ident(t.Key[0]) + " >> " + fmt.Sprint(shift)
+		ts.Buckets, ts.Shift = map[int64]string{}, shift
 	}
 	rows, err := q.QueryContext(ctx, `SELECT `+bucket+`, `+cols(t.Cols, "", true)+` FROM `+ident(t.Name)+` ORDER BY `+cols(order, "", false))
 	if err != nil {
@@ -135,10 +156,32 @@ func sumTable(ctx context.Context, q querier, t table) (TableSums, error) {
 	return ts, nil
 }
 
+// bucketSize is the shift that keeps t's key range within maxBuckets.
+func bucketSize(ctx context.Context, q querier, t table) (int, error) {
+	rows, err := fetch(ctx, q, `SELECT min(`+ident(t.Key[0])+`), max(`+ident(t.Key[0])+`) FROM `+ident(t.Name), 2)
+	if err != nil {
+		return 0, fmt.Errorf("sum %s: %w", t.Name, err)
+	}
+	lo, _ := rows[0][0].(int64)
+	hi, _ := rows[0][1].(int64)
+	shift := bucketShift
+	for shift < 62 && (hi>>shift)-(lo>>shift) >= maxBuckets {
+		shift++
+	}
+	return shift, nil
+}
+
 // scope is what differs between two Sums, per lower-case table name: the
 // buckets of an IntKey table (as a JSON array, for json_each), or nil for
 // the whole table. A table absent from scope is the same on both sides.
-type scope map[string][]int64
+type scope map[string]tableScope
+
+// tableScope is a table's differing buckets (key >> shift); nil buckets:
+// the whole table.
+type tableScope struct {
+	buckets []int64
+	shift   int
+}
 
 // changed compares have (the target's base) with want (the source).
 func changed(have, want Sums) scope {
@@ -146,11 +189,11 @@ func changed(have, want Sums) scope {
 	for name, w := range want.Tables {
 		h, ok := have.Tables[name]
 		switch {
-		case !ok || (w.Buckets == nil) != (h.Buckets == nil):
-			sc[name] = nil
+		case !ok || (w.Buckets == nil) != (h.Buckets == nil) || w.Shift != h.Shift:
+			sc[name] = tableScope{}
 		case w.Buckets == nil:
 			if w.Whole != h.Whole {
-				sc[name] = nil
+				sc[name] = tableScope{}
 			}
 		default:
 			var bs []int64
@@ -165,13 +208,13 @@ func changed(have, want Sums) scope {
 				}
 			}
 			if len(bs) > 0 {
-				sc[name] = bs
+				sc[name] = tableScope{buckets: bs, shift: w.Shift}
 			}
 		}
 	}
 	for name := range have.Tables {
 		if _, ok := want.Tables[name]; !ok {
-			sc[name] = nil
+			sc[name] = tableScope{}
 		}
 	}
 	return sc
@@ -180,11 +223,11 @@ func changed(have, want Sums) scope {
 // filter is the WHERE clause (and its argument) that picks a table's
 // rows in scope: its buckets, or every row.
 func (sc scope) filter(t table) (string, []any) {
-	bs, ok := sc[strings.ToLower(t.Name)]
-	if !ok || bs == nil || !t.IntKey {
+	ts, ok := sc[strings.ToLower(t.Name)]
+	if !ok || ts.buckets == nil || !t.IntKey {
 		return "", nil
 	}
-	return ` WHERE (` + ident(t.Key[0]) + ` >> ` + fmt.Sprint(bucketShift) + `) IN (SELECT value FROM json_each(?))`, []any{jsonInts(bs)}
+	return ` WHERE (` + ident(t.Key[0]) + ` >> ` + fmt.Sprint(ts.shift) + `) IN (SELECT value FROM json_each(?))`, []any{jsonInts(ts.buckets)}
 }
 
 func jsonInts(v []int64) string {

@@ -33,6 +33,19 @@ func (c *Conn) Cached(sql string) (*Stmt, bool) {
 func (c *Conn) Keep(sql string, st *Stmt) {
 	st.Reset()
 	st.ClearBindings()
+	c.keep(sql, st)
+}
+
+// KeepBound is Keep without clearing the bindings, for a caller that binds
+// every parameter on each use: SQLite expires a statement whose plan
+// depends on a bound value when its bindings are cleared, so Keep makes
+// such a statement compile again on its next use.
+func (c *Conn) KeepBound(sql string, st *Stmt) {
+	st.Reset()
+	c.keep(sql, st)
+}
+
+func (c *Conn) keep(sql string, st *Stmt) {
 	k := &c.cache
 	if e, ok := k.m[sql]; ok {
 		if e.st == st {

@@ -212,6 +212,18 @@ func (s *Stmt) ColumnText(i int) string {
 	return string(unsafe.Slice((*byte)(cptr(p)), n))
 }
 
+// ColumnTextView is column i as text, in SQLite's memory: valid only until
+// the next Step, Reset or Finalize (copy what must outlive them). It spares
+// the copy of a value the caller only compares.
+func (s *Stmt) ColumnTextView(i int) []byte {
+	p := sqlite3.Xsqlite3_column_text(s.c.tls, s.p, int32(i))
+	n := int(sqlite3.Xsqlite3_column_bytes(s.c.tls, s.p, int32(i)))
+	if p == 0 || n == 0 {
+		return nil
+	}
+	return unsafe.Slice((*byte)(cptr(p)), n)
+}
+
 // ColumnBlob reads column i as bytes (a Go-owned copy, non-nil even when
 // empty).
 func (s *Stmt) ColumnBlob(i int) []byte {

@@ -213,12 +213,12 @@ func TestNoisyWritesStartHeavy(t *testing.T) {
 	// At nice 19 a heavy write waits for idle CPU, which a machine shared
 	// with other tests may not have for seconds: this test is about which
 	// statements start heavy, not how fast they run then. A larger burst
-	// and write cost keep -race's slow statements (a CREATE TABLE can take
-	// 20 ms) from making the quiet tenant heavy: six 1 MiB writes cost 120
-	// ms by their WAL alone.
+	// and write cost keep slow statements (under -race on a loaded machine
+	// a CREATE TABLE has taken over 100 ms) from making the quiet tenant
+	// heavy: six 1 MiB writes cost 1.2 s by their WAL alone.
 	s := startMetricsServer(t, proxytest.Options{Configure: func(c *proxy.Config) {
 		c.CPU.NoNice = true
-		c.CPU.Burst, c.CPU.WriteCost = 100*time.Millisecond, 20*time.Millisecond
+		c.CPU.Burst, c.CPU.WriteCost = time.Second, 200*time.Millisecond
 	}})
 	writer, other := s.CreateTenant("writer"), s.CreateTenant("quiet")
 	run := func(tn catalog.Tenant, sql ...string) {

@@ -253,3 +253,49 @@ func TestNoisyWritesStartHeavy(t *testing.T) {
 		t.Errorf("another tenant's statements started heavy (%v → %v)", after, n)
 	}
 }
+
+// A heavy tenant's API calls queue behind each other for a CPU token; past
+// its queue (one waiting here) they are held briefly, then refused with
+// 429 and Retry-After, never a 5xx. Another tenant is served meanwhile.
+func TestHeavyAPICallsBounded(t *testing.T) {
+	t.Parallel()
+	s := proxytest.Start(t, proxytest.Options{Configure: func(c *proxy.Config) {
+		c.CPU.LightShare, c.CPU.Burst = 1e-6, time.Nanosecond // heavy after its first call
+		c.CPU.MaxWaiting, c.CPU.AdmitWait = 1, time.Millisecond
+		c.CPU.NoNice = true
+	}})
+	hog, quiet := s.CreateTenant("hog"), s.CreateTenant("calm")
+	hogTok, quietTok := s.Token(hog.ID, proxy.RoleStaff, 0), s.Token(quiet.ID, proxy.RoleStaff, 0)
+	if r := s.Do("GET", proxytest.Host("hog"), "/api/accounts", hogTok, nil); r.Status != 200 {
+		t.Fatalf("first call: %d %s", r.Status, r.Body)
+	}
+	var mu sync.Mutex
+	statuses, retry := map[int]int{}, ""
+	var wg sync.WaitGroup
+	for range 16 {
+		wg.Go(func() {
+			for range 5 {
+				r := s.Do("GET", proxytest.Host("hog"), "/api/transactions?limit=200", hogTok, nil)
+				mu.Lock()
+				statuses[r.Status]++
+				if r.Status == 429 {
+					retry = r.Header.Get("Retry-After")
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	if r := s.Do("GET", proxytest.Host("calm"), "/api/accounts", quietTok, nil); r.Status != 200 {
+		t.Errorf("another tenant beside the heavy one: %d %s", r.Status, r.Body)
+	}
+	wg.Wait()
+	t.Logf("heavy tenant's calls: %v", statuses)
+	if statuses[429] == 0 || retry != "1" {
+		t.Errorf("no 429 with Retry-After: 1 past the heavy tenant's queue: %v (Retry-After %q)", statuses, retry)
+	}
+	for code := range statuses {
+		if code != 200 && code != 429 {
+			t.Errorf("heavy tenant got %d × %d", statuses[code], code)
+		}
+	}
+}

@@ -245,3 +245,40 @@ func TestCacheMissBurstReusesConnections(t *testing.T) {
 		t.Fatalf("lookup pool after %d concurrent misses: %+v; want at most %d connections, none closed for lack of idle room", n, st, catalog.LookupConns)
 	}
 }
+
+// A local catalog file's caches are kept when the change poll falls
+// behind (here: StaleAfter shorter than the poll interval, so every poll
+// is "late"): for a local file that means an overloaded process, and
+// dropping the caches turned every request into a miss. Readiness still
+// reports it (Stale).
+func TestLocalCatalogKeepsCachesWhenStale(t *testing.T) {
+	ctx := context.Background()
+	reg := prometheus.NewRegistry()
+	c, err := catalog.Open(ctx, "file:"+filepath.Join(t.TempDir(), "catalog.db"), catalog.Options{Registerer: reg, Logger: quiet,
+		PollInterval: 10 * time.Millisecond, StaleAfter: time.Nanosecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	if _, err := c.Create(ctx, catalog.Tenant{Host: "kept", Name: "Kept", CountryCode: "KE"}); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(100 * time.Millisecond) // the poller has applied the creation
+	if _, err := c.FindByHost(ctx, "kept"); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(100 * time.Millisecond) // several polls, each stale
+	misses := counter(t, reg, "tenantgate_catalog_cache_misses_total")
+	if _, err := c.FindByHost(ctx, "kept"); err != nil {
+		t.Fatal(err)
+	}
+	if got := counter(t, reg, "tenantgate_catalog_cache_misses_total"); got != misses {
+		t.Fatalf("the cache was dropped: misses %v -> %v", misses, got)
+	}
+	if n := counter(t, reg, "tenantgate_catalog_stale_purges_total"); n != 0 {
+		t.Fatalf("stale purges %v, want 0 for a local catalog", n)
+	}
+	if !c.Stale() {
+		t.Fatal("Stale() = false; readiness must still see the late poll")
+	}
+}

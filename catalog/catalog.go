@@ -42,6 +42,7 @@ type Options struct {
 // Catalog is the tenant catalog database with its host cache.
 type Catalog struct {
 	db      *sql.DB
+	remote  bool    // a libSQL server, not a local file (see poll)
 	lookups *sql.DB // the caches' loads: a bounded pool of its own (LookupConns)
 	// The loads' statements, compiled once per lookup connection (a miss
 	// compiled its statement anew: about half of its CPU).
@@ -107,7 +108,7 @@ func Open(ctx context.Context, url string, opts Options) (*Catalog, error) {
 	lookups.SetMaxOpenConns(LookupConns)
 	lookups.SetMaxIdleConns(LookupConns)
 	db.SetMaxIdleConns(LookupConns)
-	c := &Catalog{db: db, lookups: lookups, opts: opts, log: opts.Logger, done: make(chan struct{}), epoch: time.Now(), appliedCh: make(chan struct{}, 1)}
+	c := &Catalog{db: db, remote: storage.IsRemote(url), lookups: lookups, opts: opts, log: opts.Logger, done: make(chan struct{}), epoch: time.Now(), appliedCh: make(chan struct{}, 1)}
 	c.cache = newCache(c, opts, newMetrics(opts.Registerer))
 	seq, err := c.lastChange(ctx)
 	if err == nil {

@@ -24,10 +24,10 @@ const pollTimeout = 2 * time.Second
 // Each tick costs one query that reads both logs' newest sequence numbers
 // (O(1) each: the primary key's last row); the logs themselves are read
 // only when one moved. When no poll has succeeded for StaleAfter, the
-// caches are no longer trusted and are dropped on every tick until one
-// does: a proxy cut off from the catalog must not go on serving a tenant
-// the rest of the fleet has since suspended (the registry counts such a
-// proxy dead after twice that).
+// caches of a remote catalog are no longer trusted and are dropped on
+// every tick until one does: a proxy cut off from the catalog must not go
+// on serving a tenant the rest of the fleet has since suspended (the
+// registry counts such a proxy dead after twice that).
 func (c *Catalog) poll(ctx context.Context) {
 	defer close(c.done)
 	t := time.NewTicker(c.opts.PollInterval)
@@ -48,7 +48,12 @@ func (c *Catalog) poll(ctx context.Context) {
 			c.cache.m.errors.Inc()
 			c.log.Warn("catalog change poll failed", "err", err)
 		}
-		if c.Stale() {
+		// Only a remote catalog can cut a proxy off. A poll of a local
+		// file fails or times out only when the process is overloaded (or
+		// the disk fails, when lookups fail too): dropping the caches then
+		// turned every request into a miss and deepened the overload
+		// (BENCHMARKS.md, "10,000 tenants"). Readiness reports it either way.
+		if c.Stale() && c.remote {
 			c.cache.purge()
 			c.revoked.purge()
 			c.cache.m.stalePurges.Inc()

@@ -30,10 +30,12 @@ func (s *Server) cpuWeight(t catalog.Tenant) float64 {
 // statements on the bank pool, which the progress handler cannot see): a
 // request with the tenant's own token takes the tenant's fair share, so a
 // heavy tenant's calls wait for a CPU token in its own bounded queue and
-// past it get 429; a token-less one (a login) is only charged to the
-// tenant's CPU series. Call Done on the result when the call ends.
+// past it get 429. A token-less one (a login) is only charged to the
+// tenant's CPU series, and so is a remote tenant's: its time here is mostly
+// round trips, and its statements are metered by the shard that runs them.
+// Call Done on the result when the call ends.
 func (s *Server) meterAPI(r *httpapi.Request) (fairshare.Meter, error) {
-	if r.Claims == nil {
+	if r.Claims == nil || (r.Handle != nil && r.Handle.Remote()) {
 		return s.cpu.Account(r.Tenant.ID), nil
 	}
 	m, err := s.cpu.Begin(r.C, r.Tenant.ID, s.cpuWeight(r.Tenant))

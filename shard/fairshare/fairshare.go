@@ -46,7 +46,7 @@ const (
 	DefaultMaxWaiting = 4
 	DefaultAdmitWait  = time.Second
 	DefaultLightShare = 0.1
-	DefaultBurst      = 20 * time.Millisecond
+	DefaultBurst      = 100 * time.Millisecond
 	DefaultWriteCost  = 4 * time.Millisecond
 )
 

@@ -111,7 +111,10 @@ func (m *Meter) grab() bool {
 		return false
 	}
 	m.since = time.Now()
-	if m.restore == nil && !m.s.cfg.NoNice {
+	// An API call cannot step aside or be interrupted: at nice 19 on a busy
+	// host it would hold its token for as long as the host is busy, and
+	// every heavy tenant behind it would wait. It is bounded by the token.
+	if m.restore == nil && !m.s.cfg.NoNice && !m.api {
 		m.restore = background()
 	}
 	return true

@@ -20,7 +20,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m := &Metrics{
 		waiting: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "tenantgate_sql_cpu_waiting_statements",
-			Help: "Heavy SQL statements waiting for a CPU token.",
+			Help: "Heavy SQL statements and API calls waiting for a CPU token.",
 		}),
 		cpu: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "tenantgate_sql_cpu_seconds_total",
@@ -38,7 +38,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	}
 	refused := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "tenantgate_sql_cpu_refusals_total",
-		Help: "SQL work refused by the fair CPU scheduler, by reason: admit (request 429), queue_full or deadline (statement interrupted).",
+		Help: "Tenant work refused by the fair CPU scheduler, by reason: admit (request 429), queue_full or deadline (statement interrupted, API call 429).",
 	}, []string{"reason"})
 	for _, r := range []string{"admit", "queue_full", "deadline"} {
 		m.refusal[r] = refused.WithLabelValues(r)

@@ -194,3 +194,17 @@ func TestWritesCount(t *testing.T) {
 	}
 	other.Done()
 }
+
+// What metering adds to a light API call (the hot path): Begin and Done
+// for a tenant that is not heavy, 100 tenants in turn.
+func BenchmarkBeginDone(b *testing.B) {
+	s := New(Config{}, nil)
+	ctx := context.Background()
+	for i := range b.N {
+		m, err := s.Begin(ctx, int64(i%100), 2)
+		if err != nil {
+			b.Fatal(err)
+		}
+		m.Done()
+	}
+}

@@ -172,7 +172,7 @@ func (s *Server) sqlBodyAllowed(h *fasthttp.RequestHeader) bool {
 	if !ok {
 		return false
 	}
-	claims, err := s.auth.Verify(string(tok))
+	claims, err := s.auth.VerifyBytes(tok)
 	if err != nil {
 		return false
 	}

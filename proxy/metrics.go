@@ -78,6 +78,41 @@ type Metrics struct {
 	bodyRejected  prometheus.Counter
 
 	replicationRefused prometheus.Counter
+
+	// The children of requests and duration, looked up once per label
+	// set rather than on every request (hashing the label values each
+	// time). The label sets are bounded: fixed classes and methods,
+	// statuses the server sets.
+	durations       sync.Map // class -> prometheus.Observer
+	requestCounters sync.Map // requestKey -> prometheus.Counter
+}
+
+// requestKey is one label set of requests: a fixed class and method, and a
+// status the server itself set.
+type requestKey struct {
+	class, method string
+	status        int
+}
+
+// requestCounter is requests' child for the label set.
+func (m *Metrics) requestCounter(class, method string, status int) prometheus.Counter {
+	k := requestKey{class, method, status}
+	if c, ok := m.requestCounters.Load(k); ok {
+		return c.(prometheus.Counter)
+	}
+	c := m.requests.WithLabelValues(class, method, statusLabel(status))
+	m.requestCounters.Store(k, c)
+	return c
+}
+
+// durationOf is duration's child for the route class.
+func (m *Metrics) durationOf(class string) prometheus.Observer {
+	if o, ok := m.durations.Load(class); ok {
+		return o.(prometheus.Observer)
+	}
+	o := m.duration.WithLabelValues(class)
+	m.durations.Store(class, o)
+	return o
 }
 
 // NewMetrics registers the proxy's metrics on reg.

@@ -31,20 +31,28 @@ func (s *Server) classifyHost(raw []byte) (hostKind, string) {
 	if err != nil {
 		return hostUnknown, ""
 	}
-	root := s.cfg.RootDomain
+	root, h := s.cfg.RootDomain, &s.hostNames
 	switch {
-	case host == root || host == "www."+root:
+	case host == root || host == h.www:
 		return hostPublic, host
-	case host == "admin."+root:
+	case host == h.admin:
 		return hostAdmin, host
-	case strings.HasSuffix(host, "."+root):
-		label := strings.TrimSuffix(host, "."+root)
+	case strings.HasSuffix(host, h.suffix):
+		label := strings.TrimSuffix(host, h.suffix)
 		if strings.Contains(label, ".") {
 			return hostUnknown, "" // tenants are one label deep
 		}
 		return hostTenant, label
 	}
 	return hostDomain, host
+}
+
+// hostNames are the root domain's fixed host names, joined once rather
+// than on every request.
+type hostNames struct{ www, admin, suffix string }
+
+func newHostNames(root string) hostNames {
+	return hostNames{www: "www." + root, admin: "admin." + root, suffix: "." + root}
 }
 
 // handle is the entry point of every request on the public listener.
@@ -57,8 +65,8 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 	s.metrics.inFlight.Dec()
 	elapsed := time.Since(start)
 	status := ctx.Response.StatusCode()
-	s.metrics.requests.WithLabelValues(class, methodString(ctx), statusLabel(status)).Inc()
-	s.metrics.duration.WithLabelValues(class).Observe(elapsed.Seconds())
+	s.metrics.requestCounter(class, methodString(ctx), status).Inc()
+	s.metrics.durationOf(class).Observe(elapsed.Seconds())
 	if tenant.Host != "" && s.tenantSeries != nil {
 		s.tenantSeries.ObserveTenant(tenant.ID, tenant.Host, status, elapsed)
 	}

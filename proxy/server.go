@@ -113,6 +113,7 @@ type Server struct {
 	metrics      *Metrics
 	log          *slog.Logger
 	tenantTable  *routeTable
+	hostNames    hostNames // www., admin. and the tenant suffix of the root domain
 	http         *fasthttp.Server
 	ops          *fasthttp.Server
 	metricsHTTP  fasthttp.RequestHandler // /metrics on the ops listener
@@ -154,6 +155,7 @@ func New(cfg Config) (*Server, error) {
 		auth: cfg.Auth, log: cfg.Logger, metrics: NewMetrics(cfg.Registerer),
 		background: bg, stop: stop, now: time.Now,
 	}
+	s.hostNames = newHostNames(cfg.RootDomain)
 	s.trusted = trustedProxies(cfg.TrustedProxies)
 	s.logins = newLoginThrottle(cfg.LoginIPLimit, cfg.LoginTenantLimit)
 	s.loginQueue = newLoginQueue(cfg.LoginWait)

@@ -138,7 +138,7 @@ func (s *Server) authenticate(ctx *fasthttp.RequestCtx) (*Claims, error) {
 		s.metrics.authFailures.WithLabelValues("invalid").Inc()
 		return nil, ErrInvalidToken
 	}
-	claims, err := s.auth.Verify(string(tok))
+	claims, err := s.auth.VerifyBytes(tok)
 	if err != nil {
 		reason := "invalid"
 		if err == ErrTokenExpired {

@@ -3,6 +3,7 @@ package bankapi
 import (
 	"net/http"
 	"strconv"
+	"sync"
 
 	"github.com/microfi/tenantgate/proxy/httpapi"
 	"github.com/microfi/tenantgate/proxy/token"
@@ -25,9 +26,17 @@ func (s *API) ListAccounts(r *httpapi.Request) error {
 		return err
 	}
 	q.Limit, q.AfterID = limit, after
-	accounts, err := r.Store().ListAccounts(r.C, q)
+	pooled := accountPages.Get().(*[]bank.Account)
+	defer func() {
+		clear((*pooled)[:cap(*pooled)]) // no rows kept alive in the pool
+		accountPages.Put(pooled)
+	}()
+	accounts, err := r.Store().ListAccountsInto(r.C, q, (*pooled)[:0])
 	if err != nil {
 		return err
+	}
+	if cap(accounts) <= maxPooledPage {
+		*pooled = accounts
 	}
 	var last int64
 	if len(accounts) > 0 {
@@ -37,6 +46,12 @@ func (s *API) ListAccounts(r *httpapi.Request) error {
 	httpapi.WriteJSONAppend(r.Ctx, http.StatusOK, page.appendJSON)
 	return nil
 }
+
+// accountPages are the pages ListAccounts reads into, reused; one grown
+// past maxPooledPage is left to the GC.
+var accountPages = sync.Pool{New: func() any { p := make([]bank.Account, 0, 16); return &p }}
+
+const maxPooledPage = 128
 
 // accountPage is the answer of GET /api/accounts, appended by hand
 // (appendJSON) on the hot path; the tags say what it must match.

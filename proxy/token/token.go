@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"strconv"
 	"time"
+	"unsafe"
 
 	"github.com/golang-jwt/jwt/v5"
 	lru "github.com/hashicorp/golang-lru/v2"
@@ -146,15 +147,37 @@ func NewAuth(secret []byte) (*Auth, error) {
 	}, nil
 }
 
+// VerifyBytes is Verify for a token still in the request's buffer: a token
+// verified before is found without copying it into a string (the cache
+// keeps no key it is only asked about); a new one is copied and verified.
+func (a *Auth) VerifyBytes(token []byte) (*Claims, error) {
+	if len(token) > 0 {
+		if c, ok, err := a.cached(unsafe.String(&token[0], len(token))); ok {
+			return c, err
+		}
+	}
+	return a.Verify(string(token))
+}
+
+// cached answers for a token verified before (ok), its expiry checked
+// again; an expired one leaves the cache. token is not retained.
+func (a *Auth) cached(token string) (c *Claims, found bool, err error) {
+	c, found = a.verified.Get(token)
+	if !found {
+		return nil, false, nil
+	}
+	if time.Now().After(c.ExpiresAt.Add(Leeway)) {
+		a.verified.Remove(token)
+		return nil, true, ErrTokenExpired
+	}
+	return c, true, nil
+}
+
 // Verify checks a token's signature, algorithm, expiry and claim types.
 // The returned claims are shared: callers must not modify them.
 func (a *Auth) Verify(token string) (*Claims, error) {
-	if c, ok := a.verified.Get(token); ok {
-		if time.Now().After(c.ExpiresAt.Add(Leeway)) {
-			a.verified.Remove(token)
-			return nil, ErrTokenExpired
-		}
-		return c, nil
+	if c, ok, err := a.cached(token); ok {
+		return c, err
 	}
 	var c Claims
 	_, err := a.parser.ParseWithClaims(token, &c, func(*jwt.Token) (any, error) { return a.secret, nil })

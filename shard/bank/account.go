@@ -54,9 +54,20 @@ func scanAccount(row interface{ Scan(...any) error }, a *Account) error {
 
 // ListAccounts returns one page of the tenant's accounts (or of one user's).
 func (s *Store) ListAccounts(ctx context.Context, q AccountQuery) ([]Account, error) {
+	return s.ListAccountsInto(ctx, q, nil)
+}
+
+// ListAccountsInto is ListAccounts appending to dst[:0] (a caller's pooled
+// page; nil: a new one).
+func (s *Store) ListAccountsInto(ctx context.Context, q AccountQuery, dst []Account) ([]Account, error) {
+	if dst == nil {
+		// Room for a typical page up front: no regrowth on the hot path.
+		dst = make([]Account, 0, min(clampLimit(q.Limit), 16))
+	}
+	dst = dst[:0]
 	if r, release, ok := s.rawReader(); ok {
 		defer release()
-		return s.listAccountsRaw(ctx, r, q)
+		return s.listAccountsRaw(ctx, r, q, dst)
 	}
 	var (
 		rows *sql.Rows
@@ -75,8 +86,7 @@ func (s *Store) ListAccounts(ctx context.Context, q AccountQuery) ([]Account, er
 		return nil, fmt.Errorf("list accounts: %w", classify(err))
 	}
 	defer rows.Close()
-	// Room for a typical page up front: no regrowth on the hot path.
-	out := make([]Account, 0, min(clampLimit(q.Limit), 16))
+	out := dst
 	for rows.Next() {
 		var a Account
 		if err := scanAccount(rows, &a); err != nil {
@@ -93,15 +103,15 @@ func (s *Store) ListAccounts(ctx context.Context, q AccountQuery) ([]Account, er
 // listAccountsRaw is ListAccounts on a raw read connection: the same rows,
 // with created_at read as stored and rewritten in Go (rfc3339UTC); a value
 // in any other form sends the read back to SQLite's strftime (exact).
-func (s *Store) listAccountsRaw(ctx context.Context, r rawRunner, q AccountQuery) ([]Account, error) {
-	out, err := s.listAccountsRawAs(ctx, r, q, false)
+func (s *Store) listAccountsRaw(ctx context.Context, r rawRunner, q AccountQuery, dst []Account) ([]Account, error) {
+	out, err := s.listAccountsRawAs(ctx, r, q, false, dst)
 	if errors.Is(err, errNotCanonical) {
-		out, err = s.listAccountsRawAs(ctx, r, q, true)
+		out, err = s.listAccountsRawAs(ctx, r, q, true, dst)
 	}
 	return out, err
 }
 
-func (s *Store) listAccountsRawAs(ctx context.Context, r rawRunner, q AccountQuery, exact bool) ([]Account, error) {
+func (s *Store) listAccountsRawAs(ctx context.Context, r rawRunner, q AccountQuery, exact bool, dst []Account) ([]Account, error) {
 	var (
 		rows rawRows
 		err  error
@@ -123,7 +133,7 @@ func (s *Store) listAccountsRawAs(ctx context.Context, r rawRunner, q AccountQue
 		return nil, fmt.Errorf("list accounts: %w", err)
 	}
 	defer rows.Close()
-	out := make([]Account, 0, min(clampLimit(q.Limit), 16))
+	out := dst[:0]
 	for {
 		ok, err := rows.Next()
 		if err != nil {

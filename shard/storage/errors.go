@@ -2,6 +2,7 @@ package storage
 
 import (
 	"errors"
+	"net/url"
 	"strings"
 
 	sqlite3 "modernc.org/sqlite/lib"
@@ -107,4 +108,13 @@ func remoteSays(err error, phrases ...string) bool {
 		}
 	}
 	return false
+}
+
+// IsUnreachable reports whether err is a libSQL server that could not be
+// reached or hung up (a transport error under libsql-client-go: refused,
+// reset, or a kept-alive connection the server had closed). The tenant is
+// unavailable for the moment; it is no fault of the request.
+func IsUnreachable(err error) bool {
+	var ue *url.Error
+	return errors.As(err, &ue)
 }

@@ -243,7 +243,26 @@ func TestNoisyWritesStartHeavy(t *testing.T) {
 	for range 6 {
 		writes = append(writes, "INSERT INTO junk VALUES (zeroblob(1048576))")
 	}
+	// The quiet tenant stays busy meanwhile: a heavy tenant alone on the
+	// machine is never made to wait (the scheduler is work-conserving).
+	done := make(chan struct{})
+	var busy sync.WaitGroup
+	busy.Go(func() {
+		tok := s.Token(other.ID, proxy.RoleService, 0)
+		q := `{"requests":[{"type":"execute","stmt":{"sql":"SELECT count(*) FROM t"}},{"type":"close"}]}`
+		for {
+			select {
+			case <-done:
+				return
+			default:
+			}
+			s.Do("POST", proxytest.Host(other.Host), "/v2/pipeline", tok, q)
+			time.Sleep(20 * time.Millisecond)
+		}
+	})
 	run(writer, writes...)
+	close(done)
+	busy.Wait()
 	after := heavy()
 	if after == 0 {
 		t.Fatal("six 1 MiB writes never made their tenant heavy")
@@ -261,13 +280,18 @@ func TestHeavyAPICallsBounded(t *testing.T) {
 	t.Parallel()
 	s := proxytest.Start(t, proxytest.Options{Configure: func(c *proxy.Config) {
 		c.CPU.LightShare, c.CPU.Burst = 1e-6, time.Nanosecond // heavy after its first call
-		c.CPU.MaxWaiting, c.CPU.AdmitWait = 1, time.Millisecond
+		c.CPU.MaxWaiting, c.CPU.APIMaxWaiting, c.CPU.AdmitWait = 1, 1, time.Millisecond
 		c.CPU.NoNice = true
 	}})
 	hog, quiet := s.CreateTenant("hog"), s.CreateTenant("calm")
 	hogTok, quietTok := s.Token(hog.ID, proxy.RoleStaff, 0), s.Token(quiet.ID, proxy.RoleStaff, 0)
 	if r := s.Do("GET", proxytest.Host("hog"), "/api/accounts", hogTok, nil); r.Status != 200 {
 		t.Fatalf("first call: %d %s", r.Status, r.Body)
+	}
+	// The other tenant is busy too (a heavy tenant alone is never made to
+	// wait): it was served within the last second.
+	if r := s.Do("GET", proxytest.Host("calm"), "/api/accounts", quietTok, nil); r.Status != 200 {
+		t.Fatalf("other tenant: %d %s", r.Status, r.Body)
 	}
 	var mu sync.Mutex
 	statuses, retry := map[int]int{}, ""
@@ -285,10 +309,27 @@ func TestHeavyAPICallsBounded(t *testing.T) {
 			}
 		})
 	}
-	if r := s.Do("GET", proxytest.Host("calm"), "/api/accounts", quietTok, nil); r.Status != 200 {
-		t.Errorf("another tenant beside the heavy one: %d %s", r.Status, r.Body)
-	}
+	done := make(chan struct{})
+	calm := make(chan int, 1)
+	go func() { // the other tenant is served meanwhile, and stays busy
+		worst := 200
+		for {
+			if r := s.Do("GET", proxytest.Host("calm"), "/api/accounts", quietTok, nil); r.Status != 200 {
+				worst = r.Status
+			}
+			select {
+			case <-done:
+				calm <- worst
+				return
+			case <-time.After(50 * time.Millisecond):
+			}
+		}
+	}()
 	wg.Wait()
+	close(done)
+	if st := <-calm; st != 200 {
+		t.Errorf("another tenant beside the heavy one: %d", st)
+	}
 	t.Logf("heavy tenant's calls: %v", statuses)
 	if statuses[429] == 0 || retry != "1" {
 		t.Errorf("no 429 with Retry-After: 1 past the heavy tenant's queue: %v (Retry-After %q)", statuses, retry)

@@ -92,6 +92,7 @@ func runServe(ctx context.Context, env *Env, args []string) error {
 	f.Var(&c.sqlPlans, "sql-plan-limits", "per-plan SQL `LIMITS`, e.g. 'growth:streams=128,timeout=10s;enterprise:rows=250000,bytes=67108864' (keys streams, rows, bytes, timeout; unset keys keep the defaults in the README)")
 	f.IntVar(&c.cpu.Tokens, "sql-cpu-tokens", 0, "long-running SQL statements that run at once, shared fairly between tenants (default: cores - 1)")
 	f.IntVar(&c.cpu.MaxWaiting, "sql-cpu-max-waiting", fairshare.DefaultMaxWaiting, "long-running statements one tenant may have waiting for a CPU share; beyond it statements are interrupted and new SQL requests wait (--sql-cpu-admit-wait), then get 429")
+	f.IntVar(&c.cpu.APIMaxWaiting, "api-cpu-max-waiting", fairshare.DefaultAPIMaxWaiting, "API calls of a heavy tenant (one over its light CPU share while another tenant is busy) that may wait for a CPU share; beyond it they wait --sql-cpu-admit-wait, then get 429")
 	f.DurationVar(&c.cpu.AdmitWait, "sql-cpu-admit-wait", fairshare.DefaultAdmitWait, "how long a new SQL request of a tenant whose CPU queue is full waits for room before its 429 (negative: refuse at once)")
 	f.Var(&c.cpuWeights, "cpu-weights", "plan `WEIGHTS` in the fair CPU scheduler, e.g. 'demo=1,starter=2,growth=4,enterprise=8' (the defaults; a tenant gets CPU in proportion under contention)")
 	f.BoolVar(&c.cpuNice, "sql-cpu-nice", true, "run heavy tenant work on threads at nice 19 where the priority can be restored (root, CAP_SYS_NICE, LimitNICE=20); false: never (as where it cannot)")

@@ -41,13 +41,14 @@ import (
 
 // Defaults for Config fields left zero.
 const (
-	DefaultQuantum    = 2 * time.Millisecond
-	DefaultSlice      = 10 * time.Millisecond
-	DefaultMaxWaiting = 4
-	DefaultAdmitWait  = time.Second
-	DefaultLightShare = 0.1
-	DefaultBurst      = 100 * time.Millisecond
-	DefaultWriteCost  = 4 * time.Millisecond
+	DefaultQuantum       = 2 * time.Millisecond
+	DefaultSlice         = 10 * time.Millisecond
+	DefaultMaxWaiting    = 4
+	DefaultAPIMaxWaiting = 32
+	DefaultAdmitWait     = time.Second
+	DefaultLightShare    = 0.1
+	DefaultBurst         = 100 * time.Millisecond
+	DefaultWriteCost     = 4 * time.Millisecond
 )
 
 // ErrBusy is returned by Admit when a tenant already has as many heavy
@@ -68,6 +69,11 @@ type Config struct {
 	// MaxWaiting is how many statements of one tenant may wait for a token;
 	// one more is interrupted, and Admit refuses the tenant's new requests.
 	MaxWaiting int
+	// APIMaxWaiting is how many API calls of one heavy tenant may wait for
+	// a token. It is larger than MaxWaiting: an API call holds its token
+	// through its disk writes, so a busy institution's tellers queue
+	// behind each other rather than being refused, until this many wait.
+	APIMaxWaiting int
 	// AdmitWait is how long Admit holds a request of a tenant whose queue
 	// is full, waiting for room, before refusing it. A client that retries
 	// at once is paced by its own statements instead of costing the
@@ -106,6 +112,9 @@ func (c *Config) withDefaults() {
 	if c.MaxWaiting <= 0 {
 		c.MaxWaiting = DefaultMaxWaiting
 	}
+	if c.APIMaxWaiting <= 0 {
+		c.APIMaxWaiting = DefaultAPIMaxWaiting
+	}
 	if c.AdmitWait == 0 {
 		c.AdmitWait = DefaultAdmitWait
 	}
@@ -136,6 +145,7 @@ type Scheduler struct {
 	parked atomic.Int64
 
 	usage usageTable // what each tenant's work cost lately (usage.go)
+	work  workTable  // metered work in flight, per tenant (usage.go)
 	procs float64    // GOMAXPROCS when built
 
 	mu      sync.Mutex
@@ -176,11 +186,16 @@ func (s *Scheduler) Admit(ctx context.Context, id int64) error {
 	if s == nil {
 		return nil
 	}
+	return s.admit(ctx, id, s.cfg.MaxWaiting)
+}
+
+// admit is Admit with limit waiters in place of MaxWaiting.
+func (s *Scheduler) admit(ctx context.Context, id int64, limit int) error {
 	var timeout <-chan time.Time
 	for {
 		s.mu.Lock()
 		t := s.tenants[id]
-		if t == nil || len(t.waiters) < s.cfg.MaxWaiting {
+		if t == nil || len(t.waiters) < limit {
 			s.mu.Unlock()
 			return nil
 		}
@@ -271,8 +286,9 @@ func (s *Scheduler) Statement(id int64, weight float64, deadline time.Time) *Met
 	if s == nil {
 		return nil
 	}
-	m := &Meter{s: s, tenant: id, weight: normWeight(weight), deadline: deadline, start: time.Now()}
+	m := &Meter{s: s, tenant: id, weight: normWeight(weight), deadline: deadline, start: time.Now(), counted: true}
 	m.active = s.running()
+	s.work.begin(id)
 	return m
 }
 
@@ -285,7 +301,7 @@ func normWeight(w float64) float64 {
 
 // acquire waits for a token for tenant until deadline. It reports whether
 // the token was granted; false means the statement must stop.
-func (s *Scheduler) acquire(id int64, weight float64, deadline time.Time) bool {
+func (s *Scheduler) acquire(id int64, weight float64, deadline time.Time, limit int) bool {
 	s.mu.Lock()
 	t := s.tenants[id]
 	if t == nil {
@@ -293,7 +309,7 @@ func (s *Scheduler) acquire(id int64, weight float64, deadline time.Time) bool {
 		s.tenants[id] = t
 	}
 	t.weight = weight
-	if len(t.waiters) >= s.cfg.MaxWaiting {
+	if len(t.waiters) >= limit {
 		s.mu.Unlock()
 		s.metrics.refused("queue_full")
 		return false

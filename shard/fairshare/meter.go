@@ -42,6 +42,7 @@ type Meter struct {
 	wrote    int64  // bytes the work wrote to the WAL (Wrote)
 	api      bool   // an API call, not a SQL statement (not in the SQL series)
 	anon     bool   // work for the tenant by someone else (a login): charged to its series, not its usage
+	counted  bool   // in Scheduler.work until Done
 	restore  func() // gives the thread back its priority (nice_linux.go); nil when not lowered
 }
 
@@ -51,12 +52,27 @@ type Meter struct {
 // that writes a large value is a handful of VM steps, and the progress
 // handler may never see it. It reports false when the statement must not
 // run (as Tick does).
+//
+// A statement that cannot get a token here because its tenant's queue is
+// full runs anyway, without one: the queue is full of the tenant's own
+// work (often API calls waiting on its disk or on a move's fence), Admit
+// already bounds how many of its requests get this far, and a long
+// statement is still stopped at its progress checks. Refusing it here
+// failed short reads of a busy tenant.
 func (m *Meter) Start() bool {
-	if m == nil || !m.s.heavyNow(m.tenant, m.weight, m.start) {
+	if m == nil || !m.s.gated(m.tenant, m.weight, m.start) {
 		return true
 	}
 	m.s.metrics.heavyStart("sql")
-	return m.grab()
+	if m.grab() {
+		return true
+	}
+	if !m.deadline.IsZero() && !time.Now().Before(m.deadline) {
+		return false // out of time: the statement would fail anyway
+	}
+	m.refused = false
+	m.abort()
+	return true
 }
 
 // Tick is called from SQLite's progress handler. It reports whether the
@@ -104,7 +120,11 @@ func (m *Meter) grab() bool {
 		m.s.heavy.Add(1)
 	}
 	t0 := time.Now()
-	ok := m.s.acquire(m.tenant, m.weight, m.deadline)
+	limit := m.s.cfg.MaxWaiting
+	if m.api {
+		limit = m.s.cfg.APIMaxWaiting
+	}
+	ok := m.s.acquire(m.tenant, m.weight, m.deadline, limit)
 	m.waited += time.Since(t0)
 	if !ok {
 		m.refused = true
@@ -158,6 +178,10 @@ func (m *Meter) Done() {
 		m.restore()
 		m.restore = nil
 	}
+	if m.counted {
+		m.counted = false
+		m.s.work.end(m.tenant, now)
+	}
 	ran := time.Duration(float64(now.Sub(m.start)-m.waited) * m.s.cpuShare(m.active, m.s.running()))
 	if !m.api {
 		m.s.metrics.charge(ran)
@@ -183,18 +207,21 @@ func (s *Scheduler) Begin(ctx context.Context, id int64, weight float64) (Meter,
 		return Meter{}, nil
 	}
 	w := normWeight(weight)
-	m := Meter{s: s, tenant: id, weight: w, start: time.Now(), active: s.running(), api: true}
-	if !s.heavyNow(id, w, m.start) {
+	m := Meter{s: s, tenant: id, weight: w, start: time.Now(), active: s.running(), api: true, counted: true}
+	s.work.begin(id)
+	if !s.gated(id, w, m.start) {
 		return m, nil
 	}
 	s.metrics.heavyStart("api")
-	if err := s.Admit(ctx, id); err != nil {
+	if err := s.admit(ctx, id, s.cfg.APIMaxWaiting); err != nil {
+		s.work.end(id, time.Now())
 		return Meter{}, err
 	}
 	m.start, m.active = time.Now(), s.running()
 	m.deadline, _ = ctx.Deadline()
 	if !m.grab() {
 		m.abort()
+		s.work.end(id, time.Now())
 		return Meter{}, ErrBusy
 	}
 	return m, nil

@@ -82,3 +82,73 @@ func (s *Scheduler) cpuShare(startActive, endActive int64) float64 {
 	}
 	return s.procs / active
 }
+
+// workTable counts metered work in flight (statements and API calls), per
+// tenant, and remembers who finished work last. A heavy tenant is made to
+// wait for a token only while another tenant is busy (has work in flight,
+// or finished some within recentWork): alone on the machine, a busy tenant
+// takes all of it (the scheduler is work-conserving), and a loaded host
+// that makes its work look expensive does not turn into refusals.
+type workTable struct {
+	mu    sync.Mutex
+	m     map[int64]int
+	total int
+	// last is the latest work to end; prev the latest to end of a tenant
+	// other than last's. Between them they name, for any tenant, the
+	// latest work of another tenant.
+	last, prev workEnd
+}
+
+type workEnd struct {
+	tenant int64
+	at     time.Time
+}
+
+// recentWork is how long after its last work ended a tenant still counts
+// as busy: a client sending one request at a time is busy between them.
+const recentWork = time.Second
+
+func (w *workTable) begin(id int64) {
+	w.mu.Lock()
+	if w.m == nil {
+		w.m = map[int64]int{}
+	}
+	w.m[id]++
+	w.total++
+	w.mu.Unlock()
+}
+
+func (w *workTable) end(id int64, now time.Time) {
+	w.mu.Lock()
+	if n := w.m[id] - 1; n > 0 {
+		w.m[id] = n
+	} else {
+		delete(w.m, id)
+	}
+	w.total--
+	if w.last.tenant != id {
+		w.prev = w.last
+	}
+	w.last = workEnd{id, now}
+	w.mu.Unlock()
+}
+
+// others reports whether a tenant other than id is busy.
+func (w *workTable) others(id int64, now time.Time) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.total > w.m[id] {
+		return true
+	}
+	e := w.last
+	if e.tenant == id {
+		e = w.prev
+	}
+	return !e.at.IsZero() && e.tenant != id && now.Sub(e.at) < recentWork
+}
+
+// gated reports whether tenant's next work must wait for a token before
+// it starts: it is heavy, and another tenant is busy.
+func (s *Scheduler) gated(id int64, weight float64, now time.Time) bool {
+	return s.heavyNow(id, weight, now) && s.work.others(id, now)
+}

@@ -86,7 +86,7 @@ func burn(t *testing.T, s *Scheduler, tenant int64, d time.Duration) {
 // statement), while a light tenant's call starts at once. Past its bounded
 // queue the heavy tenant is refused.
 func TestHeavyTenantWaitsForToken(t *testing.T) {
-	s := New(Config{Tokens: 1, Quantum: time.Millisecond, Slice: time.Hour, MaxWaiting: 1, AdmitWait: 50 * time.Millisecond,
+	s := New(Config{Tokens: 1, Quantum: time.Millisecond, Slice: time.Hour, MaxWaiting: 1, APIMaxWaiting: 1, AdmitWait: 50 * time.Millisecond,
 		LightShare: 0.01, Burst: 5 * time.Millisecond, NoNice: true}, nil)
 	burn(t, s, 1, 30*time.Millisecond) // tenant 1 is now 25 ms over its burst
 	if !s.heavyNow(1, 1, time.Now()) {
@@ -143,6 +143,8 @@ func TestHeavyTenantWaitsForToken(t *testing.T) {
 // heavy; a weight-2 tenant drains twice as fast.
 func TestUntickedCostCounts(t *testing.T) {
 	s := New(Config{Tokens: 1, LightShare: 0.05, Burst: 5 * time.Millisecond, NoNice: true}, nil)
+	busy := s.Statement(99, 1, time.Time{}) // another tenant is busy: heavy work is gated
+	defer busy.Done()
 	for _, w := range []float64{1, 2} {
 		id := int64(w)
 		m := s.Statement(id, w, time.Time{})
@@ -179,6 +181,8 @@ func TestUntickedCostCounts(t *testing.T) {
 // tenant the write too: after 16 MiB its next statement starts heavy.
 func TestWritesCount(t *testing.T) {
 	s := New(Config{Tokens: 1, Burst: 20 * time.Millisecond, WriteCost: 4 * time.Millisecond, NoNice: true}, nil)
+	busy := s.Statement(99, 1, time.Time{}) // another tenant is busy: heavy work is gated
+	defer busy.Done()
 	m := s.Statement(1, 1, time.Time{})
 	m.Start()
 	m.Wrote(16 << 20) // 64 ms of cost at 4 ms per MiB
@@ -207,4 +211,63 @@ func BenchmarkBeginDone(b *testing.B) {
 		}
 		m.Done()
 	}
+}
+
+// The scheduler is work-conserving: a heavy tenant alone on the machine
+// is not made to wait for a token (a loaded host that makes its work look
+// expensive must not turn into refusals), and is gated again as soon as
+// another tenant has work in flight. A statement whose tenant's queue is
+// full runs without a token rather than failing before its first step.
+func TestHeavyAloneIsNotGated(t *testing.T) {
+	s := New(Config{Tokens: 1, MaxWaiting: 1, Burst: 5 * time.Millisecond, NoNice: true}, nil)
+	s.spend(1, 1, time.Second, time.Now())
+	if !s.heavyNow(1, 1, time.Now()) {
+		t.Fatal("tenant 1 not heavy")
+	}
+	for range 3 { // more calls than the queue holds
+		m, err := s.Begin(t.Context(), 1, 1)
+		if err != nil {
+			t.Fatalf("heavy tenant alone refused: %v", err)
+		}
+		defer m.Done()
+	}
+	st := s.Statement(1, 1, time.Time{})
+	if !st.Start() || !st.since.IsZero() {
+		t.Fatal("heavy tenant alone waited for a token")
+	}
+	st.Done()
+
+	other := s.Statement(2, 1, time.Time{}) // now another tenant is busy
+	holder := s.Statement(3, 1, time.Time{})
+	if !holder.grab() {
+		t.Fatal("holder refused")
+	}
+	queued := s.Statement(1, 1, time.Now().Add(time.Minute))
+	started := make(chan bool, 1)
+	go func() { started <- queued.Start() && !queued.since.IsZero() }() // takes tenant 1's one queue place
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(time.Millisecond) {
+		s.mu.Lock()
+		n := 0
+		if t1 := s.tenants[1]; t1 != nil {
+			n = len(t1.waiters)
+		}
+		s.mu.Unlock()
+		if n == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("tenant 1's statement never queued")
+		}
+	}
+	full := s.Statement(1, 1, time.Now().Add(time.Minute))
+	if !full.Start() || !full.since.IsZero() || full.Refused() {
+		t.Fatal("a statement whose queue is full did not run untokened")
+	}
+	full.Done()
+	holder.Done()
+	if !<-started {
+		t.Fatal("the queued statement did not run with the token")
+	}
+	queued.Done()
+	other.Done()
 }

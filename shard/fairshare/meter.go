@@ -170,14 +170,7 @@ func (m *Meter) Done() {
 		m.s.release(m.tenant, now.Sub(m.since))
 		m.since = time.Time{}
 	}
-	if m.heavy {
-		m.heavy = false
-		m.s.heavy.Add(-1)
-	}
-	if m.restore != nil {
-		m.restore()
-		m.restore = nil
-	}
+	m.abort()
 	if m.counted {
 		m.counted = false
 		m.s.work.end(m.tenant, now)
@@ -237,7 +230,8 @@ func (s *Scheduler) Account(id int64) Meter {
 	return Meter{s: s, tenant: id, weight: 1, start: time.Now(), active: s.running(), api: true, anon: true}
 }
 
-// abort undoes a refused grab.
+// abort undoes a refused grab (and ends a finished one's heavy state and
+// lowered priority, for Done).
 func (m *Meter) abort() {
 	if m.heavy {
 		m.heavy = false

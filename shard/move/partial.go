@@ -273,28 +273,11 @@ func DiffPartial(ctx context.Context, partial, base string) (Delta, map[string]i
 // row count against the source's.
 func VerifyPartial(ctx context.Context, partial string, n map[string]int64, target *sql.DB, id int64) (Report, error) {
 	var rep Report
-	if err := storage.CheckStamp(ctx, target, id); err != nil {
-		return rep, fmt.Errorf("%w: target: %w", ErrMismatch, err)
-	}
-	snap, err := openAtRest(ctx, partial)
+	snap, want, err := openMatching(ctx, partial, target, id)
 	if err != nil {
 		return rep, err
 	}
 	defer snap.Close()
-	if err := storage.CheckStamp(ctx, snap, id); err != nil {
-		return rep, fmt.Errorf("%w: source: %w", ErrMismatch, err)
-	}
-	want, err := readSchema(ctx, snap, "main")
-	if err != nil {
-		return rep, err
-	}
-	got, err := readSchema(ctx, target, "main")
-	if err != nil {
-		return rep, err
-	}
-	if a, b := objectSet(want), objectSet(got); !slices.Equal(a, b) {
-		return rep, fmt.Errorf("%w: schema objects differ: source %d, target %d (%s)", ErrMismatch, len(a), len(b), firstDiff(a, b))
-	}
 	tables, err := dataTables(ctx, snap, want)
 	if err != nil {
 		return rep, err

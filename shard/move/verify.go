@@ -48,28 +48,11 @@ func VerifyCounts(ctx context.Context, snapshot string, target *sql.DB, id int64
 
 func verify(ctx context.Context, snapshot string, target *sql.DB, id int64, full bool) (Report, error) {
 	var rep Report
-	if err := storage.CheckStamp(ctx, target, id); err != nil {
-		return rep, fmt.Errorf("%w: target: %w", ErrMismatch, err)
-	}
-	snap, err := storage.OpenMode(ctx, "file:"+snapshot, storage.ReadOnly)
+	snap, want, err := openMatching(ctx, snapshot, target, id)
 	if err != nil {
 		return rep, err
 	}
 	defer snap.Close()
-	if err := storage.CheckStamp(ctx, snap, id); err != nil {
-		return rep, fmt.Errorf("%w: source: %w", ErrMismatch, err)
-	}
-	want, err := readSchema(ctx, snap, "main")
-	if err != nil {
-		return rep, err
-	}
-	got, err := readSchema(ctx, target, "main")
-	if err != nil {
-		return rep, err
-	}
-	if a, b := objectSet(want), objectSet(got); !slices.Equal(a, b) {
-		return rep, fmt.Errorf("%w: schema objects differ: source %d, target %d (%s)", ErrMismatch, len(a), len(b), firstDiff(a, b))
-	}
 	var tables []table
 	for _, o := range want {
 		if o.Type != "table" || skipData(o.Name) {
@@ -301,4 +284,37 @@ func firstDiff(a, b []string) string {
 		}
 	}
 	return ""
+}
+
+// openMatching opens the snapshot at rest and checks what every
+// verification starts with: both stamps name tenant id, and the target
+// has the snapshot's schema objects. It returns the open snapshot (the
+// caller closes it) and its schema.
+func openMatching(ctx context.Context, snapshot string, target *sql.DB, id int64) (*sql.DB, []object, error) {
+	if err := storage.CheckStamp(ctx, target, id); err != nil {
+		return nil, nil, fmt.Errorf("%w: target: %w", ErrMismatch, err)
+	}
+	snap, err := openAtRest(ctx, snapshot)
+	if err != nil {
+		return nil, nil, err
+	}
+	fail := func(err error) (*sql.DB, []object, error) {
+		snap.Close()
+		return nil, nil, err
+	}
+	if err := storage.CheckStamp(ctx, snap, id); err != nil {
+		return fail(fmt.Errorf("%w: source: %w", ErrMismatch, err))
+	}
+	want, err := readSchema(ctx, snap, "main")
+	if err != nil {
+		return fail(err)
+	}
+	got, err := readSchema(ctx, target, "main")
+	if err != nil {
+		return fail(err)
+	}
+	if a, b := objectSet(want), objectSet(got); !slices.Equal(a, b) {
+		return fail(fmt.Errorf("%w: schema objects differ: source %d, target %d (%s)", ErrMismatch, len(a), len(b), firstDiff(a, b)))
+	}
+	return snap, want, nil
 }

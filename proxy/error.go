@@ -140,8 +140,9 @@ func errorFor(err error) *Error {
 		return &Error{Status: http.StatusServiceUnavailable, Message: "Tenant unavailable", Retry: 1}
 	case errors.Is(err, context.DeadlineExceeded):
 		return &Error{Status: http.StatusServiceUnavailable, Message: "Request timed out"}
-	case storage.IsUnreachable(err):
-		// A remote tenant's libSQL server did not answer (or hung up).
+	case storage.IsUnreachable(err), storage.IsServerUnavailable(err):
+		// A remote tenant's libSQL server did not answer, hung up or shed
+		// the request; or the tenant's file cannot be written just now.
 		return &Error{Status: http.StatusServiceUnavailable, Message: "Tenant unavailable", Retry: 1}
 	}
 	return &Error{Status: http.StatusInternalServerError, Message: "Internal error"}

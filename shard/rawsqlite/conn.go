@@ -171,11 +171,27 @@ func Open(path string, opts Options) (*Conn, error) {
 		c.tls.Close()
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
+	if !opts.ReadOnly && c.openedReadOnly() {
+		// SQLite falls back to read-only when it cannot open the file for
+		// writing (out of descriptors, say): every write would then fail.
+		c.Close()
+		return nil, fmt.Errorf("open %s: %w", path, &Error{Code: sqlite3.SQLITE_CANTOPEN, Msg: "could only be opened read-only"})
+	}
 	if err := c.setup(opts); err != nil {
 		c.Close()
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
 	return c, nil
+}
+
+// openedReadOnly reports whether the main database is read-only.
+func (c *Conn) openedReadOnly() bool {
+	zMain, err := libc.CString("main")
+	if err != nil {
+		return false
+	}
+	defer libc.Xfree(c.tls, zMain)
+	return sqlite3.Xsqlite3_db_readonly(c.tls, c.db, zMain) == 1
 }
 
 func (c *Conn) setup(opts Options) error {

@@ -110,6 +110,24 @@ func remoteSays(err error, phrases ...string) bool {
 	return false
 }
 
+// IsServerUnavailable reports whether err says the database cannot serve
+// the request now, through no fault of the request: a local file that
+// could not be opened, or was opened read-only (SQLite falls back to
+// read-only when it cannot open the file for writing, out of descriptors
+// say), or a libSQL server that shed or throttled the request (its HTTP
+// 503 or 429, which libsql-client-go reports as text only).
+func IsServerUnavailable(err error) bool {
+	if err == nil {
+		return false
+	}
+	if c, ok := code(err); ok {
+		p := c & 0xff
+		return p == sqlite3.SQLITE_CANTOPEN || p == sqlite3.SQLITE_READONLY
+	}
+	return remoteSays(err, "error code 503:", "error code 429:",
+		"attempt to write a readonly database", "unable to open database file")
+}
+
 // IsUnreachable reports whether err is a libSQL server that could not be
 // reached or hung up (a transport error under libsql-client-go: refused,
 // reset, or a kept-alive connection the server had closed). The tenant is

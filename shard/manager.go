@@ -209,6 +209,10 @@ type entry struct {
 	// lingerFDs is that descriptor once charged (when the open succeeded).
 	lingers   bool
 	lingerFDs int
+	// pending are database descriptors SQLite keeps from closed
+	// connections while others of the file are open, by connMode, charged
+	// until reused or the file's last connection closes (linger.go).
+	pending [2]int
 
 	hrana  *remote.Client   // Hrana client of a remote database (Handle.Hrana), made on first use
 	schema *sqlcheck.Schema // a remote database's schema when it was opened (RemoteSchema)
@@ -584,7 +588,7 @@ func (m *Manager) evictLocked(e *entry) <-chan struct{} {
 func (m *Manager) closeEntryLocked(e *entry) <-chan struct{} {
 	for _, c := range e.raw {
 		m.m.rawIdle.Dec()
-		m.dropRawLocked(c, e)
+		m.dropRawLocked(c, e, c.readOnly)
 		m.closer.closeRaw(c)
 	}
 	e.raw = nil
@@ -608,6 +612,7 @@ func (m *Manager) unchargeLocked(e *entry) {
 		e.charged = false
 		m.fds -= FDsPerDatabase + FDsPerConn*e.extraConns
 		m.fds -= e.lingerFDs
+		m.releasePendingLocked(e)
 		e.extraConns, e.lingerFDs = 0, 0
 		delete(m.grown, e)
 		m.signalLocked()

@@ -34,7 +34,7 @@ func (m *Manager) poolConnecting(e *entry) func(context.Context) error {
 			case e.evicted, m.fds+FDsPerConn <= m.cfg.FDBudget:
 				// A closing database's last requests are not refused a
 				// connection: its whole charge returns when it closes.
-				m.fds += FDsPerConn
+				m.chargeConnLocked(e, false)
 				e.extraConns++
 				m.grown[e] = struct{}{}
 				m.gaugesLocked()
@@ -58,7 +58,8 @@ func (m *Manager) poolConnecting(e *entry) func(context.Context) error {
 }
 
 // reconcilePools returns the charge of pooled connections database/sql has
-// closed (idle past ConnIdleTimeout) in databases nobody holds.
+// closed (idle past ConnIdleTimeout) in databases nobody holds, but for
+// the descriptors SQLite keeps pending.
 func (m *Manager) reconcilePools() {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -66,16 +67,19 @@ func (m *Manager) reconcilePools() {
 		if e.refs > 0 || e.db == nil {
 			continue
 		}
-		extra := max(e.db.Stats().OpenConnections-1, 0)
+		n := e.db.Stats().OpenConnections
+		extra := max(n-1, 0)
 		if extra >= e.extraConns {
 			continue
 		}
-		m.fds -= FDsPerConn * (e.extraConns - extra)
-		e.extraConns = extra
+		// Each closed one's database descriptor stays pending while the
+		// file has a connection left (linger.go).
+		for ; e.extraConns > extra; e.extraConns-- {
+			m.refundConnLocked(e, false, n > 0 || e.rawOpen > 0)
+		}
 		if extra == 0 {
 			delete(m.grown, e)
 		}
-		m.signalLocked()
 	}
 	m.gaugesLocked()
 }

@@ -63,7 +63,7 @@ func (h *Handle) ConnAs(ctx context.Context, readOnly, trusted bool) (*RawConn, 
 			return nil, fmt.Errorf("%w (tenant %d: file-descriptor budget spent)", ErrBusy, e.id)
 		}
 	}
-	m.fds += FDsPerConn
+	m.chargeConnLocked(e, readOnly)
 	e.rawOpen++
 	m.gaugesLocked()
 	m.mu.Unlock()
@@ -92,7 +92,7 @@ func (m *Manager) openRaw(e *entry, readOnly, trusted bool) (*RawConn, error) {
 	raw, err := rawsqlite.Open(e.path, rawsqlite.Options{ReadOnly: readOnly, BusyTimeout: m.cfg.RawBusyTimeout, SchemaCheck: seal.Check, MaxPages: e.maxPages, Trusted: trusted})
 	if err != nil {
 		m.mu.Lock()
-		m.dropRawLocked(nil, e)
+		m.dropRawLocked(nil, e, readOnly)
 		m.mu.Unlock()
 		return nil, fmt.Errorf("%w: tenant %d: %w", ErrUnavailable, e.id, err)
 	}
@@ -125,7 +125,7 @@ func (h *Handle) Reader() (*RawConn, bool) {
 		m.mu.Unlock()
 		return nil, false
 	}
-	m.fds += FDsPerConn
+	m.chargeConnLocked(e, true)
 	e.rawOpen++
 	m.gaugesLocked()
 	m.mu.Unlock()
@@ -172,20 +172,19 @@ func (c *RawConn) Release() {
 // close closes a connection that is not idle and returns its descriptors.
 func (c *RawConn) close() {
 	c.m.mu.Lock()
-	c.m.dropRawLocked(c, c.e)
+	c.m.dropRawLocked(c, c.e, c.readOnly)
 	c.m.mu.Unlock()
 	c.Conn.Close()
 }
 
 // dropRawLocked takes a raw connection off the books (c may be nil for
-// one that failed to open).
-func (m *Manager) dropRawLocked(c *RawConn, e *entry) {
-	m.fds -= FDsPerConn
+// one that failed to open); its descriptors return as linger.go says.
+func (m *Manager) dropRawLocked(c *RawConn, e *entry, readOnly bool) {
 	e.rawOpen--
+	m.refundConnLocked(e, readOnly, e.rawOpen > 0 || poolOpenLocked(e) > 0)
 	if c != nil {
 		m.m.rawOpen.Dec()
 	}
-	m.signalLocked()
 	m.gaugesLocked()
 }
 
@@ -199,7 +198,7 @@ func (m *Manager) closeOldestRawLocked() bool {
 			delete(m.rawIdle, e)
 		}
 		m.m.rawIdle.Dec()
-		m.dropRawLocked(c, e)
+		m.dropRawLocked(c, e, c.readOnly)
 		m.closer.closeRaw(c)
 		return true
 	}
@@ -217,7 +216,7 @@ func (m *Manager) reapRaw(cutoff time.Time) {
 			n++ // oldest first
 		}
 		for _, c := range e.raw[:n] {
-			m.dropRawLocked(c, e)
+			m.dropRawLocked(c, e, c.readOnly)
 			old = append(old, c)
 		}
 		e.raw = append(e.raw[:0], e.raw[n:]...)

@@ -24,19 +24,34 @@ type closer struct {
 	wg      sync.WaitGroup
 }
 
-// close closes db in the background; the channel is closed once it is.
-func (c *closer) close(db *sql.DB, tenantID int64) <-chan struct{} {
+// close closes a database's idle raw connections and then db in the
+// background, then calls closed (if not nil); the channel is closed once
+// all that is done.
+func (c *closer) close(db *sql.DB, raws []*RawConn, tenantID int64, closed func()) <-chan struct{} {
 	done := make(chan struct{})
 	c.enqueue(func() {
 		defer close(done)
+		for _, rc := range raws {
+			rc.Conn.Close()
+		}
 		if err := db.Close(); err != nil {
 			c.log.Warn("close tenant database", "tenant_id", tenantID, "err", err)
+		}
+		if closed != nil {
+			closed()
 		}
 	})
 	return done
 }
 
-func (c *closer) closeRaw(rc *RawConn) { c.enqueue(func() { rc.Conn.Close() }) }
+// closeRaw closes an idle raw connection in the background, then calls
+// closed.
+func (c *closer) closeRaw(rc *RawConn, closed func()) {
+	c.enqueue(func() {
+		rc.Conn.Close()
+		closed()
+	})
+}
 
 func (c *closer) enqueue(f func()) {
 	c.mu.Lock()

@@ -205,14 +205,15 @@ type entry struct {
 	// set before ready is closed; every connection starts with it.
 	maxPages int64
 	// lingers: the open ran a maintenance connection beside the pool,
-	// whose descriptor SQLite keeps until the pool closes (openLocal);
-	// lingerFDs is that descriptor once charged (when the open succeeded).
-	lingers   bool
-	lingerFDs int
+	// whose descriptor SQLite keeps pending (openLocal); charged in pending
+	// when the open succeeded.
+	lingers bool
 	// pending are database descriptors SQLite keeps from closed
 	// connections while others of the file are open, by connMode, charged
-	// until reused or the file's last connection closes (linger.go).
-	pending [2]int
+	// until reused or the file's last connection closes (linger.go);
+	// closing are raw connections the closer has not closed yet (counted
+	// in pending, not reusable before they close).
+	pending, closing [2]int
 
 	hrana  *remote.Client   // Hrana client of a remote database (Handle.Hrana), made on first use
 	schema *sqlcheck.Schema // a remote database's schema when it was opened (RemoteSchema)
@@ -498,8 +499,14 @@ func (m *Manager) open(ctx context.Context, e *entry, start time.Time) {
 	db, err := m.openChecked(octx, e)
 	m.mu.Lock()
 	if err == nil && (m.closed || e.evicted) {
-		// Close or Evict ran during the open.
-		m.closer.close(db, e.id)
+		// Close or Evict ran during the open. The tenant may be open again
+		// already, in another entry: what SQLite keeps of these
+		// connections is charged to it (leftoversClosed).
+		left := [2]int{db.Stats().OpenConnections, 0}
+		if e.lingers {
+			left[0]++
+		}
+		m.closer.close(db, nil, e.id, func() { m.leftoversClosed(e, left) })
 		err = fmt.Errorf("%w: tenant %d was closed while opening", ErrUnavailable, e.id)
 		if m.closed {
 			err = ErrClosed
@@ -525,7 +532,9 @@ func (m *Manager) open(ctx context.Context, e *entry, start time.Time) {
 	} else {
 		e.db = db
 		if e.lingers {
-			e.lingerFDs = 1
+			// The maintenance connection's descriptor is pending like any
+			// closed connection's: the next read-write one reuses it.
+			e.pending[0]++
 			m.fds++
 		}
 		m.m.opensOK.Inc()
@@ -585,21 +594,31 @@ func (m *Manager) evictLocked(e *entry) <-chan struct{} {
 
 // closeEntryLocked hands an evicted, unheld entry's connections to the
 // closer and returns its file descriptors to the budget.
+//
+// The charge returns at once, to make room; the closes follow in the
+// closer's queue, and what SQLite keeps of them because the tenant's file
+// was opened again meanwhile is charged to the new entry then.
 func (m *Manager) closeEntryLocked(e *entry) <-chan struct{} {
-	for _, c := range e.raw {
+	left := leftoversLocked(e)
+	raws := e.raw
+	for _, c := range raws {
 		m.m.rawIdle.Dec()
 		m.dropRawLocked(c, e, c.readOnly)
-		m.closer.closeRaw(c)
 	}
 	e.raw = nil
 	delete(m.rawIdle, e)
 	if e.db == nil {
-		return nil // still opening: open() sees evicted and closes it
+		// Still opening (so no raw connection yet): open() sees evicted
+		// and closes it.
+		for _, c := range raws {
+			m.closer.closeRaw(c, func() {})
+		}
+		return nil
 	}
 	db := e.db
 	e.db = nil
 	m.unchargeLocked(e)
-	closed := m.closer.close(db, e.id)
+	closed := m.closer.close(db, raws, e.id, func() { m.leftoversClosed(e, left) })
 	m.gaugesLocked()
 	return closed
 }
@@ -611,9 +630,8 @@ func (m *Manager) unchargeLocked(e *entry) {
 	if e.charged {
 		e.charged = false
 		m.fds -= FDsPerDatabase + FDsPerConn*e.extraConns
-		m.fds -= e.lingerFDs
 		m.releasePendingLocked(e)
-		e.extraConns, e.lingerFDs = 0, 0
+		e.extraConns = 0
 		delete(m.grown, e)
 		m.signalLocked()
 	}

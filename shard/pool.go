@@ -75,7 +75,7 @@ func (m *Manager) reconcilePools() {
 		// Each closed one's database descriptor stays pending while the
 		// file has a connection left (linger.go).
 		for ; e.extraConns > extra; e.extraConns-- {
-			m.refundConnLocked(e, false, n > 0 || e.rawOpen > 0)
+			m.refundConnLocked(e, false, fileOpenLocked(e))
 		}
 		if extra == 0 {
 			delete(m.grown, e)

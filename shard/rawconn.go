@@ -170,18 +170,21 @@ func (c *RawConn) Release() {
 }
 
 // close closes a connection that is not idle and returns its descriptors.
+// It closes first: whether SQLite keeps its database descriptor depends on
+// the connections open when it really closes (linger.go).
 func (c *RawConn) close() {
+	c.Conn.Close()
 	c.m.mu.Lock()
 	c.m.dropRawLocked(c, c.e, c.readOnly)
 	c.m.mu.Unlock()
-	c.Conn.Close()
 }
 
 // dropRawLocked takes a raw connection off the books (c may be nil for
-// one that failed to open); its descriptors return as linger.go says.
+// one that failed to open); its descriptors return as linger.go says. One
+// not closed yet must be counted in e.closing first (closeLaterLocked).
 func (m *Manager) dropRawLocked(c *RawConn, e *entry, readOnly bool) {
 	e.rawOpen--
-	m.refundConnLocked(e, readOnly, e.rawOpen > 0 || poolOpenLocked(e) > 0)
+	m.refundConnLocked(e, readOnly, fileOpenLocked(e))
 	if c != nil {
 		m.m.rawOpen.Dec()
 	}
@@ -198,11 +201,20 @@ func (m *Manager) closeOldestRawLocked() bool {
 			delete(m.rawIdle, e)
 		}
 		m.m.rawIdle.Dec()
-		m.dropRawLocked(c, e, c.readOnly)
-		m.closer.closeRaw(c)
+		m.closeLaterLocked(c)
+		m.closer.closeRaw(c, func() { m.rawClosed(e, c.readOnly) })
 		return true
 	}
 	return false
+}
+
+// closeLaterLocked takes an idle raw connection that is closed after m.mu
+// is released off the books: its descriptors return now, to make room, but
+// for its database descriptor, pending and not reusable until it is
+// closed (rawClosed then settles it).
+func (m *Manager) closeLaterLocked(c *RawConn) {
+	c.e.closing[connMode(c.readOnly)]++
+	m.dropRawLocked(c, c.e, c.readOnly)
 }
 
 // reapRaw closes raw connections idle since before cutoff, so a tenant
@@ -216,7 +228,7 @@ func (m *Manager) reapRaw(cutoff time.Time) {
 			n++ // oldest first
 		}
 		for _, c := range e.raw[:n] {
-			m.dropRawLocked(c, e, c.readOnly)
+			m.closeLaterLocked(c)
 			old = append(old, c)
 		}
 		e.raw = append(e.raw[:0], e.raw[n:]...)
@@ -228,6 +240,7 @@ func (m *Manager) reapRaw(cutoff time.Time) {
 	for _, c := range old {
 		m.m.rawIdle.Dec()
 		c.Conn.Close()
+		m.rawClosed(c.e, c.readOnly)
 	}
 }
 

@@ -114,8 +114,11 @@ func (m *Manager) leftoversClosed(e *entry, left [2]int) {
 	if s == nil || s == e || e.path == "" || s.path != e.path || !s.charged {
 		return
 	}
-	if s.db != nil && !fileOpenLocked(s) {
-		return // nothing holds the file: SQLite closed them
+	if !s.connecting || (s.db != nil && !fileOpenLocked(s)) {
+		// No connection of s held the file when they closed (it had not
+		// opened one yet, or they are all closed): SQLite closed them.
+		// Charging them anyway would pile up, entry after entry.
+		return
 	}
 	s.pending[0] += left[0]
 	s.pending[1] += left[1]

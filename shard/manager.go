@@ -208,6 +208,8 @@ type entry struct {
 	// whose descriptor SQLite keeps pending (openLocal); charged in pending
 	// when the open succeeded.
 	lingers bool
+	// connecting: the open's first pooled connection is opening or open.
+	connecting bool
 	// pending are database descriptors SQLite keeps from closed
 	// connections while others of the file are open, by connMode, charged
 	// until reused or the file's last connection closes (linger.go);

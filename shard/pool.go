@@ -22,7 +22,8 @@ func (m *Manager) poolConnecting(e *entry) func(context.Context) error {
 		m.mu.Lock()
 		defer m.mu.Unlock()
 		if e.db == nil {
-			return nil // the open's own connection
+			e.connecting = true // the open's own connection (leftoversClosed)
+			return nil
 		}
 		// database/sql counts the connection it is opening.
 		want := e.db.Stats().OpenConnections - 1

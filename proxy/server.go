@@ -183,7 +183,8 @@ func New(cfg Config) (*Server, error) {
 	hranaCfg := cfg.Hrana
 	hranaCfg.Scheduler = s.cpu
 	s.auditor = verify.NewAuditor(verify.AuditorConfig{
-		PerMinute: cfg.LedgerAuditRate, List: s.auditTargets, Logger: cfg.Logger, Registerer: cfg.Registerer})
+		PerMinute: cfg.LedgerAuditRate, List: s.auditTargets, Logger: cfg.Logger, Registerer: cfg.Registerer,
+		Closed: func(t verify.Target) { s.shards.ClosedOutside(t.ID, t.URL, true) }})
 	s.hrana = hrana.NewHandler(hranaCfg, cfg.Registerer)
 	s.tenantLimit = newTenantThrottle(cfg.TenantRate, cfg.TenantMaxInFlight)
 	s.bank = bankapi.New(bankapi.Config{

@@ -1,5 +1,7 @@
 package shard
 
+import "github.com/microfi/tenantgate/shard/storage"
+
 // Descriptors SQLite keeps after a connection closes. In WAL mode every
 // connection holds a shared lock on the database file for as long as it is
 // open, and the unix VFS cannot close a descriptor of a file on which the
@@ -133,4 +135,31 @@ func poolOpenLocked(e *entry) int {
 		return 0
 	}
 	return e.db.Stats().OpenConnections
+}
+
+// ClosedOutside tells the manager that a connection to tenant id's local
+// database (url) opened outside it, such as the ledger audit's or a
+// backup's, has closed. If the manager's connections held the file
+// meanwhile, SQLite keeps that connection's database descriptor pending
+// until their last one closes (or one of the same mode reuses it): it is
+// charged to the tenant's entry like the manager's own. Without this, the
+// continuous audit left one uncharged descriptor behind on every open
+// database it visited.
+func (m *Manager) ClosedOutside(id int64, url string, readOnly bool) {
+	if storage.IsRemote(url) {
+		return
+	}
+	path, err := storage.LocalPath(url)
+	if err != nil {
+		return
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	e := m.entries[id]
+	if e == nil || e.path != path || !e.charged || !e.connecting || (e.db != nil && !fileOpenLocked(e)) {
+		return // nothing of the manager held the file: SQLite closed it
+	}
+	e.pending[connMode(readOnly)]++
+	m.fds++
+	m.gaugesLocked()
 }

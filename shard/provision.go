@@ -214,6 +214,7 @@ func (m *Manager) Backup(ctx context.Context, id int64, dbURL, dst string) error
 		return err
 	}
 	_, err = storage.Backup(ctx, path, id, dst)
+	m.ClosedOutside(id, url, true) // storage.Backup reads the live file read-only
 	return err
 }
 

@@ -24,6 +24,11 @@ type AuditorConfig struct {
 	List       func(ctx context.Context) ([]Target, error)
 	Logger     *slog.Logger
 	Registerer prometheus.Registerer
+	// Closed, if set, is called after a local tenant's database was opened
+	// (read-only) and closed again by an audit: the shard manager charges
+	// what SQLite keeps of that connection while it holds the file open
+	// (shard.Manager.ClosedOutside).
+	Closed func(Target)
 }
 
 // Auditor verifies tenant databases continuously in the background.
@@ -118,6 +123,9 @@ func (a *Auditor) loop(ctx context.Context) {
 // AuditOne verifies one tenant now and records the result.
 func (a *Auditor) AuditOne(ctx context.Context, t Target) Report {
 	r, err := Tenant(ctx, t)
+	if !r.Remote && a.cfg.Closed != nil {
+		a.cfg.Closed(t)
+	}
 	if err != nil {
 		return r
 	}

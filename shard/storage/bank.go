@@ -64,6 +64,10 @@ func (b bankConnector) Connect(ctx context.Context) (driver.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := refuseReadOnly(c); err != nil {
+		c.Close()
+		return nil, err
+	}
 	if err := setLimits(ctx, c); err != nil {
 		c.Close()
 		return nil, err
@@ -112,3 +116,28 @@ type lent struct{ driver.Conn }
 
 func (l lent) Close() error        { return nil }
 func (l lent) Unwrap() driver.Conn { return l.Conn }
+
+// refuseReadOnly refuses a connection SQLite could only open read-only:
+// it falls back to read-only when it cannot open the file for writing (out
+// of descriptors, say), and in the pool such a connection would fail every
+// write that lands on it for as long as it lives, which for a busy tenant
+// is until the database closes. As rawsqlite.Open does for raw ones.
+func refuseReadOnly(c driver.Conn) error {
+	ro, ok := c.(interface{ IsReadOnly(string) (bool, error) })
+	if !ok {
+		return nil
+	}
+	if readOnly, err := ro.IsReadOnly("main"); err != nil || !readOnly {
+		return nil
+	}
+	return errOpenedReadOnly{}
+}
+
+// errOpenedReadOnly carries SQLITE_CANTOPEN, so IsServerUnavailable (503)
+// treats it like any file that cannot be opened just now.
+type errOpenedReadOnly struct{}
+
+func (errOpenedReadOnly) Error() string {
+	return "unable to open database file for writing (SQLite could only open it read-only)"
+}
+func (errOpenedReadOnly) Code() int { return sqlite3.SQLITE_CANTOPEN }

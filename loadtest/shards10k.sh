@@ -6,6 +6,9 @@
 #
 #   loadtest/shards10k.sh setup W    # start, provision 10,000 tenants (saved in W/tenants.json), stop
 #   loadtest/shards10k.sh run W      # start, 1,000 req/s uniform for DURATION, stop
+#   loadtest/shards10k.sh up W       # start and leave running (pids in W/pids), for runs in a row:
+#   loadtest/shards10k.sh load W     # the run's load line alone, against servers already up
+#   loadtest/shards10k.sh down W     # stop what up started
 #
 # TENANTGATE and LOADTEST name the binaries (default ./bin/...); TENANTS
 # (10000), RATE (1000), DURATION (20s) and PORT (19300: the front, +1 and +2
@@ -28,11 +31,16 @@ shift 2
 SECRET=shards10k-jwt-secret-0123456789abcdefghij
 mkdir -p "$W/a" "$W/b" "$W/front"
 pids=""
+if [ "$phase" = down ]; then
+	[ -f "$W/pids" ] && kill $(cat "$W/pids") 2>/dev/null || true
+	rm -f "$W/pids"
+	exit 0
+fi
 stop() {
 	for p in $pids; do kill "$p" 2>/dev/null || true; done
 	for p in $pids; do wait "$p" 2>/dev/null || true; done
 }
-trap stop EXIT INT TERM
+[ "$phase" = load ] || trap stop EXIT INT TERM
 start() { # name port metrics-port extra...
 	name=$1 port=$2 mport=$3
 	shift 3
@@ -47,6 +55,17 @@ start() { # name port metrics-port extra...
 	echo "$name did not become ready (see $W/$name.log)" >&2
 	exit 1
 }
+load() {
+	"$LT" --target "http://127.0.0.1:$PORT" --jwt-secret "$SECRET" --tenants "$TENANTS" --tenants-file "${TENANTS_FILE:-$W/tenants.json}" \
+		--rate "$RATE" --duration "$DURATION" --max-vus 1000 --self-ceiling 0 --threshold 'http_req_duration:p(99)<50' \
+		--threshold 'http_req_failed:rate==0' "$@" || echo "loadtest exit status $?"
+}
+if [ "$phase" = load ]; then
+	uptime
+	load "$@"
+	uptime
+	exit 0
+fi
 start a $((PORT + 1)) $((PORT + 11)) ${SHARD_ARGS:-}
 start b $((PORT + 2)) $((PORT + 12)) ${SHARD_ARGS:-}
 start front "$PORT" $((PORT + 10)) ${FRONT_ARGS:-}
@@ -72,13 +91,16 @@ run)
 		grep -E "http_req_failed|http_reqs\.|tenants\.\." "$W/warmup.txt" || true
 	fi
 	uptime
-	"$LT" --target "http://127.0.0.1:$PORT" --jwt-secret "$SECRET" --tenants "$TENANTS" --tenants-file "${TENANTS_FILE:-$W/tenants.json}" \
-		--rate "$RATE" --duration "$DURATION" --max-vus 1000 --self-ceiling 0 --threshold 'http_req_duration:p(99)<50' \
-		--threshold 'http_req_failed:rate==0' "$@" || echo "loadtest exit status $?"
+	load "$@"
 	uptime
 	;;
+up)
+	echo "$pids" >"$W/pids"
+	trap - EXIT INT TERM # leave them running
+	echo "front http://127.0.0.1:$PORT, shards :$((PORT + 1)) :$((PORT + 2)); stop with: $0 down $W"
+	;;
 *)
-	echo "usage: $0 setup|run W" >&2
+	echo "usage: $0 setup|run|up|load|down W" >&2
 	exit 2
 	;;
 esac

@@ -78,10 +78,12 @@ func TestStreamCapUnderConcurrency(t *testing.T) {
 // and gets its connection once a stream closes.
 func TestStreamsCountAgainstFDBudget(t *testing.T) {
 	const conns = 3
+	// Each database's first open runs the full schema check, whose
+	// maintenance descriptor SQLite keeps while the pool is open (+1); the
+	// first read-write connection of each database reuses it (-1 twice).
+	const budget = 2*(shard.FDsPerDatabase+1) + conns*shard.FDsPerConn - 2
 	s := newTestServer(t, hrana.Config{}, func(c *shard.Config) {
-		// Each database's first open runs the full schema check, whose
-		// maintenance descriptor SQLite keeps while the pool is open (+1).
-		c.FDBudget = 2*(shard.FDsPerDatabase+1) + conns*shard.FDsPerConn
+		c.FDBudget = budget
 		c.PinWait = 200 * time.Millisecond
 	})
 	// Streams pin both databases (so neither can be evicted for room) and
@@ -95,7 +97,7 @@ func TestStreamsCountAgainstFDBudget(t *testing.T) {
 	if r.Status != 503 || r.Body["code"] != "TENANT_UNAVAILABLE" {
 		t.Fatalf("stream past the fd budget: %d %s", r.Status, r.Raw)
 	}
-	if fds := (&counterProbe{s: s, tb: t, name: "tenantgate_tenant_db_fds"}).value(); fds > float64(2*(shard.FDsPerDatabase+1)+conns*shard.FDsPerConn) {
+	if fds := (&counterProbe{s: s, tb: t, name: "tenantgate_tenant_db_fds"}).value(); fds > budget {
 		t.Fatalf("fds charged %v exceed the budget", fds)
 	}
 	s.pipeline(`{"baton":"` + held[0] + `","requests":[{"type":"close"}]}`)
